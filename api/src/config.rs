@@ -1,0 +1,487 @@
+//! Configuration: defaults, then an optional TOML file, then environment
+//! variables (`CUSTODIAN_*` and `DATABASE_URL`), later sources winning.
+//!
+//! Every setting has a safe default, so `custodian serve` on a fresh machine
+//! listens on `127.0.0.1:8080` with SQLite under `./data` and writes mail to
+//! `.eml` files. Every value is validated here, before anything starts: an
+//! invalid one stops the start with one line that names the setting.
+//! This module owns no I/O beyond reading the TOML file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The environment variable that names an optional TOML configuration file.
+pub const CONFIG_FILE_ENV: &str = "CUSTODIAN_CONFIG";
+
+/// Custodian's settings, as read and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address and port to listen on (`CUSTODIAN_LISTEN`).
+    pub listen: SocketAddr,
+    /// Where SQLite, mail files and generated keys live (`CUSTODIAN_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The database (`DATABASE_URL`): SQLite by default, PostgreSQL in production.
+    pub database: DatabaseUrl,
+    /// Maximum connections in the database pool (`CUSTODIAN_DB_POOL_SIZE`).
+    pub db_pool_size: u32,
+    /// SMTP server for outgoing mail (`CUSTODIAN_SMTP_URL`); `None` writes
+    /// `.eml` files under `data_dir/mail`.
+    pub smtp: Option<SmtpUrl>,
+    /// The base of links in emails (`CUSTODIAN_PUBLIC_URL`).
+    pub public_url: Url,
+    /// A `tracing` filter directive (`CUSTODIAN_LOG`), e.g. `info,custodian_api=debug`.
+    pub log: String,
+    /// `text` for people, `json` for log pipelines (`CUSTODIAN_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// HTTP worker threads (`CUSTODIAN_WORKERS`); 0 means one per core.
+    pub workers: usize,
+    /// The largest request body accepted, in bytes (`CUSTODIAN_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// `CUSTODIAN_*` variables that are no setting (a typo, most likely): the
+    /// server logs them at start rather than refusing to start, because other
+    /// tools share the prefix (`custodianctl` reads `CUSTODIAN_URL`).
+    pub unknown_env: Vec<String>,
+}
+
+/// The settings read from `CUSTODIAN_*` variables (lowercased, prefix removed).
+const SETTINGS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "db_pool_size",
+    "smtp_url",
+    "public_url",
+    "log",
+    "log_format",
+    "workers",
+    "max_body_bytes",
+];
+
+/// `CUSTODIAN_*` variables that belong to something else than the server.
+const NOT_SETTINGS: &[&str] = &["config", "url", "token", "test_postgres_url"];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which database, parsed from `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite database file (created if absent).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL, passed to libpq as it is.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://…` / `postgresql://…`, `sqlite://PATH`, `sqlite:PATH`
+    /// or a bare file path (SQLite).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| format!("is not a valid PostgreSQL URL ({e})"))?;
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path.contains("://") {
+            return Err(
+                "must be postgres://…, postgresql://…, sqlite://PATH or a file path".into(),
+            );
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Never prints a PostgreSQL password.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => write!(f, "{}", redact_url(url)),
+        }
+    }
+}
+
+/// An SMTP server: `smtp://` (STARTTLS required unless `?tls=none`) or
+/// `smtps://` (implicit TLS), with optional `user:password@`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(Url);
+
+impl SmtpUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw.trim()).map_err(|e| format!("is not a valid URL ({e})"))?;
+        if !matches!(url.scheme(), "smtp" | "smtps") {
+            return Err(format!(
+                "must start with smtp:// or smtps://, not {}://",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("names no host".into());
+        }
+        Ok(Self(url))
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", redact_url(self.0.as_str()))
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
+
+/// The raw settings as the sources give them; `Config::load` validates them.
+/// Field names are the lowercase environment names without `CUSTODIAN_`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: String,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    db_pool_size: u32,
+    smtp_url: Option<String>,
+    public_url: Option<String>,
+    log: String,
+    log_format: LogFormat,
+    workers: usize,
+    max_body_bytes: usize,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            db_pool_size: 16,
+            smtp_url: None,
+            public_url: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            workers: 0,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A configuration error: one line that names the setting and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads the process environment (and the TOML file it names, if any).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let file = std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from);
+        Self::load(file.as_deref(), Env::prefixed("CUSTODIAN_"), Env::raw())
+    }
+
+    /// The defaults alone, with the given data directory: what tests start from.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let raw = RawConfig {
+            data_dir: data_dir.into(),
+            ..RawConfig::default()
+        };
+        Self::validate(raw).expect("the defaults are valid")
+    }
+
+    fn load(file: Option<&Path>, prefixed: Env, raw_env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "{CONFIG_FILE_ENV}: no such file: {}",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let unknown_env = prefixed
+            .iter()
+            .map(|(key, _)| key.as_str().to_owned())
+            .filter(|key| {
+                !SETTINGS.contains(&key.as_str()) && !NOT_SETTINGS.contains(&key.as_str())
+            })
+            .map(|key| format!("CUSTODIAN_{}", key.to_uppercase()))
+            .collect();
+        let figment = figment
+            .merge(prefixed.only(SETTINGS))
+            .merge(raw_env.only(&["DATABASE_URL"]));
+        let raw: RawConfig = figment.extract().map_err(|e| ConfigError(one_line(&e)))?;
+        let mut config = Self::validate(raw)?;
+        config.unknown_env = unknown_env;
+        Ok(config)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let bad = |setting: &str, why: String| ConfigError(format!("{setting} {why}"));
+        let listen: SocketAddr = raw.listen.trim().parse().map_err(|_| {
+            bad(
+                "CUSTODIAN_LISTEN",
+                format!(
+                    "must be ADDRESS:PORT (e.g. 127.0.0.1:8080), not {:?}",
+                    raw.listen
+                ),
+            )
+        })?;
+        if raw.data_dir.as_os_str().is_empty() {
+            return Err(bad("CUSTODIAN_DATA_DIR", "is empty".into()));
+        }
+        let database = match raw.database_url.as_deref() {
+            Some(url) => DatabaseUrl::parse(url).map_err(|why| bad("DATABASE_URL", why))?,
+            None => DatabaseUrl::Sqlite(raw.data_dir.join("custodian.db")),
+        };
+        if !(1..=1000).contains(&raw.db_pool_size) {
+            return Err(bad(
+                "CUSTODIAN_DB_POOL_SIZE",
+                format!("must be from 1 to 1000, not {}", raw.db_pool_size),
+            ));
+        }
+        let smtp = raw
+            .smtp_url
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(SmtpUrl::parse)
+            .transpose()
+            .map_err(|why| bad("CUSTODIAN_SMTP_URL", why))?;
+        let public_url = match raw.public_url.as_deref() {
+            Some(raw_url) => {
+                let url = Url::parse(raw_url.trim()).map_err(|e| {
+                    bad("CUSTODIAN_PUBLIC_URL", format!("is not a valid URL ({e})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+                    return Err(bad(
+                        "CUSTODIAN_PUBLIC_URL",
+                        "must be an http:// or https:// URL".into(),
+                    ));
+                }
+                url
+            }
+            None => Url::parse(&format!("http://{listen}/")).expect("a socket address is a host"),
+        };
+        tracing_subscriber::EnvFilter::try_new(&raw.log)
+            .map_err(|e| bad("CUSTODIAN_LOG", format!("is not a valid filter ({e})")))?;
+        if raw.workers > 1024 {
+            return Err(bad(
+                "CUSTODIAN_WORKERS",
+                format!("must be at most 1024, not {}", raw.workers),
+            ));
+        }
+        if !(1024..=(256 * 1024 * 1024)).contains(&raw.max_body_bytes) {
+            return Err(bad(
+                "CUSTODIAN_MAX_BODY_BYTES",
+                format!("must be from 1024 to 268435456, not {}", raw.max_body_bytes),
+            ));
+        }
+        Ok(Self {
+            listen,
+            data_dir: raw.data_dir,
+            database,
+            db_pool_size: raw.db_pool_size,
+            smtp,
+            public_url,
+            log: raw.log,
+            log_format: raw.log_format,
+            workers: raw.workers,
+            max_body_bytes: raw.max_body_bytes,
+            unknown_env: Vec::new(),
+        })
+    }
+}
+
+/// Figment's errors name the key and the source; keep the first on one line
+/// and call the key by its environment name.
+fn one_line(error: &figment::Error) -> String {
+    let first = error.clone().into_iter().next();
+    let Some(first) = first else {
+        return error.to_string();
+    };
+    let setting = first
+        .path
+        .last()
+        .map(|key| {
+            if key == "database_url" {
+                "DATABASE_URL".to_owned()
+            } else {
+                format!("CUSTODIAN_{}", key.to_uppercase())
+            }
+        })
+        .unwrap_or_else(|| "configuration".to_owned());
+    let kind = first.kind.to_string();
+    let source = first
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    format!("{setting}: {kind}{source}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)], toml: Option<&str>) -> Result<Config, ConfigError> {
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            let file = toml.map(|t| {
+                jail.create_file("custodian.toml", t).expect("file");
+                PathBuf::from("custodian.toml")
+            });
+            Ok(Config::load(
+                file.as_deref(),
+                Env::prefixed("CUSTODIAN_"),
+                Env::raw(),
+            ))
+        })
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, DatabaseUrl::Sqlite("data/custodian.db".into()));
+        assert!(c.smtp.is_none());
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let c = load(
+            &[
+                ("CUSTODIAN_LISTEN", "0.0.0.0:9000"),
+                ("DATABASE_URL", "postgres://u:pw@db/c"),
+            ],
+            Some("listen = \"127.0.0.1:1\"\nlog = \"debug\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.log, "debug");
+        assert_eq!(c.database.backend_name(), "postgres");
+        assert_eq!(format!("{:?}", c.database), "postgres://u:***@db/c");
+    }
+
+    #[test]
+    fn each_invalid_setting_is_named() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "CUSTODIAN_LISTEN",
+                "localhost",
+                "CUSTODIAN_LISTEN must be ADDRESS:PORT",
+            ),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL must be"),
+            (
+                "CUSTODIAN_SMTP_URL",
+                "http://mail",
+                "CUSTODIAN_SMTP_URL must start with smtp://",
+            ),
+            (
+                "CUSTODIAN_PUBLIC_URL",
+                "ftp://x",
+                "CUSTODIAN_PUBLIC_URL must be an http://",
+            ),
+            (
+                "CUSTODIAN_LOG",
+                "info,[",
+                "CUSTODIAN_LOG is not a valid filter",
+            ),
+            (
+                "CUSTODIAN_DB_POOL_SIZE",
+                "0",
+                "CUSTODIAN_DB_POOL_SIZE must be from 1",
+            ),
+            ("CUSTODIAN_DB_POOL_SIZE", "many", "CUSTODIAN_DB_POOL_SIZE: "),
+            ("CUSTODIAN_LOG_FORMAT", "xml", "CUSTODIAN_LOG_FORMAT: "),
+            (
+                "CUSTODIAN_MAX_BODY_BYTES",
+                "10",
+                "CUSTODIAN_MAX_BODY_BYTES must be from",
+            ),
+        ];
+        for (key, value, expected) in cases {
+            let err = load(&[(key, value)], None).unwrap_err().to_string();
+            assert!(err.contains(expected), "{key}={value}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors_and_unknown_variables_warnings() {
+        let err = load(&[], Some("listne = \"127.0.0.1:1\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
+        let c = load(&[("CUSTODIAN_LISTNE", "x"), ("CUSTODIAN_TOKEN", "t")], None).unwrap();
+        assert_eq!(c.unknown_env, vec!["CUSTODIAN_LISTNE".to_owned()]);
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/c.toml")),
+            Env::prefixed("X_"),
+            Env::raw(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("CUSTODIAN_CONFIG: no such file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/c.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/c.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:c.db").unwrap(),
+            DatabaseUrl::Sqlite("c.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("c.db").unwrap(),
+            DatabaseUrl::Sqlite("c.db".into())
+        );
+        assert!(DatabaseUrl::parse("").is_err());
+        assert!(DatabaseUrl::parse("postgres://[::1").is_err());
+    }
+}

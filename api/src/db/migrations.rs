@@ -1,0 +1,57 @@
+//! The embedded migrations of both trees (`migrations/sqlite`,
+//! `migrations/postgres`), applied at start and by `custodian migrate`.
+//! The two trees must create the same tables and columns; a test compares them.
+
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{DbConn, DbError};
+
+pub const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+pub const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+fn failed(error: impl std::fmt::Display) -> DbError {
+    DbError::Migration(error.to_string())
+}
+
+/// Applies every pending migration; returns the versions applied.
+pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
+        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
+    };
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Reverts every applied migration (tests and operators only).
+pub fn revert_all(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let reverted = match conn {
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE).map_err(failed)?,
+        DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES).map_err(failed)?,
+    };
+    Ok(reverted.iter().map(ToString::to_string).collect())
+}
+
+/// The migrations this build has that the database lacks.
+pub fn pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    fn versions<DB: diesel::backend::Backend>(
+        pending: Vec<Box<dyn diesel::migration::Migration<DB>>>,
+    ) -> Vec<String> {
+        pending
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect()
+    }
+    Ok(match conn {
+        DbConn::Sqlite(c) => versions(c.pending_migrations(SQLITE).map_err(failed)?),
+        DbConn::Postgres(c) => versions(c.pending_migrations(POSTGRES).map_err(failed)?),
+    })
+}
+
+/// The newest applied migration, if any.
+pub fn current_version(conn: &mut DbConn) -> Result<Option<String>, DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.applied_migrations().map_err(failed)?,
+        DbConn::Postgres(c) => c.applied_migrations().map_err(failed)?,
+    };
+    Ok(applied.into_iter().max().map(|v| v.to_string()))
+}

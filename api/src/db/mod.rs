@@ -1,0 +1,237 @@
+//! Storage with diesel over SQLite (the embedded default) and PostgreSQL
+//! (production, and several API instances), through one connection enum.
+//!
+//! This module owns the connection type, the pool, the migrations and the
+//! mapping of database failures to [`DbError`]. Storage functions live in one
+//! module per aggregate and take `&mut DbConn`; they run on the blocking pool
+//! through [`Db::run`], never on the async executor's threads.
+//!
+//! A database failure is never turned into "not found": absence is an
+//! `Option` from `.optional()`, and an outage is [`DbError::Unavailable`]
+//! (HTTP 503).
+
+pub mod migrations;
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2;
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+
+use crate::config::DatabaseUrl;
+use crate::error::ApiError;
+use crate::metrics::PoolUsage;
+
+/// A connection to either backend. Storage code is written once against it;
+/// where SQL must differ, it matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+/// Which database a connection or URL speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Opens one connection to exactly the backend the URL names (the derived
+    /// `establish` would try each backend in turn, and SQLite accepts any
+    /// string as a file name).
+    pub fn open(url: &DatabaseUrl) -> Result<Self, ConnectionError> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    ConnectionError::InvalidConnectionUrl("the SQLite path is not UTF-8".into())
+                })?;
+                let mut conn = diesel::SqliteConnection::establish(path)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(Self::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(diesel::PgConnection::establish(url)?)),
+        }
+    }
+}
+
+/// Set on every SQLite connection: write-ahead logging so readers never block
+/// the writer, a busy timeout instead of immediate `SQLITE_BUSY`, enforced
+/// foreign keys (SQLite's default is off), and durable commits.
+const SQLITE_PRAGMAS: &str = "\
+    PRAGMA journal_mode = WAL;\
+    PRAGMA busy_timeout = 5000;\
+    PRAGMA foreign_keys = ON;\
+    PRAGMA synchronous = FULL;";
+
+/// A database failure, as storage code reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had, or the one we had broke.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed for another reason: a fault of ours, not the client's.
+    #[error("database error: {0}")]
+    Query(DieselError),
+    /// Migrations failed to apply or to list.
+    #[error("migrations: {0}")]
+    Migration(String),
+    /// The blocking task running the call panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::BrokenTransactionManager => {
+                Self::Unavailable("broken transaction manager".into())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// Opens connections for the pool and checks them before use.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, ConnectionError> {
+        DbConn::open(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// The database pool, shared by the whole server. Cloning is cheap.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+/// How long a request waits for a free connection before answering 503.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Db {
+    /// Builds a pool of up to `size` connections. With `check`, one connection
+    /// is opened now, so that a wrong URL stops the start; without, the pool
+    /// connects lazily (the server then answers 503 until the database is up).
+    pub fn connect(url: &DatabaseUrl, size: u32, check: bool) -> Result<Self, DbError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            create_parent_dir(path)?;
+        }
+        let builder = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .idle_timeout(Some(Duration::from_secs(300)));
+        let manager = Manager { url: url.clone() };
+        let pool = if check {
+            builder
+                .build(manager)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?
+        } else {
+            builder.build_unchecked(manager)
+        };
+        let backend = match url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        };
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// A connection for synchronous callers (the CLI and tests); never call
+    /// this from async code.
+    pub fn get_blocking(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Open and idle connections, for `/metrics`.
+    pub fn usage(&self) -> PoolUsage {
+        let state = self.pool.state();
+        PoolUsage {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,433 @@
+//! The API's one error type, mapped once to an RFC 9457
+//! `application/problem+json` response with a stable machine-readable `code`.
+//!
+//! What a client reads (`detail`, `errors`) is written for the client and never
+//! carries an internal cause; the cause (`source`) goes to the log only. The
+//! `request_id` and `instance` members are filled in by the request-id
+//! middleware ([`crate::http::middleware`]), which sees every response.
+//!
+//! Rules this module keeps: anything a client sent wrong is a 4xx; a database
+//! outage is a 503, never a "not found"; an object of another partner answers
+//! exactly as an absent one.
+
+use std::borrow::Cow;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type; it resolves to this problem's
+    /// entry on the server's `/docs` page.
+    #[serde(rename = "type")]
+    #[schema(example = "/docs#problem-not_found")]
+    pub type_: String,
+    /// A short summary of the problem type; the same for every occurrence.
+    #[schema(example = "Not found")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 404)]
+    pub status: u16,
+    /// Stable, machine-readable problem code: match on this.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// What went wrong in this occurrence, for a person.
+    pub detail: String,
+    /// The request path this problem answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The request's id, as in the `X-Request-Id` response header and the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The fields at fault, for 422 answers.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldError>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's path in the request: `name`, `items[2].profile`, or a query
+    /// parameter's name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not well-formed JSON (or not of the declared form at all).
+    #[error("malformed request body: {detail}")]
+    MalformedBody { detail: String },
+    /// Well-formed, but a field has a value the API does not accept, or a
+    /// field is missing, or a query parameter is invalid.
+    #[error("invalid value for {field}: {message}")]
+    InvalidValue { field: String, message: String },
+    /// Well-formed, but names a field the API does not know.
+    #[error("unknown field {field}")]
+    UnknownField { field: String },
+    /// The body is not of the media type the endpoint takes.
+    #[error("unsupported media type; expected {expected}")]
+    UnsupportedMediaType { expected: &'static str },
+    /// The body is larger than the server accepts.
+    #[error("payload over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// No such object, or one of another partner: the two are
+    /// indistinguishable by design.
+    #[error("not found")]
+    NotFound,
+    /// No route matches the request path.
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: Method, path: String },
+    /// The route exists but not for this method.
+    #[error("method {method} not allowed")]
+    MethodNotAllowed {
+        method: Method,
+        allowed: Vec<Method>,
+    },
+    /// The database cannot be reached (or answered as if it could not).
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] anyhow::Error),
+    /// The database is reachable but its schema is behind this build.
+    #[error("database migrations pending: {pending:?}")]
+    MigrationsPending { pending: Vec<String> },
+    /// A fault of the server's own; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// One entry per problem `code`: its status, title and meaning. The `/docs`
+/// page publishes this table, and each `type` URI points into it.
+pub struct ProblemType {
+    pub code: &'static str,
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: &'static str,
+}
+
+/// Every problem code the API can answer with.
+pub const PROBLEM_TYPES: &[ProblemType] = &[
+    ProblemType {
+        code: "malformed_body",
+        status: StatusCode::BAD_REQUEST,
+        title: "Malformed request body",
+        description: "The body is not well-formed JSON. Nothing was changed.",
+    },
+    ProblemType {
+        code: "payload_too_large",
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        title: "Payload too large",
+        description: "The body is larger than the server accepts. Nothing was changed.",
+    },
+    ProblemType {
+        code: "unsupported_media_type",
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        title: "Unsupported media type",
+        description: "The body's Content-Type is not one the endpoint takes (JSON endpoints take application/json).",
+    },
+    ProblemType {
+        code: "invalid_value",
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        title: "Invalid value",
+        description: "The request is well-formed, but a field or parameter is missing or has a value the API does not accept; `errors` names it.",
+    },
+    ProblemType {
+        code: "unknown_field",
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        title: "Unknown field",
+        description: "The body names a field the endpoint does not know (often a typo); `errors` names it.",
+    },
+    ProblemType {
+        code: "not_found",
+        status: StatusCode::NOT_FOUND,
+        title: "Not found",
+        description: "No such route, or no such object visible to the caller. An object of another partner answers exactly like an absent one.",
+    },
+    ProblemType {
+        code: "method_not_allowed",
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        title: "Method not allowed",
+        description: "The route exists, but not for this method; the Allow header lists the methods it takes.",
+    },
+    ProblemType {
+        code: "database_unavailable",
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title: "Database unavailable",
+        description: "The database cannot be reached. Nothing was changed; retry after the Retry-After delay.",
+    },
+    ProblemType {
+        code: "migrations_pending",
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title: "Database migrations pending",
+        description: "The database schema is older than this server; run `custodian migrate` (the server applies migrations at start).",
+    },
+    ProblemType {
+        code: "internal",
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        title: "Internal error",
+        description: "A fault of the server's own. The request id finds its cause in the server's log.",
+    },
+];
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+impl ApiError {
+    /// The stable problem code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedBody { .. } => "malformed_body",
+            Self::InvalidValue { .. } => "invalid_value",
+            Self::UnknownField { .. } => "unknown_field",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::NotFound | Self::RouteNotFound { .. } => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::MigrationsPending { .. } => "migrations_pending",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Wraps any fault of the server's own.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// The message for the client: never an internal cause.
+    fn detail(&self) -> Cow<'static, str> {
+        match self {
+            Self::MalformedBody { detail } => {
+                format!("The request body is not valid JSON: {detail}.").into()
+            }
+            Self::InvalidValue { field, message } => {
+                format!("Invalid value for `{field}`: {message}.").into()
+            }
+            Self::UnknownField { field } => format!("Unknown field `{field}`.").into(),
+            Self::UnsupportedMediaType { expected } => {
+                format!("This endpoint takes a body of type {expected}.").into()
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("The request body is larger than the limit of {limit} bytes.").into()
+            }
+            Self::NotFound => "No such object.".into(),
+            Self::RouteNotFound { method, path } => format!("No route for {method} {path}.").into(),
+            Self::MethodNotAllowed { method, allowed } => {
+                let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                format!(
+                    "{method} is not allowed here; allowed: {}.",
+                    allowed.join(", ")
+                )
+                .into()
+            }
+            Self::DatabaseUnavailable(_) => {
+                "The database is unavailable; try again shortly.".into()
+            }
+            Self::MigrationsPending { pending } => format!(
+                "The database schema is behind this server: {} migration(s) pending.",
+                pending.len()
+            )
+            .into(),
+            Self::Internal(_) => {
+                "The server failed to handle this request; the request id finds it in the log."
+                    .into()
+            }
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::InvalidValue { field, message } => vec![FieldError {
+                field: field.clone(),
+                message: message.clone(),
+            }],
+            Self::UnknownField { field } => vec![FieldError {
+                field: field.clone(),
+                message: "unknown field".into(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The problem object for this error, without the per-request members.
+    pub fn problem(&self) -> Problem {
+        let kind = problem_type(self.code());
+        Problem {
+            type_: problem_type_uri(kind.code),
+            title: kind.title.to_owned(),
+            status: kind.status.as_u16(),
+            code: kind.code.to_owned(),
+            detail: self.detail().into_owned(),
+            instance: None,
+            request_id: None,
+            errors: self.field_errors(),
+        }
+    }
+}
+
+/// The `type` URI of a problem code: its entry on the `/docs` page.
+pub fn problem_type_uri(code: &str) -> String {
+    format!("/docs#problem-{code}")
+}
+
+/// The registered problem type of a code.
+///
+/// # Panics
+/// On a code missing from [`PROBLEM_TYPES`], which a unit test rules out.
+pub fn problem_type(code: &str) -> &'static ProblemType {
+    PROBLEM_TYPES
+        .iter()
+        .find(|p| p.code == code)
+        .unwrap_or_else(|| panic!("problem code {code} is not in PROBLEM_TYPES"))
+}
+
+/// The problem for a bare status that no handler described (for example the
+/// 405 that actix answers for a known path with another method).
+pub fn problem_for_status(status: StatusCode) -> Problem {
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let code = title.to_lowercase().replace([' ', '-'], "_");
+    Problem {
+        type_: "about:blank".into(),
+        title: title.clone(),
+        status: status.as_u16(),
+        code,
+        detail: title,
+        instance: None,
+        request_id: None,
+        errors: Vec::new(),
+    }
+}
+
+/// Builds a problem+json response, keeping the [`Problem`] in the response's
+/// extensions so the middleware can add the request's id and path.
+pub fn problem_response(problem: Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).expect("a problem serializes");
+    let mut response = HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(body);
+    response.extensions_mut().insert(problem);
+    response
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        problem_type(self.code()).status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            // The whole cause chain goes to the log, under the request's span.
+            tracing::error!(code = self.code(), error = ?anyhow_chain(self), "request failed");
+        } else {
+            tracing::debug!(code = self.code(), error = %self, "request rejected");
+        }
+        let mut response = problem_response(self.problem());
+        let headers = response.headers_mut();
+        match self {
+            Self::MethodNotAllowed { allowed, .. } => {
+                let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                if let Ok(value) = header::HeaderValue::from_str(&allow.join(", ")) {
+                    headers.insert(header::ALLOW, value);
+                }
+            }
+            Self::DatabaseUnavailable(_) | Self::MigrationsPending { .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The error and its sources, outermost first, for the log.
+fn anyhow_chain(error: &ApiError) -> Vec<String> {
+    let mut chain = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_variant() -> Vec<ApiError> {
+        vec![
+            ApiError::MalformedBody { detail: "x".into() },
+            ApiError::InvalidValue {
+                field: "f".into(),
+                message: "m".into(),
+            },
+            ApiError::UnknownField { field: "f".into() },
+            ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::NotFound,
+            ApiError::RouteNotFound {
+                method: Method::GET,
+                path: "/x".into(),
+            },
+            ApiError::MethodNotAllowed {
+                method: Method::PUT,
+                allowed: vec![Method::GET],
+            },
+            ApiError::DatabaseUnavailable(anyhow::anyhow!("secret cause")),
+            ApiError::MigrationsPending {
+                pending: vec!["m".into()],
+            },
+            ApiError::Internal(anyhow::anyhow!("secret cause")),
+        ]
+    }
+
+    #[test]
+    fn every_code_is_registered_once() {
+        for error in every_variant() {
+            let _ = problem_type(error.code());
+        }
+        let mut codes: Vec<_> = PROBLEM_TYPES.iter().map(|p| p.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), PROBLEM_TYPES.len());
+    }
+
+    #[test]
+    fn causes_never_reach_the_client() {
+        for error in every_variant() {
+            let body = serde_json::to_string(&error.problem()).unwrap();
+            assert!(!body.contains("secret cause"), "{body}");
+        }
+    }
+
+    #[test]
+    fn only_server_faults_are_5xx() {
+        for error in every_variant() {
+            let server_side = matches!(
+                error,
+                ApiError::DatabaseUnavailable(_)
+                    | ApiError::MigrationsPending { .. }
+                    | ApiError::Internal(_)
+            );
+            assert_eq!(
+                error.status_code().is_server_error(),
+                server_side,
+                "{error:?}"
+            );
+        }
+    }
+}

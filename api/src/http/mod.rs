@@ -1,0 +1,175 @@
+//! The HTTP surface: routes, extractors and middleware, and nothing else.
+//! Handlers parse, call a service, and map the result; rules live in the
+//! domain modules.
+//!
+//! Routes and the OpenAPI document come from one source: every handler is a
+//! `#[utoipa::path]` registered with `.service` in [`routes`]. A bare
+//! `.route(...)` would vanish from the contract, so there is none.
+
+pub mod docs;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ResourceDef, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::db::Db;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::metrics::Metrics;
+use extract::BodyLimit;
+
+/// The document's fixed parts; paths are added by [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Custodian",
+        description = "The admin API of a zero-knowledge password manager sold through MSPs: \
+            partners, companies and their backup profile, users, and the lost-master-password \
+            runbook. Errors are RFC 9457 `application/problem+json` with a stable `code`.",
+        license(name = "Apache-2.0", url = "https://www.apache.org/licenses/LICENSE-2.0"),
+    ),
+    components(schemas(Problem, FieldError)),
+    tags((name = "operations", description = "Liveness, readiness, metrics and the contract itself.")),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer-JWT scheme the `/v1` endpoints use.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// Every route of the API.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::health_get)
+        .service(ops::readiness_get)
+        .service(ops::metrics_get)
+        .service(ops::openapi_get)
+        .service(ops::docs_get);
+}
+
+/// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts()
+        .1
+}
+
+/// What the server publishes about itself, computed once at start: the
+/// document, the reference page, and the route table that tells a 405 from a
+/// 404.
+pub struct Published {
+    pub openapi_json: String,
+    pub docs_html: String,
+    routes: Vec<(ResourceDef, Vec<Method>)>,
+}
+
+impl Published {
+    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        let value = serde_json::to_value(document).expect("the document serializes");
+        let routes = value["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, item)| {
+                let methods = docs::METHODS
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .filter_map(|m| Method::from_bytes(m.to_uppercase().as_bytes()).ok())
+                    .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        Self {
+            openapi_json: serde_json::to_string(&value).expect("a value serializes"),
+            docs_html: docs::render(&value),
+            routes,
+        }
+    }
+
+    /// The methods of the route whose template matches `path`, if any.
+    pub fn allowed_methods(&self, path: &str) -> Option<&[Method]> {
+        self.routes
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
+    }
+}
+
+/// What every handler may reach.
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The application: routes, shared state, limits, the 404/405 fallback and
+/// the request middleware. Built once per worker.
+pub fn app(
+    state: web::Data<AppState>,
+    published: web::Data<Published>,
+    body_limit: BodyLimit,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .into_utoipa_app()
+        .configure(routes)
+        .into_app()
+        .app_data(state)
+        .app_data(published)
+        .app_data(body_limit)
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .default_service(web::to(no_route))
+        .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}
+
+/// No route matched the path and method: 405 when the path exists with other
+/// methods, 404 otherwise.
+async fn no_route(
+    req: HttpRequest,
+    published: web::Data<Published>,
+) -> Result<HttpResponse, ApiError> {
+    Err(match published.allowed_methods(req.path()) {
+        Some(allowed) => ApiError::MethodNotAllowed {
+            method: req.method().clone(),
+            allowed: allowed.to_vec(),
+        },
+        None => ApiError::RouteNotFound {
+            method: req.method().clone(),
+            path: req.path().to_owned(),
+        },
+    })
+}

@@ -1,0 +1,87 @@
+//! The `custodian` binary: `serve`, `migrate`, `openapi`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use custodian_api::config::Config;
+use custodian_api::db::{Db, migrations};
+use custodian_api::server::Server;
+use custodian_api::{http, telemetry};
+
+/// Custodian: the admin API of a zero-knowledge password manager.
+///
+/// Settings come from CUSTODIAN_* environment variables, DATABASE_URL, and
+/// the TOML file named by CUSTODIAN_CONFIG; see the README.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the API.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (YAML): `custodian openapi > openapi.yaml`.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match http::openapi().to_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&format!("cannot write the OpenAPI document: {error}")),
+        };
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => return fail(&error.to_string()),
+    };
+    telemetry::init(&config.log, config.log_format);
+    for name in &config.unknown_env {
+        tracing::warn!(variable = %name, "ignoring an environment variable that is no setting");
+    }
+    let result = match cli.command {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Openapi => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("{error:#}")),
+    }
+}
+
+/// One line on stderr, exit status 1.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("custodian: {message}");
+    ExitCode::FAILURE
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let server = Server::build(&config).await?;
+        server.run().await?;
+        Ok(())
+    })
+}
+
+fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database, 1, true)?;
+    let mut conn = db.get_blocking()?;
+    let applied = migrations::run_pending(&mut conn)?;
+    if applied.is_empty() {
+        println!("The database is up to date.");
+    }
+    for version in applied {
+        println!("applied {version}");
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Starting the server: open the database, apply migrations, bind, and run the
+//! HTTP workers. Used by `custodian serve` and by every test that needs a real
+//! server (on port 0).
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::db::{Db, migrations};
+use crate::http::extract::BodyLimit;
+use crate::http::{AppState, Published, app, openapi};
+use crate::metrics::Metrics;
+
+/// How long a stopping server lets requests in flight finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    addr: SocketAddr,
+    db: Db,
+    server: actix_web::dev::Server,
+}
+
+impl Server {
+    /// Prepares everything that can fail before serving: the data directory,
+    /// the database and its migrations, the listening socket.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let db = Db::connect(&config.database, config.db_pool_size, true)
+            .with_context(|| format!("cannot open the database {:?}", config.database))?;
+        let applied = db.run(migrations::run_pending).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied database migrations");
+        }
+
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            metrics: Arc::new(Metrics::default()),
+        });
+        let published = web::Data::new(Published::new(&openapi()));
+        let limit = BodyLimit(config.max_body_bytes);
+        let mut http = HttpServer::new(move || app(state.clone(), published.clone(), limit))
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+        if config.workers > 0 {
+            http = http.workers(config.workers);
+        }
+        let server = http.listen(listener)?.run();
+        tracing::info!(%addr, database = config.database.backend_name(), "listening");
+        Ok(Self { addr, db, server })
+    }
+
+    /// The address actually bound (the port is chosen when it was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The database pool the server uses.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM, or the handle).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,169 @@
+//! Test support (feature `test-support`): a fresh database per test on either
+//! backend, and a real server on port 0 over it.
+//!
+//! PostgreSQL tests read the server's URL from `CUSTODIAN_TEST_POSTGRES_URL`
+//! and create (and drop) a database of their own. Where the variable is unset
+//! they are skipped with a line that says so, except in CI (`CI` set), where a
+//! missing PostgreSQL is a failure.
+
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use diesel::prelude::*;
+use tempfile::TempDir;
+
+use crate::config::{Config, DatabaseUrl};
+pub use crate::db::Backend;
+use crate::db::{Db, DbConn};
+use crate::server::Server;
+
+/// The variable that names the PostgreSQL server tests may use.
+pub const POSTGRES_URL_ENV: &str = "CUSTODIAN_TEST_POSTGRES_URL";
+
+/// The PostgreSQL URL for tests; `None` (after saying so) when unset outside CI.
+///
+/// # Panics
+/// In CI without the variable: CI must test PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_ENV) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if in_ci() => panic!("{POSTGRES_URL_ENV} is unset, and CI must test PostgreSQL"),
+        _ => {
+            eprintln!(
+                "SKIPPED: PostgreSQL test, because {POSTGRES_URL_ENV} is unset \
+                 (set it to e.g. postgres://postgres@127.0.0.1:5432/postgres, as .ci/run does)"
+            );
+            None
+        }
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A database that exists for one test: a SQLite file in a temporary
+/// directory, or a PostgreSQL database created now and dropped on drop.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    pub dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A fresh, empty database (no migrations applied); `None` when the
+    /// backend is PostgreSQL and no server is configured outside CI.
+    pub fn create(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        match backend {
+            Backend::Sqlite => Some(Self {
+                url: DatabaseUrl::Sqlite(dir.path().join("custodian.db")),
+                dir,
+                postgres: None,
+            }),
+            Backend::Postgres => {
+                let admin_url = postgres_url()?;
+                let name = format!("custodian_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("cannot reach {POSTGRES_URL_ENV}: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .expect("CREATE DATABASE");
+                let mut url = url::Url::parse(&admin_url).expect("a URL");
+                url.set_path(&name);
+                Some(Self {
+                    url: DatabaseUrl::Postgres(url.to_string()),
+                    dir,
+                    postgres: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A new connection to this database.
+    pub fn connect(&self) -> DbConn {
+        DbConn::open(&self.url).expect("connect to the test database")
+    }
+
+    /// A small pool over this database.
+    pub fn pool(&self) -> Db {
+        Db::connect(&self.url, 4, true).expect("a pool over the test database")
+    }
+
+    /// Settings for a server on port 0 over this database, with its data
+    /// directory beside it.
+    pub fn config(&self) -> Config {
+        let mut config = Config::with_data_dir(self.dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().expect("an address");
+        config.database = self.url.clone();
+        config.workers = 2;
+        config.db_pool_size = 8;
+        config
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// A real server on 127.0.0.1 with a port of its own, over a fresh database.
+/// Stopped when dropped.
+pub struct TestServer {
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    handle: ServerHandle,
+    // Dropped last: the server must stop before its database goes.
+    pub database: TestDatabase,
+}
+
+impl TestServer {
+    /// Starts a server over a fresh database of `backend`; `None` when that
+    /// backend is skipped (see [`postgres_url`]).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As [`TestServer::spawn`], with the settings adjusted first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
+        let database = TestDatabase::create(backend)?;
+        let mut config = database.config();
+        adjust(&mut config);
+        let server = Server::build(&config).await.expect("the server starts");
+        let base_url = format!("http://{}", server.local_addr());
+        let handle = server.handle();
+        actix_web::rt::spawn(server.run());
+        Some(Self {
+            base_url,
+            data_dir: config.data_dir,
+            handle,
+            database,
+        })
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Not awaited: the runtime may be ending. The workers stop at once.
+        drop(self.handle.stop(false));
+    }
+}

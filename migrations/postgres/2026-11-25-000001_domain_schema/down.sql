@@ -1,0 +1,17 @@
+DROP TABLE signing_keys;
+DROP TABLE idempotency_keys;
+DROP TABLE audit_events;
+DROP TABLE outbox_messages;
+DROP TABLE reset_batch_items;
+DROP TABLE master_password_resets;
+DROP TABLE reset_batches;
+DROP TABLE backup_copies;
+DROP TABLE vault_items;
+DROP TABLE users;
+DROP TABLE backup_profiles;
+DROP TABLE api_client_companies;
+DROP TABLE api_clients;
+DROP TABLE admin_companies;
+DROP TABLE admins;
+DROP TABLE companies;
+DROP TABLE partners;
