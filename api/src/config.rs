@@ -358,7 +358,9 @@ mod tests {
     use super::*;
 
     fn load(env: &[(&str, &str)], toml: Option<&str>) -> Result<Config, ConfigError> {
+        let mut result = None;
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             for (k, v) in env {
                 jail.set_env(k, v);
             }
@@ -366,12 +368,14 @@ mod tests {
                 jail.create_file("custodian.toml", t).expect("file");
                 PathBuf::from("custodian.toml")
             });
-            Ok(Config::load(
+            result = Some(Config::load(
                 file.as_deref(),
                 Env::prefixed("CUSTODIAN_"),
                 Env::raw(),
-            ))
-        })
+            ));
+            Ok(())
+        });
+        result.expect("the jail ran")
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use custodian_api::config::Config;
-use custodian_api::db::{Db, migrations};
+use custodian_api::db::{Db, PoolOptions, migrations};
 use custodian_api::server::Server;
 use custodian_api::{http, telemetry};
 
@@ -74,7 +74,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database, 1, true)?;
+    let options = PoolOptions {
+        max_size: 1,
+        ..PoolOptions::default()
+    };
+    let db = Db::connect(&config.database, options)?;
     let mut conn = db.get_blocking()?;
     let applied = migrations::run_pending(&mut conn)?;
     if applied.is_empty() {

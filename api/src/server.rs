@@ -11,7 +11,7 @@ use actix_web::{HttpServer, web};
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::db::{Db, migrations};
+use crate::db::{Db, PoolOptions, migrations};
 use crate::http::extract::BodyLimit;
 use crate::http::{AppState, Published, app, openapi};
 use crate::metrics::Metrics;
@@ -36,7 +36,11 @@ impl Server {
                 config.data_dir.display()
             )
         })?;
-        let db = Db::connect(&config.database, config.db_pool_size, true)
+        let options = PoolOptions {
+            max_size: config.db_pool_size,
+            ..PoolOptions::default()
+        };
+        let db = Db::connect(&config.database, options)
             .with_context(|| format!("cannot open the database {:?}", config.database))?;
         let applied = db.run(migrations::run_pending).await?;
         if !applied.is_empty() {

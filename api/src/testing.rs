@@ -14,7 +14,7 @@ use tempfile::TempDir;
 
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
-use crate::db::{Db, DbConn};
+use crate::db::{Db, DbConn, PoolOptions};
 use crate::server::Server;
 
 /// The variable that names the PostgreSQL server tests may use.
@@ -40,6 +40,25 @@ pub fn postgres_url() -> Option<String> {
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A pool over a database that cannot be reached (nothing listens where it
+/// points), checked out with a short timeout: every query is an outage.
+pub fn unreachable_database(backend: Backend) -> Db {
+    let url = match backend {
+        // A directory cannot be opened as a database file.
+        Backend::Sqlite => DatabaseUrl::Sqlite("/".into()),
+        // Nothing listens on port 1.
+        Backend::Postgres => {
+            DatabaseUrl::Postgres("postgres://postgres@127.0.0.1:1/none?connect_timeout=2".into())
+        }
+    };
+    let options = PoolOptions {
+        max_size: 1,
+        checkout_timeout: std::time::Duration::from_millis(300),
+        check_now: false,
+    };
+    Db::connect(&url, options).expect("an unchecked pool builds")
 }
 
 /// A database that exists for one test: a SQLite file in a temporary
@@ -94,7 +113,14 @@ impl TestDatabase {
 
     /// A small pool over this database.
     pub fn pool(&self) -> Db {
-        Db::connect(&self.url, 4, true).expect("a pool over the test database")
+        Db::connect(
+            &self.url,
+            PoolOptions {
+                max_size: 4,
+                ..PoolOptions::default()
+            },
+        )
+        .expect("a pool over the test database")
     }
 
     /// Settings for a server on port 0 over this database, with its data

@@ -4,7 +4,9 @@
 
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{DbConn, DbError};
+use diesel::migration::MigrationSource;
+
+use super::{Backend, DbConn, DbError};
 
 pub const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 pub const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -54,4 +56,18 @@ pub fn current_version(conn: &mut DbConn) -> Result<Option<String>, DbError> {
         DbConn::Postgres(c) => c.applied_migrations().map_err(failed)?,
     };
     Ok(applied.into_iter().max().map(|v| v.to_string()))
+}
+
+/// The versions of every migration this build embeds for `backend`, oldest
+/// first. Both trees carry the same versions (a test checks it).
+pub fn known_versions(backend: Backend) -> Vec<String> {
+    let names = match backend {
+        Backend::Sqlite => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+            .map(|all| all.iter().map(|m| m.name().version().to_string()).collect()),
+        Backend::Postgres => MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES)
+            .map(|all| all.iter().map(|m| m.name().version().to_string()).collect()),
+    };
+    let mut names: Vec<String> = names.expect("embedded migrations list themselves");
+    names.sort();
+    names
 }

@@ -85,6 +85,16 @@ const SQLITE_PRAGMAS: &str = "\
     PRAGMA foreign_keys = ON;\
     PRAGMA synchronous = FULL;";
 
+/// One line from a driver's message (libpq's span several).
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A database failure, as storage code reports it.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -108,7 +118,7 @@ impl From<DieselError> for DbError {
             DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
-            ) => Self::Unavailable(info.message().to_owned()),
+            ) => Self::Unavailable(one_line(info.message())),
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("broken transaction manager".into())
             }
@@ -157,30 +167,47 @@ pub struct Db {
     backend: Backend,
 }
 
-/// How long a request waits for a free connection before answering 503.
-const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How the pool behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// The most connections it opens.
+    pub max_size: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub checkout_timeout: Duration,
+    /// Open one connection now, so that a wrong URL or a database that is
+    /// down stops the start with its real error; without, the pool connects
+    /// lazily and the server answers 503 until the database is up.
+    pub check_now: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            checkout_timeout: Duration::from_secs(5),
+            check_now: true,
+        }
+    }
+}
 
 impl Db {
-    /// Builds a pool of up to `size` connections. With `check`, one connection
-    /// is opened now, so that a wrong URL stops the start; without, the pool
-    /// connects lazily (the server then answers 503 until the database is up).
-    pub fn connect(url: &DatabaseUrl, size: u32, check: bool) -> Result<Self, DbError> {
+    /// Builds the pool.
+    pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, DbError> {
         if let DatabaseUrl::Sqlite(path) = url {
             create_parent_dir(path)?;
         }
-        let builder = r2d2::Pool::builder()
-            .max_size(size)
-            .min_idle(Some(0))
-            .connection_timeout(CHECKOUT_TIMEOUT)
-            .idle_timeout(Some(Duration::from_secs(300)));
         let manager = Manager { url: url.clone() };
-        let pool = if check {
-            builder
-                .build(manager)
-                .map_err(|e| DbError::Unavailable(e.to_string()))?
-        } else {
-            builder.build_unchecked(manager)
-        };
+        if options.check_now {
+            // One attempt, now: the real error rather than r2d2's retries.
+            r2d2::ManageConnection::connect(&manager)
+                .map_err(|e| DbError::Unavailable(one_line(&e.to_string())))?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.checkout_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .build_unchecked(manager);
         let backend = match url {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
             DatabaseUrl::Postgres(_) => Backend::Postgres,

@@ -232,7 +232,7 @@ mod tests {
                 "items[0].p",
                 "unknown_field",
             ),
-            (r#"[1]"#, "body", "invalid_value"),
+            (r#""text""#, "body", "invalid_value"),
         ];
         for (body, field, code) in cases {
             let error = decode_json::<Outer>(body.as_bytes()).unwrap_err();

@@ -1,1 +1,8 @@
+//! The API crate's integration tests, one binary (it links once).
+//! Storage tests run on SQLite and on PostgreSQL, each on a fresh database.
 
+mod binary;
+mod contract;
+mod http;
+mod problems;
+mod storage;

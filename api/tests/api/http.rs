@@ -1,0 +1,162 @@
+//! HTTP behaviour of the real server on port 0 (raw HTTP here, to see
+//! headers; the end-to-end tests in the workspace root go through the SDK).
+
+use custodian_api::db::{Backend, Db, migrations};
+use custodian_api::http::{AppState, Published, app, extract::BodyLimit, openapi};
+use custodian_api::testing::{TestDatabase, TestServer};
+use rstest::rstest;
+
+/// A GET with an optional request id, answering (status, request id, body).
+async fn get(url: &str, request_id: Option<&str>) -> (u16, String, String) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(id) = request_id {
+        request = request.header("x-request-id", id);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, id, response.text().await.unwrap_or_default())
+}
+
+#[rstest]
+#[actix_web::test]
+async fn request_ids_are_kept_when_sane_and_made_otherwise(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (status, id, _) = get(
+        &format!("{}/healthz", server.base_url),
+        Some("ticket-42.a_b:c"),
+    )
+    .await;
+    assert_eq!((status, id.as_str()), (200, "ticket-42.a_b:c"));
+    let (_, made, _) = get(&format!("{}/healthz", server.base_url), Some("bad id")).await;
+    assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+    let (_, long, _) = get(
+        &format!("{}/healthz", server.base_url),
+        Some(&"x".repeat(129)),
+    )
+    .await;
+    assert_ne!(long.len(), 129);
+    // A problem carries the same id as the header.
+    let (status, id, body) = get(&format!("{}/nowhere", server.base_url), None).await;
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 404);
+    assert_eq!(problem["request_id"], id.as_str());
+    assert_eq!(problem["instance"], "/nowhere");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn metrics_count_requests_by_route_template(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    for _ in 0..3 {
+        get(&format!("{}/readyz", server.base_url), None).await;
+    }
+    get(
+        &format!("{}/no/such/{}", server.base_url, uuid::Uuid::new_v4()),
+        None,
+    )
+    .await;
+    let (status, _, text) = get(&format!("{}/metrics", server.base_url), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(
+            r#"custodian_http_requests_total{method="GET",route="/readyz",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/no/such/"),
+        "raw paths must not become labels"
+    );
+    assert!(
+        text.contains("custodian_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("custodian_db_pool_max_connections 8"),
+        "{text}"
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn docs_page_lists_every_operation(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (status, _, html) = get(&format!("{}/docs", server.base_url), None).await;
+    assert_eq!(status, 200);
+    let document = serde_json::to_value(openapi()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                html.contains(&format!("id=\"op-{id}\"")),
+                "{path}: {id} missing from /docs"
+            );
+        }
+    }
+    assert!(html.contains("id=\"problem-database_unavailable\""));
+    assert!(!html.contains("<script"), "the page needs no script");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn readiness_is_503_while_migrations_are_pending(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use actix_web::{test, web};
+    let Some(database) = TestDatabase::create(backend) else {
+        return;
+    };
+    let db: Db = database.pool();
+    let state = web::Data::new(AppState {
+        db: db.clone(),
+        metrics: Default::default(),
+    });
+    let published = web::Data::new(Published::new(&openapi()));
+    let service = test::init_service(app(state, published, BodyLimit::default())).await;
+
+    let response = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/readyz").to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "5");
+    let problem: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(problem["code"], "migrations_pending");
+
+    db.run(migrations::run_pending).await.unwrap();
+    let response = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/readyz").to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let ready: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(ready["database"], backend.name());
+    assert_eq!(
+        ready["schema_version"].as_str(),
+        migrations::known_versions(backend)
+            .last()
+            .map(String::as_str)
+    );
+}

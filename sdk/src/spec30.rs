@@ -1,0 +1,292 @@
+//! Converts the OpenAPI 3.1 document Custodian publishes into the OpenAPI 3.0
+//! form that progenitor reads (progenitor issues #762 and #1268).
+//!
+//! `openapi.yaml` stays 3.1, the contract; this runs in `build.rs` on a copy.
+//! It rewrites exactly the 3.1 constructs utoipa emits and refuses, with a
+//! message naming the place, what it cannot express in 3.0 rather than
+//! silently generating a wrong client:
+//!
+//! - `type: [T, "null"]` becomes `type: T, nullable: true`;
+//! - a `{type: "null"}` member of `oneOf`/`anyOf` becomes `nullable: true` on
+//!   the rest (a lone `$ref` is wrapped in `allOf`, since 3.0 ignores siblings
+//!   of `$ref`);
+//! - keywords beside a `$ref` (`description`, `default`, …) move beside an
+//!   `allOf` that wraps it;
+//! - `examples: [..]` becomes `example`; `const: v` becomes `enum: [v]`;
+//!   numeric `exclusiveMinimum`/`exclusiveMaximum` become the boolean form;
+//! - `propertyNames`, `contentMediaType`, `contentEncoding`, `$schema`,
+//!   `jsonSchemaDialect`, `webhooks` and `license.identifier` are dropped
+//!   (they constrain nothing a 3.0 client checks);
+//! - `application/problem+json` bodies are offered as `application/json`, so
+//!   the client decodes problems into a typed `Problem`.
+
+use serde_json::{Map, Value};
+
+/// The conversion, in place. `Err` names the place of a construct 3.0 cannot
+/// express.
+pub fn downgrade(document: &mut Value) -> Result<(), String> {
+    let root = document
+        .as_object_mut()
+        .ok_or("the document is not an object")?;
+    match root.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.1") => {}
+        other => return Err(format!("expected an OpenAPI 3.1 document, found {other:?}")),
+    }
+    root.insert("openapi".into(), Value::String("3.0.3".into()));
+    for key in ["jsonSchemaDialect", "webhooks", "$schema"] {
+        root.remove(key);
+    }
+    if let Some(license) = root
+        .get_mut("info")
+        .and_then(|info| info.get_mut("license"))
+        .and_then(Value::as_object_mut)
+    {
+        license.remove("identifier");
+    }
+    walk(document, "#")
+}
+
+fn walk(value: &mut Value, at: &str) -> Result<(), String> {
+    match value {
+        Value::Object(map) => {
+            convert_media_types(map);
+            if looks_like_schema(map) {
+                convert_schema(map, at)?;
+            }
+            for (key, child) in map.iter_mut() {
+                walk(child, &format!("{at}/{key}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .enumerate()
+            .try_for_each(|(i, item)| walk(item, &format!("{at}/{i}"))),
+        _ => Ok(()),
+    }
+}
+
+/// `content` maps: `application/problem+json` is JSON to a 3.0 client.
+fn convert_media_types(map: &mut Map<String, Value>) {
+    if let Some(Value::Object(content)) = map.get_mut("content") {
+        if let Some(problem) = content.remove("application/problem+json") {
+            content.entry("application/json").or_insert(problem);
+        }
+    }
+}
+
+fn looks_like_schema(map: &Map<String, Value>) -> bool {
+    [
+        "type",
+        "$ref",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "properties",
+        "items",
+        "enum",
+        "const",
+    ]
+    .iter()
+    .any(|k| map.contains_key(*k))
+}
+
+fn is_null_schema(value: &Value) -> bool {
+    value.get("type").and_then(Value::as_str) == Some("null")
+}
+
+fn convert_schema(map: &mut Map<String, Value>, at: &str) -> Result<(), String> {
+    // type: [T, "null"] -> type: T, nullable: true
+    if let Some(Value::Array(kinds)) = map.get("type").cloned() {
+        let nullable = kinds.iter().any(|k| k.as_str() == Some("null"));
+        let rest: Vec<Value> = kinds
+            .into_iter()
+            .filter(|k| k.as_str() != Some("null"))
+            .collect();
+        match rest.as_slice() {
+            [one] => {
+                map.insert("type".into(), one.clone());
+            }
+            [] => {
+                map.remove("type");
+            }
+            _ => return Err(format!("{at}: a union of types {rest:?} has no 3.0 form")),
+        }
+        if nullable {
+            map.insert("nullable".into(), Value::Bool(true));
+        }
+    }
+    // A lone {type: null}.
+    if map.get("type").and_then(Value::as_str) == Some("null") {
+        map.remove("type");
+        map.insert("nullable".into(), Value::Bool(true));
+        map.insert("enum".into(), Value::Array(vec![Value::Null]));
+    }
+    // oneOf/anyOf with a null member.
+    for key in ["oneOf", "anyOf"] {
+        let Some(Value::Array(members)) = map.get(key).cloned() else {
+            continue;
+        };
+        if !members.iter().any(is_null_schema) {
+            continue;
+        }
+        let rest: Vec<Value> = members.into_iter().filter(|m| !is_null_schema(m)).collect();
+        map.remove(key);
+        map.insert("nullable".into(), Value::Bool(true));
+        match rest.as_slice() {
+            [Value::Object(one)] if one.contains_key("$ref") => {
+                map.insert("allOf".into(), Value::Array(rest));
+            }
+            [Value::Object(one)] => {
+                for (k, v) in one {
+                    map.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            _ => {
+                map.insert(key.into(), Value::Array(rest));
+            }
+        }
+    }
+    // Siblings of $ref are ignored by 3.0: keep them beside an allOf.
+    if map.contains_key("$ref") && map.len() > 1 {
+        let reference = map.remove("$ref").expect("checked");
+        let mut wrapped = Map::new();
+        wrapped.insert("$ref".into(), reference);
+        map.insert("allOf".into(), Value::Array(vec![Value::Object(wrapped)]));
+    }
+    if let Some(Value::Array(examples)) = map.remove("examples") {
+        if let Some(first) = examples.into_iter().next() {
+            map.entry("example").or_insert(first);
+        }
+    }
+    if let Some(value) = map.remove("const") {
+        map.insert("enum".into(), Value::Array(vec![value]));
+    }
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if let Some(limit) = map.get(exclusive).filter(|v| v.is_number()).cloned() {
+            map.insert(bound.into(), limit);
+            map.insert(exclusive.into(), Value::Bool(true));
+        }
+    }
+    if map.contains_key("prefixItems") {
+        return Err(format!("{at}: prefixItems (a tuple) has no 3.0 form"));
+    }
+    for key in [
+        "propertyNames",
+        "contentMediaType",
+        "contentEncoding",
+        "$schema",
+    ] {
+        map.remove(key);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn convert(schema: Value) -> Value {
+        let mut document = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1", "license": {"name": "MIT", "identifier": "MIT"}},
+            "paths": {},
+            "components": {"schemas": {"S": schema}}
+        });
+        downgrade(&mut document).unwrap();
+        assert_eq!(document["openapi"], "3.0.3");
+        assert!(document["info"]["license"].get("identifier").is_none());
+        document["components"]["schemas"]["S"].take()
+    }
+
+    #[test]
+    fn nullable_primitive() {
+        assert_eq!(
+            convert(json!({"type": ["string", "null"], "format": "uuid"})),
+            json!({"type": "string", "format": "uuid", "nullable": true})
+        );
+    }
+
+    #[test]
+    fn nullable_reference() {
+        assert_eq!(
+            convert(json!({"oneOf": [{"$ref": "#/components/schemas/X"}, {"type": "null"}]})),
+            json!({"allOf": [{"$ref": "#/components/schemas/X"}], "nullable": true})
+        );
+    }
+
+    #[test]
+    fn nullable_inline_member_is_merged() {
+        assert_eq!(
+            convert(json!({"oneOf": [{"type": "null"}, {"type": "integer"}], "description": "d"})),
+            json!({"type": "integer", "nullable": true, "description": "d"})
+        );
+    }
+
+    #[test]
+    fn nested_properties_and_items() {
+        let out = convert(json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+                "b": {"type": "array", "items": {"type": ["string", "null"]}},
+                "m": {"type": "object", "propertyNames": {"type": "string"}, "additionalProperties": {"type": "string"}}
+            }
+        }));
+        assert_eq!(
+            out["properties"]["a"],
+            json!({"type": "integer", "nullable": true, "minimum": 0, "exclusiveMinimum": true})
+        );
+        assert_eq!(
+            out["properties"]["b"]["items"],
+            json!({"type": "string", "nullable": true})
+        );
+        assert!(out["properties"]["m"].get("propertyNames").is_none());
+    }
+
+    #[test]
+    fn reference_siblings_move_beside_all_of() {
+        assert_eq!(
+            convert(json!({"$ref": "#/components/schemas/X", "description": "why"})),
+            json!({"allOf": [{"$ref": "#/components/schemas/X"}], "description": "why"})
+        );
+    }
+
+    #[test]
+    fn examples_and_const() {
+        assert_eq!(
+            convert(json!({"type": "string", "examples": ["a", "b"], "const": "a"})),
+            json!({"type": "string", "example": "a", "enum": ["a"]})
+        );
+    }
+
+    #[test]
+    fn problem_json_is_offered_as_json() {
+        let mut document = json!({
+            "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"get": {"responses": {"503": {"description": "d",
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}}}}
+        });
+        downgrade(&mut document).unwrap();
+        let content = &document["paths"]["/x"]["get"]["responses"]["503"]["content"];
+        assert!(content.get("application/problem+json").is_none());
+        assert_eq!(
+            content["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
+    }
+
+    #[test]
+    fn refuses_what_3_0_cannot_say() {
+        let mut union = json!({"openapi": "3.1.0", "components": {"schemas": {"U": {"type": ["string", "integer"]}}}});
+        let error = downgrade(&mut union).unwrap_err();
+        assert!(error.contains("#/components/schemas/U"), "{error}");
+        let mut old = json!({"openapi": "3.0.3"});
+        assert!(downgrade(&mut old).is_err());
+    }
+}
