@@ -357,6 +357,10 @@ fn one_line(error: &figment::Error) -> String {
 mod tests {
     use super::*;
 
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's type"
+    )]
     fn load(env: &[(&str, &str)], toml: Option<&str>) -> Result<Config, ConfigError> {
         let mut result = None;
         figment::Jail::expect_with(|jail| {

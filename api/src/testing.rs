@@ -135,15 +135,23 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Drops a PostgreSQL database now, with its connections: an outage for
+    /// whatever uses it. (SQLite: nothing to drop.)
+    pub fn drop_database(&self) {
+        let Some((admin_url, name)) = &self.postgres else {
+            return;
+        };
+        if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = diesel::sql_query(drop).execute(&mut admin);
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut admin);
-            }
-        }
+        self.drop_database();
     }
 }
 

@@ -108,10 +108,7 @@ impl ClientBuilder {
 
 /// One line that says what went wrong: for a problem answer, its status,
 /// code, detail and request id; otherwise the transport's error.
-pub fn describe<E: std::fmt::Debug>(error: &Error<E>) -> String
-where
-    E: ProblemLike,
-{
+pub fn describe<E: std::fmt::Debug + ProblemLike>(error: &Error<E>) -> String {
     match error {
         Error::ErrorResponse(response) => response.describe(response.status()),
         Error::UnexpectedResponse(response) => {

@@ -68,10 +68,10 @@ fn walk(value: &mut Value, at: &str) -> Result<(), String> {
 
 /// `content` maps: `application/problem+json` is JSON to a 3.0 client.
 fn convert_media_types(map: &mut Map<String, Value>) {
-    if let Some(Value::Object(content)) = map.get_mut("content") {
-        if let Some(problem) = content.remove("application/problem+json") {
-            content.entry("application/json").or_insert(problem);
-        }
+    if let Some(Value::Object(content)) = map.get_mut("content")
+        && let Some(problem) = content.remove("application/problem+json")
+    {
+        content.entry("application/json").or_insert(problem);
     }
 }
 
@@ -154,10 +154,10 @@ fn convert_schema(map: &mut Map<String, Value>, at: &str) -> Result<(), String> 
         wrapped.insert("$ref".into(), reference);
         map.insert("allOf".into(), Value::Array(vec![Value::Object(wrapped)]));
     }
-    if let Some(Value::Array(examples)) = map.remove("examples") {
-        if let Some(first) = examples.into_iter().next() {
-            map.entry("example").or_insert(first);
-        }
+    if let Some(Value::Array(examples)) = map.remove("examples")
+        && let Some(first) = examples.into_iter().next()
+    {
+        map.entry("example").or_insert(first);
     }
     if let Some(value) = map.remove("const") {
         map.insert("enum".into(), Value::Array(vec![value]));

@@ -57,10 +57,10 @@ fn type_of(schema: &Value) -> String {
         _ => "any".into(),
     };
     let mut out = esc(&kind);
-    if kind.starts_with("array") {
-        if let Some(items) = schema.get("items") {
-            out = format!("array of {}", type_of(items));
-        }
+    if kind.starts_with("array")
+        && let Some(items) = schema.get("items")
+    {
+        out = format!("array of {}", type_of(items));
     }
     if let Some(format) = schema.get("format").and_then(Value::as_str) {
         let _ = write!(out, " ({})", esc(format));

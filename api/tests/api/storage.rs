@@ -437,10 +437,7 @@ async fn an_unreachable_database_is_unavailable_never_absent(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let db = unreachable_database(backend);
-    let error = db
-        .run(|conn| Ok(migrations::pending(conn)?))
-        .await
-        .unwrap_err();
+    let error = db.run(migrations::pending).await.unwrap_err();
     assert!(matches!(error, DbError::Unavailable(_)), "{error:?}");
     assert_eq!(ApiError::from(error).code(), "database_unavailable");
 }
