@@ -90,7 +90,8 @@ impl DatabaseUrl {
             return Err("is empty".into());
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw).map_err(|e| format!("is not a valid PostgreSQL URL ({e})"))?;
+            // libpq parses the rest (multi-host URLs included) and reports its
+            // own error at start.
             return Ok(Self::Postgres(raw.to_owned()));
         }
         let path = raw
@@ -101,6 +102,10 @@ impl DatabaseUrl {
             return Err(
                 "must be postgres://…, postgresql://…, sqlite://PATH or a file path".into(),
             );
+        }
+        if path == ":memory:" || path.starts_with("file::memory:") || path.contains("mode=memory") {
+            // Each pooled connection would get its own empty database.
+            return Err("cannot be an in-memory SQLite database; name a file".into());
         }
         Ok(Self::Sqlite(PathBuf::from(path)))
     }
@@ -155,16 +160,33 @@ impl std::fmt::Debug for SmtpUrl {
     }
 }
 
-/// Replaces the password of a URL with `***`.
+/// Replaces the password of a URL with `***`, in the user part and in any
+/// `password`/`sslpassword` query parameter.
 fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(url) => url.to_string(),
-        Err(_) => "<unparseable URL>".into(),
+    let Ok(mut url) = Url::parse(raw) else {
+        return "<unparseable URL>".into();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = k.to_ascii_lowercase().contains("password");
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 /// The raw settings as the sources give them; `Config::load` validates them.
@@ -294,6 +316,16 @@ impl Config {
                 }
                 url
             }
+            // Links in emails must reach this server from a user's machine; a
+            // wildcard address names no host to link to.
+            None if listen.ip().is_unspecified() => {
+                return Err(bad(
+                    "CUSTODIAN_PUBLIC_URL",
+                    format!(
+                        "must be set when CUSTODIAN_LISTEN is {listen} (links in emails need a host)"
+                    ),
+                ));
+            }
             None => Url::parse(&format!("http://{listen}/")).expect("a socket address is a host"),
         };
         tracing_subscriber::EnvFilter::try_new(&raw.log)
@@ -395,16 +427,43 @@ mod tests {
     fn environment_overrides_file() {
         let c = load(
             &[
-                ("CUSTODIAN_LISTEN", "0.0.0.0:9000"),
+                ("CUSTODIAN_LISTEN", "127.0.0.2:9000"),
                 ("DATABASE_URL", "postgres://u:pw@db/c"),
             ],
             Some("listen = \"127.0.0.1:1\"\nlog = \"debug\"\n"),
         )
         .unwrap();
-        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.listen.to_string(), "127.0.0.2:9000");
         assert_eq!(c.log, "debug");
         assert_eq!(c.database.backend_name(), "postgres");
         assert_eq!(format!("{:?}", c.database), "postgres://u:***@db/c");
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted_too() {
+        let url = DatabaseUrl::parse("postgres://db/c?sslmode=require&password=hunter2").unwrap();
+        let shown = format!("{url:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_wildcard_listen_address_needs_a_public_url() {
+        let err = load(&[("CUSTODIAN_LISTEN", "0.0.0.0:8080")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CUSTODIAN_PUBLIC_URL must be set"), "{err}");
+        let c = load(
+            &[
+                ("CUSTODIAN_LISTEN", "0.0.0.0:8080"),
+                ("CUSTODIAN_PUBLIC_URL", "https://custodian.example.com"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.public_url.as_str(), "https://custodian.example.com/");
     }
 
     #[test]
@@ -490,6 +549,14 @@ mod tests {
             DatabaseUrl::Sqlite("c.db".into())
         );
         assert!(DatabaseUrl::parse("").is_err());
-        assert!(DatabaseUrl::parse("postgres://[::1").is_err());
+        assert!(DatabaseUrl::parse(":memory:").is_err());
+        assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("postgres://h1:5432,h2:5432/db")
+                .unwrap()
+                .backend_name(),
+            "postgres",
+            "libpq multi-host URLs"
+        );
     }
 }

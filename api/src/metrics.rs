@@ -108,6 +108,15 @@ impl Metrics {
     /// Records one answered request. `route` is the matched template, or
     /// [`UNMATCHED_ROUTE`].
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        // actix accepts any method token; only the standard ones become labels.
+        const METHODS: &[&str] = &[
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+        ];
+        let method = if METHODS.contains(&method) {
+            method
+        } else {
+            "other"
+        };
         let labels = RequestLabels {
             method: method.to_owned(),
             route: route.to_owned(),
@@ -161,5 +170,25 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let metrics = Metrics::default();
+        for method in ["FOO1", "FOO2", "BREW"] {
+            metrics.observe_request(method, UNMATCHED_ROUTE, 404, Duration::from_millis(1));
+        }
+        let text = metrics.render(PoolUsage {
+            connections: 0,
+            idle: 0,
+            max: 1,
+        });
+        assert!(
+            text.contains(
+                r#"custodian_http_requests_total{method="other",route="unmatched",status="404"} 3"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("FOO1"));
     }
 }

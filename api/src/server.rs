@@ -19,6 +19,19 @@ use crate::metrics::Metrics;
 /// How long a stopping server lets requests in flight finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Creates the data directory readable by its owner only: it holds the
+/// database and, later, key material. An existing directory is left as it is.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// A bound, ready-to-run server.
 pub struct Server {
     addr: SocketAddr,
@@ -30,7 +43,7 @@ impl Server {
     /// Prepares everything that can fail before serving: the data directory,
     /// the database and its migrations, the listening socket.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        create_private_dir(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 config.data_dir.display()

@@ -43,25 +43,31 @@ pub fn downgrade(document: &mut Value) -> Result<(), String> {
     {
         license.remove("identifier");
     }
-    walk(document, "#")
+    walk(document, "#", false)
 }
 
-fn walk(value: &mut Value, at: &str) -> Result<(), String> {
+/// Visits every object. A `properties` map is keyed by field names, not
+/// keywords: it is never itself read as a schema (a field may well be named
+/// `type`, `examples` or `const`), but each of its values is.
+fn walk(value: &mut Value, at: &str, is_property_map: bool) -> Result<(), String> {
     match value {
         Value::Object(map) => {
-            convert_media_types(map);
-            if looks_like_schema(map) {
-                convert_schema(map, at)?;
+            if !is_property_map {
+                convert_media_types(map);
+                if looks_like_schema(map) {
+                    convert_schema(map, at)?;
+                }
             }
             for (key, child) in map.iter_mut() {
-                walk(child, &format!("{at}/{key}"))?;
+                let child_is_property_map = !is_property_map && key == "properties";
+                walk(child, &format!("{at}/{key}"), child_is_property_map)?;
             }
             Ok(())
         }
         Value::Array(items) => items
             .iter_mut()
             .enumerate()
-            .try_for_each(|(i, item)| walk(item, &format!("{at}/{i}"))),
+            .try_for_each(|(i, item)| walk(item, &format!("{at}/{i}"), false)),
         _ => Ok(()),
     }
 }
@@ -247,6 +253,26 @@ mod tests {
             json!({"type": "string", "nullable": true})
         );
         assert!(out["properties"]["m"].get("propertyNames").is_none());
+    }
+
+    #[test]
+    fn fields_named_like_keywords_survive() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "examples": {"type": "array", "items": {"type": "string"}},
+                "const": {"type": ["integer", "null"]}
+            }
+        });
+        let out = convert(schema);
+        let mut fields: Vec<&String> = out["properties"].as_object().unwrap().keys().collect();
+        fields.sort();
+        assert_eq!(fields, vec!["const", "examples", "type"]);
+        assert_eq!(
+            out["properties"]["const"],
+            json!({"type": "integer", "nullable": true})
+        );
     }
 
     #[test]

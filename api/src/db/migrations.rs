@@ -11,17 +11,41 @@ use super::{Backend, DbConn, DbError};
 pub const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 pub const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
-fn failed(error: impl std::fmt::Display) -> DbError {
-    DbError::Migration(error.to_string())
+/// A database error inside a migration call keeps its meaning (an outage is
+/// still `Unavailable`); anything else is a migration failure.
+fn failed(error: Box<dyn std::error::Error + Send + Sync>) -> DbError {
+    match error.downcast::<diesel::result::Error>() {
+        Ok(error) => DbError::from(*error),
+        Err(other) => DbError::Migration(other.to_string()),
+    }
 }
 
-/// Applies every pending migration; returns the versions applied.
+/// The PostgreSQL advisory lock that serializes migrations when several
+/// instances start at once (an arbitrary constant: "custodia" in ASCII).
+const MIGRATION_LOCK: i64 = 0x637573746f646961;
+
+/// Applies every pending migration; returns the versions applied. On
+/// PostgreSQL, instances starting together take turns: the first migrates,
+/// the others then find nothing pending. (SQLite's file lock does the same.)
 pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    let applied = match conn {
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
-        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
-    };
-    Ok(applied.iter().map(ToString::to_string).collect())
+    fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+        applied.iter().map(ToString::to_string).collect()
+    }
+    match conn {
+        DbConn::Sqlite(c) => Ok(versions(c.run_pending_migrations(SQLITE).map_err(failed)?)),
+        DbConn::Postgres(c) => {
+            use diesel::RunQueryDsl;
+            let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
+            let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
+            diesel::sql_query(lock).execute(c)?;
+            let result = c
+                .run_pending_migrations(POSTGRES)
+                .map(versions)
+                .map_err(failed);
+            diesel::sql_query(unlock).execute(c)?;
+            result
+        }
+    }
 }
 
 /// Reverts every applied migration (tests and operators only).

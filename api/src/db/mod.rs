@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2;
+use diesel::r2d2::{self, R2D2Connection};
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 use crate::config::DatabaseUrl;
@@ -122,6 +122,13 @@ impl From<DieselError> for DbError {
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("broken transaction manager".into())
             }
+            // SQLite past its busy timeout: another writer holds the lock.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                Self::Unavailable(one_line(info.message()))
+            }
             other => Self::Query(other),
         }
     }
@@ -151,12 +158,13 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        R2D2Connection::ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection left inside a transaction (a panic mid-transaction) or
+    /// whose server went away is dropped, never handed to the next caller.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || R2D2Connection::is_broken(conn)
     }
 }
 
@@ -226,7 +234,10 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The request's span (and its id) follows the work to the blocking thread.
+        let span = tracing::Span::current();
         actix_web::rt::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool
                 .get()
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;

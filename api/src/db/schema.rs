@@ -1,8 +1,10 @@
 //! The diesel schema: the tables of `migrations/`, as diesel sees them.
 //!
 //! Written to match `migrations/postgres` and `migrations/sqlite` column for
-//! column; the storage tests select every column of every table on both
-//! backends, so a drift fails there. Times are UTC `Timestamp`s.
+//! column. The storage tests compare every table's column names with both
+//! databases and run diesel's typed selects against them; a column's type and
+//! nullability are checked where storage code loads rows. Times are UTC
+//! `Timestamp`s.
 
 diesel::table! {
     partners (id) {

@@ -48,7 +48,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         }
         let mut payload = payload.take();
         Box::pin(async move {
-            let mut body = Vec::with_capacity(declared.unwrap_or(0));
+            // Grow with what arrives; a declared length is only a hint.
+            let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| ApiError::MalformedBody {
                     detail: "the body could not be read to its end".into(),
@@ -128,26 +129,30 @@ pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
 }
 
 /// Maps a serde data error to `UnknownField` or `InvalidValue`, naming the
-/// field by its full path (`items[2].profile`).
+/// field by its full path (`items[2].profile`). The message never repeats the
+/// value the client sent (it may be a secret sent in the wrong type).
 fn data_error(path: &str, message: &str) -> ApiError {
     let at_root = path.is_empty() || path == ".";
-    let join = |name: &str| {
-        if at_root || path.ends_with(name) {
-            if at_root {
-                name.to_owned()
-            } else {
-                path.to_owned()
-            }
+    let child = |name: &str| {
+        if at_root {
+            name.to_owned()
         } else {
             format!("{path}.{name}")
         }
     };
     if let Some(name) = quoted_after(message, "unknown field `") {
-        return ApiError::UnknownField { field: join(name) };
+        // The path may already end at the unknown key.
+        let last = path.rsplit('.').next().unwrap_or(path);
+        let field = if last == name {
+            path.to_owned()
+        } else {
+            child(name)
+        };
+        return ApiError::UnknownField { field };
     }
     if let Some(name) = quoted_after(message, "missing field `") {
         return ApiError::InvalidValue {
-            field: join(name),
+            field: child(name),
             message: "is required".into(),
         };
     }
@@ -157,8 +162,21 @@ fn data_error(path: &str, message: &str) -> ApiError {
         } else {
             path.to_owned()
         },
-        message: message.to_owned(),
+        message: without_value(message),
     }
+}
+
+/// `invalid type: string "hunter2", expected u8` → `invalid type: string, expected u8`.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let kind = found.split([' ', '`', '"']).next().unwrap_or(found);
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    message.to_owned()
 }
 
 /// The name in `` prefix`name` `` at the start of a serde message.
@@ -238,6 +256,39 @@ mod tests {
             let error = decode_json::<Outer>(body.as_bytes()).unwrap_err();
             assert_eq!(field_of(error), (field.to_owned(), code), "{body}");
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Recovery {
+        recovery_key: Key,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Key {
+        key: String,
+    }
+
+    #[test]
+    fn a_missing_field_is_named_below_its_parent() {
+        let error = decode_json::<Recovery>(br#"{"recovery_key": {}}"#).unwrap_err();
+        assert_eq!(field_of(error).0, "recovery_key.key");
+        let error =
+            decode_json::<Recovery>(br#"{"recovery_key": {"key": "k", "key2": 1}}"#).unwrap_err();
+        assert_eq!(field_of(error).0, "recovery_key.key2");
+    }
+
+    #[test]
+    fn messages_never_repeat_the_value_sent() {
+        let error = decode_json::<Recovery>(br#"{"recovery_key": {"key": 31415926}}"#).unwrap_err();
+        let ApiError::InvalidValue { message, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(message, "invalid type: integer, expected a string");
+        assert!(!format!("{error} {error:?}").contains("31415926"));
     }
 
     #[test]

@@ -37,8 +37,14 @@ pub async fn request_context(
     let id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    // At error level, so the span (and its request id) exists whatever the
+    // log filter lets through.
+    let span = tracing::error_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        path = %req.path()
+    );
     // Handlers' and extractors' errors arrive here as responses; only a
     // middleware inside this one could return `Err`, and there is none. (The
     // request must not be cloned across `call`: routing needs it unshared.)

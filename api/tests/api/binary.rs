@@ -44,12 +44,16 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
 
 #[test]
 fn a_database_that_cannot_open_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
     let output = custodian(
         &["serve"],
-        &[(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:1/none?connect_timeout=2",
-        )],
+        &[
+            ("CUSTODIAN_DATA_DIR", dir.path().to_str().unwrap()),
+            (
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/none?connect_timeout=2",
+            ),
+        ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");

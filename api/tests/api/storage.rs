@@ -33,7 +33,7 @@ struct Name {
 
 const SQLITE_COLUMNS: &str = "\
     SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
-           CASE WHEN p.\"notnull\" = 1 OR p.pk > 0 THEN 'yes' ELSE 'no' END AS not_null \
+           CASE WHEN p.\"notnull\" = 1 THEN 'yes' ELSE 'no' END AS not_null \
     FROM sqlite_master m JOIN pragma_table_info(m.name) p \
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
       AND m.name <> '__diesel_schema_migrations' \

@@ -10,7 +10,7 @@
 -- be read back).
 
 CREATE TABLE partners (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     name TEXT NOT NULL,
     links_for_everyone BOOLEAN NOT NULL DEFAULT FALSE,
     temporary_secret_ttl_seconds BIGINT NOT NULL DEFAULT 259200
@@ -20,7 +20,7 @@ CREATE TABLE partners (
 );
 
 CREATE TABLE companies (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
@@ -31,7 +31,7 @@ CREATE INDEX companies_partner_name ON companies (partner_id, name, id);
 
 -- Portal operators. The email is the sign-in name, unique across partners.
 CREATE TABLE admins (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
     email TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
@@ -59,7 +59,7 @@ CREATE INDEX admin_companies_company ON admin_companies (company_id);
 
 -- Integration credentials (OAuth2 client credentials). The id is the client id.
 CREATE TABLE api_clients (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     secret_hash BYTEA NOT NULL,
@@ -85,7 +85,7 @@ CREATE INDEX api_client_companies_company ON api_client_companies (company_id);
 
 -- One per company. `version` is the source of the profile's ETag.
 CREATE TABLE backup_profiles (
-    company_id TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
     backup_all_company_items BOOLEAN NOT NULL DEFAULT FALSE,
     retention_days INTEGER NOT NULL DEFAULT 90 CHECK (retention_days BETWEEN 1 AND 3650),
@@ -98,7 +98,7 @@ CREATE TABLE backup_profiles (
 -- End users. The server keeps only an argon2id hash of the authentication key
 -- the client derives from the master password, and ciphertext it cannot open.
 CREATE TABLE users (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
     company_id TEXT NOT NULL,
     email TEXT NOT NULL,
@@ -139,7 +139,7 @@ CREATE TABLE vault_items (
 -- A company-profile item's ciphertext encrypted to the company's backup key.
 -- Copies outlive their item (and its user) for the company's retention days.
 CREATE TABLE backup_copies (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
     company_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -157,7 +157,7 @@ CREATE INDEX backup_copies_company ON backup_copies (company_id, created_at, id)
 CREATE INDEX backup_copies_expires ON backup_copies (expires_at);
 
 CREATE TABLE reset_batches (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
     requested_by_kind TEXT NOT NULL CHECK (requested_by_kind IN ('admin', 'api_client')),
     requested_by_id TEXT NOT NULL,
@@ -177,7 +177,7 @@ CREATE INDEX reset_batches_partner ON reset_batches (partner_id, created_at);
 -- One master password reset of one user. The secret is kept only as an
 -- HMAC-SHA-256 under the server key, and only while it can still be used.
 CREATE TABLE master_password_resets (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
     company_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -227,7 +227,7 @@ CREATE TABLE reset_batch_items (
 -- A payload that carries a secret is AEAD ciphertext, erased once the SMTP
 -- server accepts the message or it is dead-lettered.
 CREATE TABLE outbox_messages (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
     template TEXT NOT NULL,
     locale TEXT NOT NULL CHECK (locale IN ('en', 'fr', 'de', 'es', 'it', 'nl', 'ja')),
@@ -251,7 +251,7 @@ CREATE INDEX outbox_messages_due ON outbox_messages (status, next_attempt_at);
 -- belong to no partner, such as a sign-in for an unknown account, go to the
 -- chain of the nil UUID). No foreign key: the log outlives what it names.
 CREATE TABLE audit_events (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
     seq BIGINT NOT NULL,
     occurred_at TIMESTAMP NOT NULL,
@@ -292,7 +292,7 @@ CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
 -- JWT signing keys. The private key is AEAD ciphertext under the server key; a
 -- retired key no longer signs but verifies until `verify_until`.
 CREATE TABLE signing_keys (
-    kid TEXT PRIMARY KEY,
+    kid TEXT NOT NULL PRIMARY KEY,
     algorithm TEXT NOT NULL CHECK (algorithm IN ('EdDSA', 'ES256')),
     private_key_ciphertext BYTEA NOT NULL,
     public_key BYTEA NOT NULL,
