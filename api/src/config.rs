@@ -42,6 +42,9 @@ pub struct Config {
     pub workers: usize,
     /// The largest request body accepted, in bytes (`CUSTODIAN_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// The server's master key, base64 of 32 bytes (`CUSTODIAN_SECRET_KEY`);
+    /// unset, a key file is generated in the data directory. Never printed.
+    pub secret_key: Option<secrecy::SecretString>,
     /// `CUSTODIAN_*` variables that are no setting (a typo, most likely): the
     /// server logs them at start rather than refusing to start, because other
     /// tools share the prefix (`custodianctl` reads `CUSTODIAN_URL`).
@@ -59,6 +62,7 @@ const SETTINGS: &[&str] = &[
     "log_format",
     "workers",
     "max_body_bytes",
+    "secret_key",
 ];
 
 /// `CUSTODIAN_*` variables that belong to something else than the server.
@@ -204,6 +208,7 @@ struct RawConfig {
     log_format: LogFormat,
     workers: usize,
     max_body_bytes: usize,
+    secret_key: Option<String>,
 }
 
 impl Default for RawConfig {
@@ -219,6 +224,7 @@ impl Default for RawConfig {
             log_format: LogFormat::Text,
             workers: 0,
             max_body_bytes: 1024 * 1024,
+            secret_key: None,
         }
     }
 }
@@ -342,6 +348,20 @@ impl Config {
                 format!("must be from 1024 to 268435456, not {}", raw.max_body_bytes),
             ));
         }
+        let secret_key = raw
+            .secret_key
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| {
+                crate::auth::keys::parse_master_key(&k)
+                    .map(|_| secrecy::SecretString::from(k))
+                    .map_err(|_| {
+                        bad(
+                            "CUSTODIAN_SECRET_KEY",
+                            "must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)".into(),
+                        )
+                    })
+            })
+            .transpose()?;
         Ok(Self {
             listen,
             data_dir: raw.data_dir,
@@ -353,6 +373,7 @@ impl Config {
             log_format: raw.log_format,
             workers: raw.workers,
             max_body_bytes: raw.max_body_bytes,
+            secret_key,
             unknown_env: Vec::new(),
         })
     }
@@ -501,6 +522,11 @@ mod tests {
                 "CUSTODIAN_MAX_BODY_BYTES",
                 "10",
                 "CUSTODIAN_MAX_BODY_BYTES must be from",
+            ),
+            (
+                "CUSTODIAN_SECRET_KEY",
+                "c2hvcnQ=",
+                "CUSTODIAN_SECRET_KEY must be 32 bytes",
             ),
         ];
         for (key, value, expected) in cases {

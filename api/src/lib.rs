@@ -3,13 +3,18 @@
 //!
 //! - [`http`]: routes, extractors and middleware only.
 //! - [`db`]: diesel over SQLite and PostgreSQL, migrations, the pool.
-//! - [`config`], [`error`], [`metrics`], [`telemetry`]: the plumbing.
+//! - [`auth`]: key material and password hashing; [`bootstrap`]: the first
+//!   partner and owner.
+//! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`]: the plumbing.
 //! - [`server`]: start-up, used by the binary and by the tests.
 
+pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;

@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use custodian_api::auth::password::Passwords;
+use custodian_api::bootstrap::{self, BootstrapRequest};
 use custodian_api::config::Config;
 use custodian_api::db::{Db, PoolOptions, migrations};
 use custodian_api::server::Server;
@@ -27,6 +29,19 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (YAML): `custodian openapi > openapi.yaml`.
     Openapi,
+    /// Create the first partner and its owner admin, and print the owner's
+    /// one-time password once. (`serve` does this by itself on an empty database.)
+    Bootstrap {
+        /// The partner's (the MSP's) name.
+        #[arg(long, default_value = "My MSP")]
+        partner_name: String,
+        /// The owner's email: their sign-in name.
+        #[arg(long, default_value = "owner@custodian.local")]
+        owner_email: String,
+        /// The owner's name.
+        #[arg(long, default_value = "Owner")]
+        owner_name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +66,18 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(config),
         Command::Migrate => migrate(&config),
+        Command::Bootstrap {
+            partner_name,
+            owner_email,
+            owner_name,
+        } => run_bootstrap(
+            &config,
+            BootstrapRequest {
+                partner_name,
+                owner_email,
+                owner_name,
+            },
+        ),
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -67,8 +94,26 @@ fn fail(message: &str) -> ExitCode {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
-        let server = Server::build(&config).await?;
+        let mut server = Server::build(&config).await?;
+        if let Some(created) = server.take_bootstrapped() {
+            // Standard output, once; never the log.
+            print!("{}", bootstrap::announcement(&created));
+        }
         server.run().await?;
+        Ok(())
+    })
+}
+
+fn run_bootstrap(config: &Config, request: BootstrapRequest) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let options = PoolOptions {
+            max_size: 1,
+            ..PoolOptions::default()
+        };
+        let db = Db::connect(&config.database, options)?;
+        db.run(migrations::run_pending).await?;
+        let created = bootstrap::bootstrap(&db, &Passwords::new(1), request).await?;
+        print!("{}", bootstrap::announcement(&created));
         Ok(())
     })
 }

@@ -10,6 +10,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 
+use crate::auth::keys::ServerKeys;
+use crate::auth::password::Passwords;
+use crate::bootstrap::{BootstrapError, BootstrapRequest, Bootstrapped, bootstrap};
 use crate::config::Config;
 use crate::db::{Db, PoolOptions, migrations};
 use crate::http::extract::BodyLimit;
@@ -36,6 +39,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 pub struct Server {
     addr: SocketAddr,
     db: Db,
+    bootstrapped: Option<Bootstrapped>,
     server: actix_web::dev::Server,
 }
 
@@ -59,6 +63,19 @@ impl Server {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied database migrations");
         }
+        let keys = Arc::new(ServerKeys::load(
+            config.secret_key.as_ref(),
+            &config.data_dir,
+        )?);
+        let passwords = Passwords::new(0);
+        let bootstrapped = match bootstrap(&db, &passwords, BootstrapRequest::default()).await {
+            Ok(created) => {
+                tracing::info!(partner = %created.partner_id, "bootstrapped the first partner and its owner");
+                Some(created)
+            }
+            Err(BootstrapError::AlreadyBootstrapped) => None,
+            Err(error) => return Err(error.into()),
+        };
 
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -66,6 +83,8 @@ impl Server {
         let state = web::Data::new(AppState {
             db: db.clone(),
             metrics: Arc::new(Metrics::default()),
+            keys,
+            passwords,
         });
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);
@@ -76,7 +95,12 @@ impl Server {
         }
         let server = http.listen(listener)?.run();
         tracing::info!(%addr, database = config.database.backend_name(), "listening");
-        Ok(Self { addr, db, server })
+        Ok(Self {
+            addr,
+            db,
+            bootstrapped,
+            server,
+        })
     }
 
     /// The address actually bound (the port is chosen when it was 0).
@@ -87,6 +111,12 @@ impl Server {
     /// The database pool the server uses.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The first partner and owner this start created on an empty database,
+    /// with the one-time password to show once; `None` afterwards.
+    pub fn take_bootstrapped(&mut self) -> Option<Bootstrapped> {
+        self.bootstrapped.take()
     }
 
     /// A handle that stops the server.

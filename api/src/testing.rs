@@ -12,9 +12,13 @@ use actix_web::dev::ServerHandle;
 use diesel::prelude::*;
 use tempfile::TempDir;
 
+use crate::auth::keys::ServerKeys;
+use crate::auth::password::Passwords;
+use crate::bootstrap::Bootstrapped;
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
 use crate::db::{Db, DbConn, PoolOptions};
+use crate::http::AppState;
 use crate::server::Server;
 
 /// The variable that names the PostgreSQL server tests may use.
@@ -40,6 +44,17 @@ pub fn postgres_url() -> Option<String> {
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The state a handler sees, over `db`, with a fixed test key.
+pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
+    let master = secrecy::SecretBox::new(Box::new([42u8; 32]));
+    actix_web::web::Data::new(AppState {
+        db,
+        metrics: Default::default(),
+        keys: std::sync::Arc::new(ServerKeys::derive(&master)),
+        passwords: Passwords::new(1),
+    })
 }
 
 /// A pool over a database that cannot be reached (nothing listens where it
@@ -160,6 +175,8 @@ impl Drop for TestDatabase {
 pub struct TestServer {
     pub base_url: String,
     pub data_dir: PathBuf,
+    /// The owner the server bootstrapped, and the one-time password.
+    pub owner: Bootstrapped,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -177,13 +194,17 @@ impl TestServer {
         let database = TestDatabase::create(backend)?;
         let mut config = database.config();
         adjust(&mut config);
-        let server = Server::build(&config).await.expect("the server starts");
+        let mut server = Server::build(&config).await.expect("the server starts");
+        let owner = server
+            .take_bootstrapped()
+            .expect("a fresh database is bootstrapped at start");
         let base_url = format!("http://{}", server.local_addr());
         let handle = server.handle();
         actix_web::rt::spawn(server.run());
         Some(Self {
             base_url,
             data_dir: config.data_dir,
+            owner,
             handle,
             database,
         })

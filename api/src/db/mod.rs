@@ -10,7 +10,9 @@
 //! `Option` from `.optional()`, and an outage is [`DbError::Unavailable`]
 //! (HTTP 503).
 
+pub mod admins;
 pub mod migrations;
+pub mod partners;
 pub mod schema;
 
 use std::path::Path;

@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::auth::keys::ServerKeys;
+use crate::auth::password::Passwords;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::metrics::Metrics;
@@ -127,6 +129,8 @@ impl Published {
 pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
+    pub keys: Arc<ServerKeys>,
+    pub passwords: Passwords,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -92,3 +92,46 @@ fn openapi_prints_the_committed_document() {
     let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
     assert_eq!(output.stdout, committed);
 }
+
+#[test]
+fn bootstrap_prints_the_password_once_and_never_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("CUSTODIAN_DATA_DIR", dir.path().to_str().unwrap()),
+        ("CUSTODIAN_LOG", "trace"),
+    ];
+    let args = [
+        "bootstrap",
+        "--partner-name",
+        "Acme IT",
+        "--owner-email",
+        "alice@acme.example",
+    ];
+    let first = custodian(&args, &env);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains("sign in as: alice@acme.example"),
+        "{stdout}"
+    );
+    let password = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("password:"))
+        .map(str::trim)
+        .expect("a password line")
+        .to_owned();
+    assert_eq!(password.len(), 20);
+    assert!(
+        !String::from_utf8_lossy(&first.stderr).contains(&password),
+        "the log never has it"
+    );
+
+    let second = custodian(&args, &env);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already has a partner"));
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("password"));
+}

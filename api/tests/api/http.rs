@@ -2,8 +2,8 @@
 //! headers; the end-to-end tests in the workspace root go through the SDK).
 
 use custodian_api::db::{Backend, Db, migrations};
-use custodian_api::http::{AppState, Published, app, extract::BodyLimit, openapi};
-use custodian_api::testing::{TestDatabase, TestServer};
+use custodian_api::http::{Published, app, extract::BodyLimit, openapi};
+use custodian_api::testing::{TestDatabase, TestServer, app_state};
 use rstest::rstest;
 
 /// A GET with an optional request id, answering (status, request id, body).
@@ -127,10 +127,7 @@ async fn readiness_is_503_while_migrations_are_pending(
         return;
     };
     let db: Db = database.pool();
-    let state = web::Data::new(AppState {
-        db: db.clone(),
-        metrics: Default::default(),
-    });
+    let state = app_state(db.clone());
     let published = web::Data::new(Published::new(&openapi()));
     let service = test::init_service(app(state, published, BodyLimit::default())).await;
 

@@ -4,5 +4,6 @@
 mod binary;
 mod contract;
 mod http;
+mod identity;
 mod problems;
 mod storage;

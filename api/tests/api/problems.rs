@@ -8,8 +8,8 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, test, web};
 use custodian_api::db::{Backend, Db};
 use custodian_api::http::extract::{BodyLimit, Json, Query};
-use custodian_api::http::{AppState, Published, app, openapi};
-use custodian_api::testing::unreachable_database;
+use custodian_api::http::{Published, app, openapi};
+use custodian_api::testing::{app_state, unreachable_database};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,10 +48,7 @@ async fn service(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    let state = web::Data::new(AppState {
-        db,
-        metrics: Default::default(),
-    });
+    let state = app_state(db);
     let published = web::Data::new(Published::new(&openapi()));
     test::init_service(
         app(state, published, BodyLimit(1024))

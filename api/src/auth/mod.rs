@@ -1,0 +1,26 @@
+//! Authentication: who is calling. Key material ([`keys`]), password hashing
+//! ([`password`]) and, next, tokens and API clients.
+//!
+//! Which hash for which secret (DESIGN.md): a secret a person chose is hashed
+//! with argon2id on a bounded blocking pool, slow to guess; a secret the server
+//! drew from the CSPRNG (≥ 128 bits) cannot be guessed, so it is kept as an
+//! HMAC-SHA-256 under a server key and compared in constant time. What must be
+//! read back (signing keys) is sealed with XChaCha20-Poly1305. Nothing here
+//! logs or prints a secret: secret types are `secrecy` wrappers.
+
+pub mod keys;
+pub mod password;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand_core::{OsRng, RngCore};
+use secrecy::SecretString;
+
+/// A fresh secret of `bytes` random bytes from the OS CSPRNG, base64url.
+pub fn draw_secret(bytes: usize) -> SecretString {
+    let mut raw = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut raw);
+    let encoded = URL_SAFE_NO_PAD.encode(&raw);
+    raw.fill(0);
+    SecretString::from(encoded)
+}

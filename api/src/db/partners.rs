@@ -1,0 +1,54 @@
+//! Partners: the tenants. Every other object belongs to exactly one.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::partners;
+use super::{DbConn, DbError};
+use crate::ids::PartnerId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = partners)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub links_for_everyone: bool,
+    pub temporary_secret_ttl_seconds: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The default lifetime of a temporary secret: 72 hours.
+pub const DEFAULT_TEMPORARY_SECRET_TTL_SECONDS: i64 = 72 * 3600;
+
+impl Partner {
+    pub fn new(name: &str, now: NaiveDateTime) -> Self {
+        Self {
+            id: PartnerId::new().to_string(),
+            name: name.to_owned(),
+            links_for_everyone: false,
+            temporary_secret_ttl_seconds: DEFAULT_TEMPORARY_SECRET_TTL_SECONDS,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+pub fn insert(conn: &mut DbConn, partner: &Partner) -> Result<(), DbError> {
+    diesel::insert_into(partners::table)
+        .values(partner)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConn, id: PartnerId) -> Result<Option<Partner>, DbError> {
+    Ok(partners::table
+        .find(id.to_string())
+        .select(Partner::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
+    Ok(partners::table.count().get_result(conn)?)
+}
