@@ -32,8 +32,9 @@ pub struct Config {
     /// SMTP server for outgoing mail (`CUSTODIAN_SMTP_URL`); `None` writes
     /// `.eml` files under `data_dir/mail`.
     pub smtp: Option<SmtpUrl>,
-    /// The base of links in emails (`CUSTODIAN_PUBLIC_URL`).
-    pub public_url: Url,
+    /// The base of links in emails and the issuer of tokens
+    /// (`CUSTODIAN_PUBLIC_URL`); unset, `http://` and the address bound.
+    pub public_url: Option<Url>,
     /// A `tracing` filter directive (`CUSTODIAN_LOG`), e.g. `info,custodian_api=debug`.
     pub log: String,
     /// `text` for people, `json` for log pipelines (`CUSTODIAN_LOG_FORMAT`).
@@ -320,7 +321,7 @@ impl Config {
                         "must be an http:// or https:// URL".into(),
                     ));
                 }
-                url
+                Some(url)
             }
             // Links in emails must reach this server from a user's machine; a
             // wildcard address names no host to link to.
@@ -332,7 +333,8 @@ impl Config {
                     ),
                 ));
             }
-            None => Url::parse(&format!("http://{listen}/")).expect("a socket address is a host"),
+            // Unset: the server derives it from the address it binds.
+            None => None,
         };
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| bad("CUSTODIAN_LOG", format!("is not a valid filter ({e})")))?;
@@ -441,7 +443,7 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database, DatabaseUrl::Sqlite("data/custodian.db".into()));
         assert!(c.smtp.is_none());
-        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.public_url, None, "derived from the bound address");
     }
 
     #[test]
@@ -484,7 +486,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(c.public_url.as_str(), "https://custodian.example.com/");
+        assert_eq!(
+            c.public_url.map(String::from).as_deref(),
+            Some("https://custodian.example.com/")
+        );
     }
 
     #[test]

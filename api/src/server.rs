@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
+use crate::auth::tokens::TokenService;
 use crate::bootstrap::{BootstrapError, BootstrapRequest, Bootstrapped, bootstrap};
 use crate::config::Config;
 use crate::db::{Db, PoolOptions, migrations};
@@ -80,11 +81,19 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        // Tokens name this server as their issuer: its public URL, by
+        // default the address actually bound (a port-0 listen picks it now).
+        let issuer = config
+            .public_url
+            .as_ref()
+            .map_or_else(|| format!("http://{addr}/"), ToString::to_string);
+        let tokens = TokenService::load_or_create(&db, keys.clone(), issuer).await?;
         let state = web::Data::new(AppState {
             db: db.clone(),
             metrics: Arc::new(Metrics::default()),
             keys,
             passwords,
+            tokens: Arc::new(tokens),
         });
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);

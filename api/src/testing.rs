@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
+use crate::auth::tokens::TokenService;
 use crate::bootstrap::Bootstrapped;
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
@@ -49,11 +50,14 @@ fn in_ci() -> bool {
 /// The state a handler sees, over `db`, with a fixed test key.
 pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
     let master = secrecy::SecretBox::new(Box::new([42u8; 32]));
+    let keys = ServerKeys::derive(&master);
+    let tokens = TokenService::ephemeral(&keys, "http://127.0.0.1/".into());
     actix_web::web::Data::new(AppState {
         db,
         metrics: Default::default(),
-        keys: std::sync::Arc::new(ServerKeys::derive(&master)),
+        keys: std::sync::Arc::new(keys),
         passwords: Passwords::new(1),
+        tokens: std::sync::Arc::new(tokens),
     })
 }
 

@@ -133,6 +133,18 @@ impl ProblemLike for types::Problem {
     }
 }
 
+/// The token endpoint's RFC 6749 error body.
+impl ProblemLike for types::OAuthError {
+    fn describe(&self, status: reqwest::StatusCode) -> String {
+        format!(
+            "HTTP {} {}: {}",
+            status.as_u16(),
+            self.error,
+            self.error_description
+        )
+    }
+}
+
 impl ProblemLike for () {
     fn describe(&self, status: reqwest::StatusCode) -> String {
         format!("HTTP {}", status.as_u16())

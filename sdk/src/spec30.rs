@@ -18,7 +18,10 @@
 //!   `jsonSchemaDialect`, `webhooks` and `license.identifier` are dropped
 //!   (they constrain nothing a 3.0 client checks);
 //! - `application/problem+json` bodies are offered as `application/json`, so
-//!   the client decodes problems into a typed `Problem`.
+//!   the client decodes problems into a typed `Problem`;
+//! - a request body offered in several media types (the OAuth token endpoint
+//!   takes a form or JSON) keeps only `application/json`: progenitor sends
+//!   one, and the server takes both.
 
 use serde_json::{Map, Value};
 
@@ -74,10 +77,13 @@ fn walk(value: &mut Value, at: &str, is_property_map: bool) -> Result<(), String
 
 /// `content` maps: `application/problem+json` is JSON to a 3.0 client.
 fn convert_media_types(map: &mut Map<String, Value>) {
-    if let Some(Value::Object(content)) = map.get_mut("content")
-        && let Some(problem) = content.remove("application/problem+json")
-    {
-        content.entry("application/json").or_insert(problem);
+    if let Some(Value::Object(content)) = map.get_mut("content") {
+        if let Some(problem) = content.remove("application/problem+json") {
+            content.entry("application/json").or_insert(problem);
+        }
+        if content.len() > 1 && content.contains_key("application/json") {
+            content.retain(|media_type, _| media_type == "application/json");
+        }
     }
 }
 
@@ -305,6 +311,21 @@ mod tests {
             content["application/json"]["schema"]["$ref"],
             "#/components/schemas/Problem"
         );
+    }
+
+    #[test]
+    fn a_request_body_in_several_media_types_keeps_json() {
+        let mut document = json!({
+            "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "paths": {"/token": {"post": {"requestBody": {"content": {
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/T"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/T"}}}}}}}
+        });
+        downgrade(&mut document).unwrap();
+        let content = document["paths"]["/token"]["post"]["requestBody"]["content"]
+            .as_object()
+            .unwrap();
+        assert_eq!(content.keys().collect::<Vec<_>>(), vec!["application/json"]);
     }
 
     #[test]

@@ -2,3 +2,4 @@
 //! driven only through the SDK generated from `openapi.yaml`.
 
 mod operations;
+mod tokens;

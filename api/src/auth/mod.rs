@@ -1,5 +1,5 @@
 //! Authentication: who is calling. Key material ([`keys`]), password hashing
-//! ([`password`]) and, next, tokens and API clients.
+//! ([`password`]), access tokens ([`tokens`]) and, next, API clients.
 //!
 //! Which hash for which secret (DESIGN.md): a secret a person chose is hashed
 //! with argon2id on a bounded blocking pool, slow to guess; a secret the server
@@ -10,6 +10,7 @@
 
 pub mod keys;
 pub mod password;
+pub mod tokens;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -14,6 +14,7 @@ pub mod admins;
 pub mod migrations;
 pub mod partners;
 pub mod schema;
+pub mod signing_keys;
 
 use std::path::Path;
 use std::time::Duration;

@@ -53,8 +53,17 @@ pub async fn request_context(
         .instrument(span.clone())
         .await?
         .map_into_boxed_body();
-    let mut response = if response.status().is_client_error() || response.status().is_server_error()
-    {
+    let is_error = response.status().is_client_error() || response.status().is_server_error();
+    // A problem gets its request id and path; actix's own errors (bare or
+    // text/plain) become problems; a JSON body a handler chose (the OAuth
+    // endpoint's RFC 6749 errors) is left as it is.
+    let has_problem = response.response().extensions().get::<Problem>().is_some();
+    let handler_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut response = if is_error && (has_problem || !handler_json) {
         with_problem_members(response, &id)
     } else {
         response

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
+use crate::auth::tokens::TokenService;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::metrics::Metrics;
@@ -40,7 +42,10 @@ use extract::BodyLimit;
         license(name = "Apache-2.0", url = "https://www.apache.org/licenses/LICENSE-2.0"),
     ),
     components(schemas(Problem, FieldError)),
-    tags((name = "operations", description = "Liveness, readiness, metrics and the contract itself.")),
+    tags(
+        (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
+        (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
+    ),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -71,7 +76,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(ops::readiness_get)
         .service(ops::metrics_get)
         .service(ops::openapi_get)
-        .service(ops::docs_get);
+        .service(ops::docs_get)
+        .service(tokens::token_create)
+        .service(tokens::jwks_get);
 }
 
 /// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it.
@@ -131,6 +138,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub keys: Arc<ServerKeys>,
     pub passwords: Passwords,
+    pub tokens: Arc<TokenService>,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -69,10 +69,16 @@ fn every_operation_is_named_described_and_tagged() {
                 let content = response["content"]
                     .as_object()
                     .expect("an error response has a body");
+                // The OAuth token endpoint answers RFC 6749 error bodies, by design.
+                let expected = if id == "token_create" {
+                    "application/json"
+                } else {
+                    "application/problem+json"
+                };
                 assert_eq!(
                     content.keys().collect::<Vec<_>>(),
-                    vec!["application/problem+json"],
-                    "{id} {status}: errors are problem+json"
+                    vec![expected],
+                    "{id} {status}"
                 );
             }
         }

@@ -7,3 +7,4 @@ mod http;
 mod identity;
 mod problems;
 mod storage;
+mod tokens;

@@ -1,0 +1,216 @@
+//! `POST /v1/auth/token` (RFC 6749) and `GET /.well-known/jwks.json`.
+//!
+//! The token endpoint speaks OAuth 2.0 so that ordinary OAuth client
+//! libraries work: a form-encoded body (JSON is accepted too), and on failure
+//! the RFC 6749 §5.2 error body (`{"error": "invalid_grant", …}`), not a
+//! problem: the one place in the API that answers errors otherwise. A wrong
+//! password and an unknown email answer alike, after the same argon2 work.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
+use crate::db::admins;
+use crate::error::ApiError;
+use crate::http::AppState;
+
+/// A token request (RFC 6749 §4.3 and §4.4).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// `password` for admins; `client_credentials` for API clients.
+    #[schema(example = "password")]
+    pub grant_type: String,
+    /// The admin's email (`password` grant).
+    pub username: Option<String>,
+    /// The admin's password (`password` grant).
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+    /// The API client's id (`client_credentials` grant, or HTTP Basic).
+    pub client_id: Option<String>,
+    /// The API client's secret (`client_credentials` grant, or HTTP Basic).
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<SecretString>,
+    /// Requested scope; ignored (a token carries the scope its holder has).
+    pub scope: Option<String>,
+}
+
+/// An issued access token (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until it expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// `admin`, or `password:change` when the admin must first replace a
+    /// one-time password (the token then allows only that).
+    #[schema(example = "admin")]
+    pub scope: String,
+}
+
+/// An OAuth 2.0 error (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant` or `unsupported_grant_type`.
+    #[schema(example = "invalid_grant")]
+    pub error: String,
+    /// For a person.
+    pub error_description: String,
+}
+
+fn oauth_error(error: &str, description: &str) -> HttpResponse {
+    let status = if error == "invalid_client" {
+        actix_web::http::StatusCode::UNAUTHORIZED
+    } else {
+        actix_web::http::StatusCode::BAD_REQUEST
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(OAuthError {
+            error: error.into(),
+            error_description: description.into(),
+        })
+}
+
+/// Reads the body as a form (RFC 6749) or as JSON.
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, String> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match content_type.as_str() {
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body).map_err(|e| {
+            format!(
+                "the form is not a token request: {}",
+                field_of(&e.to_string())
+            )
+        }),
+        "application/json" => serde_json::from_slice(body).map_err(|e| {
+            format!(
+                "the JSON is not a token request: {}",
+                field_of(&e.to_string())
+            )
+        }),
+        _ => Err("send application/x-www-form-urlencoded (or application/json)".into()),
+    }
+}
+
+/// serde's message, without any value it quotes (it could be a password).
+fn field_of(message: &str) -> String {
+    if message.starts_with("unknown field") || message.starts_with("missing field") {
+        message
+            .split(", expected")
+            .next()
+            .unwrap_or(message)
+            .to_owned()
+    } else {
+        "a field has the wrong type".into()
+    }
+}
+
+/// Get an access token
+///
+/// OAuth 2.0 token endpoint. `grant_type=password` signs an admin in with
+/// email (`username`) and password; `client_credentials` is for API clients.
+/// Errors follow RFC 6749 §5.2, not problem+json.
+#[utoipa::path(
+    operation_id = "token_create",
+    tag = "authentication",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The token", body = TokenResponse),
+        (status = 400, description = "A malformed request, a wrong email or password, or an unsupported grant",
+            body = OAuthError),
+        (status = 401, description = "Client authentication failed", body = OAuthError),
+    ),
+)]
+#[post("/v1/auth/token")]
+pub async fn token_create(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = match parse(&req, &body) {
+        Ok(request) => request,
+        Err(description) => return Ok(oauth_error("invalid_request", &description)),
+    };
+    match request.grant_type.as_str() {
+        "password" => password_grant(request, &state).await,
+        "client_credentials" => Ok(oauth_error(
+            "unsupported_grant_type",
+            "client_credentials is not available yet on this server",
+        )),
+        _ => Ok(oauth_error(
+            "unsupported_grant_type",
+            "grant_type must be password or client_credentials",
+        )),
+    }
+}
+
+async fn password_grant(request: TokenRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let (Some(username), Some(password)) = (request.username, request.password) else {
+        return Ok(oauth_error(
+            "invalid_request",
+            "the password grant needs username and password",
+        ));
+    };
+    let admin = state
+        .db
+        .run(move |conn| admins::find_by_email(conn, &username))
+        .await?;
+    let stored = admin.as_ref().map(|a| a.password_hash.clone());
+    if !state.passwords.verify(password, stored).await {
+        return Ok(oauth_error(
+            "invalid_grant",
+            "the email or the password is wrong",
+        ));
+    }
+    let admin = admin.expect("a verified password has an admin");
+    let scope = if admin.must_change_password {
+        SCOPE_PASSWORD_CHANGE
+    } else {
+        SCOPE_ADMIN
+    };
+    let (access_token, expires_in) =
+        state
+            .tokens
+            .issue_admin(&admin.id, &admin.partner_id, admin.token_generation, scope);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope: scope.into(),
+        }))
+}
+
+/// Token signing keys
+///
+/// The public keys that verify this server's access tokens (RFC 7517), by `kid`.
+#[utoipa::path(
+    operation_id = "jwks_get",
+    tag = "authentication",
+    responses((status = 200, description = "The JSON Web Key Set", body = Object)),
+)]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(state.tokens.jwks())
+}

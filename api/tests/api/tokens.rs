@@ -1,0 +1,275 @@
+//! The OAuth token endpoint and the JWKS, against a real server on port 0.
+
+use custodian_api::auth::tokens::{ADMIN_AUDIENCE, AdminClaims};
+use custodian_api::db::Backend;
+use custodian_api::testing::TestServer;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rstest::rstest;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+struct Answer {
+    status: u16,
+    cache_control: String,
+    body: Value,
+}
+
+async fn post(server: &TestServer, content_type: &str, body: String) -> Answer {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let cache_control = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Answer {
+        status,
+        cache_control,
+        body,
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+async fn jwks(server: &TestServer) -> JwkSet {
+    reqwest::get(format!("{}/.well-known/jwks.json", server.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Verifies a token the way an outside party would: with the published keys.
+fn verify(jwks: &JwkSet, issuer: &str, token: &str) -> AdminClaims {
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwk = jwks.find(&kid).expect("the token's kid is published");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&[ADMIN_AUDIENCE]);
+    validation.set_issuer(&[issuer]);
+    jsonwebtoken::decode::<AdminClaims>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_owner_signs_in_and_the_token_verifies_with_the_published_keys(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let password = server.owner.one_time_password.expose_secret().to_owned();
+    let answer = post(
+        &server,
+        "application/x-www-form-urlencoded",
+        form(&[
+            ("grant_type", "password"),
+            ("username", "OWNER@custodian.local"),
+            ("password", &password),
+        ]),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.cache_control, "no-store");
+    assert_eq!(answer.body["token_type"], "Bearer");
+    assert_eq!(answer.body["expires_in"], 900);
+    assert_eq!(
+        answer.body["scope"], "password:change",
+        "a one-time password allows only its change"
+    );
+
+    let token = answer.body["access_token"].as_str().unwrap();
+    let claims = verify(
+        &jwks(&server).await,
+        &format!("{}/", server.base_url),
+        token,
+    );
+    assert_eq!(claims.partner, server.owner.partner_id);
+    assert_eq!(claims.generation, 0);
+    assert_eq!(claims.exp - claims.iat, 900);
+
+    // JSON is accepted too.
+    let body = serde_json::json!({"grant_type": "password", "username": "owner@custodian.local", "password": password});
+    let answer = post(&server, "application/json", body.to_string()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_wrong_password_and_an_unknown_email_answer_alike(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let wrong_password = post(
+        &server,
+        "application/x-www-form-urlencoded",
+        form(&[
+            ("grant_type", "password"),
+            ("username", "owner@custodian.local"),
+            ("password", "guess"),
+        ]),
+    )
+    .await;
+    let unknown_email = post(
+        &server,
+        "application/x-www-form-urlencoded",
+        form(&[
+            ("grant_type", "password"),
+            ("username", "nobody@custodian.local"),
+            ("password", "guess"),
+        ]),
+    )
+    .await;
+    assert_eq!((wrong_password.status, unknown_email.status), (400, 400));
+    assert_eq!(wrong_password.body, unknown_email.body);
+    assert_eq!(wrong_password.body["error"], "invalid_grant");
+    assert_eq!(wrong_password.cache_control, "no-store");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn malformed_requests_are_rfc6749_errors(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let form_type = "application/x-www-form-urlencoded";
+    let cases = [
+        (
+            form_type,
+            form(&[("grant_type", "authorization_code")]),
+            "unsupported_grant_type",
+        ),
+        (
+            form_type,
+            form(&[("grant_type", "password"), ("username", "a@b.c")]),
+            "invalid_request",
+        ),
+        (form_type, form(&[("username", "a@b.c")]), "invalid_request"),
+        (
+            form_type,
+            form(&[("grant_type", "password"), ("pasword", "x")]),
+            "invalid_request",
+        ),
+        (
+            "text/plain",
+            "grant_type=password".to_owned(),
+            "invalid_request",
+        ),
+        ("application/json", "{".to_owned(), "invalid_request"),
+    ];
+    for (content_type, body, error) in cases {
+        let answer = post(&server, content_type, body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.body["error"].as_str()),
+            (400, Some(error)),
+            "{body}"
+        );
+        assert!(answer.body["error_description"].is_string());
+    }
+    // A value sent in the wrong type is not repeated back (it may be a password).
+    let body =
+        serde_json::json!({"grant_type": "password", "username": "a@b.c", "password": 31415926});
+    let answer = post(&server, "application/json", body.to_string()).await;
+    assert_eq!(answer.body["error"], "invalid_request");
+    assert!(
+        !answer.body.to_string().contains("31415926"),
+        "{}",
+        answer.body
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_signing_key_survives_a_restart_sealed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let before = jwks(&server).await;
+    assert_eq!(before.keys.len(), 1);
+    let jwk = &before.keys[0];
+    assert_eq!(serde_json::to_value(jwk).unwrap()["crv"], "Ed25519");
+
+    // The stored private key is ciphertext: nothing in the row is the public key's partner in clear.
+    let stored = server.database.pool();
+    let row = stored
+        .run(|conn| {
+            custodian_api::db::signing_keys::verifying(conn, chrono::Utc::now().naive_utc())
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        row.private_key_ciphertext.len(),
+        24 + 32 + 16,
+        "nonce, sealed seed, tag"
+    );
+
+    let mut config = server.database.config();
+    config.data_dir = server.data_dir.clone();
+    let again = custodian_api::server::Server::build(&config).await.unwrap();
+    let base_url = format!("http://{}", again.local_addr());
+    actix_web::rt::spawn(again.run());
+    let after: JwkSet = reqwest::get(format!("{base_url}/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.keys[0].common.key_id, jwk.common.key_id,
+        "the same key after a restart"
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn transport_errors_on_the_token_endpoint_are_still_problems(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    // Over actix's payload limit: its own text/plain error becomes a problem.
+    let huge = form(&[
+        ("grant_type", "password"),
+        ("username", &"x".repeat(300 * 1024)),
+    ]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["instance"], "/v1/auth/token");
+
+    let response = reqwest::get(format!("{}/v1/auth/token", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+}
