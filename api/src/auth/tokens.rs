@@ -321,9 +321,12 @@ mod tests {
     fn service() -> (ServerKeys, TokenService, SigningKeyRow) {
         let keys = ServerKeys::derive(&SecretBox::new(Box::new([3u8; 32])));
         let row = new_key_row(&keys, chrono::Utc::now().naive_utc());
-        let service =
-            TokenService::from_rows(&keys, "https://custodian.test/".into(), std::slice::from_ref(&row))
-                .unwrap();
+        let service = TokenService::from_rows(
+            &keys,
+            "https://custodian.test/".into(),
+            std::slice::from_ref(&row),
+        )
+        .unwrap();
         (keys, service, row)
     }
 
@@ -432,9 +435,12 @@ mod tests {
             .unwrap();
         row.kid = kid.into();
         row.private_key_ciphertext = keys.seal(&seal_context(kid), &seed);
-        let service =
-            TokenService::from_rows(&keys, "https://custodian.test/".into(), std::slice::from_ref(&row))
-                .unwrap();
+        let service = TokenService::from_rows(
+            &keys,
+            "https://custodian.test/".into(),
+            std::slice::from_ref(&row),
+        )
+        .unwrap();
         (keys, service, row)
     }
 
