@@ -46,6 +46,9 @@ pub struct Config {
     /// The server's master key, base64 of 32 bytes (`CUSTODIAN_SECRET_KEY`);
     /// unset, a key file is generated in the data directory. Never printed.
     pub secret_key: Option<secrecy::SecretString>,
+    /// A directory of Cedar schema, policies and fixtures to use instead of
+    /// the policies compiled in (`CUSTODIAN_POLICY_DIR`).
+    pub policy_dir: Option<PathBuf>,
     /// `CUSTODIAN_*` variables that are no setting (a typo, most likely): the
     /// server logs them at start rather than refusing to start, because other
     /// tools share the prefix (`custodianctl` reads `CUSTODIAN_URL`).
@@ -64,6 +67,7 @@ const SETTINGS: &[&str] = &[
     "workers",
     "max_body_bytes",
     "secret_key",
+    "policy_dir",
 ];
 
 /// `CUSTODIAN_*` variables that belong to something else than the server.
@@ -210,6 +214,7 @@ struct RawConfig {
     workers: usize,
     max_body_bytes: usize,
     secret_key: Option<String>,
+    policy_dir: Option<PathBuf>,
 }
 
 impl Default for RawConfig {
@@ -226,6 +231,7 @@ impl Default for RawConfig {
             workers: 0,
             max_body_bytes: 1024 * 1024,
             secret_key: None,
+            policy_dir: None,
         }
     }
 }
@@ -376,6 +382,7 @@ impl Config {
             workers: raw.workers,
             max_body_bytes: raw.max_body_bytes,
             secret_key,
+            policy_dir: raw.policy_dir.filter(|dir| !dir.as_os_str().is_empty()),
             unknown_env: Vec::new(),
         })
     }

@@ -79,6 +79,20 @@ pub enum ApiError {
     /// The body is larger than the server accepts.
     #[error("payload over {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// No valid bearer token: missing, malformed, expired, revoked, or for
+    /// another audience. One answer for all, so nothing is learned from it.
+    #[error("unauthorized: {reason}")]
+    Unauthorized { reason: String },
+    /// The caller is known but a policy denies the action.
+    #[error("forbidden by {policy_ids:?}")]
+    Forbidden {
+        action: &'static str,
+        policy_ids: Vec<String>,
+    },
+    /// The caller signed in with a one-time password and must replace it
+    /// before doing anything else.
+    #[error("password change required")]
+    PasswordChangeRequired,
     /// No such object, or one of another partner: the two are
     /// indistinguishable by design.
     #[error("not found")]
@@ -145,6 +159,24 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The body names a field the endpoint does not know (often a typo); `errors` names it.",
     },
     ProblemType {
+        code: "unauthorized",
+        status: StatusCode::UNAUTHORIZED,
+        title: "Unauthorized",
+        description: "No valid bearer token: missing, malformed, expired, revoked or not meant for this API. Get one from POST /v1/auth/token.",
+    },
+    ProblemType {
+        code: "forbidden",
+        status: StatusCode::FORBIDDEN,
+        title: "Forbidden",
+        description: "The caller may not take this action; `detail` names the action and the policies that decided it.",
+    },
+    ProblemType {
+        code: "password_change_required",
+        status: StatusCode::FORBIDDEN,
+        title: "Password change required",
+        description: "The caller signed in with a one-time password and must set a new one first.",
+    },
+    ProblemType {
         code: "not_found",
         status: StatusCode::NOT_FOUND,
         title: "Not found",
@@ -188,6 +220,9 @@ impl ApiError {
             Self::UnknownField { .. } => "unknown_field",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::PasswordChangeRequired => "password_change_required",
             Self::NotFound | Self::RouteNotFound { .. } => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::DatabaseUnavailable(_) => "database_unavailable",
@@ -216,6 +251,18 @@ impl ApiError {
             }
             Self::PayloadTooLarge { limit } => {
                 format!("The request body is larger than the limit of {limit} bytes.").into()
+            }
+            Self::Unauthorized { .. } => "A valid bearer token is required.".into(),
+            Self::Forbidden { action, policy_ids } => {
+                if policy_ids.is_empty() {
+                    format!("{action} is not permitted to the caller (no policy permits it).")
+                        .into()
+                } else {
+                    format!("{action} is denied by policy {}.", policy_ids.join(", ")).into()
+                }
+            }
+            Self::PasswordChangeRequired => {
+                "Set a new password first: this token allows only that.".into()
             }
             Self::NotFound => "No such object.".into(),
             Self::RouteNotFound { method, path } => format!("No route for {method} {path}.").into(),
@@ -333,6 +380,12 @@ impl ResponseError for ApiError {
         let mut response = problem_response(self.problem());
         let headers = response.headers_mut();
         match self {
+            Self::Unauthorized { .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"custodian\""),
+                );
+            }
             Self::MethodNotAllowed { allowed, .. } => {
                 let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
                 if let Ok(value) = header::HeaderValue::from_str(&allow.join(", ")) {
@@ -378,6 +431,14 @@ mod tests {
                 expected: "application/json",
             },
             ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::Unauthorized {
+                reason: "secret cause".into(),
+            },
+            ApiError::Forbidden {
+                action: "updatePartner",
+                policy_ids: vec!["p".into()],
+            },
+            ApiError::PasswordChangeRequired,
             ApiError::NotFound,
             ApiError::RouteNotFound {
                 method: Method::GET,

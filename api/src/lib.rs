@@ -9,6 +9,7 @@
 //! - [`server`]: start-up, used by the binary and by the tests.
 
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use custodian_api::auth::password::Passwords;
+use custodian_api::authz::Authz;
 use custodian_api::bootstrap::{self, BootstrapRequest};
 use custodian_api::config::Config;
 use custodian_api::db::{Db, PoolOptions, migrations};
@@ -29,6 +30,11 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (YAML): `custodian openapi > openapi.yaml`.
     Openapi,
+    /// Work with Cedar policies.
+    Policies {
+        #[command(subcommand)]
+        command: PoliciesCommand,
+    },
     /// Create the first partner and its owner admin, and print the owner's
     /// one-time password once. (`serve` does this by itself on an empty database.)
     Bootstrap {
@@ -44,8 +50,25 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PoliciesCommand {
+    /// Validate a policy directory (schema, policies with @id, strict
+    /// validation) and run its ALLOW/DENY request fixtures, as the server
+    /// would load it with CUSTODIAN_POLICY_DIR.
+    Check {
+        /// The directory: custodian.cedarschema, *.cedar, entities.json, ALLOW/, DENY/.
+        dir: std::path::PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Policies {
+        command: PoliciesCommand::Check { dir },
+    } = &cli.command
+    {
+        return check_policies(dir);
+    }
     if let Command::Openapi = cli.command {
         return match http::openapi().to_yaml() {
             Ok(yaml) => {
@@ -78,11 +101,50 @@ fn main() -> ExitCode {
                 owner_name,
             },
         ),
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Policies { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&format!("{error:#}")),
+    }
+}
+
+fn check_policies(dir: &std::path::Path) -> ExitCode {
+    let authz = match Authz::load_dir(dir) {
+        Ok(authz) => authz,
+        Err(error) => return fail(&format!("invalid policies: {error}")),
+    };
+    let outcomes = match authz.run_fixtures(dir) {
+        Ok(outcomes) => outcomes,
+        Err(error) => return fail(&format!("invalid fixture: {error}")),
+    };
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    for outcome in &outcomes {
+        let verdict = if outcome.passed() { "ok  " } else { "FAIL" };
+        let decided = if outcome.decision.allowed {
+            "allow"
+        } else {
+            "deny"
+        };
+        println!(
+            "{verdict} {} -> {decided} by {:?}{}",
+            outcome.file,
+            outcome.decision.policy_ids,
+            if outcome.decision.errors.is_empty() {
+                String::new()
+            } else {
+                format!(" errors {:?}", outcome.decision.errors)
+            }
+        );
+    }
+    println!(
+        "policies: {} passed, {failed} failed",
+        outcomes.len() - failed
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

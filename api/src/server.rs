@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenService;
+use crate::authz::Authz;
 use crate::bootstrap::{BootstrapError, BootstrapRequest, Bootstrapped, bootstrap};
 use crate::config::Config;
 use crate::db::{Db, PoolOptions, migrations};
@@ -48,6 +49,12 @@ impl Server {
     /// Prepares everything that can fail before serving: the data directory,
     /// the database and its migrations, the listening socket.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // Policies first: an invalid one stops the start before anything else.
+        let authz = match &config.policy_dir {
+            Some(dir) => Authz::load_dir(dir),
+            None => Authz::embedded(),
+        }
+        .map_err(|e| anyhow::anyhow!("invalid policies: {e}"))?;
         create_private_dir(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -94,6 +101,7 @@ impl Server {
             keys,
             passwords,
             tokens: Arc::new(tokens),
+            authz: Arc::new(authz),
         });
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);

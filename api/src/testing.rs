@@ -15,9 +15,11 @@ use tempfile::TempDir;
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenService;
+use crate::authz::Authz;
 use crate::bootstrap::Bootstrapped;
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
+use crate::db::admins::Role;
 use crate::db::{Db, DbConn, PoolOptions};
 use crate::http::AppState;
 use crate::server::Server;
@@ -58,6 +60,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
         keys: std::sync::Arc::new(keys),
         passwords: Passwords::new(1),
         tokens: std::sync::Arc::new(tokens),
+        authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
     })
 }
 
@@ -212,6 +215,53 @@ impl TestServer {
             handle,
             database,
         })
+    }
+
+    /// Adds an admin of the bootstrapped partner with a known password (not
+    /// one-time), assigned to `companies`; returns (email, password).
+    pub async fn create_admin(&self, role: Role, companies: &[String]) -> (String, String) {
+        let password = crate::auth::draw_secret(12);
+        let hash = crate::auth::password::hash_blocking(&password);
+        let now = chrono::Utc::now().naive_utc();
+        let id = crate::ids::AdminId::new().to_string();
+        let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
+        let admin = crate::db::admins::Admin {
+            id: id.clone(),
+            partner_id: self.owner.partner_id.clone(),
+            email: email.clone(),
+            name: role.as_str().to_owned(),
+            role: role.as_str().to_owned(),
+            password_hash: hash,
+            must_change_password: false,
+            token_generation: 0,
+            locale: "en".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let partner = self.owner.partner_id.clone();
+        let companies = companies.to_vec();
+        self.database
+            .pool()
+            .run(move |conn| {
+                use diesel::RunQueryDsl;
+                crate::db::admins::insert(conn, &admin)?;
+                for company in companies {
+                    diesel::insert_into(crate::db::schema::admin_companies::table)
+                        .values((
+                            crate::db::schema::admin_companies::admin_id.eq(&id),
+                            crate::db::schema::admin_companies::company_id.eq(company),
+                            crate::db::schema::admin_companies::partner_id.eq(&partner),
+                        ))
+                        .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("insert an admin");
+        (
+            email,
+            secrecy::ExposeSecret::expose_secret(&password).to_owned(),
+        )
     }
 
     /// Stops the server, letting requests in flight finish.

@@ -96,3 +96,36 @@ pub fn find(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<Option
         .first(conn)
         .optional()?)
 }
+
+/// A technician's assigned companies.
+pub fn assigned_companies(conn: &mut DbConn, admin: AdminId) -> Result<Vec<String>, DbError> {
+    use super::schema::admin_companies;
+    Ok(admin_companies::table
+        .filter(admin_companies::admin_id.eq(admin.to_string()))
+        .select(admin_companies::company_id)
+        .order(admin_companies::company_id)
+        .load(conn)?)
+}
+
+/// Stores a new password hash, clears `must_change_password`, and bumps the
+/// token generation so every token issued before is refused.
+pub fn set_password(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: AdminId,
+    password_hash: &str,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        admins::table
+            .filter(admins::id.eq(id.to_string()))
+            .filter(admins::partner_id.eq(partner.to_string())),
+    )
+    .set((
+        admins::password_hash.eq(password_hash),
+        admins::must_change_password.eq(false),
+        admins::token_generation.eq(admins::token_generation + 1),
+        admins::updated_at.eq(chrono::Utc::now().naive_utc()),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -52,3 +52,28 @@ pub fn find(conn: &mut DbConn, id: PartnerId) -> Result<Option<Partner>, DbError
 pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
     Ok(partners::table.count().get_result(conn)?)
 }
+
+/// The settings an owner may change; `None` leaves one as it is.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = partners)]
+pub struct PartnerChanges {
+    pub name: Option<String>,
+    pub links_for_everyone: Option<bool>,
+    pub temporary_secret_ttl_seconds: Option<i64>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Applies `changes` and returns the partner as it is now.
+pub fn update(
+    conn: &mut DbConn,
+    id: PartnerId,
+    changes: &PartnerChanges,
+) -> Result<Option<Partner>, DbError> {
+    let updated = diesel::update(partners::table.find(id.to_string()))
+        .set(changes)
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
+}

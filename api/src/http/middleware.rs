@@ -43,7 +43,8 @@ pub async fn request_context(
         "request",
         request_id = %id,
         method = %method,
-        path = %req.path()
+        path = %req.path(),
+        principal = tracing::field::Empty
     );
     // Handlers' and extractors' errors arrive here as responses; only a
     // middleware inside this one could return `Err`, and there is none. (The

@@ -6,10 +6,12 @@
 //! `#[utoipa::path]` registered with `.service` in [`routes`]. A bare
 //! `.route(...)` would vanish from the contract, so there is none.
 
+pub mod caller;
 pub mod docs;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod partner;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenService;
+use crate::authz::Authz;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::metrics::Metrics;
@@ -45,6 +48,7 @@ use extract::BodyLimit;
     tags(
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
+        (name = "partner", description = "The caller's partner (MSP) and its settings."),
     ),
     modifiers(&BearerAuth),
 )]
@@ -78,7 +82,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(ops::openapi_get)
         .service(ops::docs_get)
         .service(tokens::token_create)
-        .service(tokens::jwks_get);
+        .service(tokens::jwks_get)
+        .service(tokens::password_change)
+        .service(partner::partner_get)
+        .service(partner::partner_update);
 }
 
 /// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it.
@@ -139,6 +146,7 @@ pub struct AppState {
     pub keys: Arc<ServerKeys>,
     pub passwords: Passwords,
     pub tokens: Arc<TokenService>,
+    pub authz: Arc<Authz>,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -214,3 +214,95 @@ pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(state.tokens.jwks())
 }
+
+/// The shortest and longest password an admin may choose (NIST SP 800-63B
+/// asks for at least 8; an admin plane asks for more).
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 12..=128;
+
+/// A new password for the caller.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password the caller signed in with (a one-time one, at first).
+    #[schema(value_type = String, format = Password)]
+    pub current_password: SecretString,
+    /// 12 to 128 characters, not the current one.
+    #[schema(value_type = String, format = Password)]
+    pub new_password: SecretString,
+}
+
+/// Set a new password
+///
+/// Sets the caller's own password. The one token kind a one-time password
+/// yields (scope `password:change`) may call this, and only this. Every token
+/// issued before is refused afterwards: sign in again.
+#[utoipa::path(
+    operation_id = "password_change",
+    tag = "authentication",
+    security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; sign in again"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong, or the new one is unacceptable",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/auth/password")]
+pub async fn password_change(
+    caller: crate::http::caller::PasswordChanger,
+    state: web::Data<AppState>,
+    crate::http::extract::Json(change): crate::http::extract::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    use secrecy::ExposeSecret;
+    let caller = caller.0;
+    let crate::authz::Principal::Admin { id, .. } = caller.principal.clone() else {
+        return Err(ApiError::NotFound);
+    };
+    let me = crate::authz::Resource::Admin {
+        id,
+        partner: caller.partner,
+        role: crate::db::admins::Role::parse(&caller.admin.role)
+            .unwrap_or(crate::db::admins::Role::Technician),
+    };
+    caller.authorize(&state, crate::authz::Action::ChangeOwnPassword, &me)?;
+    let new_length = change.new_password.expose_secret().chars().count();
+    if !PASSWORD_LENGTH.contains(&new_length) {
+        return Err(ApiError::InvalidValue {
+            field: "new_password".into(),
+            message: format!(
+                "must be {} to {} characters",
+                PASSWORD_LENGTH.start(),
+                PASSWORD_LENGTH.end()
+            ),
+        });
+    }
+    if change.new_password.expose_secret() == change.current_password.expose_secret() {
+        return Err(ApiError::InvalidValue {
+            field: "new_password".into(),
+            message: "must differ from the current password".into(),
+        });
+    }
+    let stored = Some(caller.admin.password_hash.clone());
+    if !state
+        .passwords
+        .verify(change.current_password, stored)
+        .await
+    {
+        return Err(ApiError::InvalidValue {
+            field: "current_password".into(),
+            message: "is not the password of this account".into(),
+        });
+    }
+    let hash = state.passwords.hash(change.new_password).await;
+    let partner = caller.partner;
+    let changed = state
+        .db
+        .run(move |conn| crate::db::admins::set_password(conn, partner, id, &hash))
+        .await?;
+    if !changed {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

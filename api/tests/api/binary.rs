@@ -135,3 +135,57 @@ fn bootstrap_prints_the_password_once_and_never_logs_it() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("already has a partner"));
     assert!(!String::from_utf8_lossy(&second.stdout).contains("password"));
 }
+
+#[test]
+fn an_invalid_policy_stops_the_server_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    std::fs::copy(
+        format!("{repo}/custodian.cedarschema"),
+        policies.join("custodian.cedarschema"),
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("broken.cedar"),
+        "@id(\"b\") permit (principal, action, resource) when { nonsense };",
+    )
+    .unwrap();
+    let output = custodian(
+        &["serve"],
+        &[
+            (
+                "CUSTODIAN_DATA_DIR",
+                dir.path().join("data").to_str().unwrap(),
+            ),
+            ("CUSTODIAN_POLICY_DIR", policies.to_str().unwrap()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("invalid policies:") && stderr.contains("broken.cedar"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was started");
+}
+
+#[test]
+fn policies_check_runs_the_fixtures() {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let output = custodian(&["policies", "check", repo], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "ok   DENY/admin_demotes_the_owner.json -> deny by [\"only-owners-manage-owners\"]"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
+}

@@ -1,10 +1,12 @@
 //! The API crate's integration tests, one binary (it links once).
 //! Storage tests run on SQLite and on PostgreSQL, each on a fresh database.
 
+mod authz;
 mod binary;
 mod contract;
 mod http;
 mod identity;
+mod partner;
 mod problems;
 mod storage;
 mod tokens;

@@ -80,7 +80,21 @@ async fn answer(req: test::TestRequest) -> Value {
             .collect();
     let body = test::read_body(response).await;
     let body: Value = serde_json::from_slice(&body).expect("a JSON body");
-    json!({ "status": status, "headers": headers, "body": body })
+    sorted(json!({ "status": status, "headers": headers, "body": body }))
+}
+
+/// Keys in order, whatever serde_json's `preserve_order` (which a dependency
+/// may turn on) does to maps.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 fn post_echo(body: &'static str) -> test::TestRequest {

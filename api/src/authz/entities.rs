@@ -1,0 +1,333 @@
+//! Typed Cedar entities and actions, built per request from the database.
+//! The Rust types mirror `policies/custodian.cedarschema`: a principal is an
+//! admin or an API client; a resource is one of the schema's entity types,
+//! with the parents that place it in its company and partner; an action
+//! carries the context its schema declaration requires.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Context, ContextCreationError, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    RestrictedExpression, Schema,
+};
+
+use cedar_policy::entities_errors::EntitiesError;
+
+use crate::db::admins::Role;
+use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId, UserId};
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Admin {
+        id: AdminId,
+        partner: PartnerId,
+        role: Role,
+        /// A technician's assigned companies.
+        companies: Vec<CompanyId>,
+    },
+    ApiClient {
+        id: ApiClientId,
+        partner: PartnerId,
+        scopes: Vec<String>,
+        /// `None`: all of the partner's companies.
+        companies: Option<Vec<CompanyId>>,
+    },
+}
+
+/// What is asked about.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    Partner(PartnerId),
+    Company {
+        id: CompanyId,
+        partner: PartnerId,
+    },
+    User {
+        id: UserId,
+        company: CompanyId,
+        partner: PartnerId,
+    },
+    Admin {
+        id: AdminId,
+        partner: PartnerId,
+        role: Role,
+    },
+    ApiClient {
+        id: ApiClientId,
+        partner: PartnerId,
+    },
+}
+
+/// What is asked for, with the context the schema declares for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    ReadPartner,
+    UpdatePartner,
+    ChangeOwnPassword,
+    ListAdmins,
+    ReadAdmin,
+    /// `role`: the new admin's role.
+    CreateAdmin {
+        role: Role,
+    },
+    /// `role`: the admin's role after the change.
+    UpdateAdmin {
+        role: Role,
+    },
+    DeleteAdmin,
+    ListApiClients,
+    CreateApiClient,
+    DeleteApiClient,
+    ListCompanies,
+    ReadCompany,
+    ReadBackupProfile,
+    CreateCompany,
+    UpdateCompany,
+    UpdateBackupProfile,
+    ReadUser,
+    CreateUser,
+    ReadReset,
+    ResetMasterPassword,
+    PurgeVault {
+        company_items_not_backed_up: i64,
+        acknowledge_company_data_loss: bool,
+    },
+    ReadAudit,
+}
+
+impl Action {
+    /// The action's name in the schema.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ReadPartner => "readPartner",
+            Self::UpdatePartner => "updatePartner",
+            Self::ChangeOwnPassword => "changeOwnPassword",
+            Self::ListAdmins => "listAdmins",
+            Self::ReadAdmin => "readAdmin",
+            Self::CreateAdmin { .. } => "createAdmin",
+            Self::UpdateAdmin { .. } => "updateAdmin",
+            Self::DeleteAdmin => "deleteAdmin",
+            Self::ListApiClients => "listApiClients",
+            Self::CreateApiClient => "createApiClient",
+            Self::DeleteApiClient => "deleteApiClient",
+            Self::ListCompanies => "listCompanies",
+            Self::ReadCompany => "readCompany",
+            Self::ReadBackupProfile => "readBackupProfile",
+            Self::CreateCompany => "createCompany",
+            Self::UpdateCompany => "updateCompany",
+            Self::UpdateBackupProfile => "updateBackupProfile",
+            Self::ReadUser => "readUser",
+            Self::CreateUser => "createUser",
+            Self::ReadReset => "readReset",
+            Self::ResetMasterPassword => "resetMasterPassword",
+            Self::PurgeVault { .. } => "purgeVault",
+            Self::ReadAudit => "readAudit",
+        }
+    }
+
+    pub(super) fn context(&self) -> Result<Context, EntityError> {
+        let context = match self {
+            Self::CreateAdmin { role } | Self::UpdateAdmin { role } => Context::from_pairs([(
+                "role".to_owned(),
+                RestrictedExpression::new_string(role.as_str().to_owned()),
+            )]),
+            Self::PurgeVault {
+                company_items_not_backed_up,
+                acknowledge_company_data_loss,
+            } => Context::from_pairs([
+                (
+                    "company_items_not_backed_up".to_owned(),
+                    RestrictedExpression::new_long(*company_items_not_backed_up),
+                ),
+                (
+                    "acknowledge_company_data_loss".to_owned(),
+                    RestrictedExpression::new_bool(*acknowledge_company_data_loss),
+                ),
+            ]),
+            _ => Ok(Context::empty()),
+        };
+        context.map_err(|e: ContextCreationError| EntityError(e.to_string()))
+    }
+}
+
+fn uid(kind: &str, id: impl std::fmt::Display) -> EntityUid {
+    let kind = EntityTypeName::from_str(kind).expect("the schema's type names parse");
+    EntityUid::from_type_name_and_id(kind, EntityId::new(id.to_string()))
+}
+
+fn partner_uid(id: PartnerId) -> EntityUid {
+    uid("Custodian::Partner", id)
+}
+
+fn company_uid(id: CompanyId) -> EntityUid {
+    uid("Custodian::Company", id)
+}
+
+fn companies_set(companies: &[CompanyId]) -> RestrictedExpression {
+    RestrictedExpression::new_set(
+        companies
+            .iter()
+            .map(|c| RestrictedExpression::new_entity_uid(company_uid(*c))),
+    )
+}
+
+/// Collects the entities of one request.
+#[derive(Default)]
+pub(super) struct Builder {
+    entities: Vec<Entity>,
+    seen: HashSet<EntityUid>,
+}
+
+/// An entity that does not fit the schema: a bug of ours, denied.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct EntityError(String);
+
+impl Builder {
+    fn push(&mut self, entity: Entity) {
+        if self.seen.insert(entity.uid()) {
+            self.entities.push(entity);
+        }
+    }
+
+    fn partner(&mut self, id: PartnerId) -> EntityUid {
+        let partner = partner_uid(id);
+        self.push(Entity::new_no_attrs(partner.clone(), HashSet::new()));
+        partner
+    }
+
+    fn company(&mut self, id: CompanyId, partner: PartnerId) -> EntityUid {
+        let parent = self.partner(partner);
+        let company = company_uid(id);
+        self.push(Entity::new_no_attrs(
+            company.clone(),
+            HashSet::from([parent]),
+        ));
+        company
+    }
+
+    pub(super) fn principal(&mut self, principal: &Principal) -> Result<EntityUid, EntityError> {
+        let (me, partner, attrs) = match principal {
+            Principal::Admin {
+                id,
+                partner,
+                role,
+                companies,
+            } => (
+                uid("Custodian::Admin", id),
+                *partner,
+                HashMap::from([
+                    (
+                        "role".to_owned(),
+                        RestrictedExpression::new_string(role.as_str().to_owned()),
+                    ),
+                    ("companies".to_owned(), companies_set(companies)),
+                ]),
+            ),
+            Principal::ApiClient {
+                id,
+                partner,
+                scopes,
+                companies,
+            } => (
+                uid("Custodian::ApiClient", id),
+                *partner,
+                HashMap::from([
+                    (
+                        "scopes".to_owned(),
+                        RestrictedExpression::new_set(
+                            scopes
+                                .iter()
+                                .map(|s| RestrictedExpression::new_string(s.clone())),
+                        ),
+                    ),
+                    (
+                        "limited".to_owned(),
+                        RestrictedExpression::new_bool(companies.is_some()),
+                    ),
+                    (
+                        "companies".to_owned(),
+                        companies_set(companies.as_deref().unwrap_or(&[])),
+                    ),
+                ]),
+            ),
+        };
+        let parent = self.partner(partner);
+        let mut attrs = attrs;
+        attrs.insert(
+            "partner".to_owned(),
+            RestrictedExpression::new_entity_uid(parent.clone()),
+        );
+        let entity = Entity::new(me.clone(), attrs, HashSet::from([parent]))
+            .map_err(|e| EntityError(e.to_string()))?;
+        self.push(entity);
+        Ok(me)
+    }
+
+    pub(super) fn resource(&mut self, resource: &Resource) -> Result<EntityUid, EntityError> {
+        Ok(match resource {
+            Resource::Partner(id) => self.partner(*id),
+            Resource::Company { id, partner } => self.company(*id, *partner),
+            Resource::User {
+                id,
+                company,
+                partner,
+            } => {
+                let parent = self.company(*company, *partner);
+                let user = uid("Custodian::User", id);
+                self.push(Entity::new_no_attrs(user.clone(), HashSet::from([parent])));
+                user
+            }
+            Resource::Admin { id, partner, role } => {
+                let me = uid("Custodian::Admin", id);
+                if self.seen.contains(&me) {
+                    // The caller acting on themselves: already built.
+                    return Ok(me);
+                }
+                let parent = self.partner(*partner);
+                let attrs = HashMap::from([
+                    (
+                        "partner".to_owned(),
+                        RestrictedExpression::new_entity_uid(parent.clone()),
+                    ),
+                    (
+                        "role".to_owned(),
+                        RestrictedExpression::new_string(role.as_str().to_owned()),
+                    ),
+                    ("companies".to_owned(), companies_set(&[])),
+                ]);
+                let entity = Entity::new(me.clone(), attrs, HashSet::from([parent]))
+                    .map_err(|e| EntityError(e.to_string()))?;
+                self.push(entity);
+                me
+            }
+            Resource::ApiClient { id, partner } => {
+                let me = uid("Custodian::ApiClient", id);
+                if self.seen.contains(&me) {
+                    return Ok(me);
+                }
+                let parent = self.partner(*partner);
+                let attrs = HashMap::from([
+                    (
+                        "partner".to_owned(),
+                        RestrictedExpression::new_entity_uid(parent.clone()),
+                    ),
+                    ("scopes".to_owned(), RestrictedExpression::new_set([])),
+                    ("limited".to_owned(), RestrictedExpression::new_bool(false)),
+                    ("companies".to_owned(), companies_set(&[])),
+                ]);
+                let entity = Entity::new(me.clone(), attrs, HashSet::from([parent]))
+                    .map_err(|e| EntityError(e.to_string()))?;
+                self.push(entity);
+                me
+            }
+        })
+    }
+
+    pub(super) fn finish(self, schema: &Schema) -> Result<Entities, EntityError> {
+        Entities::from_entities(self.entities, Some(schema))
+            .map_err(|e: EntitiesError| EntityError(e.to_string()))
+    }
+}

@@ -1,0 +1,336 @@
+//! Authorization by Cedar. The schema and policies are files in `policies/`
+//! (each policy with an `@id`); this module loads them, validates the policies
+//! against the schema in strict mode, and refuses to start on anything
+//! invalid, naming the file and the error. Every handler or service asks
+//! [`Authz::decide`] explicitly, with entities built from the database for
+//! that request; any evaluation error is a deny (fail closed). Each decision
+//! keeps the ids of the policies that determined it, for the audit log.
+//!
+//! By default the policies compiled into the binary are used (the same
+//! files); `CUSTODIAN_POLICY_DIR` points the server at a directory instead.
+
+mod entities;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
+    Request, Schema, ValidationMode, Validator,
+};
+
+pub use entities::{Action, Principal, Resource};
+
+/// The schema's file name in a policy directory.
+pub const SCHEMA_FILE: &str = "custodian.cedarschema";
+
+/// The policy files compiled into the binary; a test checks this list against
+/// the directory, so a new file cannot be forgotten here.
+pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
+    (
+        "admins.cedar",
+        include_str!("../../../policies/admins.cedar"),
+    ),
+    (
+        "api_clients.cedar",
+        include_str!("../../../policies/api_clients.cedar"),
+    ),
+    (
+        "resets.cedar",
+        include_str!("../../../policies/resets.cedar"),
+    ),
+    (
+        "tenancy.cedar",
+        include_str!("../../../policies/tenancy.cedar"),
+    ),
+];
+
+/// The schema compiled into the binary.
+pub const EMBEDDED_SCHEMA: &str = include_str!("../../../policies/custodian.cedarschema");
+
+/// A policy directory that cannot be used, with the file at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct PolicyError {
+    pub file: String,
+    pub message: String,
+}
+
+fn policy_error(file: &str, message: impl ToString) -> PolicyError {
+    PolicyError {
+        file: file.to_owned(),
+        message: message.to_string().replace('\n', " "),
+    }
+}
+
+/// A decision and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The policies that determined it (the permits that allowed, or the
+    /// forbids that denied; none for a default deny).
+    pub policy_ids: Vec<String>,
+    /// Evaluation errors, each of which turned the decision into a deny.
+    pub errors: Vec<String>,
+}
+
+/// The loaded, validated schema and policies. Shared by all workers.
+pub struct Authz {
+    schema: Schema,
+    policies: PolicySet,
+    authorizer: Authorizer,
+}
+
+impl std::fmt::Debug for Authz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authz")
+            .field("policies", &self.policies.policies().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authz {
+    /// The policies compiled into the binary.
+    pub fn embedded() -> Result<Self, PolicyError> {
+        Self::from_sources(
+            EMBEDDED_SCHEMA,
+            EMBEDDED_POLICIES
+                .iter()
+                .map(|(f, t)| (f.to_string(), t.to_string())),
+        )
+    }
+
+    /// `custodian.cedarschema` and every `*.cedar` file of a directory.
+    pub fn load_dir(dir: &Path) -> Result<Self, PolicyError> {
+        let schema_path = dir.join(SCHEMA_FILE);
+        let schema = std::fs::read_to_string(&schema_path)
+            .map_err(|e| policy_error(&schema_path.display().to_string(), e))?;
+        let mut files = Vec::new();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| policy_error(&dir.display().to_string(), e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| policy_error(&dir.display().to_string(), e))?
+                .path();
+            if path.extension().is_some_and(|e| e == "cedar") {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| policy_error(&path.display().to_string(), e))?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        if files.is_empty() {
+            return Err(policy_error(
+                &dir.display().to_string(),
+                "holds no .cedar policy file",
+            ));
+        }
+        files.sort();
+        let schema_name = schema_path.display().to_string();
+        Self::from_sources_named(&schema_name, &schema, files)
+    }
+
+    fn from_sources(
+        schema: &str,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, PolicyError> {
+        Self::from_sources_named(SCHEMA_FILE, schema, files)
+    }
+
+    fn from_sources_named(
+        schema_name: &str,
+        schema: &str,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, PolicyError> {
+        let (schema, warnings) =
+            Schema::from_cedarschema_str(schema).map_err(|e| policy_error(schema_name, e))?;
+        for warning in warnings {
+            tracing::warn!(file = schema_name, %warning, "Cedar schema warning");
+        }
+        let mut policies = PolicySet::new();
+        let mut ids = HashSet::new();
+        for (file, text) in files {
+            let parsed = PolicySet::from_str(&text).map_err(|e| policy_error(&file, e))?;
+            if parsed.templates().next().is_some() {
+                return Err(policy_error(&file, "templates are not supported"));
+            }
+            for policy in parsed.policies() {
+                let id = match policy.annotation("id") {
+                    Some(id) if !id.is_empty() => id.to_owned(),
+                    _ => {
+                        return Err(policy_error(
+                            &file,
+                            format!("a policy has no @id(\"…\"): {policy}"),
+                        ));
+                    }
+                };
+                if !ids.insert(id.clone()) {
+                    return Err(policy_error(&file, format!("@id(\"{id}\") is used twice")));
+                }
+                policies
+                    .add(policy.new_id(PolicyId::new(&id)))
+                    .map_err(|e| policy_error(&file, e))?;
+            }
+            // Validate file by file, so an error names its file.
+            let mut alone = PolicySet::new();
+            for policy in parsed.policies() {
+                let id = policy.annotation("id").unwrap_or_default();
+                alone
+                    .add(policy.new_id(PolicyId::new(id)))
+                    .map_err(|e| policy_error(&file, e))?;
+            }
+            let result = Validator::new(schema.clone()).validate(&alone, ValidationMode::Strict);
+            if let Some(error) = result.validation_errors().next() {
+                return Err(policy_error(&file, error));
+            }
+        }
+        Ok(Self {
+            schema,
+            policies,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Decides whether `principal` may take `action` on `resource`.
+    pub fn decide(&self, principal: &Principal, action: &Action, resource: &Resource) -> Decision {
+        match self.request(principal, action, resource) {
+            Ok((request, entities)) => self.decide_request(&request, &entities),
+            Err(error) => Decision {
+                allowed: false,
+                policy_ids: Vec::new(),
+                errors: vec![error],
+            },
+        }
+    }
+
+    fn request(
+        &self,
+        principal: &Principal,
+        action: &Action,
+        resource: &Resource,
+    ) -> Result<(Request, Entities), String> {
+        let mut built = entities::Builder::default();
+        let principal_uid = built.principal(principal).map_err(|e| e.to_string())?;
+        let resource_uid = built.resource(resource).map_err(|e| e.to_string())?;
+        let action_uid = EntityUid::from_str(&format!("Custodian::Action::\"{}\"", action.name()))
+            .map_err(|e| e.to_string())?;
+        let context: Context = action.context().map_err(|e| e.to_string())?;
+        let request = Request::new(
+            principal_uid,
+            action_uid,
+            resource_uid,
+            context,
+            Some(&self.schema),
+        )
+        .map_err(|e| e.to_string())?;
+        let entities = built.finish(&self.schema).map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+
+    /// Decides a prepared request (the fixtures use this).
+    pub fn decide_request(&self, request: &Request, entities: &Entities) -> Decision {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+        let policy_ids = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        Decision {
+            // Fail closed: a policy that errs is skipped by Cedar, which could
+            // turn a forbid into an allow; here any error denies.
+            allowed: errors.is_empty() && response.decision() == CedarDecision::Allow,
+            policy_ids,
+            errors,
+        }
+    }
+}
+
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Authz>();
+};
+
+/// The outcome of one request fixture of a policy directory.
+#[derive(Debug)]
+pub struct FixtureOutcome {
+    /// `ALLOW/name.json` or `DENY/name.json`.
+    pub file: String,
+    pub expected_allow: bool,
+    pub decision: Decision,
+}
+
+impl FixtureOutcome {
+    pub fn passed(&self) -> bool {
+        self.decision.allowed == self.expected_allow
+    }
+}
+
+impl Authz {
+    /// Runs the request fixtures of a policy directory (as in cedar-examples):
+    /// `entities.json`, and `ALLOW/*.json` and `DENY/*.json` requests whose
+    /// principal, action and resource are Cedar entity references.
+    pub fn run_fixtures(&self, dir: &Path) -> Result<Vec<FixtureOutcome>, PolicyError> {
+        let entities_path = dir.join("entities.json");
+        let entities_text = std::fs::read_to_string(&entities_path)
+            .map_err(|e| policy_error(&entities_path.display().to_string(), e))?;
+        let entities = Entities::from_json_str(&entities_text, Some(&self.schema))
+            .map_err(|e| policy_error(&entities_path.display().to_string(), e))?;
+        let mut outcomes = Vec::new();
+        for (folder, expected_allow) in [("ALLOW", true), ("DENY", false)] {
+            let Ok(listing) = std::fs::read_dir(dir.join(folder)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = listing
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.extension().is_some_and(|e| e == "json"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let name = format!(
+                    "{folder}/{}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                );
+                let request = self
+                    .fixture_request(&path)
+                    .map_err(|message| policy_error(&path.display().to_string(), message))?;
+                outcomes.push(FixtureOutcome {
+                    file: name,
+                    expected_allow,
+                    decision: self.decide_request(&request, &entities),
+                });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn fixture_request(&self, path: &Path) -> Result<Request, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let uid = |key: &str| -> Result<EntityUid, String> {
+            let raw = value[key]
+                .as_str()
+                .ok_or_else(|| format!("`{key}` is not an entity reference"))?;
+            EntityUid::from_str(raw).map_err(|e| format!("`{key}`: {e}"))
+        };
+        let (principal, action, resource) = (uid("principal")?, uid("action")?, uid("resource")?);
+        let context_json = value
+            .get("context")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        let context = Context::from_json_value(context_json, Some((&self.schema, &action)))
+            .map_err(|e| format!("`context`: {e}"))?;
+        Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,176 @@
+//! Who is calling: the bearer token, verified, and the principal it names,
+//! loaded from the database for this request (so a deleted admin, a changed
+//! role or a bumped token generation takes effect at once).
+//!
+//! Authentication only: every handler then asks the authorizer explicitly
+//! (`Caller::authorize`), so no route depends on a middleware to be safe.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
+use crate::authz::{Action, Principal, Resource};
+use crate::db::admins::{self, Admin, Role};
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::ids::{AdminId, CompanyId, PartnerId};
+
+/// An authenticated admin with a full-scope token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub partner: PartnerId,
+    pub admin: Admin,
+}
+
+/// An authenticated admin whose token may only change their password.
+#[derive(Debug, Clone)]
+pub struct PasswordChanger(pub Caller);
+
+fn unauthorized(reason: impl Into<String>) -> ApiError {
+    ApiError::Unauthorized {
+        reason: reason.into(),
+    }
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("no Authorization header"))?
+        .to_str()
+        .map_err(|_| unauthorized("Authorization is not text"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("Authorization is not `Bearer TOKEN`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized("Authorization is not `Bearer TOKEN`"));
+    }
+    Ok(token.trim().to_owned())
+}
+
+/// Verifies the token and loads the admin; returns the caller and the token's scope.
+async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
+        .clone();
+    let token = bearer(&req)?;
+    let claims = state
+        .tokens
+        .verify_admin(&token)
+        .map_err(|e| unauthorized(format!("token refused: {e}")))?;
+    let (Some(partner), Some(admin_id)) = (
+        PartnerId::parse(&claims.partner),
+        AdminId::parse(&claims.sub),
+    ) else {
+        return Err(unauthorized("token names no admin"));
+    };
+    let loaded = state
+        .db
+        .run(move |conn| {
+            let Some(admin) = admins::find(conn, partner, admin_id)? else {
+                return Ok(None);
+            };
+            let companies = admins::assigned_companies(conn, admin_id)?;
+            Ok(Some((admin, companies)))
+        })
+        .await?;
+    let Some((admin, companies)) = loaded else {
+        return Err(unauthorized("the admin no longer exists"));
+    };
+    if admin.token_generation != claims.generation {
+        return Err(unauthorized("the token was revoked"));
+    }
+    let role = Role::parse(&admin.role).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "admin {} has role {:?}",
+            admin.id,
+            admin.role
+        ))
+    })?;
+    let principal = Principal::Admin {
+        id: admin_id,
+        partner,
+        role,
+        companies: companies
+            .iter()
+            .filter_map(|c| CompanyId::parse(c))
+            .collect(),
+    };
+    tracing::Span::current().record("principal", tracing::field::display(&admin_id));
+    Ok((
+        Caller {
+            principal,
+            partner,
+            admin,
+        },
+        claims.scope,
+    ))
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (caller, scope) = authenticate(req).await?;
+            match scope.as_str() {
+                SCOPE_ADMIN => Ok(caller),
+                SCOPE_PASSWORD_CHANGE => Err(ApiError::PasswordChangeRequired),
+                _ => Err(unauthorized("the token's scope is unknown")),
+            }
+        })
+    }
+}
+
+impl FromRequest for PasswordChanger {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (caller, scope) = authenticate(req).await?;
+            match scope.as_str() {
+                SCOPE_ADMIN | SCOPE_PASSWORD_CHANGE => Ok(PasswordChanger(caller)),
+                _ => Err(unauthorized("the token's scope is unknown")),
+            }
+        })
+    }
+}
+
+impl Caller {
+    /// Asks the authorizer; a denial across partners is 404 (as absent), any
+    /// other denial 403 naming the deciding policies.
+    pub fn authorize(
+        &self,
+        state: &AppState,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), ApiError> {
+        let decision = state.authz.decide(&self.principal, &action, resource);
+        if decision.allowed {
+            return Ok(());
+        }
+        if !decision.errors.is_empty() {
+            tracing::warn!(errors = ?decision.errors, action = action.name(), "authorization failed closed");
+        }
+        if decision
+            .policy_ids
+            .iter()
+            .any(|id| id == "partner-boundary")
+        {
+            return Err(ApiError::NotFound);
+        }
+        Err(ApiError::Forbidden {
+            action: action.name(),
+            policy_ids: decision.policy_ids,
+        })
+    }
+}

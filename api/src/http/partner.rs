@@ -1,0 +1,147 @@
+//! `GET/PATCH /v1/partner`: the caller's own partner and its settings.
+
+use actix_web::{HttpResponse, get, patch, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::authz::{Action, Resource};
+use crate::db::partners::{self, Partner, PartnerChanges};
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::caller::Caller;
+use crate::http::extract::Json;
+
+/// Bounds of the temporary secret's lifetime: 5 minutes to 30 days.
+pub const TTL_BOUNDS: std::ops::RangeInclusive<i64> = 300..=2_592_000;
+
+/// A partner (an MSP) and its settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerView {
+    pub id: uuid::Uuid,
+    #[schema(example = "Acme IT")]
+    pub name: String,
+    /// Desktop users get a single-use link too, instead of a temporary password.
+    pub links_for_everyone: bool,
+    /// How long a reset's temporary password or link stays valid.
+    #[schema(example = 259200)]
+    pub temporary_secret_ttl_seconds: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Partner> for PartnerView {
+    fn from(p: Partner) -> Self {
+        Self {
+            id: uuid::Uuid::parse_str(&p.id).unwrap_or_default(),
+            name: p.name,
+            links_for_everyone: p.links_for_everyone,
+            temporary_secret_ttl_seconds: p.temporary_secret_ttl_seconds,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
+        }
+    }
+}
+
+/// The settings to change; a field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerUpdate {
+    /// 1 to 200 characters.
+    pub name: Option<String>,
+    pub links_for_everyone: Option<bool>,
+    /// 300 (5 minutes) to 2592000 (30 days).
+    pub temporary_secret_ttl_seconds: Option<i64>,
+}
+
+/// Get the partner
+///
+/// The caller's own partner and its settings.
+#[utoipa::path(
+    operation_id = "partner_get",
+    tag = "partner",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's partner", body = PartnerView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/partner")]
+pub async fn partner_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<PartnerView>, ApiError> {
+    caller.authorize(
+        &state,
+        Action::ReadPartner,
+        &Resource::Partner(caller.partner),
+    )?;
+    let id = caller.partner;
+    let partner = state.db.run(move |conn| partners::find(conn, id)).await?;
+    partner
+        .map(|p| web::Json(p.into()))
+        .ok_or(ApiError::NotFound)
+}
+
+/// Change the partner's settings
+///
+/// Owners only. Fields left out stay as they are.
+#[utoipa::path(
+    operation_id = "partner_update",
+    tag = "partner",
+    security(("bearer" = [])),
+    request_body = PartnerUpdate,
+    responses(
+        (status = 200, description = "The partner, changed", body = PartnerView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy (owners only)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/v1/partner")]
+pub async fn partner_update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Json(update): Json<PartnerUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    caller.authorize(
+        &state,
+        Action::UpdatePartner,
+        &Resource::Partner(caller.partner),
+    )?;
+    let name = update.name.map(|n| n.trim().to_owned());
+    if let Some(name) = &name
+        && !(1..=200).contains(&name.chars().count())
+    {
+        return Err(ApiError::InvalidValue {
+            field: "name".into(),
+            message: "must be 1 to 200 characters".into(),
+        });
+    }
+    if let Some(ttl) = update.temporary_secret_ttl_seconds
+        && !TTL_BOUNDS.contains(&ttl)
+    {
+        return Err(ApiError::InvalidValue {
+            field: "temporary_secret_ttl_seconds".into(),
+            message: format!(
+                "must be from {} to {}",
+                TTL_BOUNDS.start(),
+                TTL_BOUNDS.end()
+            ),
+        });
+    }
+    let changes = PartnerChanges {
+        name,
+        links_for_everyone: update.links_for_everyone,
+        temporary_secret_ttl_seconds: update.temporary_secret_ttl_seconds,
+        updated_at: Some(Utc::now().naive_utc()),
+    };
+    let id = caller.partner;
+    let partner = state
+        .db
+        .run(move |conn| partners::update(conn, id, &changes))
+        .await?;
+    let partner = partner.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(PartnerView::from(partner)))
+}

@@ -1,0 +1,424 @@
+//! `/v1/partner`, and the rule that every operation authorizes: a test that
+//! lists the contract's operations and runs, for each, a request without a
+//! token (401), one the policies allow, and one they deny.
+
+use custodian_api::db::Backend;
+use custodian_api::db::admins::Role;
+use custodian_api::http::openapi;
+use custodian_api::testing::TestServer;
+use rstest::rstest;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+/// Operations that need no token: they reveal nothing about any partner.
+const PUBLIC: &[&str] = &[
+    "health_get",
+    "readiness_get",
+    "metrics_get",
+    "openapi_get",
+    "docs_get",
+    "token_create",
+    "jwks_get",
+];
+
+/// Who is denied, in a case.
+#[derive(Clone, Copy)]
+enum Denied {
+    /// By the Cedar policies, for a caller of this role.
+    Role(Role),
+    /// A token that may only change its password (a one-time password).
+    PasswordChangeOnly,
+    /// No HTTP caller can be denied (the operation acts on the caller); the
+    /// policy's deny is proven by this request fixture in `policies/DENY`.
+    Fixture(&'static str),
+}
+
+/// One authorization case per operation: a request the allowed role may
+/// make, and who is denied it.
+struct Case {
+    operation: &'static str,
+    method: &'static str,
+    path: &'static str,
+    /// The request body, given the allowed caller's password.
+    body: fn(&str) -> Option<Value>,
+    allowed: Role,
+    denied: Denied,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            operation: "partner_get",
+            method: "GET",
+            path: "/v1/partner",
+            body: |_| None,
+            allowed: Role::Technician,
+            denied: Denied::PasswordChangeOnly,
+        },
+        Case {
+            operation: "partner_update",
+            method: "PATCH",
+            path: "/v1/partner",
+            body: |_| Some(json!({"links_for_everyone": true})),
+            allowed: Role::Owner,
+            denied: Denied::Role(Role::Admin),
+        },
+        Case {
+            operation: "password_change",
+            method: "POST",
+            path: "/v1/auth/password",
+            body: |current| {
+                Some(
+                    json!({"current_password": current, "new_password": "a much longer passphrase"}),
+                )
+            },
+            allowed: Role::Technician,
+            denied: Denied::Fixture("DENY/owner_changes_anothers_password.json"),
+        },
+    ]
+}
+
+async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().expect("a token").to_owned()
+}
+
+async fn token_for(server: &TestServer, role: Role) -> String {
+    token_and_password(server, role).await.0
+}
+
+async fn token_and_password(server: &TestServer, role: Role) -> (String, String) {
+    let (email, password) = server.create_admin(role, &[]).await;
+    (sign_in(server, &email, &password).await, password)
+}
+
+async fn call(
+    server: &TestServer,
+    case: &Case,
+    token: Option<&str>,
+    password: &str,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{}", server.base_url, case.path);
+    let mut request = client.request(case.method.parse().unwrap(), url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = (case.body)(password) {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[rstest]
+#[actix_web::test]
+async fn every_operation_authorizes_with_an_allow_and_a_deny(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let cases = cases();
+    let document = serde_json::to_value(openapi()).unwrap();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                PUBLIC.contains(&id) || cases.iter().any(|c| c.operation == id),
+                "operation {id} has no authorization case: add one to cases() with an allow and a deny"
+            );
+            assert_eq!(
+                PUBLIC.contains(&id),
+                operation.get("security").is_none(),
+                "{id}: the contract's `security` must say whether it needs a token"
+            );
+        }
+    }
+    for case in &cases {
+        let (status, problem) = call(&server, case, None, "").await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{} without a token",
+            case.operation
+        );
+
+        let (allowed, password) = token_and_password(&server, case.allowed).await;
+        let (status, body) = call(&server, case, Some(&allowed), &password).await;
+        assert!(
+            (200..300).contains(&status),
+            "{} as {:?}: {status} {body}",
+            case.operation,
+            case.allowed.as_str()
+        );
+
+        let denied = match case.denied {
+            Denied::Role(role) => token_for(&server, role).await,
+            Denied::PasswordChangeOnly => {
+                let password = server.owner.one_time_password.expose_secret().to_owned();
+                sign_in(&server, &server.owner.owner_email, &password).await
+            }
+            Denied::Fixture(fixture) => {
+                let dir =
+                    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"));
+                let authz = custodian_api::authz::Authz::load_dir(&dir).unwrap();
+                let outcome = authz
+                    .run_fixtures(&dir)
+                    .unwrap()
+                    .into_iter()
+                    .find(|o| o.file == fixture)
+                    .unwrap_or_else(|| panic!("{}: no fixture {fixture}", case.operation));
+                assert!(
+                    !outcome.expected_allow && !outcome.decision.allowed,
+                    "{fixture}"
+                );
+                continue;
+            }
+        };
+        let (status, problem) = call(&server, case, Some(&denied), "").await;
+        assert_eq!(status, 403, "{} denied: {problem}", case.operation);
+        assert!(
+            matches!(
+                problem["code"].as_str(),
+                Some("forbidden" | "password_change_required")
+            ),
+            "{problem}"
+        );
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_owner_changes_the_settings_and_an_admin_is_told_which_policy_says_no(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = token_for(&server, Role::Owner).await;
+    let patch = |body: Value, token: &str| {
+        let request = reqwest::Client::new()
+            .patch(format!("{}/v1/partner", server.base_url))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, partner) = patch(
+        json!({"name": " Acme IT ", "temporary_secret_ttl_seconds": 3600}),
+        &owner,
+    )
+    .await;
+    assert_eq!(status, 200, "{partner}");
+    assert_eq!(
+        (
+            partner["name"].as_str(),
+            partner["temporary_secret_ttl_seconds"].as_i64()
+        ),
+        (Some("Acme IT"), Some(3600))
+    );
+    assert_eq!(partner["links_for_everyone"], false, "left as it was");
+
+    let (status, problem) = patch(json!({"temporary_secret_ttl_seconds": 10}), &owner).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("temporary_secret_ttl_seconds"))
+    );
+    let (status, problem) = patch(json!({"name": ""}), &owner).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("name"))
+    );
+    let (status, _) = patch(json!({"nmae": "x"}), &owner).await;
+    assert_eq!(status, 422);
+
+    let admin = token_for(&server, Role::Admin).await;
+    let (status, problem) = patch(json!({"links_for_everyone": true}), &admin).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        problem["detail"],
+        "updatePartner is denied by policy only-owners-change-partner-settings."
+    );
+
+    // Nothing was changed by the rejected requests.
+    let now: Value = reqwest::Client::new()
+        .get(format!("{}/v1/partner", server.base_url))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (now["name"].as_str(), now["links_for_everyone"].as_bool()),
+        (Some("Acme IT"), Some(false))
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn tokens_are_refused_once_revoked_or_for_a_removed_admin(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::schema::admins;
+    use diesel::prelude::*;
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let token = sign_in(&server, &email, &password).await;
+    let get = |token: String| {
+        let request = reqwest::Client::new()
+            .get(format!("{}/v1/partner", server.base_url))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(token.clone()).await, 200);
+
+    let pool = server.database.pool();
+    let who = email.clone();
+    pool.run(move |conn| {
+        diesel::update(admins::table.filter(admins::email.eq(who)))
+            .set(admins::token_generation.eq(admins::token_generation + 1))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(get(token).await, 401, "a bumped generation revokes at once");
+
+    let fresh = sign_in(&server, &email, &password).await;
+    assert_eq!(get(fresh.clone()).await, 200);
+    pool.run(move |conn| {
+        diesel::delete(admins::table.filter(admins::email.eq(email))).execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        get(fresh).await,
+        401,
+        "a removed admin's token dies with them"
+    );
+
+    for bad in ["", "Bearer", "Basic abc", "Bearer not.a.jwt"] {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/partner", server.base_url))
+            .header("authorization", bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{bad:?}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"custodian\""
+        );
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_bootstrapped_owner_sets_a_password_and_then_works(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let one_time = server.owner.one_time_password.expose_secret().to_owned();
+    let email = server.owner.owner_email.clone();
+    let restricted = sign_in(&server, &email, &one_time).await;
+    let client = reqwest::Client::new();
+    let partner = |token: String| {
+        let request = client
+            .get(format!("{}/v1/partner", server.base_url))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        partner(restricted.clone()).await,
+        403,
+        "a one-time password allows only its change"
+    );
+
+    let change = |token: &str, body: Value| {
+        let request = client
+            .post(format!("{}/v1/auth/password", server.base_url))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, problem) = change(
+        &restricted,
+        json!({"current_password": "wrong", "new_password": "a much longer passphrase"}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("current_password"))
+    );
+    let (status, problem) = change(
+        &restricted,
+        json!({"current_password": one_time, "new_password": "short"}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("new_password"))
+    );
+    let (status, _) = change(
+        &restricted,
+        json!({"current_password": one_time, "new_password": "a much longer passphrase"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    assert_eq!(
+        partner(restricted).await,
+        401,
+        "tokens issued before the change are refused"
+    );
+    let old = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email.as_str()),
+            ("password", one_time.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status().as_u16(),
+        400,
+        "the one-time password works once"
+    );
+    let fresh = sign_in(&server, &email, "a much longer passphrase").await;
+    assert_eq!(partner(fresh).await, 200);
+}
