@@ -8,6 +8,7 @@
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`]: the plumbing.
 //! - [`server`]: start-up, used by the binary and by the tests.
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;

@@ -60,6 +60,19 @@ pub enum Resource {
     },
 }
 
+impl Resource {
+    /// The resource's kind and id, for audit events.
+    pub fn kind_and_id(&self) -> (&'static str, String) {
+        match self {
+            Self::Partner(id) => ("partner", id.to_string()),
+            Self::Company { id, .. } => ("company", id.to_string()),
+            Self::User { id, .. } => ("user", id.to_string()),
+            Self::Admin { id, .. } => ("admin", id.to_string()),
+            Self::ApiClient { id, .. } => ("api_client", id.to_string()),
+        }
+    }
+}
+
 /// What is asked for, with the context the schema declares for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

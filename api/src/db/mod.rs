@@ -176,6 +176,8 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite: write transactions of this process take turns (see [`Db::write`]).
+    sqlite_writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// How the pool behaves.
@@ -223,7 +225,11 @@ impl Db {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
             DatabaseUrl::Postgres(_) => Backend::Postgres,
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -248,6 +254,26 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool: committed when it
+    /// returns `Ok`, rolled back otherwise. On SQLite the process's write
+    /// transactions take turns, because a deferred transaction that reads and
+    /// then writes fails (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout
+    /// retries) when another writer committed in between; WAL readers are not
+    /// held up. On PostgreSQL they run side by side under row and advisory locks.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let writer = self.sqlite_writer.clone();
+        let serialize = self.backend == Backend::Sqlite;
+        self.run(move |conn| {
+            let _turn = serialize.then(|| writer.lock().unwrap_or_else(|e| e.into_inner()));
+            conn.transaction(f)
+        })
+        .await
     }
 
     /// A connection for synchronous callers (the CLI and tests); never call

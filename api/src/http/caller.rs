@@ -7,9 +7,10 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
+use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::admins::{self, Admin, Role};
@@ -23,6 +24,8 @@ pub struct Caller {
     pub principal: Principal,
     pub partner: PartnerId,
     pub admin: Admin,
+    /// The request's id, for audit events.
+    pub request_id: Option<String>,
 }
 
 /// An authenticated admin whose token may only change their password.
@@ -59,6 +62,10 @@ async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
         .clone();
     let token = bearer(&req)?;
+    let request_id = req
+        .extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|id| id.0.clone());
     let claims = state
         .tokens
         .verify_admin(&token)
@@ -107,6 +114,7 @@ async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
             principal,
             partner,
             admin,
+            request_id,
         },
         claims.scope,
     ))
@@ -146,9 +154,10 @@ impl FromRequest for PasswordChanger {
 }
 
 impl Caller {
-    /// Asks the authorizer; a denial across partners is 404 (as absent), any
-    /// other denial 403 naming the deciding policies.
-    pub fn authorize(
+    /// Asks the authorizer; a denial is written to the audit log, and
+    /// answered 404 across partners (as absent) or 403 naming the deciding
+    /// policies.
+    pub async fn authorize(
         &self,
         state: &AppState,
         action: Action,
@@ -161,6 +170,18 @@ impl Caller {
         if !decision.errors.is_empty() {
             tracing::warn!(errors = ?decision.errors, action = action.name(), "authorization failed closed");
         }
+        let (target_kind, target_id) = resource.kind_and_id();
+        let event = self.event(
+            action.name(),
+            target_kind,
+            target_id,
+            false,
+            decision.policy_ids.clone(),
+        );
+        state
+            .db
+            .write(move |conn| audit::append(conn, event).map(drop))
+            .await?;
         if decision
             .policy_ids
             .iter()
@@ -172,5 +193,28 @@ impl Caller {
             action: action.name(),
             policy_ids: decision.policy_ids,
         })
+    }
+
+    /// An audit event of this caller's.
+    pub fn event(
+        &self,
+        action: &str,
+        target_kind: &str,
+        target_id: String,
+        allowed: bool,
+        policy_ids: Vec<String>,
+    ) -> NewEvent {
+        NewEvent {
+            partner: Some(self.partner),
+            actor_kind: ActorKind::Admin,
+            actor_id: Some(self.admin.id.clone()),
+            action: action.to_owned(),
+            target_kind: Some(target_kind.to_owned()),
+            target_id: Some(target_id),
+            allowed,
+            policy_ids,
+            request_id: self.request_id.clone(),
+            details: serde_json::json!({}),
+        }
     }
 }

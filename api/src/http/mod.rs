@@ -6,6 +6,7 @@
 //! `#[utoipa::path]` registered with `.service` in [`routes`]. A bare
 //! `.route(...)` would vanish from the contract, so there is none.
 
+pub mod audit;
 pub mod caller;
 pub mod docs;
 pub mod extract;
@@ -49,6 +50,7 @@ use extract::BodyLimit;
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
+        (name = "audit", description = "The tamper-evident log of security-relevant actions."),
     ),
     modifiers(&BearerAuth),
 )]
@@ -85,7 +87,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(tokens::jwks_get)
         .service(tokens::password_change)
         .service(partner::partner_get)
-        .service(partner::partner_update);
+        .service(partner::partner_update)
+        .service(audit::audit_events_verify)
+        .service(audit::audit_events_list);
 }
 
 /// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it.

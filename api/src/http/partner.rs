@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit;
 use crate::authz::{Action, Resource};
 use crate::db::partners::{self, Partner, PartnerChanges};
 use crate::error::{ApiError, Problem};
@@ -72,11 +73,13 @@ pub async fn partner_get(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<PartnerView>, ApiError> {
-    caller.authorize(
-        &state,
-        Action::ReadPartner,
-        &Resource::Partner(caller.partner),
-    )?;
+    caller
+        .authorize(
+            &state,
+            Action::ReadPartner,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
     let id = caller.partner;
     let partner = state.db.run(move |conn| partners::find(conn, id)).await?;
     partner
@@ -105,11 +108,13 @@ pub async fn partner_update(
     state: web::Data<AppState>,
     Json(update): Json<PartnerUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.authorize(
-        &state,
-        Action::UpdatePartner,
-        &Resource::Partner(caller.partner),
-    )?;
+    caller
+        .authorize(
+            &state,
+            Action::UpdatePartner,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
     let name = update.name.map(|n| n.trim().to_owned());
     if let Some(name) = &name
         && !(1..=200).contains(&name.chars().count())
@@ -138,9 +143,25 @@ pub async fn partner_update(
         updated_at: Some(Utc::now().naive_utc()),
     };
     let id = caller.partner;
+    let mut event = caller.event(
+        Action::UpdatePartner.name(),
+        "partner",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "name": changes.name,
+        "links_for_everyone": changes.links_for_everyone,
+        "temporary_secret_ttl_seconds": changes.temporary_secret_ttl_seconds,
+    });
     let partner = state
         .db
-        .run(move |conn| partners::update(conn, id, &changes))
+        .write(move |conn| {
+            let partner = partners::update(conn, id, &changes)?;
+            audit::append(conn, event)?;
+            Ok(partner)
+        })
         .await?;
     let partner = partner.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(PartnerView::from(partner)))

@@ -12,10 +12,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::db::admins;
 use crate::error::ApiError;
 use crate::http::AppState;
+use crate::ids::PartnerId;
 
 /// A token request (RFC 6749 §4.3 and §4.4).
 #[derive(Deserialize, ToSchema)]
@@ -149,7 +151,7 @@ pub async fn token_create(
         Err(description) => return Ok(oauth_error("invalid_request", &description)),
     };
     match request.grant_type.as_str() {
-        "password" => password_grant(request, &state).await,
+        "password" => password_grant(request, &state, request_id(&req)).await,
         "client_credentials" => Ok(oauth_error(
             "unsupported_grant_type",
             "client_credentials is not available yet on this server",
@@ -161,19 +163,57 @@ pub async fn token_create(
     }
 }
 
-async fn password_grant(request: TokenRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+fn request_id(req: &HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|id| id.0.clone())
+}
+
+async fn password_grant(
+    request: TokenRequest,
+    state: &AppState,
+    request_id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
     let (Some(username), Some(password)) = (request.username, request.password) else {
         return Ok(oauth_error(
             "invalid_request",
             "the password grant needs username and password",
         ));
     };
+    let lookup = username.clone();
     let admin = state
         .db
-        .run(move |conn| admins::find_by_email(conn, &username))
+        .run(move |conn| admins::find_by_email(conn, &lookup))
         .await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
-    if !state.passwords.verify(password, stored).await {
+    let signed_in = state.passwords.verify(password, stored).await;
+    // Sign-ins, failed or not, are audited: to the admin's partner when the
+    // email is known, to the chain of no partner otherwise.
+    let event = NewEvent {
+        partner: admin.as_ref().and_then(|a| PartnerId::parse(&a.partner_id)),
+        actor_kind: if signed_in {
+            ActorKind::Admin
+        } else {
+            ActorKind::Anonymous
+        },
+        actor_id: admin.as_ref().filter(|_| signed_in).map(|a| a.id.clone()),
+        action: "auth.sign_in".into(),
+        target_kind: Some("admin".into()),
+        target_id: admin.as_ref().map(|a| a.id.clone()),
+        allowed: signed_in,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({
+            "grant_type": "password",
+            "username": admins::normalize_email(&username),
+        }),
+    };
+    state
+        .db
+        .write(move |conn| audit::append(conn, event).map(drop))
+        .await?;
+    if !signed_in {
         return Ok(oauth_error(
             "invalid_grant",
             "the email or the password is wrong",
@@ -266,7 +306,9 @@ pub async fn password_change(
         role: crate::db::admins::Role::parse(&caller.admin.role)
             .unwrap_or(crate::db::admins::Role::Technician),
     };
-    caller.authorize(&state, crate::authz::Action::ChangeOwnPassword, &me)?;
+    caller
+        .authorize(&state, crate::authz::Action::ChangeOwnPassword, &me)
+        .await?;
     let new_length = change.new_password.expose_secret().chars().count();
     if !PASSWORD_LENGTH.contains(&new_length) {
         return Err(ApiError::InvalidValue {
@@ -297,9 +339,20 @@ pub async fn password_change(
     }
     let hash = state.passwords.hash(change.new_password).await;
     let partner = caller.partner;
+    let event = caller.event(
+        "auth.password_change",
+        "admin",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
     let changed = state
         .db
-        .run(move |conn| crate::db::admins::set_password(conn, partner, id, &hash))
+        .write(move |conn| {
+            let changed = crate::db::admins::set_password(conn, partner, id, &hash)?;
+            audit::append(conn, event)?;
+            Ok(changed)
+        })
         .await?;
     if !changed {
         return Err(ApiError::NotFound);

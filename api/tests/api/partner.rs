@@ -64,6 +64,22 @@ fn cases() -> Vec<Case> {
             denied: Denied::Role(Role::Admin),
         },
         Case {
+            operation: "audit_events_list",
+            method: "GET",
+            path: "/v1/audit-events?limit=10",
+            body: |_| None,
+            allowed: Role::Owner,
+            denied: Denied::Role(Role::Technician),
+        },
+        Case {
+            operation: "audit_events_verify",
+            method: "GET",
+            path: "/v1/audit-events/verify",
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+        },
+        Case {
             operation: "password_change",
             method: "POST",
             path: "/v1/auth/password",

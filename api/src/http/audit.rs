@@ -1,0 +1,204 @@
+//! `GET /v1/audit-events` and `GET /v1/audit-events/verify`.
+
+use actix_web::{get, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit::{self, AuditEvent, Filter, Verification};
+use crate::authz::{Action, Resource};
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::caller::Caller;
+use crate::http::extract::Query;
+
+/// Page sizes: 50 by default, at most 200.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// Filters and paging of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events of this actor (an admin's or API client's id).
+    pub actor_id: Option<String>,
+    /// Events of this action (e.g. `auth.sign_in`, `updatePartner`).
+    pub action: Option<String>,
+    /// Events about this object.
+    pub target_id: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// 1 to 200; 50 when left out.
+    pub limit: Option<u32>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: String,
+    /// Its place in the partner's chain, from 1.
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// `admin`, `api_client`, `user`, `system` or `anonymous`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// The Cedar policies that decided it.
+    pub policy_ids: Vec<String>,
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// SHA-256 of the event and the one before (hex).
+    pub hash: String,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            seq: e.seq,
+            occurred_at: e.occurred_at.and_utc(),
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            action: e.action,
+            target_kind: e.target_kind,
+            target_id: e.target_id,
+            decision: e.decision,
+            policy_ids: serde_json::from_str(&e.policy_ids).unwrap_or_default(),
+            request_id: e.request_id,
+            details: serde_json::from_str(&e.details).unwrap_or_default(),
+            hash: e.hash.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// A page of events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventPage {
+    pub items: Vec<AuditEventView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("audit:{seq}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| text.strip_prefix("audit:")?.parse().ok())
+        .ok_or_else(|| ApiError::InvalidValue {
+            field: "cursor".into(),
+            message: "is not a cursor this API gave".into(),
+        })
+}
+
+/// List audit events
+///
+/// The caller's partner's events, oldest first, filtered and paged.
+#[utoipa::path(
+    operation_id = "audit_events_list",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid filter or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/audit-events")]
+pub async fn audit_events_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<web::Json<AuditEventPage>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::ReadAudit,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidValue {
+            field: "limit".into(),
+            message: format!("must be from 1 to {MAX_LIMIT}"),
+        });
+    }
+    let filter = Filter {
+        actor_id: query.actor_id,
+        action: query.action,
+        target_id: query.target_id,
+        from: query.from.map(|t| t.naive_utc()),
+        to: query.to.map(|t| t.naive_utc()),
+        after_seq: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        // One more than asked, to know whether a next page exists.
+        limit: i64::from(limit) + 1,
+    };
+    let partner = caller.partner;
+    let mut events = state
+        .db
+        .run(move |conn| audit::list(conn, partner, &filter))
+        .await?;
+    let next_cursor = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|e| encode_cursor(e.seq))
+    } else {
+        None
+    };
+    Ok(web::Json(AuditEventPage {
+        items: events.into_iter().map(AuditEventView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Verify the audit log
+///
+/// Walks the caller's partner's hash chain and names the first event that
+/// was altered, or that follows a removed one.
+#[utoipa::path(
+    operation_id = "audit_events_verify",
+    tag = "audit",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verdict", body = Verification),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/audit-events/verify")]
+pub async fn audit_events_verify(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Verification>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::ReadAudit,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let partner = caller.partner;
+    let verdict = state
+        .db
+        .run(move |conn| audit::verify(conn, partner))
+        .await?;
+    Ok(web::Json(verdict))
+}

@@ -1,0 +1,323 @@
+//! The audit log: what is recorded, that no secret is, that the chain shows
+//! tampering, and that concurrent appends keep one unbroken chain.
+
+use custodian_api::audit::{self, ActorKind, NewEvent};
+use custodian_api::db::schema::audit_events;
+use custodian_api::db::{Backend, migrations};
+use custodian_api::ids::PartnerId;
+use custodian_api::testing::{TestDatabase, TestServer};
+use diesel::prelude::*;
+use rstest::rstest;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().map(str::to_owned)
+}
+
+async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[rstest]
+#[actix_web::test]
+async fn security_events_are_recorded_without_secrets(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::admins::Role;
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let one_time = server.owner.one_time_password.expose_secret().to_owned();
+    let email = server.owner.owner_email.clone();
+
+    assert!(sign_in(&server, &email, "wrong guess").await.is_none());
+    assert!(
+        sign_in(&server, "nobody@example.com", "another guess")
+            .await
+            .is_none()
+    );
+    let restricted = sign_in(&server, &email, &one_time).await.unwrap();
+    let new_password = "correct horse battery staple";
+    let status = reqwest::Client::new()
+        .post(format!("{}/v1/auth/password", server.base_url))
+        .bearer_auth(&restricted)
+        .json(&json!({"current_password": one_time, "new_password": new_password}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let owner = sign_in(&server, &email, new_password).await.unwrap();
+    let (tech_email, tech_password) = server.create_admin(Role::Technician, &[]).await;
+    let tech = sign_in(&server, &tech_email, &tech_password).await.unwrap();
+    let (status, _) = get(&server, &tech, "/v1/audit-events").await;
+    assert_eq!(status, 403, "technicians do not read the audit log");
+
+    let (status, page) = get(&server, &owner, "/v1/audit-events?limit=200").await;
+    assert_eq!(status, 200, "{page}");
+    let events = page["items"].as_array().unwrap();
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("auth.sign_in", "deny"),
+            ("auth.sign_in", "allow"),
+            ("auth.password_change", "allow"),
+            ("auth.sign_in", "allow"),
+            ("auth.sign_in", "allow"),
+            ("readAudit", "deny"),
+        ],
+        "{page}"
+    );
+    let denial = &events[5];
+    assert_eq!(denial["actor_kind"], "admin");
+    assert!(
+        denial["policy_ids"].as_array().unwrap().is_empty(),
+        "a default deny names no policy"
+    );
+    assert!(
+        denial["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
+
+    // The unknown email's attempt went to the chain of no partner.
+    let anonymous: Vec<(String, String)> = server
+        .database
+        .pool()
+        .run(|conn| {
+            Ok(audit_events::table
+                .filter(audit_events::partner_id.eq(audit::NO_PARTNER))
+                .select((audit_events::action, audit_events::details))
+                .load(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(anonymous.len(), 1);
+    assert!(anonymous[0].1.contains("nobody@example.com"));
+
+    // No secret anywhere in the log.
+    let everything: Vec<String> = server
+        .database
+        .pool()
+        .run(|conn| {
+            let rows: Vec<(String, String, Option<String>)> = audit_events::table
+                .select((
+                    audit_events::details,
+                    audit_events::policy_ids,
+                    audit_events::target_id,
+                ))
+                .load(conn)?;
+            Ok(rows.into_iter().map(|r| format!("{r:?}")).collect())
+        })
+        .await
+        .unwrap();
+    for secret in [
+        one_time.as_str(),
+        new_password,
+        tech_password.as_str(),
+        "wrong guess",
+        "another guess",
+    ] {
+        assert!(
+            !everything.iter().any(|row| row.contains(secret)),
+            "a secret reached the audit log"
+        );
+    }
+
+    // Filters and paging.
+    let (_, signins) = get(
+        &server,
+        &owner,
+        "/v1/audit-events?action=auth.sign_in&limit=2",
+    )
+    .await;
+    assert_eq!(signins["items"].as_array().unwrap().len(), 2);
+    let cursor = signins["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = get(
+        &server,
+        &owner,
+        &format!("/v1/audit-events?action=auth.sign_in&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+    assert!(rest["next_cursor"].is_null());
+    for bad in [
+        "limit=201",
+        "limit=0",
+        "cursor=nonsense",
+        "from=yesterday",
+        "colour=red",
+    ] {
+        let (status, problem) = get(&server, &owner, &format!("/v1/audit-events?{bad}")).await;
+        assert_eq!(status, 422, "{bad}: {problem}");
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn verify_names_the_first_altered_or_missing_event(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(database) = TestDatabase::create(backend) else {
+        return;
+    };
+    let db = database.pool();
+    db.run(migrations::run_pending).await.unwrap();
+    let partner = PartnerId::new();
+    for i in 0..5 {
+        let event = NewEvent {
+            partner: Some(partner),
+            actor_kind: ActorKind::System,
+            actor_id: None,
+            action: format!("test.{i}"),
+            target_kind: None,
+            target_id: None,
+            allowed: true,
+            policy_ids: vec!["p".into()],
+            request_id: None,
+            details: json!({"i": i}),
+        };
+        db.write(move |conn| audit::append(conn, event).map(drop))
+            .await
+            .unwrap();
+    }
+    let verdict = db
+        .run(move |conn| audit::verify(conn, partner))
+        .await
+        .unwrap();
+    assert!(verdict.valid && verdict.events == 5, "{verdict:?}");
+
+    let p = partner.to_string();
+    db.run(move |conn| {
+        diesel::update(
+            audit_events::table
+                .filter(audit_events::partner_id.eq(&p))
+                .filter(audit_events::seq.eq(3)),
+        )
+        .set(audit_events::details.eq("{\"i\":99}"))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let verdict = db
+        .run(move |conn| audit::verify(conn, partner))
+        .await
+        .unwrap();
+    assert_eq!(
+        (verdict.valid, verdict.first_bad_seq, verdict.events),
+        (false, Some(3), 2),
+        "{verdict:?}"
+    );
+    assert!(verdict.first_bad_event_id.is_some());
+
+    let p = partner.to_string();
+    db.run(move |conn| {
+        diesel::update(
+            audit_events::table
+                .filter(audit_events::partner_id.eq(&p))
+                .filter(audit_events::seq.eq(3)),
+        )
+        .set(audit_events::details.eq("{\"i\":2}"))
+        .execute(conn)?;
+        diesel::delete(
+            audit_events::table
+                .filter(audit_events::partner_id.eq(&p))
+                .filter(audit_events::seq.eq(2)),
+        )
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let verdict = db
+        .run(move |conn| audit::verify(conn, partner))
+        .await
+        .unwrap();
+    assert_eq!(
+        (verdict.valid, verdict.first_bad_seq),
+        (false, Some(3)),
+        "{verdict:?}"
+    );
+    assert_eq!(verdict.problem.as_deref(), Some("event 2 is missing"));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn concurrent_appends_keep_one_chain(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(database) = TestDatabase::create(backend) else {
+        return;
+    };
+    let db = database.pool();
+    db.run(migrations::run_pending).await.unwrap();
+    let partner = PartnerId::new();
+    let appends = (0..24).map(|i| {
+        let db = db.clone();
+        actix_web::rt::spawn(async move {
+            let event = NewEvent {
+                partner: Some(partner),
+                actor_kind: ActorKind::System,
+                actor_id: None,
+                action: format!("race.{i}"),
+                target_kind: None,
+                target_id: None,
+                allowed: true,
+                policy_ids: Vec::new(),
+                request_id: None,
+                details: json!({}),
+            };
+            db.write(move |conn| audit::append(conn, event).map(drop))
+                .await
+        })
+    });
+    for append in appends {
+        append.await.unwrap().expect("every append lands");
+    }
+    let verdict = db
+        .run(move |conn| audit::verify(conn, partner))
+        .await
+        .unwrap();
+    assert!(verdict.valid, "{verdict:?}");
+    assert_eq!(verdict.events, 24);
+}
