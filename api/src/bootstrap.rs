@@ -39,6 +39,7 @@ impl Default for BootstrapRequest {
 pub struct Bootstrapped {
     pub partner_id: String,
     pub partner_name: String,
+    pub owner_id: String,
     pub owner_email: String,
     pub one_time_password: SecretString,
 }
@@ -85,6 +86,7 @@ pub async fn bootstrap(
         updated_at: now,
     };
     let created = partner.clone();
+    let owner_id = admin.id.clone();
     let inserted = db
         .run(move |conn| {
             conn.transaction(|conn| {
@@ -110,6 +112,7 @@ pub async fn bootstrap(
     Ok(Bootstrapped {
         partner_id: created.id,
         partner_name: created.name,
+        owner_id,
         owner_email: email,
         one_time_password: password,
     })

@@ -93,6 +93,9 @@ pub enum ApiError {
     /// before doing anything else.
     #[error("password change required")]
     PasswordChangeRequired,
+    /// The request conflicts with the current state (`code` says how).
+    #[error("conflict {code}: {detail}")]
+    Conflict { code: &'static str, detail: String },
     /// No such object, or one of another partner: the two are
     /// indistinguishable by design.
     #[error("not found")]
@@ -177,6 +180,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The caller signed in with a one-time password and must set a new one first.",
     },
     ProblemType {
+        code: "email_taken",
+        status: StatusCode::CONFLICT,
+        title: "Email taken",
+        description: "Another account already signs in with this email.",
+    },
+    ProblemType {
+        code: "last_owner",
+        status: StatusCode::CONFLICT,
+        title: "Last owner",
+        description: "A partner keeps at least one owner: the last one cannot be removed or demoted.",
+    },
+    ProblemType {
         code: "not_found",
         status: StatusCode::NOT_FOUND,
         title: "Not found",
@@ -221,6 +236,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unauthorized { .. } => "unauthorized",
+            Self::Conflict { code, .. } => code,
             Self::Forbidden { .. } => "forbidden",
             Self::PasswordChangeRequired => "password_change_required",
             Self::NotFound | Self::RouteNotFound { .. } => "not_found",
@@ -264,6 +280,7 @@ impl ApiError {
             Self::PasswordChangeRequired => {
                 "Set a new password first: this token allows only that.".into()
             }
+            Self::Conflict { detail, .. } => format!("{detail}.").into(),
             Self::NotFound => "No such object.".into(),
             Self::RouteNotFound { method, path } => format!("No route for {method} {path}.").into(),
             Self::MethodNotAllowed { method, allowed } => {
@@ -439,6 +456,10 @@ mod tests {
                 policy_ids: vec!["p".into()],
             },
             ApiError::PasswordChangeRequired,
+            ApiError::Conflict {
+                code: "last_owner",
+                detail: "d".into(),
+            },
             ApiError::NotFound,
             ApiError::RouteNotFound {
                 method: Method::GET,

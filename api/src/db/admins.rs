@@ -129,3 +129,105 @@ pub fn set_password(
     .execute(conn)?;
     Ok(updated == 1)
 }
+
+/// A page of a partner's admins, by id (ids are time-ordered).
+pub fn list(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    after: Option<AdminId>,
+    limit: i64,
+) -> Result<Vec<Admin>, DbError> {
+    let mut query = admins::table
+        .filter(admins::partner_id.eq(partner.to_string()))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(admins::id.gt(after.to_string()));
+    }
+    Ok(query
+        .order(admins::id.asc())
+        .limit(limit)
+        .select(Admin::as_select())
+        .load(conn)?)
+}
+
+/// Assigns a technician's companies (replacing any before).
+pub fn set_companies(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    admin: AdminId,
+    companies: &[String],
+) -> Result<(), DbError> {
+    use super::schema::admin_companies;
+    diesel::delete(admin_companies::table.filter(admin_companies::admin_id.eq(admin.to_string())))
+        .execute(conn)?;
+    for company in companies {
+        diesel::insert_into(admin_companies::table)
+            .values((
+                admin_companies::admin_id.eq(admin.to_string()),
+                admin_companies::company_id.eq(company),
+                admin_companies::partner_id.eq(partner.to_string()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The owners of a partner, locked until the transaction ends on PostgreSQL
+/// (SQLite's writers already take turns), so two removals cannot both see a
+/// second owner.
+pub fn lock_owners(conn: &mut DbConn, partner: PartnerId) -> Result<Vec<String>, DbError> {
+    if let DbConn::Postgres(pg) = conn {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT id FROM admins WHERE partner_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(partner.to_string())
+        .load(pg)?;
+        return Ok(rows.into_iter().map(|r| r.id).collect());
+    }
+    Ok(admins::table
+        .filter(admins::partner_id.eq(partner.to_string()))
+        .filter(admins::role.eq(Role::Owner.as_str()))
+        .select(admins::id)
+        .load(conn)?)
+}
+
+/// What may change about an admin; `None` leaves it.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = admins)]
+pub struct AdminChanges {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub token_generation: Option<i64>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: AdminId,
+    changes: &AdminChanges,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        admins::table
+            .filter(admins::id.eq(id.to_string()))
+            .filter(admins::partner_id.eq(partner.to_string())),
+    )
+    .set(changes)
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn delete(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<bool, DbError> {
+    let deleted = diesel::delete(
+        admins::table
+            .filter(admins::id.eq(id.to_string()))
+            .filter(admins::partner_id.eq(partner.to_string())),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
+}

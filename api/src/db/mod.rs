@@ -11,6 +11,7 @@
 //! (HTTP 503).
 
 pub mod admins;
+pub mod companies;
 pub mod migrations;
 pub mod partners;
 pub mod schema;

@@ -6,6 +6,7 @@
 //! `#[utoipa::path]` registered with `.service` in [`routes`]. A bare
 //! `.route(...)` would vanish from the contract, so there is none.
 
+pub mod admins;
 pub mod audit;
 pub mod caller;
 pub mod docs;
@@ -50,6 +51,7 @@ use extract::BodyLimit;
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
+        (name = "admins", description = "A partner's portal operators: owners, admins and technicians."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
     ),
     modifiers(&BearerAuth),
@@ -88,6 +90,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(tokens::password_change)
         .service(partner::partner_get)
         .service(partner::partner_update)
+        .service(admins::admins_list)
+        .service(admins::admins_create)
+        .service(admins::admin_get)
+        .service(admins::admin_update)
+        .service(admins::admin_delete)
         .service(audit::audit_events_verify)
         .service(audit::audit_events_list);
 }

@@ -1,6 +1,7 @@
 //! The API crate's integration tests, one binary (it links once).
 //! Storage tests run on SQLite and on PostgreSQL, each on a fresh database.
 
+mod admins;
 mod audit;
 mod authz;
 mod binary;

@@ -1,0 +1,559 @@
+//! `/v1/admins`: a partner's portal operators. Owners manage everyone;
+//! admins manage everyone but owners; technicians and API clients manage no
+//! one (the Cedar policies decide). A partner keeps at least one owner. A
+//! role change or a removal revokes the admin's tokens at once.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit;
+use crate::auth::draw_secret;
+use crate::authz::{Action, Resource};
+use crate::db::DbError;
+use crate::db::admins::{self, Admin, AdminChanges, Role};
+use crate::db::companies;
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::caller::Caller;
+use crate::http::extract::{Json, Query};
+use crate::ids::AdminId;
+
+const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
+
+/// An admin's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    Owner,
+    Admin,
+    Technician,
+}
+
+impl From<AdminRole> for Role {
+    fn from(role: AdminRole) -> Self {
+        match role {
+            AdminRole::Owner => Role::Owner,
+            AdminRole::Admin => Role::Admin,
+            AdminRole::Technician => Role::Technician,
+        }
+    }
+}
+
+impl From<Role> for AdminRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => AdminRole::Owner,
+            Role::Admin => AdminRole::Admin,
+            Role::Technician => AdminRole::Technician,
+        }
+    }
+}
+
+/// A portal operator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminView {
+    pub id: uuid::Uuid,
+    /// The sign-in name, lowercase.
+    pub email: String,
+    pub name: String,
+    pub role: AdminRole,
+    /// A technician's assigned companies.
+    pub companies: Vec<uuid::Uuid>,
+    pub locale: String,
+    /// Signed in with a one-time password that must still be replaced.
+    pub must_change_password: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view(admin: Admin, companies: Vec<String>) -> AdminView {
+    AdminView {
+        id: uuid::Uuid::parse_str(&admin.id).unwrap_or_default(),
+        role: Role::parse(&admin.role).map_or(AdminRole::Technician, AdminRole::from),
+        email: admin.email,
+        name: admin.name,
+        companies: companies
+            .iter()
+            .filter_map(|c| uuid::Uuid::parse_str(c).ok())
+            .collect(),
+        locale: admin.locale,
+        must_change_password: admin.must_change_password,
+        created_at: admin.created_at.and_utc(),
+        updated_at: admin.updated_at.and_utc(),
+    }
+}
+
+/// Paging of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// 1 to 200; 50 when left out.
+    pub limit: Option<u32>,
+}
+
+/// A page of admins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminPage {
+    pub items: Vec<AdminView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A new admin.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    /// Their sign-in name; unique across Custodian.
+    pub email: String,
+    /// 1 to 200 characters.
+    pub name: String,
+    pub role: AdminRole,
+    /// A technician's companies (for other roles, leave out).
+    pub companies: Option<Vec<uuid::Uuid>>,
+    /// en, fr, de, es, it, nl or ja; en when left out.
+    pub locale: Option<String>,
+}
+
+/// A created admin and their one-time password, shown only in this answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAdmin {
+    pub admin: AdminView,
+    /// Give it to the admin; the first sign-in must replace it. It is stored
+    /// only as an argon2id hash and shown nowhere else.
+    pub one_time_password: String,
+}
+
+/// Changes to an admin; a field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUpdate {
+    pub name: Option<String>,
+    /// Changing it revokes the admin's tokens.
+    pub role: Option<AdminRole>,
+    /// A technician's companies, replacing those before.
+    pub companies: Option<Vec<uuid::Uuid>>,
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::InvalidValue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if (1..=200).contains(&name.chars().count()) {
+        Ok(name.to_owned())
+    } else {
+        Err(invalid("name", "must be 1 to 200 characters"))
+    }
+}
+
+fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(i64::from(limit))
+    } else {
+        Err(invalid("limit", "must be from 1 to 200"))
+    }
+}
+
+/// The admin a path names, of the caller's partner; otherwise 404.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<(Admin, Vec<String>, AdminId), ApiError> {
+    let id = AdminId::parse(raw_id).ok_or(ApiError::NotFound)?;
+    let partner = caller.partner;
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(admin) = admins::find(conn, partner, id)? else {
+                return Ok(None);
+            };
+            Ok(Some((admin, admins::assigned_companies(conn, id)?)))
+        })
+        .await?;
+    let (admin, companies) = found.ok_or(ApiError::NotFound)?;
+    Ok((admin, companies, id))
+}
+
+fn resource(caller: &Caller, id: AdminId, admin: &Admin) -> Resource {
+    Resource::Admin {
+        id,
+        partner: caller.partner,
+        role: Role::parse(&admin.role).unwrap_or(Role::Technician),
+    }
+}
+
+/// Validates a technician's companies: all of the caller's partner.
+async fn check_companies(
+    state: &AppState,
+    caller: &Caller,
+    role: Role,
+    companies: Option<Vec<uuid::Uuid>>,
+) -> Result<Vec<String>, ApiError> {
+    let companies: Vec<String> = companies
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if companies.is_empty() {
+        return Ok(companies);
+    }
+    if role != Role::Technician {
+        return Err(invalid(
+            "companies",
+            "only a technician is assigned companies",
+        ));
+    }
+    let partner = caller.partner;
+    let wanted = companies.clone();
+    let found = state
+        .db
+        .run(move |conn| companies::existing(conn, partner, &wanted))
+        .await?;
+    if found.len()
+        != companies
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    {
+        return Err(invalid("companies", "names a company that does not exist"));
+    }
+    Ok(companies)
+}
+
+/// List admins
+///
+/// The partner's admins, oldest first.
+#[utoipa::path(
+    operation_id = "admins_list",
+    tag = "admins",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of admins", body = AdminPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/admins")]
+pub async fn admins_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Result<web::Json<AdminPage>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::ListAdmins,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let limit = page_limit(query.limit)?;
+    let after = match &query.cursor {
+        Some(cursor) => Some(
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .and_then(|text| AdminId::parse(text.strip_prefix("admin:")?))
+                .ok_or_else(|| invalid("cursor", "is not a cursor this API gave"))?,
+        ),
+        None => None,
+    };
+    let partner = caller.partner;
+    let (mut admins, mut companies) = state
+        .db
+        .run(move |conn| {
+            let admins = admins::list(conn, partner, after, limit + 1)?;
+            let mut companies = HashMap::new();
+            for admin in admins
+                .iter()
+                .filter(|a| a.role == Role::Technician.as_str())
+            {
+                let id = AdminId::parse(&admin.id).expect("stored ids parse");
+                companies.insert(admin.id.clone(), admins::assigned_companies(conn, id)?);
+            }
+            Ok((admins, companies))
+        })
+        .await?;
+    let next_cursor = if admins.len() as i64 > limit {
+        admins.truncate(limit as usize);
+        admins
+            .last()
+            .map(|a| URL_SAFE_NO_PAD.encode(format!("admin:{}", a.id)))
+    } else {
+        None
+    };
+    let items = admins
+        .into_iter()
+        .map(|a| {
+            let assigned = companies.remove(&a.id).unwrap_or_default();
+            view(a, assigned)
+        })
+        .collect();
+    Ok(web::Json(AdminPage { items, next_cursor }))
+}
+
+/// Create an admin
+///
+/// Answers the admin and a one-time password, shown only here; the first
+/// sign-in must replace it.
+#[utoipa::path(
+    operation_id = "admins_create",
+    tag = "admins",
+    security(("bearer" = [])),
+    request_body = NewAdmin,
+    responses(
+        (status = 201, description = "Created", body = CreatedAdmin),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/admins")]
+pub async fn admins_create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Json(new): Json<NewAdmin>,
+) -> Result<HttpResponse, ApiError> {
+    let role = Role::from(new.role);
+    let id = AdminId::new();
+    let target = Resource::Admin {
+        id,
+        partner: caller.partner,
+        role,
+    };
+    caller
+        .authorize(&state, Action::CreateAdmin { role }, &target)
+        .await?;
+    let email = admins::normalize_email(&new.email);
+    if email.len() > 254
+        || email.split('@').count() != 2
+        || email.starts_with('@')
+        || email.ends_with('@')
+    {
+        return Err(invalid("email", "must be an email address"));
+    }
+    let name = check_name(&new.name)?;
+    let locale = new.locale.unwrap_or_else(|| "en".into());
+    if !LOCALES.contains(&locale.as_str()) {
+        return Err(invalid(
+            "locale",
+            "must be one of en, fr, de, es, it, nl, ja",
+        ));
+    }
+    let companies = check_companies(&state, &caller, role, new.companies).await?;
+    let password = draw_secret(15);
+    let hash = state.passwords.hash(password.clone()).await;
+    let now = Utc::now().naive_utc();
+    let admin = Admin {
+        id: id.to_string(),
+        partner_id: caller.partner.to_string(),
+        email: email.clone(),
+        name,
+        role: role.as_str().into(),
+        password_hash: hash,
+        must_change_password: true,
+        token_generation: 0,
+        locale,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut event = caller.event("createAdmin", "admin", id.to_string(), true, Vec::new());
+    event.details =
+        serde_json::json!({ "email": email, "role": role.as_str(), "companies": companies });
+    let partner = caller.partner;
+    let stored = admin.clone();
+    let assigned = companies.clone();
+    let result = state
+        .db
+        .write(move |conn| {
+            admins::insert(conn, &stored)?;
+            admins::set_companies(conn, partner, id, &assigned)?;
+            audit::append(conn, event)?;
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                detail: "Another account already signs in with this email".into(),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    Ok(HttpResponse::Created().json(CreatedAdmin {
+        admin: view(admin, companies),
+        one_time_password: password.expose_secret().to_owned(),
+    }))
+}
+
+/// Get an admin
+#[utoipa::path(
+    operation_id = "admin_get",
+    tag = "admins",
+    security(("bearer" = [])),
+    params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
+    responses(
+        (status = 200, description = "The admin", body = AdminView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/admins/{admin_id}")]
+pub async fn admin_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<AdminView>, ApiError> {
+    let (admin, companies, id) = load(&state, &caller, &path).await?;
+    caller
+        .authorize(&state, Action::ReadAdmin, &resource(&caller, id, &admin))
+        .await?;
+    Ok(web::Json(view(admin, companies)))
+}
+
+/// Change an admin
+///
+/// A role change revokes the admin's tokens. Only owners change owners or
+/// make them, and the last owner stays an owner.
+#[utoipa::path(
+    operation_id = "admin_update",
+    tag = "admins",
+    security(("bearer" = [])),
+    params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
+    request_body = AdminUpdate,
+    responses(
+        (status = 200, description = "The admin, changed", body = AdminView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner cannot be demoted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/v1/admins/{admin_id}")]
+pub async fn admin_update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(update): Json<AdminUpdate>,
+) -> Result<web::Json<AdminView>, ApiError> {
+    let (admin, _, id) = load(&state, &caller, &path).await?;
+    let current = Role::parse(&admin.role).unwrap_or(Role::Technician);
+    let role = update.role.map_or(current, Role::from);
+    caller
+        .authorize(
+            &state,
+            Action::UpdateAdmin { role },
+            &resource(&caller, id, &admin),
+        )
+        .await?;
+    let name = update.name.as_deref().map(check_name).transpose()?;
+    let companies = match update.companies {
+        Some(list) => Some(check_companies(&state, &caller, role, Some(list)).await?),
+        // A technician who becomes something else keeps no companies.
+        None if role != Role::Technician => Some(Vec::new()),
+        None => None,
+    };
+    let role_changed = role != current;
+    let changes = AdminChanges {
+        name,
+        role: role_changed.then(|| role.as_str().to_owned()),
+        token_generation: role_changed.then_some(admin.token_generation + 1),
+        updated_at: Some(Utc::now().naive_utc()),
+    };
+    let mut event = caller.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
+    let partner = caller.partner;
+    let demotes_owner = current == Role::Owner && role != Role::Owner;
+    state
+        .db
+        .write(move |conn| {
+            if demotes_owner && admins::lock_owners(conn, partner)?.len() <= 1 {
+                return Ok(Err(ApiError::Conflict {
+                    code: "last_owner",
+                    detail: "The last owner cannot be demoted; make another owner first".into(),
+                }));
+            }
+            admins::update(conn, partner, id, &changes)?;
+            if let Some(companies) = &companies {
+                admins::set_companies(conn, partner, id, companies)?;
+            }
+            audit::append(conn, event)?;
+            Ok(Ok(()))
+        })
+        .await??;
+    let (admin, companies, _) = load(&state, &caller, &path).await?;
+    Ok(web::Json(view(admin, companies)))
+}
+
+/// Remove an admin
+///
+/// Their tokens stop working at once. The last owner cannot be removed.
+#[utoipa::path(
+    operation_id = "admin_delete",
+    tag = "admins",
+    security(("bearer" = [])),
+    params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner cannot be removed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/admins/{admin_id}")]
+pub async fn admin_delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (admin, _, id) = load(&state, &caller, &path).await?;
+    caller
+        .authorize(&state, Action::DeleteAdmin, &resource(&caller, id, &admin))
+        .await?;
+    let is_owner = admin.role == Role::Owner.as_str();
+    let mut event = caller.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({ "email": admin.email, "role": admin.role });
+    let partner = caller.partner;
+    state
+        .db
+        .write(move |conn| {
+            if is_owner && admins::lock_owners(conn, partner)?.len() <= 1 {
+                return Ok(Err(ApiError::Conflict {
+                    code: "last_owner",
+                    detail: "The last owner cannot be removed; make another owner first".into(),
+                }));
+            }
+            if !admins::delete(conn, partner, id)? {
+                return Ok(Err(ApiError::NotFound));
+            }
+            audit::append(conn, event)?;
+            Ok(Ok(()))
+        })
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,397 @@
+//! `/v1/admins`: creating, reading, changing and removing admins; the last
+//! owner; revocation; another partner's admins are 404.
+
+use custodian_api::db::admins::{self, Admin, Role};
+use custodian_api::db::{Backend, partners};
+use custodian_api::testing::TestServer;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().map(str::to_owned)
+}
+
+async fn send(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(
+            method.parse().unwrap(),
+            format!("{}{path}", server.base_url),
+        )
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn owner_token(server: &TestServer) -> String {
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    sign_in(server, &email, &password).await.unwrap()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_admin_is_created_signs_in_once_and_is_managed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (status, created) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/admins",
+        Some(
+            json!({"email": " Tina@Example.com ", "name": "Tina", "role": "admin", "locale": "fr"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["admin"]["email"], "tina@example.com");
+    assert_eq!(created["admin"]["must_change_password"], true);
+    let id = created["admin"]["id"].as_str().unwrap().to_owned();
+    let one_time = created["one_time_password"].as_str().unwrap().to_owned();
+    assert_eq!(one_time.len(), 20);
+
+    let (status, again) = send(&server, &owner, "GET", &format!("/v1/admins/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        again.get("one_time_password").is_none() && !again.to_string().contains(&one_time),
+        "shown once only"
+    );
+
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/admins",
+        Some(json!({"email": "tina@example.com", "name": "Twin", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("email_taken"))
+    );
+    for (body, field) in [
+        (
+            json!({"email": "not-an-email", "name": "X", "role": "admin"}),
+            "email",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "", "role": "admin"}),
+            "name",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "emperor"}),
+            "role",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "admin", "locale": "tlh"}),
+            "locale",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "admin", "companies": [uuid::Uuid::new_v4()]}),
+            "companies",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "technician", "companies": [uuid::Uuid::new_v4()]}),
+            "companies",
+        ),
+    ] {
+        let (status, problem) =
+            send(&server, &owner, "POST", "/v1/admins", Some(body.clone())).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+
+    // The new admin signs in (restricted), sets a password, and works.
+    let restricted = sign_in(&server, "tina@example.com", &one_time)
+        .await
+        .unwrap();
+    let (status, _) = send(&server, &restricted, "GET", "/v1/admins", None).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        &server,
+        &restricted,
+        "POST",
+        "/v1/auth/password",
+        Some(json!({"current_password": one_time, "new_password": "tina's long passphrase"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let tina = sign_in(&server, "tina@example.com", "tina's long passphrase")
+        .await
+        .unwrap();
+    let (status, page) = send(&server, &tina, "GET", "/v1/admins?limit=2", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = send(
+        &server,
+        &tina,
+        "GET",
+        &format!("/v1/admins?cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        rest["items"].as_array().unwrap().len(),
+        1,
+        "bootstrap owner, created owner, tina"
+    );
+
+    // A role change revokes her tokens at once.
+    let (status, changed) = send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("/v1/admins/{id}"),
+        Some(json!({"role": "technician"})),
+    )
+    .await;
+    assert_eq!(
+        (status, changed["role"].as_str()),
+        (200, Some("technician"))
+    );
+    let (status, _) = send(&server, &tina, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 401);
+
+    // Removal: her new tokens die with her.
+    let tina = sign_in(&server, "tina@example.com", "tina's long passphrase")
+        .await
+        .unwrap();
+    let (status, _) = send(&server, &owner, "DELETE", &format!("/v1/admins/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = send(&server, &tina, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = send(&server, &owner, "GET", &format!("/v1/admins/{id}"), None).await;
+    assert_eq!(status, 404);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_last_owner_stays(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    let second = sign_in(&server, &email, &password).await.unwrap();
+    let bootstrap_owner = server.owner.owner_id.clone();
+    // Two owners: one may go.
+    let (status, _) = send(
+        &server,
+        &second,
+        "DELETE",
+        &format!("/v1/admins/{bootstrap_owner}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    // The last one can neither go nor step down.
+    let (_, me) = send(&server, &second, "GET", "/v1/admins", None).await;
+    let my_id = me["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, problem) = send(
+        &server,
+        &second,
+        "DELETE",
+        &format!("/v1/admins/{my_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("last_owner"))
+    );
+    let (status, problem) = send(
+        &server,
+        &second,
+        "PATCH",
+        &format!("/v1/admins/{my_id}"),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("last_owner"))
+    );
+    let (status, _) = send(&server, &second, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 200, "still an owner, tokens intact");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn two_owners_demoting_each_other_leave_one(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (a_email, a_password) = server.create_admin(Role::Owner, &[]).await;
+    let a = sign_in(&server, &a_email, &a_password).await.unwrap();
+    // Two owners: the bootstrapped one (made usable here) and A.
+    let pool = server.database.pool();
+    let boot = server.owner.owner_id.clone();
+    let b_password = "bootstrap owner's new passphrase".to_owned();
+    let hash = custodian_api::auth::password::hash_blocking(&b_password.clone().into());
+    pool.run(move |conn| {
+        use custodian_api::db::schema::admins as t;
+        use diesel::prelude::*;
+        diesel::update(t::table.filter(t::id.eq(&boot)))
+            .set((t::password_hash.eq(hash), t::must_change_password.eq(false)))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let b = sign_in(&server, &server.owner.owner_email, &b_password)
+        .await
+        .unwrap();
+    let (_, page) = send(&server, &a, "GET", "/v1/admins", None).await;
+    let a_id = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == a_email.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_id = server.owner.owner_id.clone();
+    let (first, second) = tokio_join(
+        send(
+            &server,
+            &a,
+            "PATCH",
+            &format!("/v1/admins/{b_id}"),
+            Some(json!({"role": "admin"})),
+        ),
+        send(
+            &server,
+            &b,
+            "PATCH",
+            &format!("/v1/admins/{a_id}"),
+            Some(json!({"role": "admin"})),
+        ),
+    )
+    .await;
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    // One demotion lands; the other is refused (409 last owner, or 401 when
+    // the winner demoted the loser first and so revoked their token).
+    assert_eq!(statuses[0], 200, "{first:?} {second:?}");
+    assert!(matches!(statuses[1], 401 | 409), "{first:?} {second:?}");
+    let owners = pool
+        .run(move |conn| {
+            let partner = custodian_api::ids::PartnerId::parse(&page_partner(conn)).unwrap();
+            admins::lock_owners(conn, partner)
+        })
+        .await
+        .unwrap();
+    assert_eq!(owners.len(), 1);
+}
+
+fn page_partner(conn: &mut custodian_api::db::DbConn) -> String {
+    use custodian_api::db::schema::partners as t;
+    use diesel::prelude::*;
+    t::table.select(t::id).first(conn).unwrap()
+}
+
+async fn tokio_join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    futures_util::future::join(a, b).await
+}
+
+#[rstest]
+#[actix_web::test]
+async fn another_partners_admin_is_not_found(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let now = chrono::Utc::now().naive_utc();
+    let other = partners::Partner::new("Other MSP", now);
+    let stranger = Admin {
+        id: custodian_api::ids::AdminId::new().to_string(),
+        partner_id: other.id.clone(),
+        email: "stranger@other.example".into(),
+        name: "Stranger".into(),
+        role: "owner".into(),
+        password_hash: "x".into(),
+        must_change_password: false,
+        token_generation: 0,
+        locale: "en".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let stranger_id = stranger.id.clone();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            partners::insert(conn, &other)?;
+            admins::insert(conn, &stranger)
+        })
+        .await
+        .unwrap();
+    let absent = uuid::Uuid::new_v4().to_string();
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(json!({"name": "Mine now"}))),
+        ("DELETE", None),
+    ] {
+        let (status, problem) = send(
+            &server,
+            &owner,
+            method,
+            &format!("/v1/admins/{stranger_id}"),
+            body.clone(),
+        )
+        .await;
+        let (absent_status, absent_problem) = send(
+            &server,
+            &owner,
+            method,
+            &format!("/v1/admins/{absent}"),
+            body,
+        )
+        .await;
+        assert_eq!((status, absent_status), (404, 404), "{method}");
+        assert_eq!(
+            problem["detail"], absent_problem["detail"],
+            "{method}: the same answer as an absent admin"
+        );
+        assert_eq!(problem["code"], "not_found");
+    }
+    let (status, _) = send(&server, &owner, "GET", "/v1/admins/not-a-uuid", None).await;
+    assert_eq!(status, 404);
+}
