@@ -102,6 +102,7 @@ impl Server {
             passwords,
             tokens: Arc::new(tokens),
             authz: Arc::new(authz),
+            throttle: Default::default(),
         });
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);

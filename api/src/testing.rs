@@ -61,6 +61,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
         passwords: Passwords::new(1),
         tokens: std::sync::Arc::new(tokens),
         authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
+        throttle: Default::default(),
     })
 }
 

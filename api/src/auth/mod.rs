@@ -10,6 +10,7 @@
 
 pub mod keys;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 
 use base64::Engine;

@@ -6,8 +6,6 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
@@ -24,6 +22,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
+use crate::http::paging;
 use crate::ids::AdminId;
 
 const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
@@ -161,15 +160,6 @@ fn check_name(name: &str) -> Result<String, ApiError> {
     }
 }
 
-fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if (1..=200).contains(&limit) {
-        Ok(i64::from(limit))
-    } else {
-        Err(invalid("limit", "must be from 1 to 200"))
-    }
-}
-
 /// The admin a path names, of the caller's partner; otherwise 404.
 async fn load(
     state: &AppState,
@@ -265,15 +255,11 @@ pub async fn admins_list(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    let limit = page_limit(query.limit)?;
-    let after = match &query.cursor {
+    let limit = paging::limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
         Some(cursor) => Some(
-            URL_SAFE_NO_PAD
-                .decode(cursor)
-                .ok()
-                .and_then(|raw| String::from_utf8(raw).ok())
-                .and_then(|text| AdminId::parse(text.strip_prefix("admin:")?))
-                .ok_or_else(|| invalid("cursor", "is not a cursor this API gave"))?,
+            AdminId::parse(&paging::decode("admin", cursor)?)
+                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
         ),
         None => None,
     };
@@ -293,14 +279,7 @@ pub async fn admins_list(
             Ok((admins, companies))
         })
         .await?;
-    let next_cursor = if admins.len() as i64 > limit {
-        admins.truncate(limit as usize);
-        admins
-            .last()
-            .map(|a| URL_SAFE_NO_PAD.encode(format!("admin:{}", a.id)))
-    } else {
-        None
-    };
+    let next_cursor = paging::finish(&mut admins, limit, "admin", |a| a.id.clone());
     let items = admins
         .into_iter()
         .map(|a| {

@@ -1,8 +1,6 @@
 //! `GET /v1/audit-events` and `GET /v1/audit-events/verify`.
 
 use actix_web::{get, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,10 +11,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::Query;
-
-/// Page sizes: 50 by default, at most 200.
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
+use crate::http::paging;
 
 /// Filters and paging of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -91,22 +86,6 @@ pub struct AuditEventPage {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("audit:{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|text| text.strip_prefix("audit:")?.parse().ok())
-        .ok_or_else(|| ApiError::InvalidValue {
-            field: "cursor".into(),
-            message: "is not a cursor this API gave".into(),
-        })
-}
-
 /// List audit events
 ///
 /// The caller's partner's events, oldest first, filtered and paged.
@@ -135,34 +114,33 @@ pub async fn audit_events_list(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::InvalidValue {
-            field: "limit".into(),
-            message: format!("must be from 1 to {MAX_LIMIT}"),
-        });
-    }
+    let limit = paging::limit(query.limit)?;
+    let after_seq =
+        match query.cursor.as_deref() {
+            Some(cursor) => Some(paging::decode("audit", cursor)?.parse().map_err(|_| {
+                ApiError::InvalidValue {
+                    field: "cursor".into(),
+                    message: "is not a cursor this list gave".into(),
+                }
+            })?),
+            None => None,
+        };
     let filter = Filter {
         actor_id: query.actor_id,
         action: query.action,
         target_id: query.target_id,
         from: query.from.map(|t| t.naive_utc()),
         to: query.to.map(|t| t.naive_utc()),
-        after_seq: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        after_seq,
         // One more than asked, to know whether a next page exists.
-        limit: i64::from(limit) + 1,
+        limit: limit + 1,
     };
     let partner = caller.partner;
     let mut events = state
         .db
         .run(move |conn| audit::list(conn, partner, &filter))
         .await?;
-    let next_cursor = if events.len() > limit as usize {
-        events.truncate(limit as usize);
-        events.last().map(|e| encode_cursor(e.seq))
-    } else {
-        None
-    };
+    let next_cursor = paging::finish(&mut events, limit, "audit", |e| e.seq.to_string());
     Ok(web::Json(AuditEventPage {
         items: events.into_iter().map(AuditEventView::from).collect(),
         next_cursor,

@@ -13,6 +13,7 @@ pub mod docs;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod paging;
 pub mod partner;
 pub mod tokens;
 
@@ -158,6 +159,7 @@ pub struct AppState {
     pub passwords: Passwords,
     pub tokens: Arc<TokenService>,
     pub authz: Arc<Authz>,
+    pub throttle: Arc<crate::auth::throttle::Throttle>,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -12,7 +12,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::time::Instant;
+
 use crate::audit::{self, ActorKind, NewEvent};
+use crate::auth::throttle::Verdict;
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::db::admins;
 use crate::error::ApiError;
@@ -138,6 +141,7 @@ fn field_of(message: &str) -> String {
         (status = 400, description = "A malformed request, a wrong email or password, or an unsupported grant",
             body = OAuthError),
         (status = 401, description = "Client authentication failed", body = OAuthError),
+        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds", body = OAuthError),
     ),
 )]
 #[post("/v1/auth/token")]
@@ -151,7 +155,13 @@ pub async fn token_create(
         Err(description) => return Ok(oauth_error("invalid_request", &description)),
     };
     match request.grant_type.as_str() {
-        "password" => password_grant(request, &state, request_id(&req)).await,
+        "password" => {
+            let address = req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            password_grant(request, &state, request_id(&req), &address).await
+        }
         "client_credentials" => Ok(oauth_error(
             "unsupported_grant_type",
             "client_credentials is not available yet on this server",
@@ -170,10 +180,23 @@ fn request_id(req: &HttpRequest) -> Option<String> {
         .map(|id| id.0.clone())
 }
 
+/// 429 with `Retry-After`, in the RFC 6749 error form of this endpoint.
+fn rate_limited(wait: std::time::Duration) -> HttpResponse {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, seconds.max(1).to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OAuthError {
+            error: "rate_limited".into(),
+            error_description: format!("too many failed sign-ins; retry in {} s", seconds.max(1)),
+        })
+}
+
 async fn password_grant(
     request: TokenRequest,
     state: &AppState,
     request_id: Option<String>,
+    address: &str,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(username), Some(password)) = (request.username, request.password) else {
         return Ok(oauth_error(
@@ -181,6 +204,12 @@ async fn password_grant(
             "the password grant needs username and password",
         ));
     };
+    let account = admins::normalize_email(&username);
+    // Before any database or argon2 work: a throttled attempt costs nothing.
+    if let Verdict::Wait(wait) = state.throttle.check(&account, address, Instant::now()) {
+        tracing::warn!(wait_seconds = wait.as_secs(), "sign-in throttled");
+        return Ok(rate_limited(wait));
+    }
     let lookup = username.clone();
     let admin = state
         .db
@@ -188,6 +217,11 @@ async fn password_grant(
         .await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let signed_in = state.passwords.verify(password, stored).await;
+    if signed_in {
+        state.throttle.succeeded(&account);
+    } else {
+        state.throttle.failed(&account, address, Instant::now());
+    }
     // Sign-ins, failed or not, are audited: to the admin's partner when the
     // email is known, to the chain of no partner otherwise.
     let event = NewEvent {

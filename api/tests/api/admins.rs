@@ -4,46 +4,10 @@
 use custodian_api::db::admins::{self, Admin, Role};
 use custodian_api::db::{Backend, partners};
 use custodian_api::testing::TestServer;
+
+use crate::support::{send, sign_in};
 use rstest::rstest;
-use serde_json::{Value, json};
-
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/v1/auth/token", server.base_url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().map(str::to_owned)
-}
-
-async fn send(
-    server: &TestServer,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(
-            method.parse().unwrap(),
-            format!("{}{path}", server.base_url),
-        )
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 async fn owner_token(server: &TestServer) -> String {
     let (email, password) = server.create_admin(Role::Owner, &[]).await;

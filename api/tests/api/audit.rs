@@ -6,40 +6,12 @@ use custodian_api::db::schema::audit_events;
 use custodian_api::db::{Backend, migrations};
 use custodian_api::ids::PartnerId;
 use custodian_api::testing::{TestDatabase, TestServer};
+
+use crate::support::{send, sign_in};
 use diesel::prelude::*;
 use rstest::rstest;
 use secrecy::ExposeSecret;
-use serde_json::{Value, json};
-
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/v1/auth/token", server.base_url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().map(str::to_owned)
-}
-
-async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.base_url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
+use serde_json::json;
 
 #[rstest]
 #[actix_web::test]
@@ -73,10 +45,10 @@ async fn security_events_are_recorded_without_secrets(
     let owner = sign_in(&server, &email, new_password).await.unwrap();
     let (tech_email, tech_password) = server.create_admin(Role::Technician, &[]).await;
     let tech = sign_in(&server, &tech_email, &tech_password).await.unwrap();
-    let (status, _) = get(&server, &tech, "/v1/audit-events").await;
+    let (status, _) = send(&server, &tech, "GET", "/v1/audit-events", None).await;
     assert_eq!(status, 403, "technicians do not read the audit log");
 
-    let (status, page) = get(&server, &owner, "/v1/audit-events?limit=200").await;
+    let (status, page) = send(&server, &owner, "GET", "/v1/audit-events?limit=200", None).await;
     assert_eq!(status, 200, "{page}");
     let events = page["items"].as_array().unwrap();
     let actions: Vec<(&str, &str)> = events
@@ -164,20 +136,18 @@ async fn security_events_are_recorded_without_secrets(
     }
 
     // Filters and paging.
-    let (_, signins) = get(
+    let (_, signins) = send(
         &server,
         &owner,
+        "GET",
         "/v1/audit-events?action=auth.sign_in&limit=2",
+        None,
     )
     .await;
     assert_eq!(signins["items"].as_array().unwrap().len(), 2);
     let cursor = signins["next_cursor"].as_str().unwrap().to_owned();
-    let (_, rest) = get(
-        &server,
-        &owner,
-        &format!("/v1/audit-events?action=auth.sign_in&cursor={cursor}"),
-    )
-    .await;
+    let cursor_path = format!("/v1/audit-events?action=auth.sign_in&cursor={cursor}");
+    let (_, rest) = send(&server, &owner, "GET", &cursor_path, None).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 2);
     assert!(rest["next_cursor"].is_null());
     for bad in [
@@ -187,7 +157,14 @@ async fn security_events_are_recorded_without_secrets(
         "from=yesterday",
         "colour=red",
     ] {
-        let (status, problem) = get(&server, &owner, &format!("/v1/audit-events?{bad}")).await;
+        let (status, problem) = send(
+            &server,
+            &owner,
+            "GET",
+            &format!("/v1/audit-events?{bad}"),
+            None,
+        )
+        .await;
         assert_eq!(status, 422, "{bad}: {problem}");
     }
 }

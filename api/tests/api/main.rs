@@ -11,4 +11,5 @@ mod identity;
 mod partner;
 mod problems;
 mod storage;
+mod support;
 mod tokens;

@@ -6,6 +6,8 @@ use custodian_api::db::Backend;
 use custodian_api::db::admins::Role;
 use custodian_api::http::openapi;
 use custodian_api::testing::TestServer;
+
+use crate::support::sign_in;
 use rstest::rstest;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -139,30 +141,16 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> String {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/v1/auth/token", server.base_url))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().expect("a token").to_owned()
-}
-
 async fn token_for(server: &TestServer, role: Role) -> String {
     token_and_password(server, role).await.0
 }
 
 async fn token_and_password(server: &TestServer, role: Role) -> (String, String) {
     let (email, password) = server.create_admin(role, &[]).await;
-    (sign_in(server, &email, &password).await, password)
+    (
+        sign_in(server, &email, &password).await.expect("signed in"),
+        password,
+    )
 }
 
 async fn call(
@@ -222,7 +210,9 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Denied::Role(role) => token_for(&server, role).await,
             Denied::PasswordChangeOnly => {
                 let password = server.owner.one_time_password.expose_secret().to_owned();
-                sign_in(&server, &server.owner.owner_email, &password).await
+                sign_in(&server, &server.owner.owner_email, &password)
+                    .await
+                    .expect("signed in")
             }
             Denied::Fixture(fixture) => {
                 let dir =
@@ -348,7 +338,9 @@ async fn tokens_are_refused_once_revoked_or_for_a_removed_admin(
         return;
     };
     let (email, password) = server.create_admin(Role::Admin, &[]).await;
-    let token = sign_in(&server, &email, &password).await;
+    let token = sign_in(&server, &email, &password)
+        .await
+        .expect("signed in");
     let get = |token: String| {
         let request = reqwest::Client::new()
             .get(format!("{}/v1/partner", server.base_url))
@@ -369,7 +361,9 @@ async fn tokens_are_refused_once_revoked_or_for_a_removed_admin(
     .unwrap();
     assert_eq!(get(token).await, 401, "a bumped generation revokes at once");
 
-    let fresh = sign_in(&server, &email, &password).await;
+    let fresh = sign_in(&server, &email, &password)
+        .await
+        .expect("signed in");
     assert_eq!(get(fresh.clone()).await, 200);
     pool.run(move |conn| {
         diesel::delete(admins::table.filter(admins::email.eq(email))).execute(conn)?;
@@ -408,7 +402,9 @@ async fn the_bootstrapped_owner_sets_a_password_and_then_works(
     };
     let one_time = server.owner.one_time_password.expose_secret().to_owned();
     let email = server.owner.owner_email.clone();
-    let restricted = sign_in(&server, &email, &one_time).await;
+    let restricted = sign_in(&server, &email, &one_time)
+        .await
+        .expect("signed in");
     let client = reqwest::Client::new();
     let partner = |token: String| {
         let request = client
@@ -481,6 +477,8 @@ async fn the_bootstrapped_owner_sets_a_password_and_then_works(
         400,
         "the one-time password works once"
     );
-    let fresh = sign_in(&server, &email, "a much longer passphrase").await;
+    let fresh = sign_in(&server, &email, "a much longer passphrase")
+        .await
+        .expect("signed in");
     assert_eq!(partner(fresh).await, 200);
 }

@@ -273,3 +273,51 @@ async fn transport_errors_on_the_token_endpoint_are_still_problems(
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(response.headers()["allow"], "POST");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn repeated_failures_are_throttled_before_any_hashing(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let password = server.owner.one_time_password.expose_secret().to_owned();
+    let attempt = |guess: &str| {
+        let body = form(&[
+            ("grant_type", "password"),
+            ("username", "owner@custodian.local"),
+            ("password", guess),
+        ]);
+        let request = reqwest::Client::new()
+            .post(format!("{}/v1/auth/token", server.base_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                response.status().as_u16(),
+                retry_after,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    for _ in 0..custodian_api::auth::throttle::FREE_FAILURES {
+        assert_eq!(attempt("wrong").await.0, 400);
+    }
+    let (status, retry_after, body) = attempt("wrong").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // Even the right password waits: the delay is per account.
+    assert_eq!(attempt(&password).await.0, 429);
+    // The delay passes and the owner gets in.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(attempt(&password).await.0, 200);
+}
