@@ -111,6 +111,33 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action's name, as in the schema.
+    pub const NAMES: &'static [&'static str] = &[
+        "readPartner",
+        "updatePartner",
+        "changeOwnPassword",
+        "listAdmins",
+        "readAdmin",
+        "createAdmin",
+        "updateAdmin",
+        "deleteAdmin",
+        "listApiClients",
+        "createApiClient",
+        "deleteApiClient",
+        "listCompanies",
+        "readCompany",
+        "readBackupProfile",
+        "createCompany",
+        "updateCompany",
+        "updateBackupProfile",
+        "readUser",
+        "createUser",
+        "readReset",
+        "resetMasterPassword",
+        "purgeVault",
+        "readAudit",
+    ];
+
     /// The action's name in the schema.
     pub fn name(&self) -> &'static str {
         match self {
@@ -165,17 +192,37 @@ impl Action {
     }
 }
 
-fn uid(kind: &str, id: impl std::fmt::Display) -> EntityUid {
-    let kind = EntityTypeName::from_str(kind).expect("the schema's type names parse");
-    EntityUid::from_type_name_and_id(kind, EntityId::new(id.to_string()))
+/// The schema's entity type names, parsed once (parsing one per entity was
+/// most of a decision's time).
+struct TypeNames {
+    partner: EntityTypeName,
+    company: EntityTypeName,
+    user: EntityTypeName,
+    admin: EntityTypeName,
+    api_client: EntityTypeName,
+}
+
+static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
+    let parse = |name: &str| EntityTypeName::from_str(name).expect("the schema's type names parse");
+    TypeNames {
+        partner: parse("Custodian::Partner"),
+        company: parse("Custodian::Company"),
+        user: parse("Custodian::User"),
+        admin: parse("Custodian::Admin"),
+        api_client: parse("Custodian::ApiClient"),
+    }
+});
+
+fn uid(kind: &EntityTypeName, id: impl std::fmt::Display) -> EntityUid {
+    EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id.to_string()))
 }
 
 fn partner_uid(id: PartnerId) -> EntityUid {
-    uid("Custodian::Partner", id)
+    uid(&TYPES.partner, id)
 }
 
 fn company_uid(id: CompanyId) -> EntityUid {
-    uid("Custodian::Company", id)
+    uid(&TYPES.company, id)
 }
 
 fn companies_set(companies: &[CompanyId]) -> RestrictedExpression {
@@ -229,7 +276,7 @@ impl Builder {
                 role,
                 companies,
             } => (
-                uid("Custodian::Admin", id),
+                uid(&TYPES.admin, id),
                 *partner,
                 HashMap::from([
                     (
@@ -245,7 +292,7 @@ impl Builder {
                 scopes,
                 companies,
             } => (
-                uid("Custodian::ApiClient", id),
+                uid(&TYPES.api_client, id),
                 *partner,
                 HashMap::from([
                     (
@@ -289,12 +336,12 @@ impl Builder {
                 partner,
             } => {
                 let parent = self.company(*company, *partner);
-                let user = uid("Custodian::User", id);
+                let user = uid(&TYPES.user, id);
                 self.push(Entity::new_no_attrs(user.clone(), HashSet::from([parent])));
                 user
             }
             Resource::Admin { id, partner, role } => {
-                let me = uid("Custodian::Admin", id);
+                let me = uid(&TYPES.admin, id);
                 if self.seen.contains(&me) {
                     // The caller acting on themselves: already built.
                     return Ok(me);
@@ -317,7 +364,7 @@ impl Builder {
                 me
             }
             Resource::ApiClient { id, partner } => {
-                let me = uid("Custodian::ApiClient", id);
+                let me = uid(&TYPES.api_client, id);
                 if self.seen.contains(&me) {
                     return Ok(me);
                 }
@@ -339,6 +386,8 @@ impl Builder {
         })
     }
 
+    /// The request's entities, checked against the schema (which also adds
+    /// the schema's action entities, so action groups resolve).
     pub(super) fn finish(self, schema: &Schema) -> Result<Entities, EntityError> {
         Entities::from_entities(self.entities, Some(schema))
             .map_err(|e: EntitiesError| EntityError(e.to_string()))

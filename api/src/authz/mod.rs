@@ -80,6 +80,8 @@ pub struct Authz {
     schema: Schema,
     policies: PolicySet,
     authorizer: Authorizer,
+    /// Action uids by name, parsed once.
+    actions: std::collections::HashMap<&'static str, EntityUid>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -184,10 +186,26 @@ impl Authz {
                 return Err(policy_error(&file, error));
             }
         }
+        let declared: HashSet<EntityUid> = schema.actions().cloned().collect();
+        let actions = Action::NAMES
+            .iter()
+            .map(|name| {
+                let uid = EntityUid::from_str(&format!("Custodian::Action::\"{name}\""))
+                    .map_err(|e| policy_error(schema_name, e))?;
+                if !declared.contains(&uid) {
+                    return Err(policy_error(
+                        schema_name,
+                        format!("declares no action {name:?}, which the server uses"),
+                    ));
+                }
+                Ok((*name, uid))
+            })
+            .collect::<Result<_, PolicyError>>()?;
         Ok(Self {
             schema,
             policies,
             authorizer: Authorizer::new(),
+            actions,
         })
     }
 
@@ -216,8 +234,11 @@ impl Authz {
         let mut built = entities::Builder::default();
         let principal_uid = built.principal(principal).map_err(|e| e.to_string())?;
         let resource_uid = built.resource(resource).map_err(|e| e.to_string())?;
-        let action_uid = EntityUid::from_str(&format!("Custodian::Action::\"{}\"", action.name()))
-            .map_err(|e| e.to_string())?;
+        let action_uid = self
+            .actions
+            .get(action.name())
+            .cloned()
+            .ok_or_else(|| format!("action {} is not known", action.name()))?;
         let context: Context = action.context().map_err(|e| e.to_string())?;
         let request = Request::new(
             principal_uid,
