@@ -20,6 +20,7 @@ use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::db::admins;
 use crate::error::ApiError;
 use crate::http::AppState;
+use crate::http::extract::{decode_json, decode_query};
 use crate::ids::PartnerId;
 
 /// A token request (RFC 6749 §4.3 and §4.4).
@@ -94,34 +95,17 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, String> {
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    match content_type.as_str() {
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body).map_err(|e| {
-            format!(
-                "the form is not a token request: {}",
-                field_of(&e.to_string())
-            )
-        }),
-        "application/json" => serde_json::from_slice(body).map_err(|e| {
-            format!(
-                "the JSON is not a token request: {}",
-                field_of(&e.to_string())
-            )
-        }),
-        _ => Err("send application/x-www-form-urlencoded (or application/json)".into()),
-    }
-}
-
-/// serde's message, without any value it quotes (it could be a password).
-fn field_of(message: &str) -> String {
-    if message.starts_with("unknown field") || message.starts_with("missing field") {
-        message
-            .split(", expected")
-            .next()
-            .unwrap_or(message)
-            .to_owned()
-    } else {
-        "a field has the wrong type".into()
-    }
+    // The API's own decoders: they name the field at fault and never repeat
+    // the value sent (it may be a password). A form is a query string.
+    let decoded = match content_type.as_str() {
+        "application/x-www-form-urlencoded" => {
+            let form = std::str::from_utf8(body).map_err(|_| "the form is not UTF-8".to_owned())?;
+            decode_query::<TokenRequest>(form)
+        }
+        "application/json" => decode_json::<TokenRequest>(body),
+        _ => return Err("send application/x-www-form-urlencoded (or application/json)".into()),
+    };
+    decoded.map_err(|error| format!("not a token request: {error}"))
 }
 
 /// Get an access token
