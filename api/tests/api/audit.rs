@@ -169,6 +169,27 @@ async fn security_events_are_recorded_without_secrets(
     }
 }
 
+/// An allowed event of the system's, in `partner`'s chain.
+fn system_event(
+    partner: PartnerId,
+    action: String,
+    policy_ids: Vec<String>,
+    details: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        partner: Some(partner),
+        actor_kind: ActorKind::System,
+        actor_id: None,
+        action,
+        target_kind: None,
+        target_id: None,
+        allowed: true,
+        policy_ids,
+        request_id: None,
+        details,
+    }
+}
+
 #[rstest]
 #[actix_web::test]
 async fn verify_names_the_first_altered_or_missing_event(
@@ -181,18 +202,12 @@ async fn verify_names_the_first_altered_or_missing_event(
     db.run(migrations::run_pending).await.unwrap();
     let partner = PartnerId::new();
     for i in 0..5 {
-        let event = NewEvent {
-            partner: Some(partner),
-            actor_kind: ActorKind::System,
-            actor_id: None,
-            action: format!("test.{i}"),
-            target_kind: None,
-            target_id: None,
-            allowed: true,
-            policy_ids: vec!["p".into()],
-            request_id: None,
-            details: json!({"i": i}),
-        };
+        let event = system_event(
+            partner,
+            format!("test.{i}"),
+            vec!["p".into()],
+            json!({"i": i}),
+        );
         db.write(move |conn| audit::append(conn, event).map(drop))
             .await
             .unwrap();
@@ -272,18 +287,7 @@ async fn concurrent_appends_keep_one_chain(
     let appends = (0..24).map(|i| {
         let db = db.clone();
         actix_web::rt::spawn(async move {
-            let event = NewEvent {
-                partner: Some(partner),
-                actor_kind: ActorKind::System,
-                actor_id: None,
-                action: format!("race.{i}"),
-                target_kind: None,
-                target_id: None,
-                allowed: true,
-                policy_ids: Vec::new(),
-                request_id: None,
-                details: json!({}),
-            };
+            let event = system_event(partner, format!("race.{i}"), Vec::new(), json!({}));
             db.write(move |conn| audit::append(conn, event).map(drop))
                 .await
         })
