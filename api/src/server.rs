@@ -41,6 +41,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 pub struct Server {
     addr: SocketAddr,
     db: Db,
+    tokens: Arc<TokenService>,
     bootstrapped: Option<Bootstrapped>,
     server: actix_web::dev::Server,
 }
@@ -94,13 +95,13 @@ impl Server {
             .public_url
             .as_ref()
             .map_or_else(|| format!("http://{addr}/"), ToString::to_string);
-        let tokens = TokenService::load_or_create(&db, keys.clone(), issuer).await?;
+        let tokens = Arc::new(TokenService::load_or_create(&db, keys.clone(), issuer).await?);
         let state = web::Data::new(AppState {
             db: db.clone(),
             metrics: Arc::new(Metrics::default()),
             keys,
             passwords,
-            tokens: Arc::new(tokens),
+            tokens: tokens.clone(),
             authz: Arc::new(authz),
             throttle: Default::default(),
         });
@@ -116,6 +117,7 @@ impl Server {
         Ok(Self {
             addr,
             db,
+            tokens,
             bootstrapped,
             server,
         })
@@ -129,6 +131,11 @@ impl Server {
     /// The database pool the server uses.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The keys that sign and verify this server's tokens.
+    pub fn tokens(&self) -> Arc<TokenService> {
+        self.tokens.clone()
     }
 
     /// The first partner and owner this start created on an empty database,

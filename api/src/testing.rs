@@ -185,6 +185,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// The owner the server bootstrapped, and the one-time password.
     pub owner: Bootstrapped,
+    /// The server's token keys: tests sign forged tokens with them.
+    pub tokens: std::sync::Arc<crate::auth::tokens::TokenService>,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -207,12 +209,14 @@ impl TestServer {
             .take_bootstrapped()
             .expect("a fresh database is bootstrapped at start");
         let base_url = format!("http://{}", server.local_addr());
+        let tokens = server.tokens();
         let handle = server.handle();
         actix_web::rt::spawn(server.run());
         Some(Self {
             base_url,
             data_dir: config.data_dir,
             owner,
+            tokens,
             handle,
             database,
         })

@@ -4,7 +4,8 @@
 //! [`generated`] is generated at build time from the committed contract
 //! (`openapi.yaml`) by progenitor, so it always matches the server it was
 //! built with. This file is the thin layer on top: building a client with a
-//! token, and turning errors into one readable line.
+//! token, and turning errors into one readable line; [`Session`] signs in
+//! with either grant and keeps the token fresh.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,8 +19,11 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
+mod session;
 #[cfg(test)]
 mod spec30;
+
+pub use session::{Credentials, REFRESH_MARGIN, Session, SessionError};
 
 /// The client and types generated from `openapi.yaml`.
 #[allow(clippy::all, missing_docs, unused_imports)]

@@ -1,5 +1,6 @@
 //! Authentication: who is calling. Key material ([`keys`]), password hashing
-//! ([`password`]), access tokens ([`tokens`]) and, next, API clients.
+//! ([`password`]), access tokens ([`tokens`]), sign-in throttling
+//! ([`throttle`]) and API client secrets ([`new_api_client_secret`]).
 //!
 //! Which hash for which secret (DESIGN.md): a secret a person chose is hashed
 //! with argon2id on a bounded blocking pool, slow to guess; a secret the server
@@ -25,4 +26,15 @@ pub fn draw_secret(bytes: usize) -> SecretString {
     let encoded = URL_SAFE_NO_PAD.encode(&raw);
     raw.fill(0);
     SecretString::from(encoded)
+}
+
+/// The keyed-hash purpose of API client secrets.
+pub const API_CLIENT_SECRET: &str = "api-client";
+
+/// A new API client secret: 256 bits from the OS CSPRNG, base64url, after a
+/// `cst_` prefix that secret scanners (and people) recognise.
+pub fn new_api_client_secret() -> SecretString {
+    use secrecy::ExposeSecret;
+    let body = draw_secret(32);
+    SecretString::from(format!("cst_{}", body.expose_secret()))
 }

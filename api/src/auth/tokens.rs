@@ -24,8 +24,12 @@ use crate::auth::keys::ServerKeys;
 use crate::db::signing_keys::{self, SigningKeyRow};
 use crate::db::{Db, DbConn, DbError};
 
-/// The audience of admin and API-client tokens.
+/// The audience of admin and API-client tokens (the admin plane).
 pub const ADMIN_AUDIENCE: &str = "custodian:admin";
+
+/// The audience of end users' account tokens. Another audience and another
+/// claims type: an account token never verifies as an admin token.
+pub const ACCOUNT_AUDIENCE: &str = "custodian:account";
 
 /// How long an access token lives.
 pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
@@ -38,16 +42,46 @@ pub const SCOPE_ADMIN: &str = "admin";
 /// An admin who must replace a one-time password may do only that.
 pub const SCOPE_PASSWORD_CHANGE: &str = "password:change";
 
-/// The claims of an admin's access token.
+/// Who an admin-plane token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Admin,
+    ApiClient,
+}
+
+/// The claims of an admin-plane access token: an admin's or an API client's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminClaims {
     pub iss: String,
     pub aud: String,
-    /// The admin's id.
+    /// The admin's or the API client's id.
     pub sub: String,
-    /// The admin's partner.
+    /// Which of the two `sub` is; required, so neither passes as the other.
+    pub kind: SubjectKind,
+    /// The subject's partner.
     pub partner: String,
-    /// The admin's token generation when issued: bumping it revokes the token.
+    /// The subject's token generation when issued: bumping it revokes the token.
+    pub generation: i64,
+    /// An admin's: `admin` or `password:change`. An API client's: its
+    /// scopes, space-separated (informational: each request reads them anew).
+    pub scope: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// The claims of an end user's account token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's id.
+    pub sub: String,
+    /// The user's partner.
+    pub partner: String,
+    /// The user's token generation when issued: a reset bumps it.
     pub generation: i64,
     pub scope: String,
     pub iat: i64,
@@ -251,11 +285,34 @@ impl TokenService {
         generation: i64,
         scope: &str,
     ) -> (String, i64) {
+        self.issue_plane(SubjectKind::Admin, admin, partner, generation, scope)
+    }
+
+    /// Signs an API client's token for `client` of `partner` at `generation`.
+    pub fn issue_api_client(
+        &self,
+        client: &str,
+        partner: &str,
+        generation: i64,
+        scopes: &str,
+    ) -> (String, i64) {
+        self.issue_plane(SubjectKind::ApiClient, client, partner, generation, scopes)
+    }
+
+    fn issue_plane(
+        &self,
+        kind: SubjectKind,
+        subject: &str,
+        partner: &str,
+        generation: i64,
+        scope: &str,
+    ) -> (String, i64) {
         let now = chrono::Utc::now().timestamp();
         let claims = AdminClaims {
             iss: self.issuer.clone(),
             aud: ADMIN_AUDIENCE.into(),
-            sub: admin.into(),
+            sub: subject.into(),
+            kind,
             partner: partner.into(),
             generation,
             scope: scope.into(),
@@ -267,6 +324,35 @@ impl TokenService {
         (self.sign(&claims), ACCESS_TOKEN_SECONDS)
     }
 
+    /// Signs an end user's account token.
+    pub fn issue_account(
+        &self,
+        user: &str,
+        partner: &str,
+        generation: i64,
+        scope: &str,
+    ) -> (String, i64) {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccountClaims {
+            iss: self.issuer.clone(),
+            aud: ACCOUNT_AUDIENCE.into(),
+            sub: user.into(),
+            partner: partner.into(),
+            generation,
+            scope: scope.into(),
+            iat: now,
+            nbf: now,
+            exp: now + ACCESS_TOKEN_SECONDS,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        (self.sign(&claims), ACCESS_TOKEN_SECONDS)
+    }
+
+    /// Verifies an account token, as [`Self::verify_admin`] does an admin's.
+    pub fn verify_account(&self, token: &str) -> Result<AccountClaims, TokenError> {
+        self.verify(token, ACCOUNT_AUDIENCE)
+    }
+
     /// Signs any claims with the active key (tests use it to forge bad ones).
     pub fn sign<C: Serialize>(&self, claims: &C) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
@@ -274,8 +360,9 @@ impl TokenService {
         jsonwebtoken::encode(&header, claims, &self.signing).expect("EdDSA signing does not fail")
     }
 
-    /// Verifies an admin token: signature by a known key, EdDSA only, this
-    /// issuer, the admin audience, and the time claims.
+    /// Verifies an admin-plane token (an admin's or an API client's):
+    /// signature by a known key, EdDSA only, this issuer, the admin
+    /// audience, and the time claims.
     pub fn verify_admin(&self, token: &str) -> Result<AdminClaims, TokenError> {
         self.verify(token, ADMIN_AUDIENCE)
     }
@@ -382,6 +469,20 @@ mod tests {
             forged(&|c| c.iss = "https://evil.test/".into()),
             Err(TokenError::WrongIssuer)
         );
+        // An end user's account token, signed by the same key: refused (its
+        // claims are not an admin's either), and an admin token is no
+        // account token.
+        let (account, _) = service.issue_account("u1", "p1", 0, "vault");
+        assert!(matches!(
+            service.verify_admin(&account),
+            Err(TokenError::WrongAudience | TokenError::Malformed(_))
+        ));
+        let (admin, _) = service.issue_admin("a1", "p1", 0, SCOPE_ADMIN);
+        assert!(matches!(
+            service.verify_account(&admin),
+            Err(TokenError::WrongAudience | TokenError::Malformed(_))
+        ));
+        assert_eq!(service.verify_account(&account).unwrap().sub, "u1");
         // Within the leeway, still fine.
         assert!(forged(&|c| c.exp = now - 10).is_ok());
 

@@ -108,6 +108,7 @@ pub enum Action {
         acknowledge_company_data_loss: bool,
     },
     ReadAudit,
+    CheckAuthorization,
 }
 
 impl Action {
@@ -136,6 +137,7 @@ impl Action {
         "resetMasterPassword",
         "purgeVault",
         "readAudit",
+        "checkAuthorization",
     ];
 
     /// The action's name in the schema.
@@ -164,6 +166,7 @@ impl Action {
             Self::ResetMasterPassword => "resetMasterPassword",
             Self::PurgeVault { .. } => "purgeVault",
             Self::ReadAudit => "readAudit",
+            Self::CheckAuthorization => "checkAuthorization",
         }
     }
 
@@ -191,6 +194,22 @@ impl Action {
         context.map_err(|e: ContextCreationError| EntityError(e.to_string()))
     }
 }
+
+/// The scopes an API client may hold: each names the schema's action group
+/// `scope:NAME` (a test keeps the two lists equal).
+pub const SCOPES: &[&str] = &[
+    "partner:read",
+    "admins:read",
+    "api-clients:read",
+    "companies:read",
+    "companies:write",
+    "users:read",
+    "users:write",
+    "backup-profile:write",
+    "resets:read",
+    "resets:write",
+    "audit:read",
+];
 
 /// The schema's entity type names, parsed once (parsing one per entity was
 /// most of a decision's time).

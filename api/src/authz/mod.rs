@@ -20,7 +20,7 @@ use cedar_policy::{
     Request, Schema, ValidationMode, Validator,
 };
 
-pub use entities::{Action, Principal, Resource};
+pub use entities::{Action, Principal, Resource, SCOPES};
 
 /// The schema's file name in a policy directory.
 pub const SCHEMA_FILE: &str = "custodian.cedarschema";

@@ -11,11 +11,14 @@
 //! (HTTP 503).
 
 pub mod admins;
+pub mod api_clients;
 pub mod companies;
 pub mod migrations;
 pub mod partners;
 pub mod schema;
 pub mod signing_keys;
+pub mod users;
+pub mod vault;
 
 use std::path::Path;
 use std::time::Duration;

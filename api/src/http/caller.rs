@@ -1,6 +1,7 @@
-//! Who is calling: the bearer token, verified, and the principal it names,
-//! loaded from the database for this request (so a deleted admin, a changed
-//! role or a bumped token generation takes effect at once).
+//! Who is calling: the bearer token, verified, and the principal it names
+//! (an admin or an API client), loaded from the database for this request, so
+//! a deleted admin or client, a changed role or a bumped token generation
+//! takes effect at once.
 //!
 //! Authentication only: every handler then asks the authorizer explicitly
 //! (`Caller::authorize`), so no route depends on a middleware to be safe.
@@ -11,24 +12,50 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::audit::{self, ActorKind, NewEvent};
-use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
+use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE, SubjectKind};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::admins::{self, Admin, Role};
+use crate::db::api_clients::{self, ApiClient};
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::ids::{AdminId, CompanyId, PartnerId};
+use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId};
 
-/// An authenticated admin with a full-scope token.
+/// An authenticated admin with a full-scope token, or an API client.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
     pub partner: PartnerId,
-    pub admin: Admin,
+    /// Who, as stored: for audit events and the handlers that need the row.
+    pub actor: Actor,
     /// The request's id, for audit events.
     pub request_id: Option<String>,
 }
 
-/// An authenticated admin whose token may only change their password.
+/// The stored subject of a token.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Admin(Admin),
+    ApiClient(ApiClient),
+}
+
+impl Actor {
+    pub fn kind(&self) -> ActorKind {
+        match self {
+            Self::Admin(_) => ActorKind::Admin,
+            Self::ApiClient(_) => ActorKind::ApiClient,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Admin(admin) => &admin.id,
+            Self::ApiClient(client) => &client.id,
+        }
+    }
+}
+
+/// An authenticated caller whose token may be one that only changes an
+/// admin's password (an admin who must replace a one-time password).
 #[derive(Debug, Clone)]
 pub struct PasswordChanger(pub Caller);
 
@@ -55,7 +82,12 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_owned())
 }
 
-/// Verifies the token and loads the admin; returns the caller and the token's scope.
+fn company_ids(raw: &[String]) -> Vec<CompanyId> {
+    raw.iter().filter_map(|c| CompanyId::parse(c)).collect()
+}
+
+/// Verifies the token and loads its subject; returns the caller and the
+/// token's scope.
 async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -70,50 +102,74 @@ async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
         .tokens
         .verify_admin(&token)
         .map_err(|e| unauthorized(format!("token refused: {e}")))?;
-    let (Some(partner), Some(admin_id)) = (
-        PartnerId::parse(&claims.partner),
-        AdminId::parse(&claims.sub),
-    ) else {
-        return Err(unauthorized("token names no admin"));
-    };
-    let loaded = state
-        .db
-        .run(move |conn| {
-            let Some(admin) = admins::find(conn, partner, admin_id)? else {
-                return Ok(None);
+    let partner =
+        PartnerId::parse(&claims.partner).ok_or_else(|| unauthorized("token names no partner"))?;
+    let (principal, actor, generation) = match claims.kind {
+        SubjectKind::Admin => {
+            let id =
+                AdminId::parse(&claims.sub).ok_or_else(|| unauthorized("token names no admin"))?;
+            let loaded = state
+                .db
+                .run(move |conn| {
+                    let Some(admin) = admins::find(conn, partner, id)? else {
+                        return Ok(None);
+                    };
+                    let companies = admins::assigned_companies(conn, id)?;
+                    Ok(Some((admin, companies)))
+                })
+                .await?;
+            let (admin, companies) =
+                loaded.ok_or_else(|| unauthorized("the admin no longer exists"))?;
+            let role = Role::parse(&admin.role).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!(
+                    "admin {} has role {:?}",
+                    admin.id,
+                    admin.role
+                ))
+            })?;
+            let principal = Principal::Admin {
+                id,
+                partner,
+                role,
+                companies: company_ids(&companies),
             };
-            let companies = admins::assigned_companies(conn, admin_id)?;
-            Ok(Some((admin, companies)))
-        })
-        .await?;
-    let Some((admin, companies)) = loaded else {
-        return Err(unauthorized("the admin no longer exists"));
+            let generation = admin.token_generation;
+            (principal, Actor::Admin(admin), generation)
+        }
+        SubjectKind::ApiClient => {
+            let id = ApiClientId::parse(&claims.sub)
+                .ok_or_else(|| unauthorized("token names no API client"))?;
+            let loaded = state
+                .db
+                .run(move |conn| {
+                    let Some(client) = api_clients::find(conn, partner, id)? else {
+                        return Ok(None);
+                    };
+                    let companies = api_clients::companies(conn, id)?;
+                    Ok(Some((client, companies)))
+                })
+                .await?;
+            let (client, companies) =
+                loaded.ok_or_else(|| unauthorized("the API client no longer exists"))?;
+            let principal = Principal::ApiClient {
+                id,
+                partner,
+                scopes: client.scope_list(),
+                companies: companies.as_deref().map(company_ids),
+            };
+            let generation = client.token_generation;
+            (principal, Actor::ApiClient(client), generation)
+        }
     };
-    if admin.token_generation != claims.generation {
+    if generation != claims.generation {
         return Err(unauthorized("the token was revoked"));
     }
-    let role = Role::parse(&admin.role).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "admin {} has role {:?}",
-            admin.id,
-            admin.role
-        ))
-    })?;
-    let principal = Principal::Admin {
-        id: admin_id,
-        partner,
-        role,
-        companies: companies
-            .iter()
-            .filter_map(|c| CompanyId::parse(c))
-            .collect(),
-    };
-    tracing::Span::current().record("principal", tracing::field::display(&admin_id));
+    tracing::Span::current().record("principal", tracing::field::display(actor.id()));
     Ok((
         Caller {
             principal,
             partner,
-            admin,
+            actor,
             request_id,
         },
         claims.scope,
@@ -128,9 +184,9 @@ impl FromRequest for Caller {
         let req = req.clone();
         Box::pin(async move {
             let (caller, scope) = authenticate(req).await?;
-            match scope.as_str() {
-                SCOPE_ADMIN => Ok(caller),
-                SCOPE_PASSWORD_CHANGE => Err(ApiError::PasswordChangeRequired),
+            match (&caller.actor, scope.as_str()) {
+                (Actor::ApiClient(_), _) | (Actor::Admin(_), SCOPE_ADMIN) => Ok(caller),
+                (Actor::Admin(_), SCOPE_PASSWORD_CHANGE) => Err(ApiError::PasswordChangeRequired),
                 _ => Err(unauthorized("the token's scope is unknown")),
             }
         })
@@ -145,8 +201,11 @@ impl FromRequest for PasswordChanger {
         let req = req.clone();
         Box::pin(async move {
             let (caller, scope) = authenticate(req).await?;
-            match scope.as_str() {
-                SCOPE_ADMIN | SCOPE_PASSWORD_CHANGE => Ok(PasswordChanger(caller)),
+            match (&caller.actor, scope.as_str()) {
+                (Actor::ApiClient(_), _)
+                | (Actor::Admin(_), SCOPE_ADMIN | SCOPE_PASSWORD_CHANGE) => {
+                    Ok(PasswordChanger(caller))
+                }
                 _ => Err(unauthorized("the token's scope is unknown")),
             }
         })
@@ -206,8 +265,8 @@ impl Caller {
     ) -> NewEvent {
         NewEvent {
             partner: Some(self.partner),
-            actor_kind: ActorKind::Admin,
-            actor_id: Some(self.admin.id.clone()),
+            actor_kind: self.actor.kind(),
+            actor_id: Some(self.actor.id().to_owned()),
             action: action.to_owned(),
             target_kind: Some(target_kind.to_owned()),
             target_id: Some(target_id),

@@ -7,7 +7,9 @@
 //! `.route(...)` would vanish from the contract, so there is none.
 
 pub mod admins;
+pub mod api_clients;
 pub mod audit;
+pub mod authorization;
 pub mod caller;
 pub mod docs;
 pub mod extract;
@@ -53,7 +55,9 @@ use extract::BodyLimit;
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
         (name = "admins", description = "A partner's portal operators: owners, admins and technicians."),
+        (name = "api clients", description = "Integration credentials (OAuth 2.0 client credentials) with scopes and optional company limits."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
+        (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
     ),
     modifiers(&BearerAuth),
 )]
@@ -96,6 +100,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(admins::admin_get)
         .service(admins::admin_update)
         .service(admins::admin_delete)
+        .service(api_clients::api_clients_list)
+        .service(api_clients::api_clients_create)
+        .service(api_clients::api_client_delete)
+        .service(authorization::authorization_check)
         .service(audit::audit_events_verify)
         .service(audit::audit_events_list);
 }

@@ -15,13 +15,15 @@ use utoipa::ToSchema;
 use std::time::Instant;
 
 use crate::audit::{self, ActorKind, NewEvent};
+use crate::auth::API_CLIENT_SECRET;
 use crate::auth::throttle::Verdict;
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
-use crate::db::admins;
+use crate::db::{admins, api_clients};
 use crate::error::ApiError;
 use crate::http::AppState;
+use crate::http::caller::Actor;
 use crate::http::extract::{decode_json, decode_query};
-use crate::ids::PartnerId;
+use crate::ids::{ApiClientId, PartnerId};
 
 /// A token request (RFC 6749 §4.3 and §4.4).
 #[derive(Deserialize, ToSchema)]
@@ -40,7 +42,8 @@ pub struct TokenRequest {
     /// The API client's secret (`client_credentials` grant, or HTTP Basic).
     #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<SecretString>,
-    /// Requested scope; ignored (a token carries the scope its holder has).
+    /// Requested scope; ignored: a token carries the scopes its holder has,
+    /// read anew on every request.
     pub scope: Option<String>,
 }
 
@@ -55,8 +58,9 @@ pub struct TokenResponse {
     /// Seconds until it expires.
     #[schema(example = 900)]
     pub expires_in: i64,
-    /// `admin`, or `password:change` when the admin must first replace a
-    /// one-time password (the token then allows only that).
+    /// An admin's: `admin`, or `password:change` when the admin must first
+    /// replace a one-time password (the token then allows only that). An API
+    /// client's: its scopes, space-separated.
     #[schema(example = "admin")]
     pub scope: String,
 }
@@ -146,10 +150,13 @@ pub async fn token_create(
                 .unwrap_or_default();
             password_grant(request, &state, request_id(&req), &address).await
         }
-        "client_credentials" => Ok(oauth_error(
-            "unsupported_grant_type",
-            "client_credentials is not available yet on this server",
-        )),
+        "client_credentials" => {
+            let address = req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            client_credentials_grant(&req, request, &state, request_id(&req), &address).await
+        }
         _ => Ok(oauth_error(
             "unsupported_grant_type",
             "grant_type must be password or client_credentials",
@@ -258,6 +265,203 @@ async fn password_grant(
         }))
 }
 
+/// The client's credentials: from HTTP Basic (RFC 6749 §2.3.1: each part
+/// form-urlencoded) or from the body, never both.
+struct ClientCredentials {
+    id: String,
+    secret: SecretString,
+    /// Sent with HTTP Basic: a refusal then carries `WWW-Authenticate`.
+    basic: bool,
+}
+
+/// Why a `client_credentials` request carries no usable credentials.
+enum Unusable {
+    /// Both HTTP Basic and body credentials.
+    Both,
+    /// Missing or malformed; `basic` when HTTP Basic was tried.
+    Refused {
+        basic: bool,
+        description: &'static str,
+    },
+}
+
+impl Unusable {
+    fn response(self) -> HttpResponse {
+        match self {
+            Self::Both => oauth_error(
+                "invalid_request",
+                "send the client's credentials either with HTTP Basic or in the body, not both",
+            ),
+            Self::Refused { basic, description } => client_refused(basic, description),
+        }
+    }
+}
+
+fn client_credentials(
+    req: &HttpRequest,
+    request: TokenRequest,
+) -> Result<ClientCredentials, Unusable> {
+    use base64::Engine;
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim().to_owned());
+    let from_body = request.client_id.is_some() || request.client_secret.is_some();
+    match (basic, from_body) {
+        (Some(_), true) => Err(Unusable::Both),
+        (Some(encoded), false) => {
+            let refused = || Unusable::Refused {
+                basic: true,
+                description: "the Authorization header is not HTTP Basic credentials",
+            };
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| refused())?;
+            let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(refused)?;
+            let form_decode = |part: &str| {
+                percent_encoding::percent_decode_str(&part.replace('+', " "))
+                    .decode_utf8()
+                    .map(|s| s.into_owned())
+                    .map_err(|_| refused())
+            };
+            Ok(ClientCredentials {
+                id: form_decode(id)?,
+                secret: SecretString::from(form_decode(secret)?),
+                basic: true,
+            })
+        }
+        (None, _) => match (request.client_id, request.client_secret) {
+            (Some(id), Some(secret)) => Ok(ClientCredentials {
+                id,
+                secret,
+                basic: false,
+            }),
+            _ => Err(Unusable::Refused {
+                basic: false,
+                description: "the client_credentials grant needs client_id and client_secret (or HTTP Basic)",
+            }),
+        },
+    }
+}
+
+/// 401 `invalid_client`; with HTTP Basic, the challenge RFC 6749 §5.2 asks for.
+fn client_refused(basic: bool, description: &str) -> HttpResponse {
+    let mut response = oauth_error("invalid_client", description);
+    if basic {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"custodian\""),
+        );
+    }
+    response
+}
+
+/// The `client_credentials` grant: an HMAC comparison, no argon2, so
+/// integrations sign in at database speed (DESIGN.md, "Which hash for which
+/// secret"). Failures are throttled per client id and per address, as
+/// admins' are.
+async fn client_credentials_grant(
+    req: &HttpRequest,
+    request: TokenRequest,
+    state: &AppState,
+    request_id: Option<String>,
+    address: &str,
+) -> Result<HttpResponse, ApiError> {
+    use secrecy::ExposeSecret;
+    let credentials = match client_credentials(req, request) {
+        Ok(credentials) => credentials,
+        Err(unusable) => return Ok(unusable.response()),
+    };
+    let account = format!("client:{}", credentials.id.trim().to_ascii_lowercase());
+    if let Verdict::Wait(wait) = state.throttle.check(&account, address, Instant::now()) {
+        tracing::warn!(wait_seconds = wait.as_secs(), "client sign-in throttled");
+        return Ok(rate_limited(wait));
+    }
+    let client = match ApiClientId::parse(credentials.id.trim()) {
+        Some(id) => {
+            state
+                .db
+                .run(move |conn| api_clients::find_by_id(conn, id))
+                .await?
+        }
+        None => None,
+    };
+    let secret = credentials.secret.expose_secret().as_bytes();
+    let signed_in = match &client {
+        Some(client) => {
+            state
+                .keys
+                .verify_keyed_hash(API_CLIENT_SECRET, secret, &client.secret_hash)
+        }
+        None => {
+            // The same HMAC work for an unknown client as for a known one.
+            let _ = state.keys.keyed_hash(API_CLIENT_SECRET, secret);
+            false
+        }
+    };
+    if signed_in {
+        state.throttle.succeeded(&account);
+    } else {
+        state.throttle.failed(&account, address, Instant::now());
+    }
+    let event = NewEvent {
+        partner: client
+            .as_ref()
+            .and_then(|c| PartnerId::parse(&c.partner_id)),
+        actor_kind: if signed_in {
+            ActorKind::ApiClient
+        } else {
+            ActorKind::Anonymous
+        },
+        actor_id: client.as_ref().filter(|_| signed_in).map(|c| c.id.clone()),
+        action: "auth.sign_in".into(),
+        target_kind: Some("api_client".into()),
+        target_id: client.as_ref().map(|c| c.id.clone()),
+        allowed: signed_in,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({ "grant_type": "client_credentials" }),
+    };
+    let used = client
+        .as_ref()
+        .filter(|_| signed_in)
+        .and_then(|c| ApiClientId::parse(&c.id));
+    state
+        .db
+        .write(move |conn| {
+            if let Some(id) = used {
+                api_clients::touch(conn, id, chrono::Utc::now().naive_utc())?;
+            }
+            audit::append(conn, event).map(drop)
+        })
+        .await?;
+    let Some(client) = client.filter(|_| signed_in) else {
+        return Ok(client_refused(
+            credentials.basic,
+            "the client id or the secret is wrong",
+        ));
+    };
+    let (access_token, expires_in) = state.tokens.issue_api_client(
+        &client.id,
+        &client.partner_id,
+        client.token_generation,
+        &client.scopes,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope: client.scopes,
+        }))
+}
+
 /// Token signing keys
 ///
 /// The public keys that verify this server's access tokens (RFC 7517), by `kid`.
@@ -313,20 +517,31 @@ pub async fn password_change(
     state: web::Data<AppState>,
     crate::http::extract::Json(change): crate::http::extract::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::authz::{Action, Principal, Resource};
     use secrecy::ExposeSecret;
     let caller = caller.0;
-    let crate::authz::Principal::Admin { id, .. } = caller.principal.clone() else {
-        return Err(ApiError::NotFound);
-    };
-    let me = crate::authz::Resource::Admin {
-        id,
-        partner: caller.partner,
-        role: crate::db::admins::Role::parse(&caller.admin.role)
-            .unwrap_or(crate::db::admins::Role::Technician),
+    // The caller themselves: an API client has no password, and the
+    // policies say so (no permit for it).
+    let me = match &caller.principal {
+        Principal::Admin { id, role, .. } => Resource::Admin {
+            id: *id,
+            partner: caller.partner,
+            role: *role,
+        },
+        Principal::ApiClient { id, .. } => Resource::ApiClient {
+            id: *id,
+            partner: caller.partner,
+        },
     };
     caller
-        .authorize(&state, crate::authz::Action::ChangeOwnPassword, &me)
+        .authorize(&state, Action::ChangeOwnPassword, &me)
         .await?;
+    let (Resource::Admin { id, .. }, Actor::Admin(admin)) = (&me, &caller.actor) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "an API client was allowed to change a password"
+        )));
+    };
+    let id = *id;
     let new_length = change.new_password.expose_secret().chars().count();
     if !PASSWORD_LENGTH.contains(&new_length) {
         return Err(ApiError::InvalidValue {
@@ -344,7 +559,7 @@ pub async fn password_change(
             message: "must differ from the current password".into(),
         });
     }
-    let stored = Some(caller.admin.password_hash.clone());
+    let stored = Some(admin.password_hash.clone());
     if !state
         .passwords
         .verify(change.current_password, stored)

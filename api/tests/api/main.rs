@@ -2,9 +2,11 @@
 //! Storage tests run on SQLite and on PostgreSQL, each on a fresh database.
 
 mod admins;
+mod api_clients;
 mod audit;
 mod authz;
 mod binary;
+mod check;
 mod contract;
 mod http;
 mod identity;

@@ -7,7 +7,7 @@ use custodian_api::db::admins::Role;
 use custodian_api::http::openapi;
 use custodian_api::testing::TestServer;
 
-use crate::support::sign_in;
+use crate::support::{client_token, create_client, sign_in};
 use rstest::rstest;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -30,6 +30,8 @@ enum Denied {
     Role(Role),
     /// A token that may only change its password (a one-time password).
     PasswordChangeOnly,
+    /// An API client with these scopes.
+    Client(&'static [&'static str]),
     /// No HTTP caller can be denied (the operation acts on the caller); the
     /// policy's deny is proven by this request fixture in `policies/DENY`.
     Fixture(&'static str),
@@ -40,12 +42,19 @@ enum Denied {
 struct Case {
     operation: &'static str,
     method: &'static str,
-    /// The path, given the server (to name its bootstrapped owner).
-    path: fn(&TestServer) -> String,
+    /// The path, given the server and its seeded objects.
+    path: fn(&Seeded) -> String,
     /// The request body, given the allowed caller's password.
     body: fn(&str) -> Option<Value>,
     allowed: Role,
     denied: Denied,
+}
+
+/// What the paths of the cases name.
+struct Seeded<'a> {
+    server: &'a TestServer,
+    /// An API client of the partner.
+    client_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -89,7 +98,7 @@ fn cases() -> Vec<Case> {
         Case {
             operation: "admin_get",
             method: "GET",
-            path: |s| format!("/v1/admins/{}", s.owner.owner_id),
+            path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
@@ -97,7 +106,7 @@ fn cases() -> Vec<Case> {
         Case {
             operation: "admin_update",
             method: "PATCH",
-            path: |s| format!("/v1/admins/{}", s.owner.owner_id),
+            path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| Some(json!({"name": "The Owner"})),
             allowed: Role::Owner,
             denied: Denied::Role(Role::Admin),
@@ -105,7 +114,7 @@ fn cases() -> Vec<Case> {
         Case {
             operation: "admin_delete",
             method: "DELETE",
-            path: |s| format!("/v1/admins/{}", s.owner.owner_id),
+            path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| None,
             allowed: Role::Owner,
             denied: Denied::Role(Role::Admin),
@@ -125,6 +134,38 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+        },
+        Case {
+            operation: "api_clients_list",
+            method: "GET",
+            path: |_| "/v1/api-clients".into(),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+        },
+        Case {
+            operation: "api_clients_create",
+            method: "POST",
+            path: |_| "/v1/api-clients".into(),
+            body: |_| Some(json!({"name": "RMM", "scopes": ["users:read"]})),
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+        },
+        Case {
+            operation: "api_client_delete",
+            method: "DELETE",
+            path: |s| format!("/v1/api-clients/{}", s.client_id),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+        },
+        Case {
+            operation: "authorization_check",
+            method: "POST",
+            path: |_| "/v1/authorization/check".into(),
+            body: |_| Some(json!({"checks": [{"action": "readPartner"}]})),
+            allowed: Role::Technician,
+            denied: Denied::Client(&["partner:read"]),
         },
         Case {
             operation: "password_change",
@@ -154,13 +195,13 @@ async fn token_and_password(server: &TestServer, role: Role) -> (String, String)
 }
 
 async fn call(
-    server: &TestServer,
+    seeded: &Seeded<'_>,
     case: &Case,
     token: Option<&str>,
     password: &str,
 ) -> (u16, Value) {
     let client = reqwest::Client::new();
-    let url = format!("{}{}", server.base_url, (case.path)(server));
+    let url = format!("{}{}", seeded.server.base_url, (case.path)(seeded));
     let mut request = client.request(case.method.parse().unwrap(), url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -197,8 +238,12 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             );
         }
     }
+    let seeded = Seeded {
+        server: &server,
+        client_id: create_client(&server, &["partner:read"], None).await.0,
+    };
     for case in &cases {
-        let (status, problem) = call(&server, case, None, "").await;
+        let (status, problem) = call(&seeded, case, None, "").await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (401, Some("unauthorized")),
@@ -208,6 +253,10 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
 
         let denied = match case.denied {
             Denied::Role(role) => token_for(&server, role).await,
+            Denied::Client(scopes) => {
+                let (id, secret) = create_client(&server, scopes, None).await;
+                client_token(&server, &id, &secret).await
+            }
             Denied::PasswordChangeOnly => {
                 let password = server.owner.one_time_password.expose_secret().to_owned();
                 sign_in(&server, &server.owner.owner_email, &password)
@@ -231,7 +280,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 continue;
             }
         };
-        let (status, problem) = call(&server, case, Some(&denied), "").await;
+        let (status, problem) = call(&seeded, case, Some(&denied), "").await;
         assert_eq!(status, 403, "{} denied: {problem}", case.operation);
         assert!(
             matches!(
@@ -243,7 +292,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
 
         // Allowed last: it may change what the denied request would see.
         let (allowed, password) = token_and_password(&server, case.allowed).await;
-        let (status, body) = call(&server, case, Some(&allowed), &password).await;
+        let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         assert!(
             (200..300).contains(&status),
             "{} as {:?}: {status} {body}",

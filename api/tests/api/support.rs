@@ -42,3 +42,177 @@ pub async fn send(
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// Signs in as a fresh owner: a token that may do anything in the partner.
+pub async fn owner_token(server: &TestServer) -> String {
+    let (email, password) = server
+        .create_admin(custodian_api::db::admins::Role::Owner, &[])
+        .await;
+    sign_in(server, &email, &password).await.expect("signed in")
+}
+
+/// Creates an API client through the API: (client id, secret).
+pub async fn create_client(
+    server: &TestServer,
+    scopes: &[&str],
+    companies: Option<&[String]>,
+) -> (String, String) {
+    let owner = owner_token(server).await;
+    let mut body = serde_json::json!({"name": "Integration", "scopes": scopes});
+    if let Some(companies) = companies {
+        body["companies"] = serde_json::json!(companies);
+    }
+    let (status, created) = send(server, &owner, "POST", "/v1/api-clients", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["client"]["id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The token endpoint's answer to a `client_credentials` grant in the
+/// body: (status, JSON body).
+pub async fn client_grant(server: &TestServer, id: &str, secret: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// An API client's access token.
+pub async fn client_token(server: &TestServer, id: &str, secret: &str) -> String {
+    let (status, answer) = client_grant(server, id, secret).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Rows the API cannot create yet (companies, users and vault items arrive
+/// with their endpoints), written straight to the server's database.
+pub mod seed {
+    use custodian_api::db::partners;
+    use custodian_api::db::schema::{backup_copies, companies, users, vault_items};
+    use custodian_api::testing::TestServer;
+    use diesel::prelude::*;
+
+    /// Another partner: its id.
+    pub async fn partner(server: &TestServer, name: &str) -> String {
+        let partner = partners::Partner::new(name, chrono::Utc::now().naive_utc());
+        let id = partner.id.clone();
+        server
+            .database
+            .pool()
+            .run(move |conn| partners::insert(conn, &partner))
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A company of `partner`: its id.
+    pub async fn company(server: &TestServer, partner: &str, name: &str) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = chrono::Utc::now().naive_utc();
+        let row = (
+            companies::id.eq(id.clone()),
+            companies::partner_id.eq(partner.to_owned()),
+            companies::name.eq(name.to_owned()),
+            companies::created_at.eq(now),
+            companies::updated_at.eq(now),
+        );
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                diesel::insert_into(companies::table)
+                    .values(row)
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A desktop user of `company`: their id.
+    pub async fn user(server: &TestServer, partner: &str, company: &str) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = chrono::Utc::now().naive_utc();
+        let row = (
+            users::id.eq(id.clone()),
+            users::partner_id.eq(partner.to_owned()),
+            users::company_id.eq(company.to_owned()),
+            users::email.eq(format!("{id}@example.com")),
+            users::name.eq("A User"),
+            users::client_kind.eq("desktop"),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        );
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                diesel::insert_into(users::table)
+                    .values(row)
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A vault item of `user` at revision 1, with a backup copy when `backed_up`.
+    pub async fn item(
+        server: &TestServer,
+        (partner, company, user): (&str, &str, &str),
+        profile: &str,
+        backed_up: bool,
+    ) {
+        let item = uuid::Uuid::now_v7().to_string();
+        let now = chrono::Utc::now().naive_utc();
+        let row = (
+            vault_items::user_id.eq(user.to_owned()),
+            vault_items::item_id.eq(item.clone()),
+            vault_items::profile.eq(profile.to_owned()),
+            vault_items::revision.eq(1i64),
+            vault_items::ciphertext.eq(vec![1u8, 2, 3]),
+            vault_items::created_at.eq(now),
+            vault_items::updated_at.eq(now),
+        );
+        let copy = backed_up.then(|| {
+            (
+                backup_copies::id.eq(uuid::Uuid::now_v7().to_string()),
+                backup_copies::partner_id.eq(partner.to_owned()),
+                backup_copies::company_id.eq(company.to_owned()),
+                backup_copies::user_id.eq(user.to_owned()),
+                backup_copies::item_id.eq(item),
+                backup_copies::revision.eq(1i64),
+                backup_copies::ciphertext.eq(vec![4u8, 5, 6]),
+                backup_copies::created_at.eq(now),
+            )
+        });
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                diesel::insert_into(vault_items::table)
+                    .values(row)
+                    .execute(conn)?;
+                if let Some(copy) = copy {
+                    diesel::insert_into(backup_copies::table)
+                        .values(copy)
+                        .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+}

@@ -321,3 +321,90 @@ async fn repeated_failures_are_throttled_before_any_hashing(
     actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(attempt(&password).await.0, 200);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn every_bad_token_is_401_with_a_problem(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::auth::keys::ServerKeys;
+    use custodian_api::auth::tokens::TokenService;
+    use custodian_api::db::admins::Role;
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let good = crate::support::sign_in(&server, &email, &password)
+        .await
+        .unwrap();
+    let claims = verify(&jwks(&server).await, server.tokens.issuer(), &good);
+    let now = chrono::Utc::now().timestamp();
+    let forged = |change: &dyn Fn(&mut AdminClaims)| {
+        let mut c = claims.clone();
+        change(&mut c);
+        server.tokens.sign(&c)
+    };
+    let stranger = TokenService::ephemeral(
+        &ServerKeys::derive(&secrecy::SecretBox::new(Box::new([9u8; 32]))),
+        server.tokens.issuer().to_owned(),
+    );
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"a guess"),
+    )
+    .unwrap();
+    let mut tampered: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let mut other_claims = claims.clone();
+    other_claims.sub = server.owner.owner_id.clone();
+    tampered[1] = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        serde_json::to_vec(&other_claims).unwrap(),
+    );
+    let (account, _) = server
+        .tokens
+        .issue_account(&claims.sub, &claims.partner, 0, "vault");
+    let cases = [
+        ("expired", forged(&|c| c.exp = now - 120)),
+        ("not yet valid", forged(&|c| c.nbf = now + 120)),
+        (
+            "wrong audience",
+            forged(&|c| c.aud = "custodian:account".into()),
+        ),
+        (
+            "wrong issuer",
+            forged(&|c| c.iss = "https://evil.example/".into()),
+        ),
+        ("wrong algorithm", hs256),
+        ("unknown kid", stranger.sign(&claims)),
+        ("tampered", tampered.join(".")),
+        ("revoked by generation", forged(&|c| c.generation += 1)),
+        ("an account token", account),
+        ("another scope", forged(&|c| c.scope = "vault".into())),
+    ];
+    for (what, token) in cases {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/partner", server.base_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "unauthorized", "{what}");
+        assert!(!problem.to_string().contains(&token), "{what}");
+    }
+    // The untouched token still works: the refusals were for their reasons.
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/partner", server.base_url))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

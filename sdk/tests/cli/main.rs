@@ -43,3 +43,114 @@ async fn failures_are_one_line_and_exit_1() {
     let output = custodianctl(&["health"], "ftp://example").await;
     assert!(String::from_utf8_lossy(&output.stderr).contains("must be http:// or https://"));
 }
+
+/// custodianctl with `env` set (and nothing of the caller's environment's
+/// Custodian settings).
+async fn custodianctl_as(args: &[&str], url: &str, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_custodianctl"));
+    command.args(args).env("CUSTODIAN_URL", url);
+    for name in [
+        "CUSTODIAN_TOKEN",
+        "CUSTODIAN_CLIENT_ID",
+        "CUSTODIAN_CLIENT_SECRET",
+        "CUSTODIAN_EMAIL",
+        "CUSTODIAN_PASSWORD",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    actix_web::rt::task::spawn_blocking(move || command.output().expect("custodianctl runs"))
+        .await
+        .unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[actix_web::test]
+async fn an_admin_manages_clients_and_a_client_signs_in() {
+    use custodian_api::db::admins::Role;
+    let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let url = server.base_url.as_str();
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    let admin = [
+        ("CUSTODIAN_EMAIL", email.as_str()),
+        ("CUSTODIAN_PASSWORD", password.as_str()),
+    ];
+
+    let token = json(&custodianctl_as(&["login"], url, &admin).await);
+    assert_eq!(token["scope"], "admin");
+    let access = token["access_token"].as_str().unwrap();
+    let admins =
+        json(&custodianctl_as(&["admins", "list"], url, &[("CUSTODIAN_TOKEN", access)]).await);
+    assert_eq!(admins["items"].as_array().unwrap().len(), 2);
+
+    let created = json(
+        &custodianctl_as(
+            &[
+                "api-clients",
+                "create",
+                "--name",
+                "RMM",
+                "--scope",
+                "audit:read",
+                "--scope",
+                "partner:read",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let id = created["client"]["id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let client = [
+        ("CUSTODIAN_CLIENT_ID", id),
+        ("CUSTODIAN_CLIENT_SECRET", secret),
+    ];
+    let verified = json(&custodianctl_as(&["audit", "verify"], url, &client).await);
+    assert_eq!(verified["valid"], true, "{verified}");
+    let events = json(
+        &custodianctl_as(
+            &["audit", "list", "--action", "createApiClient"],
+            url,
+            &client,
+        )
+        .await,
+    );
+    assert_eq!(events["items"][0]["target_id"], id);
+    let listed = json(&custodianctl_as(&["api-clients", "list"], url, &admin).await);
+    assert!(
+        !listed.to_string().contains(secret),
+        "the secret is shown once"
+    );
+
+    // A client may not manage admins: one line, exit 1.
+    let denied = custodianctl_as(&["admins", "list"], url, &client).await;
+    assert_eq!(denied.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.starts_with("custodianctl: HTTP 403 forbidden"),
+        "{stderr}"
+    );
+
+    json(&custodianctl_as(&["api-clients", "delete", id], url, &admin).await);
+    let refused = custodianctl_as(&["login"], url, &client).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("HTTP 401 invalid_client"), "{stderr}");
+
+    let unsigned = custodianctl_as(&["admins", "list"], url, &[]).await;
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("not signed in"));
+    assert!(
+        !String::from_utf8_lossy(&refused.stderr).contains(secret),
+        "a secret is never echoed"
+    );
+}

@@ -1,0 +1,344 @@
+//! `/v1/api-clients`: a partner's integration credentials (RMM/PSA, scripts).
+//! The secret is drawn from the CSPRNG, answered once in the creation
+//! response, and kept only as an HMAC-SHA-256 under a server key. Only
+//! people create and remove clients (the Cedar policies say so); removing
+//! one refuses its tokens at once.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::{API_CLIENT_SECRET, new_api_client_secret};
+use crate::authz::{Action, Resource, SCOPES};
+use crate::db::api_clients::{self, ApiClient};
+use crate::db::companies;
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::admins::PageQuery;
+use crate::http::caller::{Actor, Caller};
+use crate::http::extract::{Json, Query};
+use crate::http::paging;
+use crate::ids::ApiClientId;
+
+/// An integration credential (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiClientView {
+    /// The OAuth 2.0 `client_id`.
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// What the client may do, e.g. `users:read`, `resets:write`.
+    pub scopes: Vec<String>,
+    /// The companies the client is limited to; `null` for all of the partner's.
+    pub companies: Option<Vec<uuid::Uuid>>,
+    /// The admin who created it.
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// Its last successful sign-in.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+fn uuids(ids: &[String]) -> Vec<uuid::Uuid> {
+    ids.iter()
+        .filter_map(|c| uuid::Uuid::parse_str(c).ok())
+        .collect()
+}
+
+fn view(client: ApiClient, companies: Option<Vec<String>>) -> ApiClientView {
+    ApiClientView {
+        id: uuid::Uuid::parse_str(&client.id).unwrap_or_default(),
+        scopes: client.scope_list(),
+        name: client.name,
+        companies: companies.as_deref().map(uuids),
+        created_by: client
+            .created_by_admin_id
+            .as_deref()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok()),
+        created_at: client.created_at.and_utc(),
+        last_used_at: client.last_used_at.map(|t| t.and_utc()),
+    }
+}
+
+/// A page of API clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiClientPage {
+    pub items: Vec<ApiClientView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A new API client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiClient {
+    /// 1 to 200 characters, e.g. the integration's name.
+    pub name: String,
+    /// At least one of `partner:read`, `admins:read`, `api-clients:read`,
+    /// `companies:read`, `companies:write`, `users:read`, `users:write`,
+    /// `backup-profile:write`, `resets:read`, `resets:write`, `audit:read`.
+    pub scopes: Vec<String>,
+    /// Limits the client to these companies; leave out for all of the
+    /// partner's (an empty list is refused: it would allow nothing).
+    pub companies: Option<Vec<uuid::Uuid>>,
+}
+
+/// A created API client and its secret, shown only in this answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiClient {
+    pub client: ApiClientView,
+    /// The OAuth 2.0 `client_secret`. Store it now: it is kept only as a
+    /// keyed hash and shown nowhere else. Lost, it is replaced by creating
+    /// a new client and removing this one.
+    pub client_secret: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidValue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The scopes, checked and without repeats, in the order given.
+fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
+    if scopes.is_empty() {
+        return Err(invalid("scopes", "must name at least one scope"));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(scopes.len());
+    for (index, scope) in scopes.iter().enumerate() {
+        if !SCOPES.contains(&scope.as_str()) {
+            return Err(invalid(
+                format!("scopes[{index}]"),
+                format!("is not a scope; one of {}", SCOPES.join(", ")),
+            ));
+        }
+        if !checked.contains(scope) {
+            checked.push(scope.clone());
+        }
+    }
+    Ok(checked)
+}
+
+/// List API clients
+///
+/// The partner's API clients, oldest first. Never their secrets.
+#[utoipa::path(
+    operation_id = "api_clients_list",
+    tag = "api clients",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of API clients", body = ApiClientPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/api-clients")]
+pub async fn api_clients_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Result<web::Json<ApiClientPage>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::ListApiClients,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let limit = paging::limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        Some(cursor) => Some(
+            ApiClientId::parse(&paging::decode("api_client", cursor)?)
+                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+        ),
+        None => None,
+    };
+    let partner = caller.partner;
+    let (mut clients, mut limits) = state
+        .db
+        .run(move |conn| {
+            let clients = api_clients::list(conn, partner, after, limit + 1)?;
+            let mut limits = Vec::with_capacity(clients.len());
+            for client in &clients {
+                let id = ApiClientId::parse(&client.id).expect("stored ids parse");
+                limits.push(api_clients::companies(conn, id)?);
+            }
+            Ok((clients, limits))
+        })
+        .await?;
+    let next_cursor = paging::finish(&mut clients, limit, "api_client", |c| c.id.clone());
+    limits.truncate(clients.len());
+    let items = clients
+        .into_iter()
+        .zip(limits)
+        .map(|(client, companies)| view(client, companies))
+        .collect();
+    Ok(web::Json(ApiClientPage { items, next_cursor }))
+}
+
+/// Create an API client
+///
+/// Answers the client and its secret, shown only here. The client signs in
+/// with `grant_type=client_credentials` at `POST /v1/auth/token`.
+#[utoipa::path(
+    operation_id = "api_clients_create",
+    tag = "api clients",
+    security(("bearer" = [])),
+    request_body = NewApiClient,
+    responses(
+        (status = 201, description = "Created", body = CreatedApiClient),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/api-clients")]
+pub async fn api_clients_create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Json(new): Json<NewApiClient>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ApiClientId::new();
+    caller
+        .authorize(
+            &state,
+            Action::CreateApiClient,
+            &Resource::ApiClient {
+                id,
+                partner: caller.partner,
+            },
+        )
+        .await?;
+    let name = new.name.trim().to_owned();
+    if !(1..=200).contains(&name.chars().count()) {
+        return Err(invalid("name", "must be 1 to 200 characters"));
+    }
+    let scopes = check_scopes(&new.scopes)?;
+    let companies = match new.companies {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err(invalid(
+                "companies",
+                "must name at least one company; leave it out for all of them",
+            ));
+        }
+        Some(list) => {
+            let mut wanted: Vec<String> = list.iter().map(ToString::to_string).collect();
+            wanted.sort();
+            wanted.dedup();
+            let partner = caller.partner;
+            let asked = wanted.clone();
+            let found = state
+                .db
+                .run(move |conn| companies::existing(conn, partner, &asked))
+                .await?;
+            if found.len() != wanted.len() {
+                return Err(invalid("companies", "names a company that does not exist"));
+            }
+            Some(wanted)
+        }
+    };
+    let secret = new_api_client_secret();
+    let client = ApiClient {
+        id: id.to_string(),
+        partner_id: caller.partner.to_string(),
+        name,
+        secret_hash: state
+            .keys
+            .keyed_hash(API_CLIENT_SECRET, secret.expose_secret().as_bytes()),
+        scopes: scopes.join(" "),
+        token_generation: 0,
+        created_by_admin_id: match &caller.actor {
+            Actor::Admin(admin) => Some(admin.id.clone()),
+            Actor::ApiClient(_) => None,
+        },
+        created_at: Utc::now().naive_utc(),
+        last_used_at: None,
+    };
+    let mut event = caller.event(
+        "createApiClient",
+        "api_client",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "name": client.name,
+        "scopes": scopes,
+        "companies": companies,
+    });
+    let stored = client.clone();
+    let limits = companies.clone();
+    state
+        .db
+        .write(move |conn| {
+            api_clients::insert(conn, &stored, limits.as_deref())?;
+            audit::append(conn, event)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedApiClient {
+        client: view(client, companies),
+        client_secret: secret.expose_secret().to_owned(),
+    }))
+}
+
+/// Remove an API client
+///
+/// Its tokens stop working at once, and its secret signs in no more.
+#[utoipa::path(
+    operation_id = "api_client_delete",
+    tag = "api clients",
+    security(("bearer" = [])),
+    params(("client_id" = uuid::Uuid, Path, description = "The client's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/api-clients/{client_id}")]
+pub async fn api_client_delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ApiClientId::parse(&path).ok_or(ApiError::NotFound)?;
+    let partner = caller.partner;
+    let client = state
+        .db
+        .run(move |conn| api_clients::find(conn, partner, id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller
+        .authorize(
+            &state,
+            Action::DeleteApiClient,
+            &Resource::ApiClient { id, partner },
+        )
+        .await?;
+    let mut event = caller.event(
+        "deleteApiClient",
+        "api_client",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({ "name": client.name, "scopes": client.scope_list() });
+    state
+        .db
+        .write(move |conn| {
+            if !api_clients::delete(conn, partner, id)? {
+                return Ok(Err(ApiError::NotFound));
+            }
+            audit::append(conn, event)?;
+            Ok(Ok(()))
+        })
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

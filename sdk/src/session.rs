@@ -1,0 +1,192 @@
+//! Signing in and staying signed in: a [`Session`] holds credentials (an
+//! admin's email and password, or an API client's id and secret), fetches an
+//! access token from `POST /v1/auth/token`, and fetches a new one before the
+//! current one expires. Custodian issues no refresh tokens (RFC 6749 allows
+//! either grant to omit them); re-running the grant is the refresh.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use custodian_sdk::{ClientBuilder, Credentials, Session};
+//! let session = Session::new(
+//!     ClientBuilder::new("https://custodian.example.com"),
+//!     Credentials::client_credentials("0193…", std::env::var("CUSTODIAN_CLIENT_SECRET")?),
+//! );
+//! let client = session.client().await?;
+//! let partner = client.partner_get().send().await?.into_inner();
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use crate::{BuildError, Client, ClientBuilder, Error, describe, types};
+
+/// A token is replaced when less than this is left of it, so a request
+/// started with it does not meet its expiry on the way.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// How a session signs in. Secrets are never printed by `Debug`.
+#[derive(Clone)]
+pub enum Credentials {
+    /// An admin: `grant_type=password`.
+    Password {
+        username: String,
+        password: SecretString,
+    },
+    /// An API client: `grant_type=client_credentials`.
+    ClientCredentials {
+        client_id: String,
+        client_secret: SecretString,
+    },
+}
+
+impl Credentials {
+    pub fn password(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self::Password {
+            username: username.into(),
+            password: SecretString::from(password.into()),
+        }
+    }
+
+    pub fn client_credentials(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::ClientCredentials {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(secret.into()),
+        }
+    }
+
+    fn request(&self) -> types::TokenRequest {
+        let mut request = types::TokenRequest {
+            grant_type: String::new(),
+            username: None,
+            password: None,
+            client_id: None,
+            client_secret: None,
+            scope: None,
+        };
+        match self {
+            Self::Password { username, password } => {
+                request.grant_type = "password".into();
+                request.username = Some(username.clone());
+                request.password = Some(password.expose_secret().to_owned());
+            }
+            Self::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                request.grant_type = "client_credentials".into();
+                request.client_id = Some(client_id.clone());
+                request.client_secret = Some(client_secret.expose_secret().to_owned());
+            }
+        }
+        request
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password { username, .. } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .finish_non_exhaustive(),
+            Self::ClientCredentials { client_id, .. } => f
+                .debug_struct("ClientCredentials")
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Signing in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The token endpoint refused, or could not be reached: one line.
+    #[error("sign-in failed: {0}")]
+    SignIn(String),
+}
+
+/// An issued token and when to replace it.
+struct Current {
+    client: Client,
+    token: types::TokenResponse,
+    replace_at: Instant,
+}
+
+/// Credentials and the token they last fetched.
+pub struct Session {
+    builder: ClientBuilder,
+    credentials: Credentials,
+    current: Mutex<Option<Current>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("builder", &self.builder)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session for the server `builder` names; nothing is fetched yet.
+    pub fn new(builder: ClientBuilder, credentials: Credentials) -> Self {
+        Self {
+            builder,
+            credentials,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// A client that sends a valid token: the current one, or a new one when
+    /// there is none yet or less than [`REFRESH_MARGIN`] is left of it.
+    /// Concurrent callers share one sign-in.
+    pub async fn client(&self) -> Result<Client, SessionError> {
+        Ok(self.current().await?.0)
+    }
+
+    /// The token response behind [`Self::client`] (its `scope` says, e.g.,
+    /// whether an admin must first change a one-time password).
+    pub async fn token(&self) -> Result<types::TokenResponse, SessionError> {
+        Ok(self.current().await?.1)
+    }
+
+    /// Forgets the current token, so the next call signs in again (after a
+    /// 401: the token was revoked, e.g. by a role change).
+    pub async fn invalidate(&self) {
+        *self.current.lock().await = None;
+    }
+
+    async fn current(&self) -> Result<(Client, types::TokenResponse), SessionError> {
+        let mut current = self.current.lock().await;
+        if let Some(fresh) = current.as_ref().filter(|c| Instant::now() < c.replace_at) {
+            return Ok((fresh.client.clone(), fresh.token.clone()));
+        }
+        let started = Instant::now();
+        let anonymous = self.builder.clone().build()?;
+        let token = anonymous
+            .token_create()
+            .body(self.credentials.request())
+            .send()
+            .await
+            .map_err(|e: Error<types::OAuthError>| SessionError::SignIn(describe(&e)))?
+            .into_inner();
+        let lifetime = Duration::from_secs(token.expires_in.max(0).unsigned_abs());
+        let client = self
+            .builder
+            .clone()
+            .bearer_token(token.access_token.clone())
+            .build()?;
+        *current = Some(Current {
+            client: client.clone(),
+            token: token.clone(),
+            replace_at: started + lifetime.saturating_sub(REFRESH_MARGIN),
+        });
+        Ok((client, token))
+    }
+}

@@ -1,0 +1,95 @@
+//! Identity through the SDK: a session for each grant, API clients created,
+//! used and removed, and the authorization check, as an integration and a
+//! portal would use them.
+
+use custodian_api::db::admins::Role;
+use custodian_e2e::{Backend, TestApp};
+use custodian_sdk::{ClientBuilder, Credentials, Session, types};
+use rstest::rstest;
+
+#[rstest]
+#[actix_web::test]
+async fn an_owner_session_makes_a_client_whose_session_works_until_removed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = app.server.create_admin(Role::Owner, &[]).await;
+    let owner = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(email, password),
+    );
+    let portal = owner.client().await.expect("the owner signs in");
+    assert_eq!(owner.token().await.unwrap().scope, "admin");
+
+    let created = portal
+        .api_clients_create()
+        .body(types::NewApiClient {
+            name: "PSA".into(),
+            scopes: vec!["partner:read".into(), "admins:read".into()],
+            companies: None,
+        })
+        .send()
+        .await
+        .expect("created")
+        .into_inner();
+    assert!(created.client_secret.starts_with("cst_"));
+    let integration = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::client_credentials(created.client.id.to_string(), created.client_secret),
+    );
+    let first = integration.token().await.expect("the client signs in");
+    assert_eq!(first.scope, "partner:read admins:read");
+    assert_eq!(
+        integration.token().await.unwrap().access_token,
+        first.access_token,
+        "a fresh token is reused"
+    );
+    integration.invalidate().await;
+    assert_ne!(
+        integration.token().await.unwrap().access_token,
+        first.access_token,
+        "an invalidated one is replaced"
+    );
+    let script = integration.client().await.unwrap();
+    let partner = script.partner_get().send().await.expect("partner:read");
+    assert!(!partner.into_inner().name.is_empty());
+    let admins = script.admins_list().send().await.expect("admins:read");
+    assert!(!admins.into_inner().items.is_empty());
+
+    // What may the portal's owner do? The check answers without doing it.
+    let decisions = portal
+        .authorization_check()
+        .body(types::AuthorizationCheck {
+            checks: vec![types::Check {
+                action: "deleteApiClient".into(),
+                resource: Some(types::ResourceRef {
+                    type_: types::ResourceType::ApiClient,
+                    id: Some(created.client.id),
+                }),
+                role: None,
+                acknowledge_company_data_loss: None,
+            }],
+        })
+        .send()
+        .await
+        .expect("checked")
+        .into_inner();
+    assert!(decisions.results[0].allowed);
+
+    portal
+        .api_client_delete()
+        .client_id(created.client.id)
+        .send()
+        .await
+        .expect("removed");
+    let refused = script.partner_get().send().await.expect_err("revoked");
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+    integration.invalidate().await;
+    let error = integration.client().await.expect_err("the secret is dead");
+    assert!(
+        error.to_string().contains("HTTP 401 invalid_client"),
+        "{error}"
+    );
+}
