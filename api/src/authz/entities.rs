@@ -61,6 +61,15 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The company the resource is or is in, if any.
+    pub fn company(&self) -> Option<CompanyId> {
+        match self {
+            Self::Company { id, .. } => Some(*id),
+            Self::User { company, .. } => Some(*company),
+            Self::Partner(_) | Self::Admin { .. } | Self::ApiClient { .. } => None,
+        }
+    }
+
     /// The resource's kind and id, for audit events.
     pub fn kind_and_id(&self) -> (&'static str, String) {
         match self {
@@ -287,7 +296,23 @@ impl Builder {
         company
     }
 
-    pub(super) fn principal(&mut self, principal: &Principal) -> Result<EntityUid, EntityError> {
+    /// The principal's entity. Its `companies` are sliced to the one that
+    /// matters for this request, `relevant` (the resource's company): the
+    /// policies only ever ask `resource in principal.companies`, and a
+    /// resource's only company ancestor is its own company, so the answer is
+    /// the same as with the full set, at a fraction of the cost (a
+    /// technician may have hundreds). Cedar calls this entity slicing.
+    pub(super) fn principal(
+        &mut self,
+        principal: &Principal,
+        relevant: Option<CompanyId>,
+    ) -> Result<EntityUid, EntityError> {
+        let slice = |companies: &[CompanyId]| -> Vec<CompanyId> {
+            relevant
+                .filter(|company| companies.contains(company))
+                .into_iter()
+                .collect()
+        };
         let (me, partner, attrs) = match principal {
             Principal::Admin {
                 id,
@@ -302,7 +327,7 @@ impl Builder {
                         "role".to_owned(),
                         RestrictedExpression::new_string(role.as_str().to_owned()),
                     ),
-                    ("companies".to_owned(), companies_set(companies)),
+                    ("companies".to_owned(), companies_set(&slice(companies))),
                 ]),
             ),
             Principal::ApiClient {
@@ -328,7 +353,7 @@ impl Builder {
                     ),
                     (
                         "companies".to_owned(),
-                        companies_set(companies.as_deref().unwrap_or(&[])),
+                        companies_set(&slice(companies.as_deref().unwrap_or(&[]))),
                     ),
                 ]),
             ),

@@ -232,7 +232,9 @@ impl Authz {
         resource: &Resource,
     ) -> Result<(Request, Entities), String> {
         let mut built = entities::Builder::default();
-        let principal_uid = built.principal(principal).map_err(|e| e.to_string())?;
+        let principal_uid = built
+            .principal(principal, resource.company())
+            .map_err(|e| e.to_string())?;
         let resource_uid = built.resource(resource).map_err(|e| e.to_string())?;
         let action_uid = self
             .actions
