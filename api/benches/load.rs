@@ -238,9 +238,10 @@ async fn run(backend: Backend, baseline: f64) {
             request_id: None,
             details: serde_json::json!({ "grant_type": "client_credentials" }),
         };
+        let keys = server.keys.clone();
         db.write(move |conn| {
             api_clients::touch(conn, client, chrono::Utc::now().naive_utc())?;
-            audit::append(conn, event).map(drop)
+            audit::append(conn, &keys, event).map(drop)
         })
         .await
         .unwrap();

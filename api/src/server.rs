@@ -42,6 +42,7 @@ pub struct Server {
     addr: SocketAddr,
     db: Db,
     tokens: Arc<TokenService>,
+    keys: Arc<ServerKeys>,
     bootstrapped: Option<Bootstrapped>,
     server: actix_web::dev::Server,
 }
@@ -99,7 +100,7 @@ impl Server {
         let state = web::Data::new(AppState {
             db: db.clone(),
             metrics: Arc::new(Metrics::default()),
-            keys,
+            keys: keys.clone(),
             passwords,
             tokens: tokens.clone(),
             authz: Arc::new(authz),
@@ -118,6 +119,7 @@ impl Server {
             addr,
             db,
             tokens,
+            keys,
             bootstrapped,
             server,
         })
@@ -136,6 +138,11 @@ impl Server {
     /// The keys that sign and verify this server's tokens.
     pub fn tokens(&self) -> Arc<TokenService> {
         self.tokens.clone()
+    }
+
+    /// The server key's derived keys (audit chain, secrets' hashes, sealing).
+    pub fn keys(&self) -> Arc<ServerKeys> {
+        self.keys.clone()
     }
 
     /// The first partner and owner this start created on an empty database,

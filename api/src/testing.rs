@@ -187,6 +187,8 @@ pub struct TestServer {
     pub owner: Bootstrapped,
     /// The server's token keys: tests sign forged tokens with them.
     pub tokens: std::sync::Arc<crate::auth::tokens::TokenService>,
+    /// The server's derived keys (the audit chain's among them).
+    pub keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -210,6 +212,7 @@ impl TestServer {
             .expect("a fresh database is bootstrapped at start");
         let base_url = format!("http://{}", server.local_addr());
         let tokens = server.tokens();
+        let keys = server.keys();
         let handle = server.handle();
         actix_web::rt::spawn(server.run());
         Some(Self {
@@ -217,6 +220,7 @@ impl TestServer {
             data_dir: config.data_dir,
             owner,
             tokens,
+            keys,
             handle,
             database,
         })

@@ -5,17 +5,24 @@
 //! non-secret facts in `details`.
 //!
 //! Events form one hash chain per partner: each stores the hash of the one
-//! before, and its own hash covers every column. `verify` walks a chain and
-//! names the first event that was altered, removed or inserted. Events that
-//! belong to no partner (a sign-in for an unknown email) go to the chain of
-//! the nil UUID.
+//! before, and its own hash, an HMAC-SHA-256 under a server key, covers
+//! every column. Someone who can write to the database but lacks the server
+//! key cannot recompute the hashes after changing a row, so `verify`, walking
+//! the chain, names the first event that was altered, removed or inserted.
+//! Each chain's head (the last sequence number and hash, MAC'd too) is
+//! written with every append, so removing the newest events is caught as
+//! well. What the chain cannot catch on its own is the database rolled back
+//! whole to an earlier state, head included: exporting the head elsewhere
+//! now and then (`GET /v1/audit-events/verify` returns it) closes that.
+//! Events that belong to no partner (a sign-in for an unknown email) go to
+//! the chain of the nil UUID.
 
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::db::schema::audit_events;
+use crate::auth::keys::ServerKeys;
+use crate::db::schema::{audit_events, audit_heads};
 use crate::db::{DbConn, DbError};
 use crate::ids::PartnerId;
 
@@ -90,11 +97,17 @@ pub struct AuditEvent {
 
 /// The hash of an event: every column but `hash`, each length-prefixed so
 /// no two different events encode alike.
-fn event_hash(e: &AuditEvent) -> Vec<u8> {
-    let mut hasher = Sha256::new();
+/// The keyed-hash purposes of the chain.
+const EVENT_PURPOSE: &str = "audit-event";
+const HEAD_PURPOSE: &str = "audit-head";
+
+/// The event's hash: an HMAC under the server key over every column, each
+/// length-prefixed so no two events encode alike.
+fn event_hash(keys: &ServerKeys, e: &AuditEvent) -> Vec<u8> {
+    let mut encoded = Vec::with_capacity(512);
     let mut field = |bytes: &[u8]| {
-        hasher.update((bytes.len() as u64).to_be_bytes());
-        hasher.update(bytes);
+        encoded.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        encoded.extend_from_slice(bytes);
     };
     let optional = |v: &Option<String>| {
         v.clone()
@@ -120,7 +133,22 @@ fn event_hash(e: &AuditEvent) -> Vec<u8> {
     field(e.policy_ids.as_bytes());
     field(optional(&e.request_id).as_bytes());
     field(e.details.as_bytes());
-    hasher.finalize().to_vec()
+    keys.keyed_hash(EVENT_PURPOSE, &encoded)
+}
+
+/// The MAC of a chain's head.
+fn head_mac(keys: &ServerKeys, partner: &str, seq: i64, hash: &[u8]) -> Vec<u8> {
+    let mut encoded = Vec::with_capacity(96);
+    encoded.extend_from_slice(&(partner.len() as u64).to_be_bytes());
+    encoded.extend_from_slice(partner.as_bytes());
+    encoded.extend_from_slice(&seq.to_be_bytes());
+    encoded.extend_from_slice(hash);
+    keys.keyed_hash(HEAD_PURPOSE, &encoded)
+}
+
+/// Whether two MACs are equal, in constant time.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Now, to the microsecond: what both databases store exactly, so a hash
@@ -134,7 +162,11 @@ fn now_micros() -> NaiveDateTime {
 /// Appends an event at the end of its partner's chain. Call inside the
 /// transaction of the change it records ([`crate::db::Db::write`]), so both
 /// land or neither does.
-pub fn append(conn: &mut DbConn, event: NewEvent) -> Result<AuditEvent, DbError> {
+pub fn append(
+    conn: &mut DbConn,
+    keys: &ServerKeys,
+    event: NewEvent,
+) -> Result<AuditEvent, DbError> {
     let partner = event
         .partner
         .map_or_else(|| NO_PARTNER.to_owned(), |p| p.to_string());
@@ -169,10 +201,30 @@ pub fn append(conn: &mut DbConn, event: NewEvent) -> Result<AuditEvent, DbError>
         prev_hash,
         hash: Vec::new(),
     };
-    stored.hash = event_hash(&stored);
+    stored.hash = event_hash(keys, &stored);
     diesel::insert_into(audit_events::table)
         .values(&stored)
         .execute(conn)?;
+    // The chain's appenders take turns (above), so update-or-insert is safe.
+    let mac = head_mac(keys, &stored.partner_id, stored.seq, &stored.hash);
+    let moved =
+        diesel::update(audit_heads::table.filter(audit_heads::partner_id.eq(&stored.partner_id)))
+            .set((
+                audit_heads::seq.eq(stored.seq),
+                audit_heads::hash.eq(&stored.hash),
+                audit_heads::mac.eq(&mac),
+            ))
+            .execute(conn)?;
+    if moved == 0 {
+        diesel::insert_into(audit_heads::table)
+            .values((
+                audit_heads::partner_id.eq(&stored.partner_id),
+                audit_heads::seq.eq(stored.seq),
+                audit_heads::hash.eq(&stored.hash),
+                audit_heads::mac.eq(&mac),
+            ))
+            .execute(conn)?;
+    }
     Ok(stored)
 }
 
@@ -236,10 +288,19 @@ pub struct Verification {
     pub first_bad_event_id: Option<String>,
     /// What is wrong with it.
     pub problem: Option<String>,
+    /// The chain's head when it is intact: the last event's sequence
+    /// number, and its hash (hex). Keep a copy elsewhere now and then; a
+    /// later head that does not extend it means the log was rolled back.
+    pub head_seq: Option<i64>,
+    pub head_hash: Option<String>,
 }
 
 /// Walks a partner's chain from the start, in pages.
-pub fn verify(conn: &mut DbConn, partner: PartnerId) -> Result<Verification, DbError> {
+pub fn verify(
+    conn: &mut DbConn,
+    keys: &ServerKeys,
+    partner: PartnerId,
+) -> Result<Verification, DbError> {
     let mut expected_seq = 1;
     let mut prev_hash = GENESIS.to_vec();
     let mut checked = 0;
@@ -252,20 +313,14 @@ pub fn verify(conn: &mut DbConn, partner: PartnerId) -> Result<Verification, DbE
             .select(AuditEvent::as_select())
             .load(conn)?;
         if page.is_empty() {
-            return Ok(Verification {
-                valid: true,
-                events: checked,
-                first_bad_seq: None,
-                first_bad_event_id: None,
-                problem: None,
-            });
+            return check_head(conn, keys, partner, checked, &prev_hash);
         }
         for event in page {
             let problem = if event.seq != expected_seq {
                 Some(format!("event {expected_seq} is missing"))
             } else if event.prev_hash != prev_hash {
                 Some("its link to the event before does not match".to_owned())
-            } else if event_hash(&event) != event.hash {
+            } else if !same(&event_hash(keys, &event), &event.hash) {
                 Some("its content does not match its hash".to_owned())
             } else {
                 None
@@ -277,6 +332,8 @@ pub fn verify(conn: &mut DbConn, partner: PartnerId) -> Result<Verification, DbE
                     first_bad_seq: Some(event.seq),
                     first_bad_event_id: Some(event.id),
                     problem: Some(problem),
+                    head_seq: None,
+                    head_hash: None,
                 });
             }
             checked += 1;
@@ -284,4 +341,70 @@ pub fn verify(conn: &mut DbConn, partner: PartnerId) -> Result<Verification, DbE
             prev_hash = event.hash;
         }
     }
+}
+
+/// The end of a walk: the chain, `events` long and ending in `last_hash`,
+/// must end where its head says.
+fn check_head(
+    conn: &mut DbConn,
+    keys: &ServerKeys,
+    partner: PartnerId,
+    events: i64,
+    last_hash: &[u8],
+) -> Result<Verification, DbError> {
+    let partner = partner.to_string();
+    let head: Option<(i64, Vec<u8>, Vec<u8>)> = audit_heads::table
+        .filter(audit_heads::partner_id.eq(&partner))
+        .select((audit_heads::seq, audit_heads::hash, audit_heads::mac))
+        .first(conn)
+        .optional()?;
+    let bad = |first_bad_seq: Option<i64>, problem: String| Verification {
+        valid: false,
+        events,
+        first_bad_seq,
+        first_bad_event_id: None,
+        problem: Some(problem),
+        head_seq: None,
+        head_hash: None,
+    };
+    let verdict = match head {
+        None if events == 0 => Verification {
+            valid: true,
+            events,
+            first_bad_seq: None,
+            first_bad_event_id: None,
+            problem: None,
+            head_seq: None,
+            head_hash: None,
+        },
+        None => bad(None, "the chain's head record is missing".into()),
+        Some((seq, hash, mac)) if !same(&head_mac(keys, &partner, seq, &hash), &mac) => {
+            bad(None, "the chain's head record was altered".into())
+        }
+        Some((seq, _, _)) if seq > events => bad(
+            Some(events + 1),
+            format!(
+                "event {} is missing: the chain ends before its head",
+                events + 1
+            ),
+        ),
+        Some((seq, _, _)) if seq < events => bad(
+            Some(seq + 1),
+            format!("the chain goes on past its head (event {seq})"),
+        ),
+        Some((_, hash, _)) if !same(&hash, last_hash) => bad(
+            Some(events),
+            "the last event is not the one the head names".into(),
+        ),
+        Some((seq, hash, _)) => Verification {
+            valid: true,
+            events,
+            first_bad_seq: None,
+            first_bad_event_id: None,
+            problem: None,
+            head_seq: Some(seq),
+            head_hash: Some(hash.iter().map(|b| format!("{b:02x}")).collect()),
+        },
+    };
+    Ok(verdict)
 }

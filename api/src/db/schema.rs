@@ -219,6 +219,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_heads (partner_id) {
+        partner_id -> Text,
+        seq -> BigInt,
+        hash -> Binary,
+        mac -> Binary,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         partner_id -> Text,
@@ -280,6 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reset_batch_items,
     outbox_messages,
     audit_events,
+    audit_heads,
     idempotency_keys,
     signing_keys,
 );

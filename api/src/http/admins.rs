@@ -362,12 +362,13 @@ pub async fn admins_create(
     let partner = caller.partner;
     let stored = admin.clone();
     let assigned = companies.clone();
+    let keys = state.keys.clone();
     let result = state
         .db
         .write(move |conn| {
             admins::insert(conn, &stored)?;
             admins::set_companies(conn, partner, id, &assigned)?;
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(())
         })
         .await;
@@ -467,6 +468,7 @@ pub async fn admin_update(
     event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
     let partner = caller.partner;
     let demotes_owner = current == Role::Owner && role != Role::Owner;
+    let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
@@ -480,7 +482,7 @@ pub async fn admin_update(
             if let Some(companies) = &companies {
                 admins::set_companies(conn, partner, id, companies)?;
             }
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(Ok(()))
         })
         .await??;
@@ -518,6 +520,7 @@ pub async fn admin_delete(
     let mut event = caller.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
     event.details = serde_json::json!({ "email": admin.email, "role": admin.role });
     let partner = caller.partner;
+    let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
@@ -530,7 +533,7 @@ pub async fn admin_delete(
             if !admins::delete(conn, partner, id)? {
                 return Ok(Err(ApiError::NotFound));
             }
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(Ok(()))
         })
         .await??;

@@ -273,11 +273,12 @@ pub async fn api_clients_create(
     });
     let stored = client.clone();
     let limits = companies.clone();
+    let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
             api_clients::insert(conn, &stored, limits.as_deref())?;
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(())
         })
         .await?;
@@ -330,13 +331,14 @@ pub async fn api_client_delete(
         Vec::new(),
     );
     event.details = serde_json::json!({ "name": client.name, "scopes": client.scope_list() });
+    let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
             if !api_clients::delete(conn, partner, id)? {
                 return Ok(Err(ApiError::NotFound));
             }
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(Ok(()))
         })
         .await??;

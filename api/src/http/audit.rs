@@ -174,9 +174,10 @@ pub async fn audit_events_verify(
         )
         .await?;
     let partner = caller.partner;
+    let keys = state.keys.clone();
     let verdict = state
         .db
-        .run(move |conn| audit::verify(conn, partner))
+        .run(move |conn| audit::verify(conn, &keys, partner))
         .await?;
     Ok(web::Json(verdict))
 }

@@ -237,9 +237,10 @@ impl Caller {
             false,
             decision.policy_ids.clone(),
         );
+        let keys = state.keys.clone();
         state
             .db
-            .write(move |conn| audit::append(conn, event).map(drop))
+            .write(move |conn| audit::append(conn, &keys, event).map(drop))
             .await?;
         if decision
             .policy_ids

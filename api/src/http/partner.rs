@@ -155,11 +155,12 @@ pub async fn partner_update(
         "links_for_everyone": changes.links_for_everyone,
         "temporary_secret_ttl_seconds": changes.temporary_secret_ttl_seconds,
     });
+    let keys = state.keys.clone();
     let partner = state
         .db
         .write(move |conn| {
             let partner = partners::update(conn, id, &changes)?;
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(partner)
         })
         .await?;

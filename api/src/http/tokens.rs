@@ -234,9 +234,10 @@ async fn password_grant(
             "username": admins::normalize_email(&username),
         }),
     };
+    let keys = state.keys.clone();
     state
         .db
-        .write(move |conn| audit::append(conn, event).map(drop))
+        .write(move |conn| audit::append(conn, &keys, event).map(drop))
         .await?;
     if !signed_in {
         return Ok(oauth_error(
@@ -430,13 +431,14 @@ async fn client_credentials_grant(
         .as_ref()
         .filter(|_| signed_in)
         .and_then(|c| ApiClientId::parse(&c.id));
+    let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
             if let Some(id) = used {
                 api_clients::touch(conn, id, chrono::Utc::now().naive_utc())?;
             }
-            audit::append(conn, event).map(drop)
+            audit::append(conn, &keys, event).map(drop)
         })
         .await?;
     let Some(client) = client.filter(|_| signed_in) else {
@@ -579,11 +581,12 @@ pub async fn password_change(
         true,
         Vec::new(),
     );
+    let keys = state.keys.clone();
     let changed = state
         .db
         .write(move |conn| {
             let changed = crate::db::admins::set_password(conn, partner, id, &hash)?;
-            audit::append(conn, event)?;
+            audit::append(conn, &keys, event)?;
             Ok(changed)
         })
         .await?;

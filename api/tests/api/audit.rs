@@ -8,6 +8,14 @@ use custodian_api::ids::PartnerId;
 use custodian_api::testing::{TestDatabase, TestServer};
 
 use crate::support::{send, sign_in};
+use custodian_api::auth::keys::ServerKeys;
+
+/// A server key for tests that append without a server.
+fn keys() -> std::sync::Arc<ServerKeys> {
+    std::sync::Arc::new(ServerKeys::derive(&secrecy::SecretBox::new(Box::new(
+        [7u8; 32],
+    ))))
+}
 use diesel::prelude::*;
 use rstest::rstest;
 use secrecy::ExposeSecret;
@@ -200,6 +208,7 @@ async fn verify_names_the_first_altered_or_missing_event(
     };
     let db = database.pool();
     db.run(migrations::run_pending).await.unwrap();
+    let keys = keys();
     let partner = PartnerId::new();
     for i in 0..5 {
         let event = system_event(
@@ -208,12 +217,16 @@ async fn verify_names_the_first_altered_or_missing_event(
             vec!["p".into()],
             json!({"i": i}),
         );
-        db.write(move |conn| audit::append(conn, event).map(drop))
+        let keys = keys.clone();
+        db.write(move |conn| audit::append(conn, &keys, event).map(drop))
             .await
             .unwrap();
     }
     let verdict = db
-        .run(move |conn| audit::verify(conn, partner))
+        .run({
+            let keys = keys.clone();
+            move |conn| audit::verify(conn, &keys, partner)
+        })
         .await
         .unwrap();
     assert!(verdict.valid && verdict.events == 5, "{verdict:?}");
@@ -232,7 +245,10 @@ async fn verify_names_the_first_altered_or_missing_event(
     .await
     .unwrap();
     let verdict = db
-        .run(move |conn| audit::verify(conn, partner))
+        .run({
+            let keys = keys.clone();
+            move |conn| audit::verify(conn, &keys, partner)
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -262,7 +278,10 @@ async fn verify_names_the_first_altered_or_missing_event(
     .await
     .unwrap();
     let verdict = db
-        .run(move |conn| audit::verify(conn, partner))
+        .run({
+            let keys = keys.clone();
+            move |conn| audit::verify(conn, &keys, partner)
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -275,6 +294,119 @@ async fn verify_names_the_first_altered_or_missing_event(
 
 #[rstest]
 #[actix_web::test]
+async fn truncation_and_a_rewrite_without_the_key_are_caught(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::schema::audit_heads;
+    let Some(database) = TestDatabase::create(backend) else {
+        return;
+    };
+    let db = database.pool();
+    db.run(migrations::run_pending).await.unwrap();
+    let keys = keys();
+    let partner = PartnerId::new();
+    let append = |i: i64| {
+        let keys = keys.clone();
+        let event = system_event(partner, format!("test.{i}"), Vec::new(), json!({"i": i}));
+        db.write(move |conn| audit::append(conn, &keys, event).map(drop))
+    };
+    let verify = || {
+        let keys = keys.clone();
+        db.run(move |conn| audit::verify(conn, &keys, partner))
+    };
+    for i in 0..4 {
+        append(i).await.unwrap();
+    }
+    let intact = verify().await.unwrap();
+    assert!(intact.valid && intact.head_seq == Some(4), "{intact:?}");
+    assert_eq!(intact.head_hash.as_ref().map(String::len), Some(64));
+
+    // The newest event removed: caught by the head.
+    let p = partner.to_string();
+    db.run(move |conn| {
+        diesel::delete(
+            audit_events::table
+                .filter(audit_events::partner_id.eq(&p))
+                .filter(audit_events::seq.eq(4)),
+        )
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let verdict = verify().await.unwrap();
+    assert_eq!(
+        (
+            verdict.valid,
+            verdict.first_bad_seq,
+            verdict.problem.as_deref()
+        ),
+        (
+            false,
+            Some(4),
+            Some("event 4 is missing: the chain ends before its head")
+        ),
+    );
+    // Moving the head back to the last event left, without the key: caught.
+    let p = partner.to_string();
+    db.run(move |conn| {
+        let last: Vec<u8> = audit_events::table
+            .filter(audit_events::partner_id.eq(&p))
+            .filter(audit_events::seq.eq(3))
+            .select(audit_events::hash)
+            .first(conn)?;
+        diesel::update(audit_heads::table.filter(audit_heads::partner_id.eq(&p)))
+            .set((audit_heads::seq.eq(3), audit_heads::hash.eq(last)))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let verdict = verify().await.unwrap();
+    assert_eq!(
+        (verdict.valid, verdict.problem.as_deref()),
+        (false, Some("the chain's head record was altered"))
+    );
+
+    // An event altered and the chain recomputed with plain SHA-256 (what
+    // someone without the server key could do): its hash does not verify.
+    let other = PartnerId::new();
+    let keys_for_other = keys.clone();
+    let event = system_event(other, "test.a".into(), Vec::new(), json!({}));
+    db.write(move |conn| audit::append(conn, &keys_for_other, event).map(drop))
+        .await
+        .unwrap();
+    let p = other.to_string();
+    db.run(move |conn| {
+        use sha2::Digest;
+        let forged = sha2::Sha256::digest(b"anything").to_vec();
+        diesel::update(audit_events::table.filter(audit_events::partner_id.eq(&p)))
+            .set((
+                audit_events::details.eq("{\"forged\":true}"),
+                audit_events::hash.eq(forged),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let keys_for_other = keys.clone();
+    let verdict = db
+        .run(move |conn| audit::verify(conn, &keys_for_other, other))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            verdict.valid,
+            verdict.first_bad_seq,
+            verdict.problem.as_deref()
+        ),
+        (false, Some(1), Some("its content does not match its hash"))
+    );
+}
+
+#[rstest]
+#[actix_web::test]
 async fn concurrent_appends_keep_one_chain(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
@@ -283,12 +415,14 @@ async fn concurrent_appends_keep_one_chain(
     };
     let db = database.pool();
     db.run(migrations::run_pending).await.unwrap();
+    let keys = keys();
     let partner = PartnerId::new();
     let appends = (0..24).map(|i| {
         let db = db.clone();
+        let keys = keys.clone();
         actix_web::rt::spawn(async move {
             let event = system_event(partner, format!("race.{i}"), Vec::new(), json!({}));
-            db.write(move |conn| audit::append(conn, event).map(drop))
+            db.write(move |conn| audit::append(conn, &keys, event).map(drop))
                 .await
         })
     });
@@ -296,7 +430,10 @@ async fn concurrent_appends_keep_one_chain(
         append.await.unwrap().expect("every append lands");
     }
     let verdict = db
-        .run(move |conn| audit::verify(conn, partner))
+        .run({
+            let keys = keys.clone();
+            move |conn| audit::verify(conn, &keys, partner)
+        })
         .await
         .unwrap();
     assert!(verdict.valid, "{verdict:?}");

@@ -129,7 +129,7 @@ fn migrations_go_up_down_and_up_again(
             .map(|c| c.0.as_str())
             .collect::<BTreeSet<_>>()
             .len(),
-        17,
+        18,
         "the whole domain schema"
     );
 
@@ -244,6 +244,7 @@ fn the_diesel_schema_matches_the_migrations(
             "audit_events",
             declared_columns(schema::audit_events::table),
         ),
+        ("audit_heads", declared_columns(schema::audit_heads::table)),
         (
             "idempotency_keys",
             declared_columns(schema::idempotency_keys::table),
