@@ -96,6 +96,12 @@ pub enum ApiError {
     /// The request conflicts with the current state (`code` says how).
     #[error("conflict {code}: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A conditional change came without `If-Match` (RFC 6585).
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// `If-Match` names a version that is no longer current (RFC 9110).
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// No such object, or one of another partner: the two are
     /// indistinguishable by design.
     #[error("not found")]
@@ -186,10 +192,28 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Another account already signs in with this email.",
     },
     ProblemType {
+        code: "primary_user_exists",
+        status: StatusCode::CONFLICT,
+        title: "Primary user exists",
+        description: "The company already has a primary user; a company has at most one.",
+    },
+    ProblemType {
         code: "last_owner",
         status: StatusCode::CONFLICT,
         title: "Last owner",
         description: "A partner keeps at least one owner: the last one cannot be removed or demoted.",
+    },
+    ProblemType {
+        code: "precondition_failed",
+        status: StatusCode::PRECONDITION_FAILED,
+        title: "Precondition failed",
+        description: "If-Match names a version that is no longer current: someone changed it since you read it. Read it again (GET), reapply your change, and send the new ETag.",
+    },
+    ProblemType {
+        code: "precondition_required",
+        status: StatusCode::PRECONDITION_REQUIRED,
+        title: "Precondition required",
+        description: "This change needs an If-Match header with the ETag of the version you read, so that it cannot overwrite a change you have not seen.",
     },
     ProblemType {
         code: "not_found",
@@ -239,6 +263,8 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::Forbidden { .. } => "forbidden",
             Self::PasswordChangeRequired => "password_change_required",
+            Self::PreconditionRequired => "precondition_required",
+            Self::PreconditionFailed => "precondition_failed",
             Self::NotFound | Self::RouteNotFound { .. } => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::DatabaseUnavailable(_) => "database_unavailable",
@@ -281,6 +307,12 @@ impl ApiError {
                 "Set a new password first: this token allows only that.".into()
             }
             Self::Conflict { detail, .. } => format!("{detail}.").into(),
+            Self::PreconditionRequired => {
+                "Send If-Match with the ETag of the version you read.".into()
+            }
+            Self::PreconditionFailed => {
+                "The object changed since the version If-Match names; read it again.".into()
+            }
             Self::NotFound => "No such object.".into(),
             Self::RouteNotFound { method, path } => format!("No route for {method} {path}.").into(),
             Self::MethodNotAllowed { method, allowed } => {

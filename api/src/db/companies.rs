@@ -1,11 +1,26 @@
-//! Companies: a partner's customers. (Their endpoints arrive with issue 5;
-//! admins already refer to them.)
+//! Companies: a partner's customers. Each has exactly one backup profile,
+//! created with it (off, 90 days' retention, no key).
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::companies;
+use super::schema::{backup_profiles, companies};
 use super::{DbConn, DbError};
-use crate::ids::PartnerId;
+use crate::ids::{CompanyId, PartnerId};
+
+/// Days backup copies of removed items are kept when nobody said otherwise
+/// (DESIGN.md).
+pub const DEFAULT_RETENTION_DAYS: i32 = 90;
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = companies)]
+pub struct Company {
+    pub id: String,
+    pub partner_id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
 
 /// Which of `ids` are companies of `partner`.
 pub fn existing(
@@ -21,4 +36,80 @@ pub fn existing(
         .filter(companies::id.eq_any(ids))
         .select(companies::id)
         .load(conn)?)
+}
+
+/// Stores a company and its backup profile (off).
+pub fn insert(conn: &mut DbConn, company: &Company) -> Result<(), DbError> {
+    diesel::insert_into(companies::table)
+        .values(company)
+        .execute(conn)?;
+    diesel::insert_into(backup_profiles::table)
+        .values((
+            backup_profiles::company_id.eq(&company.id),
+            backup_profiles::partner_id.eq(&company.partner_id),
+            backup_profiles::backup_all_company_items.eq(false),
+            backup_profiles::retention_days.eq(DEFAULT_RETENTION_DAYS),
+            backup_profiles::version.eq(1i64),
+            backup_profiles::updated_at.eq(company.created_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A company of `partner`; another partner's is `None`, as an absent one.
+pub fn find(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: CompanyId,
+) -> Result<Option<Company>, DbError> {
+    Ok(companies::table
+        .filter(companies::id.eq(id.to_string()))
+        .filter(companies::partner_id.eq(partner.to_string()))
+        .select(Company::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A page of a partner's companies by id (time-ordered), among `visible`
+/// only when given (a technician's or a limited client's).
+pub fn list(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    visible: Option<&[CompanyId]>,
+    after: Option<CompanyId>,
+    limit: i64,
+) -> Result<Vec<Company>, DbError> {
+    let mut query = companies::table
+        .filter(companies::partner_id.eq(partner.to_string()))
+        .into_boxed();
+    if let Some(visible) = visible {
+        let ids: Vec<String> = visible.iter().map(ToString::to_string).collect();
+        query = query.filter(companies::id.eq_any(ids));
+    }
+    if let Some(after) = after {
+        query = query.filter(companies::id.gt(after.to_string()));
+    }
+    Ok(query
+        .order(companies::id.asc())
+        .limit(limit)
+        .select(Company::as_select())
+        .load(conn)?)
+}
+
+/// Renames a company.
+pub fn rename(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: CompanyId,
+    name: &str,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        companies::table
+            .filter(companies::id.eq(id.to_string()))
+            .filter(companies::partner_id.eq(partner.to_string())),
+    )
+    .set((companies::name.eq(name), companies::updated_at.eq(at)))
+    .execute(conn)?;
+    Ok(updated == 1)
 }

@@ -12,6 +12,7 @@
 
 pub mod admins;
 pub mod api_clients;
+pub mod backup_profiles;
 pub mod companies;
 pub mod migrations;
 pub mod partners;

@@ -1,11 +1,64 @@
-//! End users: people in a partner's companies, with a vault. (Their
-//! endpoints arrive with issue 5; authorization already places them.)
+//! End users: people in a partner's companies, each with a vault. Emails are
+//! unique within a partner and stored lowercase.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
 use super::{DbConn, DbError};
-use crate::ids::{PartnerId, UserId};
+use crate::ids::{CompanyId, PartnerId, UserId};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends (SQLite's folds ASCII only).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A user as the admin plane sees them: never their key material.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub partner_id: String,
+    pub company_id: String,
+    pub email: String,
+    pub name: String,
+    pub client_kind: String,
+    pub locale: String,
+    pub is_primary: bool,
+    pub status: String,
+    pub last_reset_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// Whether a recovery-key verifier is registered (the column is read
+    /// only as "is it there").
+    #[diesel(select_expression = users::recovery_key_verifier.is_not_null())]
+    #[diesel(select_expression_type = diesel::dsl::IsNotNull<users::recovery_key_verifier>)]
+    pub has_recovery_key: bool,
+}
+
+/// A new user's row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: String,
+    pub partner_id: String,
+    pub company_id: String,
+    pub email: String,
+    pub name: String,
+    pub client_kind: String,
+    pub locale: String,
+    pub is_primary: bool,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, user: &NewUser) -> Result<(), DbError> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
+    Ok(())
+}
 
 /// The company of a user of `partner`; `None` for an absent user or another
 /// partner's, alike.
@@ -20,4 +73,92 @@ pub fn company_of(
         .select(users::company_id)
         .first(conn)
         .optional()?)
+}
+
+/// A user of `partner`.
+pub fn find(conn: &mut DbConn, partner: PartnerId, id: UserId) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id.to_string()))
+        .filter(users::partner_id.eq(partner.to_string()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Whether the company already has a primary user.
+pub fn has_primary(conn: &mut DbConn, company: CompanyId) -> Result<bool, DbError> {
+    let count: i64 = users::table
+        .filter(users::company_id.eq(company.to_string()))
+        .filter(users::is_primary.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// What a user list is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Users of these companies only (`None`: every company of the partner).
+    pub companies: Option<Vec<CompanyId>>,
+    /// Lowercase text found in the email or the name.
+    pub text: Option<String>,
+    pub after: Option<UserId>,
+    pub limit: i64,
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A page of a partner's users by id (time-ordered).
+pub fn list(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    filter: &UserFilter,
+) -> Result<Vec<User>, DbError> {
+    let mut query = users::table
+        .filter(users::partner_id.eq(partner.to_string()))
+        .into_boxed();
+    if let Some(companies) = &filter.companies {
+        let ids: Vec<String> = companies.iter().map(ToString::to_string).collect();
+        query = query.filter(users::company_id.eq_any(ids));
+    }
+    if let Some(text) = &filter.text {
+        let pattern = contains_pattern(text);
+        query = query.filter(
+            lower(users::email)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::name).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(users::id.gt(after.to_string()));
+    }
+    Ok(query
+        .order(users::id.asc())
+        .limit(filter.limit)
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn wildcards_in_the_text_match_themselves() {
+        assert_eq!(contains_pattern("ann"), "%ann%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
 }

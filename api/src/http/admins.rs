@@ -151,7 +151,34 @@ fn invalid(field: &str, message: &str) -> ApiError {
     }
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+/// An email address, lowercase and trimmed: one `@` with text on each side,
+/// at most 254 characters (RFC 5321). Delivery proves the rest.
+pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
+    let email = admins::normalize_email(raw);
+    if email.len() > 254
+        || email.split('@').count() != 2
+        || email.starts_with('@')
+        || email.ends_with('@')
+        || email.chars().any(char::is_whitespace)
+    {
+        return Err(invalid("email", "must be an email address"));
+    }
+    Ok(email)
+}
+
+pub(crate) const LOCALE_LIST: &str = "en, fr, de, es, it, nl, ja";
+
+/// A locale of the product's: en, fr, de, es, it, nl or ja.
+pub(crate) fn check_locale(locale: Option<String>) -> Result<String, ApiError> {
+    let locale = locale.unwrap_or_else(|| "en".into());
+    if LOCALES.contains(&locale.as_str()) {
+        Ok(locale)
+    } else {
+        Err(invalid("locale", &format!("must be one of {LOCALE_LIST}")))
+    }
+}
+
+pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if (1..=200).contains(&name.chars().count()) {
         Ok(name.to_owned())
@@ -323,22 +350,9 @@ pub async fn admins_create(
     caller
         .authorize(&state, Action::CreateAdmin { role }, &target)
         .await?;
-    let email = admins::normalize_email(&new.email);
-    if email.len() > 254
-        || email.split('@').count() != 2
-        || email.starts_with('@')
-        || email.ends_with('@')
-    {
-        return Err(invalid("email", "must be an email address"));
-    }
+    let email = check_email(&new.email)?;
     let name = check_name(&new.name)?;
-    let locale = new.locale.unwrap_or_else(|| "en".into());
-    if !LOCALES.contains(&locale.as_str()) {
-        return Err(invalid(
-            "locale",
-            "must be one of en, fr, de, es, it, nl, ja",
-        ));
-    }
+    let locale = check_locale(new.locale)?;
     let companies = check_companies(&state, &caller, role, new.companies).await?;
     let password = draw_secret(15);
     let hash = state.passwords.hash(password.clone()).await;

@@ -101,7 +101,7 @@ fn invalid(field: String, message: impl Into<String>) -> ApiError {
 fn expected_type(action: &str) -> Option<ResourceType> {
     Some(match action {
         "readPartner" | "updatePartner" | "listAdmins" | "listApiClients" | "listCompanies"
-        | "readAudit" | "checkAuthorization" => ResourceType::Partner,
+        | "searchUsers" | "readAudit" | "checkAuthorization" => ResourceType::Partner,
         "changeOwnPassword" | "readAdmin" | "createAdmin" | "updateAdmin" | "deleteAdmin" => {
             ResourceType::Admin
         }
@@ -200,6 +200,7 @@ fn resolve(
         "listAdmins" => on_partner(Action::ListAdmins),
         "listApiClients" => on_partner(Action::ListApiClients),
         "listCompanies" => on_partner(Action::ListCompanies),
+        "searchUsers" => on_partner(Action::SearchUsers),
         "readAudit" => on_partner(Action::ReadAudit),
         "checkAuthorization" => on_partner(Action::CheckAuthorization),
         "changeOwnPassword" => {
@@ -310,6 +311,7 @@ fn resolve(
                 )),
                 "readCompany" => on_company(Action::ReadCompany),
                 "readBackupProfile" => on_company(Action::ReadBackupProfile),
+                "listUsers" => on_company(Action::ListUsers),
                 "updateCompany" => on_company(Action::UpdateCompany),
                 _ => on_company(Action::UpdateBackupProfile),
             }

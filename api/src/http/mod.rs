@@ -11,6 +11,7 @@ pub mod api_clients;
 pub mod audit;
 pub mod authorization;
 pub mod caller;
+pub mod companies;
 pub mod docs;
 pub mod extract;
 pub mod middleware;
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod paging;
 pub mod partner;
 pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -56,6 +58,8 @@ use extract::BodyLimit;
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
         (name = "admins", description = "A partner's portal operators: owners, admins and technicians."),
         (name = "api clients", description = "Integration credentials (OAuth 2.0 client credentials) with scopes and optional company limits."),
+        (name = "companies", description = "A partner's customers and their backup profile."),
+        (name = "users", description = "People in a partner's companies: locate them, add them."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
         (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
     ),
@@ -104,6 +108,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api_clients::api_clients_create)
         .service(api_clients::api_client_delete)
         .service(authorization::authorization_check)
+        .service(companies::companies_list)
+        .service(companies::companies_create)
+        .service(companies::company_get)
+        .service(companies::company_update)
+        .service(companies::backup_profile_get)
+        .service(companies::backup_profile_update)
+        .service(users::users_search)
+        .service(users::company_users_list)
+        .service(users::company_users_create)
+        .service(users::user_get)
         .service(audit::audit_events_verify)
         .service(audit::audit_events_list);
 }

@@ -7,7 +7,7 @@ use custodian_api::db::admins::Role;
 use custodian_api::http::openapi;
 use custodian_api::testing::TestServer;
 
-use crate::support::{client_token, create_client, sign_in};
+use crate::support::{client_token, create_client, seed, sign_in};
 use rstest::rstest;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -48,6 +48,8 @@ struct Case {
     body: fn(&str) -> Option<Value>,
     allowed: Role,
     denied: Denied,
+    /// Extra request headers.
+    headers: &'static [(&'static str, &'static str)],
 }
 
 /// What the paths of the cases name.
@@ -55,6 +57,10 @@ struct Seeded<'a> {
     server: &'a TestServer,
     /// An API client of the partner.
     client_id: String,
+    /// A company of the partner.
+    company_id: String,
+    /// A user of that company.
+    user_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -66,6 +72,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Technician,
             denied: Denied::PasswordChangeOnly,
+            headers: &[],
         },
         Case {
             operation: "partner_update",
@@ -74,6 +81,7 @@ fn cases() -> Vec<Case> {
             body: |_| Some(json!({"links_for_everyone": true})),
             allowed: Role::Owner,
             denied: Denied::Role(Role::Admin),
+            headers: &[],
         },
         Case {
             operation: "admins_list",
@@ -82,6 +90,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "admins_create",
@@ -94,6 +103,7 @@ fn cases() -> Vec<Case> {
             },
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "admin_get",
@@ -102,6 +112,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "admin_update",
@@ -110,6 +121,7 @@ fn cases() -> Vec<Case> {
             body: |_| Some(json!({"name": "The Owner"})),
             allowed: Role::Owner,
             denied: Denied::Role(Role::Admin),
+            headers: &[],
         },
         Case {
             operation: "admin_delete",
@@ -118,6 +130,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Owner,
             denied: Denied::Role(Role::Admin),
+            headers: &[],
         },
         Case {
             operation: "audit_events_list",
@@ -126,6 +139,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Owner,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "audit_events_verify",
@@ -134,6 +148,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "api_clients_list",
@@ -142,6 +157,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "api_clients_create",
@@ -150,6 +166,7 @@ fn cases() -> Vec<Case> {
             body: |_| Some(json!({"name": "RMM", "scopes": ["users:read"]})),
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "api_client_delete",
@@ -158,6 +175,7 @@ fn cases() -> Vec<Case> {
             body: |_| None,
             allowed: Role::Admin,
             denied: Denied::Role(Role::Technician),
+            headers: &[],
         },
         Case {
             operation: "authorization_check",
@@ -166,6 +184,99 @@ fn cases() -> Vec<Case> {
             body: |_| Some(json!({"checks": [{"action": "readPartner"}]})),
             allowed: Role::Technician,
             denied: Denied::Client(&["partner:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "companies_list",
+            method: "GET",
+            path: |_| "/v1/companies".into(),
+            body: |_| None,
+            allowed: Role::Technician,
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "companies_create",
+            method: "POST",
+            path: |_| "/v1/companies".into(),
+            body: |_| Some(json!({"name": "Acme Law"})),
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "company_get",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}", s.company_id),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "company_update",
+            method: "PATCH",
+            path: |s| format!("/v1/companies/{}", s.company_id),
+            body: |_| Some(json!({"name": "Acme Dental Group"})),
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "backup_profile_get",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "backup_profile_update",
+            method: "PUT",
+            path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
+            body: |_| Some(json!({"backup_all_company_items": false, "retention_days": 30})),
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[("if-match", "*")],
+        },
+        Case {
+            operation: "users_search",
+            method: "GET",
+            path: |_| "/v1/users?q=a".into(),
+            body: |_| None,
+            allowed: Role::Technician,
+            denied: Denied::Client(&["companies:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "company_users_list",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}/users", s.company_id),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "company_users_create",
+            method: "POST",
+            path: |s| format!("/v1/companies/{}/users", s.company_id),
+            body: |_| {
+                Some(json!({"email": "case@example.com", "name": "Case", "client_kind": "desktop"}))
+            },
+            allowed: Role::Admin,
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "user_get",
+            method: "GET",
+            path: |s| format!("/v1/users/{}", s.user_id),
+            body: |_| None,
+            allowed: Role::Admin,
+            denied: Denied::Client(&["companies:read"]),
+            headers: &[],
         },
         Case {
             operation: "password_change",
@@ -178,6 +289,7 @@ fn cases() -> Vec<Case> {
             },
             allowed: Role::Technician,
             denied: Denied::Fixture("DENY/owner_changes_anothers_password.json"),
+            headers: &[],
         },
     ]
 }
@@ -209,6 +321,9 @@ async fn call(
     if let Some(body) = (case.body)(password) {
         request = request.json(&body);
     }
+    for (name, value) in case.headers {
+        request = request.header(*name, *value);
+    }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -238,9 +353,12 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             );
         }
     }
+    let company = seed::company(&server, &server.owner.partner_id, "Acme Dental").await;
     let seeded = Seeded {
         server: &server,
         client_id: create_client(&server, &["partner:read"], None).await.0,
+        company_id: company.clone(),
+        user_id: seed::user(&server, &server.owner.partner_id, &company).await,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

@@ -98,7 +98,7 @@ pub async fn client_token(server: &TestServer, id: &str, secret: &str) -> String
 /// with their endpoints), written straight to the server's database.
 pub mod seed {
     use custodian_api::db::partners;
-    use custodian_api::db::schema::{backup_copies, companies, users, vault_items};
+    use custodian_api::db::schema::{backup_copies, users, vault_items};
     use custodian_api::testing::TestServer;
     use diesel::prelude::*;
 
@@ -115,26 +115,21 @@ pub mod seed {
         id
     }
 
-    /// A company of `partner`: its id.
+    /// A company of `partner`, with its backup profile: its id.
     pub async fn company(server: &TestServer, partner: &str, name: &str) -> String {
-        let id = uuid::Uuid::now_v7().to_string();
         let now = chrono::Utc::now().naive_utc();
-        let row = (
-            companies::id.eq(id.clone()),
-            companies::partner_id.eq(partner.to_owned()),
-            companies::name.eq(name.to_owned()),
-            companies::created_at.eq(now),
-            companies::updated_at.eq(now),
-        );
+        let company = custodian_api::db::companies::Company {
+            id: uuid::Uuid::now_v7().to_string(),
+            partner_id: partner.to_owned(),
+            name: name.to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let id = company.id.clone();
         server
             .database
             .pool()
-            .run(move |conn| {
-                diesel::insert_into(companies::table)
-                    .values(row)
-                    .execute(conn)?;
-                Ok(())
-            })
+            .run(move |conn| custodian_api::db::companies::insert(conn, &company))
             .await
             .unwrap();
         id

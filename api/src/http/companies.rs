@@ -1,0 +1,591 @@
+//! `/v1/companies` and a company's backup profile. Technicians see and act on
+//! their assigned companies only, a company-limited API client on its
+//! companies only; lists are filtered to what the caller may read, and each
+//! listed company is also decided by the policies.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::authz::{Action, Principal, Resource};
+use crate::db::admins::Role;
+use crate::db::backup_profiles::{self, BackupProfile, Settings};
+use crate::db::companies::{self, Company};
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::admins::{PageQuery, check_name};
+use crate::http::caller::Caller;
+use crate::http::extract::{Json, Query};
+use crate::http::paging;
+use crate::ids::CompanyId;
+
+/// The shortest and longest `retention_days`: a day, and ten years.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<i32> = 1..=3650;
+
+/// A partner's customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view(company: Company) -> CompanyView {
+    CompanyView {
+        id: uuid::Uuid::parse_str(&company.id).unwrap_or_default(),
+        name: company.name,
+        created_at: company.created_at.and_utc(),
+        updated_at: company.updated_at.and_utc(),
+    }
+}
+
+/// A page of companies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyPage {
+    pub items: Vec<CompanyView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A new company. Its backup profile starts off, with 90 days' retention.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCompany {
+    /// 1 to 200 characters. Two companies may share a name.
+    pub name: String,
+}
+
+/// Changes to a company; a field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyUpdate {
+    pub name: Option<String>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidValue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The companies a caller is limited to; `None` for all of its partner's.
+/// The policies decide each company too; this keeps a page from filling
+/// with companies they would then drop.
+pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
+    match principal {
+        Principal::Admin {
+            role: Role::Technician,
+            companies,
+            ..
+        } => Some(companies.clone()),
+        Principal::Admin { .. } => None,
+        Principal::ApiClient { companies, .. } => companies.clone(),
+    }
+}
+
+/// The company a path names, of the caller's partner; otherwise 404.
+pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Company, ApiError> {
+    let id = CompanyId::parse(raw_id).ok_or(ApiError::NotFound)?;
+    let partner = caller.partner;
+    state
+        .db
+        .run(move |conn| companies::find(conn, partner, id))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+fn resource(caller: &Caller, company: &Company) -> Resource {
+    Resource::Company {
+        id: CompanyId::parse(&company.id).expect("stored ids parse"),
+        partner: caller.partner,
+    }
+}
+
+/// List companies
+///
+/// The companies the caller may see, oldest first: all of the partner's
+/// for owners and admins, a technician's assigned ones, a limited API
+/// client's own.
+#[utoipa::path(
+    operation_id = "companies_list",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of companies", body = CompanyPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies")]
+pub async fn companies_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Result<web::Json<CompanyPage>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::ListCompanies,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let limit = paging::limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        Some(cursor) => Some(
+            CompanyId::parse(&paging::decode("company", cursor)?)
+                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+        ),
+        None => None,
+    };
+    let partner = caller.partner;
+    let visible = visible_companies(&caller.principal);
+    let mut page = state
+        .db
+        .run(move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1))
+        .await?;
+    let next_cursor = paging::finish(&mut page, limit, "company", |c| c.id.clone());
+    let items = page
+        .into_iter()
+        .filter(|company| {
+            state
+                .authz
+                .decide(
+                    &caller.principal,
+                    &Action::ReadCompany,
+                    &resource(&caller, company),
+                )
+                .allowed
+        })
+        .map(view)
+        .collect();
+    Ok(web::Json(CompanyPage { items, next_cursor }))
+}
+
+/// Create a company
+///
+/// Its backup profile starts off, with 90 days' retention and no key.
+#[utoipa::path(
+    operation_id = "companies_create",
+    tag = "companies",
+    security(("bearer" = [])),
+    request_body = NewCompany,
+    responses(
+        (status = 201, description = "Created", body = CompanyView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/companies")]
+pub async fn companies_create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Json(new): Json<NewCompany>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CompanyId::new();
+    caller
+        .authorize(
+            &state,
+            Action::CreateCompany,
+            &Resource::Company {
+                id,
+                partner: caller.partner,
+            },
+        )
+        .await?;
+    let name = check_name(&new.name)?;
+    let now = Utc::now().naive_utc();
+    let company = Company {
+        id: id.to_string(),
+        partner_id: caller.partner.to_string(),
+        name,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut event = caller.event("createCompany", "company", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({ "name": company.name });
+    let stored = company.clone();
+    let keys = state.keys.clone();
+    state
+        .db
+        .write(move |conn| {
+            companies::insert(conn, &stored)?;
+            audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(company)))
+}
+
+/// Get a company
+#[utoipa::path(
+    operation_id = "company_get",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    responses(
+        (status = 200, description = "The company", body = CompanyView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies/{company_id}")]
+pub async fn company_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<CompanyView>, ApiError> {
+    let company = load(&state, &caller, &path).await?;
+    caller
+        .authorize(&state, Action::ReadCompany, &resource(&caller, &company))
+        .await?;
+    Ok(web::Json(view(company)))
+}
+
+/// Rename a company
+#[utoipa::path(
+    operation_id = "company_update",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    request_body = CompanyUpdate,
+    responses(
+        (status = 200, description = "The company, changed", body = CompanyView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/v1/companies/{company_id}")]
+pub async fn company_update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(update): Json<CompanyUpdate>,
+) -> Result<web::Json<CompanyView>, ApiError> {
+    let company = load(&state, &caller, &path).await?;
+    caller
+        .authorize(&state, Action::UpdateCompany, &resource(&caller, &company))
+        .await?;
+    let Some(name) = update.name.as_deref().map(check_name).transpose()? else {
+        return Ok(web::Json(view(company)));
+    };
+    let id = CompanyId::parse(&company.id).expect("stored ids parse");
+    let mut event = caller.event(
+        "updateCompany",
+        "company",
+        company.id.clone(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({ "name": name });
+    let partner = caller.partner;
+    let now = Utc::now().naive_utc();
+    let keys = state.keys.clone();
+    let new_name = name.clone();
+    state
+        .db
+        .write(move |conn| {
+            if !companies::rename(conn, partner, id, &new_name, now)? {
+                return Ok(Err(ApiError::NotFound));
+            }
+            audit::append(conn, &keys, event)?;
+            Ok(Ok(()))
+        })
+        .await??;
+    Ok(web::Json(view(Company {
+        name,
+        updated_at: now,
+        ..company
+    })))
+}
+
+/// A company's backup profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupProfileView {
+    /// Back up all company-profile items from each user's account: each
+    /// company item's upload then carries a copy encrypted to the key below.
+    pub backup_all_company_items: bool,
+    /// Days a backup copy is kept after its item is deleted or purged.
+    pub retention_days: i32,
+    /// The company's X25519 public key (base64) that backup copies are
+    /// encrypted to; the matching private key never reaches Custodian.
+    pub backup_public_key: Option<String>,
+    /// The company's users' company-profile items.
+    pub company_items: i64,
+    /// How many of them have a backup copy of their current revision.
+    pub company_items_backed_up: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The new settings of a backup profile (all of them: PUT replaces).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupProfileUpdate {
+    pub backup_all_company_items: bool,
+    /// 1 to 3650.
+    pub retention_days: i32,
+    /// An X25519 public key, 32 bytes in base64; required while
+    /// `backup_all_company_items` is on. Left out (or null), the key is
+    /// removed. Turning the profile off does not delete existing copies:
+    /// they age out by retention.
+    pub backup_public_key: Option<String>,
+}
+
+/// The strong ETag of a profile version.
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Whether `If-Match` allows a change to the profile at `version`:
+/// `Err(PreconditionRequired)` without the header, `Ok(false)` when it names
+/// another version.
+fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all(header::IF_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        return Err(ApiError::PreconditionRequired);
+    }
+    let current = etag(version);
+    // Strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
+    Ok(values.iter().any(|v| *v == "*" || *v == current))
+}
+
+/// Decodes and checks an X25519 public key: 32 bytes of standard base64
+/// (padding optional); stored padded.
+fn check_public_key(raw: &str) -> Result<String, ApiError> {
+    let bad = || {
+        invalid(
+            "backup_public_key",
+            "must be an X25519 public key: 32 bytes, base64",
+        )
+    };
+    let trimmed = raw.trim().trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(trimmed)
+        .map_err(|_| bad())?;
+    if bytes.len() != 32 {
+        return Err(bad());
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err(invalid(
+            "backup_public_key",
+            "is the all-zero point, which no real key is",
+        ));
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+async fn profile_view(
+    state: &AppState,
+    profile: BackupProfile,
+) -> Result<(BackupProfileView, i64), ApiError> {
+    let company = CompanyId::parse(&profile.company_id).expect("stored ids parse");
+    let (company_items, company_items_backed_up) = state
+        .db
+        .run(move |conn| backup_profiles::item_counts(conn, company))
+        .await?;
+    Ok((
+        BackupProfileView {
+            backup_all_company_items: profile.backup_all_company_items,
+            retention_days: profile.retention_days,
+            backup_public_key: profile.backup_public_key,
+            company_items,
+            company_items_backed_up,
+            updated_at: profile.updated_at.and_utc(),
+        },
+        profile.version,
+    ))
+}
+
+fn with_etag(view: BackupProfileView, version: i64) -> HttpResponse {
+    let mut response = HttpResponse::Ok().json(view);
+    response.headers_mut().insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag(version)).expect("an ETag is a header value"),
+    );
+    response
+}
+
+async fn load_profile(
+    state: &AppState,
+    caller: &Caller,
+    company: &Company,
+) -> Result<BackupProfile, ApiError> {
+    let partner = caller.partner;
+    let id = CompanyId::parse(&company.id).expect("stored ids parse");
+    state
+        .db
+        .run(move |conn| backup_profiles::find(conn, partner, id))
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("company {id} has no backup profile")))
+}
+
+/// Get a company's backup profile
+///
+/// With an `ETag`: send it back as `If-Match` to change the profile.
+#[utoipa::path(
+    operation_id = "backup_profile_get",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    responses(
+        (status = 200, description = "The profile", body = BackupProfileView,
+            headers(("ETag" = String, description = "The profile's version"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies/{company_id}/backup-profile")]
+pub async fn backup_profile_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let company = load(&state, &caller, &path).await?;
+    caller
+        .authorize(
+            &state,
+            Action::ReadBackupProfile,
+            &resource(&caller, &company),
+        )
+        .await?;
+    let profile = load_profile(&state, &caller, &company).await?;
+    let (view, version) = profile_view(&state, profile).await?;
+    Ok(with_etag(view, version))
+}
+
+/// Change a company's backup profile
+///
+/// Needs `If-Match` with the `ETag` of the version read: without it 428, with
+/// a version that is no longer current 412 (someone changed it since; read
+/// it again). Turning the profile off keeps existing backup copies; they age
+/// out by retention.
+#[utoipa::path(
+    operation_id = "backup_profile_update",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(
+        ("company_id" = uuid::Uuid, Path, description = "The company's id"),
+        ("If-Match" = String, Header, description = "The ETag of the version read"),
+    ),
+    request_body = BackupProfileUpdate,
+    responses(
+        (status = 200, description = "The profile, changed", body = BackupProfileView,
+            headers(("ETag" = String, description = "The profile's new version"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the version If-Match names", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/v1/companies/{company_id}/backup-profile")]
+pub async fn backup_profile_update(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(update): Json<BackupProfileUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let company = load(&state, &caller, &path).await?;
+    caller
+        .authorize(
+            &state,
+            Action::UpdateBackupProfile,
+            &resource(&caller, &company),
+        )
+        .await?;
+    let current = load_profile(&state, &caller, &company).await?;
+    if !if_match(&req, current.version)? {
+        return Err(ApiError::PreconditionFailed);
+    }
+    if !RETENTION_DAYS.contains(&update.retention_days) {
+        return Err(invalid(
+            "retention_days",
+            format!(
+                "must be {} to {}",
+                RETENTION_DAYS.start(),
+                RETENTION_DAYS.end()
+            ),
+        ));
+    }
+    let key = update
+        .backup_public_key
+        .as_deref()
+        .map(check_public_key)
+        .transpose()?;
+    if update.backup_all_company_items && key.is_none() {
+        return Err(invalid(
+            "backup_public_key",
+            "is required while backup_all_company_items is on",
+        ));
+    }
+    let settings = Settings {
+        backup_all_company_items: update.backup_all_company_items,
+        retention_days: update.retention_days,
+        backup_public_key: key,
+    };
+    let mut event = caller.event(
+        "updateBackupProfile",
+        "company",
+        company.id.clone(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "backup_all_company_items": settings.backup_all_company_items,
+        "retention_days": settings.retention_days,
+        "backup_public_key": settings.backup_public_key,
+        "version": current.version + 1,
+    });
+    let partner = caller.partner;
+    let id = CompanyId::parse(&company.id).expect("stored ids parse");
+    let keys = state.keys.clone();
+    let version = current.version;
+    let now = Utc::now().naive_utc();
+    let applied = settings.clone();
+    state
+        .db
+        .write(move |conn| {
+            // Compare-and-set: a change made since this request read the
+            // profile makes this one 412, never a lost update.
+            match backup_profiles::update_if_version(conn, partner, id, version, &applied, now)? {
+                Some(_) => {
+                    audit::append(conn, &keys, event)?;
+                    Ok(Ok(()))
+                }
+                None => Ok(Err(ApiError::PreconditionFailed)),
+            }
+        })
+        .await??;
+    // What this request wrote, not a re-read (which might show a later change).
+    let written = BackupProfile {
+        backup_all_company_items: settings.backup_all_company_items,
+        retention_days: settings.retention_days,
+        backup_public_key: settings.backup_public_key,
+        version: current.version + 1,
+        updated_at: now,
+        ..current
+    };
+    let (view, version) = profile_view(&state, written).await?;
+    Ok(with_etag(view, version))
+}

@@ -1,0 +1,418 @@
+//! Users: `GET/POST /v1/companies/{company_id}/users`, `GET /v1/users/{user_id}`
+//! and `GET /v1/users?q=` to locate a user by email or name. Lists hold only
+//! users the caller may read: SQL narrows them to the caller's companies, and
+//! each one found is decided by the policies too.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit;
+use crate::authz::{Action, Resource};
+use crate::db::DbError;
+use crate::db::users::{self, NewUser, User, UserFilter};
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::admins::{PageQuery, check_email, check_locale, check_name};
+use crate::http::caller::Caller;
+use crate::http::companies::{self, visible_companies};
+use crate::http::extract::{Json, Query};
+use crate::http::paging;
+use crate::ids::{CompanyId, UserId};
+
+/// Which client a user works in: it decides how a reset reaches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Gets a temporary master password.
+    Desktop,
+    /// Gets a single-use link.
+    Webapp,
+}
+
+impl ClientKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::Webapp => "webapp",
+        }
+    }
+}
+
+/// A person in a company, as the admin plane sees them (never key material).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    /// Lowercase; unique within the partner.
+    pub email: String,
+    pub name: String,
+    pub client_kind: ClientKind,
+    /// en, fr, de, es, it, nl or ja: the language of the user's emails.
+    pub locale: String,
+    /// The company's primary user.
+    pub is_primary: bool,
+    /// The user registered a recovery key: they can set a new master
+    /// password themselves and lose nothing, no reset needed.
+    pub has_recovery_key: bool,
+    /// `invited`, `active`, `reset_pending` or `disabled`.
+    pub status: String,
+    /// When their master password was last reset.
+    pub last_reset_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn view(user: User) -> UserView {
+    UserView {
+        id: uuid::Uuid::parse_str(&user.id).unwrap_or_default(),
+        company_id: uuid::Uuid::parse_str(&user.company_id).unwrap_or_default(),
+        email: user.email,
+        name: user.name,
+        client_kind: if user.client_kind == "webapp" {
+            ClientKind::Webapp
+        } else {
+            ClientKind::Desktop
+        },
+        locale: user.locale,
+        is_primary: user.is_primary,
+        has_recovery_key: user.has_recovery_key,
+        status: user.status,
+        last_reset_at: user.last_reset_at.map(|t| t.and_utc()),
+        created_at: user.created_at.and_utc(),
+    }
+}
+
+fn resource(caller: &Caller, user: &User) -> Resource {
+    Resource::User {
+        id: UserId::parse(&user.id).expect("stored ids parse"),
+        company: CompanyId::parse(&user.company_id).expect("stored ids parse"),
+        partner: caller.partner,
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// Unique within the partner.
+    pub email: String,
+    /// 1 to 200 characters.
+    pub name: String,
+    pub client_kind: ClientKind,
+    /// en, fr, de, es, it, nl or ja; en when left out.
+    pub locale: Option<String>,
+    /// The company's primary user; a company has at most one.
+    pub is_primary: Option<bool>,
+}
+
+/// Locating users.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Text found anywhere in the email or the name, without regard to case
+    /// (1 to 200 characters); left out, every user the caller may see.
+    pub q: Option<String>,
+    /// Users of this company only.
+    pub company_id: Option<uuid::Uuid>,
+    /// `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// 1 to 200; 50 when left out.
+    pub limit: Option<u32>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidValue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Loads a page by `filter` and keeps the users the policies let the caller
+/// read.
+async fn page(
+    state: &AppState,
+    caller: &Caller,
+    mut filter: UserFilter,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<UserPage, ApiError> {
+    let limit = paging::limit(limit)?;
+    filter.limit = limit + 1;
+    filter.after = match cursor {
+        Some(cursor) => Some(
+            UserId::parse(&paging::decode("user", cursor)?)
+                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+        ),
+        None => None,
+    };
+    let partner = caller.partner;
+    let mut found = state
+        .db
+        .run(move |conn| users::list(conn, partner, &filter))
+        .await?;
+    let next_cursor = paging::finish(&mut found, limit, "user", |u| u.id.clone());
+    let items = found
+        .into_iter()
+        .filter(|user| {
+            state
+                .authz
+                .decide(
+                    &caller.principal,
+                    &Action::ReadUser,
+                    &resource(caller, user),
+                )
+                .allowed
+        })
+        .map(view)
+        .collect();
+    Ok(UserPage { items, next_cursor })
+}
+
+/// Locate users
+///
+/// Users whose email or name contains `q` (any case), among those the caller
+/// may see, oldest first.
+#[utoipa::path(
+    operation_id = "users_search",
+    tag = "users",
+    security(("bearer" = [])),
+    params(UserQuery),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/users")]
+pub async fn users_search(
+    caller: Caller,
+    state: web::Data<AppState>,
+    Query(query): Query<UserQuery>,
+) -> Result<web::Json<UserPage>, ApiError> {
+    caller
+        .authorize(
+            &state,
+            Action::SearchUsers,
+            &Resource::Partner(caller.partner),
+        )
+        .await?;
+    let text = match query.q.as_deref().map(str::trim) {
+        None => None,
+        Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
+        Some(_) => return Err(invalid("q", "must be 1 to 200 characters")),
+    };
+    let mut companies = visible_companies(&caller.principal);
+    if let Some(company) = query.company_id.map(CompanyId::from_uuid) {
+        // A company the caller cannot see simply has no users to show.
+        companies = Some(match companies {
+            Some(visible) => visible.into_iter().filter(|c| *c == company).collect(),
+            None => vec![company],
+        });
+    }
+    let filter = UserFilter {
+        companies,
+        text,
+        ..UserFilter::default()
+    };
+    Ok(web::Json(
+        page(
+            &state,
+            &caller,
+            filter,
+            query.cursor.as_deref(),
+            query.limit,
+        )
+        .await?,
+    ))
+}
+
+/// List a company's users
+#[utoipa::path(
+    operation_id = "company_users_list",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies/{company_id}/users")]
+pub async fn company_users_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<web::Json<UserPage>, ApiError> {
+    let company = companies::load(&state, &caller, &path).await?;
+    let id = CompanyId::parse(&company.id).expect("stored ids parse");
+    caller
+        .authorize(
+            &state,
+            Action::ListUsers,
+            &Resource::Company {
+                id,
+                partner: caller.partner,
+            },
+        )
+        .await?;
+    let filter = UserFilter {
+        companies: Some(vec![id]),
+        ..UserFilter::default()
+    };
+    Ok(web::Json(
+        page(
+            &state,
+            &caller,
+            filter,
+            query.cursor.as_deref(),
+            query.limit,
+        )
+        .await?,
+    ))
+}
+
+/// Add a user to a company
+#[utoipa::path(
+    operation_id = "company_users_create",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    request_body = NewUserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken in the partner, or the company has a primary user",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/companies/{company_id}/users")]
+pub async fn company_users_create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(new): Json<NewUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let company = companies::load(&state, &caller, &path).await?;
+    let company_id = CompanyId::parse(&company.id).expect("stored ids parse");
+    let id = UserId::new();
+    caller
+        .authorize(
+            &state,
+            Action::CreateUser,
+            &Resource::User {
+                id,
+                company: company_id,
+                partner: caller.partner,
+            },
+        )
+        .await?;
+    let email = check_email(&new.email)?;
+    let name = check_name(&new.name)?;
+    let locale = check_locale(new.locale)?;
+    let is_primary = new.is_primary.unwrap_or(false);
+    let now = Utc::now().naive_utc();
+    let row = NewUser {
+        id: id.to_string(),
+        partner_id: caller.partner.to_string(),
+        company_id: company.id.clone(),
+        email: email.clone(),
+        name,
+        client_kind: new.client_kind.as_str().into(),
+        locale,
+        is_primary,
+        status: "invited".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut event = caller.event("createUser", "user", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({
+        "company_id": company.id,
+        "email": email,
+        "client_kind": row.client_kind,
+        "is_primary": is_primary,
+    });
+    let keys = state.keys.clone();
+    let partner = caller.partner;
+    let result = state
+        .db
+        .write(move |conn| {
+            if is_primary && users::has_primary(conn, company_id)? {
+                return Ok(Err(ApiError::Conflict {
+                    code: "primary_user_exists",
+                    detail: "The company already has a primary user".into(),
+                }));
+            }
+            users::insert(conn, &row)?;
+            audit::append(conn, &keys, event)?;
+            Ok(Ok(users::find(conn, partner, id)?))
+        })
+        .await;
+    let user = match result {
+        Ok(Ok(Some(user))) => user,
+        Ok(Ok(None)) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "user {id} vanished after insert"
+            )));
+        }
+        Ok(Err(conflict)) => return Err(conflict),
+        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                detail: "Another user of the partner already has this email".into(),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(HttpResponse::Created().json(view(user)))
+}
+
+/// Get a user
+#[utoipa::path(
+    operation_id = "user_get",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/users/{user_id}")]
+pub async fn user_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let id = UserId::parse(&path).ok_or(ApiError::NotFound)?;
+    let partner = caller.partner;
+    let user = state
+        .db
+        .run(move |conn| users::find(conn, partner, id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller
+        .authorize(&state, Action::ReadUser, &resource(&caller, &user))
+        .await?;
+    Ok(web::Json(view(user)))
+}

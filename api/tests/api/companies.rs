@@ -1,0 +1,419 @@
+//! `/v1/companies` and the backup profile: who sees which companies, ETag
+//! and If-Match (412, 428, a lost-update race), validation, counts, and
+//! another partner's companies as 404.
+
+use custodian_api::db::Backend;
+use custodian_api::db::admins::Role;
+use custodian_api::testing::TestServer;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::support::{client_token, create_client, owner_token, seed, send, sign_in};
+
+/// A PUT of the backup profile with an optional If-Match: (status, ETag, body).
+async fn put_profile(
+    server: &TestServer,
+    token: &str,
+    company: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/companies/{company}/backup-profile",
+            server.base_url
+        ))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(tag) = if_match {
+        request = request.header("if-match", tag);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, etag, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_profile(server: &TestServer, token: &str, company: &str) -> (String, Value) {
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/companies/{company}/backup-profile",
+            server.base_url
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    (etag, response.json().await.unwrap())
+}
+
+/// A valid X25519 public key, base64.
+const KEY: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+
+#[rstest]
+#[actix_web::test]
+async fn companies_are_created_listed_read_and_renamed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let mut ids = Vec::new();
+    for name in ["Acme Dental", " Acme Law ", "Acme Bakery"] {
+        let (status, company) = send(
+            &server,
+            &owner,
+            "POST",
+            "/v1/companies",
+            Some(json!({"name": name})),
+        )
+        .await;
+        assert_eq!(status, 201, "{company}");
+        ids.push(company["id"].as_str().unwrap().to_owned());
+    }
+    let (status, page) = send(&server, &owner, "GET", "/v1/companies?limit=2", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies?limit=2&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"][0]["name"], "Acme Bakery");
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let path = format!("/v1/companies/{}", ids[1]);
+    let (status, company) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!((status, company["name"].as_str()), (200, Some("Acme Law")));
+    let (status, company) = send(
+        &server,
+        &owner,
+        "PATCH",
+        &path,
+        Some(json!({"name": "Acme Legal"})),
+    )
+    .await;
+    assert_eq!(
+        (status, company["name"].as_str()),
+        (200, Some("Acme Legal"))
+    );
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x".repeat(201)}), "name"),
+        (json!({"nmae": "x"}), "nmae"),
+    ] {
+        let (status, problem) = send(&server, &owner, "PATCH", &path, Some(body)).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some(field))
+        );
+    }
+    let (_, company) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(
+        company["name"], "Acme Legal",
+        "refused changes changed nothing"
+    );
+
+    // The backup profile starts off, with 90 days.
+    let (etag, profile) = get_profile(&server, &owner, &ids[0]).await;
+    assert_eq!(etag, "\"1\"");
+    assert_eq!(
+        profile,
+        json!({
+            "backup_all_company_items": false,
+            "retention_days": 90,
+            "backup_public_key": null,
+            "company_items": 0,
+            "company_items_backed_up": 0,
+            "updated_at": profile["updated_at"],
+        })
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn each_caller_sees_the_companies_it_may(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let law = seed::company(&server, &partner, "Acme Law").await;
+    let other = seed::partner(&server, "Other MSP").await;
+    let bakery = seed::company(&server, &other, "Their Bakery").await;
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let owner = owner_token(&server).await;
+    let (_, page) = send(&server, &owner, "GET", "/v1/companies", None).await;
+    assert_eq!(names(&page), ["Acme Dental", "Acme Law"]);
+
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&dental))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let (_, page) = send(&server, &technician, "GET", "/v1/companies", None).await;
+    assert_eq!(names(&page), ["Acme Dental"]);
+    let (status, _) = send(
+        &server,
+        &technician,
+        "GET",
+        &format!("/v1/companies/{dental}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        &server,
+        &technician,
+        "GET",
+        &format!("/v1/companies/{law}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "a company not assigned to them");
+    let (status, _) = send(
+        &server,
+        &technician,
+        "GET",
+        &format!("/v1/companies/{dental}/backup-profile"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "technicians read the profile of their companies"
+    );
+    let (status, _, _) = put_profile(
+        &server,
+        &technician,
+        &dental,
+        Some("*"),
+        json!({"backup_all_company_items": false, "retention_days": 30}),
+    )
+    .await;
+    assert_eq!(status, 403, "but do not change it");
+
+    let (id, secret) = create_client(
+        &server,
+        &["companies:read"],
+        Some(std::slice::from_ref(&law)),
+    )
+    .await;
+    let client = client_token(&server, &id, &secret).await;
+    let (_, page) = send(&server, &client, "GET", "/v1/companies", None).await;
+    assert_eq!(names(&page), ["Acme Law"]);
+    let (status, _) = send(
+        &server,
+        &client,
+        "GET",
+        &format!("/v1/companies/{dental}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "outside its company list");
+    let (status, _) = send(
+        &server,
+        &client,
+        "POST",
+        "/v1/companies",
+        Some(json!({"name": "Made by a script"})),
+    )
+    .await;
+    assert_eq!(status, 403, "companies:read does not create");
+
+    // Another partner's company: 404 exactly as an absent one, every method.
+    let absent = uuid::Uuid::now_v7();
+    for (method, suffix, body) in [
+        ("GET", "", None),
+        ("PATCH", "", Some(json!({"name": "Mine"}))),
+        ("GET", "/backup-profile", None),
+    ] {
+        let (status, problem) = send(
+            &server,
+            &owner,
+            method,
+            &format!("/v1/companies/{bakery}{suffix}"),
+            body.clone(),
+        )
+        .await;
+        let (absent_status, absent_problem) = send(
+            &server,
+            &owner,
+            method,
+            &format!("/v1/companies/{absent}{suffix}"),
+            body,
+        )
+        .await;
+        assert_eq!((status, absent_status), (404, 404), "{method} {suffix}");
+        assert_eq!(problem["detail"], absent_problem["detail"]);
+    }
+    let (status, _, _) = put_profile(
+        &server,
+        &owner,
+        &bakery,
+        Some("*"),
+        json!({"backup_all_company_items": false, "retention_days": 30}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_backup_profile_changes_only_against_the_version_read(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    let owner = owner_token(&server).await;
+    let on =
+        json!({"backup_all_company_items": true, "retention_days": 30, "backup_public_key": KEY});
+
+    let (status, _, problem) = put_profile(&server, &owner, &company, None, on.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (428, Some("precondition_required"))
+    );
+    let (status, _, problem) =
+        put_profile(&server, &owner, &company, Some("\"7\""), on.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (412, Some("precondition_failed"))
+    );
+    let (status, _, _) = put_profile(&server, &owner, &company, Some("W/\"1\""), on.clone()).await;
+    assert_eq!(status, 412, "a weak tag never matches");
+
+    let (status, etag, profile) =
+        put_profile(&server, &owner, &company, Some("\"1\""), on.clone()).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(etag.as_deref(), Some("\"2\""));
+    assert_eq!(profile["backup_public_key"], KEY);
+    assert_eq!(profile["backup_all_company_items"], true);
+    // The old tag is stale now.
+    let (status, _, _) = put_profile(&server, &owner, &company, Some("\"1\""), on.clone()).await;
+    assert_eq!(status, 412);
+
+    // Validation, against the current version: nothing changes.
+    for (body, field) in [
+        (
+            json!({"backup_all_company_items": true, "retention_days": 30}),
+            "backup_public_key",
+        ),
+        (
+            json!({"backup_all_company_items": false, "retention_days": 0}),
+            "retention_days",
+        ),
+        (
+            json!({"backup_all_company_items": false, "retention_days": 3651}),
+            "retention_days",
+        ),
+        (
+            json!({"backup_all_company_items": true, "retention_days": 30, "backup_public_key": "bm90IGEga2V5"}),
+            "backup_public_key",
+        ),
+        (
+            json!({"backup_all_company_items": true, "retention_days": 30, "backup_public_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}),
+            "backup_public_key",
+        ),
+        (json!({"backup_all_company_items": false}), "retention_days"),
+    ] {
+        let (status, _, problem) =
+            put_profile(&server, &owner, &company, Some("\"2\""), body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    let (etag, profile) = get_profile(&server, &owner, &company).await;
+    assert_eq!(
+        (etag.as_str(), profile["retention_days"].as_i64()),
+        ("\"2\"", Some(30))
+    );
+
+    // Two admins change it from the same version at once: one wins, the
+    // other is told 412, and nothing is lost unseen.
+    let admin = owner_token(&server).await;
+    let first = put_profile(
+        &server,
+        &owner,
+        &company,
+        Some("\"2\""),
+        json!({"backup_all_company_items": true, "retention_days": 60, "backup_public_key": KEY}),
+    );
+    let second = put_profile(
+        &server,
+        &admin,
+        &company,
+        Some("\"2\""),
+        json!({"backup_all_company_items": false, "retention_days": 10}),
+    );
+    let ((a, _, _), (b, _, _)) = futures_util::future::join(first, second).await;
+    let mut statuses = [a, b];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+    let (etag, profile) = get_profile(&server, &owner, &company).await;
+    assert_eq!(etag, "\"3\"");
+    let winner = if a == 200 { 60 } else { 10 };
+    assert_eq!(profile["retention_days"], winner);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_profile_counts_items_and_backed_up_copies(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    let elsewhere = seed::company(&server, &partner, "Acme Law").await;
+    let dana = seed::user(&server, &partner, &company).await;
+    let lou = seed::user(&server, &partner, &elsewhere).await;
+    seed::item(&server, (&partner, &company, &dana), "company", true).await;
+    seed::item(&server, (&partner, &company, &dana), "company", true).await;
+    seed::item(&server, (&partner, &company, &dana), "company", false).await;
+    seed::item(&server, (&partner, &company, &dana), "personal", false).await;
+    seed::item(&server, (&partner, &elsewhere, &lou), "company", true).await;
+    let owner = owner_token(&server).await;
+    let (_, profile) = get_profile(&server, &owner, &company).await;
+    assert_eq!(
+        (
+            profile["company_items"].as_i64(),
+            profile["company_items_backed_up"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    // Turning the profile off keeps the copies.
+    let (status, _, profile) = put_profile(
+        &server,
+        &owner,
+        &company,
+        Some("*"),
+        json!({"backup_all_company_items": false, "retention_days": 30}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(profile["company_items_backed_up"], 2);
+    assert_eq!(profile["backup_public_key"], Value::Null);
+}

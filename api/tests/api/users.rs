@@ -1,0 +1,318 @@
+//! Users: created in a company (email unique in the partner, one primary),
+//! read, listed and located by email or name, within what the caller may
+//! see; another partner's users are 404.
+
+use custodian_api::db::Backend;
+use custodian_api::db::admins::Role;
+use custodian_api::testing::TestServer;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::support::{client_token, create_client, owner_token, seed, send, sign_in};
+
+fn emails(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn add(server: &TestServer, token: &str, company: &str, body: Value) -> (u16, Value) {
+    send(
+        server,
+        token,
+        "POST",
+        &format!("/v1/companies/{company}/users"),
+        Some(body),
+    )
+    .await
+}
+
+#[rstest]
+#[actix_web::test]
+async fn users_are_added_once_per_email_with_one_primary(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let law = seed::company(&server, &partner, "Acme Law").await;
+    let owner = owner_token(&server).await;
+    let (status, dana) = add(
+        &server,
+        &owner,
+        &dental,
+        json!({"email": " Dana@Acme-Dental.example ", "name": "Dana Smith", "client_kind": "desktop", "is_primary": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{dana}");
+    assert_eq!(dana["email"], "dana@acme-dental.example");
+    assert_eq!(
+        (
+            dana["locale"].as_str(),
+            dana["status"].as_str(),
+            dana["has_recovery_key"].as_bool(),
+            dana["company_id"].as_str()
+        ),
+        (
+            Some("en"),
+            Some("invited"),
+            Some(false),
+            Some(dental.as_str())
+        )
+    );
+    let (status, problem) = add(
+        &server,
+        &owner,
+        &law,
+        json!({"email": "DANA@acme-dental.example", "name": "Another Dana", "client_kind": "webapp"}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("email_taken"))
+    );
+    let (status, problem) = add(
+        &server,
+        &owner,
+        &dental,
+        json!({"email": "boss@acme-dental.example", "name": "Boss", "client_kind": "webapp", "is_primary": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("primary_user_exists"))
+    );
+    for (body, field) in [
+        (
+            json!({"email": "x@y.example", "name": "X", "client_kind": "mobile"}),
+            "client_kind",
+        ),
+        (
+            json!({"email": "x@y.example", "name": "X", "client_kind": "desktop", "locale": "pt"}),
+            "locale",
+        ),
+        (
+            json!({"email": "not an email", "name": "X", "client_kind": "desktop"}),
+            "email",
+        ),
+        (
+            json!({"email": "x@y.example", "name": " ", "client_kind": "desktop"}),
+            "name",
+        ),
+    ] {
+        let (status, problem) = add(&server, &owner, &dental, body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    let (status, page) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{dental}/users"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emails(&page),
+        ["dana@acme-dental.example"],
+        "refusals added nobody"
+    );
+    let id = dana["id"].as_str().unwrap();
+    let (status, user) = send(&server, &owner, "GET", &format!("/v1/users/{id}"), None).await;
+    assert_eq!((status, user["name"].as_str()), (200, Some("Dana Smith")));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn users_are_located_by_email_or_name_within_what_the_caller_sees(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let law = seed::company(&server, &partner, "Acme Law").await;
+    let owner = owner_token(&server).await;
+    let mut ids = Vec::new();
+    for (company, email, name) in [
+        (&dental, "dana@acme-dental.example", "Dana Smith"),
+        (&dental, "d.ortiz@acme-dental.example", "Daniel Ortiz"),
+        (&law, "lou@acme-law.example", "Lou Law"),
+        (&law, "100%@acme-law.example", "Percy Cent"),
+    ] {
+        let (status, user) = add(
+            &server,
+            &owner,
+            company,
+            json!({"email": email, "name": name, "client_kind": "webapp"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{user}");
+        ids.push(user["id"].as_str().unwrap().to_owned());
+    }
+    let find = |token: &str, query: &str| {
+        let path = format!("/v1/users{query}");
+        let token = token.to_owned();
+        let server = &server;
+        async move { send(server, &token, "GET", &path, None).await }
+    };
+    let (status, page) = find(&owner, "?q=DAN").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        emails(&page),
+        ["dana@acme-dental.example", "d.ortiz@acme-dental.example"]
+    );
+    let (_, page) = find(&owner, "?q=ortiz").await;
+    assert_eq!(emails(&page), ["d.ortiz@acme-dental.example"], "by name");
+    let (_, page) = find(&owner, "?q=acme-law").await;
+    assert_eq!(
+        emails(&page),
+        ["lou@acme-law.example", "100%@acme-law.example"]
+    );
+    let (_, page) = find(&owner, "?q=%25").await;
+    assert_eq!(
+        emails(&page),
+        ["100%@acme-law.example"],
+        "% is a character, not a wildcard"
+    );
+    let (_, page) = find(&owner, "?q=_").await;
+    assert!(emails(&page).is_empty(), "_ too");
+    let (_, page) = find(&owner, &format!("?company_id={law}")).await;
+    assert_eq!(emails(&page).len(), 2);
+    let (_, page) = find(&owner, "?limit=3").await;
+    assert_eq!(emails(&page).len(), 3);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = find(&owner, &format!("?limit=3&cursor={cursor}")).await;
+    assert_eq!(emails(&rest), ["100%@acme-law.example"]);
+    for (query, field) in [
+        ("?q=", "q"),
+        ("?limit=201", "limit"),
+        ("?cursor=nope", "cursor"),
+        ("?qq=a", "qq"),
+    ] {
+        let (status, problem) = find(&owner, query).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some(field)),
+            "{query}"
+        );
+    }
+
+    // A technician of Acme Dental finds Acme Dental's users only.
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&dental))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let (_, page) = find(&technician, "?q=acme").await;
+    assert_eq!(emails(&page).len(), 2);
+    let (_, page) = find(&technician, &format!("?company_id={law}")).await;
+    assert!(
+        emails(&page).is_empty(),
+        "a company not theirs shows no one"
+    );
+    let (status, _) = send(
+        &server,
+        &technician,
+        "GET",
+        &format!("/v1/users/{}", ids[2]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        &server,
+        &technician,
+        "GET",
+        &format!("/v1/companies/{law}/users"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = add(
+        &server,
+        &technician,
+        &dental,
+        json!({"email": "new@acme-dental.example", "name": "New", "client_kind": "desktop"}),
+    )
+    .await;
+    assert_eq!(status, 201, "technicians add users to their companies");
+
+    // A client limited to Acme Law, with users:read, sees Acme Law's.
+    let (id, secret) =
+        create_client(&server, &["users:read"], Some(std::slice::from_ref(&law))).await;
+    let client = client_token(&server, &id, &secret).await;
+    let (_, page) = find(&client, "?q=acme").await;
+    assert_eq!(emails(&page).len(), 2);
+    let (status, _) = send(
+        &server,
+        &client,
+        "GET",
+        &format!("/v1/users/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = add(
+        &server,
+        &client,
+        &law,
+        json!({"email": "script@acme-law.example", "name": "Script", "client_kind": "desktop"}),
+    )
+    .await;
+    assert_eq!(status, 403, "users:read does not add users");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn another_partners_users_are_not_found(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let other = seed::partner(&server, "Other MSP").await;
+    let bakery = seed::company(&server, &other, "Their Bakery").await;
+    let bea = seed::user(&server, &other, &bakery).await;
+    let owner = owner_token(&server).await;
+    let absent = uuid::Uuid::now_v7();
+    let (status, problem) = send(&server, &owner, "GET", &format!("/v1/users/{bea}"), None).await;
+    let (absent_status, absent_problem) =
+        send(&server, &owner, "GET", &format!("/v1/users/{absent}"), None).await;
+    assert_eq!((status, absent_status), (404, 404));
+    assert_eq!(problem["detail"], absent_problem["detail"]);
+    for (method, body) in [
+        ("GET", None),
+        (
+            "POST",
+            Some(json!({"email": "x@y.example", "name": "X", "client_kind": "desktop"})),
+        ),
+    ] {
+        let (status, _) = send(
+            &server,
+            &owner,
+            method,
+            &format!("/v1/companies/{bakery}/users"),
+            body,
+        )
+        .await;
+        assert_eq!(status, 404, "{method}");
+    }
+    let (_, page) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/users?company_id={bakery}"),
+        None,
+    )
+    .await;
+    assert!(emails(&page).is_empty());
+    let (_, page) = send(&server, &owner, "GET", "/v1/users", None).await;
+    assert!(emails(&page).is_empty(), "their users are not among ours");
+}
