@@ -96,6 +96,9 @@ pub enum ApiError {
     /// The request conflicts with the current state (`code` says how).
     #[error("conflict {code}: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Too many failed sign-ins: wait before trying again.
+    #[error("rate limited for {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     /// A conditional change came without `If-Match` (RFC 6585).
     #[error("precondition required")]
     PreconditionRequired,
@@ -204,6 +207,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "A partner keeps at least one owner: the last one cannot be removed or demoted.",
     },
     ProblemType {
+        code: "stale_revision",
+        status: StatusCode::CONFLICT,
+        title: "Stale revision",
+        description: "The vault item changed since the revision the request names; read it again and reapply the change.",
+    },
+    ProblemType {
+        code: "rate_limited",
+        status: StatusCode::TOO_MANY_REQUESTS,
+        title: "Rate limited",
+        description: "Too many failed sign-ins; wait the Retry-After delay. A success clears the count.",
+    },
+    ProblemType {
         code: "precondition_failed",
         status: StatusCode::PRECONDITION_FAILED,
         title: "Precondition failed",
@@ -263,6 +278,7 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::Forbidden { .. } => "forbidden",
             Self::PasswordChangeRequired => "password_change_required",
+            Self::RateLimited { .. } => "rate_limited",
             Self::PreconditionRequired => "precondition_required",
             Self::PreconditionFailed => "precondition_failed",
             Self::NotFound | Self::RouteNotFound { .. } => "not_found",
@@ -307,6 +323,9 @@ impl ApiError {
                 "Set a new password first: this token allows only that.".into()
             }
             Self::Conflict { detail, .. } => format!("{detail}.").into(),
+            Self::RateLimited {
+                retry_after_seconds,
+            } => format!("Too many failed sign-ins; retry in {retry_after_seconds} s.").into(),
             Self::PreconditionRequired => {
                 "Send If-Match with the ETag of the version you read.".into()
             }
@@ -439,6 +458,13 @@ impl ResponseError for ApiError {
                 let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
                 if let Ok(value) = header::HeaderValue::from_str(&allow.join(", ")) {
                     headers.insert(header::ALLOW, value);
+                }
+            }
+            Self::RateLimited {
+                retry_after_seconds,
+            } => {
+                if let Ok(value) = header::HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
                 }
             }
             Self::DatabaseUnavailable(_) | Self::MigrationsPending { .. } => {

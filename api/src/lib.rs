@@ -12,12 +12,14 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+pub mod retention;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

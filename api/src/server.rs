@@ -51,6 +51,14 @@ impl Server {
     /// Prepares everything that can fail before serving: the data directory,
     /// the database and its migrations, the listening socket.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, crate::clock::Clock::system()).await
+    }
+
+    /// As [`Server::build`], reading the time from `clock` (tests move it).
+    pub async fn build_with_clock(
+        config: &Config,
+        clock: crate::clock::Clock,
+    ) -> anyhow::Result<Self> {
         // Policies first: an invalid one stops the start before anything else.
         let authz = match &config.policy_dir {
             Some(dir) => Authz::load_dir(dir),
@@ -105,7 +113,9 @@ impl Server {
             tokens: tokens.clone(),
             authz: Arc::new(authz),
             throttle: Default::default(),
+            clock: clock.clone(),
         });
+        crate::retention::spawn(db.clone(), clock);
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);
         let mut http = HttpServer::new(move || app(state.clone(), published.clone(), limit))

@@ -62,6 +62,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
         tokens: std::sync::Arc::new(tokens),
         authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
         throttle: Default::default(),
+        clock: crate::clock::Clock::system(),
     })
 }
 
@@ -189,6 +190,8 @@ pub struct TestServer {
     pub tokens: std::sync::Arc<crate::auth::tokens::TokenService>,
     /// The server's derived keys (the audit chain's among them).
     pub keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
+    /// The server's clock: manual, moved by the tests.
+    pub clock: crate::clock::Clock,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -206,7 +209,10 @@ impl TestServer {
         let database = TestDatabase::create(backend)?;
         let mut config = database.config();
         adjust(&mut config);
-        let mut server = Server::build(&config).await.expect("the server starts");
+        let clock = crate::clock::Clock::manual(chrono::Utc::now().naive_utc());
+        let mut server = Server::build_with_clock(&config, clock.clone())
+            .await
+            .expect("the server starts");
         let owner = server
             .take_bootstrapped()
             .expect("a fresh database is bootstrapped at start");
@@ -221,6 +227,7 @@ impl TestServer {
             owner,
             tokens,
             keys,
+            clock,
             handle,
             database,
         })

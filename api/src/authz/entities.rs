@@ -34,6 +34,12 @@ pub enum Principal {
         /// `None`: all of the partner's companies.
         companies: Option<Vec<CompanyId>>,
     },
+    /// An end user signed in to their own account.
+    User {
+        id: UserId,
+        company: CompanyId,
+        partner: PartnerId,
+    },
 }
 
 /// What is asked about.
@@ -120,6 +126,7 @@ pub enum Action {
     },
     ReadAudit,
     CheckAuthorization,
+    UseOwnVault,
 }
 
 impl Action {
@@ -151,6 +158,7 @@ impl Action {
         "purgeVault",
         "readAudit",
         "checkAuthorization",
+        "useOwnVault",
     ];
 
     /// The action's name in the schema.
@@ -182,6 +190,7 @@ impl Action {
             Self::PurgeVault { .. } => "purgeVault",
             Self::ReadAudit => "readAudit",
             Self::CheckAuthorization => "checkAuthorization",
+            Self::UseOwnVault => "useOwnVault",
         }
     }
 
@@ -319,6 +328,14 @@ impl Builder {
                 .into_iter()
                 .collect()
         };
+        if let Principal::User {
+            id,
+            company,
+            partner,
+        } = principal
+        {
+            return self.user(*id, *company, *partner);
+        }
         let (me, partner, attrs) = match principal {
             Principal::Admin {
                 id,
@@ -336,6 +353,7 @@ impl Builder {
                     ("companies".to_owned(), companies_set(&slice(companies))),
                 ]),
             ),
+            Principal::User { .. } => unreachable!("built above"),
             Principal::ApiClient {
                 id,
                 partner,
@@ -376,6 +394,28 @@ impl Builder {
         Ok(me)
     }
 
+    /// A user, in their company, with their partner; once per request.
+    fn user(
+        &mut self,
+        id: UserId,
+        company: CompanyId,
+        partner: PartnerId,
+    ) -> Result<EntityUid, EntityError> {
+        let user = uid(&TYPES.user, id);
+        if self.seen.contains(&user) {
+            return Ok(user);
+        }
+        let parent = self.company(company, partner);
+        let attrs = HashMap::from([(
+            "partner".to_owned(),
+            RestrictedExpression::new_entity_uid(partner_uid(partner)),
+        )]);
+        let entity = Entity::new(user.clone(), attrs, HashSet::from([parent]))
+            .map_err(|e| EntityError(e.to_string()))?;
+        self.push(entity);
+        Ok(user)
+    }
+
     pub(super) fn resource(&mut self, resource: &Resource) -> Result<EntityUid, EntityError> {
         Ok(match resource {
             Resource::Partner(id) => self.partner(*id),
@@ -384,12 +424,7 @@ impl Builder {
                 id,
                 company,
                 partner,
-            } => {
-                let parent = self.company(*company, *partner);
-                let user = uid(&TYPES.user, id);
-                self.push(Entity::new_no_attrs(user.clone(), HashSet::from([parent])));
-                user
-            }
+            } => self.user(*id, *company, *partner)?,
             Resource::Admin { id, partner, role } => {
                 let me = uid(&TYPES.admin, id);
                 if self.seen.contains(&me) {

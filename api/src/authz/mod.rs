@@ -29,6 +29,10 @@ pub const SCHEMA_FILE: &str = "custodian.cedarschema";
 /// the directory, so a new file cannot be forgotten here.
 pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
     (
+        "account.cedar",
+        include_str!("../../../policies/account.cedar"),
+    ),
+    (
         "admins.cedar",
         include_str!("../../../policies/admins.cedar"),
     ),

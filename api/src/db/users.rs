@@ -152,6 +152,67 @@ pub fn list(
         .load(conn)?)
 }
 
+/// What signing a user in needs: (id, company, argon2id hash of the
+/// authentication key if one is set, token generation).
+pub type Credentials = (String, String, Option<String>, i64);
+
+/// A user's sign-in material, by partner and email.
+pub fn credentials(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    email: &str,
+) -> Result<Option<Credentials>, DbError> {
+    Ok(users::table
+        .filter(users::partner_id.eq(partner.to_string()))
+        .filter(users::email.eq(email.trim().to_lowercase()))
+        .select((
+            users::id,
+            users::company_id,
+            users::auth_key_hash,
+            users::token_generation,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// A user's company and token generation, for an account token's check.
+pub fn generation(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: UserId,
+) -> Result<Option<(String, i64)>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id.to_string()))
+        .filter(users::partner_id.eq(partner.to_string()))
+        .select((users::company_id, users::token_generation))
+        .first(conn)
+        .optional()?)
+}
+
+/// Sets a user's authentication-key hash and key material (the client's
+/// KDF parameters and its encrypted vault key), activating an invited
+/// user. Used by the tests and the demo seed until invitations exist.
+pub fn set_auth_key(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: UserId,
+    auth_key_hash: &str,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(id.to_string()))
+            .filter(users::partner_id.eq(partner.to_string())),
+    )
+    .set((
+        users::auth_key_hash.eq(auth_key_hash),
+        users::status.eq("active"),
+        users::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::contains_pattern;

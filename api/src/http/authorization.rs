@@ -358,6 +358,15 @@ fn myself(principal: &Principal) -> Resource {
             id: *id,
             partner: *partner,
         },
+        Principal::User {
+            id,
+            company,
+            partner,
+        } => Resource::User {
+            id: *id,
+            company: *company,
+            partner: *partner,
+        },
     }
 }
 

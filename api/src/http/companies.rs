@@ -86,6 +86,7 @@ pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
         } => Some(companies.clone()),
         Principal::Admin { .. } => None,
         Principal::ApiClient { companies, .. } => companies.clone(),
+        Principal::User { company, .. } => Some(vec![*company]),
     }
 }
 
@@ -588,4 +589,91 @@ pub async fn backup_profile_update(
     };
     let (view, version) = profile_view(&state, written).await?;
     Ok(with_etag(view, version))
+}
+
+/// A backup copy of a company item, as the backup viewer lists it (the
+/// ciphertext, encrypted to the company's key, is not in the list).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCopyView {
+    pub id: uuid::Uuid,
+    pub item_id: String,
+    pub user_id: uuid::Uuid,
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    /// When the item was deleted or purged, if it was.
+    pub item_removed_at: Option<DateTime<Utc>>,
+    /// `deleted` or `purged`.
+    pub removal_reason: Option<String>,
+    /// When the copy is removed: `retention_days` after its item was
+    /// deleted, purged or replaced by a newer revision; none while current.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A page of backup copies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCopyPage {
+    pub items: Vec<BackupCopyView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// List a company's backup copies
+///
+/// For the company's backup viewer, oldest first.
+#[utoipa::path(
+    operation_id = "backups_list",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of backup copies", body = BackupCopyPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies/{company_id}/backups")]
+pub async fn backups_list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<web::Json<BackupCopyPage>, ApiError> {
+    let company = load(&state, &caller, &path).await?;
+    caller
+        .authorize(
+            &state,
+            Action::ReadBackupProfile,
+            &resource(&caller, &company),
+        )
+        .await?;
+    let limit = paging::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| paging::decode("backup_copy", c))
+        .transpose()?;
+    let company_id = company.id.clone();
+    let mut copies = state
+        .db
+        .run(move |conn| {
+            crate::db::vault::copies_of_company(conn, &company_id, after.as_deref(), limit + 1)
+        })
+        .await?;
+    let next_cursor = paging::finish(&mut copies, limit, "backup_copy", |c| c.id.clone());
+    let items = copies
+        .into_iter()
+        .map(|c| BackupCopyView {
+            id: uuid::Uuid::parse_str(&c.id).unwrap_or_default(),
+            item_id: c.item_id,
+            user_id: uuid::Uuid::parse_str(&c.user_id).unwrap_or_default(),
+            revision: c.revision,
+            created_at: c.created_at.and_utc(),
+            item_removed_at: c.item_removed_at.map(|t| t.and_utc()),
+            removal_reason: c.removal_reason,
+            expires_at: c.expires_at.map(|t| t.and_utc()),
+        })
+        .collect();
+    Ok(web::Json(BackupCopyPage { items, next_cursor }))
 }

@@ -6,6 +6,7 @@
 //! `#[utoipa::path]` registered with `.service` in [`routes`]. A bare
 //! `.route(...)` would vanish from the contract, so there is none.
 
+pub mod account;
 pub mod admins;
 pub mod api_clients;
 pub mod audit;
@@ -60,6 +61,7 @@ use extract::BodyLimit;
         (name = "api clients", description = "Integration credentials (OAuth 2.0 client credentials) with scopes and optional company limits."),
         (name = "companies", description = "A partner's customers and their backup profile."),
         (name = "users", description = "People in a partner's companies: locate them, add them."),
+        (name = "account", description = "The end user's own account and vault: ciphertext only."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
         (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
     ),
@@ -118,6 +120,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::company_users_list)
         .service(users::company_users_create)
         .service(users::user_get)
+        .service(companies::backups_list)
+        .service(account::account_token_create)
+        .service(account::vault_items_list)
+        .service(account::vault_item_put)
+        .service(account::vault_item_delete)
         .service(audit::audit_events_verify)
         .service(audit::audit_events_list);
 }
@@ -182,6 +189,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub authz: Arc<Authz>,
     pub throttle: Arc<crate::auth::throttle::Throttle>,
+    /// The time, as everything that ages reads it.
+    pub clock: crate::clock::Clock,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -534,6 +534,15 @@ pub async fn password_change(
             id: *id,
             partner: caller.partner,
         },
+        Principal::User {
+            id,
+            company,
+            partner,
+        } => Resource::User {
+            id: *id,
+            company: *company,
+            partner: *partner,
+        },
     };
     caller
         .authorize(&state, Action::ChangeOwnPassword, &me)

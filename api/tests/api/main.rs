@@ -17,3 +17,4 @@ mod storage;
 mod support;
 mod tokens;
 mod users;
+mod vault;

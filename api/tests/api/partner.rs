@@ -7,7 +7,7 @@ use custodian_api::db::admins::Role;
 use custodian_api::http::openapi;
 use custodian_api::testing::TestServer;
 
-use crate::support::{client_token, create_client, seed, sign_in};
+use crate::support::{client_token, create_client, seed, sign_in, signed_in_user};
 use rstest::rstest;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -21,7 +21,17 @@ const PUBLIC: &[&str] = &[
     "docs_get",
     "token_create",
     "jwks_get",
+    "account_token_create",
 ];
+
+/// Who is allowed, in a case.
+#[derive(Clone, Copy)]
+enum Allowed {
+    /// An admin of this role.
+    Role(Role),
+    /// The seeded end user, signed in to their account.
+    User,
+}
 
 /// Who is denied, in a case.
 #[derive(Clone, Copy)]
@@ -46,7 +56,7 @@ struct Case {
     path: fn(&Seeded) -> String,
     /// The request body, given the allowed caller's password.
     body: fn(&str) -> Option<Value>,
-    allowed: Role,
+    allowed: Allowed,
     denied: Denied,
     /// Extra request headers.
     headers: &'static [(&'static str, &'static str)],
@@ -61,6 +71,8 @@ struct Seeded<'a> {
     company_id: String,
     /// A user of that company.
     user_id: String,
+    /// Another user's account token.
+    user_token: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -70,7 +82,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/partner".into(),
             body: |_| None,
-            allowed: Role::Technician,
+            allowed: Allowed::Role(Role::Technician),
             denied: Denied::PasswordChangeOnly,
             headers: &[],
         },
@@ -79,7 +91,7 @@ fn cases() -> Vec<Case> {
             method: "PATCH",
             path: |_| "/v1/partner".into(),
             body: |_| Some(json!({"links_for_everyone": true})),
-            allowed: Role::Owner,
+            allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
         },
@@ -88,7 +100,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/admins".into(),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -101,7 +113,7 @@ fn cases() -> Vec<Case> {
                     json!({"email": "new.tech@example.com", "name": "New Tech", "role": "technician"}),
                 )
             },
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -110,7 +122,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -119,7 +131,7 @@ fn cases() -> Vec<Case> {
             method: "PATCH",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| Some(json!({"name": "The Owner"})),
-            allowed: Role::Owner,
+            allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
         },
@@ -128,7 +140,7 @@ fn cases() -> Vec<Case> {
             method: "DELETE",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
             body: |_| None,
-            allowed: Role::Owner,
+            allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
         },
@@ -137,7 +149,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/audit-events?limit=10".into(),
             body: |_| None,
-            allowed: Role::Owner,
+            allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -146,7 +158,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/audit-events/verify".into(),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -155,7 +167,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/api-clients".into(),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -164,7 +176,7 @@ fn cases() -> Vec<Case> {
             method: "POST",
             path: |_| "/v1/api-clients".into(),
             body: |_| Some(json!({"name": "RMM", "scopes": ["users:read"]})),
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -173,7 +185,7 @@ fn cases() -> Vec<Case> {
             method: "DELETE",
             path: |s| format!("/v1/api-clients/{}", s.client_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -182,7 +194,7 @@ fn cases() -> Vec<Case> {
             method: "POST",
             path: |_| "/v1/authorization/check".into(),
             body: |_| Some(json!({"checks": [{"action": "readPartner"}]})),
-            allowed: Role::Technician,
+            allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["partner:read"]),
             headers: &[],
         },
@@ -191,7 +203,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/companies".into(),
             body: |_| None,
-            allowed: Role::Technician,
+            allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
         },
@@ -200,7 +212,7 @@ fn cases() -> Vec<Case> {
             method: "POST",
             path: |_| "/v1/companies".into(),
             body: |_| Some(json!({"name": "Acme Law"})),
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -209,7 +221,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |s| format!("/v1/companies/{}", s.company_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -218,7 +230,7 @@ fn cases() -> Vec<Case> {
             method: "PATCH",
             path: |s| format!("/v1/companies/{}", s.company_id),
             body: |_| Some(json!({"name": "Acme Dental Group"})),
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -227,7 +239,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
         },
@@ -236,7 +248,7 @@ fn cases() -> Vec<Case> {
             method: "PUT",
             path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
             body: |_| Some(json!({"backup_all_company_items": false, "retention_days": 30})),
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[("if-match", "*")],
         },
@@ -245,7 +257,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |_| "/v1/users?q=a".into(),
             body: |_| None,
-            allowed: Role::Technician,
+            allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["companies:read"]),
             headers: &[],
         },
@@ -254,7 +266,7 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |s| format!("/v1/companies/{}/users", s.company_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -265,7 +277,7 @@ fn cases() -> Vec<Case> {
             body: |_| {
                 Some(json!({"email": "case@example.com", "name": "Case", "client_kind": "desktop"}))
             },
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
         },
@@ -274,8 +286,46 @@ fn cases() -> Vec<Case> {
             method: "GET",
             path: |s| format!("/v1/users/{}", s.user_id),
             body: |_| None,
-            allowed: Role::Admin,
+            allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["companies:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "backups_list",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}/backups", s.company_id),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "vault_items_list",
+            method: "GET",
+            path: |_| "/v1/account/vault/items".into(),
+            body: |_| None,
+            allowed: Allowed::User,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "vault_item_put",
+            method: "PUT",
+            path: |_| "/v1/account/vault/items/case-item".into(),
+            body: |_| {
+                Some(json!({"profile": "personal", "replaces_revision": 0, "ciphertext": "AAAA"}))
+            },
+            allowed: Allowed::User,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "vault_item_delete",
+            method: "DELETE",
+            path: |_| "/v1/account/vault/items/case-item".into(),
+            body: |_| None,
+            allowed: Allowed::User,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
             headers: &[],
         },
         Case {
@@ -287,7 +337,7 @@ fn cases() -> Vec<Case> {
                     json!({"current_password": current, "new_password": "a much longer passphrase"}),
                 )
             },
-            allowed: Role::Technician,
+            allowed: Allowed::Role(Role::Technician),
             denied: Denied::Fixture("DENY/owner_changes_anothers_password.json"),
             headers: &[],
         },
@@ -359,6 +409,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         client_id: create_client(&server, &["partner:read"], None).await.0,
         company_id: company.clone(),
         user_id: seed::user(&server, &server.owner.partner_id, &company).await,
+        user_token: signed_in_user(&server).await.2,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;
@@ -409,13 +460,19 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         );
 
         // Allowed last: it may change what the denied request would see.
-        let (allowed, password) = token_and_password(&server, case.allowed).await;
+        let (allowed, password) = match case.allowed {
+            Allowed::Role(role) => token_and_password(&server, role).await,
+            Allowed::User => (seeded.user_token.clone(), String::new()),
+        };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         assert!(
             (200..300).contains(&status),
             "{} as {:?}: {status} {body}",
             case.operation,
-            case.allowed.as_str()
+            match case.allowed {
+                Allowed::Role(role) => role.as_str(),
+                Allowed::User => "user",
+            }
         );
     }
 }

@@ -163,6 +163,41 @@ pub mod seed {
         id
     }
 
+    /// Gives a user an authentication key (its argon2id hash) so they can
+    /// sign in; returns their email.
+    pub async fn activate(
+        server: &TestServer,
+        partner: &str,
+        user: &str,
+        auth_key: &str,
+    ) -> String {
+        let hash = custodian_api::auth::password::hash_blocking(&secrecy::SecretString::from(
+            auth_key.to_owned(),
+        ));
+        let (p, u) = (
+            custodian_api::ids::PartnerId::parse(partner).unwrap(),
+            custodian_api::ids::UserId::parse(user).unwrap(),
+        );
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                custodian_api::db::users::set_auth_key(
+                    conn,
+                    p,
+                    u,
+                    &hash,
+                    chrono::Utc::now().naive_utc(),
+                )?;
+                Ok(users::table
+                    .filter(users::id.eq(u.to_string()))
+                    .select(users::email)
+                    .first::<String>(conn)?)
+            })
+            .await
+            .unwrap()
+    }
+
     /// A vault item of `user` at revision 1, with a backup copy when `backed_up`.
     pub async fn item(
         server: &TestServer,
@@ -210,4 +245,37 @@ pub mod seed {
             .await
             .unwrap();
     }
+}
+
+/// An end user's account token: (status, body) of `POST /v1/account/token`.
+pub async fn account_sign_in(
+    server: &TestServer,
+    partner: &str,
+    email: &str,
+    auth_key: &str,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/account/token", server.base_url))
+        .json(&serde_json::json!({"partner_id": partner, "email": email, "auth_key": auth_key}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A user of a fresh company of the bootstrapped partner, signed in:
+/// (company id, user id, account token).
+pub async fn signed_in_user(server: &TestServer) -> (String, String, String) {
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(server, &partner, "Acme Dental").await;
+    let user = seed::user(server, &partner, &company).await;
+    let email = seed::activate(server, &partner, &user, "a-derived-key").await;
+    let (status, token) = account_sign_in(server, &partner, &email, "a-derived-key").await;
+    assert_eq!(status, 200, "{token}");
+    (
+        company,
+        user,
+        token["access_token"].as_str().unwrap().to_owned(),
+    )
 }

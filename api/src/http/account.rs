@@ -1,0 +1,602 @@
+//! The end user's side: `POST /v1/account/token` and the vault,
+//! `GET /v1/account/vault/items`, `PUT/DELETE /v1/account/vault/items/{item_id}`.
+//!
+//! Zero knowledge: the client derives an authentication key from the master
+//! password, and the server keeps only its argon2id hash; vault items are
+//! ciphertext the server stores as bytes and never opens. When the user's
+//! company has the backup profile on, a company-profile item's upload carries
+//! its backup copy (the same item encrypted by the client to the company's
+//! backup public key), stored beside the item for that revision. Vault writes
+//! are the user's routine and are not written to the audit log; sign-ins are.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, delete, get, post, put, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::LocalBoxFuture;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit::{self, ActorKind, NewEvent};
+use crate::auth::throttle::Verdict;
+use crate::authz::{Action, Principal, Resource};
+use crate::db::backup_profiles;
+use crate::db::users;
+use crate::db::vault::{self, BackupCopy, VaultItem, Written};
+use crate::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::extract::{Json, Query};
+use crate::http::paging;
+use crate::http::tokens::TokenResponse;
+use crate::ids::{CompanyId, PartnerId, UserId};
+
+/// An account token's scope: the vault and the account.
+pub const SCOPE_VAULT: &str = "vault";
+
+/// The largest item (and backup copy), in bytes of ciphertext.
+pub const MAX_ITEM_BYTES: usize = 256 * 1024;
+
+/// An end user signed in with an account token.
+#[derive(Debug, Clone)]
+pub struct AccountCaller {
+    pub user: UserId,
+    pub company: CompanyId,
+    pub partner: PartnerId,
+    pub request_id: Option<String>,
+}
+
+fn unauthorized(reason: impl Into<String>) -> ApiError {
+    ApiError::Unauthorized {
+        reason: reason.into(),
+    }
+}
+
+impl AccountCaller {
+    fn principal(&self) -> Principal {
+        Principal::User {
+            id: self.user,
+            company: self.company,
+            partner: self.partner,
+        }
+    }
+
+    fn me(&self) -> Resource {
+        Resource::User {
+            id: self.user,
+            company: self.company,
+            partner: self.partner,
+        }
+    }
+
+    /// The policies' word on the user acting on their own vault.
+    fn authorize(&self, state: &AppState) -> Result<(), ApiError> {
+        let decision = state
+            .authz
+            .decide(&self.principal(), &Action::UseOwnVault, &self.me());
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                action: Action::UseOwnVault.name(),
+                policy_ids: decision.policy_ids,
+            })
+        }
+    }
+}
+
+impl FromRequest for AccountCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
+                .clone();
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, token)| {
+                    scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+                })
+                .map(|(_, token)| token.trim().to_owned())
+                .ok_or_else(|| unauthorized("no bearer token"))?;
+            let claims = state
+                .tokens
+                .verify_account(&token)
+                .map_err(|e| unauthorized(format!("token refused: {e}")))?;
+            let (Some(partner), Some(user)) = (
+                PartnerId::parse(&claims.partner),
+                UserId::parse(&claims.sub),
+            ) else {
+                return Err(unauthorized("token names no user"));
+            };
+            if claims.scope != SCOPE_VAULT {
+                return Err(unauthorized("the token's scope is unknown"));
+            }
+            let found = state
+                .db
+                .run(move |conn| users::generation(conn, partner, user))
+                .await?;
+            let Some((company, generation)) = found else {
+                return Err(unauthorized("the user no longer exists"));
+            };
+            if generation != claims.generation {
+                return Err(unauthorized("the token was revoked"));
+            }
+            let company = CompanyId::parse(&company).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("user {user} has a bad company"))
+            })?;
+            let request_id = req
+                .extensions()
+                .get::<crate::http::middleware::RequestId>()
+                .map(|id| id.0.clone());
+            Ok(Self {
+                user,
+                company,
+                partner,
+                request_id,
+            })
+        })
+    }
+}
+
+/// An end user signing in.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSignIn {
+    /// The user's partner (the MSP), as configured in the client.
+    pub partner_id: uuid::Uuid,
+    pub email: String,
+    /// The authentication key the client derived from the master password
+    /// (never the master password itself), base64.
+    #[schema(value_type = String, format = Password)]
+    pub auth_key: SecretString,
+}
+
+/// Sign an end user in
+///
+/// Answers an account token (its own audience: it is never an admin
+/// token). A wrong key and an unknown email answer alike, after the same
+/// argon2 work; failures are throttled as admins' are.
+#[utoipa::path(
+    operation_id = "account_token_create",
+    tag = "account",
+    request_body = AccountSignIn,
+    responses(
+        (status = 200, description = "The token", body = TokenResponse),
+        (status = 401, description = "Wrong email or key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/account/token")]
+pub async fn account_token_create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Json(sign_in): Json<AccountSignIn>,
+) -> Result<HttpResponse, ApiError> {
+    let partner = PartnerId::from_uuid(sign_in.partner_id);
+    let email = sign_in.email.trim().to_lowercase();
+    let account = format!("user:{partner}:{email}");
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Verdict::Wait(wait) = state.throttle.check(&account, &address, Instant::now()) {
+        return Err(ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs().max(1),
+        });
+    }
+    let lookup = email.clone();
+    let found = state
+        .db
+        .run(move |conn| users::credentials(conn, partner, &lookup))
+        .await?;
+    let stored = found.as_ref().and_then(|f| f.2.clone());
+    let signed_in = state.passwords.verify(sign_in.auth_key, stored).await;
+    if signed_in {
+        state.throttle.succeeded(&account);
+    } else {
+        state.throttle.failed(&account, &address, Instant::now());
+    }
+    let request_id = req
+        .extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|id| id.0.clone());
+    let event = NewEvent {
+        partner: found.as_ref().map(|_| partner),
+        actor_kind: if signed_in {
+            ActorKind::User
+        } else {
+            ActorKind::Anonymous
+        },
+        actor_id: found.as_ref().filter(|_| signed_in).map(|f| f.0.clone()),
+        action: "account.sign_in".into(),
+        target_kind: Some("user".into()),
+        target_id: found.as_ref().map(|f| f.0.clone()),
+        allowed: signed_in,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({ "email": email }),
+    };
+    let keys = state.keys.clone();
+    state
+        .db
+        .write(move |conn| audit::append(conn, &keys, event).map(drop))
+        .await?;
+    let Some((id, _, _, generation)) = found.filter(|_| signed_in) else {
+        return Err(unauthorized("wrong email or authentication key"));
+    };
+    let (access_token, expires_in) =
+        state
+            .tokens
+            .issue_account(&id, &partner.to_string(), generation, SCOPE_VAULT);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope: SCOPE_VAULT.into(),
+        }))
+}
+
+/// Which profile an item belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Personal,
+    Company,
+}
+
+impl Profile {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Personal => "personal",
+            Self::Company => "company",
+        }
+    }
+}
+
+/// A vault item: ciphertext the server cannot read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultItemView {
+    pub item_id: String,
+    pub profile: Profile,
+    pub revision: i64,
+    /// base64.
+    pub ciphertext: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn item_view(item: VaultItem) -> VaultItemView {
+    VaultItemView {
+        profile: if item.profile == "company" {
+            Profile::Company
+        } else {
+            Profile::Personal
+        },
+        ciphertext: STANDARD.encode(&item.ciphertext),
+        item_id: item.item_id,
+        revision: item.revision,
+        updated_at: item.updated_at.and_utc(),
+    }
+}
+
+/// A page of vault items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultItemPage {
+    pub items: Vec<VaultItemView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging of the vault.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VaultQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// List my vault items
+#[utoipa::path(
+    operation_id = "vault_items_list",
+    tag = "account",
+    security(("bearer" = [])),
+    params(VaultQuery),
+    responses(
+        (status = 200, description = "A page of items, by id", body = VaultItemPage),
+        (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/account/vault/items")]
+pub async fn vault_items_list(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+    Query(query): Query<VaultQuery>,
+) -> Result<web::Json<VaultItemPage>, ApiError> {
+    caller.authorize(&state)?;
+    let limit = paging::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| paging::decode("vault_item", c))
+        .transpose()?;
+    let user = caller.user;
+    let mut items = state
+        .db
+        .run(move |conn| vault::list(conn, user, after.as_deref(), limit + 1))
+        .await?;
+    let next_cursor = paging::finish(&mut items, limit, "vault_item", |i| i.item_id.clone());
+    Ok(web::Json(VaultItemPage {
+        items: items.into_iter().map(item_view).collect(),
+        next_cursor,
+    }))
+}
+
+/// A new revision of an item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultItemPut {
+    pub profile: Profile,
+    /// The revision this one replaces: 0 for a new item. Another writer's
+    /// revision in between answers 409.
+    pub replaces_revision: i64,
+    /// The item's ciphertext, base64, at most 256 KiB decoded.
+    pub ciphertext: String,
+    /// The item encrypted to the company's backup public key, base64:
+    /// required for a company item while the company's backup profile is
+    /// on, and not kept otherwise.
+    pub backup_copy: Option<String>,
+}
+
+/// What a write stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultItemWritten {
+    pub item_id: String,
+    pub profile: Profile,
+    pub revision: i64,
+    /// A backup copy of this revision is stored.
+    pub backed_up: bool,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidValue {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Item ids are the client's: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
+fn check_item_id(raw: &str) -> Result<String, ApiError> {
+    let ok = (1..=128).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(invalid(
+            "item_id",
+            "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+        ))
+    }
+}
+
+fn decode(field: &str, raw: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = STANDARD
+        .decode(raw.trim())
+        .map_err(|_| invalid(field, "must be base64"))?;
+    if bytes.len() > MAX_ITEM_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_ITEM_BYTES,
+        });
+    }
+    if bytes.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    Ok(bytes)
+}
+
+fn stale(current: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "stale_revision",
+        detail: if current == 0 {
+            "The item does not exist (send replaces_revision 0 to create it)".into()
+        } else {
+            format!("The item is at revision {current}; read it again and reapply your change")
+        },
+    }
+}
+
+/// Store an item
+///
+/// Creates an item (`replaces_revision` 0) or stores its next revision. A
+/// company item's upload carries its backup copy while the company's backup
+/// profile is on (422 without it).
+#[utoipa::path(
+    operation_id = "vault_item_put",
+    tag = "account",
+    security(("bearer" = [])),
+    params(("item_id" = String, Path, description = "The client's id for the item")),
+    request_body = VaultItemPut,
+    responses(
+        (status = 200, description = "Stored", body = VaultItemWritten),
+        (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A stale revision", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "An item over 256 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or no backup copy while one is required", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/v1/account/vault/items/{item_id}")]
+pub async fn vault_item_put(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(put): Json<VaultItemPut>,
+) -> Result<web::Json<VaultItemWritten>, ApiError> {
+    caller.authorize(&state)?;
+    let item = check_item_id(&path)?;
+    if put.replaces_revision < 0 {
+        return Err(invalid("replaces_revision", "must be 0 or more"));
+    }
+    let ciphertext = decode("ciphertext", &put.ciphertext)?;
+    let copy = put
+        .backup_copy
+        .as_deref()
+        .map(|c| decode("backup_copy", c))
+        .transpose()?;
+    let (partner, company, user) = (caller.partner, caller.company, caller.user);
+    let profile = state
+        .db
+        .run(move |conn| backup_profiles::find(conn, partner, company))
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("company {company} has no profile")))?;
+    let backing_up = put.profile == Profile::Company && profile.backup_all_company_items;
+    if backing_up && copy.is_none() {
+        return Err(invalid(
+            "backup_copy",
+            "is required: the company backs up its items (encrypt the item to its backup_public_key)",
+        ));
+    }
+    let copy = copy.filter(|_| backing_up);
+    let backed_up = copy.is_some();
+    let now = state.clock.now();
+    let expires_at = now + Duration::days(i64::from(profile.retention_days));
+    let kind = put.profile;
+    let replaces = put.replaces_revision;
+    let item_id = item.clone();
+    let written = state
+        .db
+        .write(move |conn| {
+            let written = vault::put(
+                conn,
+                user,
+                &item_id,
+                kind.as_str(),
+                replaces,
+                &ciphertext,
+                now,
+            )?;
+            let Written::At(revision) = written else {
+                return Ok(written);
+            };
+            if let Some(copy) = copy {
+                vault::insert_copy(
+                    conn,
+                    &BackupCopy {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        partner_id: partner.to_string(),
+                        company_id: company.to_string(),
+                        user_id: user.to_string(),
+                        item_id: item_id.clone(),
+                        revision,
+                        ciphertext: copy,
+                        created_at: now,
+                        item_removed_at: None,
+                        removal_reason: None,
+                        expires_at: None,
+                    },
+                )?;
+            }
+            // Copies of earlier revisions are superseded: their retention
+            // clock starts now.
+            vault::age_copies(conn, user, &item_id, revision, None, now, expires_at)?;
+            Ok(written)
+        })
+        .await?;
+    match written {
+        Written::At(revision) => Ok(web::Json(VaultItemWritten {
+            item_id: item,
+            profile: kind,
+            revision,
+            backed_up,
+        })),
+        Written::Stale { current } => Err(stale(current)),
+    }
+}
+
+/// Deleting an item.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VaultDeleteQuery {
+    /// The revision being deleted: another writer's revision in between
+    /// answers 409. Left out, whatever the revision.
+    pub revision: Option<i64>,
+}
+
+/// Delete an item
+///
+/// Its backup copies stay, and are removed `retention_days` later.
+#[utoipa::path(
+    operation_id = "vault_item_delete",
+    tag = "account",
+    security(("bearer" = [])),
+    params(("item_id" = String, Path, description = "The client's id for the item"), VaultDeleteQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A stale revision", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/account/vault/items/{item_id}")]
+pub async fn vault_item_delete(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Query(query): Query<VaultDeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.authorize(&state)?;
+    let item = check_item_id(&path).map_err(|_| ApiError::NotFound)?;
+    let (partner, company, user) = (caller.partner, caller.company, caller.user);
+    let retention = state
+        .db
+        .run(move |conn| backup_profiles::find(conn, partner, company))
+        .await?
+        .map_or(crate::db::companies::DEFAULT_RETENTION_DAYS, |p| {
+            p.retention_days
+        });
+    let now = state.clock.now();
+    let expires_at = now + Duration::days(i64::from(retention));
+    let revision = query.revision;
+    let written = state
+        .db
+        .write(move |conn| {
+            let written = vault::delete(conn, user, &item, revision)?;
+            if matches!(written, Written::At(_)) {
+                vault::age_copies(
+                    conn,
+                    user,
+                    &item,
+                    i64::MAX,
+                    Some("deleted"),
+                    now,
+                    expires_at,
+                )?;
+            }
+            Ok(written)
+        })
+        .await?;
+    match written {
+        Written::At(_) => Ok(HttpResponse::NoContent().finish()),
+        Written::Stale { current: 0 } => Err(ApiError::NotFound),
+        Written::Stale { current } => Err(stale(current)),
+    }
+}

@@ -1,0 +1,38 @@
+//! The retention sweep: backup copies of items that were deleted, purged
+//! or superseded are kept `retention_days` (their `expires_at`) and then
+//! removed. The server sweeps at start and every hour; time is read through
+//! the [`Clock`], so tests move it instead of waiting.
+
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::db::{Db, DbError, vault};
+
+/// How often the server sweeps.
+pub const INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Removes the backup copies whose retention ended by the clock's now;
+/// how many.
+pub async fn sweep(db: &Db, clock: &Clock) -> Result<usize, DbError> {
+    let now = clock.now();
+    let removed = db
+        .write(move |conn| vault::sweep_expired(conn, now))
+        .await?;
+    if removed > 0 {
+        tracing::info!(removed, "retention sweep removed expired backup copies");
+    }
+    Ok(removed)
+}
+
+/// Sweeps now and every [`INTERVAL`] while the server runs. A failed sweep
+/// (the database away) is logged and tried again next time.
+pub fn spawn(db: Db, clock: Clock) {
+    actix_web::rt::spawn(async move {
+        loop {
+            if let Err(error) = sweep(&db, &clock).await {
+                tracing::warn!(%error, "retention sweep failed; next try in an hour");
+            }
+            actix_web::rt::time::sleep(INTERVAL).await;
+        }
+    });
+}
