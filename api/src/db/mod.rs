@@ -86,12 +86,14 @@ impl DbConn {
 
 /// Set on every SQLite connection: write-ahead logging so readers never block
 /// the writer, a busy timeout instead of immediate `SQLITE_BUSY`, enforced
-/// foreign keys (SQLite's default is off), and durable commits.
+/// foreign keys (SQLite's default is off), durable commits, and sorts in
+/// memory rather than in temporary files.
 const SQLITE_PRAGMAS: &str = "\
     PRAGMA journal_mode = WAL;\
     PRAGMA busy_timeout = 5000;\
     PRAGMA foreign_keys = ON;\
-    PRAGMA synchronous = FULL;";
+    PRAGMA synchronous = FULL;\
+    PRAGMA temp_store = MEMORY;";
 
 /// One line from a driver's message (libpq's span several).
 fn one_line(message: &str) -> String {

@@ -13,6 +13,12 @@ diesel::define_sql_function! {
     fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+diesel::define_sql_function! {
+    /// SQLite's `instr()`: where `needle` starts in `haystack`, from 1; 0
+    /// when it is not there.
+    fn instr(haystack: diesel::sql_types::Text, needle: diesel::sql_types::Text) -> diesel::sql_types::Integer;
+}
+
 /// A user as the admin plane sees them: never their key material.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -134,13 +140,44 @@ pub fn list(
         query = query.filter(users::company_id.eq_any(ids));
     }
     if let Some(text) = &filter.text {
-        let pattern = contains_pattern(text);
-        query = query.filter(
-            lower(users::email)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(users::name).like(pattern).escape('\\')),
-        );
+        // Emails are stored lowercase and the text is lowercased, so the
+        // email side needs no lower(). Text with an `@` after its first
+        // character is the start of an email ("dana@", "dana@acme.com"):
+        // it matches emails by prefix, which a b-tree serves at once. Other
+        // text matches anywhere in the email or the name: PostgreSQL with
+        // LIKE, which its trigram indexes serve (on the bare email, on
+        // lower(name)); SQLite, which has no such index and scans, with
+        // instr(), a plain substring search.
+        let email_prefix = text.find('@').is_some_and(|at| at > 0);
+        let postgres = conn.backend() == super::Backend::Postgres;
+        query = match (email_prefix, postgres) {
+            (true, true) => {
+                let mut pattern = contains_pattern(text);
+                pattern.remove(0);
+                query.filter(users::email.like(pattern).escape('\\'))
+            }
+            (true, false) => {
+                // Byte order (SQLite's BINARY collation): every string that
+                // starts with `text` sorts from it to it followed by the
+                // highest character.
+                let end = format!("{text}\u{10FFFF}");
+                query.filter(users::email.ge(text.clone()).and(users::email.lt(end)))
+            }
+            (false, true) => {
+                let pattern = contains_pattern(text);
+                query.filter(
+                    users::email
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(lower(users::name).like(pattern).escape('\\')),
+                )
+            }
+            (false, false) => query.filter(
+                instr(users::email, text.clone())
+                    .gt(0)
+                    .or(instr(lower(users::name), text.clone()).gt(0)),
+            ),
+        };
     }
     if let Some(after) = filter.after {
         query = query.filter(users::id.gt(after.to_string()));

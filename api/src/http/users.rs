@@ -120,8 +120,11 @@ pub struct NewUserRequest {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
-    /// Text found anywhere in the email or the name, without regard to case
-    /// (1 to 200 characters); left out, every user the caller may see.
+    /// Without regard to case, 1 to 200 characters: text with an `@` after
+    /// its first character is the start of an email (`dana@`,
+    /// `dana@acme.example`); any other text is found anywhere in the email
+    /// or the name (`dan`, `@acme.example`, `smith`). Left out, every user
+    /// the caller may see.
     pub q: Option<String>,
     /// Users of this company only.
     pub company_id: Option<uuid::Uuid>,
@@ -181,8 +184,10 @@ async fn page(
 
 /// Locate users
 ///
-/// Users whose email or name contains `q` (any case), among those the caller
-/// may see, oldest first.
+/// Users whose email starts with `q` when `q` reads as the start of an
+/// email (an `@` after its first character), or whose email or name
+/// contains `q` otherwise, in any case, among those the caller may see,
+/// oldest first.
 #[utoipa::path(
     operation_id = "users_search",
     tag = "users",

@@ -316,3 +316,60 @@ async fn another_partners_users_are_not_found(
     let (_, page) = send(&server, &owner, "GET", "/v1/users", None).await;
     assert!(emails(&page).is_empty(), "their users are not among ours");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn text_with_an_at_sign_is_the_start_of_an_email(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let owner = owner_token(&server).await;
+    for (email, name) in [
+        ("dana@acme-dental.example", "Dana Smith"),
+        ("adana@acme-dental.example", "A. Dana"),
+        ("dana@other.example", "Dana Other"),
+    ] {
+        let (status, _) = add(
+            &server,
+            &owner,
+            &dental,
+            json!({"email": email, "name": name, "client_kind": "desktop"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let find = |q: &'static str| {
+        let server = &server;
+        let owner = owner.clone();
+        async move {
+            emails(
+                &send(server, &owner, "GET", &format!("/v1/users?q={q}"), None)
+                    .await
+                    .1,
+            )
+        }
+    };
+    assert_eq!(
+        find("DANA@").await,
+        ["dana@acme-dental.example", "dana@other.example"],
+        "a prefix: not adana@"
+    );
+    assert_eq!(
+        find("dana@acme-dental.example").await,
+        ["dana@acme-dental.example"]
+    );
+    assert_eq!(
+        find("%40acme-dental").await,
+        ["dana@acme-dental.example", "adana@acme-dental.example"],
+        "a leading @ is found anywhere"
+    );
+    assert_eq!(
+        find("dana").await.len(),
+        3,
+        "without @: anywhere, names too"
+    );
+}

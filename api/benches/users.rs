@@ -1,0 +1,403 @@
+//! Users at scale (issue 5, "Performance"), reported in the README.
+//!
+//! `cargo bench -p custodian-api --bench users` (release build). Starts the
+//! real server on port 0 over SQLite (and PostgreSQL when
+//! `CUSTODIAN_TEST_POSTGRES_URL` is set), seeds one partner with 1,000
+//! companies and 100,000 users, and then, 16 concurrent clients for
+//! `SECONDS` each:
+//!
+//! - locates users with `GET /v1/users?q=`: by a whole email (one match) and
+//!   by a fragment of a name (many matches), p50 and p99; on PostgreSQL it
+//!   prints the query plan, to show the trigram index at work;
+//! - reads users with an authorized `GET /v1/users/{user_id}` (token check,
+//!   database, Cedar), as a ratio of a bare actix-web JSON endpoint served on
+//!   the same machine in the same run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use custodian_api::db::admins::Role;
+use custodian_api::db::schema::users;
+use custodian_api::db::{Backend, DbConn, companies};
+use custodian_api::testing::TestServer;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+const CLIENTS: usize = 16;
+const SECONDS: u64 = 10;
+const COMPANIES: usize = 1_000;
+const USERS: usize = 100_000;
+
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chloe", "Dana", "Emil", "Fatima", "Gus", "Hana", "Ivan", "Jade", "Karl", "Lena",
+    "Milo", "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sven", "Tara",
+];
+const LAST: &[&str] = &[
+    "Anders",
+    "Baptiste",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fontaine",
+    "Gallagher",
+    "Hoffmann",
+    "Ishikawa",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Oliveira",
+    "Petrov",
+    "Quintero",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Vasquez",
+    "Weber",
+    "Yamamoto",
+    "Zimmermann",
+];
+
+/// A tiny deterministic generator (no dependency for a benchmark's dice).
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
+    }
+}
+
+fn person(i: usize) -> (String, String) {
+    let first = FIRST[i % FIRST.len()];
+    let last = LAST[(i / FIRST.len()) % LAST.len()];
+    (
+        format!("{first} {last}"),
+        format!(
+            "{}.{}.{i}@c{}.example",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            i % COMPANIES
+        ),
+    )
+}
+
+/// 1,000 companies and 100,000 users of the server's partner; the users' ids.
+async fn seed(server: &TestServer) -> Vec<String> {
+    let partner = server.owner.partner_id.clone();
+    let started = Instant::now();
+    let ids = server
+        .database
+        .pool()
+        .write(move |conn: &mut DbConn| {
+            let now = chrono::Utc::now().naive_utc();
+            let mut company_ids = Vec::with_capacity(COMPANIES);
+            for c in 0..COMPANIES {
+                let company = companies::Company {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    partner_id: partner.clone(),
+                    name: format!("Company {c}"),
+                    created_at: now,
+                    updated_at: now,
+                };
+                companies::insert(conn, &company)?;
+                company_ids.push(company.id);
+            }
+            let mut ids = Vec::with_capacity(USERS);
+            for chunk in (0..USERS).collect::<Vec<_>>().chunks(1_000) {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .map(|&i| {
+                        let (name, email) = person(i);
+                        let id = uuid::Uuid::now_v7().to_string();
+                        ids.push(id.clone());
+                        (
+                            users::id.eq(id),
+                            users::partner_id.eq(partner.clone()),
+                            users::company_id.eq(company_ids[i % COMPANIES].clone()),
+                            users::email.eq(email),
+                            users::name.eq(name),
+                            users::client_kind.eq("desktop"),
+                            users::created_at.eq(now),
+                            users::updated_at.eq(now),
+                        )
+                    })
+                    .collect();
+                // One statement per thousand rows; diesel's batch insert is
+                // written for a concrete backend, not for the enum.
+                match conn {
+                    DbConn::Sqlite(c) => {
+                        diesel::insert_into(users::table).values(rows).execute(c)?;
+                    }
+                    DbConn::Postgres(c) => {
+                        diesel::insert_into(users::table).values(rows).execute(c)?;
+                    }
+                }
+            }
+            if let DbConn::Postgres(pg) = conn {
+                diesel::sql_query("ANALYZE users").execute(pg)?;
+            }
+            Ok(ids)
+        })
+        .await
+        .expect("seeded");
+    println!(
+        "  seeded {COMPANIES} companies and {USERS} users in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    ids
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort_unstable();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
+}
+
+/// `CLIENTS` loops of GETs for `SECONDS`, each path from `next`; (requests
+/// per second, latencies).
+async fn hammer(
+    base_url: &str,
+    token: Option<&str>,
+    next: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+) -> (f64, Vec<Duration>) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let loops: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (base_url, token, next) =
+                (base_url.to_owned(), token.map(str::to_owned), next.clone());
+            actix_web::rt::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut latencies = Vec::new();
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    let mut request = http.get(format!("{base_url}{}", next(client, n)));
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    }
+                    let sent = Instant::now();
+                    let response = request.send().await.unwrap();
+                    let status = response.status();
+                    let body = response.bytes().await.unwrap();
+                    assert!(status.is_success(), "{status} {body:?}");
+                    latencies.push(sent.elapsed());
+                    n += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for handle in loops {
+        latencies.extend(handle.await.unwrap());
+    }
+    (
+        latencies.len() as f64 / started.elapsed().as_secs_f64(),
+        latencies,
+    )
+}
+
+fn report(what: &str, (rate, mut latencies): (f64, Vec<Duration>)) -> f64 {
+    println!(
+        "  {what}: {rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms (n={})",
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+        latencies.len()
+    );
+    rate
+}
+
+/// The query plan of a search, as the server runs it.
+fn explain(server: &TestServer, q: &str) {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let mut conn = server.database.connect();
+    let pattern = format!("%{q}%");
+    let lines: Vec<String> = match &mut conn {
+        // The statements the server runs for the two kinds of text.
+        DbConn::Postgres(pg) if q.contains('@') => diesel::sql_query(
+            "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM users WHERE partner_id = $1 \
+             AND email LIKE $2 ESCAPE '\\' ORDER BY id LIMIT 51",
+        )
+        .bind::<diesel::sql_types::Text, _>(&server.owner.partner_id)
+        .bind::<diesel::sql_types::Text, _>(format!("{q}%"))
+        .load::<Line>(pg)
+        .expect("explain")
+        .into_iter()
+        .map(|l| l.line)
+        .collect(),
+        DbConn::Postgres(pg) => diesel::sql_query(
+            "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM users WHERE partner_id = $1 \
+             AND (email LIKE $2 ESCAPE '\\' OR lower(name) LIKE $2 ESCAPE '\\') \
+             ORDER BY id LIMIT 51",
+        )
+        .bind::<diesel::sql_types::Text, _>(&server.owner.partner_id)
+        .bind::<diesel::sql_types::Text, _>(&pattern)
+        .load::<Line>(pg)
+        .expect("explain")
+        .into_iter()
+        .map(|l| l.line)
+        .collect(),
+        DbConn::Sqlite(sqlite) if q.contains('@') => diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM users WHERE partner_id = ? \
+             AND email >= ? AND email < ? ORDER BY id LIMIT 51",
+        )
+        .bind::<diesel::sql_types::Text, _>(&server.owner.partner_id)
+        .bind::<diesel::sql_types::Text, _>(q)
+        .bind::<diesel::sql_types::Text, _>(format!("{q}\u{10FFFF}"))
+        .load::<Step>(sqlite)
+        .expect("explain")
+        .into_iter()
+        .map(|s| s.detail)
+        .collect(),
+        DbConn::Sqlite(sqlite) => diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM users WHERE partner_id = ? \
+             AND (instr(email, ?) > 0 OR instr(lower(name), ?) > 0) ORDER BY id LIMIT 51",
+        )
+        .bind::<diesel::sql_types::Text, _>(&server.owner.partner_id)
+        .bind::<diesel::sql_types::Text, _>(q)
+        .bind::<diesel::sql_types::Text, _>(q)
+        .load::<Step>(sqlite)
+        .expect("explain")
+        .into_iter()
+        .map(|s| s.detail)
+        .collect(),
+    };
+    println!("  plan for q={q:?}:");
+    for line in lines {
+        println!("    {line}");
+    }
+}
+
+async fn run(backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    println!("{} backend:", backend.name());
+    let ids = Arc::new(seed(&server).await);
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", &email),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    let by_email = Arc::new(|client: usize, n: usize| {
+        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
+        format!("/v1/users?q={}", person(i).1)
+    });
+    report(
+        "locate by a whole email (1 match)",
+        hammer(&server.base_url, Some(&token), by_email).await,
+    );
+    let by_fragment = Arc::new(|client: usize, n: usize| {
+        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
+        let last = person(i).0.split(' ').nth(1).unwrap().to_lowercase();
+        format!("/v1/users?q={}", &last[1..4])
+    });
+    report(
+        "locate by a 3-letter fragment of a name (thousands of matches, first page)",
+        hammer(&server.base_url, Some(&token), by_fragment).await,
+    );
+    for q in [person(4_242).1, "nde".to_owned()] {
+        let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+        let started = Instant::now();
+        let found = server
+            .database
+            .pool()
+            .run(move |conn| {
+                custodian_api::db::users::list(
+                    conn,
+                    partner,
+                    &custodian_api::db::users::UserFilter {
+                        text: Some(q),
+                        limit: 51,
+                        ..Default::default()
+                    },
+                )
+            })
+            .await
+            .unwrap();
+        println!(
+            "  one search alone: {} found in {:.1} ms",
+            found.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    explain(&server, &person(4_242).1);
+    explain(&server, "nde");
+
+    let ids_for_get = ids.clone();
+    let get = Arc::new(move |client: usize, n: usize| {
+        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
+        format!("/v1/users/{}", ids_for_get[i])
+    });
+    let api = report(
+        "authorized GET /v1/users/{id}",
+        hammer(&server.base_url, Some(&token), get).await,
+    );
+
+    // The same machine's bare actix-web JSON endpoint, as many workers.
+    let bare = HttpServer::new(|| {
+        App::new().route(
+            "/bare",
+            web::get().to(|| async {
+                HttpResponse::Ok().json(json!({
+                    "id": "0193b1f0-0000-7000-8000-000000000000",
+                    "email": "ada.anders.0@c0.example",
+                    "name": "Ada Anders",
+                    "client_kind": "desktop",
+                }))
+            }),
+        )
+    })
+    .workers(2)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = bare.addrs()[0];
+    let bare = bare.run();
+    let handle = bare.handle();
+    actix_web::rt::spawn(bare);
+    let baseline = report(
+        "bare actix-web JSON endpoint",
+        hammer(
+            &format!("http://{address}"),
+            None,
+            Arc::new(|_, _| "/bare".to_owned()),
+        )
+        .await,
+    );
+    handle.stop(false).await;
+    println!("  ratio: {:.2} of the bare endpoint", api / baseline);
+}
+
+fn main() {
+    actix_web::rt::System::new().block_on(async {
+        run(Backend::Sqlite).await;
+        if std::env::var_os("CUSTODIAN_TEST_POSTGRES_URL").is_some() {
+            run(Backend::Postgres).await;
+        }
+    });
+}

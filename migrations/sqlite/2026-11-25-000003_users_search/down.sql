@@ -1,0 +1,1 @@
+DROP INDEX users_partner_id;
