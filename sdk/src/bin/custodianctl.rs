@@ -8,6 +8,9 @@
 //! `CUSTODIAN_PASSWORD` (an admin). Secrets are read from the environment
 //! only, never from arguments, which other users of the machine can see.
 //! `custodianctl login` prints a token to reuse as `CUSTODIAN_TOKEN`.
+//!
+//! Commands: `health`, `ready`, `login`, `admins`, `api-clients`, `audit`,
+//! `companies`, `users find|get|add`, `backup-profile get|set`.
 
 use std::process::ExitCode;
 
@@ -49,6 +52,89 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The partner's companies.
+    #[command(subcommand)]
+    Companies(CompaniesCommand),
+    /// Users: locate, show, add.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// A company's backup profile.
+    #[command(subcommand, name = "backup-profile")]
+    BackupProfile(BackupProfileCommand),
+}
+
+#[derive(Subcommand)]
+enum CompaniesCommand {
+    /// List the companies the caller may see (one page).
+    List(Page),
+    /// Show one company.
+    Get { company_id: uuid::Uuid },
+    /// Create a company (its backup profile starts off).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Locate users: QUERY with an @ after its first character is the start
+    /// of an email; other text is found anywhere in the email or the name.
+    Find {
+        query: String,
+        /// Only users of this company.
+        #[arg(long)]
+        company: Option<uuid::Uuid>,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Show one user.
+    Get { user_id: uuid::Uuid },
+    /// Add a user to a company.
+    Add {
+        #[arg(long)]
+        company: uuid::Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// desktop or webapp.
+        #[arg(long)]
+        client_kind: String,
+        /// en, fr, de, es, it, nl or ja.
+        #[arg(long)]
+        locale: Option<String>,
+        /// The company's primary user.
+        #[arg(long)]
+        primary: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupProfileCommand {
+    /// Show a company's backup profile, with its `etag`.
+    Get { company_id: uuid::Uuid },
+    /// Replace a company's backup profile. Without --if-match, the ETag is
+    /// read just before; with it, the change fails (412) if the profile
+    /// changed since that version.
+    Set {
+        company_id: uuid::Uuid,
+        /// Back up all company-profile items (needs --public-key).
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Stop backing up; existing copies age out by retention.
+        #[arg(long)]
+        off: bool,
+        /// Days copies of removed items are kept (1 to 3650).
+        #[arg(long)]
+        retention_days: i32,
+        /// The company's X25519 public key, base64.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// The ETag of the version this change is made against.
+        #[arg(long)]
+        if_match: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,6 +307,9 @@ async fn run(cli: Cli) -> Result<String, String> {
         Command::Admins(command) => admins(&signed_in(&cli).await?, command).await,
         Command::ApiClients(command) => api_clients(&signed_in(&cli).await?, command).await,
         Command::Audit(command) => audit(&signed_in(&cli).await?, command).await,
+        Command::Companies(command) => companies(&signed_in(&cli).await?, command).await,
+        Command::Users(command) => users(&signed_in(&cli).await?, command).await,
+        Command::BackupProfile(command) => backup_profile(&signed_in(&cli).await?, command).await,
     }
 }
 
@@ -366,6 +455,165 @@ async fn audit(client: &Client, command: &AuditCommand) -> Result<String, String
                 .await
                 .map_err(|e| describe(&e))?;
             Ok(pretty(&verification.into_inner()))
+        }
+    }
+}
+
+async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String, String> {
+    match command {
+        CompaniesCommand::List(page) => {
+            let mut request = client.companies_list();
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(cursor);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            let page = request.send().await.map_err(|e| describe(&e))?;
+            Ok(pretty(&page.into_inner()))
+        }
+        CompaniesCommand::Get { company_id } => {
+            let company = client
+                .company_get()
+                .company_id(*company_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            Ok(pretty(&company.into_inner()))
+        }
+        CompaniesCommand::Create { name } => {
+            let company = client
+                .companies_create()
+                .body(types::NewCompany { name: name.clone() })
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            Ok(pretty(&company.into_inner()))
+        }
+    }
+}
+
+async fn users(client: &Client, command: &UsersCommand) -> Result<String, String> {
+    match command {
+        UsersCommand::Find {
+            query,
+            company,
+            page,
+        } => {
+            let mut request = client.users_search().q(query);
+            if let Some(company) = company {
+                request = request.company_id(*company);
+            }
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(cursor);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            let page = request.send().await.map_err(|e| describe(&e))?;
+            Ok(pretty(&page.into_inner()))
+        }
+        UsersCommand::Get { user_id } => {
+            let user = client
+                .user_get()
+                .user_id(*user_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            Ok(pretty(&user.into_inner()))
+        }
+        UsersCommand::Add {
+            company,
+            email,
+            name,
+            client_kind,
+            locale,
+            primary,
+        } => {
+            let client_kind: types::ClientKind = client_kind
+                .parse()
+                .map_err(|_| format!("--client-kind {client_kind:?}: desktop or webapp"))?;
+            let user = client
+                .company_users_create()
+                .company_id(*company)
+                .body(types::NewUserRequest {
+                    email: email.clone(),
+                    name: name.clone(),
+                    client_kind,
+                    locale: locale.clone(),
+                    is_primary: primary.then_some(true),
+                })
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            Ok(pretty(&user.into_inner()))
+        }
+    }
+}
+
+/// A profile answer and its ETag, as one JSON object.
+fn with_etag<T: serde::Serialize>(
+    answer: custodian_sdk::ResponseValue<T>,
+) -> Result<String, String> {
+    let etag = answer
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut value = serde_json::to_value(answer.into_inner()).map_err(|e| e.to_string())?;
+    value["etag"] = serde_json::json!(etag);
+    Ok(pretty(&value))
+}
+
+async fn backup_profile(client: &Client, command: &BackupProfileCommand) -> Result<String, String> {
+    match command {
+        BackupProfileCommand::Get { company_id } => {
+            let profile = client
+                .backup_profile_get()
+                .company_id(*company_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            with_etag(profile)
+        }
+        BackupProfileCommand::Set {
+            company_id,
+            on,
+            off,
+            retention_days,
+            public_key,
+            if_match,
+        } => {
+            if !on && !off {
+                return Err("say --on or --off".into());
+            }
+            let etag = match if_match {
+                Some(etag) => etag.clone(),
+                None => client
+                    .backup_profile_get()
+                    .company_id(*company_id)
+                    .send()
+                    .await
+                    .map_err(|e| describe(&e))?
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or("the server sent no ETag")?,
+            };
+            let profile = client
+                .backup_profile_update()
+                .company_id(*company_id)
+                .if_match(etag)
+                .body(types::BackupProfileUpdate {
+                    backup_all_company_items: *on,
+                    retention_days: *retention_days,
+                    backup_public_key: public_key.clone(),
+                })
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            with_etag(profile)
         }
     }
 }

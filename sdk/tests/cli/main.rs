@@ -154,3 +154,97 @@ async fn an_admin_manages_clients_and_a_client_signs_in() {
         "a secret is never echoed"
     );
 }
+
+#[actix_web::test]
+async fn companies_users_and_the_backup_profile_from_a_shell() {
+    use custodian_api::db::admins::Role;
+    let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let url = server.base_url.as_str();
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    let admin = [
+        ("CUSTODIAN_EMAIL", email.as_str()),
+        ("CUSTODIAN_PASSWORD", password.as_str()),
+    ];
+    let company = json(
+        &custodianctl_as(
+            &["companies", "create", "--name", "Acme Dental"],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let id = company["id"].as_str().unwrap();
+    let listed = json(&custodianctl_as(&["companies", "list"], url, &admin).await);
+    assert_eq!(listed["items"][0]["name"], "Acme Dental");
+    json(
+        &custodianctl_as(
+            &[
+                "users",
+                "add",
+                "--company",
+                id,
+                "--email",
+                "dana@acme-dental.example",
+                "--name",
+                "Dana Smith",
+                "--client-kind",
+                "webapp",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let found = json(&custodianctl_as(&["users", "find", "SMITH"], url, &admin).await);
+    assert_eq!(found["items"][0]["email"], "dana@acme-dental.example");
+
+    let profile = json(&custodianctl_as(&["backup-profile", "get", id], url, &admin).await);
+    assert_eq!(
+        (profile["etag"].as_str(), profile["retention_days"].as_i64()),
+        (Some("\"1\""), Some(90))
+    );
+    let key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+    let set = json(
+        &custodianctl_as(
+            &[
+                "backup-profile",
+                "set",
+                id,
+                "--on",
+                "--retention-days",
+                "30",
+                "--public-key",
+                key,
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    assert_eq!(
+        (
+            set["etag"].as_str(),
+            set["backup_all_company_items"].as_bool()
+        ),
+        (Some("\"2\""), Some(true))
+    );
+    // Pinned to a version that is no longer current: 412, one line.
+    let stale = custodianctl_as(
+        &[
+            "backup-profile",
+            "set",
+            id,
+            "--off",
+            "--retention-days",
+            "30",
+            "--if-match",
+            "\"1\"",
+        ],
+        url,
+        &admin,
+    )
+    .await;
+    assert_eq!(stale.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert!(stderr.contains("HTTP 412 precondition_failed"), "{stderr}");
+}
