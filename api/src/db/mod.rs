@@ -227,6 +227,12 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(options.checkout_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
+            // A ping before each use of a PostgreSQL connection: one that
+            // broke while idle (a restarted server) is replaced instead of
+            // failing request after request, since diesel's `is_broken`
+            // sees only transaction state. A SQLite file connection does
+            // not break that way, and skips the query.
+            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
             .build_unchecked(manager);
         let backend = match url {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
