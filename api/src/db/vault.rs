@@ -246,3 +246,17 @@ pub fn sweep_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbE
             .execute(conn)?,
     )
 }
+
+/// One backup copy of a company's.
+pub fn copy_of_company(
+    conn: &mut DbConn,
+    company: &str,
+    id: &str,
+) -> Result<Option<BackupCopy>, DbError> {
+    Ok(backup_copies::table
+        .filter(backup_copies::company_id.eq(company.to_owned()))
+        .filter(backup_copies::id.eq(id.to_owned()))
+        .select(BackupCopy::as_select())
+        .first(conn)
+        .optional()?)
+}

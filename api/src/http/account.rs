@@ -99,16 +99,7 @@ impl FromRequest for AccountCaller {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
                 .clone();
-            let token = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, token)| {
-                    scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-                })
-                .map(|(_, token)| token.trim().to_owned())
-                .ok_or_else(|| unauthorized("no bearer token"))?;
+            let token = crate::http::caller::bearer(&req)?;
             let claims = state
                 .tokens
                 .verify_account(&token)

@@ -66,7 +66,7 @@ fn unauthorized(reason: impl Into<String>) -> ApiError {
 }
 
 /// The bearer token of a request, if it has one.
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -662,18 +662,93 @@ pub async fn backups_list(
         })
         .await?;
     let next_cursor = paging::finish(&mut copies, limit, "backup_copy", |c| c.id.clone());
-    let items = copies
-        .into_iter()
-        .map(|c| BackupCopyView {
-            id: uuid::Uuid::parse_str(&c.id).unwrap_or_default(),
-            item_id: c.item_id,
-            user_id: uuid::Uuid::parse_str(&c.user_id).unwrap_or_default(),
-            revision: c.revision,
-            created_at: c.created_at.and_utc(),
-            item_removed_at: c.item_removed_at.map(|t| t.and_utc()),
-            removal_reason: c.removal_reason,
-            expires_at: c.expires_at.map(|t| t.and_utc()),
-        })
-        .collect();
+    let items = copies.into_iter().map(copy_view).collect();
     Ok(web::Json(BackupCopyPage { items, next_cursor }))
+}
+
+fn copy_view(c: crate::db::vault::BackupCopy) -> BackupCopyView {
+    BackupCopyView {
+        id: uuid::Uuid::parse_str(&c.id).unwrap_or_default(),
+        item_id: c.item_id,
+        user_id: uuid::Uuid::parse_str(&c.user_id).unwrap_or_default(),
+        revision: c.revision,
+        created_at: c.created_at.and_utc(),
+        item_removed_at: c.item_removed_at.map(|t| t.and_utc()),
+        removal_reason: c.removal_reason,
+        expires_at: c.expires_at.map(|t| t.and_utc()),
+    }
+}
+
+/// A backup copy with its ciphertext.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupCopyContent {
+    #[serde(flatten)]
+    pub copy: BackupCopyView,
+    /// The item encrypted to the company's backup public key, base64: only
+    /// the company's private key, which Custodian never holds, opens it.
+    pub ciphertext: String,
+}
+
+/// Get a backup copy
+///
+/// One copy with its ciphertext, for the company's backup viewer to decrypt
+/// with the company's private key. Each read is audited.
+#[utoipa::path(
+    operation_id = "backup_get",
+    tag = "companies",
+    security(("bearer" = [])),
+    params(
+        ("company_id" = uuid::Uuid, Path, description = "The company's id"),
+        ("copy_id" = uuid::Uuid, Path, description = "The copy's id"),
+    ),
+    responses(
+        (status = 200, description = "The copy", body = BackupCopyContent),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company or copy in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/companies/{company_id}/backups/{copy_id}")]
+pub async fn backup_get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<BackupCopyContent>, ApiError> {
+    let (company_id, copy_id) = path.into_inner();
+    let company = load(&state, &caller, &company_id).await?;
+    let copy_id = uuid::Uuid::parse_str(&copy_id)
+        .map_err(|_| ApiError::NotFound)?
+        .to_string();
+    // The company first: a caller who may not read its copies learns
+    // nothing of which exist.
+    caller
+        .authorize(
+            &state,
+            Action::ReadBackupProfile,
+            &resource(&caller, &company),
+        )
+        .await?;
+    let lookup = (company.id.clone(), copy_id.clone());
+    let copy = state
+        .db
+        .run(move |conn| crate::db::vault::copy_of_company(conn, &lookup.0, &lookup.1))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut event = caller.event("readBackupCopy", "backup_copy", copy_id, true, Vec::new());
+    event.details = serde_json::json!({
+        "company_id": company.id,
+        "user_id": copy.user_id,
+        "item_id": copy.item_id,
+        "revision": copy.revision,
+    });
+    let keys = state.keys.clone();
+    state
+        .db
+        .write(move |conn| audit::append(conn, &keys, event).map(drop))
+        .await?;
+    let ciphertext = base64::engine::general_purpose::STANDARD.encode(&copy.ciphertext);
+    Ok(web::Json(BackupCopyContent {
+        copy: copy_view(copy),
+        ciphertext,
+    }))
 }

@@ -121,6 +121,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::company_users_create)
         .service(users::user_get)
         .service(companies::backups_list)
+        .service(companies::backup_get)
         .service(account::account_token_create)
         .service(account::vault_items_list)
         .service(account::vault_item_put)

@@ -5,14 +5,9 @@ use custodian_api::db::admins::{self, Admin, Role};
 use custodian_api::db::{Backend, partners};
 use custodian_api::testing::TestServer;
 
-use crate::support::{send, sign_in};
+use crate::support::{owner_token, send, sign_in};
 use rstest::rstest;
 use serde_json::json;
-
-async fn owner_token(server: &TestServer) -> String {
-    let (email, password) = server.create_admin(Role::Owner, &[]).await;
-    sign_in(server, &email, &password).await.unwrap()
-}
 
 #[rstest]
 #[actix_web::test]

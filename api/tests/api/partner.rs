@@ -73,6 +73,8 @@ struct Seeded<'a> {
     user_id: String,
     /// Another user's account token.
     user_token: String,
+    /// A backup copy of that company's.
+    copy_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -300,6 +302,15 @@ fn cases() -> Vec<Case> {
             headers: &[],
         },
         Case {
+            operation: "backup_get",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}/backups/{}", s.company_id, s.copy_id),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
             operation: "vault_items_list",
             method: "GET",
             path: |_| "/v1/account/vault/items".into(),
@@ -403,13 +414,18 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             );
         }
     }
-    let company = seed::company(&server, &server.owner.partner_id, "Acme Dental").await;
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    let user = seed::user(&server, &partner, &company).await;
     let seeded = Seeded {
         server: &server,
         client_id: create_client(&server, &["partner:read"], None).await.0,
         company_id: company.clone(),
-        user_id: seed::user(&server, &server.owner.partner_id, &company).await,
+        user_id: user.clone(),
         user_token: signed_in_user(&server).await.2,
+        copy_id: seed::item(&server, (&partner, &company, &user), "company", true)
+            .await
+            .expect("a copy"),
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

@@ -198,13 +198,14 @@ pub mod seed {
             .unwrap()
     }
 
-    /// A vault item of `user` at revision 1, with a backup copy when `backed_up`.
+    /// A vault item of `user` at revision 1, with a backup copy when
+    /// `backed_up`: the copy's id.
     pub async fn item(
         server: &TestServer,
         (partner, company, user): (&str, &str, &str),
         profile: &str,
         backed_up: bool,
-    ) {
+    ) -> Option<String> {
         let item = uuid::Uuid::now_v7().to_string();
         let now = chrono::Utc::now().naive_utc();
         let row = (
@@ -216,9 +217,10 @@ pub mod seed {
             vault_items::created_at.eq(now),
             vault_items::updated_at.eq(now),
         );
+        let copy_id = uuid::Uuid::now_v7().to_string();
         let copy = backed_up.then(|| {
             (
-                backup_copies::id.eq(uuid::Uuid::now_v7().to_string()),
+                backup_copies::id.eq(copy_id.clone()),
                 backup_copies::partner_id.eq(partner.to_owned()),
                 backup_copies::company_id.eq(company.to_owned()),
                 backup_copies::user_id.eq(user.to_owned()),
@@ -244,6 +246,7 @@ pub mod seed {
             })
             .await
             .unwrap();
+        backed_up.then_some(copy_id)
     }
 }
 

@@ -321,6 +321,42 @@ async fn company_items_carry_their_backup_copy_while_the_profile_is_on(
         "no ciphertext in the list"
     );
 
+    // The viewer fetches one copy with its ciphertext; the read is audited.
+    let current = copies["items"][2]["id"].as_str().unwrap().to_owned();
+    let (status, copy) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{company}/backups/{current}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(copy["ciphertext"], b64(b"copy r3"));
+    assert_eq!(
+        (copy["item_id"].as_str(), copy["revision"].as_i64()),
+        (Some("wifi"), Some(3))
+    );
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=readBackupCopy",
+        None,
+    )
+    .await;
+    assert_eq!(events["items"][0]["target_id"], current.as_str());
+    let other = seed::partner(&server, "Other MSP").await;
+    let theirs = seed::company(&server, &other, "Their Bakery").await;
+    for path in [
+        format!("/v1/companies/{theirs}/backups/{current}"),
+        format!("/v1/companies/{company}/backups/{}", uuid::Uuid::now_v7()),
+        format!("/v1/companies/{company}/backups/not-an-id"),
+    ] {
+        let (status, _) = send(&server, &owner, "GET", &path, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+
     // Retention: 30 days on, the aged copies go; the current one stays.
     let removed = custodian_api::retention::sweep(&server.database.pool(), &server.clock)
         .await
