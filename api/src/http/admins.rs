@@ -125,12 +125,21 @@ pub struct NewAdmin {
 }
 
 /// A created admin and their one-time password, shown only in this answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedAdmin {
     pub admin: AdminView,
     /// Give it to the admin; the first sign-in must replace it. It is stored
     /// only as an argon2id hash and shown nowhere else.
     pub one_time_password: String,
+}
+
+/// Everything but the one-time password.
+impl std::fmt::Debug for CreatedAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedAdmin")
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Changes to an admin; a field left out stays as it is.

@@ -85,13 +85,22 @@ pub struct NewApiClient {
 }
 
 /// A created API client and its secret, shown only in this answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedApiClient {
     pub client: ApiClientView,
     /// The OAuth 2.0 `client_secret`. Store it now: it is kept only as a
     /// keyed hash and shown nowhere else. Lost, it is replaced by creating
     /// a new client and removing this one.
     pub client_secret: String,
+}
+
+/// Everything but the secret.
+impl std::fmt::Debug for CreatedApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiClient")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
@@ -343,4 +352,37 @@ pub async fn api_client_delete(
         })
         .await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_never_reaches_debug() {
+        let created = CreatedApiClient {
+            client: ApiClientView {
+                id: uuid::Uuid::nil(),
+                name: "RMM".into(),
+                scopes: vec!["users:read".into()],
+                companies: None,
+                created_by: None,
+                created_at: Utc::now(),
+                last_used_at: None,
+            },
+            client_secret: "cst_very-secret".into(),
+        };
+        let printed = format!("{created:?}");
+        assert!(
+            printed.contains("RMM") && !printed.contains("very-secret"),
+            "{printed}"
+        );
+        let token = crate::http::tokens::TokenResponse {
+            access_token: "eyJ.secret.sig".into(),
+            token_type: "Bearer".into(),
+            expires_in: 900,
+            scope: "admin".into(),
+        };
+        assert!(!format!("{token:?}").contains("secret"));
+    }
 }

@@ -48,7 +48,7 @@ pub struct TokenRequest {
 }
 
 /// An issued access token (RFC 6749 §5.1).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// A JWT for `Authorization: Bearer`.
     pub access_token: String,
@@ -63,6 +63,17 @@ pub struct TokenResponse {
     /// client's: its scopes, space-separated.
     #[schema(example = "admin")]
     pub scope: String,
+}
+
+/// Everything but the token itself.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An OAuth 2.0 error (RFC 6749 §5.2).
