@@ -123,7 +123,16 @@ pub struct TokenService {
     signing: EncodingKey,
     verifying: HashMap<String, VerifyingKey>,
     jwks: JwkSet,
+    /// Admin-plane tokens whose signature and claims already verified, by
+    /// their exact text: a token is sent with every request of a session,
+    /// and its EdDSA check was a fifth of an authorized read's time. A hit
+    /// still checks expiry; revocation is the caller's generation check,
+    /// made per request regardless.
+    verified: std::sync::Mutex<HashMap<String, AdminClaims>>,
 }
+
+/// Verified tokens kept at most; the cache starts over beyond it.
+const VERIFIED_CACHE: usize = 10_000;
 
 impl std::fmt::Debug for TokenService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -258,6 +267,7 @@ impl TokenService {
             signing,
             verifying,
             jwks,
+            verified: Default::default(),
         })
     }
 
@@ -364,7 +374,25 @@ impl TokenService {
     /// signature by a known key, EdDSA only, this issuer, the admin
     /// audience, and the time claims.
     pub fn verify_admin(&self, token: &str) -> Result<AdminClaims, TokenError> {
-        self.verify(token, ADMIN_AUDIENCE)
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        {
+            let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(claims) = cache.get(token) {
+                if claims.exp + leeway >= now {
+                    return Ok(claims.clone());
+                }
+                cache.remove(token);
+                return Err(TokenError::Expired);
+            }
+        }
+        let claims: AdminClaims = self.verify(token, ADMIN_AUDIENCE)?;
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= VERIFIED_CACHE {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 
     fn verify<C: serde::de::DeserializeOwned>(
@@ -543,6 +571,29 @@ mod tests {
         )
         .unwrap();
         (keys, service, row)
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let (_, service, _) = service();
+        let (token, _) = service.issue_admin("a1", "p1", 0, SCOPE_ADMIN);
+        let first = service.verify_admin(&token).unwrap();
+        assert_eq!(
+            service.verify_admin(&token).unwrap(),
+            first,
+            "from the cache"
+        );
+        // A remembered token past its expiry (and the leeway) is refused,
+        // and forgotten.
+        let mut stale = first.clone();
+        stale.exp = chrono::Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1;
+        service
+            .verified
+            .lock()
+            .unwrap()
+            .insert("remembered".into(), stale);
+        assert_eq!(service.verify_admin("remembered"), Err(TokenError::Expired));
+        assert!(!service.verified.lock().unwrap().contains_key("remembered"));
     }
 
     #[test]
