@@ -289,6 +289,14 @@ impl ApiError {
         }
     }
 
+    /// A field or parameter with a value the API does not accept (422).
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidValue {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     /// Wraps any fault of the server's own.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self::Internal(cause.into())

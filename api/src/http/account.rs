@@ -364,13 +364,6 @@ pub struct VaultItemWritten {
     pub backed_up: bool,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidValue {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// Item ids are the client's: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
 fn check_item_id(raw: &str) -> Result<String, ApiError> {
     let ok = (1..=128).contains(&raw.len())
@@ -380,7 +373,7 @@ fn check_item_id(raw: &str) -> Result<String, ApiError> {
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(invalid(
+        Err(ApiError::invalid(
             "item_id",
             "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -",
         ))
@@ -390,14 +383,14 @@ fn check_item_id(raw: &str) -> Result<String, ApiError> {
 fn decode(field: &str, raw: &str) -> Result<Vec<u8>, ApiError> {
     let bytes = STANDARD
         .decode(raw.trim())
-        .map_err(|_| invalid(field, "must be base64"))?;
+        .map_err(|_| ApiError::invalid(field, "must be base64"))?;
     if bytes.len() > MAX_ITEM_BYTES {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_ITEM_BYTES,
         });
     }
     if bytes.is_empty() {
-        return Err(invalid(field, "must not be empty"));
+        return Err(ApiError::invalid(field, "must not be empty"));
     }
     Ok(bytes)
 }
@@ -443,7 +436,7 @@ pub async fn vault_item_put(
     caller.authorize(&state)?;
     let item = check_item_id(&path)?;
     if put.replaces_revision < 0 {
-        return Err(invalid("replaces_revision", "must be 0 or more"));
+        return Err(ApiError::invalid("replaces_revision", "must be 0 or more"));
     }
     let ciphertext = decode("ciphertext", &put.ciphertext)?;
     let copy = put
@@ -459,7 +452,7 @@ pub async fn vault_item_put(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("company {company} has no profile")))?;
     let backing_up = put.profile == Profile::Company && profile.backup_all_company_items;
     if backing_up && copy.is_none() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "backup_copy",
             "is required: the company backs up its items (encrypt the item to its backup_public_key)",
         ));

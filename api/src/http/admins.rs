@@ -153,13 +153,6 @@ pub struct AdminUpdate {
     pub companies: Option<Vec<uuid::Uuid>>,
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::InvalidValue {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// An email address, lowercase and trimmed: one `@` with text on each side,
 /// at most 254 characters (RFC 5321). Delivery proves the rest.
 pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
@@ -170,7 +163,7 @@ pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
         || email.ends_with('@')
         || email.chars().any(char::is_whitespace)
     {
-        return Err(invalid("email", "must be an email address"));
+        return Err(ApiError::invalid("email", "must be an email address"));
     }
     Ok(email)
 }
@@ -183,7 +176,10 @@ pub(crate) fn check_locale(locale: Option<String>) -> Result<String, ApiError> {
     if LOCALES.contains(&locale.as_str()) {
         Ok(locale)
     } else {
-        Err(invalid("locale", &format!("must be one of {LOCALE_LIST}")))
+        Err(ApiError::invalid(
+            "locale",
+            format!("must be one of {LOCALE_LIST}"),
+        ))
     }
 }
 
@@ -192,7 +188,7 @@ pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
     if (1..=200).contains(&name.chars().count()) {
         Ok(name.to_owned())
     } else {
-        Err(invalid("name", "must be 1 to 200 characters"))
+        Err(ApiError::invalid("name", "must be 1 to 200 characters"))
     }
 }
 
@@ -241,7 +237,7 @@ async fn check_companies(
         return Ok(companies);
     }
     if role != Role::Technician {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "companies",
             "only a technician is assigned companies",
         ));
@@ -258,7 +254,10 @@ async fn check_companies(
             .collect::<std::collections::HashSet<_>>()
             .len()
     {
-        return Err(invalid("companies", "names a company that does not exist"));
+        return Err(ApiError::invalid(
+            "companies",
+            "names a company that does not exist",
+        ));
     }
     Ok(companies)
 }
@@ -295,7 +294,7 @@ pub async fn admins_list(
     let after = match query.cursor.as_deref() {
         Some(cursor) => Some(
             AdminId::parse(&paging::decode("admin", cursor)?)
-                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
         ),
         None => None,
     };

@@ -17,7 +17,7 @@ use crate::db::api_clients::{self, ApiClient};
 use crate::db::companies;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::admins::PageQuery;
+use crate::http::admins::{PageQuery, check_name};
 use crate::http::caller::{Actor, Caller};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
@@ -103,22 +103,15 @@ impl std::fmt::Debug for CreatedApiClient {
     }
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidValue {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// The scopes, checked and without repeats, in the order given.
 fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
     if scopes.is_empty() {
-        return Err(invalid("scopes", "must name at least one scope"));
+        return Err(ApiError::invalid("scopes", "must name at least one scope"));
     }
     let mut checked: Vec<String> = Vec::with_capacity(scopes.len());
     for (index, scope) in scopes.iter().enumerate() {
         if !SCOPES.contains(&scope.as_str()) {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 format!("scopes[{index}]"),
                 format!("is not a scope; one of {}", SCOPES.join(", ")),
             ));
@@ -162,7 +155,7 @@ pub async fn api_clients_list(
     let after = match query.cursor.as_deref() {
         Some(cursor) => Some(
             ApiClientId::parse(&paging::decode("api_client", cursor)?)
-                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
         ),
         None => None,
     };
@@ -222,15 +215,12 @@ pub async fn api_clients_create(
             },
         )
         .await?;
-    let name = new.name.trim().to_owned();
-    if !(1..=200).contains(&name.chars().count()) {
-        return Err(invalid("name", "must be 1 to 200 characters"));
-    }
+    let name = check_name(&new.name)?;
     let scopes = check_scopes(&new.scopes)?;
     let companies = match new.companies {
         None => None,
         Some(list) if list.is_empty() => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "companies",
                 "must name at least one company; leave it out for all of them",
             ));
@@ -246,7 +236,10 @@ pub async fn api_clients_create(
                 .run(move |conn| companies::existing(conn, partner, &asked))
                 .await?;
             if found.len() != wanted.len() {
-                return Err(invalid("companies", "names a company that does not exist"));
+                return Err(ApiError::invalid(
+                    "companies",
+                    "names a company that does not exist",
+                ));
             }
             Some(wanted)
         }

@@ -89,13 +89,6 @@ pub struct AuthorizationDecisions {
     pub results: Vec<CheckResult>,
 }
 
-fn invalid(field: String, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidValue {
-        field,
-        message: message.into(),
-    }
-}
-
 /// The resource type an action applies to, as the schema declares it
 /// (`createUser` names its company).
 fn expected_type(action: &str) -> Option<ResourceType> {
@@ -130,14 +123,14 @@ fn plan(caller: &Caller, index: usize, check: &Check) -> Result<Plan, ApiError> 
     let field = |name: &str| format!("checks[{index}].{name}");
     let action = check.action.as_str();
     let kind = expected_type(action).ok_or_else(|| {
-        invalid(
+        ApiError::invalid(
             field("action"),
             "is not an action of the policies (e.g. readUser, resetMasterPassword)",
         )
     })?;
     let mut reference = match &check.resource {
         Some(given) if given.kind != kind => {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 field("resource.type"),
                 format!(
                     "must be {} for {action}",
@@ -151,7 +144,7 @@ fn plan(caller: &Caller, index: usize, check: &Check) -> Result<Plan, ApiError> 
     let creates = matches!(action, "createAdmin" | "createApiClient" | "createCompany");
     let needs_id = !(creates || kind == ResourceType::Partner || action == "changeOwnPassword");
     if needs_id && reference.id.is_none() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             field("resource.id"),
             format!(
                 "{action} needs the id of the {}",
@@ -163,13 +156,13 @@ fn plan(caller: &Caller, index: usize, check: &Check) -> Result<Plan, ApiError> 
         reference.id = Some(caller.partner.uuid());
     }
     if check.role.is_some() && !matches!(action, "createAdmin" | "updateAdmin") {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             field("role"),
             "applies to createAdmin and updateAdmin only",
         ));
     }
     if check.acknowledge_company_data_loss.is_some() && action != "purgeVault" {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             field("acknowledge_company_data_loss"),
             "applies to purgeVault only",
         ));
@@ -404,8 +397,8 @@ pub async fn authorization_check(
         )
         .await?;
     if request.checks.len() > MAX_CHECKS {
-        return Err(invalid(
-            "checks".into(),
+        return Err(ApiError::invalid(
+            "checks",
             format!("at most {MAX_CHECKS} checks per request"),
         ));
     }

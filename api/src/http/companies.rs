@@ -67,13 +67,6 @@ pub struct CompanyUpdate {
     pub name: Option<String>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidValue {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// The companies a caller is limited to; `None` for all of its partner's.
 /// The policies decide each company too; this keeps a page from filling
 /// with companies they would then drop.
@@ -142,7 +135,7 @@ pub async fn companies_list(
     let after = match query.cursor.as_deref() {
         Some(cursor) => Some(
             CompanyId::parse(&paging::decode("company", cursor)?)
-                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
         ),
         None => None,
     };
@@ -372,7 +365,7 @@ fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
 /// (padding optional); stored padded.
 fn check_public_key(raw: &str) -> Result<String, ApiError> {
     let bad = || {
-        invalid(
+        ApiError::invalid(
             "backup_public_key",
             "must be an X25519 public key: 32 bytes, base64",
         )
@@ -385,7 +378,7 @@ fn check_public_key(raw: &str) -> Result<String, ApiError> {
         return Err(bad());
     }
     if bytes.iter().all(|b| *b == 0) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "backup_public_key",
             "is the all-zero point, which no real key is",
         ));
@@ -520,7 +513,7 @@ pub async fn backup_profile_update(
         return Err(ApiError::PreconditionFailed);
     }
     if !RETENTION_DAYS.contains(&update.retention_days) {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "retention_days",
             format!(
                 "must be {} to {}",
@@ -535,7 +528,7 @@ pub async fn backup_profile_update(
         .map(check_public_key)
         .transpose()?;
     if update.backup_all_company_items && key.is_none() {
-        return Err(invalid(
+        return Err(ApiError::invalid(
             "backup_public_key",
             "is required while backup_all_company_items is on",
         ));

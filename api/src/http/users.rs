@@ -134,13 +134,6 @@ pub struct UserQuery {
     pub limit: Option<u32>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidValue {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 /// Loads a page by `filter` and keeps the users the policies let the caller
 /// read.
 async fn page(
@@ -155,7 +148,7 @@ async fn page(
     filter.after = match cursor {
         Some(cursor) => Some(
             UserId::parse(&paging::decode("user", cursor)?)
-                .ok_or_else(|| invalid("cursor", "is not a cursor this list gave"))?,
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
         ),
         None => None,
     };
@@ -216,7 +209,7 @@ pub async fn users_search(
     let text = match query.q.as_deref().map(str::trim) {
         None => None,
         Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
-        Some(_) => return Err(invalid("q", "must be 1 to 200 characters")),
+        Some(_) => return Err(ApiError::invalid("q", "must be 1 to 200 characters")),
     };
     let mut companies = visible_companies(&caller.principal);
     if let Some(company) = query.company_id.map(CompanyId::from_uuid) {
