@@ -291,13 +291,7 @@ pub async fn admins_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => Some(
-            AdminId::parse(&paging::decode("admin", cursor)?)
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
-        ),
-        None => None,
-    };
+    let after = paging::after_id("admin", query.cursor.as_deref())?;
     let partner = caller.partner;
     let (mut admins, mut companies) = state
         .db

@@ -152,13 +152,7 @@ pub async fn api_clients_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => Some(
-            ApiClientId::parse(&paging::decode("api_client", cursor)?)
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
-        ),
-        None => None,
-    };
+    let after = paging::after_id("api_client", query.cursor.as_deref())?;
     let partner = caller.partner;
     let (mut clients, mut limits) = state
         .db

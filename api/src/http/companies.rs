@@ -132,13 +132,7 @@ pub async fn companies_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => Some(
-            CompanyId::parse(&paging::decode("company", cursor)?)
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
-        ),
-        None => None,
-    };
+    let after = paging::after_id("company", query.cursor.as_deref())?;
     let partner = caller.partner;
     let visible = visible_companies(&caller.principal);
     let mut page = state

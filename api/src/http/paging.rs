@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
+use crate::ids::Id;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -40,6 +41,17 @@ pub fn decode(kind: &str, cursor: &str) -> Result<String, ApiError> {
             field: "cursor".into(),
             message: "is not a cursor this list gave".into(),
         })
+}
+
+/// The id after which a page of list `kind` starts: none without a cursor;
+/// 422 for a cursor that does not carry an id of the list.
+pub fn after_id<K>(kind: &str, cursor: Option<&str>) -> Result<Option<Id<K>>, ApiError> {
+    cursor
+        .map(|cursor| {
+            Id::parse(&decode(kind, cursor)?)
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))
+        })
+        .transpose()
 }
 
 /// Cuts the one extra row a query fetched (limit + 1) and returns the next
@@ -78,5 +90,14 @@ mod tests {
         );
         assert_eq!(rows, vec![1, 2]);
         assert_eq!(finish(&mut rows, 2, "n", ToString::to_string), None);
+        let id = crate::ids::UserId::new();
+        let cursor = encode("user", &id.to_string());
+        assert_eq!(after_id("user", Some(&cursor)).unwrap(), Some(id));
+        assert_eq!(
+            after_id::<crate::ids::kind::User>("user", None).unwrap(),
+            None
+        );
+        let not_an_id = encode("user", "42");
+        assert!(after_id::<crate::ids::kind::User>("user", Some(&not_an_id)).is_err());
     }
 }

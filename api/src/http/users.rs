@@ -145,13 +145,7 @@ async fn page(
 ) -> Result<UserPage, ApiError> {
     let limit = paging::limit(limit)?;
     filter.limit = limit + 1;
-    filter.after = match cursor {
-        Some(cursor) => Some(
-            UserId::parse(&paging::decode("user", cursor)?)
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this list gave"))?,
-        ),
-        None => None,
-    };
+    filter.after = paging::after_id("user", cursor)?;
     let partner = caller.partner;
     let mut found = state
         .db
