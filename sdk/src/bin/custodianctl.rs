@@ -15,7 +15,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use custodian_sdk::{Client, ClientBuilder, Credentials, Session, describe, types};
+use custodian_sdk::{
+    Client, ClientBuilder, Credentials, Error, ProblemLike, ResponseValue, Session, describe, types,
+};
 
 #[derive(Parser)]
 #[command(version, about = "Drive the Custodian admin API from scripts")]
@@ -282,22 +284,8 @@ async fn run(cli: Cli) -> Result<String, String> {
             .map_err(|e| e.to_string())
     };
     match &cli.command {
-        Command::Health => {
-            let health = anonymous()?
-                .health_get()
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&health.into_inner()))
-        }
-        Command::Ready => {
-            let ready = anonymous()?
-                .readiness_get()
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&ready.into_inner()))
-        }
+        Command::Health => answer(anonymous()?.health_get().send()).await,
+        Command::Ready => answer(anonymous()?.readiness_get().send()).await,
         Command::Login => {
             let credentials = credentials()?.ok_or(NO_CREDENTIALS)?;
             let session = Session::new(ClientBuilder::new(&cli.url), credentials);
@@ -323,17 +311,10 @@ async fn admins(client: &Client, command: &AdminsCommand) -> Result<String, Stri
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
             }
-            let page = request.send().await.map_err(|e| describe(&e))?;
-            Ok(pretty(&page.into_inner()))
+            answer(request.send()).await
         }
         AdminsCommand::Get { admin_id } => {
-            let admin = client
-                .admin_get()
-                .admin_id(*admin_id)
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&admin.into_inner()))
+            answer(client.admin_get().admin_id(*admin_id).send()).await
         }
         AdminsCommand::Create {
             email,
@@ -345,19 +326,19 @@ async fn admins(client: &Client, command: &AdminsCommand) -> Result<String, Stri
             let role: types::AdminRole = role
                 .parse()
                 .map_err(|_| format!("--role {role:?}: one of owner, admin, technician"))?;
-            let created = client
-                .admins_create()
-                .body(types::NewAdmin {
-                    email: email.clone(),
-                    name: name.clone(),
-                    role,
-                    companies: (!companies.is_empty()).then(|| companies.clone()),
-                    locale: locale.clone(),
-                })
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&created.into_inner()))
+            answer(
+                client
+                    .admins_create()
+                    .body(types::NewAdmin {
+                        email: email.clone(),
+                        name: name.clone(),
+                        role,
+                        companies: (!companies.is_empty()).then(|| companies.clone()),
+                        locale: locale.clone(),
+                    })
+                    .send(),
+            )
+            .await
         }
         AdminsCommand::Delete { admin_id } => {
             client
@@ -381,25 +362,24 @@ async fn api_clients(client: &Client, command: &ApiClientsCommand) -> Result<Str
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
             }
-            let page = request.send().await.map_err(|e| describe(&e))?;
-            Ok(pretty(&page.into_inner()))
+            answer(request.send()).await
         }
         ApiClientsCommand::Create {
             name,
             scopes,
             companies,
         } => {
-            let created = client
-                .api_clients_create()
-                .body(types::NewApiClient {
-                    name: name.clone(),
-                    scopes: scopes.clone(),
-                    companies: (!companies.is_empty()).then(|| companies.clone()),
-                })
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&created.into_inner()))
+            answer(
+                client
+                    .api_clients_create()
+                    .body(types::NewApiClient {
+                        name: name.clone(),
+                        scopes: scopes.clone(),
+                        companies: (!companies.is_empty()).then(|| companies.clone()),
+                    })
+                    .send(),
+            )
+            .await
         }
         ApiClientsCommand::Delete { client_id } => {
             client
@@ -445,17 +425,9 @@ async fn audit(client: &Client, command: &AuditCommand) -> Result<String, String
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
             }
-            let events = request.send().await.map_err(|e| describe(&e))?;
-            Ok(pretty(&events.into_inner()))
+            answer(request.send()).await
         }
-        AuditCommand::Verify => {
-            let verification = client
-                .audit_events_verify()
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&verification.into_inner()))
-        }
+        AuditCommand::Verify => answer(client.audit_events_verify().send()).await,
     }
 }
 
@@ -469,26 +441,19 @@ async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
             }
-            let page = request.send().await.map_err(|e| describe(&e))?;
-            Ok(pretty(&page.into_inner()))
+            answer(request.send()).await
         }
         CompaniesCommand::Get { company_id } => {
-            let company = client
-                .company_get()
-                .company_id(*company_id)
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&company.into_inner()))
+            answer(client.company_get().company_id(*company_id).send()).await
         }
         CompaniesCommand::Create { name } => {
-            let company = client
-                .companies_create()
-                .body(types::NewCompany { name: name.clone() })
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&company.into_inner()))
+            answer(
+                client
+                    .companies_create()
+                    .body(types::NewCompany { name: name.clone() })
+                    .send(),
+            )
+            .await
         }
     }
 }
@@ -510,18 +475,9 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
             }
-            let page = request.send().await.map_err(|e| describe(&e))?;
-            Ok(pretty(&page.into_inner()))
+            answer(request.send()).await
         }
-        UsersCommand::Get { user_id } => {
-            let user = client
-                .user_get()
-                .user_id(*user_id)
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&user.into_inner()))
-        }
+        UsersCommand::Get { user_id } => answer(client.user_get().user_id(*user_id).send()).await,
         UsersCommand::Add {
             company,
             email,
@@ -533,20 +489,20 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
             let client_kind: types::ClientKind = client_kind
                 .parse()
                 .map_err(|_| format!("--client-kind {client_kind:?}: desktop or webapp"))?;
-            let user = client
-                .company_users_create()
-                .company_id(*company)
-                .body(types::NewUserRequest {
-                    email: email.clone(),
-                    name: name.clone(),
-                    client_kind,
-                    locale: locale.clone(),
-                    is_primary: primary.then_some(true),
-                })
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            Ok(pretty(&user.into_inner()))
+            answer(
+                client
+                    .company_users_create()
+                    .company_id(*company)
+                    .body(types::NewUserRequest {
+                        email: email.clone(),
+                        name: name.clone(),
+                        client_kind,
+                        locale: locale.clone(),
+                        is_primary: primary.then_some(true),
+                    })
+                    .send(),
+            )
+            .await
         }
     }
 }
@@ -616,6 +572,19 @@ async fn backup_profile(client: &Client, command: &BackupProfileCommand) -> Resu
             with_etag(profile)
         }
     }
+}
+
+/// Sends a request: its answer as pretty JSON, or one line that says what
+/// went wrong.
+async fn answer<T, E>(
+    sent: impl std::future::Future<Output = Result<ResponseValue<T>, Error<E>>>,
+) -> Result<String, String>
+where
+    T: serde::Serialize,
+    E: std::fmt::Debug + ProblemLike,
+{
+    let answer = sent.await.map_err(|e| describe(&e))?;
+    Ok(pretty(&answer.into_inner()))
 }
 
 /// Pretty JSON of an answer.
