@@ -210,6 +210,10 @@ async fn verify_names_the_first_altered_or_missing_event(
     db.run(migrations::run_pending).await.unwrap();
     let keys = keys();
     let partner = PartnerId::new();
+    let verify = || {
+        let keys = keys.clone();
+        db.run(move |conn| audit::verify(conn, &keys, partner))
+    };
     for i in 0..5 {
         let event = system_event(
             partner,
@@ -222,13 +226,7 @@ async fn verify_names_the_first_altered_or_missing_event(
             .await
             .unwrap();
     }
-    let verdict = db
-        .run({
-            let keys = keys.clone();
-            move |conn| audit::verify(conn, &keys, partner)
-        })
-        .await
-        .unwrap();
+    let verdict = verify().await.unwrap();
     assert!(verdict.valid && verdict.events == 5, "{verdict:?}");
 
     let p = partner.to_string();
@@ -244,13 +242,7 @@ async fn verify_names_the_first_altered_or_missing_event(
     })
     .await
     .unwrap();
-    let verdict = db
-        .run({
-            let keys = keys.clone();
-            move |conn| audit::verify(conn, &keys, partner)
-        })
-        .await
-        .unwrap();
+    let verdict = verify().await.unwrap();
     assert_eq!(
         (verdict.valid, verdict.first_bad_seq, verdict.events),
         (false, Some(3), 2),
@@ -277,13 +269,7 @@ async fn verify_names_the_first_altered_or_missing_event(
     })
     .await
     .unwrap();
-    let verdict = db
-        .run({
-            let keys = keys.clone();
-            move |conn| audit::verify(conn, &keys, partner)
-        })
-        .await
-        .unwrap();
+    let verdict = verify().await.unwrap();
     assert_eq!(
         (verdict.valid, verdict.first_bad_seq),
         (false, Some(3)),
