@@ -114,7 +114,14 @@ async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
                     let Some(admin) = admins::find(conn, partner, id)? else {
                         return Ok(None);
                     };
-                    let companies = admins::assigned_companies(conn, id)?;
+                    // Only technicians are assigned companies (creating or
+                    // changing an admin of another role refuses or clears
+                    // them): the others skip a query on every request.
+                    let companies = if admin.role == Role::Technician.as_str() {
+                        admins::assigned_companies(conn, id)?
+                    } else {
+                        Vec::new()
+                    };
                     Ok(Some((admin, companies)))
                 })
                 .await?;
