@@ -471,10 +471,17 @@ impl Builder {
         })
     }
 
-    /// The request's entities, checked against the schema (which also adds
-    /// the schema's action entities, so action groups resolve).
-    pub(super) fn finish(self, schema: &Schema) -> Result<Entities, EntityError> {
-        Entities::from_entities(self.entities, Some(schema))
+    /// The request's entities, with the request's action (and the groups it
+    /// is in). They are built by the typed code above, so release builds skip
+    /// checking them against the schema on every request (that check also
+    /// copies the schema's every action entity, most of a decision's cost);
+    /// debug builds, which every test runs, check each request's entities.
+    pub(super) fn finish(self, schema: &Schema, action: Entity) -> Result<Entities, EntityError> {
+        if cfg!(debug_assertions) {
+            Entities::from_entities(self.entities.iter().cloned(), Some(schema))
+                .map_err(|e: EntitiesError| EntityError(e.to_string()))?;
+        }
+        Entities::from_entities(self.entities.into_iter().chain([action]), None)
             .map_err(|e: EntitiesError| EntityError(e.to_string()))
     }
 }

@@ -14,8 +14,11 @@ pub mod admins;
 pub mod api_clients;
 pub mod backup_profiles;
 pub mod companies;
+pub mod idempotency;
 pub mod migrations;
+pub mod outbox;
 pub mod partners;
+pub mod resets;
 pub mod schema;
 pub mod signing_keys;
 pub mod users;
@@ -153,6 +156,48 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// A PostgreSQL connection that answered within this long is handed out
+/// without a ping; one idle for longer is pinged first.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// A pooled connection, with when it last answered and whether it broke.
+pub struct PoolConn {
+    conn: DbConn,
+    answered: std::time::Instant,
+    broken: bool,
+}
+
+impl PoolConn {
+    /// Records how a use of the connection went: one whose database went
+    /// away is dropped when it returns to the pool, never handed out again.
+    /// A PostgreSQL error of another kind (a terminated backend reports its
+    /// own message first) is followed by a ping, which tells the two apart.
+    fn settle<T>(&mut self, result: &Result<T, DbError>) {
+        self.broken = match result {
+            Ok(_) => false,
+            Err(DbError::Unavailable(_)) => true,
+            Err(_) => match &mut self.conn {
+                DbConn::Postgres(_) => R2D2Connection::ping(&mut self.conn).is_err(),
+                DbConn::Sqlite(_) => false,
+            },
+        };
+        self.answered = std::time::Instant::now();
+    }
+}
+
+impl std::ops::Deref for PoolConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
 /// Opens connections for the pool and checks them before use.
 #[derive(Debug)]
 pub struct Manager {
@@ -160,21 +205,36 @@ pub struct Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = PoolConn;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<DbConn, ConnectionError> {
-        DbConn::open(&self.url)
+    fn connect(&self) -> Result<PoolConn, ConnectionError> {
+        Ok(PoolConn {
+            conn: DbConn::open(&self.url)?,
+            answered: std::time::Instant::now(),
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        R2D2Connection::ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
+    /// A PostgreSQL connection idle for a second or more is pinged before
+    /// use, so one that broke while idle (a restarted server) is replaced
+    /// instead of failing a request; one that answered within the second is
+    /// not, which saves a round trip per request under load (a connection
+    /// that fails anyway is dropped, see [`PoolConn::settle`]). A SQLite file
+    /// connection does not break that way.
+    fn is_valid(&self, conn: &mut PoolConn) -> Result<(), ConnectionError> {
+        if matches!(conn.conn, DbConn::Sqlite(_)) || conn.answered.elapsed() < PING_AFTER_IDLE {
+            return Ok(());
+        }
+        R2D2Connection::ping(&mut conn.conn).map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.answered = std::time::Instant::now();
+        Ok(())
     }
 
     /// A connection left inside a transaction (a panic mid-transaction) or
     /// whose server went away is dropped, never handed to the next caller.
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || R2D2Connection::is_broken(conn)
+    fn has_broken(&self, conn: &mut PoolConn) -> bool {
+        std::thread::panicking() || conn.broken || R2D2Connection::is_broken(&mut conn.conn)
     }
 }
 
@@ -227,12 +287,8 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(options.checkout_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            // A ping before each use of a PostgreSQL connection: one that
-            // broke while idle (a restarted server) is replaced instead of
-            // failing request after request, since diesel's `is_broken`
-            // sees only transaction state. A SQLite file connection does
-            // not break that way, and skips the query.
-            .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
+            // `Manager::is_valid` decides which connections to ping.
+            .test_on_check_out(true)
             .build_unchecked(manager);
         let backend = match url {
             DatabaseUrl::Sqlite(_) => Backend::Sqlite,
@@ -263,7 +319,9 @@ impl Db {
             let mut conn = pool
                 .get()
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            conn.settle(&result);
+            result
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?

@@ -16,6 +16,7 @@ use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE, SubjectKind};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::admins::{self, Admin, Role};
 use crate::db::api_clients::{self, ApiClient};
+use crate::db::{DbConn, DbError};
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId};
@@ -86,101 +87,168 @@ fn company_ids(raw: &[String]) -> Vec<CompanyId> {
     raw.iter().filter_map(|c| CompanyId::parse(c)).collect()
 }
 
-/// Verifies the token and loads its subject; returns the caller and the
-/// token's scope.
-async fn authenticate(req: HttpRequest) -> Result<(Caller, String), ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
-        .clone();
-    let token = bearer(&req)?;
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|id| id.0.clone());
-    let claims = state
-        .tokens
-        .verify_admin(&token)
-        .map_err(|e| unauthorized(format!("token refused: {e}")))?;
-    let partner =
-        PartnerId::parse(&claims.partner).ok_or_else(|| unauthorized("token names no partner"))?;
-    let (principal, actor, generation) = match claims.kind {
-        SubjectKind::Admin => {
-            let id =
-                AdminId::parse(&claims.sub).ok_or_else(|| unauthorized("token names no admin"))?;
-            let loaded = state
-                .db
-                .run(move |conn| {
-                    let Some(admin) = admins::find(conn, partner, id)? else {
-                        return Ok(None);
-                    };
-                    // Only technicians are assigned companies (creating or
-                    // changing an admin of another role refuses or clears
-                    // them): the others skip a query on every request.
-                    let companies = if admin.role == Role::Technician.as_str() {
-                        admins::assigned_companies(conn, id)?
-                    } else {
-                        Vec::new()
-                    };
-                    Ok(Some((admin, companies)))
-                })
-                .await?;
-            let (admin, companies) =
-                loaded.ok_or_else(|| unauthorized("the admin no longer exists"))?;
-            let role = Role::parse(&admin.role).ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!(
-                    "admin {} has role {:?}",
-                    admin.id,
-                    admin.role
-                ))
-            })?;
-            let principal = Principal::Admin {
-                id,
+/// A request's bearer token, verified (signature, expiry, audience) but not
+/// yet matched against the database. [`Verified::load`] finishes the job
+/// inside a database call, so that a handler can load the caller and the
+/// object it asks for in one trip to the blocking pool ([`Verified::run`]);
+/// the [`Caller`] extractor is the same two steps for every other handler.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    claims: crate::auth::tokens::AdminClaims,
+    partner: PartnerId,
+    request_id: Option<String>,
+}
+
+/// Which scopes of admin token a handler accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    /// Full-scope admin tokens and API clients.
+    Full,
+    /// Also the token of an admin who must replace a one-time password.
+    PasswordChange,
+}
+
+impl Verified {
+    fn from_request(req: &HttpRequest) -> Result<(Self, web::Data<AppState>), ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
+            .clone();
+        let token = bearer(req)?;
+        let request_id = req
+            .extensions()
+            .get::<crate::http::middleware::RequestId>()
+            .map(|id| id.0.clone());
+        let claims = state
+            .tokens
+            .verify_admin(&token)
+            .map_err(|e| unauthorized(format!("token refused: {e}")))?;
+        let partner = PartnerId::parse(&claims.partner)
+            .ok_or_else(|| unauthorized("token names no partner"))?;
+        Ok((
+            Self {
+                claims,
                 partner,
-                role,
-                companies: company_ids(&companies),
-            };
-            let generation = admin.token_generation;
-            (principal, Actor::Admin(admin), generation)
-        }
-        SubjectKind::ApiClient => {
-            let id = ApiClientId::parse(&claims.sub)
-                .ok_or_else(|| unauthorized("token names no API client"))?;
-            let loaded = state
-                .db
-                .run(move |conn| {
-                    let Some(client) = api_clients::find(conn, partner, id)? else {
-                        return Ok(None);
-                    };
-                    let companies = api_clients::companies(conn, id)?;
-                    Ok(Some((client, companies)))
-                })
-                .await?;
-            let (client, companies) =
-                loaded.ok_or_else(|| unauthorized("the API client no longer exists"))?;
-            let principal = Principal::ApiClient {
-                id,
-                partner,
-                scopes: client.scope_list(),
-                companies: companies.as_deref().map(company_ids),
-            };
-            let generation = client.token_generation;
-            (principal, Actor::ApiClient(client), generation)
-        }
-    };
-    if generation != claims.generation {
-        return Err(unauthorized("the token was revoked"));
+                request_id,
+            },
+            state,
+        ))
     }
-    tracing::Span::current().record("principal", tracing::field::display(actor.id()));
-    Ok((
-        Caller {
+
+    /// The token's partner: every object a handler loads is looked up in it.
+    pub fn partner(&self) -> PartnerId {
+        self.partner
+    }
+
+    /// Loads the token's subject (an admin, with a technician's companies,
+    /// or an API client with its company limit) and checks that the token
+    /// is still current and of a scope the handler accepts. The outer error
+    /// is the database's, the inner one the caller's.
+    fn load(self, conn: &mut DbConn, accept: Accept) -> Result<Result<Caller, ApiError>, DbError> {
+        let Self {
+            claims,
+            partner,
+            request_id,
+        } = self;
+        let (principal, actor, generation) = match claims.kind {
+            SubjectKind::Admin => {
+                let Some(id) = AdminId::parse(&claims.sub) else {
+                    return Ok(Err(unauthorized("token names no admin")));
+                };
+                let Some(admin) = admins::find(conn, partner, id)? else {
+                    return Ok(Err(unauthorized("the admin no longer exists")));
+                };
+                let Some(role) = Role::parse(&admin.role) else {
+                    return Ok(Err(ApiError::internal(anyhow::anyhow!(
+                        "admin {} has role {:?}",
+                        admin.id,
+                        admin.role
+                    ))));
+                };
+                // Only technicians are assigned companies (creating or
+                // changing an admin of another role refuses or clears them):
+                // the others skip a query on every request.
+                let companies = if role == Role::Technician {
+                    company_ids(&admins::assigned_companies(conn, id)?)
+                } else {
+                    Vec::new()
+                };
+                let principal = Principal::Admin {
+                    id,
+                    partner,
+                    role,
+                    companies,
+                };
+                let generation = admin.token_generation;
+                (principal, Actor::Admin(admin), generation)
+            }
+            SubjectKind::ApiClient => {
+                let Some(id) = ApiClientId::parse(&claims.sub) else {
+                    return Ok(Err(unauthorized("token names no API client")));
+                };
+                let Some(client) = api_clients::find(conn, partner, id)? else {
+                    return Ok(Err(unauthorized("the API client no longer exists")));
+                };
+                let companies = api_clients::companies(conn, id)?;
+                let principal = Principal::ApiClient {
+                    id,
+                    partner,
+                    scopes: client.scope_list(),
+                    companies: companies.as_deref().map(company_ids),
+                };
+                let generation = client.token_generation;
+                (principal, Actor::ApiClient(client), generation)
+            }
+        };
+        if generation != claims.generation {
+            return Ok(Err(unauthorized("the token was revoked")));
+        }
+        match (&actor, claims.scope.as_str(), accept) {
+            (Actor::ApiClient(_), _, _) | (Actor::Admin(_), SCOPE_ADMIN, _) => {}
+            (Actor::Admin(_), SCOPE_PASSWORD_CHANGE, Accept::PasswordChange) => {}
+            (Actor::Admin(_), SCOPE_PASSWORD_CHANGE, Accept::Full) => {
+                return Ok(Err(ApiError::PasswordChangeRequired));
+            }
+            _ => return Ok(Err(unauthorized("the token's scope is unknown"))),
+        }
+        tracing::Span::current().record("principal", tracing::field::display(actor.id()));
+        Ok(Ok(Caller {
             principal,
             partner,
             actor,
             request_id,
-        },
-        claims.scope,
-    ))
+        }))
+    }
+
+    async fn caller(self, state: &AppState, accept: Accept) -> Result<Caller, ApiError> {
+        state.db.run(move |conn| self.load(conn, accept)).await?
+    }
+
+    /// Loads the caller and then runs `f` with it on the same connection:
+    /// one trip to the blocking pool for a handler that reads one object
+    /// (`f` loads it in [`Verified::partner`], the handler then authorizes).
+    pub async fn run<T, F>(self, state: &AppState, f: F) -> Result<(Caller, T), ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &Caller) -> Result<T, DbError> + Send + 'static,
+    {
+        state
+            .db
+            .run(move |conn| match self.load(conn, Accept::Full)? {
+                Ok(caller) => f(conn, &caller).map(|found| Ok((caller, found))),
+                Err(refused) => Ok(Err(refused)),
+            })
+            .await?
+    }
+}
+
+impl FromRequest for Verified {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::from_request(req).map(|(verified, _)| verified))
+    }
 }
 
 impl FromRequest for Caller {
@@ -188,14 +256,10 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let verified = Verified::from_request(req);
         Box::pin(async move {
-            let (caller, scope) = authenticate(req).await?;
-            match (&caller.actor, scope.as_str()) {
-                (Actor::ApiClient(_), _) | (Actor::Admin(_), SCOPE_ADMIN) => Ok(caller),
-                (Actor::Admin(_), SCOPE_PASSWORD_CHANGE) => Err(ApiError::PasswordChangeRequired),
-                _ => Err(unauthorized("the token's scope is unknown")),
-            }
+            let (verified, state) = verified?;
+            verified.caller(&state, Accept::Full).await
         })
     }
 }
@@ -205,16 +269,13 @@ impl FromRequest for PasswordChanger {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let verified = Verified::from_request(req);
         Box::pin(async move {
-            let (caller, scope) = authenticate(req).await?;
-            match (&caller.actor, scope.as_str()) {
-                (Actor::ApiClient(_), _)
-                | (Actor::Admin(_), SCOPE_ADMIN | SCOPE_PASSWORD_CHANGE) => {
-                    Ok(PasswordChanger(caller))
-                }
-                _ => Err(unauthorized("the token's scope is unknown")),
-            }
+            let (verified, state) = verified?;
+            verified
+                .caller(&state, Accept::PasswordChange)
+                .await
+                .map(PasswordChanger)
         })
     }
 }

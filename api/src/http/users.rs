@@ -16,7 +16,7 @@ use crate::db::users::{self, NewUser, User, UserFilter};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::{PageQuery, check_email, check_locale, check_name};
-use crate::http::caller::Caller;
+use crate::http::caller::{Caller, Verified};
 use crate::http::companies::{self, visible_companies};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
@@ -392,17 +392,22 @@ pub async fn company_users_create(
 )]
 #[get("/v1/users/{user_id}")]
 pub async fn user_get(
-    caller: Caller,
+    token: Verified,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let id = UserId::parse(&path).ok_or(ApiError::NotFound)?;
-    let partner = caller.partner;
-    let user = state
-        .db
-        .run(move |conn| users::find(conn, partner, id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let id = UserId::parse(&path);
+    let partner = token.partner();
+    // The caller and the user in one trip to the database (a caller who
+    // cannot be loaded is refused before a malformed id is answered 404).
+    let (caller, user) = token
+        .run(&state, move |conn, _| {
+            id.map(|id| users::find(conn, partner, id))
+                .transpose()
+                .map(Option::flatten)
+        })
+        .await?;
+    let user = user.ok_or(ApiError::NotFound)?;
     caller
         .authorize(&state, Action::ReadUser, &resource(&caller, &user))
         .await?;

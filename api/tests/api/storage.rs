@@ -436,7 +436,7 @@ fn sqlite_connections_get_wal_busy_timeout_and_foreign_keys() {
         diesel::sql_query(format!(
             "SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"
         ))
-        .get_result::<Pragma>(&mut *conn)
+        .get_result::<Pragma>(&mut **conn)
         .unwrap()
         .value
     };
