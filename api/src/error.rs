@@ -48,6 +48,18 @@ pub struct Problem {
     /// The fields at fault, for 422 answers.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
+    /// What the user's vault holds, for `company_items_not_backed_up`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault: Option<VaultCounts>,
+}
+
+/// A user's vault, counted (a reset's 409 `company_items_not_backed_up`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VaultCounts {
+    pub personal_items: i64,
+    pub company_items: i64,
+    pub company_items_backed_up: i64,
+    pub company_items_not_backed_up: i64,
 }
 
 /// One invalid field of a request.
@@ -96,6 +108,10 @@ pub enum ApiError {
     /// The request conflicts with the current state (`code` says how).
     #[error("conflict {code}: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// A reset would lose company items that are not backed up, and the
+    /// request did not acknowledge it.
+    #[error("company items not backed up")]
+    CompanyItemsNotBackedUp { counts: VaultCounts },
     /// Too many failed sign-ins: wait before trying again.
     #[error("rate limited for {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
@@ -213,6 +229,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The vault item changed since the revision the request names; read it again and reapply the change.",
     },
     ProblemType {
+        code: "company_items_not_backed_up",
+        status: StatusCode::CONFLICT,
+        title: "Company items not backed up",
+        description: "A reset would delete company items that have no backup copy of their current revision; `vault` counts them. Back them up first, or repeat the request with `acknowledge_company_data_loss: true`.",
+    },
+    ProblemType {
+        code: "reset_pending",
+        status: StatusCode::CONFLICT,
+        title: "Reset pending",
+        description: "The user already has a pending reset, which this request does not name in `supersedes` (a double click, a second admin, a racing integration); nothing was done. Re-issue the pending reset to resend its email, or name it in `supersedes` to replace it.",
+    },
+    ProblemType {
         code: "rate_limited",
         status: StatusCode::TOO_MANY_REQUESTS,
         title: "Rate limited",
@@ -276,6 +304,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unauthorized { .. } => "unauthorized",
             Self::Conflict { code, .. } => code,
+            Self::CompanyItemsNotBackedUp { .. } => "company_items_not_backed_up",
             Self::Forbidden { .. } => "forbidden",
             Self::PasswordChangeRequired => "password_change_required",
             Self::RateLimited { .. } => "rate_limited",
@@ -331,6 +360,13 @@ impl ApiError {
                 "Set a new password first: this token allows only that.".into()
             }
             Self::Conflict { detail, .. } => format!("{detail}.").into(),
+            Self::CompanyItemsNotBackedUp { counts } => format!(
+                "{} of the user's {} company items have no backup copy of their current \
+                 revision and would be lost; back them up first, or send \
+                 acknowledge_company_data_loss: true.",
+                counts.company_items_not_backed_up, counts.company_items
+            )
+            .into(),
             Self::RateLimited {
                 retry_after_seconds,
             } => format!("Too many failed sign-ins; retry in {retry_after_seconds} s.").into(),
@@ -391,6 +427,10 @@ impl ApiError {
             instance: None,
             request_id: None,
             errors: self.field_errors(),
+            vault: match self {
+                Self::CompanyItemsNotBackedUp { counts } => Some(*counts),
+                _ => None,
+            },
         }
     }
 }
@@ -425,6 +465,7 @@ pub fn problem_for_status(status: StatusCode) -> Problem {
         instance: None,
         request_id: None,
         errors: Vec::new(),
+        vault: None,
     }
 }
 

@@ -23,6 +23,8 @@ pub mod kind {
     pub enum ApiClient {}
     pub enum Company {}
     pub enum User {}
+    pub enum Reset {}
+    pub enum OutboxMessage {}
 }
 
 pub type PartnerId = Id<kind::Partner>;
@@ -30,6 +32,8 @@ pub type AdminId = Id<kind::Admin>;
 pub type ApiClientId = Id<kind::ApiClient>;
 pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;
+pub type ResetId = Id<kind::Reset>;
+pub type OutboxMessageId = Id<kind::OutboxMessage>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -38,3 +38,108 @@ pub fn new_api_client_secret() -> SecretString {
     let body = draw_secret(32);
     SecretString::from(format!("cst_{}", body.expose_secret()))
 }
+
+/// The keyed-hash purpose of a reset's secret (temporary password or link
+/// token).
+pub const RESET_SECRET: &str = "reset-secret";
+
+/// The classes of a temporary password, without the characters people
+/// confuse (I l 1, O o 0) and without characters that need quoting in a
+/// shell or escaping in a URL or HTML.
+const PASSWORD_CLASSES: [&[u8]; 4] = [
+    b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+    b"abcdefghijkmnpqrstuvwxyz",
+    b"23456789",
+    b"-_.=+",
+];
+
+/// The length of a temporary password: 20 characters over 61 symbols, about
+/// 118 bits (a password is redrawn until every class is present, which
+/// costs well under one bit).
+pub const TEMPORARY_PASSWORD_LENGTH: usize = 20;
+
+/// A uniformly drawn index below `n`, from the OS CSPRNG (rejection
+/// sampling, so no symbol is likelier than another).
+fn uniform_below(n: u32) -> u32 {
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        let v = OsRng.next_u32();
+        if v < zone {
+            return v % n;
+        }
+    }
+}
+
+/// A new temporary password: 20 characters from the OS CSPRNG over an
+/// unambiguous alphabet, with every class (upper, lower, digit, symbol)
+/// present.
+pub fn temporary_password() -> SecretString {
+    let alphabet: Vec<u8> = PASSWORD_CLASSES.concat();
+    loop {
+        let mut drawn = vec![0u8; TEMPORARY_PASSWORD_LENGTH];
+        for c in drawn.iter_mut() {
+            *c = alphabet[uniform_below(alphabet.len() as u32) as usize];
+        }
+        let complete = PASSWORD_CLASSES
+            .iter()
+            .all(|class| drawn.iter().any(|c| class.contains(c)));
+        let password = String::from_utf8(drawn).expect("the alphabet is ASCII");
+        if complete {
+            return SecretString::from(password);
+        }
+        zeroize_string(password);
+    }
+}
+
+fn zeroize_string(s: String) {
+    let mut bytes = s.into_bytes();
+    bytes.fill(0);
+}
+
+/// A new single-use link token: 256 bits from the OS CSPRNG, base64url.
+pub fn link_token() -> SecretString {
+    draw_secret(32)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn temporary_passwords_have_every_class_and_no_confusable_character() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2_000 {
+            let password = temporary_password();
+            let text = password.expose_secret();
+            assert_eq!(text.chars().count(), TEMPORARY_PASSWORD_LENGTH);
+            for class in PASSWORD_CLASSES {
+                assert!(
+                    text.bytes().any(|c| class.contains(&c)),
+                    "{class:?} in every password"
+                );
+            }
+            assert!(!text.contains(['I', 'l', '1', 'O', 'o', '0']));
+            assert!(seen.insert(text.to_owned()), "no repeats");
+        }
+    }
+
+    #[test]
+    fn every_symbol_is_drawn() {
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..3_000 {
+            for c in temporary_password().expose_secret().chars() {
+                *counts.entry(c).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(counts.len(), PASSWORD_CLASSES.concat().len());
+    }
+
+    #[test]
+    fn link_tokens_are_256_bits() {
+        let token = link_token();
+        assert_eq!(token.expose_secret().len(), 43);
+        assert_ne!(token.expose_secret(), link_token().expose_secret());
+    }
+}

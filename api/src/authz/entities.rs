@@ -119,6 +119,7 @@ pub enum Action {
     SearchUsers,
     CreateUser,
     ReadReset,
+    ListResets,
     ResetMasterPassword,
     PurgeVault {
         company_items_not_backed_up: i64,
@@ -154,6 +155,7 @@ impl Action {
         "searchUsers",
         "createUser",
         "readReset",
+        "listResets",
         "resetMasterPassword",
         "purgeVault",
         "readAudit",
@@ -186,6 +188,7 @@ impl Action {
             Self::SearchUsers => "searchUsers",
             Self::CreateUser => "createUser",
             Self::ReadReset => "readReset",
+            Self::ListResets => "listResets",
             Self::ResetMasterPassword => "resetMasterPassword",
             Self::PurgeVault { .. } => "purgeVault",
             Self::ReadAudit => "readAudit",

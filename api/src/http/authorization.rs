@@ -94,7 +94,9 @@ pub struct AuthorizationDecisions {
 fn expected_type(action: &str) -> Option<ResourceType> {
     Some(match action {
         "readPartner" | "updatePartner" | "listAdmins" | "listApiClients" | "listCompanies"
-        | "searchUsers" | "readAudit" | "checkAuthorization" => ResourceType::Partner,
+        | "searchUsers" | "listResets" | "readAudit" | "checkAuthorization" => {
+            ResourceType::Partner
+        }
         "changeOwnPassword" | "readAdmin" | "createAdmin" | "updateAdmin" | "deleteAdmin" => {
             ResourceType::Admin
         }
@@ -194,6 +196,7 @@ fn resolve(
         "listApiClients" => on_partner(Action::ListApiClients),
         "listCompanies" => on_partner(Action::ListCompanies),
         "searchUsers" => on_partner(Action::SearchUsers),
+        "listResets" => on_partner(Action::ListResets),
         "readAudit" => on_partner(Action::ReadAudit),
         "checkAuthorization" => on_partner(Action::CheckAuthorization),
         "changeOwnPassword" => {

@@ -19,6 +19,7 @@ pub mod middleware;
 pub mod ops;
 pub mod paging;
 pub mod partner;
+pub mod resets;
 pub mod tokens;
 pub mod users;
 
@@ -52,7 +53,7 @@ use extract::BodyLimit;
             runbook. Errors are RFC 9457 `application/problem+json` with a stable `code`.",
         license(name = "Apache-2.0", url = "https://www.apache.org/licenses/LICENSE-2.0"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::error::VaultCounts)),
     tags(
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
@@ -61,6 +62,7 @@ use extract::BodyLimit;
         (name = "api clients", description = "Integration credentials (OAuth 2.0 client credentials) with scopes and optional company limits."),
         (name = "companies", description = "A partner's customers and their backup profile."),
         (name = "users", description = "People in a partner's companies: locate them, add them."),
+        (name = "resets", description = "The lost-master-password runbook: preview, confirmed reset, and what became of it."),
         (name = "account", description = "The end user's own account and vault: ciphertext only."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
         (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
@@ -120,6 +122,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::company_users_list)
         .service(users::company_users_create)
         .service(users::user_get)
+        .service(resets::reset_preview_get)
+        .service(resets::reset_create)
+        .service(resets::resets_list)
+        .service(resets::reset_get)
         .service(companies::backups_list)
         .service(companies::backup_get)
         .service(account::account_token_create)

@@ -13,6 +13,7 @@ mod http;
 mod identity;
 mod partner;
 mod problems;
+mod resets;
 mod storage;
 mod support;
 mod tokens;

@@ -75,6 +75,8 @@ struct Seeded<'a> {
     user_token: String,
     /// A backup copy of that company's.
     copy_id: String,
+    /// A reset of another user of the company.
+    reset_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -352,6 +354,43 @@ fn cases() -> Vec<Case> {
             denied: Denied::Fixture("DENY/owner_changes_anothers_password.json"),
             headers: &[],
         },
+        Case {
+            operation: "reset_preview_get",
+            method: "GET",
+            path: |s| format!("/v1/users/{}/master-password-reset-preview", s.user_id),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_get",
+            method: "GET",
+            path: |s| format!("/v1/master-password-resets/{}", s.reset_id),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "resets_list",
+            method: "GET",
+            path: |_| "/v1/master-password-resets".into(),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Technician),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        // Last: it purges the seeded user's vault.
+        Case {
+            operation: "reset_create",
+            method: "POST",
+            path: |s| format!("/v1/users/{}/master-password-resets", s.user_id),
+            body: |_| Some(json!({"confirmation": "Yes"})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
     ]
 }
 
@@ -426,6 +465,20 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         copy_id: seed::item(&server, (&partner, &company, &user), "company", true)
             .await
             .expect("a copy"),
+        reset_id: {
+            let other = seed::user(&server, &partner, &company).await;
+            let owner = crate::support::owner_token(&server).await;
+            let (status, reset) = crate::support::send(
+                &server,
+                &owner,
+                "POST",
+                &format!("/v1/users/{other}/master-password-resets"),
+                Some(json!({"confirmation": "Yes"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{reset}");
+            reset["id"].as_str().unwrap().to_owned()
+        },
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

@@ -282,3 +282,78 @@ pub async fn signed_in_user(server: &TestServer) -> (String, String, String) {
         token["access_token"].as_str().unwrap().to_owned(),
     )
 }
+
+/// Every row of every table of the server's database, as text (binary
+/// columns as hex), for tests that prove a secret is stored nowhere.
+pub async fn dump_database(server: &TestServer) -> String {
+    use custodian_api::db::DbConn;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    #[derive(QueryableByName)]
+    struct Dump {
+        #[diesel(sql_type = Text)]
+        dump: String,
+    }
+    server
+        .database
+        .pool()
+        .run(|conn| {
+            let mut out = String::new();
+            match conn {
+                DbConn::Sqlite(c) => {
+                    let tables: Vec<Name> = diesel::sql_query(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' \
+                         AND name NOT LIKE 'sqlite_%'",
+                    )
+                    .load(c)?;
+                    for table in tables {
+                        let columns: Vec<Name> =
+                            diesel::sql_query("SELECT name FROM pragma_table_info(?)")
+                                .bind::<Text, _>(&table.name)
+                                .load(c)?;
+                        let row = columns
+                            .iter()
+                            .map(|col| format!("quote(\"{}\")", col.name))
+                            .collect::<Vec<_>>()
+                            .join(" || '|' || ");
+                        let dump: Dump = diesel::sql_query(format!(
+                            "SELECT coalesce(group_concat({row}, char(10)), '') AS dump FROM \"{}\"",
+                            table.name
+                        ))
+                        .get_result(c)?;
+                        out.push_str(&table.name);
+                        out.push('\n');
+                        out.push_str(&dump.dump);
+                        out.push('\n');
+                    }
+                }
+                DbConn::Postgres(c) => {
+                    let tables: Vec<Name> = diesel::sql_query(
+                        "SELECT table_name::text AS name FROM information_schema.tables \
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                    )
+                    .load(c)?;
+                    for table in tables {
+                        let dump: Dump = diesel::sql_query(format!(
+                            "SELECT coalesce(string_agg(t::text, E'\\n'), '') AS dump FROM \"{}\" t",
+                            table.name
+                        ))
+                        .get_result(c)?;
+                        out.push_str(&table.name);
+                        out.push('\n');
+                        out.push_str(&dump.dump);
+                        out.push('\n');
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap()
+}

@@ -1,0 +1,288 @@
+//! Master-password resets: what a reset did to a user's vault, the keyed hash
+//! of the secret it sent (never the secret), and where its email stands.
+//!
+//! [`purge`] is the reset's destructive step and runs inside the reset's own
+//! transaction (`http::resets`), together with superseding earlier pending
+//! resets, the user's token-generation bump, the outbox row and the audit
+//! event: all of it commits, or none.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use super::schema::{backup_copies, master_password_resets, outbox_messages, users, vault_items};
+use super::{DbConn, DbError};
+use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
+
+/// The statuses a reset moves through.
+pub const PENDING: &str = "pending_user_action";
+pub const COMPLETED: &str = "completed";
+pub const SUPERSEDED: &str = "superseded";
+pub const EXPIRED: &str = "expired";
+
+/// A reset, as stored (`secret_hash` is not selected: nothing but the
+/// secret's own check reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = master_password_resets)]
+pub struct Reset {
+    pub id: String,
+    pub partner_id: String,
+    pub company_id: String,
+    pub user_id: String,
+    pub status: String,
+    pub delivery_kind: String,
+    pub secret_expires_at: NaiveDateTime,
+    pub personal_items_purged: i64,
+    pub company_items_purged: i64,
+    pub company_items_preserved: i64,
+    pub acknowledged_company_data_loss: bool,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+    pub requested_by_kind: String,
+    pub requested_by_id: String,
+    pub outbox_message_id: Option<String>,
+    pub reissue_count: i32,
+    pub superseded_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+/// A new reset's row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = master_password_resets)]
+pub struct NewReset {
+    pub id: String,
+    pub partner_id: String,
+    pub company_id: String,
+    pub user_id: String,
+    pub status: String,
+    pub delivery_kind: String,
+    pub secret_hash: Option<Vec<u8>>,
+    pub secret_expires_at: NaiveDateTime,
+    pub personal_items_purged: i64,
+    pub company_items_purged: i64,
+    pub company_items_preserved: i64,
+    pub acknowledged_company_data_loss: bool,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+    pub requested_by_kind: String,
+    pub requested_by_id: String,
+    pub outbox_message_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What a user's vault holds, as the preview and the purge count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VaultSummary {
+    pub personal_items: i64,
+    pub company_items: i64,
+    /// Company items with a backup copy of their current revision.
+    pub company_items_backed_up: i64,
+}
+
+impl VaultSummary {
+    pub fn company_items_not_backed_up(&self) -> i64 {
+        self.company_items - self.company_items_backed_up
+    }
+}
+
+/// Counts a user's items by profile, and the company items backed up.
+pub fn summarize(conn: &mut DbConn, user: UserId) -> Result<VaultSummary, DbError> {
+    let user = user.to_string();
+    let by_profile: Vec<(String, i64)> = vault_items::table
+        .filter(vault_items::user_id.eq(&user))
+        .group_by(vault_items::profile)
+        .select((vault_items::profile, diesel::dsl::count_star()))
+        .load(conn)?;
+    let not_backed_up: i64 = vault_items::table
+        .filter(vault_items::user_id.eq(&user))
+        .filter(vault_items::profile.eq("company"))
+        .filter(not(exists(
+            backup_copies::table
+                .filter(backup_copies::user_id.eq(vault_items::user_id))
+                .filter(backup_copies::item_id.eq(vault_items::item_id))
+                .filter(backup_copies::revision.eq(vault_items::revision)),
+        )))
+        .count()
+        .get_result(conn)?;
+    let count = |profile: &str| {
+        by_profile
+            .iter()
+            .find(|(p, _)| p == profile)
+            .map_or(0, |(_, n)| *n)
+    };
+    let company_items = count("company");
+    Ok(VaultSummary {
+        personal_items: count("personal"),
+        company_items,
+        company_items_backed_up: company_items - not_backed_up,
+    })
+}
+
+/// Deletes every item of the user's vault. The backup copies of the user's
+/// company items stay, their retention clock started now (`expires_at`);
+/// copies already aging keep their earlier expiry. Returns what was there.
+pub fn purge(
+    conn: &mut DbConn,
+    user: UserId,
+    at: NaiveDateTime,
+    copies_expire_at: NaiveDateTime,
+) -> Result<VaultSummary, DbError> {
+    let summary = summarize(conn, user)?;
+    let user = user.to_string();
+    diesel::update(
+        backup_copies::table
+            .filter(backup_copies::user_id.eq(&user))
+            .filter(backup_copies::expires_at.is_null()),
+    )
+    .set((
+        backup_copies::item_removed_at.eq(at),
+        backup_copies::removal_reason.eq("purged"),
+        backup_copies::expires_at.eq(copies_expire_at),
+    ))
+    .execute(conn)?;
+    diesel::delete(vault_items::table.filter(vault_items::user_id.eq(&user))).execute(conn)?;
+    Ok(summary)
+}
+
+/// Locks the user's row for the rest of the transaction (PostgreSQL; SQLite
+/// write transactions already take turns), so resets of one user take turns;
+/// `None` when the user is gone.
+pub fn lock_user(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    user: UserId,
+) -> Result<Option<String>, DbError> {
+    let query = users::table
+        .filter(users::id.eq(user.to_string()))
+        .filter(users::partner_id.eq(partner.to_string()))
+        .select(users::id);
+    Ok(match conn {
+        DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
+        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    })
+}
+
+/// Bumps the user's token generation (every token issued before is refused),
+/// marks the user `reset_pending` and records the time of the reset.
+pub fn mark_user_reset(conn: &mut DbConn, user: UserId, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(users::table.filter(users::id.eq(user.to_string())))
+        .set((
+            users::token_generation.eq(users::token_generation + 1),
+            users::status.eq("reset_pending"),
+            users::last_reset_at.eq(at),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks the user's pending resets superseded by `by`, their secrets erased;
+/// how many there were.
+pub fn supersede_pending(
+    conn: &mut DbConn,
+    user: UserId,
+    by: ResetId,
+    at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        master_password_resets::table
+            .filter(master_password_resets::user_id.eq(user.to_string()))
+            .filter(master_password_resets::status.eq(PENDING)),
+    )
+    .set((
+        master_password_resets::status.eq(SUPERSEDED),
+        master_password_resets::superseded_by.eq(by.to_string()),
+        master_password_resets::secret_hash.eq(None::<Vec<u8>>),
+        master_password_resets::updated_at.eq(at),
+    ))
+    .execute(conn)?)
+}
+
+pub fn insert(conn: &mut DbConn, reset: &NewReset) -> Result<(), DbError> {
+    diesel::insert_into(master_password_resets::table)
+        .values(reset)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A reset with the status of its email (`queued`, `sent`, `retrying`,
+/// `dead`; `None` when it has no email).
+pub type WithEmail = (Reset, Option<String>);
+
+/// A reset of `partner`, with its email's status.
+pub fn find(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: ResetId,
+) -> Result<Option<WithEmail>, DbError> {
+    Ok(master_password_resets::table
+        .left_join(
+            outbox_messages::table.on(outbox_messages::id
+                .nullable()
+                .eq(master_password_resets::outbox_message_id)),
+        )
+        .filter(master_password_resets::id.eq(id.to_string()))
+        .filter(master_password_resets::partner_id.eq(partner.to_string()))
+        .select((Reset::as_select(), outbox_messages::status.nullable()))
+        .first(conn)
+        .optional()?)
+}
+
+/// The user's pending reset, if any (at most one: each supersedes the last).
+pub fn pending_of(conn: &mut DbConn, user: UserId) -> Result<Option<Reset>, DbError> {
+    Ok(master_password_resets::table
+        .filter(master_password_resets::user_id.eq(user.to_string()))
+        .filter(master_password_resets::status.eq(PENDING))
+        .select(Reset::as_select())
+        .order(master_password_resets::id.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// What a list of resets is filtered by.
+#[derive(Debug, Clone, Default)]
+pub struct ResetFilter {
+    /// Resets of these companies only (`None`: every company of the partner).
+    pub companies: Option<Vec<CompanyId>>,
+    pub user: Option<UserId>,
+    pub status: Option<String>,
+    pub after: Option<ResetId>,
+    pub limit: i64,
+}
+
+/// A page of a partner's resets, oldest first.
+pub fn list(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    filter: &ResetFilter,
+) -> Result<Vec<WithEmail>, DbError> {
+    let mut query = master_password_resets::table
+        .left_join(
+            outbox_messages::table.on(outbox_messages::id
+                .nullable()
+                .eq(master_password_resets::outbox_message_id)),
+        )
+        .filter(master_password_resets::partner_id.eq(partner.to_string()))
+        .into_boxed();
+    if let Some(companies) = &filter.companies {
+        let ids: Vec<String> = companies.iter().map(ToString::to_string).collect();
+        query = query.filter(master_password_resets::company_id.eq_any(ids));
+    }
+    if let Some(user) = filter.user {
+        query = query.filter(master_password_resets::user_id.eq(user.to_string()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(master_password_resets::status.eq(status.clone()));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(master_password_resets::id.gt(after.to_string()));
+    }
+    Ok(query
+        .order(master_password_resets::id.asc())
+        .limit(filter.limit)
+        .select((Reset::as_select(), outbox_messages::status.nullable()))
+        .load(conn)?)
+}

@@ -1,0 +1,688 @@
+//! The reset runbook, admin side: the preview, the confirmed reset in one
+//! transaction (purge, backup copies kept and aging, tokens revoked, the
+//! secret hashed and its email queued sealed), idempotent retries, races,
+//! and the secret found nowhere in the database or a response.
+
+use custodian_api::auth::RESET_SECRET;
+use custodian_api::db::Backend;
+use custodian_api::db::admins::Role;
+use custodian_api::db::schema::{
+    admins, backup_copies, master_password_resets, outbox_messages, partners, users, vault_items,
+};
+use custodian_api::testing::TestServer;
+use diesel::prelude::*;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::support::{account_sign_in, dump_database, owner_token, seed, send, sign_in};
+
+/// A signed-in desktop user with `personal` personal items and `company`
+/// company items, of which `backed_up` have a backup copy: (company, user,
+/// email, account token).
+async fn user_with_items(
+    server: &TestServer,
+    personal: usize,
+    company: usize,
+    backed_up: usize,
+) -> (String, String, String, String) {
+    let partner = server.owner.partner_id.clone();
+    let company_id = seed::company(server, &partner, "Acme Dental").await;
+    let user = seed::user(server, &partner, &company_id).await;
+    let email = seed::activate(server, &partner, &user, "a-derived-key").await;
+    for _ in 0..personal {
+        seed::item(server, (&partner, &company_id, &user), "personal", false).await;
+    }
+    for i in 0..company {
+        seed::item(
+            server,
+            (&partner, &company_id, &user),
+            "company",
+            i < backed_up,
+        )
+        .await;
+    }
+    let (status, token) = account_sign_in(server, &partner, &email, "a-derived-key").await;
+    assert_eq!(status, 200, "{token}");
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    (company_id, user, email, token)
+}
+
+fn reset_path(user: &str) -> String {
+    format!("/v1/users/{user}/master-password-resets")
+}
+
+async fn post_reset(
+    server: &TestServer,
+    token: &str,
+    user: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{}", server.base_url, reset_path(user)))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+async fn count_items(server: &TestServer, user: &str) -> i64 {
+    let user = user.to_owned();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(vault_items::table
+                .filter(vault_items::user_id.eq(user))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_preview_says_what_a_reset_would_do_and_changes_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (company, user, email, _) = user_with_items(&server, 2, 3, 2).await;
+    let path = format!("/v1/users/{user}/master-password-reset-preview");
+    let (status, preview) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["user_id"], user.as_str());
+    assert_eq!(preview["company_id"], company.as_str());
+    assert_eq!(preview["email"], email.as_str());
+    assert_eq!(preview["personal_items"], 2);
+    assert_eq!(preview["company_items"], 3);
+    assert_eq!(preview["company_items_backed_up"], 2);
+    assert_eq!(preview["company_items_not_backed_up"], 1);
+    assert_eq!(preview["acknowledgement_required"], true);
+    assert_eq!(preview["delivery_kind"], "temporary_password");
+    assert_eq!(preview["has_recovery_key"], false);
+    assert_eq!(preview["supersedes"], Value::Null);
+    assert_eq!(
+        preview["confirmation"],
+        json!({"phrase": "Yes", "localized": null, "case_sensitive": false})
+    );
+    assert_eq!(
+        count_items(&server, &user).await,
+        5,
+        "a preview changes nothing"
+    );
+
+    // A webapp user gets a link; so does everyone once the partner says so.
+    let webapp = user.clone();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            diesel::update(users::table.filter(users::id.eq(webapp)))
+                .set(users::client_kind.eq("webapp"))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (_, preview) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(preview["delivery_kind"], "link");
+    let (_, desktop, _, _) = user_with_items(&server, 0, 0, 0).await;
+    let desktop_path = format!("/v1/users/{desktop}/master-password-reset-preview");
+    let (_, preview) = send(&server, &owner, "GET", &desktop_path, None).await;
+    assert_eq!(preview["delivery_kind"], "temporary_password");
+    assert_eq!(preview["acknowledgement_required"], false);
+    let (status, _) = send(
+        &server,
+        &owner,
+        "PATCH",
+        "/v1/partner",
+        Some(json!({"links_for_everyone": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, preview) = send(&server, &owner, "GET", &desktop_path, None).await;
+    assert_eq!(preview["delivery_kind"], "link");
+
+    // A French admin may type "Oui", as the preview tells them.
+    let (admin_email, admin_password) = server.create_admin(Role::Admin, &[]).await;
+    let french = admin_email.clone();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            diesel::update(admins::table.filter(admins::email.eq(french)))
+                .set(admins::locale.eq("fr"))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let admin = sign_in(&server, &admin_email, &admin_password)
+        .await
+        .unwrap();
+    let (_, preview) = send(&server, &admin, "GET", &desktop_path, None).await;
+    assert_eq!(preview["confirmation"]["localized"], "Oui");
+    let (status, reset, _) = post_reset(
+        &server,
+        &admin,
+        &desktop,
+        json!({"confirmation": "  oui "}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{reset}");
+    let (_, preview) = send(&server, &admin, "GET", &desktop_path, None).await;
+    assert_eq!(
+        preview["supersedes"], reset["id"],
+        "the pending reset is named"
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_the_users_tokens(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (company, user, email, account) = user_with_items(&server, 2, 2, 2).await;
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 200, "the user's token works before");
+
+    let body = json!({"confirmation": "Yes", "reason": " lost it ", "ticket": "PSA-1234"});
+    let (status, reset, headers) = post_reset(&server, &owner, &user, body, None).await;
+    assert_eq!(status, 201, "{reset}");
+    let id = reset["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        headers["location"].to_str().unwrap(),
+        format!("/v1/master-password-resets/{id}")
+    );
+    assert_eq!(reset["status"], "pending_user_action");
+    assert_eq!(reset["delivery_kind"], "temporary_password");
+    assert_eq!(reset["user_id"], user.as_str());
+    assert_eq!(reset["company_id"], company.as_str());
+    assert_eq!(reset["personal_items_purged"], 2);
+    assert_eq!(reset["company_items_purged"], 0);
+    assert_eq!(reset["company_items_preserved"], 2);
+    assert_eq!(reset["reason"], "lost it");
+    assert_eq!(reset["ticket"], "PSA-1234");
+    assert_eq!(reset["email_status"], "queued");
+    assert_eq!(reset["requested_by"]["kind"], "admin");
+
+    // The vault is empty, the copies stay with their retention clock started,
+    // and the token the user held is refused.
+    assert_eq!(count_items(&server, &user).await, 0);
+    let owner_of_copies = user.clone();
+    let copies: Vec<(Option<String>, bool)> = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(backup_copies::table
+                .filter(backup_copies::user_id.eq(owner_of_copies))
+                .select((
+                    backup_copies::removal_reason,
+                    backup_copies::expires_at.is_not_null(),
+                ))
+                .load(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(copies, vec![(Some("purged".to_owned()), true); 2]);
+    let (status, problem) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401, "{problem}");
+    let (status, _) =
+        account_sign_in(&server, &server.owner.partner_id, &email, "a-derived-key").await;
+    assert_eq!(
+        status, 200,
+        "the old key is the user's to replace; the reset flow does that"
+    );
+
+    // The reset reads back, alone and in lists.
+    let (status, read) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/master-password-resets/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(read, reset);
+    for query in [
+        format!("user_id={user}"),
+        format!("company_id={company}"),
+        "status=pending_user_action".into(),
+    ] {
+        let (status, page) = send(
+            &server,
+            &owner,
+            "GET",
+            &format!("/v1/master-password-resets?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["items"], json!([reset]), "{query}");
+    }
+    let (_, page) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/master-password-resets?status=completed",
+        None,
+    )
+    .await;
+    assert_eq!(page["items"], json!([]));
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/master-password-resets?status=done",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_value"))
+    );
+
+    // The email is queued with its payload sealed; opened with the server's
+    // key it holds the secret whose keyed hash the reset keeps.
+    let (message, payload, recipient, template, locale): (String, Vec<u8>, String, String, String) =
+        server
+            .database
+            .pool()
+            .run(|conn| {
+                Ok(outbox_messages::table
+                    .select((
+                        outbox_messages::id,
+                        outbox_messages::payload_ciphertext.assume_not_null(),
+                        outbox_messages::recipient,
+                        outbox_messages::template,
+                        outbox_messages::locale,
+                    ))
+                    .first(conn)?)
+            })
+            .await
+            .unwrap();
+    assert_eq!(
+        (recipient, template.as_str(), locale.as_str()),
+        (email, "master_password_reset", "en")
+    );
+    let opened: Value = serde_json::from_slice(
+        &server
+            .keys
+            .open(&custodian_api::db::outbox::seal_context(&message), &payload)
+            .expect("sealed under the server key"),
+    )
+    .unwrap();
+    let secret = opened["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.chars().count(), 20);
+    assert_eq!(opened["reset_id"], id.as_str());
+    let stored_hash: Vec<u8> = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(master_password_resets::table
+                .filter(master_password_resets::id.eq(id))
+                .select(master_password_resets::secret_hash.assume_not_null())
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        server
+            .keys
+            .verify_keyed_hash(RESET_SECRET, secret.as_bytes(), &stored_hash)
+    );
+
+    // Nowhere in plaintext: not in any column of any table, nor in what the
+    // admin was answered.
+    let dump = dump_database(&server).await;
+    assert!(dump.contains(&user), "the dump reads the tables");
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(!dump.contains(&secret) && !dump.to_lowercase().contains(&hex));
+    assert!(!reset.to_string().contains(&secret));
+    let (_, audit) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=resetMasterPassword",
+        None,
+    )
+    .await;
+    let event = &audit["items"][0];
+    assert_eq!(event["details"]["personal_items_purged"], 2, "{audit}");
+    assert!(!audit.to_string().contains(&secret));
+    let user_row = user.clone();
+    let (status, generation): (String, i64) = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(users::table
+                .filter(users::id.eq(user_row))
+                .select((users::status, users::token_generation))
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), generation), ("reset_pending", 1));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_reset_needs_the_phrase_and_an_acknowledgement_for_what_is_not_backed_up(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, _, _) = user_with_items(&server, 1, 3, 1).await;
+    for wrong in ["No", "Ye", "Yes!", "", "Oui"] {
+        let (status, problem, _) =
+            post_reset(&server, &owner, &user, json!({"confirmation": wrong}), None).await;
+        assert_eq!(status, 422, "{wrong:?}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "confirmation");
+    }
+    let (status, problem, _) = post_reset(
+        &server,
+        &owner,
+        &user,
+        json!({"confirmation": "Yes", "surprise": true}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "unknown fields are refused: {problem}");
+    let (status, problem, _) = post_reset(
+        &server,
+        &owner,
+        &user,
+        json!({"confirmation": "Yes", "ticket": "x".repeat(101)}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("ticket"))
+    );
+
+    let (status, problem, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "YES"}), None).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "company_items_not_backed_up");
+    assert_eq!(
+        problem["vault"],
+        json!({"personal_items": 1, "company_items": 3, "company_items_backed_up": 1,
+               "company_items_not_backed_up": 2})
+    );
+    assert_eq!(count_items(&server, &user).await, 4, "nothing was purged");
+    let (_, audit) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=purgeVault",
+        None,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["decision"], "deny", "{audit}");
+    assert_eq!(
+        audit["items"][0]["policy_ids"],
+        json!(["purge-needs-backups-or-acknowledgement"])
+    );
+
+    let (status, reset, _) = post_reset(
+        &server,
+        &owner,
+        &user,
+        json!({"confirmation": "Yes", "acknowledge_company_data_loss": true}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{reset}");
+    assert_eq!(reset["company_items_purged"], 2);
+    assert_eq!(reset["company_items_preserved"], 1);
+    assert_eq!(reset["acknowledged_company_data_loss"], true);
+    assert_eq!(count_items(&server, &user).await, 0);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn who_may_reset_whom(#[values(Backend::Sqlite, Backend::Postgres)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (company, user, _, _) = user_with_items(&server, 1, 0, 0).await;
+    let (other_company, other_user, _, _) = user_with_items(&server, 1, 0, 0).await;
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&company))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let yes = json!({"confirmation": "Yes"});
+    let (status, problem, _) =
+        post_reset(&server, &technician, &other_user, yes.clone(), None).await;
+    assert_eq!(status, 403, "outside the technician's companies: {problem}");
+    assert_eq!(problem["code"], "forbidden");
+    assert_eq!(count_items(&server, &other_user).await, 1);
+    let (status, _, _) = post_reset(&server, &technician, &user, yes.clone(), None).await;
+    assert_eq!(status, 201, "in an assigned company");
+    // The technician lists the resets of their companies only.
+    let owner = owner_token(&server).await;
+    let (status, _, _) = post_reset(&server, &owner, &other_user, yes.clone(), None).await;
+    assert_eq!(status, 201);
+    let (_, page) = send(
+        &server,
+        &technician,
+        "GET",
+        "/v1/master-password-resets",
+        None,
+    )
+    .await;
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["company_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![company.as_str()], "not {other_company}");
+
+    // Another partner's user is not there at all.
+    let stranger = seed::partner(&server, "Other MSP").await;
+    let their_company = seed::company(&server, &stranger, "Theirs").await;
+    let theirs = seed::user(&server, &stranger, &their_company).await;
+    let (status, problem, _) = post_reset(&server, &owner, &theirs, yes.clone(), None).await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
+    let (status, _) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/users/{theirs}/master-password-reset-preview"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = post_reset(&server, &owner, "not-a-uuid", yes, None).await;
+    assert_eq!(status, 404);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_retry_with_the_same_idempotency_key_answers_the_first_result(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, _, _) = user_with_items(&server, 3, 0, 0).await;
+    let body = json!({"confirmation": "Yes", "ticket": "T-1"});
+    let (status, first, _) =
+        post_reset(&server, &owner, &user, body.clone(), Some("retry-1")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again, headers) =
+        post_reset(&server, &owner, &user, body.clone(), Some("retry-1")).await;
+    assert_eq!(status, 201);
+    assert_eq!(again, first, "the same reset, not a second one");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    let (status, problem, _) = post_reset(
+        &server,
+        &owner,
+        &user,
+        json!({"confirmation": "Yes", "ticket": "T-2"}),
+        Some("retry-1"),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    let (status, _, _) = post_reset(&server, &owner, &user, body.clone(), Some("bad key")).await;
+    assert_eq!(status, 422, "a key is visible ASCII");
+    let resets: i64 = server
+        .database
+        .pool()
+        .run(|conn| Ok(master_password_resets::table.count().get_result(conn)?))
+        .await
+        .unwrap();
+    assert_eq!(resets, 1);
+    // Another admin's same key is another key; resetting again needs the
+    // pending reset named.
+    let other = owner_token(&server).await;
+    let (status, problem, _) = post_reset(&server, &other, &user, body, Some("retry-1")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("reset_pending")),
+        "{problem}"
+    );
+    let (status, problem, _) = post_reset(
+        &server,
+        &other,
+        &user,
+        json!({"confirmation": "Yes", "supersedes": uuid::Uuid::now_v7()}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("reset_pending")),
+        "{problem}"
+    );
+    let (status, second, _) = post_reset(
+        &server,
+        &other,
+        &user,
+        json!({"confirmation": "Yes", "supersedes": first["id"]}),
+        Some("retry-1"),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["id"], first["id"]);
+    let (_, page) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/master-password-resets?user_id={user}"),
+        None,
+    )
+    .await;
+    let statuses: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["superseded", "pending_user_action"]);
+    assert_eq!(page["items"][0]["superseded_by"], second["id"]);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn two_resets_racing_purge_once(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    for round in 0..100 {
+        let user = seed::user(&server, &partner, &company).await;
+        seed::item(&server, (&partner, &company, &user), "personal", false).await;
+        // Half the rounds race two different keys, half the same key.
+        let keys = if round % 2 == 0 {
+            [None, None]
+        } else {
+            [Some("same"), Some("same")]
+        };
+        let key_a = keys[0].map(|k| format!("{k}-{round}"));
+        let key_b = keys[1].map(|k| format!("{k}-{round}"));
+        let (a, b) = futures_util::future::join(
+            post_reset(
+                &server,
+                &owner,
+                &user,
+                json!({"confirmation": "Yes"}),
+                key_a.as_deref(),
+            ),
+            post_reset(
+                &server,
+                &owner,
+                &user,
+                json!({"confirmation": "Yes"}),
+                key_b.as_deref(),
+            ),
+        )
+        .await;
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        let purges: i64 = {
+            let user = user.clone();
+            server
+                .database
+                .pool()
+                .run(move |conn| {
+                    Ok(master_password_resets::table
+                        .filter(master_password_resets::user_id.eq(user))
+                        .count()
+                        .get_result(conn)?)
+                })
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            purges, 1,
+            "round {round}: one reset, one purge ({a:?} / {b:?})"
+        );
+        if round % 2 == 0 {
+            assert_eq!(statuses, [201, 409], "round {round}: {a:?} / {b:?}");
+        } else {
+            assert_eq!(
+                statuses,
+                [201, 201],
+                "round {round}: the same key answers the same"
+            );
+            assert_eq!(a.1["id"], b.1["id"]);
+        }
+    }
+    let partner_row: i64 = server
+        .database
+        .pool()
+        .run(|conn| Ok(partners::table.count().get_result(conn)?))
+        .await
+        .unwrap();
+    assert_eq!(partner_row, 1);
+}
