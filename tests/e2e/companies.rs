@@ -216,4 +216,97 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .unwrap()
         .into_inner();
     assert_eq!(copies.items[0].item_id, "printer");
+
+    // Lou loses the master password: the admin previews and resets through
+    // the SDK, retrying safely under the ticket as idempotency key.
+    lou.vault_item_put()
+        .item_id("diary")
+        .body(types::VaultItemPut {
+            profile: types::Profile::Personal,
+            replaces_revision: 0,
+            ciphertext: "ZGlhcnk=".into(),
+            backup_copy: None,
+        })
+        .send()
+        .await
+        .expect("stored");
+    let preview = admin
+        .reset_preview_get()
+        .user_id(user.id)
+        .send()
+        .await
+        .expect("preview")
+        .into_inner();
+    assert_eq!(
+        (
+            preview.personal_items,
+            preview.company_items,
+            preview.company_items_backed_up
+        ),
+        (1, 1, 1)
+    );
+    assert!(!preview.acknowledgement_required);
+    assert_eq!(
+        preview.delivery_kind,
+        types::DeliveryKind::TemporaryPassword
+    );
+    let request = types::ResetRequest {
+        confirmation: preview.confirmation.phrase.clone(),
+        acknowledge_company_data_loss: None,
+        reason: Some("lost the master password".into()),
+        ticket: Some("PSA-77".into()),
+        supersedes: None,
+    };
+    let reset = || {
+        admin
+            .reset_create()
+            .user_id(user.id)
+            .idempotency_key(
+                "PSA-77"
+                    .parse::<types::ResetCreateIdempotencyKey>()
+                    .unwrap(),
+            )
+            .body(request.clone())
+            .send()
+    };
+    let first = reset().await.expect("reset").into_inner();
+    let retried = reset().await.expect("the retry answers").into_inner();
+    assert_eq!(retried.id, first.id);
+    assert_eq!(first.status, "pending_user_action");
+    assert_eq!(
+        (
+            first.personal_items_purged,
+            first.company_items_purged,
+            first.company_items_preserved
+        ),
+        (1, 0, 1)
+    );
+    let refused = lou
+        .vault_items_list()
+        .send()
+        .await
+        .expect_err("the user's token died with the reset");
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+    let shown = admin
+        .reset_get()
+        .reset_id(first.id)
+        .send()
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(shown.email_status.as_deref(), Some("queued"));
+    let copies = admin
+        .backups_list()
+        .company_id(company.id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        copies.items.len(),
+        1,
+        "the backed-up item survives as its copy"
+    );
+    assert_eq!(copies.items[0].removal_reason.as_deref(), Some("purged"));
+    assert!(copies.items[0].expires_at.is_some());
 }

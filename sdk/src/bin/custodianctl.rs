@@ -10,7 +10,8 @@
 //! `custodianctl login` prints a token to reuse as `CUSTODIAN_TOKEN`.
 //!
 //! Commands: `health`, `ready`, `login`, `admins`, `api-clients`, `audit`,
-//! `companies`, `users find|get|add`, `backup-profile get|set`.
+//! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
+//! `resets list|show`.
 
 use std::process::ExitCode;
 
@@ -63,6 +64,58 @@ enum Command {
     /// A company's backup profile.
     #[command(subcommand, name = "backup-profile")]
     BackupProfile(BackupProfileCommand),
+    /// Reset a user's master password: prints the preview (on stderr), then
+    /// asks for the confirmation phrase when run in a terminal; `--yes`
+    /// confirms without asking (scripts). The user's vault is purged and the
+    /// user gets an email; the secret is never shown.
+    Reset(ResetArgs),
+    /// Master-password resets.
+    #[command(subcommand)]
+    Resets(ResetsCommand),
+}
+
+#[derive(Args)]
+struct ResetArgs {
+    user_id: uuid::Uuid,
+    /// Confirm without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Go on although company items that are not backed up will be lost.
+    #[arg(long)]
+    ack_company_data_loss: bool,
+    /// Replace the user's pending reset (the one the preview names).
+    #[arg(long)]
+    supersede: bool,
+    /// Why, kept with the reset and in the audit log.
+    #[arg(long)]
+    reason: Option<String>,
+    /// The ticket in your PSA.
+    #[arg(long)]
+    ticket: Option<String>,
+    /// Makes a retried command answer the first result instead of resetting
+    /// again (e.g. the ticket number).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ResetsCommand {
+    /// List resets (one page), oldest first.
+    List {
+        /// Resets of this user only.
+        #[arg(long)]
+        user: Option<uuid::Uuid>,
+        /// Resets of this company's users only.
+        #[arg(long)]
+        company: Option<uuid::Uuid>,
+        /// pending_user_action, completed, superseded or expired.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Show one reset, with its email's status.
+    Show { reset_id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -298,6 +351,97 @@ async fn run(cli: Cli) -> Result<String, String> {
         Command::Companies(command) => companies(&signed_in(&cli).await?, command).await,
         Command::Users(command) => users(&signed_in(&cli).await?, command).await,
         Command::BackupProfile(command) => backup_profile(&signed_in(&cli).await?, command).await,
+        Command::Reset(args) => reset(&signed_in(&cli).await?, args).await,
+        Command::Resets(command) => resets(&signed_in(&cli).await?, command).await,
+    }
+}
+
+/// The phrase, from `--yes` or typed at the terminal after the preview.
+fn confirmation(preview: &types::ResetPreview, yes: bool) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(preview.confirmation.phrase.clone());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("not in a terminal: pass --yes to confirm the reset".into());
+    }
+    let localized = preview
+        .confirmation
+        .localized
+        .as_deref()
+        .map(|word| format!(" (or {word})"))
+        .unwrap_or_default();
+    eprint!(
+        "Type {}{localized} to reset {}'s master password: ",
+        preview.confirmation.phrase, preview.email
+    );
+    std::io::stderr().flush().map_err(|e| e.to_string())?;
+    let mut typed = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut typed)
+        .map_err(|e| e.to_string())?;
+    Ok(typed.trim().to_owned())
+}
+
+async fn reset(client: &Client, args: &ResetArgs) -> Result<String, String> {
+    let preview = client
+        .reset_preview_get()
+        .user_id(args.user_id)
+        .send()
+        .await
+        .map_err(|e| describe(&e))?
+        .into_inner();
+    eprintln!("{}", pretty(&preview));
+    let body = types::ResetRequest {
+        confirmation: confirmation(&preview, args.yes)?,
+        acknowledge_company_data_loss: args.ack_company_data_loss.then_some(true),
+        reason: args.reason.clone(),
+        ticket: args.ticket.clone(),
+        supersedes: if args.supersede {
+            preview.supersedes
+        } else {
+            None
+        },
+    };
+    let mut request = client.reset_create().user_id(args.user_id).body(body);
+    if let Some(key) = &args.idempotency_key {
+        let key: types::ResetCreateIdempotencyKey =
+            key.parse().map_err(|e| format!("--idempotency-key: {e}"))?;
+        request = request.idempotency_key(key);
+    }
+    answer(request.send()).await
+}
+
+async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, String> {
+    match command {
+        ResetsCommand::List {
+            user,
+            company,
+            status,
+            page,
+        } => {
+            let mut request = client.resets_list();
+            if let Some(user) = user {
+                request = request.user_id(*user);
+            }
+            if let Some(company) = company {
+                request = request.company_id(*company);
+            }
+            if let Some(status) = status {
+                request = request.status(status);
+            }
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(cursor);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            answer(request.send()).await
+        }
+        ResetsCommand::Show { reset_id } => {
+            answer(client.reset_get().reset_id(*reset_id).send()).await
+        }
     }
 }
 

@@ -248,3 +248,68 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     let stderr = String::from_utf8_lossy(&stale.stderr);
     assert!(stderr.contains("HTTP 412 precondition_failed"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn a_reset_from_a_shell() {
+    use custodian_api::db::admins::Role;
+    let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let url = server.base_url.as_str();
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let admin = [
+        ("CUSTODIAN_EMAIL", email.as_str()),
+        ("CUSTODIAN_PASSWORD", password.as_str()),
+    ];
+    let company =
+        json(&custodianctl_as(&["companies", "create", "--name", "Acme"], url, &admin).await);
+    let user = json(
+        &custodianctl_as(
+            &[
+                "users",
+                "add",
+                "--company",
+                company["id"].as_str().unwrap(),
+                "--email",
+                "lou@acme.example",
+                "--name",
+                "Lou",
+                "--client-kind",
+                "desktop",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let user = user["id"].as_str().unwrap();
+
+    // Without a terminal to type the phrase in, only --yes confirms.
+    let unconfirmed = custodianctl_as(&["reset", user], url, &admin).await;
+    assert_eq!(unconfirmed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unconfirmed.stderr);
+    assert!(
+        stderr.contains("\"delivery_kind\": \"temporary_password\""),
+        "the preview: {stderr}"
+    );
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+
+    let reset =
+        json(&custodianctl_as(&["reset", user, "--yes", "--ticket", "T-1"], url, &admin).await);
+    assert_eq!(reset["status"], "pending_user_action");
+    assert_eq!(reset["ticket"], "T-1");
+    let id = reset["id"].as_str().unwrap();
+    let listed = json(&custodianctl_as(&["resets", "list", "--user", user], url, &admin).await);
+    assert_eq!(listed["items"][0]["id"], id);
+    let shown = json(&custodianctl_as(&["resets", "show", id], url, &admin).await);
+    assert_eq!(shown["email_status"], "queued");
+
+    // A second reset names the pending one, or is refused.
+    let again = custodianctl_as(&["reset", user, "--yes"], url, &admin).await;
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("HTTP 409 reset_pending"), "{stderr}");
+    let replaced =
+        json(&custodianctl_as(&["reset", user, "--yes", "--supersede"], url, &admin).await);
+    assert_ne!(replaced["id"], reset["id"]);
+    let old = json(&custodianctl_as(&["resets", "show", id], url, &admin).await);
+    assert_eq!(old["status"], "superseded");
+}
