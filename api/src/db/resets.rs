@@ -7,7 +7,6 @@
 //! event: all of it commits, or none.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 
 use super::schema::{backup_copies, master_password_resets, outbox_messages, users, vault_items};
@@ -89,24 +88,14 @@ impl VaultSummary {
 }
 
 /// Counts a user's items by profile, and the company items backed up.
-pub fn summarize(conn: &mut DbConn, user: UserId) -> Result<VaultSummary, DbError> {
-    let user = user.to_string();
+pub fn summarize(conn: &mut DbConn, user_id: UserId) -> Result<VaultSummary, DbError> {
+    let user = user_id.to_string();
     let by_profile: Vec<(String, i64)> = vault_items::table
         .filter(vault_items::user_id.eq(&user))
         .group_by(vault_items::profile)
         .select((vault_items::profile, diesel::dsl::count_star()))
         .load(conn)?;
-    let not_backed_up: i64 = vault_items::table
-        .filter(vault_items::user_id.eq(&user))
-        .filter(vault_items::profile.eq("company"))
-        .filter(not(exists(
-            backup_copies::table
-                .filter(backup_copies::user_id.eq(vault_items::user_id))
-                .filter(backup_copies::item_id.eq(vault_items::item_id))
-                .filter(backup_copies::revision.eq(vault_items::revision)),
-        )))
-        .count()
-        .get_result(conn)?;
+    let not_backed_up = super::vault::company_items_not_backed_up(conn, user_id)?;
     let count = |profile: &str| {
         by_profile
             .iter()

@@ -83,6 +83,20 @@ pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
     }
 }
 
+/// The companies a list may show: those the caller may see, narrowed to the
+/// one a filter names (a company the caller cannot see simply shows
+/// nothing); `None` is every company of the partner.
+pub fn visible_within(principal: &Principal, asked: Option<CompanyId>) -> Option<Vec<CompanyId>> {
+    let visible = visible_companies(principal);
+    match asked {
+        None => visible,
+        Some(company) => Some(match visible {
+            Some(visible) => visible.into_iter().filter(|c| *c == company).collect(),
+            None => vec![company],
+        }),
+    }
+}
+
 /// The company a path names, of the caller's partner; otherwise 404.
 pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Company, ApiError> {
     let id = CompanyId::parse(raw_id).ok_or(ApiError::NotFound)?;

@@ -26,7 +26,7 @@ use crate::db::{DbConn, DbError, backup_profiles, idempotency, outbox, partners}
 use crate::error::{ApiError, Problem, VaultCounts};
 use crate::http::AppState;
 use crate::http::caller::{Actor, Caller};
-use crate::http::companies::visible_companies;
+use crate::http::companies::visible_within;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::ids::{CompanyId, OutboxMessageId, PartnerId, ResetId, UserId};
@@ -897,13 +897,10 @@ pub async fn resets_list(
         ));
     }
     let limit = paging::limit(query.limit)?;
-    let mut companies = visible_companies(&caller.principal);
-    if let Some(company) = query.company_id.map(CompanyId::from_uuid) {
-        companies = Some(match companies {
-            Some(visible) => visible.into_iter().filter(|c| *c == company).collect(),
-            None => vec![company],
-        });
-    }
+    let companies = visible_within(
+        &caller.principal,
+        query.company_id.map(CompanyId::from_uuid),
+    );
     let filter = ResetFilter {
         companies,
         user: query.user_id.map(UserId::from_uuid),

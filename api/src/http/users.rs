@@ -17,7 +17,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::{PageQuery, check_email, check_locale, check_name};
 use crate::http::caller::{Caller, Verified};
-use crate::http::companies::{self, visible_companies};
+use crate::http::companies::{self, visible_within};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::ids::{CompanyId, UserId};
@@ -205,14 +205,10 @@ pub async fn users_search(
         Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
         Some(_) => return Err(ApiError::invalid("q", "must be 1 to 200 characters")),
     };
-    let mut companies = visible_companies(&caller.principal);
-    if let Some(company) = query.company_id.map(CompanyId::from_uuid) {
-        // A company the caller cannot see simply has no users to show.
-        companies = Some(match companies {
-            Some(visible) => visible.into_iter().filter(|c| *c == company).collect(),
-            None => vec![company],
-        });
-    }
+    let companies = visible_within(
+        &caller.principal,
+        query.company_id.map(CompanyId::from_uuid),
+    );
     let filter = UserFilter {
         companies,
         text,
