@@ -241,6 +241,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The user already has a pending reset, which this request does not name in `supersedes` (a double click, a second admin, a racing integration); nothing was done. Re-issue the pending reset to resend its email, or name it in `supersedes` to replace it.",
     },
     ProblemType {
+        code: "reset_not_pending",
+        status: StatusCode::CONFLICT,
+        title: "Reset not pending",
+        description: "Only a pending reset is re-issued; this one was completed, superseded or has expired. Start a new reset if the user still needs one.",
+    },
+    ProblemType {
         code: "rate_limited",
         status: StatusCode::TOO_MANY_REQUESTS,
         title: "Rate limited",

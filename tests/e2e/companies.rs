@@ -173,7 +173,8 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .body(types::AccountSignIn {
             partner_id: partner.uuid(),
             email: "lou@acme-law.example".into(),
-            auth_key: "lou's derived key".into(),
+            auth_key: Some("lou's derived key".into()),
+            temporary_password: None,
         })
         .send()
         .await

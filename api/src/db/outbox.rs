@@ -9,6 +9,8 @@ use diesel::prelude::*;
 
 use super::schema::outbox_messages;
 use super::{DbConn, DbError};
+use crate::auth::keys::ServerKeys;
+use crate::ids::{OutboxMessageId, PartnerId};
 
 /// The statuses of a message.
 pub const QUEUED: &str = "queued";
@@ -44,4 +46,65 @@ pub fn insert(conn: &mut DbConn, message: &NewMessage) -> Result<(), DbError> {
 /// payload cannot be moved to another row.
 pub fn seal_context(id: &str) -> String {
     format!("outbox:{id}")
+}
+
+/// An email to queue: its template, the recipient's locale and address, and
+/// what the template fills in (sealed, as it may carry a secret).
+#[derive(Debug)]
+pub struct Email<'a, P: serde::Serialize> {
+    pub template: &'a str,
+    pub locale: &'a str,
+    pub recipient: &'a str,
+    pub payload: &'a P,
+    pub now: NaiveDateTime,
+}
+
+/// Writes an email to the outbox, in the caller's transaction, its payload
+/// sealed under the server key and bound to the row; the row's id.
+pub fn queue<P: serde::Serialize>(
+    conn: &mut DbConn,
+    keys: &ServerKeys,
+    partner: PartnerId,
+    email: Email<'_, P>,
+) -> Result<String, DbError> {
+    let id = OutboxMessageId::new().to_string();
+    let mut payload = serde_json::to_vec(email.payload).expect("an email payload serializes");
+    let sealed = keys.seal(&seal_context(&id), &payload);
+    payload.fill(0);
+    insert(
+        conn,
+        &NewMessage {
+            id: id.clone(),
+            partner_id: partner.to_string(),
+            template: email.template.into(),
+            locale: email.locale.into(),
+            recipient: email.recipient.into(),
+            message_id: format!("<{}.{id}@custodian>", email.template),
+            payload_ciphertext: Some(sealed),
+            status: QUEUED.into(),
+            next_attempt_at: email.now,
+            created_at: email.now,
+            updated_at: email.now,
+        },
+    )?;
+    Ok(id)
+}
+
+/// Withdraws a message not yet sent (its secret died): the payload is erased
+/// and the message dead-lettered, so no worker sends it.
+pub fn withdraw(conn: &mut DbConn, id: &str, why: &str, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(
+        outbox_messages::table
+            .filter(outbox_messages::id.eq(id))
+            .filter(outbox_messages::status.ne("sent")),
+    )
+    .set((
+        outbox_messages::payload_ciphertext.eq(None::<Vec<u8>>),
+        outbox_messages::status.eq("dead"),
+        outbox_messages::last_error.eq(why),
+        outbox_messages::dead_at.eq(at),
+        outbox_messages::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(())
 }

@@ -275,3 +275,94 @@ pub fn list(
         .select((Reset::as_select(), outbox_messages::status.nullable()))
         .load(conn)?)
 }
+
+/// What checking a reset's secret needs: the pending reset of a user, its
+/// delivery, the secret's keyed hash and expiry.
+#[derive(Debug, Clone, Queryable)]
+pub struct PendingSecret {
+    pub reset_id: String,
+    pub delivery_kind: String,
+    pub secret_hash: Option<Vec<u8>>,
+    pub secret_expires_at: NaiveDateTime,
+}
+
+/// The secret of the user's pending reset, if any.
+pub fn pending_secret(conn: &mut DbConn, user: UserId) -> Result<Option<PendingSecret>, DbError> {
+    Ok(master_password_resets::table
+        .filter(master_password_resets::user_id.eq(user.to_string()))
+        .filter(master_password_resets::status.eq(PENDING))
+        .select((
+            master_password_resets::id,
+            master_password_resets::delivery_kind,
+            master_password_resets::secret_hash,
+            master_password_resets::secret_expires_at,
+        ))
+        .order(master_password_resets::id.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks the user's pending reset completed, its secret erased; whether
+/// there was one.
+pub fn complete_pending(
+    conn: &mut DbConn,
+    user: UserId,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        master_password_resets::table
+            .filter(master_password_resets::user_id.eq(user.to_string()))
+            .filter(master_password_resets::status.eq(PENDING)),
+    )
+    .set((
+        master_password_resets::status.eq(COMPLETED),
+        master_password_resets::secret_hash.eq(None::<Vec<u8>>),
+        master_password_resets::completed_at.eq(at),
+        master_password_resets::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// A pending reset's fresh secret: its keyed hash, expiry and email replace
+/// the old ones (whose secret dies at once); `false` when the reset is no
+/// longer pending.
+pub fn reissue(
+    conn: &mut DbConn,
+    reset: ResetId,
+    secret_hash: &[u8],
+    expires_at: NaiveDateTime,
+    message: &str,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        master_password_resets::table
+            .filter(master_password_resets::id.eq(reset.to_string()))
+            .filter(master_password_resets::status.eq(PENDING)),
+    )
+    .set((
+        master_password_resets::secret_hash.eq(secret_hash),
+        master_password_resets::secret_expires_at.eq(expires_at),
+        master_password_resets::outbox_message_id.eq(message),
+        master_password_resets::reissue_count.eq(master_password_resets::reissue_count + 1),
+        master_password_resets::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Bumps the user's token generation: every token issued before (a
+/// restricted one from an old temporary password too) is refused.
+pub fn revoke_user_tokens(
+    conn: &mut DbConn,
+    user: UserId,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(users::table.filter(users::id.eq(user.to_string())))
+        .set((
+            users::token_generation.eq(users::token_generation + 1),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -250,6 +250,44 @@ pub fn set_auth_key(
     Ok(updated == 1)
 }
 
+/// A new master password's material: the argon2id hash of the new
+/// authentication key, the client's KDF parameters and the vault key
+/// encrypted under the new master password. Activates the user and bumps
+/// their token generation, so every earlier token (the restricted one that
+/// set it, too) is refused.
+pub fn set_master_password(
+    conn: &mut DbConn,
+    user: UserId,
+    auth_key_hash: &str,
+    kdf_params: Option<&str>,
+    encrypted_vault_key: &[u8],
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(users::table.filter(users::id.eq(user.to_string())))
+        .set((
+            users::auth_key_hash.eq(auth_key_hash),
+            users::kdf_params.eq(kdf_params),
+            users::encrypted_vault_key.eq(encrypted_vault_key),
+            users::status.eq("active"),
+            users::token_generation.eq(users::token_generation + 1),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user's name, email and locale, for the emails they are sent.
+pub fn contact(
+    conn: &mut DbConn,
+    user: UserId,
+) -> Result<Option<(String, String, String)>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(user.to_string()))
+        .select((users::name, users::email, users::locale))
+        .first(conn)
+        .optional()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::contains_pattern;

@@ -16,17 +16,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::LocalBoxFuture;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, ActorKind, NewEvent};
+use crate::auth::RESET_SECRET;
 use crate::auth::throttle::Verdict;
 use crate::authz::{Action, Principal, Resource};
-use crate::db::backup_profiles;
-use crate::db::users;
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
+use crate::db::{backup_profiles, outbox, resets, users};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::extract::{Json, Query};
@@ -36,6 +36,10 @@ use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// An account token's scope: the vault and the account.
 pub const SCOPE_VAULT: &str = "vault";
+
+/// A restricted account token's scope, from signing in with a reset's
+/// temporary password: its only use is setting a new master password.
+pub const SCOPE_MASTER_PASSWORD: &str = "master-password:set";
 
 /// The largest item (and backup copy), in bytes of ciphertext.
 pub const MAX_ITEM_BYTES: usize = 256 * 1024;
@@ -88,54 +92,74 @@ impl AccountCaller {
     }
 }
 
+/// Verifies an account token of `scope` and checks it is still current.
+async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<AccountCaller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
+        .clone();
+    let token = crate::http::caller::bearer(&req)?;
+    let claims = state
+        .tokens
+        .verify_account(&token)
+        .map_err(|e| unauthorized(format!("token refused: {e}")))?;
+    let (Some(partner), Some(user)) = (
+        PartnerId::parse(&claims.partner),
+        UserId::parse(&claims.sub),
+    ) else {
+        return Err(unauthorized("token names no user"));
+    };
+    if claims.scope != scope {
+        return Err(unauthorized("the token's scope does not allow this"));
+    }
+    let found = state
+        .db
+        .run(move |conn| users::generation(conn, partner, user))
+        .await?;
+    let Some((company, generation)) = found else {
+        return Err(unauthorized("the user no longer exists"));
+    };
+    if generation != claims.generation {
+        return Err(unauthorized("the token was revoked"));
+    }
+    let company = CompanyId::parse(&company)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {user} has a bad company")))?;
+    let request_id = req
+        .extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|id| id.0.clone());
+    Ok(AccountCaller {
+        user,
+        company,
+        partner,
+        request_id,
+    })
+}
+
 impl FromRequest for AccountCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(account_caller(req.clone(), SCOPE_VAULT))
+    }
+}
+
+/// A user signed in with a reset's temporary password: the token's only use
+/// is setting a new master password.
+#[derive(Debug, Clone)]
+pub struct ResettingUser(pub AccountCaller);
+
+impl FromRequest for ResettingUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
-                .clone();
-            let token = crate::http::caller::bearer(&req)?;
-            let claims = state
-                .tokens
-                .verify_account(&token)
-                .map_err(|e| unauthorized(format!("token refused: {e}")))?;
-            let (Some(partner), Some(user)) = (
-                PartnerId::parse(&claims.partner),
-                UserId::parse(&claims.sub),
-            ) else {
-                return Err(unauthorized("token names no user"));
-            };
-            if claims.scope != SCOPE_VAULT {
-                return Err(unauthorized("the token's scope is unknown"));
-            }
-            let found = state
-                .db
-                .run(move |conn| users::generation(conn, partner, user))
-                .await?;
-            let Some((company, generation)) = found else {
-                return Err(unauthorized("the user no longer exists"));
-            };
-            if generation != claims.generation {
-                return Err(unauthorized("the token was revoked"));
-            }
-            let company = CompanyId::parse(&company).ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("user {user} has a bad company"))
-            })?;
-            let request_id = req
-                .extensions()
-                .get::<crate::http::middleware::RequestId>()
-                .map(|id| id.0.clone());
-            Ok(Self {
-                user,
-                company,
-                partner,
-                request_id,
-            })
+            account_caller(req, SCOPE_MASTER_PASSWORD)
+                .await
+                .map(ResettingUser)
         })
     }
 }
@@ -148,16 +172,25 @@ pub struct AccountSignIn {
     pub partner_id: uuid::Uuid,
     pub email: String,
     /// The authentication key the client derived from the master password
-    /// (never the master password itself), base64.
-    #[schema(value_type = String, format = Password)]
-    pub auth_key: SecretString,
+    /// (never the master password itself), base64. Send this or
+    /// `temporary_password`.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub auth_key: Option<SecretString>,
+    /// The temporary master password a reset emailed (desktop users): the
+    /// token answered is restricted to setting a new master password
+    /// (`scope` `master-password:set`).
+    #[schema(value_type = Option<String>, format = Password)]
+    pub temporary_password: Option<SecretString>,
 }
 
 /// Sign an end user in
 ///
 /// Answers an account token (its own audience: it is never an admin
 /// token). A wrong key and an unknown email answer alike, after the same
-/// argon2 work; failures are throttled as admins' are.
+/// argon2 work; failures are throttled as admins' are. With a reset's
+/// temporary password instead of the key, the token can only set a new
+/// master password; a temporary password that is wrong, expired, already
+/// used or superseded answers the same 401.
 #[utoipa::path(
     operation_id = "account_token_create",
     tag = "account",
@@ -188,12 +221,64 @@ pub async fn account_token_create(
         });
     }
     let lookup = email.clone();
-    let found = state
-        .db
-        .run(move |conn| users::credentials(conn, partner, &lookup))
-        .await?;
-    let stored = found.as_ref().and_then(|f| f.2.clone());
-    let signed_in = state.passwords.verify(sign_in.auth_key, stored).await;
+    let (found, signed_in, scope, method) = match (sign_in.auth_key, sign_in.temporary_password) {
+        (Some(auth_key), None) => {
+            let found = state
+                .db
+                .run(move |conn| users::credentials(conn, partner, &lookup))
+                .await?;
+            let stored = found.as_ref().and_then(|f| f.2.clone());
+            let signed_in = state.passwords.verify(auth_key, stored).await;
+            let found = found.map(|(id, _, _, generation)| (id, generation));
+            (found, signed_in, SCOPE_VAULT, "auth_key")
+        }
+        (None, Some(temporary)) => {
+            let now = state.clock.now();
+            let found = state
+                .db
+                .run(move |conn| {
+                    let Some((id, _, _, generation)) = users::credentials(conn, partner, &lookup)?
+                    else {
+                        return Ok(None);
+                    };
+                    let Some(user) = UserId::parse(&id) else {
+                        return Ok(None);
+                    };
+                    let pending = resets::pending_secret(conn, user)?;
+                    Ok(Some((id, generation, pending)))
+                })
+                .await?;
+            // Drawn secrets are compared by keyed hash in constant time (no
+            // argon2: DESIGN.md, "Which hash for which secret").
+            let signed_in = found
+                .as_ref()
+                .and_then(|(_, _, pending)| pending.as_ref())
+                .is_some_and(|pending| {
+                    pending.delivery_kind == "temporary_password"
+                        && pending.secret_expires_at > now
+                        && pending.secret_hash.as_deref().is_some_and(|hash| {
+                            state.keys.verify_keyed_hash(
+                                RESET_SECRET,
+                                temporary.expose_secret().as_bytes(),
+                                hash,
+                            )
+                        })
+                });
+            let found = found.map(|(id, generation, _)| (id, generation));
+            (
+                found,
+                signed_in,
+                SCOPE_MASTER_PASSWORD,
+                "temporary_password",
+            )
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "auth_key",
+                "send exactly one of auth_key and temporary_password",
+            ));
+        }
+    };
     if signed_in {
         state.throttle.succeeded(&account);
     } else {
@@ -217,28 +302,147 @@ pub async fn account_token_create(
         allowed: signed_in,
         policy_ids: Vec::new(),
         request_id,
-        details: serde_json::json!({ "email": email }),
+        details: serde_json::json!({ "email": email, "method": method }),
     };
     let keys = state.keys.clone();
     state
         .db
         .write(move |conn| audit::append(conn, &keys, event).map(drop))
         .await?;
-    let Some((id, _, _, generation)) = found.filter(|_| signed_in) else {
-        return Err(unauthorized("wrong email or authentication key"));
+    let Some((id, generation)) = found.filter(|_| signed_in) else {
+        return Err(unauthorized("wrong email, key or temporary password"));
     };
     let (access_token, expires_in) =
         state
             .tokens
-            .issue_account(&id, &partner.to_string(), generation, SCOPE_VAULT);
+            .issue_account(&id, &partner.to_string(), generation, scope);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
             expires_in,
-            scope: SCOPE_VAULT.into(),
+            scope: scope.into(),
         }))
+}
+
+/// A new master password's material, from the client: the server never sees
+/// the master password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMasterPassword {
+    /// The authentication key the client derived from the new master
+    /// password, base64; the server keeps its argon2id hash.
+    #[schema(value_type = String, format = Password)]
+    pub auth_key: SecretString,
+    /// The client's key-derivation parameters, opaque to the server (at most
+    /// 1,024 characters).
+    pub kdf_params: Option<String>,
+    /// The vault key encrypted under the new master password, base64 (at
+    /// most 4 KiB once decoded).
+    pub encrypted_vault_key: String,
+}
+
+/// The largest encrypted vault key, in bytes.
+const MAX_VAULT_KEY_BYTES: usize = 4096;
+
+/// Set a new master password (finishing a reset)
+///
+/// With the restricted token from signing in with a reset's temporary
+/// password: stores the new key material, completes the reset (its secret
+/// dies), activates the user and refuses every earlier token, the
+/// restricted one included; the user is emailed that the master password
+/// changed. The vault starts empty: the reset purged it.
+#[utoipa::path(
+    operation_id = "account_master_password_set",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = NewMasterPassword,
+    responses(
+        (status = 204, description = "Set; sign in with the new key"),
+        (status = 401, description = "No valid restricted token, or the reset is no longer pending", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/account/master-password")]
+pub async fn account_master_password_set(
+    caller: ResettingUser,
+    state: web::Data<AppState>,
+    Json(new): Json<NewMasterPassword>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = caller.0;
+    caller.authorize(&state)?;
+    let key_length = new.auth_key.expose_secret().len();
+    if !(16..=1024).contains(&key_length) {
+        return Err(ApiError::invalid(
+            "auth_key",
+            "must be 16 to 1,024 characters",
+        ));
+    }
+    let vault_key = STANDARD
+        .decode(new.encrypted_vault_key.as_bytes())
+        .ok()
+        .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
+        .ok_or_else(|| {
+            ApiError::invalid("encrypted_vault_key", "must be base64 of 1 to 4,096 bytes")
+        })?;
+    if new
+        .kdf_params
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > 1024)
+    {
+        return Err(ApiError::invalid(
+            "kdf_params",
+            "must be at most 1,024 characters",
+        ));
+    }
+    let hash = state.passwords.hash(new.auth_key).await;
+    let now = state.clock.now();
+    let keys = state.keys.clone();
+    let event = NewEvent {
+        partner: Some(caller.partner),
+        actor_kind: ActorKind::User,
+        actor_id: Some(caller.user.to_string()),
+        action: "account.master_password_set".into(),
+        target_kind: Some("user".into()),
+        target_id: Some(caller.user.to_string()),
+        allowed: true,
+        policy_ids: Vec::new(),
+        request_id: caller.request_id.clone(),
+        details: serde_json::json!({ "completes": "master_password_reset" }),
+    };
+    let user = caller.user;
+    let partner = caller.partner;
+    let kdf_params = new.kdf_params;
+    let done = state
+        .db
+        .write(move |conn| {
+            if !resets::complete_pending(conn, user, now)? {
+                return Ok(false);
+            }
+            users::set_master_password(conn, user, &hash, kdf_params.as_deref(), &vault_key, now)?;
+            if let Some((name, email, locale)) = users::contact(conn, user)? {
+                outbox::queue(
+                    conn,
+                    &keys,
+                    partner,
+                    outbox::Email {
+                        template: "master_password_changed",
+                        locale: &locale,
+                        recipient: &email,
+                        payload: &serde_json::json!({ "name": name, "changed_at": now }),
+                        now,
+                    },
+                )?;
+            }
+            audit::append(conn, &keys, event)?;
+            Ok(true)
+        })
+        .await?;
+    if !done {
+        return Err(unauthorized("the reset is no longer pending"));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Which profile an item belongs to.

@@ -29,7 +29,7 @@ use crate::http::caller::{Actor, Caller};
 use crate::http::companies::visible_within;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
-use crate::ids::{CompanyId, OutboxMessageId, PartnerId, ResetId, UserId};
+use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
 
 /// The confirmation phrase in every locale.
 pub const CONFIRMATION: &str = "Yes";
@@ -652,6 +652,48 @@ pub async fn reset_create(
     }
 }
 
+/// Draws a reset's secret and queues its email (the secret sealed in the
+/// outbox row): the secret's keyed hash and the message's id. The plaintext
+/// leaves this function only sealed.
+#[allow(clippy::too_many_arguments)]
+fn issue_secret(
+    conn: &mut DbConn,
+    state: &AppState,
+    partner: PartnerId,
+    user: &User,
+    reset_id: ResetId,
+    delivery: DeliveryKind,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(Vec<u8>, String), DbError> {
+    let secret = match delivery {
+        DeliveryKind::TemporaryPassword => auth::temporary_password(),
+        DeliveryKind::Link => auth::link_token(),
+    };
+    let secret_hash = state
+        .keys
+        .keyed_hash(RESET_SECRET, secret.expose_secret().as_bytes());
+    let message_id = outbox::queue(
+        conn,
+        &state.keys,
+        partner,
+        outbox::Email {
+            template: "master_password_reset",
+            locale: &user.locale,
+            recipient: &user.email,
+            payload: &ResetEmail {
+                reset_id: &reset_id.to_string(),
+                delivery_kind: delivery.as_str(),
+                name: &user.name,
+                secret: secret.expose_secret(),
+                expires_at,
+            },
+            now,
+        },
+    )?;
+    Ok((secret_hash, message_id))
+}
+
 /// What the transaction needs besides the caller and the user.
 struct ResetInput {
     acknowledge: bool,
@@ -693,43 +735,9 @@ fn reset_in_transaction(
     let reset_id = ResetId::new();
     let superseded = resets::supersede_pending(conn, user_id, reset_id, now)?;
     let delivery = DeliveryKind::of(user, links_for_everyone);
-    let secret = match delivery {
-        DeliveryKind::TemporaryPassword => auth::temporary_password(),
-        DeliveryKind::Link => auth::link_token(),
-    };
     let expires_at = now + Duration::seconds(ttl);
-    let secret_hash = state
-        .keys
-        .keyed_hash(RESET_SECRET, secret.expose_secret().as_bytes());
-
-    let message_id = OutboxMessageId::new().to_string();
-    let payload = serde_json::to_vec(&ResetEmail {
-        reset_id: &reset_id.to_string(),
-        delivery_kind: delivery.as_str(),
-        name: &user.name,
-        secret: secret.expose_secret(),
-        expires_at,
-    })
-    .expect("an email payload serializes");
-    let sealed = state
-        .keys
-        .seal(&outbox::seal_context(&message_id), &payload);
-    zeroize(payload);
-    outbox::insert(
-        conn,
-        &outbox::NewMessage {
-            id: message_id.clone(),
-            partner_id: partner.to_string(),
-            template: "master_password_reset".into(),
-            locale: user.locale.clone(),
-            recipient: user.email.clone(),
-            message_id: format!("<reset-{reset_id}.{message_id}@custodian>"),
-            payload_ciphertext: Some(sealed),
-            status: outbox::QUEUED.into(),
-            next_attempt_at: now,
-            created_at: now,
-            updated_at: now,
-        },
+    let (secret_hash, message_id) = issue_secret(
+        conn, state, partner, user, reset_id, delivery, expires_at, now,
     )?;
     let row = NewReset {
         id: reset_id.to_string(),
@@ -779,10 +787,6 @@ fn reset_in_transaction(
     let stored = resets::find(conn, partner, reset_id)?
         .ok_or_else(|| DbError::Query(DieselError::NotFound))?;
     Ok(serde_json::to_vec(&view(stored)).expect("a reset serializes"))
-}
-
-fn zeroize(mut bytes: Vec<u8>) {
-    bytes.fill(0);
 }
 
 /// Get a reset
@@ -929,4 +933,104 @@ pub async fn resets_list(
         .map(view)
         .collect();
     Ok(web::Json(ResetPage { items, next_cursor }))
+}
+
+/// Re-issue a pending reset
+///
+/// A fresh secret and a fresh email for a reset the user has not finished
+/// (the email went astray, or the secret expired): the old secret dies at
+/// once, an old email not yet sent is withdrawn, and every token of the
+/// user is refused; nothing is purged again. Needs the right to reset the
+/// user.
+#[utoipa::path(
+    operation_id = "reset_reissue",
+    tag = "resets",
+    security(("bearer" = [])),
+    params(("reset_id" = uuid::Uuid, Path, description = "The reset's id")),
+    responses(
+        (status = 200, description = "The reset, with its new email queued", body = ResetView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reset in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`reset_not_pending`: completed, superseded or expired", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/master-password-resets/{reset_id}/reissue")]
+pub async fn reset_reissue(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<ResetView>, ApiError> {
+    let id = ResetId::parse(&path).ok_or(ApiError::NotFound)?;
+    let partner = caller.partner;
+    let (reset, _) = state
+        .db
+        .run(move |conn| resets::find(conn, partner, id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller
+        .authorize(
+            &state,
+            Action::ResetMasterPassword,
+            &reset_resource(partner, &reset),
+        )
+        .await?;
+    let user_id = UserId::parse(&reset.user_id).expect("stored ids parse");
+    let now = state.clock.now();
+    let state_in = state.clone();
+    let caller_in = caller.clone();
+    let reissued = state
+        .db
+        .write(move |conn| {
+            let (state, caller) = (state_in, caller_in);
+            // Resets of one user take turns (see reset_create).
+            if resets::lock_user(conn, partner, user_id)?.is_none() {
+                return Ok(None);
+            }
+            let Some((current, _)) = resets::find(conn, partner, id)? else {
+                return Ok(None);
+            };
+            if current.status != resets::PENDING {
+                return Ok(Some(Err(current.status)));
+            }
+            let Some(user) = users::find(conn, partner, user_id)? else {
+                return Ok(None);
+            };
+            let ttl = partners::find(conn, partner)?
+                .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
+                    p.temporary_secret_ttl_seconds
+                });
+            let expires_at = now + Duration::seconds(ttl);
+            let delivery = DeliveryKind::parse(&current.delivery_kind);
+            let (secret_hash, message_id) =
+                issue_secret(conn, &state, partner, &user, id, delivery, expires_at, now)?;
+            if let Some(old) = &current.outbox_message_id {
+                outbox::withdraw(conn, old, "withdrawn: the reset was re-issued", now)?;
+            }
+            resets::reissue(conn, id, &secret_hash, expires_at, &message_id, now)?;
+            resets::revoke_user_tokens(conn, user_id, now)?;
+            let mut event = caller.event(
+                "reset.reissue",
+                "user",
+                user_id.to_string(),
+                true,
+                Vec::new(),
+            );
+            event.details = serde_json::json!({
+                "reset_id": id.to_string(),
+                "reissue_count": current.reissue_count + 1,
+                "outbox_message_id": message_id,
+            });
+            audit::append(conn, &state.keys, event)?;
+            Ok(resets::find(conn, partner, id)?.map(Ok))
+        })
+        .await?;
+    match reissued {
+        None => Err(ApiError::NotFound),
+        Some(Err(status)) => Err(ApiError::Conflict {
+            code: "reset_not_pending",
+            detail: format!("The reset is {status}; only a pending reset is re-issued"),
+        }),
+        Some(Ok(reset)) => Ok(web::Json(view(reset))),
+    }
 }

@@ -31,6 +31,8 @@ enum Allowed {
     Role(Role),
     /// The seeded end user, signed in to their account.
     User,
+    /// A user signed in with a reset's temporary password.
+    ResettingUser,
 }
 
 /// Who is denied, in a case.
@@ -77,6 +79,10 @@ struct Seeded<'a> {
     copy_id: String,
     /// A reset of another user of the company.
     reset_id: String,
+    /// That user's restricted token, from the reset's temporary password.
+    resetting_token: String,
+    /// A pending reset of a third user, to re-issue.
+    reissue_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -381,6 +387,26 @@ fn cases() -> Vec<Case> {
             denied: Denied::Client(&["users:read"]),
             headers: &[],
         },
+        Case {
+            operation: "account_master_password_set",
+            method: "POST",
+            path: |_| "/v1/account/master-password".into(),
+            body: |_| {
+                Some(json!({"auth_key": "a-new-derived-key-0123", "encrypted_vault_key": "a2V5"}))
+            },
+            allowed: Allowed::ResettingUser,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_reissue",
+            method: "POST",
+            path: |s| format!("/v1/master-password-resets/{}/reissue", s.reissue_id),
+            body: |_| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
         // Last: it purges the seeded user's vault.
         Case {
             operation: "reset_create",
@@ -456,6 +482,24 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
     let partner = server.owner.partner_id.clone();
     let company = seed::company(&server, &partner, "Acme Dental").await;
     let user = seed::user(&server, &partner, &company).await;
+    let (reset, resetting_token) = {
+        let other = seed::user(&server, &partner, &company).await;
+        let owner = crate::support::owner_token(&server).await;
+        let (status, reset) = crate::support::send(
+            &server,
+            &owner,
+            "POST",
+            &format!("/v1/users/{other}/master-password-resets"),
+            Some(json!({"confirmation": "Yes"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{reset}");
+        let email = format!("{other}@example.com");
+        let secret = crate::resets::emailed_secret(&server, &email).await;
+        let (status, token) = crate::resets::sign_in_with_temporary(&server, &email, &secret).await;
+        assert_eq!(status, 200, "{token}");
+        (reset, token["access_token"].as_str().unwrap().to_owned())
+    };
     let seeded = Seeded {
         server: &server,
         client_id: create_client(&server, &["partner:read"], None).await.0,
@@ -465,14 +509,16 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         copy_id: seed::item(&server, (&partner, &company, &user), "company", true)
             .await
             .expect("a copy"),
-        reset_id: {
-            let other = seed::user(&server, &partner, &company).await;
+        reset_id: reset["id"].as_str().unwrap().to_owned(),
+        resetting_token,
+        reissue_id: {
+            let third = seed::user(&server, &partner, &company).await;
             let owner = crate::support::owner_token(&server).await;
             let (status, reset) = crate::support::send(
                 &server,
                 &owner,
                 "POST",
-                &format!("/v1/users/{other}/master-password-resets"),
+                &format!("/v1/users/{third}/master-password-resets"),
                 Some(json!({"confirmation": "Yes"})),
             )
             .await;
@@ -532,6 +578,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         let (allowed, password) = match case.allowed {
             Allowed::Role(role) => token_and_password(&server, role).await,
             Allowed::User => (seeded.user_token.clone(), String::new()),
+            Allowed::ResettingUser => (seeded.resetting_token.clone(), String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         assert!(
@@ -541,6 +588,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             match case.allowed {
                 Allowed::Role(role) => role.as_str(),
                 Allowed::User => "user",
+                Allowed::ResettingUser => "resetting user",
             }
         );
     }

@@ -686,3 +686,316 @@ async fn two_resets_racing_purge_once(
         .unwrap();
     assert_eq!(partner_row, 1);
 }
+
+/// The secret of the newest reset email to `email`, as the user would read
+/// it (opened with the server's key, as the mail worker will).
+pub async fn emailed_secret(server: &TestServer, email: &str) -> String {
+    let email = email.to_owned();
+    let (id, sealed): (String, Vec<u8>) = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(outbox_messages::table
+                .filter(outbox_messages::recipient.eq(email))
+                .filter(outbox_messages::template.eq("master_password_reset"))
+                .order(outbox_messages::id.desc())
+                .select((
+                    outbox_messages::id,
+                    outbox_messages::payload_ciphertext.assume_not_null(),
+                ))
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    let opened: Value = serde_json::from_slice(
+        &server
+            .keys
+            .open(&custodian_api::db::outbox::seal_context(&id), &sealed)
+            .unwrap(),
+    )
+    .unwrap();
+    opened["secret"].as_str().unwrap().to_owned()
+}
+
+pub async fn sign_in_with_temporary(
+    server: &TestServer,
+    email: &str,
+    secret: &str,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/account/token", server.base_url))
+        .json(&json!({
+            "partner_id": server.owner.partner_id,
+            "email": email,
+            "temporary_password": secret,
+        }))
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_desktop_user_finishes_the_reset_with_the_temporary_password(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 1, 0, 0).await;
+    let (status, reset, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    assert_eq!(status, 201, "{reset}");
+    let secret = emailed_secret(&server, &email).await;
+
+    // Wrong, or sent where a key goes: refused alike.
+    let (status, wrong) = sign_in_with_temporary(&server, &email, "Not-The-Secret-2x").await;
+    assert_eq!(status, 401, "{wrong}");
+    let (status, _) = account_sign_in(&server, &server.owner.partner_id, &email, &secret).await;
+    assert_eq!(
+        status, 401,
+        "a temporary password is not an authentication key"
+    );
+
+    let (status, token) = sign_in_with_temporary(&server, &email, &secret).await;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(token["scope"], "master-password:set");
+    let restricted = token["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = send(&server, &restricted, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401, "the restricted token opens no vault");
+
+    let new_key = json!({"auth_key": "the-new-derived-key-0123", "encrypted_vault_key": "c2VhbGVkIGtleQ==", "kdf_params": "argon2id m=65536 t=3 p=4"});
+    let (status, problem) = send(
+        &server,
+        &restricted,
+        "POST",
+        "/v1/account/master-password",
+        Some(json!({"auth_key": "short", "encrypted_vault_key": "c2VhbGVk"})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("auth_key"))
+    );
+    let (status, body) = send(
+        &server,
+        &restricted,
+        "POST",
+        "/v1/account/master-password",
+        Some(new_key.clone()),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    // The reset is completed, its secret dead, the restricted token too.
+    let (_, read) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!(
+            "/v1/master-password-resets/{}",
+            reset["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(read["status"], "completed");
+    assert!(read["completed_at"].is_string());
+    let (status, _) = sign_in_with_temporary(&server, &email, &secret).await;
+    assert_eq!(status, 401, "single use");
+    let (status, _) = send(
+        &server,
+        &restricted,
+        "POST",
+        "/v1/account/master-password",
+        Some(new_key),
+    )
+    .await;
+    assert_eq!(status, 401, "the restricted token died with its use");
+    let (status, token) = account_sign_in(
+        &server,
+        &server.owner.partner_id,
+        &email,
+        "the-new-derived-key-0123",
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    let (status, items) = send(
+        &server,
+        token["access_token"].as_str().unwrap(),
+        "GET",
+        "/v1/account/vault/items",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(items["items"], json!([]), "the reset purged the vault");
+    let user_id = user.clone();
+    let status: String = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(users::table
+                .filter(users::id.eq(user_id))
+                .select(users::status)
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "active");
+
+    // The user is told the master password changed (ASVS 2.5.5).
+    let notified: i64 = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(outbox_messages::table
+                .filter(outbox_messages::recipient.eq(email))
+                .filter(outbox_messages::template.eq("master_password_changed"))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(notified, 1);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn expired_and_superseded_temporary_passwords_are_refused_alike(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 0, 0, 0).await;
+    let (_, first, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    let old = emailed_secret(&server, &email).await;
+    let (status, _, _) = post_reset(
+        &server,
+        &owner,
+        &user,
+        json!({"confirmation": "Yes", "supersedes": first["id"]}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let new = emailed_secret(&server, &email).await;
+    assert_ne!(old, new);
+    let (status, superseded) = sign_in_with_temporary(&server, &email, &old).await;
+    assert_eq!(status, 401);
+
+    // 72 hours later the new one has expired too; the answer is the same.
+    server
+        .clock
+        .advance(chrono::Duration::seconds(72 * 3600 + 1));
+    let (status, expired) = sign_in_with_temporary(&server, &email, &new).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        superseded["detail"], expired["detail"],
+        "the problem does not say which"
+    );
+    let (status, unknown) = sign_in_with_temporary(&server, "nobody@example.com", &new).await;
+    assert_eq!((status, &unknown["detail"]), (401, &expired["detail"]));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_reissue_kills_the_old_secret_and_sends_a_new_one_without_purging_again(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 2, 0, 0).await;
+    let (_, reset, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    let id = reset["id"].as_str().unwrap().to_owned();
+    let old = emailed_secret(&server, &email).await;
+    let (status, old_token) = sign_in_with_temporary(&server, &email, &old).await;
+    assert_eq!(status, 200);
+    // The user adds nothing meanwhile; a re-issue must not purge anyway.
+    let path = format!("/v1/master-password-resets/{id}/reissue");
+    let (status, reissued) = send(&server, &owner, "POST", &path, None).await;
+    assert_eq!(status, 200, "{reissued}");
+    assert_eq!(reissued["id"], reset["id"]);
+    assert_eq!(reissued["reissue_count"], 1);
+    assert_eq!(reissued["status"], "pending_user_action");
+    assert_eq!(
+        reissued["personal_items_purged"], 2,
+        "the first purge's counts stay"
+    );
+    assert_eq!(reissued["email_status"], "queued");
+    let new = emailed_secret(&server, &email).await;
+    assert_ne!(old, new);
+    let (status, _) = sign_in_with_temporary(&server, &email, &old).await;
+    assert_eq!(status, 401, "the old secret died at once");
+    let (status, _) = send(
+        &server,
+        old_token["access_token"].as_str().unwrap(),
+        "POST",
+        "/v1/account/master-password",
+        Some(json!({"auth_key": "the-new-derived-key-0123", "encrypted_vault_key": "a2V5"})),
+    )
+    .await;
+    assert_eq!(status, 401, "and so did the token it gave");
+    let withdrawn: Vec<(String, bool)> = {
+        let email = email.clone();
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                Ok(outbox_messages::table
+                    .filter(outbox_messages::recipient.eq(email))
+                    .order(outbox_messages::id.asc())
+                    .select((
+                        outbox_messages::status,
+                        outbox_messages::payload_ciphertext.is_not_null(),
+                    ))
+                    .load(conn)?)
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        withdrawn,
+        vec![("dead".to_owned(), false), ("queued".to_owned(), true)],
+        "the unsent old email is withdrawn, its payload erased"
+    );
+    let (status, token) = sign_in_with_temporary(&server, &email, &new).await;
+    assert_eq!(status, 200, "{token}");
+    let (status, _) = send(
+        &server,
+        token["access_token"].as_str().unwrap(),
+        "POST",
+        "/v1/account/master-password",
+        Some(json!({"auth_key": "the-new-derived-key-0123", "encrypted_vault_key": "a2V5"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, problem) = send(&server, &owner, "POST", &path, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("reset_not_pending"))
+    );
+    let (status, _) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!(
+            "/v1/master-password-resets/{}/reissue",
+            uuid::Uuid::now_v7()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
