@@ -107,6 +107,7 @@ impl TestDatabase {
             Backend::Postgres => {
                 let admin_url = postgres_url()?;
                 let name = format!("custodian_test_{}", uuid::Uuid::new_v4().simple());
+                openssl_sys::init(); // no OpenSSL exit handler: see `DbConn::open`
                 let mut admin = diesel::PgConnection::establish(&admin_url)
                     .unwrap_or_else(|e| panic!("cannot reach {POSTGRES_URL_ENV}: {e}"));
                 diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
@@ -166,6 +167,7 @@ impl TestDatabase {
         let Some((admin_url, name)) = &self.postgres else {
             return;
         };
+        openssl_sys::init();
         if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
             let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
             let _ = diesel::sql_query(drop).execute(&mut admin);

@@ -82,7 +82,17 @@ impl DbConn {
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(Self::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(diesel::PgConnection::establish(url)?)),
+            DatabaseUrl::Postgres(url) => {
+                // OpenSSL (under libpq's TLS) initialized without its exit
+                // handler: left to libpq, OpenSSL registers an atexit
+                // cleanup that frees its per-thread state while worker
+                // threads still exit, and the process crashes on the way
+                // out (SIGSEGV in `init_thread_deregister`, seen in the
+                // tests). openssl-sys initializes with
+                // OPENSSL_INIT_NO_ATEXIT, once.
+                openssl_sys::init();
+                Ok(Self::Postgres(diesel::PgConnection::establish(url)?))
+            }
         }
     }
 }

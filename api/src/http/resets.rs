@@ -808,7 +808,19 @@ pub async fn reset_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<ResetView>, ApiError> {
-    let id = ResetId::parse(&path).ok_or(ApiError::NotFound)?;
+    let (_, found) = load_reset(&state, &caller, &path, Action::ReadReset).await?;
+    Ok(web::Json(view(found)))
+}
+
+/// The reset a path names, of the caller's partner (otherwise 404), once
+/// the caller may take `action` on its user.
+async fn load_reset(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    action: Action,
+) -> Result<(ResetId, WithEmail), ApiError> {
+    let id = ResetId::parse(raw_id).ok_or(ApiError::NotFound)?;
     let partner = caller.partner;
     let found = state
         .db
@@ -816,13 +828,9 @@ pub async fn reset_get(
         .await?
         .ok_or(ApiError::NotFound)?;
     caller
-        .authorize(
-            &state,
-            Action::ReadReset,
-            &reset_resource(partner, &found.0),
-        )
+        .authorize(state, action, &reset_resource(partner, &found.0))
         .await?;
-    Ok(web::Json(view(found)))
+    Ok((id, found))
 }
 
 fn reset_resource(partner: PartnerId, reset: &Reset) -> Resource {
@@ -961,20 +969,8 @@ pub async fn reset_reissue(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<ResetView>, ApiError> {
-    let id = ResetId::parse(&path).ok_or(ApiError::NotFound)?;
+    let (id, (reset, _)) = load_reset(&state, &caller, &path, Action::ResetMasterPassword).await?;
     let partner = caller.partner;
-    let (reset, _) = state
-        .db
-        .run(move |conn| resets::find(conn, partner, id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    caller
-        .authorize(
-            &state,
-            Action::ResetMasterPassword,
-            &reset_resource(partner, &reset),
-        )
-        .await?;
     let user_id = UserId::parse(&reset.user_id).expect("stored ids parse");
     let now = state.clock.now();
     let state_in = state.clone();

@@ -619,6 +619,7 @@ async fn two_resets_racing_purge_once(
     let owner = owner_token(&server).await;
     let partner = server.owner.partner_id.clone();
     let company = seed::company(&server, &partner, "Acme Dental").await;
+    let pool = server.database.pool();
     for round in 0..100 {
         let user = seed::user(&server, &partner, &company).await;
         seed::item(&server, (&partner, &company, &user), "personal", false).await;
@@ -651,17 +652,14 @@ async fn two_resets_racing_purge_once(
         statuses.sort_unstable();
         let purges: i64 = {
             let user = user.clone();
-            server
-                .database
-                .pool()
-                .run(move |conn| {
-                    Ok(master_password_resets::table
-                        .filter(master_password_resets::user_id.eq(user))
-                        .count()
-                        .get_result(conn)?)
-                })
-                .await
-                .unwrap()
+            pool.run(move |conn| {
+                Ok(master_password_resets::table
+                    .filter(master_password_resets::user_id.eq(user))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await
+            .unwrap()
         };
         assert_eq!(
             purges, 1,
