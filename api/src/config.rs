@@ -32,6 +32,19 @@ pub struct Config {
     /// SMTP server for outgoing mail (`CUSTODIAN_SMTP_URL`); `None` writes
     /// `.eml` files under `data_dir/mail`.
     pub smtp: Option<SmtpUrl>,
+    /// The sender of every email (`CUSTODIAN_MAIL_FROM`), e.g.
+    /// `Custodian <no-reply@msp.example>`.
+    pub mail_from: lettre::message::Mailbox,
+    /// Outbox workers in this instance (`CUSTODIAN_MAIL_WORKERS`): 1 by
+    /// default, 0 to leave delivery to other instances.
+    pub mail_workers: usize,
+    /// How long an undeliverable email is retried before it is
+    /// dead-lettered (`CUSTODIAN_MAIL_DEAD_LETTER_HOURS`).
+    pub mail_dead_letter_after: chrono::Duration,
+    /// Where the single-use links of webapp resets point
+    /// (`CUSTODIAN_WEBAPP_URL`); unset, the public URL. The webapp's page
+    /// `reset-master-password` reads the token from the link's fragment.
+    pub webapp_url: Option<Url>,
     /// The base of links in emails and the issuer of tokens
     /// (`CUSTODIAN_PUBLIC_URL`); unset, `http://` and the address bound.
     pub public_url: Option<Url>,
@@ -61,6 +74,10 @@ const SETTINGS: &[&str] = &[
     "data_dir",
     "db_pool_size",
     "smtp_url",
+    "mail_from",
+    "mail_workers",
+    "mail_dead_letter_hours",
+    "webapp_url",
     "public_url",
     "log",
     "log_format",
@@ -138,8 +155,11 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// An SMTP server: `smtp://` (STARTTLS required unless `?tls=none`) or
-/// `smtps://` (implicit TLS), with optional `user:password@`.
+/// An SMTP server: `smtp://` (STARTTLS required, port 587 by default, unless
+/// `?tls=none`: plain, port 25, for a relay on the same host) or `smtps://`
+/// (implicit TLS, port 465), with optional `user:password@` (percent-encoded).
+/// There is no opportunistic mode: a STARTTLS that fails is an error, never
+/// a plain-text fallback.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpUrl(Url);
 
@@ -154,6 +174,17 @@ impl SmtpUrl {
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err("names no host".into());
+        }
+        for (key, value) in url.query_pairs() {
+            match (&*key, &*value) {
+                ("tls", "required" | "none") if url.scheme() == "smtp" => {}
+                ("tls", other) => {
+                    return Err(format!(
+                        "tls={other} is not supported (smtp:// takes tls=required or tls=none)"
+                    ));
+                }
+                (other, _) => return Err(format!("has an unknown parameter {other:?}")),
+            }
         }
         Ok(Self(url))
     }
@@ -208,6 +239,10 @@ struct RawConfig {
     database_url: Option<String>,
     db_pool_size: u32,
     smtp_url: Option<String>,
+    mail_from: String,
+    mail_workers: usize,
+    mail_dead_letter_hours: u32,
+    webapp_url: Option<String>,
     public_url: Option<String>,
     log: String,
     log_format: LogFormat,
@@ -225,6 +260,10 @@ impl Default for RawConfig {
             database_url: None,
             db_pool_size: 16,
             smtp_url: None,
+            mail_from: "Custodian <custodian@localhost>".into(),
+            mail_workers: 1,
+            mail_dead_letter_hours: 24,
+            webapp_url: None,
             public_url: None,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -316,19 +355,35 @@ impl Config {
             .map(SmtpUrl::parse)
             .transpose()
             .map_err(|why| bad("CUSTODIAN_SMTP_URL", why))?;
+        let mail_from: lettre::message::Mailbox = raw.mail_from.trim().parse().map_err(|_| {
+            bad(
+                "CUSTODIAN_MAIL_FROM",
+                format!(
+                    "must be an address, e.g. `Custodian <no-reply@msp.example>`, not {:?}",
+                    raw.mail_from
+                ),
+            )
+        })?;
+        if raw.mail_workers > 16 {
+            return Err(bad(
+                "CUSTODIAN_MAIL_WORKERS",
+                format!("must be from 0 to 16, not {}", raw.mail_workers),
+            ));
+        }
+        if !(1..=720).contains(&raw.mail_dead_letter_hours) {
+            return Err(bad(
+                "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",
+                format!("must be from 1 to 720, not {}", raw.mail_dead_letter_hours),
+            ));
+        }
+        let webapp_url = raw
+            .webapp_url
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|raw_url| http_url("CUSTODIAN_WEBAPP_URL", raw_url))
+            .transpose()?;
         let public_url = match raw.public_url.as_deref() {
-            Some(raw_url) => {
-                let url = Url::parse(raw_url.trim()).map_err(|e| {
-                    bad("CUSTODIAN_PUBLIC_URL", format!("is not a valid URL ({e})"))
-                })?;
-                if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-                    return Err(bad(
-                        "CUSTODIAN_PUBLIC_URL",
-                        "must be an http:// or https:// URL".into(),
-                    ));
-                }
-                Some(url)
-            }
+            Some(raw_url) => Some(http_url("CUSTODIAN_PUBLIC_URL", raw_url)?),
             // Links in emails must reach this server from a user's machine; a
             // wildcard address names no host to link to.
             None if listen.ip().is_unspecified() => {
@@ -376,6 +431,10 @@ impl Config {
             database,
             db_pool_size: raw.db_pool_size,
             smtp,
+            mail_from,
+            mail_workers: raw.mail_workers,
+            mail_dead_letter_after: chrono::Duration::hours(raw.mail_dead_letter_hours.into()),
+            webapp_url,
             public_url,
             log: raw.log,
             log_format: raw.log_format,
@@ -386,6 +445,18 @@ impl Config {
             unknown_env: Vec::new(),
         })
     }
+}
+
+/// An absolute `http://` or `https://` URL, or an error naming `setting`.
+fn http_url(setting: &str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| ConfigError(format!("{setting} is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError(format!(
+            "{setting} must be an http:// or https:// URL"
+        )));
+    }
+    Ok(url)
 }
 
 /// Figment's errors name the key and the source; keep the first on one line
@@ -514,9 +585,34 @@ mod tests {
                 "CUSTODIAN_SMTP_URL must start with smtp://",
             ),
             (
+                "CUSTODIAN_SMTP_URL",
+                "smtp://mail?tls=opportunistic",
+                "CUSTODIAN_SMTP_URL tls=opportunistic is not supported",
+            ),
+            (
                 "CUSTODIAN_PUBLIC_URL",
                 "ftp://x",
                 "CUSTODIAN_PUBLIC_URL must be an http://",
+            ),
+            (
+                "CUSTODIAN_WEBAPP_URL",
+                "mailto:x@y",
+                "CUSTODIAN_WEBAPP_URL must be an http://",
+            ),
+            (
+                "CUSTODIAN_MAIL_FROM",
+                "not an address",
+                "CUSTODIAN_MAIL_FROM must be an address",
+            ),
+            (
+                "CUSTODIAN_MAIL_WORKERS",
+                "17",
+                "CUSTODIAN_MAIL_WORKERS must be from 0 to 16",
+            ),
+            (
+                "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",
+                "0",
+                "CUSTODIAN_MAIL_DEAD_LETTER_HOURS must be from 1",
             ),
             (
                 "CUSTODIAN_LOG",

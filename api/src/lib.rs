@@ -18,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod metrics;
 pub mod retention;
 pub mod server;

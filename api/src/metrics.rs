@@ -29,6 +29,12 @@ struct RequestLabels {
     status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EmailLabels {
+    template: String,
+    outcome: &'static str,
+}
+
 /// The process's metrics. One per server, shared by all workers.
 pub struct Metrics {
     registry: Registry,
@@ -37,6 +43,7 @@ pub struct Metrics {
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    emails: Family<EmailLabels, Counter>,
     /// Serializes scrapes: gauges are set and encoded as one step.
     scrape: Mutex<()>,
 }
@@ -92,6 +99,12 @@ impl Default for Metrics {
             "The most connections the database pool will open",
             pool_max.clone(),
         );
+        let emails = Family::<EmailLabels, Counter>::default();
+        registry.register(
+            "email_attempts",
+            "Outbox delivery tries, by template and outcome (sent, retrying, dead)",
+            emails.clone(),
+        );
         Self {
             registry,
             requests,
@@ -99,6 +112,7 @@ impl Default for Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            emails,
             scrape: Mutex::new(()),
         }
     }
@@ -126,6 +140,17 @@ impl Metrics {
         self.latency
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one outbox delivery try. `template` names a template (a
+    /// fixed set), never a recipient.
+    pub fn email(&self, template: &str, outcome: &'static str) {
+        self.emails
+            .get_or_create(&EmailLabels {
+                template: template.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// Encodes every metric, with the pool's usage as of now.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
+use url::Url;
 
 use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
@@ -45,6 +46,8 @@ pub struct Server {
     keys: Arc<ServerKeys>,
     bootstrapped: Option<Bootstrapped>,
     server: actix_web::dev::Server,
+    outbox: crate::mail::Signal,
+    mail_workers: crate::mail::Workers,
 }
 
 impl Server {
@@ -104,16 +107,42 @@ impl Server {
             .public_url
             .as_ref()
             .map_or_else(|| format!("http://{addr}/"), ToString::to_string);
-        let tokens = Arc::new(TokenService::load_or_create(&db, keys.clone(), issuer).await?);
+        let tokens =
+            Arc::new(TokenService::load_or_create(&db, keys.clone(), issuer.clone()).await?);
+        let metrics = Arc::new(Metrics::default());
+        let outbox = crate::mail::Signal::default();
+        let webapp = config
+            .webapp_url
+            .clone()
+            .or_else(|| config.public_url.clone())
+            .unwrap_or_else(|| Url::parse(&issuer).expect("the issuer is a URL"));
+        let mailer = Arc::new(crate::mail::Mailer {
+            db: db.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            transport: crate::mail::Transport::from_config(config)?,
+            from: config.mail_from.clone(),
+            webapp,
+            dead_letter_after: config.mail_dead_letter_after,
+        });
+        tracing::info!(
+            mail = %mailer.transport.describe(),
+            smtp = ?config.smtp,
+            workers = config.mail_workers,
+            "delivering the outbox"
+        );
+        let mail_workers = crate::mail::spawn(mailer, config.mail_workers, &outbox);
         let state = web::Data::new(AppState {
             db: db.clone(),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             keys: keys.clone(),
             passwords,
             tokens: tokens.clone(),
             authz: Arc::new(authz),
             throttle: Default::default(),
             clock: clock.clone(),
+            outbox: outbox.clone(),
         });
         crate::retention::spawn(db.clone(), clock);
         let published = web::Data::new(Published::new(&openapi()));
@@ -132,6 +161,8 @@ impl Server {
             keys,
             bootstrapped,
             server,
+            outbox,
+            mail_workers,
         })
     }
 
@@ -166,8 +197,16 @@ impl Server {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM, or the handle).
+    /// Wakes this server's outbox workers (tests do, after moving the clock).
+    pub fn outbox(&self) -> crate::mail::Signal {
+        self.outbox.clone()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM, or the handle); the outbox
+    /// workers stop with it.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.mail_workers.stop();
+        served
     }
 }

@@ -1,5 +1,5 @@
 //! Test support (feature `test-support`): a fresh database per test on either
-//! backend, and a real server on port 0 over it.
+//! backend, a real server on port 0 over it, and an SMTP sink it mails to.
 //!
 //! PostgreSQL tests read the server's URL from `CUSTODIAN_TEST_POSTGRES_URL`
 //! and create (and drop) a database of their own. Where the variable is unset
@@ -23,6 +23,9 @@ use crate::db::admins::Role;
 use crate::db::{Db, DbConn, PoolOptions};
 use crate::http::AppState;
 use crate::server::Server;
+
+mod smtp_sink;
+pub use smtp_sink::{Received, SmtpSink};
 
 /// The variable that names the PostgreSQL server tests may use.
 pub const POSTGRES_URL_ENV: &str = "CUSTODIAN_TEST_POSTGRES_URL";
@@ -63,6 +66,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
         authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
         throttle: Default::default(),
         clock: crate::clock::Clock::system(),
+        outbox: Default::default(),
     })
 }
 
@@ -194,6 +198,11 @@ pub struct TestServer {
     pub keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
     /// The server's clock: manual, moved by the tests.
     pub clock: crate::clock::Clock,
+    /// The SMTP server this server mails to (unless the test configured
+    /// another transport).
+    pub mail: SmtpSink,
+    /// Wakes the server's outbox workers (after moving the clock, say).
+    pub outbox: crate::mail::Signal,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -209,7 +218,9 @@ impl TestServer {
     /// As [`TestServer::spawn`], with the settings adjusted first.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let database = TestDatabase::create(backend)?;
+        let mail = SmtpSink::start();
         let mut config = database.config();
+        config.smtp = Some(crate::config::SmtpUrl::parse(&mail.url()).expect("the sink's URL"));
         adjust(&mut config);
         let clock = crate::clock::Clock::manual(chrono::Utc::now().naive_utc());
         let mut server = Server::build_with_clock(&config, clock.clone())
@@ -221,6 +232,7 @@ impl TestServer {
         let base_url = format!("http://{}", server.local_addr());
         let tokens = server.tokens();
         let keys = server.keys();
+        let outbox = server.outbox();
         let handle = server.handle();
         actix_web::rt::spawn(server.run());
         Some(Self {
@@ -230,6 +242,8 @@ impl TestServer {
             tokens,
             keys,
             clock,
+            mail,
+            outbox,
             handle,
             database,
         })

@@ -295,7 +295,88 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .await
         .expect("read")
         .into_inner();
-    assert_eq!(shown.email_status.as_deref(), Some("queued"));
+    assert!(
+        matches!(
+            shown.email_status.as_deref(),
+            Some("queued" | "sending" | "sent")
+        ),
+        "{:?}",
+        shown.email_status
+    );
+
+    // The email reaches Lou's mail server; Lou signs in with the temporary
+    // password it carries and sets a new master password, all through the SDK.
+    let mail = app
+        .server
+        .mail
+        .wait_for(std::time::Duration::from_secs(20), |m| {
+            m.rcpt_to == ["lou@acme-law.example"]
+        })
+        .await;
+    let text = mail.text();
+    let temporary = text
+        .lines()
+        .find_map(|line| line.strip_prefix("    "))
+        .expect("the temporary password, set apart")
+        .to_owned();
+    let restricted = app
+        .client
+        .account_token_create()
+        .body(types::AccountSignIn {
+            partner_id: partner.uuid(),
+            email: "lou@acme-law.example".into(),
+            auth_key: None,
+            temporary_password: Some(temporary.clone()),
+        })
+        .send()
+        .await
+        .expect("the temporary password signs in")
+        .into_inner();
+    ClientBuilder::new(&app.server.base_url)
+        .bearer_token(restricted.access_token)
+        .build()
+        .unwrap()
+        .account_master_password_set()
+        .body(types::NewMasterPassword {
+            auth_key: "lou's new derived key".into(),
+            encrypted_vault_key: "bmV3IGtleQ==".into(),
+            kdf_params: None,
+        })
+        .send()
+        .await
+        .expect("the new master password is set");
+    let finished = admin
+        .reset_get()
+        .reset_id(first.id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(finished.status, "completed");
+    let again = app
+        .client
+        .account_token_create()
+        .body(types::AccountSignIn {
+            partner_id: partner.uuid(),
+            email: "lou@acme-law.example".into(),
+            auth_key: None,
+            temporary_password: Some(temporary),
+        })
+        .send()
+        .await
+        .expect_err("a temporary password works once");
+    assert_eq!(again.status().map(|s| s.as_u16()), Some(401));
+    app.client
+        .account_token_create()
+        .body(types::AccountSignIn {
+            partner_id: partner.uuid(),
+            email: "lou@acme-law.example".into(),
+            auth_key: Some("lou's new derived key".into()),
+            temporary_password: None,
+        })
+        .send()
+        .await
+        .expect("the new key signs in");
     let copies = admin
         .backups_list()
         .company_id(company.id)

@@ -12,8 +12,17 @@ use super::{DbConn, DbError};
 use crate::auth::keys::ServerKeys;
 use crate::ids::{OutboxMessageId, PartnerId};
 
-/// The statuses of a message.
+/// The statuses of a message: written, not yet tried.
 pub const QUEUED: &str = "queued";
+/// Claimed by a worker (`locked_by`) until `locked_until`; a worker that
+/// died leaves it to be claimed again once that time passes.
+pub const SENDING: &str = "sending";
+/// Accepted by the SMTP server (or written to its file); payload erased.
+pub const SENT: &str = "sent";
+/// A try failed; tried again at `next_attempt_at`.
+pub const RETRYING: &str = "retrying";
+/// Given up (or withdrawn); payload erased.
+pub const DEAD: &str = "dead";
 
 /// A new message's row.
 #[derive(Debug, Clone, Insertable)]
@@ -96,15 +105,142 @@ pub fn withdraw(conn: &mut DbConn, id: &str, why: &str, at: NaiveDateTime) -> Re
     diesel::update(
         outbox_messages::table
             .filter(outbox_messages::id.eq(id))
-            .filter(outbox_messages::status.ne("sent")),
+            .filter(outbox_messages::status.ne(SENT)),
     )
     .set((
         outbox_messages::payload_ciphertext.eq(None::<Vec<u8>>),
-        outbox_messages::status.eq("dead"),
+        outbox_messages::status.eq(DEAD),
         outbox_messages::last_error.eq(why),
         outbox_messages::dead_at.eq(at),
         outbox_messages::updated_at.eq(at),
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// A message a worker claimed: what it needs to render and send it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = outbox_messages)]
+pub struct Claimed {
+    pub id: String,
+    pub template: String,
+    pub locale: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub payload_ciphertext: Option<Vec<u8>>,
+    /// Tries begun, this one included.
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// Claims up to `limit` messages due at `now` for `worker` until
+/// `lease_until`: queued or retrying ones whose time came, and ones a worker
+/// claimed and never finished (it died) whose lease ran out. On PostgreSQL
+/// the rows are locked `FOR UPDATE SKIP LOCKED`, so workers of several
+/// instances claim disjoint rows without waiting on each other; SQLite has
+/// one writer at a time, which does the same.
+pub fn claim(
+    conn: &mut DbConn,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Claimed>, DbError> {
+    use outbox_messages::dsl as m;
+    let due = m::outbox_messages
+        .filter(
+            m::status
+                .eq_any([QUEUED, RETRYING])
+                .and(m::next_attempt_at.le(now))
+                .or(m::status.eq(SENDING).and(m::locked_until.le(now))),
+        )
+        .order(m::next_attempt_at.asc())
+        .limit(limit)
+        .select(m::id);
+    let ids: Vec<String> = match conn {
+        DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
+        DbConn::Sqlite(sqlite) => due.load(sqlite)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(m::outbox_messages.filter(m::id.eq_any(&ids)))
+        .set((
+            m::status.eq(SENDING),
+            m::locked_by.eq(worker),
+            m::locked_until.eq(lease_until),
+            m::attempts.eq(m::attempts + 1),
+            m::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(m::outbox_messages
+        .filter(m::id.eq_any(&ids))
+        .order(m::next_attempt_at.asc())
+        .select(Claimed::as_select())
+        .load(conn)?)
+}
+
+/// What became of a claimed message's try.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// Try again at the given time.
+    Retry {
+        at: NaiveDateTime,
+        error: String,
+    },
+    /// Give up.
+    Dead {
+        error: String,
+    },
+}
+
+/// Records a try's outcome, if `worker` still holds the claim (a message
+/// withdrawn meanwhile stays withdrawn); whether it did. Sent and dead
+/// messages lose their payload.
+pub fn record(
+    conn: &mut DbConn,
+    id: &str,
+    worker: &str,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    use outbox_messages::dsl as m;
+    let claimed = m::outbox_messages
+        .filter(m::id.eq(id))
+        .filter(m::status.eq(SENDING))
+        .filter(m::locked_by.eq(worker));
+    let none = None::<NaiveDateTime>;
+    let changed = match outcome {
+        Outcome::Sent => diesel::update(claimed)
+            .set((
+                m::status.eq(SENT),
+                m::payload_ciphertext.eq(None::<Vec<u8>>),
+                m::sent_at.eq(now),
+                m::locked_until.eq(none),
+                m::last_error.eq(None::<String>),
+                m::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        Outcome::Retry { at, error } => diesel::update(claimed)
+            .set((
+                m::status.eq(RETRYING),
+                m::next_attempt_at.eq(at),
+                m::locked_until.eq(none),
+                m::last_error.eq(error),
+                m::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        Outcome::Dead { error } => diesel::update(claimed)
+            .set((
+                m::status.eq(DEAD),
+                m::payload_ciphertext.eq(None::<Vec<u8>>),
+                m::dead_at.eq(now),
+                m::locked_until.eq(none),
+                m::last_error.eq(error),
+                m::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok(changed == 1)
 }

@@ -442,6 +442,7 @@ pub async fn account_master_password_set(
     if !done {
         return Err(unauthorized("the reset is no longer pending"));
     }
+    state.outbox.wake();
     Ok(HttpResponse::NoContent().finish())
 }
 

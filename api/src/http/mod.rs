@@ -200,6 +200,8 @@ pub struct AppState {
     pub throttle: Arc<crate::auth::throttle::Throttle>,
     /// The time, as everything that ages reads it.
     pub clock: crate::clock::Clock,
+    /// Wakes this instance's outbox workers after a change queued an email.
+    pub outbox: crate::mail::Signal,
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and

@@ -586,6 +586,7 @@ pub async fn reset_create(
     };
     match outcome {
         Outcome::Done(body) => {
+            state.outbox.wake();
             let id = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["id"].as_str().map(str::to_owned))
@@ -1027,6 +1028,9 @@ pub async fn reset_reissue(
             code: "reset_not_pending",
             detail: format!("The reset is {status}; only a pending reset is re-issued"),
         }),
-        Some(Ok(reset)) => Ok(web::Json(view(reset))),
+        Some(Ok(reset)) => {
+            state.outbox.wake();
+            Ok(web::Json(view(reset)))
+        }
     }
 }

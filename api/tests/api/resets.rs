@@ -9,7 +9,7 @@ use custodian_api::db::admins::Role;
 use custodian_api::db::schema::{
     admins, backup_copies, master_password_resets, outbox_messages, partners, users, vault_items,
 };
-use custodian_api::testing::TestServer;
+use custodian_api::testing::{Received, TestServer};
 use diesel::prelude::*;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use crate::support::{account_sign_in, dump_database, owner_token, seed, send, si
 /// A signed-in desktop user with `personal` personal items and `company`
 /// company items, of which `backed_up` have a backup copy: (company, user,
 /// email, account token).
-async fn user_with_items(
+pub async fn user_with_items(
     server: &TestServer,
     personal: usize,
     company: usize,
@@ -51,7 +51,7 @@ fn reset_path(user: &str) -> String {
     format!("/v1/users/{user}/master-password-resets")
 }
 
-async fn post_reset(
+pub async fn post_reset(
     server: &TestServer,
     token: &str,
     user: &str,
@@ -252,6 +252,19 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         "the old key is the user's to replace; the reset flow does that"
     );
 
+    // The email arrives at the SMTP server, in the user's locale, with the
+    // secret whose keyed hash the reset keeps; then the reset says so.
+    let mail = newest_email(&server, &email, "master_password_reset").await;
+    assert_eq!(mail.rcpt_to, vec![email.clone()]);
+    assert_eq!(mail.mail_from, "custodian@localhost");
+    assert_eq!(mail.subject(), "Your master password was reset");
+    assert!(mail.message_id().starts_with("master_password_reset."));
+    let secret = secret_in(&mail);
+    assert_eq!(secret.chars().count(), 20);
+    assert!(mail.html().contains(&format!(">{secret}</code>")));
+    let mut reset = reset;
+    reset["email_status"] = json!("sent");
+
     // The reset reads back, alone and in lists.
     let (status, read) = send(
         &server,
@@ -301,39 +314,18 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         (422, Some("invalid_value"))
     );
 
-    // The email is queued with its payload sealed; opened with the server's
-    // key it holds the secret whose keyed hash the reset keeps.
-    let (message, payload, recipient, template, locale): (String, Vec<u8>, String, String, String) =
-        server
-            .database
-            .pool()
-            .run(|conn| {
-                Ok(outbox_messages::table
-                    .select((
-                        outbox_messages::id,
-                        outbox_messages::payload_ciphertext.assume_not_null(),
-                        outbox_messages::recipient,
-                        outbox_messages::template,
-                        outbox_messages::locale,
-                    ))
-                    .first(conn)?)
-            })
-            .await
-            .unwrap();
-    assert_eq!(
-        (recipient, template.as_str(), locale.as_str()),
-        (email, "master_password_reset", "en")
-    );
-    let opened: Value = serde_json::from_slice(
-        &server
-            .keys
-            .open(&custodian_api::db::outbox::seal_context(&message), &payload)
-            .expect("sealed under the server key"),
-    )
-    .unwrap();
-    let secret = opened["secret"].as_str().unwrap().to_owned();
-    assert_eq!(secret.chars().count(), 20);
-    assert_eq!(opened["reset_id"], id.as_str());
+    // Sent, the outbox row has lost its payload.
+    let (status, payload): (String, Option<Vec<u8>>) = server
+        .database
+        .pool()
+        .run(|conn| {
+            Ok(outbox_messages::table
+                .select((outbox_messages::status, outbox_messages::payload_ciphertext))
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), payload), ("sent", None));
     let stored_hash: Vec<u8> = server
         .database
         .pool()
@@ -685,34 +677,69 @@ async fn two_resets_racing_purge_once(
     assert_eq!(partner_row, 1);
 }
 
-/// The secret of the newest reset email to `email`, as the user would read
-/// it (opened with the server's key, as the mail worker will).
-pub async fn emailed_secret(server: &TestServer, email: &str) -> String {
-    let email = email.to_owned();
-    let (id, sealed): (String, Vec<u8>) = server
+/// The newest email of `template` to `email`, once the SMTP sink received
+/// it and the outbox recorded it sent.
+pub async fn newest_email(server: &TestServer, email: &str, template: &str) -> Received {
+    let (email, template) = (email.to_owned(), template.to_owned());
+    let (id, message_id): (String, String) = server
         .database
         .pool()
         .run(move |conn| {
             Ok(outbox_messages::table
                 .filter(outbox_messages::recipient.eq(email))
-                .filter(outbox_messages::template.eq("master_password_reset"))
+                .filter(outbox_messages::template.eq(template))
                 .order(outbox_messages::id.desc())
-                .select((
-                    outbox_messages::id,
-                    outbox_messages::payload_ciphertext.assume_not_null(),
-                ))
+                .select((outbox_messages::id, outbox_messages::message_id))
                 .first(conn)?)
         })
         .await
         .unwrap();
-    let opened: Value = serde_json::from_slice(
-        &server
-            .keys
-            .open(&custodian_api::db::outbox::seal_context(&id), &sealed)
-            .unwrap(),
-    )
-    .unwrap();
-    opened["secret"].as_str().unwrap().to_owned()
+    let received = server.mail.wait_for_id(&message_id).await;
+    outbox_status_becomes(server, &id, "sent").await;
+    received
+}
+
+/// Waits until the outbox message `id` has `status` (the worker records an
+/// outcome just after the SMTP server answered).
+pub async fn outbox_status_becomes(server: &TestServer, id: &str, status: &str) {
+    for _ in 0..500 {
+        let id = id.to_owned();
+        let now: String = server
+            .database
+            .pool()
+            .run(move |conn| {
+                Ok(outbox_messages::table
+                    .filter(outbox_messages::id.eq(id))
+                    .select(outbox_messages::status)
+                    .first(conn)?)
+            })
+            .await
+            .unwrap();
+        if now == status {
+            return;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("outbox message {id} never became {status}");
+}
+
+/// The secret in a reset email, as the user reads it: the temporary
+/// password set apart on its own line, or the link's token.
+pub fn secret_in(email: &Received) -> String {
+    let text = email.text();
+    if let Some((_, token)) = text.split_once("#token=") {
+        return token.split_whitespace().next().unwrap().to_owned();
+    }
+    text.lines()
+        .find_map(|line| line.strip_prefix("    "))
+        .unwrap_or_else(|| panic!("no secret in {text}"))
+        .to_owned()
+}
+
+/// The secret of the newest reset email to `email`, as the user reads it
+/// from the email the SMTP sink received.
+pub async fn emailed_secret(server: &TestServer, email: &str) -> String {
+    secret_in(&newest_email(server, email, "master_password_reset").await)
 }
 
 pub async fn sign_in_with_temporary(
@@ -847,20 +874,21 @@ async fn a_desktop_user_finishes_the_reset_with_the_temporary_password(
         .unwrap();
     assert_eq!(status, "active");
 
-    // The user is told the master password changed (ASVS 2.5.5).
-    let notified: i64 = server
-        .database
-        .pool()
-        .run(move |conn| {
-            Ok(outbox_messages::table
-                .filter(outbox_messages::recipient.eq(email))
-                .filter(outbox_messages::template.eq("master_password_changed"))
-                .count()
-                .get_result(conn)?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(notified, 1);
+    // The user is told the master password changed (ASVS 2.5.5), by email.
+    let notice = newest_email(&server, &email, "master_password_changed").await;
+    assert_eq!(notice.subject(), "Your master password was changed");
+    assert!(
+        notice.text().contains("was changed on"),
+        "{}",
+        notice.text()
+    );
+    let changed = server
+        .mail
+        .received()
+        .iter()
+        .filter(|m| m.message_id().starts_with("master_password_changed."))
+        .count();
+    assert_eq!(changed, 1);
 }
 
 #[rstest]
@@ -965,8 +993,8 @@ async fn a_reissue_kills_the_old_secret_and_sends_a_new_one_without_purging_agai
     };
     assert_eq!(
         withdrawn,
-        vec![("dead".to_owned(), false), ("queued".to_owned(), true)],
-        "the unsent old email is withdrawn, its payload erased"
+        vec![("sent".to_owned(), false), ("sent".to_owned(), false)],
+        "both emails went out, their payloads erased (an unsent one is withdrawn: tests/api/mail.rs)"
     );
     let (status, token) = sign_in_with_temporary(&server, &email, &new).await;
     assert_eq!(status, 200, "{token}");

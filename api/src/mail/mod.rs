@@ -1,0 +1,398 @@
+//! Delivering the outbox: workers claim due messages, open their sealed
+//! payloads, render them in the recipient's locale and hand them to SMTP
+//! (lettre; STARTTLS or implicit TLS, and auth, as `CUSTODIAN_SMTP_URL`
+//! says) or, with no SMTP configured, write them as `.eml` files under the
+//! data directory.
+//!
+//! Delivery is at least once: a worker that dies after the SMTP server
+//! accepted a message but before it recorded so leaves the message to be
+//! sent again once its lease runs out, with the same Message-ID, which is
+//! how a receiving server or a person recognises the second copy. Nothing
+//! is lost: a message is written in the transaction of the change that
+//! causes it, and it stays claimable until a worker records an outcome.
+//!
+//! A failed try is retried with exponential backoff and jitter until
+//! `CUSTODIAN_MAIL_DEAD_LETTER_HOURS` after the message was written, then
+//! dead-lettered; a permanent refusal (5xx) dead-letters it at once. Sent
+//! and dead messages lose their payload, the secret with it.
+
+pub mod templates;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand_core::{OsRng, RngCore};
+use tokio::sync::{Notify, watch};
+use url::Url;
+
+use crate::auth::keys::ServerKeys;
+use crate::clock::Clock;
+use crate::config::{Config, SmtpUrl};
+use crate::db::outbox::{self, Claimed, Outcome};
+use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
+
+/// How long a claim holds: a worker that has not recorded an outcome by
+/// then is taken for dead and the message is claimed again. Longer than an
+/// SMTP conversation can last (its timeout is [`SMTP_TIMEOUT`]).
+pub const LEASE: Duration = Duration::from_secs(120);
+/// The longest an SMTP command may take.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often an idle worker looks for due messages (retries, and messages
+/// other instances wrote); a change that queues a message wakes a worker of
+/// its own instance at once.
+pub const POLL: Duration = Duration::from_secs(1);
+/// Messages claimed at a time.
+const BATCH: i64 = 16;
+/// The first retry's delay; each further one doubles, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+/// The longest error text kept on a message.
+const ERROR_CHARS: usize = 500;
+
+/// Wakes this instance's workers when a message was queued.
+#[derive(Debug, Clone, Default)]
+pub struct Signal(Arc<Notify>);
+
+impl Signal {
+    /// Call after the transaction that queued a message committed.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    /// `.eml` files, one per message, named by its outbox id: a retry
+    /// writes the same file again.
+    Files(PathBuf),
+}
+
+impl Transport {
+    /// The transport the configuration names.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        match &config.smtp {
+            Some(smtp) => Self::smtp(smtp),
+            None => Ok(Self::Files(config.data_dir.join("mail"))),
+        }
+    }
+
+    /// SMTP as the URL says (see [`SmtpUrl`]).
+    pub fn smtp(smtp: &SmtpUrl) -> anyhow::Result<Self> {
+        Ok(Self::Smtp(Box::new(smtp_transport(smtp)?)))
+    }
+
+    /// Where the server says it sends mail, for its start-up line: never a
+    /// password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Smtp(_) => "smtp".into(),
+            Self::Files(dir) => format!(".eml files in {}", dir.display()),
+        }
+    }
+}
+
+fn smtp_transport(smtp: &SmtpUrl) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let url = smtp.url();
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let tls_wanted = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone());
+    builder = match (url.scheme(), tls_wanted.as_deref()) {
+        ("smtps", _) => builder
+            .port(url.port().unwrap_or(465))
+            .tls(Tls::Wrapper(TlsParameters::new(host)?)),
+        (_, Some("none")) => builder.port(url.port().unwrap_or(25)),
+        _ => builder
+            .port(url.port().unwrap_or(587))
+            .tls(Tls::Required(TlsParameters::new(host)?)),
+    };
+    if !url.username().is_empty() {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        builder = builder.credentials(Credentials::new(
+            decode(url.username()),
+            decode(url.password().unwrap_or_default()),
+        ));
+    }
+    Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
+}
+
+/// Why a try failed, and whether trying again can help.
+#[derive(Debug)]
+struct Failure {
+    permanent: bool,
+    error: String,
+}
+
+impl Failure {
+    fn permanent(error: impl std::fmt::Display) -> Self {
+        Self {
+            permanent: true,
+            error: error.to_string(),
+        }
+    }
+}
+
+/// What every worker of an instance shares.
+pub struct Mailer {
+    pub db: Db,
+    pub keys: Arc<ServerKeys>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub transport: Transport,
+    pub from: Mailbox,
+    /// Where reset links point.
+    pub webapp: Url,
+    /// How long after it was written a message is dead-lettered.
+    pub dead_letter_after: chrono::Duration,
+}
+
+/// One worker: claims under its own name.
+pub struct Worker {
+    name: String,
+    mailer: Arc<Mailer>,
+}
+
+impl Worker {
+    pub fn new(mailer: Arc<Mailer>) -> Self {
+        Self {
+            name: uuid::Uuid::now_v7().to_string(),
+            mailer,
+        }
+    }
+
+    /// Claims the messages due now and tries each once; how many it tried.
+    pub async fn run_once(&self) -> Result<usize, DbError> {
+        let m = &self.mailer;
+        let now = m.clock.now();
+        let lease_until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
+        let name = self.name.clone();
+        let claimed =
+            m.db.write(move |conn| outbox::claim(conn, &name, now, lease_until, BATCH))
+                .await?;
+        let tried = claimed.len();
+        for message in claimed {
+            let outcome = match self.deliver(&message).await {
+                Ok(()) => Outcome::Sent,
+                Err(failure) => self.after_failure(&message, failure),
+            };
+            let label = match &outcome {
+                Outcome::Sent => "sent",
+                Outcome::Retry { .. } => "retrying",
+                Outcome::Dead { .. } => "dead",
+            };
+            match &outcome {
+                Outcome::Sent => {
+                    tracing::info!(outbox_id = %message.id, template = %message.template, "email sent");
+                }
+                Outcome::Retry { at, error } => {
+                    tracing::warn!(outbox_id = %message.id, attempts = message.attempts, next_attempt_at = %at, %error, "email not sent; will retry");
+                }
+                Outcome::Dead { error } => {
+                    tracing::error!(outbox_id = %message.id, attempts = message.attempts, %error, "email dead-lettered");
+                }
+            }
+            m.metrics.email(&message.template, label);
+            let (id, name, now) = (message.id.clone(), self.name.clone(), m.clock.now());
+            m.db.write(move |conn| outbox::record(conn, &id, &name, &outcome, now))
+                .await?;
+        }
+        Ok(tried)
+    }
+
+    /// A failed try's outcome: dead if permanent or past the bound, else a
+    /// retry after a backoff that doubles per attempt, with jitter.
+    fn after_failure(&self, message: &Claimed, failure: Failure) -> Outcome {
+        let mut error = failure.error;
+        if let Some((cut, _)) = error.char_indices().nth(ERROR_CHARS) {
+            error.truncate(cut);
+        }
+        let now = self.mailer.clock.now();
+        let give_up_at = message.created_at + self.mailer.dead_letter_after;
+        if failure.permanent || now >= give_up_at {
+            return Outcome::Dead { error };
+        }
+        let at = (now + backoff(message.attempts)).min(give_up_at);
+        Outcome::Retry { at, error }
+    }
+
+    async fn deliver(&self, message: &Claimed) -> Result<(), Failure> {
+        let m = &self.mailer;
+        let sealed = message
+            .payload_ciphertext
+            .as_deref()
+            .ok_or_else(|| Failure::permanent("the message has no payload"))?;
+        let payload = m
+            .keys
+            .open(&outbox::seal_context(&message.id), sealed)
+            .map_err(|_| Failure::permanent("the payload does not open with this server key"))?;
+        let rendered = templates::render(&message.template, &message.locale, &payload, &m.webapp)
+            .map_err(Failure::permanent);
+        let mut payload = payload;
+        payload.fill(0);
+        let rendered = rendered?;
+        let to: Mailbox = message
+            .recipient
+            .parse()
+            .map_err(|e| Failure::permanent(format!("the recipient is no address: {e}")))?;
+        let email = Message::builder()
+            .from(m.from.clone())
+            .to(to)
+            .subject(rendered.subject)
+            .message_id(Some(message.message_id.clone()))
+            .date(m.clock.now().and_utc().into())
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
+            .map_err(Failure::permanent)?;
+        match &m.transport {
+            Transport::Smtp(smtp) => smtp.send(email).await.map(drop).map_err(|e| Failure {
+                permanent: e.is_permanent(),
+                error: e.to_string(),
+            }),
+            Transport::Files(dir) => {
+                let (dir, id, bytes) = (dir.clone(), message.id.clone(), email.formatted());
+                actix_web::rt::task::spawn_blocking(move || write_eml(&dir, &id, &bytes))
+                    .await
+                    .map_err(|e| Failure {
+                        permanent: false,
+                        error: e.to_string(),
+                    })?
+                    .map_err(|e| Failure {
+                        permanent: false,
+                        error: format!("cannot write the .eml file: {e}"),
+                    })
+            }
+        }
+    }
+}
+
+/// The delay before the next try after `attempts` tries: 30 s doubling per
+/// attempt up to an hour, times a random factor in [0.5, 1) so that
+/// messages that failed together do not retry together.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exponent = attempts.clamp(1, 20) as u32 - 1;
+    let full = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
+    let jitter = 0.5 + f64::from(OsRng.next_u32()) / f64::from(u32::MAX) / 2.0;
+    chrono::Duration::from_std(full.mul_f64(jitter.min(0.999))).expect("at most an hour")
+}
+
+/// Writes `dir/ID.eml` readable by the owner only, through a temporary
+/// file renamed into place so a reader never sees half a message.
+fn write_eml(dir: &std::path::Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile_in(dir)?;
+    file.1.write_all(bytes)?;
+    file.1.sync_all()?;
+    std::fs::rename(&file.0, dir.join(format!("{id}.eml")))
+}
+
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    Ok((path.clone(), options.open(path)?))
+}
+
+/// Stops the workers [`spawn`] started.
+#[derive(Debug)]
+pub struct Workers {
+    stop: watch::Sender<bool>,
+}
+
+impl Workers {
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts `count` workers on the current runtime: each delivers what is due,
+/// then sleeps until woken, [`POLL`] passes, or it is stopped.
+pub fn spawn(mailer: Arc<Mailer>, count: usize, signal: &Signal) -> Workers {
+    let (stop, stopped) = watch::channel(false);
+    for _ in 0..count {
+        let worker = Worker::new(mailer.clone());
+        let wake = signal.0.clone();
+        let mut stopped = stopped.clone();
+        actix_web::rt::spawn(async move {
+            loop {
+                let busy = match worker.run_once().await {
+                    Ok(tried) => tried as i64 == BATCH,
+                    Err(error) => {
+                        tracing::warn!(%error, "outbox worker cannot reach the database");
+                        false
+                    }
+                };
+                if busy {
+                    continue;
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stopped.changed() => {}
+                }
+                if *stopped.borrow() {
+                    break;
+                }
+            }
+        });
+    }
+    Workers { stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_an_hour() {
+        for attempts in 1..=30 {
+            let full = FIRST_BACKOFF
+                .saturating_mul(1 << (attempts.min(20) - 1))
+                .min(MAX_BACKOFF);
+            let full = chrono::Duration::from_std(full).unwrap();
+            let d = backoff(attempts);
+            assert!(d >= full / 2 && d < full, "{attempts}: {d}");
+        }
+        let draws: std::collections::HashSet<_> = (0..20).map(|_| backoff(3)).collect();
+        assert!(draws.len() > 1, "jitter varies");
+    }
+
+    #[test]
+    fn eml_files_are_private_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        write_eml(dir.path(), "m1", b"Subject: x\r\n\r\nbody").unwrap();
+        write_eml(dir.path(), "m1", b"Subject: y\r\n\r\nbody").unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "a retry rewrites the same file");
+        let path = dir.path().join("m1.eml");
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("Subject: y")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

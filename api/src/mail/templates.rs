@@ -1,0 +1,395 @@
+//! The emails' words: one template per kind of message, in text and HTML,
+//! in the seven locales a user may have (en, fr, de, es, it, nl, ja).
+//!
+//! Templates are Rust, not files read at run time: a missing translation is
+//! a compile error, not an email with a hole in it. Every paragraph of the
+//! HTML part is escaped after its values are filled in.
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+use url::Url;
+
+/// A rendered email.
+#[derive(Debug)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Why a message cannot be rendered (it is dead-lettered: no retry helps).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no template named {0:?}")]
+    UnknownTemplate(String),
+    #[error("the payload does not fit the template: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+/// The reset email's payload (sealed in the outbox row).
+#[derive(Deserialize)]
+struct ResetPayload {
+    name: String,
+    delivery_kind: String,
+    secret: String,
+    expires_at: NaiveDateTime,
+}
+
+/// The payload of the email that follows a change of master password.
+#[derive(Deserialize)]
+struct ChangedPayload {
+    name: String,
+    changed_at: NaiveDateTime,
+}
+
+/// The words of one locale.
+struct Words {
+    hello: &'static str,
+    reset_subject: &'static str,
+    reset_intro: &'static str,
+    reset_password: &'static str,
+    reset_link: &'static str,
+    reset_expires: &'static str,
+    not_you: &'static str,
+    changed_subject: &'static str,
+    changed_body: &'static str,
+    footer: &'static str,
+}
+
+const EN: Words = Words {
+    hello: "Hello {name},",
+    reset_subject: "Your master password was reset",
+    reset_intro: "Your administrator reset the master password of your password manager account. The items of your vault were removed; company items that your company backed up are kept by your company.",
+    reset_password: "Sign in with this temporary master password, then choose a new one:",
+    reset_link: "Open this link to choose a new master password:",
+    reset_expires: "It works once, until {expires}.",
+    not_you: "If you did not expect this, contact your administrator at once.",
+    changed_subject: "Your master password was changed",
+    changed_body: "The master password of your password manager account was changed on {at}.",
+    footer: "This message was sent automatically; please do not reply to it.",
+};
+
+const FR: Words = Words {
+    hello: "Bonjour {name},",
+    reset_subject: "Votre mot de passe maître a été réinitialisé",
+    reset_intro: "Votre administrateur a réinitialisé le mot de passe maître de votre compte de gestionnaire de mots de passe. Les éléments de votre coffre ont été supprimés ; les éléments d'entreprise sauvegardés par votre entreprise sont conservés par celle-ci.",
+    reset_password: "Connectez-vous avec ce mot de passe maître temporaire, puis choisissez-en un nouveau :",
+    reset_link: "Ouvrez ce lien pour choisir un nouveau mot de passe maître :",
+    reset_expires: "Il ne sert qu'une fois, jusqu'au {expires}.",
+    not_you: "Si vous ne vous y attendiez pas, contactez immédiatement votre administrateur.",
+    changed_subject: "Votre mot de passe maître a été modifié",
+    changed_body: "Le mot de passe maître de votre compte de gestionnaire de mots de passe a été modifié le {at}.",
+    footer: "Ce message a été envoyé automatiquement ; merci de ne pas y répondre.",
+};
+
+const DE: Words = Words {
+    hello: "Hallo {name},",
+    reset_subject: "Ihr Master-Passwort wurde zurückgesetzt",
+    reset_intro: "Ihr Administrator hat das Master-Passwort Ihres Passwort-Manager-Kontos zurückgesetzt. Die Einträge Ihres Tresors wurden entfernt; Firmeneinträge, die Ihr Unternehmen gesichert hat, bleiben dort erhalten.",
+    reset_password: "Melden Sie sich mit diesem temporären Master-Passwort an und wählen Sie dann ein neues:",
+    reset_link: "Öffnen Sie diesen Link, um ein neues Master-Passwort zu wählen:",
+    reset_expires: "Es gilt einmal, bis {expires}.",
+    not_you: "Falls Sie das nicht erwartet haben, wenden Sie sich sofort an Ihren Administrator.",
+    changed_subject: "Ihr Master-Passwort wurde geändert",
+    changed_body: "Das Master-Passwort Ihres Passwort-Manager-Kontos wurde am {at} geändert.",
+    footer: "Diese Nachricht wurde automatisch gesendet; bitte antworten Sie nicht darauf.",
+};
+
+const ES: Words = Words {
+    hello: "Hola, {name}:",
+    reset_subject: "Se ha restablecido su contraseña maestra",
+    reset_intro: "Su administrador ha restablecido la contraseña maestra de su cuenta del gestor de contraseñas. Los elementos de su bóveda se han eliminado; los elementos de empresa que su empresa respaldó los conserva su empresa.",
+    reset_password: "Inicie sesión con esta contraseña maestra temporal y después elija una nueva:",
+    reset_link: "Abra este enlace para elegir una nueva contraseña maestra:",
+    reset_expires: "Sirve una sola vez, hasta el {expires}.",
+    not_you: "Si no esperaba este mensaje, póngase en contacto con su administrador de inmediato.",
+    changed_subject: "Se ha cambiado su contraseña maestra",
+    changed_body: "La contraseña maestra de su cuenta del gestor de contraseñas se cambió el {at}.",
+    footer: "Este mensaje se envió automáticamente; no lo responda.",
+};
+
+const IT: Words = Words {
+    hello: "Ciao {name},",
+    reset_subject: "La tua password principale è stata reimpostata",
+    reset_intro: "Il tuo amministratore ha reimpostato la password principale del tuo account del gestore di password. Gli elementi della tua cassaforte sono stati rimossi; gli elementi aziendali di cui la tua azienda ha un backup restano alla tua azienda.",
+    reset_password: "Accedi con questa password principale temporanea, poi scegline una nuova:",
+    reset_link: "Apri questo link per scegliere una nuova password principale:",
+    reset_expires: "Vale una sola volta, fino al {expires}.",
+    not_you: "Se non te lo aspettavi, contatta subito il tuo amministratore.",
+    changed_subject: "La tua password principale è stata modificata",
+    changed_body: "La password principale del tuo account del gestore di password è stata modificata il {at}.",
+    footer: "Questo messaggio è stato inviato automaticamente; non rispondere.",
+};
+
+const NL: Words = Words {
+    hello: "Hallo {name},",
+    reset_subject: "Uw hoofdwachtwoord is opnieuw ingesteld",
+    reset_intro: "Uw beheerder heeft het hoofdwachtwoord van uw wachtwoordmanageraccount opnieuw ingesteld. De items in uw kluis zijn verwijderd; bedrijfsitems waarvan uw bedrijf een back-up heeft, blijven bij uw bedrijf bewaard.",
+    reset_password: "Meld u aan met dit tijdelijke hoofdwachtwoord en kies daarna een nieuw:",
+    reset_link: "Open deze link om een nieuw hoofdwachtwoord te kiezen:",
+    reset_expires: "Het werkt één keer, tot {expires}.",
+    not_you: "Als u dit niet verwachtte, neem dan direct contact op met uw beheerder.",
+    changed_subject: "Uw hoofdwachtwoord is gewijzigd",
+    changed_body: "Het hoofdwachtwoord van uw wachtwoordmanageraccount is gewijzigd op {at}.",
+    footer: "Dit bericht is automatisch verzonden; beantwoord het niet.",
+};
+
+const JA: Words = Words {
+    hello: "{name} 様",
+    reset_subject: "マスターパスワードがリセットされました",
+    reset_intro: "管理者があなたのパスワードマネージャーアカウントのマスターパスワードをリセットしました。保管庫のアイテムは削除されました。会社がバックアップした会社のアイテムは会社側で保持されます。",
+    reset_password: "次の一時マスターパスワードでサインインし、新しいマスターパスワードを設定してください：",
+    reset_link: "次のリンクを開いて、新しいマスターパスワードを設定してください：",
+    reset_expires: "使用できるのは1回のみで、有効期限は {expires} です。",
+    not_you: "心当たりがない場合は、すぐに管理者に連絡してください。",
+    changed_subject: "マスターパスワードが変更されました",
+    changed_body: "パスワードマネージャーアカウントのマスターパスワードが {at} に変更されました。",
+    footer: "このメッセージは自動送信されています。返信しないでください。",
+};
+
+/// The locales emails are written in.
+pub const LOCALES: [&str; 7] = ["en", "fr", "de", "es", "it", "nl", "ja"];
+
+fn words(locale: &str) -> &'static Words {
+    match locale {
+        "fr" => &FR,
+        "de" => &DE,
+        "es" => &ES,
+        "it" => &IT,
+        "nl" => &NL,
+        "ja" => &JA,
+        _ => &EN,
+    }
+}
+
+/// The page of the webapp that finishes a reset; the token travels in the
+/// link's fragment, which browsers never send to a server or a referrer.
+pub const WEBAPP_RESET_PAGE: &str = "reset-master-password";
+
+/// The link a webapp user opens to finish a reset.
+pub fn reset_link(webapp: &Url, token: &str) -> Url {
+    let mut base = webapp.clone();
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let mut link = base.join(WEBAPP_RESET_PAGE).expect("a relative path joins");
+    link.set_fragment(Some(&format!("token={token}")));
+    link
+}
+
+fn when(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Escapes text for HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills `{key}` placeholders (text; the HTML part escapes the result).
+fn fill(words: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(words.to_owned(), |acc, (key, value)| {
+        acc.replace(&format!("{{{key}}}"), value)
+    })
+}
+
+/// A message's parts before they become text and HTML.
+enum Block {
+    Paragraph(String),
+    /// A secret to copy, set apart.
+    Code(String),
+    Link(Url),
+}
+
+fn assemble(locale: &str, subject: &str, blocks: &[Block]) -> Rendered {
+    let mut text = String::new();
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{locale}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body style=\"font-family: sans-serif; line-height: 1.5\">\n",
+        escape(subject)
+    );
+    for block in blocks {
+        match block {
+            Block::Paragraph(words) => {
+                text.push_str(words);
+                html.push_str(&format!("<p>{}</p>\n", escape(words)));
+            }
+            Block::Code(code) => {
+                text.push_str("    ");
+                text.push_str(code);
+                html.push_str(&format!(
+                    "<p><code style=\"font-size: 1.25em; letter-spacing: 0.05em\">{}</code></p>\n",
+                    escape(code)
+                ));
+            }
+            Block::Link(url) => {
+                text.push_str(url.as_str());
+                html.push_str(&format!(
+                    "<p><a href=\"{0}\">{0}</a></p>\n",
+                    escape(url.as_str())
+                ));
+            }
+        }
+        text.push_str("\n\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    Rendered {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
+/// Renders `template` in `locale` from its payload; `webapp` is where reset
+/// links point.
+pub fn render(
+    template: &str,
+    locale: &str,
+    payload: &[u8],
+    webapp: &Url,
+) -> Result<Rendered, RenderError> {
+    let w = words(locale);
+    match template {
+        "master_password_reset" => {
+            let p: ResetPayload = serde_json::from_slice(payload)?;
+            let expires = when(p.expires_at);
+            let secret = if p.delivery_kind == "link" {
+                vec![
+                    Block::Paragraph(w.reset_link.into()),
+                    Block::Link(reset_link(webapp, &p.secret)),
+                ]
+            } else {
+                vec![
+                    Block::Paragraph(w.reset_password.into()),
+                    Block::Code(p.secret),
+                ]
+            };
+            let mut blocks = vec![
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(w.reset_intro.into()),
+            ];
+            blocks.extend(secret);
+            blocks.extend([
+                Block::Paragraph(fill(w.reset_expires, &[("expires", &expires)])),
+                Block::Paragraph(w.not_you.into()),
+                Block::Paragraph(w.footer.into()),
+            ]);
+            Ok(assemble(locale, w.reset_subject, &blocks))
+        }
+        "master_password_changed" => {
+            let p: ChangedPayload = serde_json::from_slice(payload)?;
+            let at = when(p.changed_at);
+            let blocks = [
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(fill(w.changed_body, &[("at", &at)])),
+                Block::Paragraph(w.not_you.into()),
+                Block::Paragraph(w.footer.into()),
+            ];
+            Ok(assemble(locale, w.changed_subject, &blocks))
+        }
+        other => Err(RenderError::UnknownTemplate(other.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reset_payload(kind: &str, name: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "reset_id": "r",
+            "delivery_kind": kind,
+            "name": name,
+            "secret": "Secret-7x",
+            "expires_at": "2026-11-28T09:30:00",
+        }))
+        .unwrap()
+    }
+
+    fn webapp() -> Url {
+        Url::parse("https://vault.example/app").unwrap()
+    }
+
+    #[test]
+    fn every_locale_renders_every_template_in_its_own_words() {
+        let changed = serde_json::to_vec(&serde_json::json!({
+            "name": "Ann", "changed_at": "2026-11-25T10:00:00",
+        }))
+        .unwrap();
+        let mut subjects = std::collections::HashSet::new();
+        for locale in LOCALES {
+            let reset = render(
+                "master_password_reset",
+                locale,
+                &reset_payload("temporary_password", "Ann"),
+                &webapp(),
+            )
+            .unwrap();
+            assert!(reset.text.contains("Secret-7x") && reset.html.contains("Secret-7x"));
+            assert!(reset.text.contains("2026-11-28 09:30 UTC"), "{locale}");
+            assert!(reset.text.contains("Ann"), "{locale}");
+            assert!(reset.html.contains(&format!("lang=\"{locale}\"")));
+            let changed = render("master_password_changed", locale, &changed, &webapp()).unwrap();
+            assert!(changed.text.contains("2026-11-25 10:00 UTC"), "{locale}");
+            assert!(subjects.insert(reset.subject) && subjects.insert(changed.subject));
+        }
+    }
+
+    #[test]
+    fn html_escapes_what_the_payload_brings() {
+        let r = render(
+            "master_password_reset",
+            "en",
+            &reset_payload("temporary_password", "<script>alert('x')</script> & co"),
+            &webapp(),
+        )
+        .unwrap();
+        assert!(!r.html.contains("<script>"));
+        assert!(
+            r.html
+                .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co")
+        );
+        assert!(r.text.contains("<script>"), "the text part is text");
+    }
+
+    #[test]
+    fn a_link_carries_its_token_in_the_fragment_under_the_webapp() {
+        let r = render(
+            "master_password_reset",
+            "fr",
+            &reset_payload("link", "Ann"),
+            &webapp(),
+        )
+        .unwrap();
+        let link = "https://vault.example/app/reset-master-password#token=Secret-7x";
+        assert!(r.text.contains(link), "{}", r.text);
+        assert!(r.html.contains(&format!("href=\"{link}\"")));
+        assert_eq!(
+            reset_link(&Url::parse("http://127.0.0.1:8080/").unwrap(), "t").as_str(),
+            "http://127.0.0.1:8080/reset-master-password#token=t"
+        );
+    }
+
+    #[test]
+    fn unknown_templates_and_bad_payloads_are_errors() {
+        assert!(matches!(
+            render("nope", "en", b"{}", &webapp()),
+            Err(RenderError::UnknownTemplate(_))
+        ));
+        assert!(matches!(
+            render("master_password_reset", "en", b"{}", &webapp()),
+            Err(RenderError::Payload(_))
+        ));
+    }
+}

@@ -1,0 +1,403 @@
+//! Delivering the outbox to a real SMTP server (the tests' sink): retries
+//! while it is down, the dead-letter bound, a crash between commit and send,
+//! withdrawn emails, several workers, and `.eml` files when no SMTP is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use custodian_api::config::SmtpUrl;
+use custodian_api::db::outbox;
+use custodian_api::db::schema::outbox_messages;
+use custodian_api::db::{Backend, Db};
+use custodian_api::ids::PartnerId;
+use custodian_api::mail::{Mailer, Transport, Worker};
+use custodian_api::testing::TestServer;
+use diesel::prelude::*;
+use rstest::rstest;
+use serde_json::json;
+
+use crate::resets::{
+    emailed_secret, outbox_status_becomes, post_reset, secret_in, sign_in_with_temporary,
+    user_with_items,
+};
+use crate::support::{owner_token, send};
+
+/// An outbox row as the tests look at it.
+#[derive(Debug, Queryable)]
+struct Row {
+    id: String,
+    message_id: String,
+    status: String,
+    attempts: i32,
+    has_payload: bool,
+    next_attempt_at: NaiveDateTime,
+}
+
+async fn rows(server: &TestServer, recipient: &str) -> Vec<Row> {
+    let recipient = recipient.to_owned();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok(outbox_messages::table
+                .filter(outbox_messages::recipient.eq(recipient))
+                .order(outbox_messages::id.asc())
+                .select((
+                    outbox_messages::id,
+                    outbox_messages::message_id,
+                    outbox_messages::status,
+                    outbox_messages::attempts,
+                    outbox_messages::payload_ciphertext.is_not_null(),
+                    outbox_messages::next_attempt_at,
+                ))
+                .load::<Row>(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Resets a fresh user; (owner token, user's email, reset id).
+async fn reset_someone(server: &TestServer) -> (String, String, String) {
+    let owner = owner_token(server).await;
+    let (_, user, email, _) = user_with_items(server, 1, 0, 0).await;
+    let (status, reset, _) =
+        post_reset(server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    assert_eq!(status, 201, "{reset}");
+    (owner, email, reset["id"].as_str().unwrap().to_owned())
+}
+
+async fn email_status(server: &TestServer, owner: &str, reset: &str) -> String {
+    let (status, read) = send(
+        server,
+        owner,
+        "GET",
+        &format!("/v1/master-password-resets/{reset}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{read}");
+    read["email_status"].as_str().unwrap().to_owned()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_email_refused_while_smtp_is_down_is_delivered_once_when_it_is_back(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    server.mail.refuse(true);
+    let (owner, email, reset) = reset_someone(&server).await;
+    let id = rows(&server, &email).await[0].id.clone();
+    outbox_status_becomes(&server, &id, "retrying").await;
+    assert_eq!(email_status(&server, &owner, &reset).await, "retrying");
+    let row = &rows(&server, &email).await[0];
+    assert!(row.has_payload, "kept sealed until it is sent");
+    let waited = row.next_attempt_at - server.clock.now();
+    assert!(
+        waited >= chrono::Duration::seconds(15) && waited < chrono::Duration::seconds(30),
+        "the first retry waits 30 s with jitter: {waited}"
+    );
+    assert!(server.mail.refused() >= 1);
+
+    // Not due yet: a worker woken meanwhile leaves it alone.
+    server.outbox.wake();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rows(&server, &email).await[0].attempts, 1);
+
+    server.mail.refuse(false);
+    server.clock.advance(chrono::Duration::seconds(31));
+    server.outbox.wake();
+    let secret = emailed_secret(&server, &email).await;
+    let (status, _) = sign_in_with_temporary(&server, &email, &secret).await;
+    assert_eq!(status, 200, "the late email's secret works");
+    let row = &rows(&server, &email).await[0];
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.has_payload),
+        ("sent", 2, false)
+    );
+    assert_eq!(email_status(&server, &owner, &reset).await, "sent");
+    // Delivered once: nothing more arrives however often workers look.
+    server.clock.advance(chrono::Duration::hours(2));
+    server.outbox.wake();
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let copies = server
+        .mail
+        .received()
+        .iter()
+        .filter(|m| format!("<{}>", m.message_id()) == row.message_id)
+        .count();
+    assert_eq!(copies, 1);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_email_undeliverable_past_the_bound_is_dead_lettered_and_erased(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    server.mail.refuse(true);
+    let (owner, email, reset) = reset_someone(&server).await;
+    let id = rows(&server, &email).await[0].id.clone();
+    outbox_status_becomes(&server, &id, "retrying").await;
+    // Retries follow the backoff until the bound (24 h by default).
+    for _ in 0..3 {
+        let before = rows(&server, &email).await[0].attempts;
+        server.clock.advance(chrono::Duration::hours(1));
+        server.outbox.wake();
+        for _ in 0..250 {
+            if rows(&server, &email).await[0].attempts > before
+                && rows(&server, &email).await[0].status == "retrying"
+            {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(rows(&server, &email).await[0].attempts, 4);
+    server.clock.advance(chrono::Duration::hours(22));
+    server.outbox.wake();
+    outbox_status_becomes(&server, &id, "dead").await;
+    let row = &rows(&server, &email).await[0];
+    assert!(!row.has_payload, "a dead message keeps no secret");
+    assert_eq!(email_status(&server, &owner, &reset).await, "dead");
+    let (error, dead_at): (Option<String>, Option<NaiveDateTime>) = {
+        let id = id.clone();
+        server
+            .database
+            .pool()
+            .run(move |conn| {
+                Ok(outbox_messages::table
+                    .filter(outbox_messages::id.eq(id))
+                    .select((outbox_messages::last_error, outbox_messages::dead_at))
+                    .first(conn)?)
+            })
+            .await
+            .unwrap()
+    };
+    assert!(error.unwrap().contains("421"), "the SMTP answer is kept");
+    assert!(dead_at.is_some());
+
+    // The server comes back: a dead message stays dead; a re-issue is the
+    // way to send the user a secret now.
+    server.mail.refuse(false);
+    server.clock.advance(chrono::Duration::hours(1));
+    server.outbox.wake();
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(server.mail.received().is_empty());
+    let (status, _) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/master-password-resets/{reset}/reissue"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let secret = emailed_secret(&server, &email).await;
+    assert_eq!(
+        sign_in_with_temporary(&server, &email, &secret).await.0,
+        200
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_unsent_email_withdrawn_by_a_reissue_is_never_sent(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    server.mail.refuse(true);
+    let (owner, email, reset) = reset_someone(&server).await;
+    let first = rows(&server, &email).await[0].id.clone();
+    outbox_status_becomes(&server, &first, "retrying").await;
+    let (status, _) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/master-password-resets/{reset}/reissue"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let withdrawn = &rows(&server, &email).await[0];
+    assert_eq!(
+        (withdrawn.status.as_str(), withdrawn.has_payload),
+        ("dead", false)
+    );
+    // The new email is tried (and refused) before the server comes back.
+    let second = rows(&server, &email).await[1].id.clone();
+    outbox_status_becomes(&server, &second, "retrying").await;
+
+    server.mail.refuse(false);
+    server.clock.advance(chrono::Duration::hours(1));
+    server.outbox.wake();
+    let secret = emailed_secret(&server, &email).await;
+    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    let received = server.mail.received();
+    assert_eq!(received.len(), 1, "only the re-issued email");
+    assert_eq!(secret_in(&received[0]), secret);
+    assert_eq!(
+        sign_in_with_temporary(&server, &email, &secret).await.0,
+        200
+    );
+}
+
+/// A worker of another instance (or of this one after a restart) over the
+/// test server's database, mailing to its sink.
+fn other_worker(server: &TestServer, db: &Db) -> Worker {
+    let smtp = SmtpUrl::parse(&server.mail.url()).unwrap();
+    Worker::new(Arc::new(Mailer {
+        db: db.clone(),
+        keys: server.keys.clone(),
+        clock: server.clock.clone(),
+        metrics: Default::default(),
+        transport: Transport::smtp(&smtp).unwrap(),
+        from: "Custodian <custodian@localhost>".parse().unwrap(),
+        webapp: url::Url::parse(&server.base_url).unwrap(),
+        dead_letter_after: chrono::Duration::hours(24),
+    }))
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_crash_between_commit_and_send_loses_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    // An instance with no worker: the reset commits and nothing sends it,
+    // as when the process dies right after the commit.
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let (_, email, _) = reset_someone(&server).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert!(server.mail.received().is_empty());
+    let id = rows(&server, &email).await[0].id.clone();
+
+    // A worker claims it and dies before sending (its claim is all it left).
+    let now = server.clock.now();
+    let lease = now + chrono::Duration::minutes(2);
+    let claimed = {
+        let now_ = now;
+        server
+            .database
+            .pool()
+            .write(move |conn| outbox::claim(conn, "a-worker-that-died", now_, lease, 16))
+            .await
+            .unwrap()
+    };
+    assert_eq!(claimed.len(), 1);
+
+    // After the restart, the claim holds until its lease runs out...
+    let restarted = other_worker(&server, &server.database.pool());
+    assert_eq!(restarted.run_once().await.unwrap(), 0);
+    assert!(server.mail.received().is_empty());
+    // ...then the message is sent, once, with the Message-ID it always had.
+    server.clock.advance(chrono::Duration::minutes(3));
+    assert_eq!(restarted.run_once().await.unwrap(), 1);
+    assert_eq!(restarted.run_once().await.unwrap(), 0);
+    let received = server.mail.received();
+    assert_eq!(received.len(), 1);
+    let row = &rows(&server, &email).await[0];
+    assert_eq!(format!("<{}>", received[0].message_id()), row.message_id);
+    assert_eq!((row.status.as_str(), row.attempts), ("sent", 2));
+    let secret = secret_in(&received[0]);
+    assert_eq!(
+        sign_in_with_temporary(&server, &email, &secret).await.0,
+        200
+    );
+    let _ = id;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn two_workers_send_each_message_exactly_once(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
+    let keys = server.keys.clone();
+    let now = server.clock.now();
+    server
+        .database
+        .pool()
+        .write(move |conn| {
+            for i in 0..60 {
+                outbox::queue(
+                    conn,
+                    &keys,
+                    partner,
+                    outbox::Email {
+                        template: "master_password_changed",
+                        locale: ["en", "fr", "de", "es", "it", "nl", "ja"][i % 7],
+                        recipient: &format!("user{i}@example.com"),
+                        payload: &json!({"name": format!("User {i}"), "changed_at": now}),
+                        now,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // One process's workers share its pool (on SQLite, its one writer).
+    let db = server.database.pool();
+    let (a, b) = (other_worker(&server, &db), other_worker(&server, &db));
+    loop {
+        let (x, y) = futures_util::future::join(a.run_once(), b.run_once()).await;
+        if x.unwrap() + y.unwrap() == 0 {
+            break;
+        }
+    }
+    let received = server.mail.received();
+    let mut ids: Vec<String> = received.iter().map(|m| m.message_id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((received.len(), ids.len()), (60, 60));
+    let subjects: std::collections::HashSet<String> =
+        received.iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects.len(), 7, "each in its recipient's language");
+    let sent: i64 = server
+        .database
+        .pool()
+        .run(|conn| {
+            Ok(outbox_messages::table
+                .filter(outbox_messages::status.eq("sent"))
+                .filter(outbox_messages::attempts.eq(1))
+                .filter(outbox_messages::payload_ciphertext.is_null())
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent, 60);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn without_smtp_mail_is_written_as_eml_files_in_the_data_directory(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn_with(backend, |c| c.smtp = None).await else {
+        return;
+    };
+    let (_, email, _) = reset_someone(&server).await;
+    let row = &rows(&server, &email).await[0];
+    outbox_status_becomes(&server, &row.id, "sent").await;
+    let file = server.data_dir.join("mail").join(format!("{}.eml", row.id));
+    let eml = std::fs::read_to_string(&file).expect("the .eml file");
+    assert!(
+        eml.contains(&format!("Message-ID: {}", row.message_id)),
+        "{eml}"
+    );
+    assert!(eml.contains(&format!("To: {email}")), "{eml}");
+    assert!(server.mail.received().is_empty(), "nothing went over SMTP");
+}
