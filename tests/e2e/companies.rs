@@ -392,3 +392,129 @@ async fn an_end_user_keeps_a_backed_up_company_item(
     assert_eq!(copies.items[0].removal_reason.as_deref(), Some("purged"));
     assert!(copies.items[0].expires_at.is_some());
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::ids::{PartnerId, UserId};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = app.server.create_admin(Role::Admin, &[]).await;
+    let admin = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(email, password),
+    )
+    .client()
+    .await
+    .expect("signed in");
+    let company = admin
+        .companies_create()
+        .body(types::NewCompany {
+            name: "Acme Web".into(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let user = admin
+        .company_users_create()
+        .company_id(company.id)
+        .body(types::NewUserRequest {
+            email: "wen@acme-web.example".into(),
+            name: "Wen".into(),
+            client_kind: types::ClientKind::Webapp,
+            locale: Some("ja".into()),
+            is_primary: None,
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let hash = custodian_api::auth::password::hash_blocking(&"wen's derived key".to_owned().into());
+    let (partner, id) = (
+        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
+        UserId::from_uuid(user.id),
+    );
+    let now = app.server.clock.now();
+    app.server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
+        .await
+        .unwrap();
+
+    let reset = admin
+        .reset_create()
+        .user_id(user.id)
+        .body(types::ResetRequest {
+            confirmation: "Yes".into(),
+            acknowledge_company_data_loss: None,
+            reason: None,
+            ticket: None,
+            supersedes: None,
+        })
+        .send()
+        .await
+        .expect("reset")
+        .into_inner();
+    assert_eq!(reset.delivery_kind, types::DeliveryKind::Link);
+
+    // The email, in Japanese, links to the webapp with the token.
+    let mail = app
+        .server
+        .mail
+        .wait_for(std::time::Duration::from_secs(20), |m| {
+            m.rcpt_to == ["wen@acme-web.example"]
+        })
+        .await;
+    assert_eq!(mail.subject(), "マスターパスワードがリセットされました");
+    let text = mail.text();
+    let (_, token) = text.split_once("#token=").expect("a link with its token");
+    let token = token.split_whitespace().next().unwrap().to_owned();
+    app.client
+        .account_reset_link_complete()
+        .body(types::ResetLinkCompletion {
+            token: token.clone(),
+            auth_key: "wen's new derived key".into(),
+            encrypted_vault_key: "bmV3IGtleQ==".into(),
+            kdf_params: None,
+        })
+        .send()
+        .await
+        .expect("the link finishes the reset");
+    let used = app
+        .client
+        .account_reset_link_complete()
+        .body(types::ResetLinkCompletion {
+            token,
+            auth_key: "wen's new derived key".into(),
+            encrypted_vault_key: "bmV3IGtleQ==".into(),
+            kdf_params: None,
+        })
+        .send()
+        .await
+        .expect_err("a link works once");
+    assert_eq!(used.status().map(|s| s.as_u16()), Some(401));
+    let finished = admin
+        .reset_get()
+        .reset_id(reset.id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(finished.status, "completed");
+    app.client
+        .account_token_create()
+        .body(types::AccountSignIn {
+            partner_id: partner.uuid(),
+            email: "wen@acme-web.example".into(),
+            auth_key: Some("wen's new derived key".into()),
+            temporary_password: None,
+        })
+        .send()
+        .await
+        .expect("the new key signs in");
+}

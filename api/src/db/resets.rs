@@ -302,6 +302,62 @@ pub fn pending_secret(conn: &mut DbConn, user: UserId) -> Result<Option<PendingS
         .optional()?)
 }
 
+/// A pending reset found by its secret.
+#[derive(Debug, Clone, Queryable)]
+pub struct BySecret {
+    pub reset_id: String,
+    pub partner_id: String,
+    pub user_id: String,
+    pub delivery_kind: String,
+    pub secret_expires_at: NaiveDateTime,
+}
+
+/// The pending reset a link's token belongs to, found by the token's keyed
+/// hash (index `master_password_resets_secret`).
+pub fn pending_by_secret(
+    conn: &mut DbConn,
+    secret_hash: &[u8],
+) -> Result<Option<BySecret>, DbError> {
+    Ok(master_password_resets::table
+        .filter(master_password_resets::secret_hash.eq(secret_hash))
+        .filter(master_password_resets::status.eq(PENDING))
+        .select((
+            master_password_resets::id,
+            master_password_resets::partner_id,
+            master_password_resets::user_id,
+            master_password_resets::delivery_kind,
+            master_password_resets::secret_expires_at,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Completes the reset `id` if it is still pending with this secret (a
+/// re-issue or a supersede in between changed or erased it) and the secret
+/// has not expired at `at`; whether it did.
+pub fn complete_with_secret(
+    conn: &mut DbConn,
+    id: &str,
+    secret_hash: &[u8],
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        master_password_resets::table
+            .filter(master_password_resets::id.eq(id))
+            .filter(master_password_resets::status.eq(PENDING))
+            .filter(master_password_resets::secret_hash.eq(secret_hash))
+            .filter(master_password_resets::secret_expires_at.gt(at)),
+    )
+    .set((
+        master_password_resets::status.eq(COMPLETED),
+        master_password_resets::secret_hash.eq(None::<Vec<u8>>),
+        master_password_resets::completed_at.eq(at),
+        master_password_resets::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
 /// Marks the user's pending reset completed, its secret erased; whether
 /// there was one.
 pub fn complete_pending(

@@ -372,31 +372,81 @@ pub async fn account_master_password_set(
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller.0;
     caller.authorize(&state)?;
-    let key_length = new.auth_key.expose_secret().len();
-    if !(16..=1024).contains(&key_length) {
-        return Err(ApiError::invalid(
-            "auth_key",
-            "must be 16 to 1,024 characters",
-        ));
+    let material = Material::check(new, &state).await?;
+    let user = caller.user;
+    let done = finish_reset(
+        &state,
+        &caller,
+        material,
+        "restricted_token",
+        move |conn, now| resets::complete_pending(conn, user, now),
+    )
+    .await?;
+    if !done {
+        return Err(unauthorized("the reset is no longer pending"));
     }
-    let vault_key = STANDARD
-        .decode(new.encrypted_vault_key.as_bytes())
-        .ok()
-        .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
-        .ok_or_else(|| {
-            ApiError::invalid("encrypted_vault_key", "must be base64 of 1 to 4,096 bytes")
-        })?;
-    if new
-        .kdf_params
-        .as_ref()
-        .is_some_and(|p| p.chars().count() > 1024)
-    {
-        return Err(ApiError::invalid(
-            "kdf_params",
-            "must be at most 1,024 characters",
-        ));
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A new master password's material, checked, its key hashed (argon2id, off
+/// the executor).
+struct Material {
+    hash: String,
+    kdf_params: Option<String>,
+    vault_key: Vec<u8>,
+}
+
+impl Material {
+    async fn check(new: NewMasterPassword, state: &AppState) -> Result<Self, ApiError> {
+        let key_length = new.auth_key.expose_secret().len();
+        if !(16..=1024).contains(&key_length) {
+            return Err(ApiError::invalid(
+                "auth_key",
+                "must be 16 to 1,024 characters",
+            ));
+        }
+        let vault_key = STANDARD
+            .decode(new.encrypted_vault_key.as_bytes())
+            .ok()
+            .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
+            .ok_or_else(|| {
+                ApiError::invalid("encrypted_vault_key", "must be base64 of 1 to 4,096 bytes")
+            })?;
+        if new
+            .kdf_params
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > 1024)
+        {
+            return Err(ApiError::invalid(
+                "kdf_params",
+                "must be at most 1,024 characters",
+            ));
+        }
+        Ok(Self {
+            hash: state.passwords.hash(new.auth_key).await,
+            kdf_params: new.kdf_params,
+            vault_key,
+        })
     }
-    let hash = state.passwords.hash(new.auth_key).await;
+}
+
+/// Finishes a reset in one transaction: `complete` marks it completed (or
+/// says it no longer can), then the new key material is stored (which bumps
+/// the token generation: every earlier token dies), the user is emailed
+/// that the master password changed (ASVS 2.5.5) and the change audited.
+/// Whether the reset was still there to finish.
+async fn finish_reset(
+    state: &web::Data<AppState>,
+    caller: &AccountCaller,
+    material: Material,
+    via: &'static str,
+    complete: impl FnOnce(
+        &mut crate::db::DbConn,
+        chrono::NaiveDateTime,
+    ) -> Result<bool, crate::db::DbError>
+    + Send
+    + 'static,
+) -> Result<bool, ApiError> {
     let now = state.clock.now();
     let keys = state.keys.clone();
     let event = NewEvent {
@@ -409,18 +459,23 @@ pub async fn account_master_password_set(
         allowed: true,
         policy_ids: Vec::new(),
         request_id: caller.request_id.clone(),
-        details: serde_json::json!({ "completes": "master_password_reset" }),
+        details: serde_json::json!({ "completes": "master_password_reset", "via": via }),
     };
-    let user = caller.user;
-    let partner = caller.partner;
-    let kdf_params = new.kdf_params;
+    let (user, partner) = (caller.user, caller.partner);
     let done = state
         .db
         .write(move |conn| {
-            if !resets::complete_pending(conn, user, now)? {
+            if !complete(conn, now)? {
                 return Ok(false);
             }
-            users::set_master_password(conn, user, &hash, kdf_params.as_deref(), &vault_key, now)?;
+            users::set_master_password(
+                conn,
+                user,
+                &material.hash,
+                material.kdf_params.as_deref(),
+                &material.vault_key,
+                now,
+            )?;
             if let Some((name, email, locale)) = users::contact(conn, user)? {
                 outbox::queue(
                     conn,
@@ -439,10 +494,133 @@ pub async fn account_master_password_set(
             Ok(true)
         })
         .await?;
-    if !done {
-        return Err(unauthorized("the reset is no longer pending"));
+    if done {
+        state.outbox.wake();
     }
-    state.outbox.wake();
+    Ok(done)
+}
+
+/// A webapp user's new master password, with the reset link's token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetLinkCompletion {
+    /// The token from the emailed link's fragment (`#token=…`).
+    #[schema(value_type = String, format = Password)]
+    pub token: SecretString,
+    /// As in `NewMasterPassword`.
+    #[schema(value_type = String, format = Password)]
+    pub auth_key: SecretString,
+    pub kdf_params: Option<String>,
+    pub encrypted_vault_key: String,
+}
+
+/// Finish a reset with its link (webapp users)
+///
+/// The token of the emailed single-use link is the credential: no bearer
+/// token. Stores the new key material, completes the reset (the link
+/// dies), activates the user and refuses every earlier token; the user is
+/// emailed that the master password changed. A token that is wrong,
+/// expired, already used or superseded answers the same 401, and is
+/// audited. The vault starts empty: the reset purged it.
+#[utoipa::path(
+    operation_id = "account_reset_link_complete",
+    tag = "account",
+    request_body = ResetLinkCompletion,
+    responses(
+        (status = 204, description = "Set; sign in with the new key"),
+        (status = 401, description = "The link is not valid (wrong, expired, used or superseded)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/account/reset-link")]
+pub async fn account_reset_link_complete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Json(completion): Json<ResetLinkCompletion>,
+) -> Result<HttpResponse, ApiError> {
+    const REFUSED: &str = "the link is not valid: it may have expired, been used or been replaced";
+    let ResetLinkCompletion {
+        token,
+        auth_key,
+        kdf_params,
+        encrypted_vault_key,
+    } = completion;
+    let token_length = token.expose_secret().len();
+    if !(1..=256).contains(&token_length) {
+        return Err(ApiError::invalid("token", "must be 1 to 256 characters"));
+    }
+    let material = Material::check(
+        NewMasterPassword {
+            auth_key,
+            kdf_params,
+            encrypted_vault_key,
+        },
+        &state,
+    )
+    .await?;
+    let secret_hash = state
+        .keys
+        .keyed_hash(RESET_SECRET, token.expose_secret().as_bytes());
+    let now = state.clock.now();
+    let lookup = secret_hash.clone();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(found) = resets::pending_by_secret(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let (Some(partner), Some(user)) = (
+                PartnerId::parse(&found.partner_id),
+                UserId::parse(&found.user_id),
+            ) else {
+                return Ok(None);
+            };
+            let usable = found.delivery_kind == "link" && found.secret_expires_at > now;
+            let company = users::generation(conn, partner, user)?.map(|(company, _)| company);
+            Ok(company
+                .filter(|_| usable)
+                .and_then(|company| CompanyId::parse(&company))
+                .map(|company| (found.reset_id, partner, user, company)))
+        })
+        .await?;
+    let request_id = req
+        .extensions()
+        .get::<crate::http::middleware::RequestId>()
+        .map(|id| id.0.clone());
+    let Some((reset, partner, user, company)) = found else {
+        let keys = state.keys.clone();
+        let event = NewEvent {
+            partner: None,
+            actor_kind: ActorKind::Anonymous,
+            actor_id: None,
+            action: "account.reset_link".into(),
+            target_kind: None,
+            target_id: None,
+            allowed: false,
+            policy_ids: Vec::new(),
+            request_id,
+            details: serde_json::json!({ "refused": "no pending link reset has this token" }),
+        };
+        state
+            .db
+            .write(move |conn| audit::append(conn, &keys, event).map(drop))
+            .await?;
+        return Err(unauthorized(REFUSED));
+    };
+    let caller = AccountCaller {
+        user,
+        company,
+        partner,
+        request_id,
+    };
+    caller.authorize(&state)?;
+    let done = finish_reset(&state, &caller, material, "link", move |conn, now| {
+        resets::complete_with_secret(conn, &reset, &secret_hash, now)
+    })
+    .await?;
+    if !done {
+        return Err(unauthorized(REFUSED));
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -131,6 +131,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(companies::backup_get)
         .service(account::account_token_create)
         .service(account::account_master_password_set)
+        .service(account::account_reset_link_complete)
         .service(account::vault_items_list)
         .service(account::vault_item_put)
         .service(account::vault_item_delete)

@@ -22,6 +22,11 @@ const PUBLIC: &[&str] = &[
     "token_create",
     "jwks_get",
     "account_token_create",
+    // The link's token is the credential, in the body. Past it, the user is
+    // authorized like any user on their own account (`useOwnVault`: allowed
+    // in resets::a_webapp_user_finishes_the_reset_with_the_emailed_link,
+    // denied by the fixture DENY/user_uses_anothers_vault.json).
+    "account_reset_link_complete",
 ];
 
 /// Who is allowed, in a case.

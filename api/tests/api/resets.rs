@@ -1025,3 +1025,176 @@ async fn a_reissue_kills_the_old_secret_and_sends_a_new_one_without_purging_agai
     .await;
     assert_eq!(status, 404);
 }
+
+/// Makes a user a webapp user writing in `locale`.
+async fn make_webapp(server: &TestServer, user: &str, locale: &'static str) {
+    let user = user.to_owned();
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            diesel::update(users::table.filter(users::id.eq(user)))
+                .set((users::client_kind.eq("webapp"), users::locale.eq(locale)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn complete_link(server: &TestServer, token: &str, auth_key: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/account/reset-link", server.base_url))
+        .json(&json!({
+            "token": token,
+            "auth_key": auth_key,
+            "encrypted_vault_key": "bmV3IHZhdWx0IGtleQ==",
+            "kdf_params": "argon2id;m=65536;t=3;p=4",
+        }))
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_webapp_user_finishes_the_reset_with_the_emailed_link(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (company, user, email, account) = user_with_items(&server, 1, 1, 1).await;
+    make_webapp(&server, &user, "de").await;
+    let preview_path = format!("/v1/users/{user}/master-password-reset-preview");
+    let (_, preview) = send(&server, &owner, "GET", &preview_path, None).await;
+    assert_eq!(preview["delivery_kind"], "link");
+    let (status, reset, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    assert_eq!(status, 201, "{reset}");
+    assert_eq!(reset["delivery_kind"], "link");
+    let id = reset["id"].as_str().unwrap().to_owned();
+
+    // The email, in German, carries a link to the webapp with the token in
+    // its fragment.
+    let mail = newest_email(&server, &email, "master_password_reset").await;
+    assert_eq!(mail.subject(), "Ihr Master-Passwort wurde zurückgesetzt");
+    let prefix = format!("{}/reset-master-password#token=", server.base_url);
+    assert!(mail.text().contains(&prefix), "{}", mail.text());
+    let token = secret_in(&mail);
+    assert!(mail.html().contains(&format!("href=\"{prefix}{token}\"")));
+    assert_eq!(token.len(), 43, "256 bits in unpadded base64url");
+
+    // A link is not a temporary password, and a wrong token is refused.
+    assert_eq!(sign_in_with_temporary(&server, &email, &token).await.0, 401);
+    let (status, wrong) = complete_link(&server, "not-the-token", "a-new-derived-key-0123").await;
+    assert_eq!(status, 401, "{wrong}");
+    // Bad material is refused before the token is spent.
+    let (status, problem) = complete_link(&server, &token, "short").await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("auth_key"))
+    );
+
+    let (status, body) = complete_link(&server, &token, "a-new-derived-key-0123").await;
+    assert_eq!(status, 204, "{body}");
+    let (_, read) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/master-password-resets/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(read["status"], "completed");
+    let (status, used) = complete_link(&server, &token, "a-new-derived-key-0123").await;
+    assert_eq!(status, 401, "single use");
+    assert_eq!(
+        used["detail"], wrong["detail"],
+        "the problem does not say which"
+    );
+
+    // The old token is dead, the new key signs in to an empty vault, and the
+    // backed-up company item lives on as its backup copy.
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401);
+    let (status, token) = account_sign_in(
+        &server,
+        &server.owner.partner_id,
+        &email,
+        "a-new-derived-key-0123",
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    let (_, items) = send(
+        &server,
+        token["access_token"].as_str().unwrap(),
+        "GET",
+        "/v1/account/vault/items",
+        None,
+    )
+    .await;
+    assert_eq!(items["items"], json!([]));
+    let (_, copies) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{company}/backups"),
+        None,
+    )
+    .await;
+    assert_eq!(copies["items"].as_array().unwrap().len(), 1, "{copies}");
+    let notice = newest_email(&server, &email, "master_password_changed").await;
+    assert_eq!(notice.subject(), "Ihr Master-Passwort wurde geändert");
+
+    // Both the refusal and the change are audited, the token in neither.
+    let (_, refused) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=account.master_password_set",
+        None,
+    )
+    .await;
+    assert_eq!(refused["items"][0]["details"]["via"], "link", "{refused}");
+    let dump = dump_database(&server).await;
+    let token_text = secret_in(&mail);
+    assert!(!dump.contains(&token_text));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn expired_and_reissued_links_are_refused_alike(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 0, 0, 0).await;
+    make_webapp(&server, &user, "en").await;
+    let (_, reset, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    let old = emailed_secret(&server, &email).await;
+    let path = format!(
+        "/v1/master-password-resets/{}/reissue",
+        reset["id"].as_str().unwrap()
+    );
+    let (status, _) = send(&server, &owner, "POST", &path, None).await;
+    assert_eq!(status, 200);
+    let new = emailed_secret(&server, &email).await;
+    assert_ne!(old, new);
+    let (status, reissued) = complete_link(&server, &old, "a-new-derived-key-0123").await;
+    assert_eq!(status, 401, "the re-issue killed the old link");
+    server
+        .clock
+        .advance(chrono::Duration::seconds(72 * 3600 + 1));
+    let (status, expired) = complete_link(&server, &new, "a-new-derived-key-0123").await;
+    assert_eq!(status, 401, "expired after 72 hours");
+    assert_eq!(reissued["detail"], expired["detail"]);
+}

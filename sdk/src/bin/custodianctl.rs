@@ -116,6 +116,9 @@ enum ResetsCommand {
     },
     /// Show one reset, with its email's status.
     Show { reset_id: uuid::Uuid },
+    /// Send a pending reset's user a fresh secret: the old one dies at once,
+    /// nothing is purged again.
+    Reissue { reset_id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -441,6 +444,9 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
         }
         ResetsCommand::Show { reset_id } => {
             answer(client.reset_get().reset_id(*reset_id).send()).await
+        }
+        ResetsCommand::Reissue { reset_id } => {
+            answer(client.reset_reissue().reset_id(*reset_id).send()).await
         }
     }
 }

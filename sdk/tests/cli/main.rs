@@ -315,4 +315,18 @@ async fn a_reset_from_a_shell() {
     assert_ne!(replaced["id"], reset["id"]);
     let old = json(&custodianctl_as(&["resets", "show", id], url, &admin).await);
     assert_eq!(old["status"], "superseded");
+
+    // The user lost the email: a re-issue sends a fresh one.
+    let current = replaced["id"].as_str().unwrap();
+    let reissued = json(&custodianctl_as(&["resets", "reissue", current], url, &admin).await);
+    assert_eq!(
+        (reissued["id"].as_str(), reissued["reissue_count"].as_i64()),
+        (Some(current), Some(1))
+    );
+    let refused = custodianctl_as(&["resets", "reissue", id], url, &admin).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("HTTP 409 reset_not_pending"),
+        "a superseded reset is not re-issued"
+    );
 }

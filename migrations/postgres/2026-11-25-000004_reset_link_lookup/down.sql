@@ -1,0 +1,1 @@
+DROP INDEX master_password_resets_secret;
