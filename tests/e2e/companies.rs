@@ -175,6 +175,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
             email: "lou@acme-law.example".into(),
             auth_key: Some("lou's derived key".into()),
             temporary_password: None,
+            recovery_verifier: None,
         })
         .send()
         .await
@@ -327,6 +328,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
             email: "lou@acme-law.example".into(),
             auth_key: None,
             temporary_password: Some(temporary.clone()),
+            recovery_verifier: None,
         })
         .send()
         .await
@@ -361,6 +363,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
             email: "lou@acme-law.example".into(),
             auth_key: None,
             temporary_password: Some(temporary),
+            recovery_verifier: None,
         })
         .send()
         .await
@@ -373,6 +376,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
             email: "lou@acme-law.example".into(),
             auth_key: Some("lou's new derived key".into()),
             temporary_password: None,
+            recovery_verifier: None,
         })
         .send()
         .await
@@ -513,6 +517,7 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
             email: "wen@acme-web.example".into(),
             auth_key: Some("wen's new derived key".into()),
             temporary_password: None,
+            recovery_verifier: None,
         })
         .send()
         .await

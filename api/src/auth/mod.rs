@@ -43,6 +43,10 @@ pub fn new_api_client_secret() -> SecretString {
 /// token).
 pub const RESET_SECRET: &str = "reset-secret";
 
+/// The keyed-hash domain of recovery-key verifiers (drawn by the client from
+/// its CSPRNG, at least 128 bits: HMAC, not argon2).
+pub const RECOVERY_VERIFIER: &str = "recovery-verifier";
+
 /// The classes of a temporary password, without the characters people
 /// confuse (I l 1, O o 0) and without characters that need quoting in a
 /// shell or escaping in a URL or HTML.

@@ -155,13 +155,17 @@ pub fn lock_user(
 }
 
 /// Bumps the user's token generation (every token issued before is refused),
-/// marks the user `reset_pending` and records the time of the reset.
+/// marks the user `reset_pending`, records the time of the reset and forgets
+/// the recovery key: it wraps the purged vault's key, and the new master
+/// password comes with a new vault key.
 pub fn mark_user_reset(conn: &mut DbConn, user: UserId, at: NaiveDateTime) -> Result<(), DbError> {
     diesel::update(users::table.filter(users::id.eq(user.to_string())))
         .set((
             users::token_generation.eq(users::token_generation + 1),
             users::status.eq("reset_pending"),
             users::last_reset_at.eq(at),
+            users::recovery_key_verifier.eq(None::<Vec<u8>>),
+            users::recovery_wrapped_vault_key.eq(None::<Vec<u8>>),
             users::updated_at.eq(at),
         ))
         .execute(conn)?;

@@ -276,6 +276,52 @@ pub fn set_master_password(
     Ok(())
 }
 
+/// Registers (or replaces) the user's recovery key: the verifier's keyed
+/// hash and the vault key wrapped by the recovery key (ciphertext).
+pub fn set_recovery_key(
+    conn: &mut DbConn,
+    user: UserId,
+    verifier_hash: &[u8],
+    wrapped_vault_key: &[u8],
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(users::table.filter(users::id.eq(user.to_string())))
+        .set((
+            users::recovery_key_verifier.eq(verifier_hash),
+            users::recovery_wrapped_vault_key.eq(wrapped_vault_key),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A registered recovery key: the verifier's keyed hash and the vault key
+/// wrapped by the recovery key.
+#[derive(Debug, Clone)]
+pub struct RecoveryKey {
+    pub verifier_hash: Vec<u8>,
+    pub wrapped_vault_key: Vec<u8>,
+}
+
+/// The user's recovery key, if one is registered.
+pub fn recovery_key(conn: &mut DbConn, user: UserId) -> Result<Option<RecoveryKey>, DbError> {
+    type Columns = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let found: Option<Columns> = users::table
+        .filter(users::id.eq(user.to_string()))
+        .select((
+            users::recovery_key_verifier,
+            users::recovery_wrapped_vault_key,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found
+        .and_then(|(verifier, wrapped)| verifier.zip(wrapped))
+        .map(|(verifier_hash, wrapped_vault_key)| RecoveryKey {
+            verifier_hash,
+            wrapped_vault_key,
+        }))
+}
+
 /// The user's name, email and locale, for the emails they are sent.
 pub fn contact(
     conn: &mut DbConn,

@@ -22,8 +22,8 @@ use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, ActorKind, NewEvent};
-use crate::auth::RESET_SECRET;
 use crate::auth::throttle::Verdict;
+use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{backup_profiles, outbox, resets, users};
@@ -31,7 +31,6 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
-use crate::http::tokens::TokenResponse;
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// An account token's scope: the vault and the account.
@@ -40,6 +39,10 @@ pub const SCOPE_VAULT: &str = "vault";
 /// A restricted account token's scope, from signing in with a reset's
 /// temporary password: its only use is setting a new master password.
 pub const SCOPE_MASTER_PASSWORD: &str = "master-password:set";
+
+/// A restricted account token's scope, from signing in with a recovery
+/// key's verifier: its only use is `POST /v1/account/recovery`.
+pub const SCOPE_RECOVER: &str = "account:recover";
 
 /// The largest item (and backup copy), in bytes of ciphertext.
 pub const MAX_ITEM_BYTES: usize = 256 * 1024;
@@ -50,6 +53,8 @@ pub struct AccountCaller {
     pub user: UserId,
     pub company: CompanyId,
     pub partner: PartnerId,
+    /// The token generation the caller's token was issued at.
+    pub generation: i64,
     pub request_id: Option<String>,
 }
 
@@ -132,6 +137,7 @@ async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<Account
         user,
         company,
         partner,
+        generation,
         request_id,
     })
 }
@@ -164,6 +170,21 @@ impl FromRequest for ResettingUser {
     }
 }
 
+/// A user signed in with their recovery key's verifier: the token's only
+/// use is `POST /v1/account/recovery`.
+#[derive(Debug, Clone)]
+pub struct RecoveringUser(pub AccountCaller);
+
+impl FromRequest for RecoveringUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { account_caller(req, SCOPE_RECOVER).await.map(RecoveringUser) })
+    }
+}
+
 /// An end user signing in.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -172,8 +193,8 @@ pub struct AccountSignIn {
     pub partner_id: uuid::Uuid,
     pub email: String,
     /// The authentication key the client derived from the master password
-    /// (never the master password itself), base64. Send this or
-    /// `temporary_password`.
+    /// (never the master password itself), base64. Send exactly one of this,
+    /// `temporary_password` and `recovery_verifier`.
     #[schema(value_type = Option<String>, format = Password)]
     pub auth_key: Option<SecretString>,
     /// The temporary master password a reset emailed (desktop users): the
@@ -181,6 +202,31 @@ pub struct AccountSignIn {
     /// (`scope` `master-password:set`).
     #[schema(value_type = Option<String>, format = Password)]
     pub temporary_password: Option<SecretString>,
+    /// The verifier the client derived from the user's recovery key (as
+    /// registered with `PUT /v1/account/recovery-key`): the token answered
+    /// is restricted to `POST /v1/account/recovery` (`scope`
+    /// `account:recover`) and comes with the wrapped vault key.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub recovery_verifier: Option<SecretString>,
+}
+
+/// An account token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountTokenResponse {
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// `vault`; `master-password:set` after a temporary password;
+    /// `account:recover` after a recovery verifier.
+    pub scope: String,
+    /// After a recovery verifier only: the vault key wrapped by the recovery
+    /// key (base64), for the client to unwrap and encrypt under the new
+    /// master password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapped_vault_key: Option<String>,
 }
 
 /// Sign an end user in
@@ -196,7 +242,7 @@ pub struct AccountSignIn {
     tag = "account",
     request_body = AccountSignIn,
     responses(
-        (status = 200, description = "The token", body = TokenResponse),
+        (status = 200, description = "The token", body = AccountTokenResponse),
         (status = 401, description = "Wrong email or key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -221,8 +267,13 @@ pub async fn account_token_create(
         });
     }
     let lookup = email.clone();
-    let (found, signed_in, scope, method) = match (sign_in.auth_key, sign_in.temporary_password) {
-        (Some(auth_key), None) => {
+    let mut wrapped_vault_key = None;
+    let (found, signed_in, scope, method) = match (
+        sign_in.auth_key,
+        sign_in.temporary_password,
+        sign_in.recovery_verifier,
+    ) {
+        (Some(auth_key), None, None) => {
             let found = state
                 .db
                 .run(move |conn| users::credentials(conn, partner, &lookup))
@@ -232,7 +283,7 @@ pub async fn account_token_create(
             let found = found.map(|(id, _, _, generation)| (id, generation));
             (found, signed_in, SCOPE_VAULT, "auth_key")
         }
-        (None, Some(temporary)) => {
+        (None, Some(temporary), None) => {
             let now = state.clock.now();
             let found = state
                 .db
@@ -272,10 +323,39 @@ pub async fn account_token_create(
                 "temporary_password",
             )
         }
+        (None, None, Some(verifier)) => {
+            let found = state
+                .db
+                .run(move |conn| {
+                    let Some((id, _, _, generation)) = users::credentials(conn, partner, &lookup)?
+                    else {
+                        return Ok(None);
+                    };
+                    let Some(user) = UserId::parse(&id) else {
+                        return Ok(None);
+                    };
+                    Ok(Some((id, generation, users::recovery_key(conn, user)?)))
+                })
+                .await?;
+            // A drawn secret: keyed hash, constant-time comparison.
+            let registered = found.as_ref().and_then(|(_, _, key)| key.as_ref());
+            let signed_in = registered.is_some_and(|key| {
+                state.keys.verify_keyed_hash(
+                    RECOVERY_VERIFIER,
+                    verifier.expose_secret().as_bytes(),
+                    &key.verifier_hash,
+                )
+            });
+            if signed_in {
+                wrapped_vault_key = registered.map(|key| STANDARD.encode(&key.wrapped_vault_key));
+            }
+            let found = found.map(|(id, generation, _)| (id, generation));
+            (found, signed_in, SCOPE_RECOVER, "recovery_verifier")
+        }
         _ => {
             return Err(ApiError::invalid(
                 "auth_key",
-                "send exactly one of auth_key and temporary_password",
+                "send exactly one of auth_key, temporary_password and recovery_verifier",
             ));
         }
     };
@@ -310,7 +390,9 @@ pub async fn account_token_create(
         .write(move |conn| audit::append(conn, &keys, event).map(drop))
         .await?;
     let Some((id, generation)) = found.filter(|_| signed_in) else {
-        return Err(unauthorized("wrong email, key or temporary password"));
+        return Err(unauthorized(
+            "wrong email, key, temporary password or recovery verifier",
+        ));
     };
     let (access_token, expires_in) =
         state
@@ -318,11 +400,12 @@ pub async fn account_token_create(
             .issue_account(&id, &partner.to_string(), generation, scope);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(TokenResponse {
+        .json(AccountTokenResponse {
             access_token,
             token_type: "Bearer".into(),
             expires_in,
             scope: scope.into(),
+            wrapped_vault_key,
         }))
 }
 
@@ -374,11 +457,13 @@ pub async fn account_master_password_set(
     caller.authorize(&state)?;
     let material = Material::check(new, &state).await?;
     let user = caller.user;
-    let done = finish_reset(
+    let done = change_master_password(
         &state,
         &caller,
         material,
-        "restricted_token",
+        Change::FinishReset {
+            via: "restricted_token",
+        },
         move |conn, now| resets::complete_pending(conn, user, now),
     )
     .await?;
@@ -430,16 +515,24 @@ impl Material {
     }
 }
 
-/// Finishes a reset in one transaction: `complete` marks it completed (or
-/// says it no longer can), then the new key material is stored (which bumps
-/// the token generation: every earlier token dies), the user is emailed
-/// that the master password changed (ASVS 2.5.5) and the change audited.
-/// Whether the reset was still there to finish.
-async fn finish_reset(
+/// Why a master password changes.
+enum Change {
+    /// A reset is finished (through its restricted token, or its link).
+    FinishReset { via: &'static str },
+    /// The user recovered with their recovery key: nothing was purged.
+    Recovery,
+}
+
+/// Changes the master password in one transaction: `complete` checks the
+/// change may still happen (and records what it finishes), then the new key
+/// material is stored (which bumps the token generation: every earlier
+/// token dies), the user is emailed that the master password changed (ASVS
+/// 2.5.5) and the change audited. Whether `complete` let it happen.
+async fn change_master_password(
     state: &web::Data<AppState>,
     caller: &AccountCaller,
     material: Material,
-    via: &'static str,
+    change: Change,
     complete: impl FnOnce(
         &mut crate::db::DbConn,
         chrono::NaiveDateTime,
@@ -453,13 +546,22 @@ async fn finish_reset(
         partner: Some(caller.partner),
         actor_kind: ActorKind::User,
         actor_id: Some(caller.user.to_string()),
-        action: "account.master_password_set".into(),
+        action: match change {
+            Change::FinishReset { .. } => "account.master_password_set",
+            Change::Recovery => "account.recovered",
+        }
+        .into(),
         target_kind: Some("user".into()),
         target_id: Some(caller.user.to_string()),
         allowed: true,
         policy_ids: Vec::new(),
         request_id: caller.request_id.clone(),
-        details: serde_json::json!({ "completes": "master_password_reset", "via": via }),
+        details: match change {
+            Change::FinishReset { via } => {
+                serde_json::json!({ "completes": "master_password_reset", "via": via })
+            }
+            Change::Recovery => serde_json::json!({ "vault_kept": true }),
+        },
     };
     let (user, partner) = (caller.user, caller.partner);
     let done = state
@@ -576,18 +678,19 @@ pub async fn account_reset_link_complete(
                 return Ok(None);
             };
             let usable = found.delivery_kind == "link" && found.secret_expires_at > now;
-            let company = users::generation(conn, partner, user)?.map(|(company, _)| company);
-            Ok(company
+            Ok(users::generation(conn, partner, user)?
                 .filter(|_| usable)
-                .and_then(|company| CompanyId::parse(&company))
-                .map(|company| (found.reset_id, partner, user, company)))
+                .and_then(|(company, generation)| {
+                    CompanyId::parse(&company).map(|company| (company, generation))
+                })
+                .map(|(company, generation)| (found.reset_id, partner, user, company, generation)))
         })
         .await?;
     let request_id = req
         .extensions()
         .get::<crate::http::middleware::RequestId>()
         .map(|id| id.0.clone());
-    let Some((reset, partner, user, company)) = found else {
+    let Some((reset, partner, user, company, generation)) = found else {
         let keys = state.keys.clone();
         let event = NewEvent {
             partner: None,
@@ -611,15 +714,152 @@ pub async fn account_reset_link_complete(
         user,
         company,
         partner,
+        generation,
         request_id,
     };
     caller.authorize(&state)?;
-    let done = finish_reset(&state, &caller, material, "link", move |conn, now| {
-        resets::complete_with_secret(conn, &reset, &secret_hash, now)
-    })
+    let done = change_master_password(
+        &state,
+        &caller,
+        material,
+        Change::FinishReset { via: "link" },
+        move |conn, now| resets::complete_with_secret(conn, &reset, &secret_hash, now),
+    )
     .await?;
     if !done {
         return Err(unauthorized(REFUSED));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A recovery key to register: what the client derived from it. The
+/// recovery key itself (the "account recovery PDF") never leaves the user.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryKeyRegistration {
+    /// A verifier the client derived from the recovery key: base64 of 16 to
+    /// 64 bytes (at least 128 bits from the client's CSPRNG). The server
+    /// keeps only its keyed hash.
+    #[schema(value_type = String, format = Password)]
+    pub verifier: SecretString,
+    /// The vault key wrapped by the recovery key, base64 (1 to 4,096 bytes
+    /// once decoded): ciphertext the server cannot open.
+    pub wrapped_vault_key: String,
+}
+
+/// Register a recovery key
+///
+/// Stores the keyed hash of the recovery key's verifier and the vault key
+/// wrapped by it, replacing any earlier registration. With it, the user who
+/// forgets the master password recovers without a reset and keeps every
+/// item: sign in with `recovery_verifier`, then `POST /v1/account/recovery`.
+/// A reset forgets the registration (it wraps the purged vault's key).
+#[utoipa::path(
+    operation_id = "account_recovery_key_set",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = RecoveryKeyRegistration,
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/v1/account/recovery-key")]
+pub async fn account_recovery_key_set(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+    Json(registration): Json<RecoveryKeyRegistration>,
+) -> Result<HttpResponse, ApiError> {
+    caller.authorize(&state)?;
+    let verifier = registration.verifier.expose_secret();
+    let decoded = STANDARD.decode(verifier.as_bytes()).ok();
+    if !decoded.is_some_and(|v| (16..=64).contains(&v.len())) {
+        return Err(ApiError::invalid(
+            "verifier",
+            "must be base64 of 16 to 64 bytes",
+        ));
+    }
+    let wrapped = STANDARD
+        .decode(registration.wrapped_vault_key.as_bytes())
+        .ok()
+        .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
+        .ok_or_else(|| {
+            ApiError::invalid("wrapped_vault_key", "must be base64 of 1 to 4,096 bytes")
+        })?;
+    let verifier_hash = state
+        .keys
+        .keyed_hash(RECOVERY_VERIFIER, verifier.as_bytes());
+    let now = state.clock.now();
+    let keys = state.keys.clone();
+    let event = NewEvent {
+        partner: Some(caller.partner),
+        actor_kind: ActorKind::User,
+        actor_id: Some(caller.user.to_string()),
+        action: "account.recovery_key_set".into(),
+        target_kind: Some("user".into()),
+        target_id: Some(caller.user.to_string()),
+        allowed: true,
+        policy_ids: Vec::new(),
+        request_id: caller.request_id.clone(),
+        details: serde_json::json!({}),
+    };
+    let user = caller.user;
+    state
+        .db
+        .write(move |conn| {
+            users::set_recovery_key(conn, user, &verifier_hash, &wrapped, now)?;
+            audit::append(conn, &keys, event).map(drop)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Recover with the recovery key
+///
+/// With the restricted token from signing in with `recovery_verifier`:
+/// sets the new master password's material (the vault key, unwrapped from
+/// the token response's `wrapped_vault_key`, encrypted under the new master
+/// password). Nothing is purged and no reset is involved: every item stays.
+/// Every earlier token of the user dies, the restricted one too; the user is
+/// emailed that the master password changed; audited.
+#[utoipa::path(
+    operation_id = "account_recovery",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = NewMasterPassword,
+    responses(
+        (status = 204, description = "Recovered; sign in with the new key"),
+        (status = 401, description = "No valid recovery token (or it was used)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/account/recovery")]
+pub async fn account_recovery(
+    caller: RecoveringUser,
+    state: web::Data<AppState>,
+    Json(new): Json<NewMasterPassword>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = caller.0;
+    caller.authorize(&state)?;
+    let material = Material::check(new, &state).await?;
+    let (partner, user, generation) = (caller.partner, caller.user, caller.generation);
+    let done = change_master_password(
+        &state,
+        &caller,
+        material,
+        Change::Recovery,
+        move |conn, _| {
+            // Single use: under the user's row lock, the token's generation
+            // must still be current (a first use bumped it).
+            resets::lock_user(conn, partner, user)?;
+            Ok(users::generation(conn, partner, user)?
+                .is_some_and(|(_, current)| current == generation))
+        },
+    )
+    .await?;
+    if !done {
+        return Err(unauthorized("the token was revoked"));
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -132,6 +132,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(account::account_token_create)
         .service(account::account_master_password_set)
         .service(account::account_reset_link_complete)
+        .service(account::account_recovery_key_set)
+        .service(account::account_recovery)
         .service(account::vault_items_list)
         .service(account::vault_item_put)
         .service(account::vault_item_delete)

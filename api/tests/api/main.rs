@@ -14,6 +14,7 @@ mod identity;
 mod mail;
 mod partner;
 mod problems;
+mod recovery;
 mod resets;
 mod storage;
 mod support;

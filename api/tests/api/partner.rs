@@ -38,6 +38,8 @@ enum Allowed {
     User,
     /// A user signed in with a reset's temporary password.
     ResettingUser,
+    /// A user signed in with a recovery key's verifier.
+    RecoveringUser,
 }
 
 /// Who is denied, in a case.
@@ -86,6 +88,8 @@ struct Seeded<'a> {
     reset_id: String,
     /// That user's restricted token, from the reset's temporary password.
     resetting_token: String,
+    /// Another user's restricted token, from their recovery key's verifier.
+    recovering_token: String,
     /// A pending reset of a third user, to re-issue.
     reissue_id: String,
 }
@@ -404,6 +408,31 @@ fn cases() -> Vec<Case> {
             headers: &[],
         },
         Case {
+            operation: "account_recovery_key_set",
+            method: "PUT",
+            path: |_| "/v1/account/recovery-key".into(),
+            body: |_| {
+                Some(json!({
+                    "verifier": "cmVjb3Zlcnkta2V5LXZlcmlmaWVyLTMyLWJ5dGVzISE=",
+                    "wrapped_vault_key": "a2V5",
+                }))
+            },
+            allowed: Allowed::User,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "account_recovery",
+            method: "POST",
+            path: |_| "/v1/account/recovery".into(),
+            body: |_| {
+                Some(json!({"auth_key": "a-new-derived-key-0123", "encrypted_vault_key": "a2V5"}))
+            },
+            allowed: Allowed::RecoveringUser,
+            denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
+            headers: &[],
+        },
+        Case {
             operation: "reset_reissue",
             method: "POST",
             path: |s| format!("/v1/master-password-resets/{}/reissue", s.reissue_id),
@@ -516,6 +545,24 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             .expect("a copy"),
         reset_id: reset["id"].as_str().unwrap().to_owned(),
         resetting_token,
+        recovering_token: {
+            let (_, user, token) = signed_in_user(&server).await;
+            let verifier = "cmVjb3Zlcnkta2V5LXZlcmlmaWVyLTMyLWJ5dGVzISE=";
+            let (status, _) = crate::support::send(
+                &server,
+                &token,
+                "PUT",
+                "/v1/account/recovery-key",
+                Some(json!({"verifier": verifier, "wrapped_vault_key": "a2V5"})),
+            )
+            .await;
+            assert_eq!(status, 204);
+            let email = format!("{user}@example.com");
+            let (status, token) =
+                crate::recovery::sign_in_with_verifier(&server, &email, verifier).await;
+            assert_eq!(status, 200, "{token}");
+            token["access_token"].as_str().unwrap().to_owned()
+        },
         reissue_id: {
             let third = seed::user(&server, &partner, &company).await;
             let owner = crate::support::owner_token(&server).await;
@@ -584,6 +631,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Allowed::Role(role) => token_and_password(&server, role).await,
             Allowed::User => (seeded.user_token.clone(), String::new()),
             Allowed::ResettingUser => (seeded.resetting_token.clone(), String::new()),
+            Allowed::RecoveringUser => (seeded.recovering_token.clone(), String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         assert!(
@@ -594,6 +642,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 Allowed::Role(role) => role.as_str(),
                 Allowed::User => "user",
                 Allowed::ResettingUser => "resetting user",
+                Allowed::RecoveringUser => "recovering user",
             }
         );
     }
