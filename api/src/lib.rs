@@ -15,6 +15,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -25,7 +25,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations and serve the API.
-    Serve,
+    Serve {
+        /// Also add sample companies, users and vault items to the first
+        /// partner (once), to try the runbook at once.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the OpenAPI document (YAML): `custodian openapi > openapi.yaml`.
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
         tracing::warn!(variable = %name, "ignoring an environment variable that is no setting");
     }
     let result = match cli.command {
-        Command::Serve => serve(config),
+        Command::Serve { demo } => serve(config, demo),
         Command::Migrate => migrate(&config),
         Command::Bootstrap {
             partner_name,
@@ -154,12 +159,19 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let mut server = Server::build(&config).await?;
         if let Some(created) = server.take_bootstrapped() {
             // Standard output, once; never the log.
             print!("{}", bootstrap::announcement(&created));
+        }
+        if demo {
+            let partner = custodian_api::demo::first_partner(server.db()).await?;
+            match custodian_api::demo::seed(server.db(), &Passwords::new(1), partner).await? {
+                Some(seeded) => print!("{}", custodian_api::demo::announcement(&seeded)),
+                None => println!("--demo: the partner has companies already; no demo data added."),
+            }
         }
         server.run().await?;
         Ok(())

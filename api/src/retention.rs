@@ -1,12 +1,13 @@
 //! The retention sweep: backup copies of items that were deleted, purged
 //! or superseded are kept `retention_days` (their `expires_at`) and then
-//! removed. The server sweeps at start and every hour; time is read through
-//! the [`Clock`], so tests move it instead of waiting.
+//! removed; pending resets whose secret expired become `expired`. The
+//! server sweeps at start and every hour; time is read through the
+//! [`Clock`], so tests move it instead of waiting.
 
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::db::{Db, DbError, vault};
+use crate::db::{Db, DbError, resets, vault};
 
 /// How often the server sweeps.
 pub const INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -24,6 +25,17 @@ pub async fn sweep(db: &Db, clock: &Clock) -> Result<usize, DbError> {
     Ok(removed)
 }
 
+/// Marks the pending resets whose secret expired by the clock's now
+/// `expired` (their unsent emails withdrawn); how many.
+pub async fn expire_resets(db: &Db, clock: &Clock) -> Result<usize, DbError> {
+    let now = clock.now();
+    let expired = db.write(move |conn| resets::expire_due(conn, now)).await?;
+    if expired > 0 {
+        tracing::info!(expired, "marked resets whose secret expired");
+    }
+    Ok(expired)
+}
+
 /// Sweeps now and every [`INTERVAL`] while the server runs. A failed sweep
 /// (the database away) is logged and tried again next time.
 pub fn spawn(db: Db, clock: Clock) {
@@ -31,6 +43,9 @@ pub fn spawn(db: Db, clock: Clock) {
         loop {
             if let Err(error) = sweep(&db, &clock).await {
                 tracing::warn!(%error, "retention sweep failed; next try in an hour");
+            }
+            if let Err(error) = expire_resets(&db, &clock).await {
+                tracing::warn!(%error, "expiring resets failed; next try in an hour");
             }
             actix_web::rt::time::sleep(INTERVAL).await;
         }

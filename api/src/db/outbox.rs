@@ -133,6 +133,14 @@ pub struct Claimed {
     pub created_at: NaiveDateTime,
 }
 
+/// A claimed message, and whether it was claimed again from a worker whose
+/// lease ran out (that worker died, or lost its outcome).
+#[derive(Debug)]
+pub struct Claim {
+    pub message: Claimed,
+    pub reclaimed: bool,
+}
+
 /// Claims up to `limit` messages due at `now` for `worker` until
 /// `lease_until`: queued or retrying ones whose time came, and ones a worker
 /// claimed and never finished (it died) whose lease ran out. On PostgreSQL
@@ -145,7 +153,7 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<Claimed>, DbError> {
+) -> Result<Vec<Claim>, DbError> {
     use outbox_messages::dsl as m;
     let due = m::outbox_messages
         .filter(
@@ -156,11 +164,12 @@ pub fn claim(
         )
         .order(m::next_attempt_at.asc())
         .limit(limit)
-        .select(m::id);
-    let ids: Vec<String> = match conn {
+        .select((m::id, m::status));
+    let due: Vec<(String, String)> = match conn {
         DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
         DbConn::Sqlite(sqlite) => due.load(sqlite)?,
     };
+    let ids: Vec<&String> = due.iter().map(|(id, _)| id).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -173,11 +182,20 @@ pub fn claim(
             m::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(m::outbox_messages
+    let claimed: Vec<Claimed> = m::outbox_messages
         .filter(m::id.eq_any(&ids))
         .order(m::next_attempt_at.asc())
         .select(Claimed::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    Ok(claimed
+        .into_iter()
+        .map(|message| Claim {
+            reclaimed: due
+                .iter()
+                .any(|(id, status)| *id == message.id && status == SENDING),
+            message,
+        })
+        .collect())
 }
 
 /// What became of a claimed message's try.

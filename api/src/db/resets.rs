@@ -384,9 +384,9 @@ pub fn complete_pending(
     Ok(updated > 0)
 }
 
-/// A pending reset's fresh secret: its keyed hash, expiry and email replace
-/// the old ones (whose secret dies at once); `false` when the reset is no
-/// longer pending.
+/// A pending or expired reset's fresh secret: its keyed hash, expiry and
+/// email replace the old ones (whose secret dies at once) and the reset is
+/// pending again; `false` when it is neither (completed or superseded).
 pub fn reissue(
     conn: &mut DbConn,
     reset: ResetId,
@@ -398,9 +398,10 @@ pub fn reissue(
     let updated = diesel::update(
         master_password_resets::table
             .filter(master_password_resets::id.eq(reset.to_string()))
-            .filter(master_password_resets::status.eq(PENDING)),
+            .filter(master_password_resets::status.eq_any([PENDING, EXPIRED])),
     )
     .set((
+        master_password_resets::status.eq(PENDING),
         master_password_resets::secret_hash.eq(secret_hash),
         master_password_resets::secret_expires_at.eq(expires_at),
         master_password_resets::outbox_message_id.eq(message),
@@ -409,6 +410,35 @@ pub fn reissue(
     ))
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// Pending resets whose secret expired by `now` become `expired`, their
+/// secret's hash erased and their email withdrawn if it was not sent yet;
+/// how many. (Sign-in refuses an expired secret whether or not this ran.)
+pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError> {
+    use master_password_resets::dsl as r;
+    let due: Vec<(String, Option<String>)> = r::master_password_resets
+        .filter(r::status.eq(PENDING))
+        .filter(r::secret_expires_at.le(now))
+        .select((r::id, r::outbox_message_id))
+        .load(conn)?;
+    for (id, message) in &due {
+        diesel::update(
+            r::master_password_resets
+                .filter(r::id.eq(id))
+                .filter(r::status.eq(PENDING)),
+        )
+        .set((
+            r::status.eq(EXPIRED),
+            r::secret_hash.eq(None::<Vec<u8>>),
+            r::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if let Some(message) = message {
+            super::outbox::withdraw(conn, message, "withdrawn: the secret expired", now)?;
+        }
+    }
+    Ok(due.len())
 }
 
 /// Bumps the user's token generation: every token issued before (a

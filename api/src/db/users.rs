@@ -212,6 +212,21 @@ pub fn credentials(
         .optional()?)
 }
 
+/// A user's authentication-key hash, for re-authentication.
+pub fn auth_key_hash(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: UserId,
+) -> Result<Option<String>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(id.to_string()))
+        .filter(users::partner_id.eq(partner.to_string()))
+        .select(users::auth_key_hash)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// A user's company and token generation, for an account token's check.
 pub fn generation(
     conn: &mut DbConn,

@@ -481,8 +481,32 @@ struct Material {
     vault_key: Vec<u8>,
 }
 
+/// A new master password's material, checked, its key not hashed yet.
+struct Checked {
+    auth_key: SecretString,
+    kdf_params: Option<String>,
+    vault_key: Vec<u8>,
+}
+
+impl Checked {
+    /// Hashes the key (argon2id, on the password threads).
+    async fn hash(self, state: &AppState) -> Material {
+        Material {
+            hash: state.passwords.hash(self.auth_key).await,
+            kdf_params: self.kdf_params,
+            vault_key: self.vault_key,
+        }
+    }
+}
+
 impl Material {
     async fn check(new: NewMasterPassword, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self::validate(new)?.hash(state).await)
+    }
+
+    /// The checks alone, cheap: what a client sent wrong answers 422 before
+    /// any other work.
+    fn validate(new: NewMasterPassword) -> Result<Checked, ApiError> {
         let key_length = new.auth_key.expose_secret().len();
         if !(16..=1024).contains(&key_length) {
             return Err(ApiError::invalid(
@@ -507,8 +531,8 @@ impl Material {
                 "must be at most 1,024 characters",
             ));
         }
-        Ok(Self {
-            hash: state.passwords.hash(new.auth_key).await,
+        Ok(Checked {
+            auth_key: new.auth_key,
             kdf_params: new.kdf_params,
             vault_key,
         })
@@ -563,11 +587,17 @@ async fn change_master_password(
             Change::Recovery => serde_json::json!({ "vault_kept": true }),
         },
     };
-    let (user, partner) = (caller.user, caller.partner);
+    let (user, partner, generation) = (caller.user, caller.partner, caller.generation);
     let done = state
         .db
         .write(move |conn| {
-            if !complete(conn, now)? {
+            // The user's row first, as every change of a user's reset takes
+            // it (no lock-order deadlock), then the token (or link) must
+            // still be current: a re-issue, a reset or a first use since
+            // bumped the generation.
+            resets::lock_user(conn, partner, user)?;
+            let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
+            if current != Some(generation) || !complete(conn, now)? {
                 return Ok(false);
             }
             users::set_master_password(
@@ -631,6 +661,7 @@ pub struct ResetLinkCompletion {
     responses(
         (status = 204, description = "Set; sign in with the new key"),
         (status = 401, description = "The link is not valid (wrong, expired, used or superseded)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many refused links from this address: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -651,15 +682,24 @@ pub async fn account_reset_link_complete(
     if !(1..=256).contains(&token_length) {
         return Err(ApiError::invalid("token", "must be 1 to 256 characters"));
     }
-    let material = Material::check(
-        NewMasterPassword {
-            auth_key,
-            kdf_params,
-            encrypted_vault_key,
-        },
-        &state,
-    )
-    .await?;
+    // Cheap checks first; argon2 only once the link proved good.
+    let checked = Material::validate(NewMasterPassword {
+        auth_key,
+        kdf_params,
+        encrypted_vault_key,
+    })?;
+    // A 256-bit token cannot be guessed, but refusals cost an audit write:
+    // they are throttled per address as sign-ins are.
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let throttled = format!("reset-link:{address}");
+    if let Verdict::Wait(wait) = state.throttle.check(&throttled, &address, Instant::now()) {
+        return Err(ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs().max(1),
+        });
+    }
     let secret_hash = state
         .keys
         .keyed_hash(RESET_SECRET, token.expose_secret().as_bytes());
@@ -691,6 +731,7 @@ pub async fn account_reset_link_complete(
         .get::<crate::http::middleware::RequestId>()
         .map(|id| id.0.clone());
     let Some((reset, partner, user, company, generation)) = found else {
+        state.throttle.failed(&throttled, &address, Instant::now());
         let keys = state.keys.clone();
         let event = NewEvent {
             partner: None,
@@ -718,6 +759,7 @@ pub async fn account_reset_link_complete(
         request_id,
     };
     caller.authorize(&state)?;
+    let material = checked.hash(&state).await;
     let done = change_master_password(
         &state,
         &caller,
@@ -737,6 +779,10 @@ pub async fn account_reset_link_complete(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryKeyRegistration {
+    /// The account's current authentication key (derived from the master
+    /// password): a token alone does not replace a recovery key.
+    #[schema(value_type = String, format = Password)]
+    pub auth_key: SecretString,
     /// A verifier the client derived from the recovery key: base64 of 16 to
     /// 64 bytes (at least 128 bits from the client's CSPRNG). The server
     /// keeps only its keyed hash.
@@ -750,10 +796,12 @@ pub struct RecoveryKeyRegistration {
 /// Register a recovery key
 ///
 /// Stores the keyed hash of the recovery key's verifier and the vault key
-/// wrapped by it, replacing any earlier registration. With it, the user who
-/// forgets the master password recovers without a reset and keeps every
-/// item: sign in with `recovery_verifier`, then `POST /v1/account/recovery`.
-/// A reset forgets the registration (it wraps the purged vault's key).
+/// wrapped by it, replacing any earlier registration, after checking the
+/// account's current key; the user is emailed that a recovery key was set.
+/// With it, the user who forgets the master password recovers without a
+/// reset and keeps every item: sign in with `recovery_verifier`, then
+/// `POST /v1/account/recovery`. A reset forgets the registration (it wraps
+/// the purged vault's key).
 #[utoipa::path(
     operation_id = "account_recovery_key_set",
     tag = "account",
@@ -762,7 +810,7 @@ pub struct RecoveryKeyRegistration {
     responses(
         (status = 204, description = "Registered"),
         (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or `auth_key` is not the account's key", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[put("/v1/account/recovery-key")]
@@ -790,6 +838,17 @@ pub async fn account_recovery_key_set(
     let verifier_hash = state
         .keys
         .keyed_hash(RECOVERY_VERIFIER, verifier.as_bytes());
+    let (partner, user) = (caller.partner, caller.user);
+    let stored = state
+        .db
+        .run(move |conn| users::auth_key_hash(conn, partner, user))
+        .await?;
+    if !state.passwords.verify(registration.auth_key, stored).await {
+        return Err(ApiError::invalid(
+            "auth_key",
+            "is not the key of this account",
+        ));
+    }
     let now = state.clock.now();
     let keys = state.keys.clone();
     let event = NewEvent {
@@ -804,14 +863,38 @@ pub async fn account_recovery_key_set(
         request_id: caller.request_id.clone(),
         details: serde_json::json!({}),
     };
-    let user = caller.user;
-    state
+    let generation = caller.generation;
+    let registered = state
         .db
         .write(move |conn| {
+            // Under the user's lock, the token must still be current: a
+            // reset committed meanwhile forgot the recovery key on purpose.
+            resets::lock_user(conn, partner, user)?;
+            if users::generation(conn, partner, user)?.map(|(_, g)| g) != Some(generation) {
+                return Ok(false);
+            }
             users::set_recovery_key(conn, user, &verifier_hash, &wrapped, now)?;
-            audit::append(conn, &keys, event).map(drop)
+            if let Some((name, email, locale)) = users::contact(conn, user)? {
+                outbox::queue(
+                    conn,
+                    &keys,
+                    partner,
+                    outbox::Email {
+                        template: "recovery_key_set",
+                        locale: &locale,
+                        recipient: &email,
+                        payload: &serde_json::json!({ "name": name, "set_at": now }),
+                        now,
+                    },
+                )?;
+            }
+            audit::append(conn, &keys, event).map(|_| true)
         })
         .await?;
+    if !registered {
+        return Err(unauthorized("the token was revoked"));
+    }
+    state.outbox.wake();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -843,19 +926,13 @@ pub async fn account_recovery(
     let caller = caller.0;
     caller.authorize(&state)?;
     let material = Material::check(new, &state).await?;
-    let (partner, user, generation) = (caller.partner, caller.user, caller.generation);
     let done = change_master_password(
         &state,
         &caller,
         material,
         Change::Recovery,
-        move |conn, _| {
-            // Single use: under the user's row lock, the token's generation
-            // must still be current (a first use bumped it).
-            resets::lock_user(conn, partner, user)?;
-            Ok(users::generation(conn, partner, user)?
-                .is_some_and(|(_, current)| current == generation))
-        },
+        // Single use: the change bumps the generation the token carries.
+        |_, _| Ok(true),
     )
     .await?;
     if !done {

@@ -162,6 +162,8 @@ pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
         || email.starts_with('@')
         || email.ends_with('@')
         || email.chars().any(char::is_whitespace)
+        // What would make a mailbox of it (`Name <other@address>`), or quote.
+        || email.chars().any(|c| "<>\"(),;:[]\\".contains(c))
     {
         return Err(ApiError::invalid("email", "must be an email address"));
     }

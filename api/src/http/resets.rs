@@ -944,13 +944,21 @@ pub async fn resets_list(
     Ok(web::Json(ResetPage { items, next_cursor }))
 }
 
-/// Re-issue a pending reset
+/// Why a reset is not re-issued.
+enum NotReissued {
+    /// Completed or superseded.
+    Finished(String),
+    /// Expired, and another reset of the user is pending.
+    OtherPending(String),
+}
+
+/// Re-issue a pending or expired reset
 ///
 /// A fresh secret and a fresh email for a reset the user has not finished
 /// (the email went astray, or the secret expired): the old secret dies at
-/// once, an old email not yet sent is withdrawn, and every token of the
-/// user is refused; nothing is purged again. Needs the right to reset the
-/// user.
+/// once, an old email not yet sent is withdrawn, every token of the user is
+/// refused, and the reset is pending again; nothing is purged again. Needs
+/// the right to reset the user.
 #[utoipa::path(
     operation_id = "reset_reissue",
     tag = "resets",
@@ -961,7 +969,7 @@ pub async fn resets_list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such reset in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`reset_not_pending`: completed, superseded or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`reset_not_pending`: completed or superseded; `reset_pending`: the reset expired and another one is pending", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/master-password-resets/{reset_id}/reissue")]
@@ -987,8 +995,15 @@ pub async fn reset_reissue(
             let Some((current, _)) = resets::find(conn, partner, id)? else {
                 return Ok(None);
             };
-            if current.status != resets::PENDING {
-                return Ok(Some(Err(current.status)));
+            if current.status != resets::PENDING && current.status != resets::EXPIRED {
+                return Ok(Some(Err(NotReissued::Finished(current.status))));
+            }
+            // An expired reset comes back only if no other one is pending
+            // (one pending reset per user).
+            if let Some(other) = resets::pending_of(conn, user_id)?
+                && other.id != current.id
+            {
+                return Ok(Some(Err(NotReissued::OtherPending(other.id))));
             }
             let Some(user) = users::find(conn, partner, user_id)? else {
                 return Ok(None);
@@ -1024,9 +1039,13 @@ pub async fn reset_reissue(
         .await?;
     match reissued {
         None => Err(ApiError::NotFound),
-        Some(Err(status)) => Err(ApiError::Conflict {
+        Some(Err(NotReissued::Finished(status))) => Err(ApiError::Conflict {
             code: "reset_not_pending",
-            detail: format!("The reset is {status}; only a pending reset is re-issued"),
+            detail: format!("The reset is {status}; only a pending or expired reset is re-issued"),
+        }),
+        Some(Err(NotReissued::OtherPending(other))) => Err(ApiError::Conflict {
+            code: "reset_pending",
+            detail: format!("Reset {other} of this user is pending; re-issue that one"),
         }),
         Some(Ok(reset)) => {
             state.outbox.wake();

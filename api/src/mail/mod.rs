@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -38,17 +39,22 @@ use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
 
 /// How long a claim holds: a worker that has not recorded an outcome by
-/// then is taken for dead and the message is claimed again. Longer than an
-/// SMTP conversation can last (its timeout is [`SMTP_TIMEOUT`]).
+/// then is taken for dead and the message is claimed again. Twice the
+/// longest a send may take ([`SEND_TIMEOUT`]), and a worker claims one
+/// message at a time, so a live worker never loses its claim mid-send.
 pub const LEASE: Duration = Duration::from_secs(120);
-/// The longest an SMTP command may take.
+/// The longest one send may take, the whole SMTP conversation included.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest one SMTP command may take.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an idle worker looks for due messages (retries, and messages
 /// other instances wrote); a change that queues a message wakes a worker of
 /// its own instance at once.
 pub const POLL: Duration = Duration::from_secs(1);
-/// Messages claimed at a time.
-const BATCH: i64 = 16;
+/// Messages claimed at a time: one, so that a claim's lease covers one send
+/// (a batch sent one after another could outlast it and be sent twice),
+/// and a message withdrawn after the claim of an earlier one is not sent.
+const BATCH: i64 = 1;
 /// The first retry's delay; each further one doubles, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
@@ -184,10 +190,20 @@ impl Worker {
             m.db.write(move |conn| outbox::claim(conn, &name, now, lease_until, BATCH))
                 .await?;
         let tried = claimed.len();
-        for message in claimed {
-            let outcome = match self.deliver(&message).await {
-                Ok(()) => Outcome::Sent,
-                Err(failure) => self.after_failure(&message, failure),
+        for claim in claimed {
+            let message = claim.message;
+            let give_up_at = message.created_at + m.dead_letter_after;
+            let outcome = if claim.reclaimed && m.clock.now() >= give_up_at {
+                // Claimed again from a worker that died holding it, and past
+                // the bound: a message a worker keeps dying on ends here.
+                Outcome::Dead {
+                    error: "given up: the bound passed while a worker held it".into(),
+                }
+            } else {
+                match self.deliver(&message).await {
+                    Ok(()) => Outcome::Sent,
+                    Err(failure) => self.after_failure(&message, failure),
+                }
             };
             let label = match &outcome {
                 Outcome::Sent => "sent",
@@ -207,8 +223,12 @@ impl Worker {
             }
             m.metrics.email(&message.template, label);
             let (id, name, now) = (message.id.clone(), self.name.clone(), m.clock.now());
-            m.db.write(move |conn| outbox::record(conn, &id, &name, &outcome, now))
-                .await?;
+            let recorded =
+                m.db.write(move |conn| outbox::record(conn, &id, &name, &outcome, now))
+                    .await?;
+            if !recorded {
+                tracing::warn!(outbox_id = %message.id, "the outcome was not recorded: the message was withdrawn or claimed by another worker meanwhile");
+            }
         }
         Ok(tried)
     }
@@ -244,10 +264,15 @@ impl Worker {
         let mut payload = payload;
         payload.fill(0);
         let rendered = rendered?;
-        let to: Mailbox = message
-            .recipient
-            .parse()
-            .map_err(|e| Failure::permanent(format!("the recipient is no address: {e}")))?;
+        // An address alone: a display name in the stored address
+        // (`x<someone@else>`) must not redirect the message.
+        let to = Mailbox::new(
+            None,
+            message
+                .recipient
+                .parse::<Address>()
+                .map_err(|e| Failure::permanent(format!("the recipient is no address: {e}")))?,
+        );
         let email = Message::builder()
             .from(m.from.clone())
             .to(to)
@@ -260,10 +285,18 @@ impl Worker {
             ))
             .map_err(Failure::permanent)?;
         match &m.transport {
-            Transport::Smtp(smtp) => smtp.send(email).await.map(drop).map_err(|e| Failure {
-                permanent: e.is_permanent(),
-                error: e.to_string(),
-            }),
+            Transport::Smtp(smtp) => {
+                match tokio::time::timeout(SEND_TIMEOUT, smtp.send(email)).await {
+                    Ok(sent) => sent.map(drop).map_err(|e| Failure {
+                        permanent: e.is_permanent(),
+                        error: e.to_string(),
+                    }),
+                    Err(_) => Err(Failure {
+                        permanent: false,
+                        error: format!("the SMTP server took longer than {SEND_TIMEOUT:?}"),
+                    }),
+                }
+            }
             Transport::Files(dir) => {
                 let (dir, id, bytes) = (dir.clone(), message.id.clone(), email.formatted());
                 actix_web::rt::task::spawn_blocking(move || write_eml(&dir, &id, &bytes))
@@ -346,7 +379,12 @@ pub fn spawn(mailer: Arc<Mailer>, count: usize, signal: &Signal) -> Workers {
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
-                    _ = stopped.changed() => {}
+                    changed = stopped.changed() => {
+                        // Stopped, or the server that could stop it is gone.
+                        if changed.is_err() {
+                            break;
+                        }
+                    }
                 }
                 if *stopped.borrow() {
                     break;

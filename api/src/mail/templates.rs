@@ -35,6 +35,13 @@ struct ResetPayload {
     expires_at: NaiveDateTime,
 }
 
+/// The payload of the email that follows a recovery key's registration.
+#[derive(Deserialize)]
+struct RecoveryKeyPayload {
+    name: String,
+    set_at: NaiveDateTime,
+}
+
 /// The payload of the email that follows a change of master password.
 #[derive(Deserialize)]
 struct ChangedPayload {
@@ -53,6 +60,8 @@ struct Words {
     not_you: &'static str,
     changed_subject: &'static str,
     changed_body: &'static str,
+    recovery_subject: &'static str,
+    recovery_body: &'static str,
     footer: &'static str,
 }
 
@@ -66,6 +75,8 @@ const EN: Words = Words {
     not_you: "If you did not expect this, contact your administrator at once.",
     changed_subject: "Your master password was changed",
     changed_body: "The master password of your password manager account was changed on {at}.",
+    recovery_subject: "A recovery key was set up for your account",
+    recovery_body: "A recovery key was registered for your password manager account on {at}. With it you can set a new master password without losing your items.",
     footer: "This message was sent automatically; please do not reply to it.",
 };
 
@@ -79,6 +90,8 @@ const FR: Words = Words {
     not_you: "Si vous ne vous y attendiez pas, contactez immédiatement votre administrateur.",
     changed_subject: "Votre mot de passe maître a été modifié",
     changed_body: "Le mot de passe maître de votre compte de gestionnaire de mots de passe a été modifié le {at}.",
+    recovery_subject: "Une clé de récupération a été configurée pour votre compte",
+    recovery_body: "Une clé de récupération a été enregistrée pour votre compte de gestionnaire de mots de passe le {at}. Elle vous permet de choisir un nouveau mot de passe maître sans perdre vos éléments.",
     footer: "Ce message a été envoyé automatiquement ; merci de ne pas y répondre.",
 };
 
@@ -88,10 +101,12 @@ const DE: Words = Words {
     reset_intro: "Ihr Administrator hat das Master-Passwort Ihres Passwort-Manager-Kontos zurückgesetzt. Die Einträge Ihres Tresors wurden entfernt; Firmeneinträge, die Ihr Unternehmen gesichert hat, bleiben dort erhalten.",
     reset_password: "Melden Sie sich mit diesem temporären Master-Passwort an und wählen Sie dann ein neues:",
     reset_link: "Öffnen Sie diesen Link, um ein neues Master-Passwort zu wählen:",
-    reset_expires: "Es gilt einmal, bis {expires}.",
+    reset_expires: "Nur einmal gültig, bis {expires}.",
     not_you: "Falls Sie das nicht erwartet haben, wenden Sie sich sofort an Ihren Administrator.",
     changed_subject: "Ihr Master-Passwort wurde geändert",
     changed_body: "Das Master-Passwort Ihres Passwort-Manager-Kontos wurde am {at} geändert.",
+    recovery_subject: "Für Ihr Konto wurde ein Wiederherstellungsschlüssel eingerichtet",
+    recovery_body: "Für Ihr Passwort-Manager-Konto wurde am {at} ein Wiederherstellungsschlüssel registriert. Damit können Sie ein neues Master-Passwort festlegen, ohne Ihre Einträge zu verlieren.",
     footer: "Diese Nachricht wurde automatisch gesendet; bitte antworten Sie nicht darauf.",
 };
 
@@ -105,7 +120,9 @@ const ES: Words = Words {
     not_you: "Si no esperaba este mensaje, póngase en contacto con su administrador de inmediato.",
     changed_subject: "Se ha cambiado su contraseña maestra",
     changed_body: "La contraseña maestra de su cuenta del gestor de contraseñas se cambió el {at}.",
-    footer: "Este mensaje se envió automáticamente; no lo responda.",
+    recovery_subject: "Se ha configurado una clave de recuperación para su cuenta",
+    recovery_body: "Se registró una clave de recuperación para su cuenta del gestor de contraseñas el {at}. Con ella puede establecer una nueva contraseña maestra sin perder sus elementos.",
+    footer: "Este mensaje se envió automáticamente; no responda a este mensaje.",
 };
 
 const IT: Words = Words {
@@ -118,6 +135,8 @@ const IT: Words = Words {
     not_you: "Se non te lo aspettavi, contatta subito il tuo amministratore.",
     changed_subject: "La tua password principale è stata modificata",
     changed_body: "La password principale del tuo account del gestore di password è stata modificata il {at}.",
+    recovery_subject: "È stata configurata una chiave di recupero per il tuo account",
+    recovery_body: "Il {at} è stata registrata una chiave di recupero per il tuo account del gestore di password. Con essa puoi impostare una nuova password principale senza perdere i tuoi elementi.",
     footer: "Questo messaggio è stato inviato automaticamente; non rispondere.",
 };
 
@@ -125,12 +144,14 @@ const NL: Words = Words {
     hello: "Hallo {name},",
     reset_subject: "Uw hoofdwachtwoord is opnieuw ingesteld",
     reset_intro: "Uw beheerder heeft het hoofdwachtwoord van uw wachtwoordmanageraccount opnieuw ingesteld. De items in uw kluis zijn verwijderd; bedrijfsitems waarvan uw bedrijf een back-up heeft, blijven bij uw bedrijf bewaard.",
-    reset_password: "Meld u aan met dit tijdelijke hoofdwachtwoord en kies daarna een nieuw:",
+    reset_password: "Meld u aan met dit tijdelijke hoofdwachtwoord en kies daarna een nieuw hoofdwachtwoord:",
     reset_link: "Open deze link om een nieuw hoofdwachtwoord te kiezen:",
     reset_expires: "Het werkt één keer, tot {expires}.",
     not_you: "Als u dit niet verwachtte, neem dan direct contact op met uw beheerder.",
     changed_subject: "Uw hoofdwachtwoord is gewijzigd",
     changed_body: "Het hoofdwachtwoord van uw wachtwoordmanageraccount is gewijzigd op {at}.",
+    recovery_subject: "Er is een herstelsleutel ingesteld voor uw account",
+    recovery_body: "Op {at} is een herstelsleutel geregistreerd voor uw wachtwoordmanageraccount. Daarmee kunt u een nieuw hoofdwachtwoord instellen zonder uw items te verliezen.",
     footer: "Dit bericht is automatisch verzonden; beantwoord het niet.",
 };
 
@@ -144,6 +165,8 @@ const JA: Words = Words {
     not_you: "心当たりがない場合は、すぐに管理者に連絡してください。",
     changed_subject: "マスターパスワードが変更されました",
     changed_body: "パスワードマネージャーアカウントのマスターパスワードが {at} に変更されました。",
+    recovery_subject: "アカウントに回復キーが設定されました",
+    recovery_body: "{at} に、パスワードマネージャーアカウントの回復キーが登録されました。回復キーがあれば、アイテムを失わずに新しいマスターパスワードを設定できます。",
     footer: "このメッセージは自動送信されています。返信しないでください。",
 };
 
@@ -298,6 +321,17 @@ pub fn render(
             ];
             Ok(assemble(locale, w.changed_subject, &blocks))
         }
+        "recovery_key_set" => {
+            let p: RecoveryKeyPayload = serde_json::from_slice(payload)?;
+            let at = when(p.set_at);
+            let blocks = [
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(fill(w.recovery_body, &[("at", &at)])),
+                Block::Paragraph(w.not_you.into()),
+                Block::Paragraph(w.footer.into()),
+            ];
+            Ok(assemble(locale, w.recovery_subject, &blocks))
+        }
         other => Err(RenderError::UnknownTemplate(other.into())),
     }
 }
@@ -327,6 +361,10 @@ mod tests {
             "name": "Ann", "changed_at": "2026-11-25T10:00:00",
         }))
         .unwrap();
+        let recovery = serde_json::to_vec(&serde_json::json!({
+            "name": "Ann", "set_at": "2026-11-25T10:00:00",
+        }))
+        .unwrap();
         let mut subjects = std::collections::HashSet::new();
         for locale in LOCALES {
             let reset = render(
@@ -342,7 +380,13 @@ mod tests {
             assert!(reset.html.contains(&format!("lang=\"{locale}\"")));
             let changed = render("master_password_changed", locale, &changed, &webapp()).unwrap();
             assert!(changed.text.contains("2026-11-25 10:00 UTC"), "{locale}");
-            assert!(subjects.insert(reset.subject) && subjects.insert(changed.subject));
+            let recovery = render("recovery_key_set", locale, &recovery, &webapp()).unwrap();
+            assert!(recovery.text.contains("2026-11-25 10:00 UTC"), "{locale}");
+            assert!(
+                subjects.insert(reset.subject)
+                    && subjects.insert(changed.subject)
+                    && subjects.insert(recovery.subject)
+            );
         }
     }
 

@@ -189,3 +189,202 @@ fn policies_check_runs_the_fixtures() {
     );
     assert!(stdout.trim_end().ends_with(" passed, 0 failed"), "{stdout}");
 }
+
+/// The quick start's own command, `custodian serve --demo`, with the most
+/// verbose log: the runbook runs through it, the email lands as a file, and
+/// no secret (the reset's temporary password, the owner's passwords) reaches
+/// the log or the metrics.
+#[actix_web::test]
+async fn the_quick_start_runs_the_runbook_and_its_log_holds_no_secret() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use serde_json::{Value, json};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stdout_path = dir.path().join("stdout");
+    let log_path = dir.path().join("log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_custodian"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CUSTODIAN_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--demo"])
+        .env("CUSTODIAN_DATA_DIR", &data)
+        .env("CUSTODIAN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CUSTODIAN_LOG", "trace")
+        .stdout(Stdio::from(std::fs::File::create(&stdout_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let printed = loop {
+        let printed = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        let up = http.get(format!("{base}/healthz")).send().await.is_ok();
+        if up && printed.contains("Users sign in") {
+            break printed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start: {printed}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {printed}"))
+    };
+    let (owner, one_time) = (field("sign in as:"), field("password:"));
+    assert!(printed.contains("dana.desktop@acme-dental.example (desktop)"));
+
+    // The owner replaces the one-time password and signs in.
+    let token = |password: String| {
+        let (http, base, owner) = (http.clone(), base.clone(), owner.clone());
+        async move {
+            let answer: Value = http
+                .post(format!("{base}/v1/auth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", owner.as_str()),
+                    ("password", password.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let changing = token(one_time.clone()).await;
+    let new_password = "a long new owner passphrase";
+    let changed = http
+        .post(format!("{base}/v1/auth/password"))
+        .bearer_auth(&changing)
+        .json(&json!({"current_password": one_time, "new_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status().as_u16(), 204);
+    let admin = token(new_password.to_owned()).await;
+
+    // Dana, a demo desktop user, is found and reset.
+    let found: Value = http
+        .get(format!("{base}/v1/users?q=dana.desktop@"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user = found["items"][0]["id"].as_str().unwrap().to_owned();
+    let reset = http
+        .post(format!("{base}/v1/users/{user}/master-password-resets"))
+        .bearer_auth(&admin)
+        .json(&json!({"confirmation": "Yes"}))
+        .send()
+        .await
+        .unwrap();
+    let status = reset.status().as_u16();
+    let reset: Value = reset.json().await.unwrap();
+    assert_eq!(status, 201, "{reset}");
+    assert_eq!(reset["company_items_preserved"], 4);
+
+    // The email lands as a file; the user finishes with its secret.
+    let mail_dir = data.join("mail");
+    let eml = loop {
+        let file = std::fs::read_dir(&mail_dir)
+            .ok()
+            .and_then(|mut files| files.find_map(|f| f.ok().map(|f| f.path())))
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"));
+        if let Some(file) = file {
+            break std::fs::read(file).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no .eml file");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    let text = message.body_text(0).unwrap().into_owned();
+    let secret = text
+        .lines()
+        .find_map(|line| line.strip_prefix("    "))
+        .unwrap()
+        .to_owned();
+    let partner = reset["requested_by"]["partner_id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let jwt = admin.split('.').nth(1).unwrap();
+            let claims: Value = serde_json::from_slice(
+                &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, jwt)
+                    .unwrap(),
+            )
+            .unwrap();
+            claims["partner"].as_str().unwrap().to_owned()
+        });
+    let restricted: Value = http
+        .post(format!("{base}/v1/account/token"))
+        .json(&json!({
+            "partner_id": partner,
+            "email": "dana.desktop@acme-dental.example",
+            "temporary_password": secret,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let set = http
+        .post(format!("{base}/v1/account/master-password"))
+        .bearer_auth(restricted["access_token"].as_str().unwrap())
+        .json(&json!({"auth_key": "dana's new derived key", "encrypted_vault_key": "a2V5"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 204);
+
+    // Nowhere else: not in the metrics, not in the log.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("custodian_email_attempts_total"),
+        "{metrics}"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("email sent"), "the log is verbose: {log}");
+    for secret in [secret.as_str(), one_time.as_str(), new_password] {
+        assert!(!metrics.contains(secret));
+        assert!(!log.contains(secret), "a secret in the log");
+    }
+}

@@ -413,6 +413,7 @@ fn cases() -> Vec<Case> {
             path: |_| "/v1/account/recovery-key".into(),
             body: |_| {
                 Some(json!({
+                    "auth_key": "a-derived-key",
                     "verifier": "cmVjb3Zlcnkta2V5LXZlcmlmaWVyLTMyLWJ5dGVzISE=",
                     "wrapped_vault_key": "a2V5",
                 }))
@@ -553,7 +554,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 &token,
                 "PUT",
                 "/v1/account/recovery-key",
-                Some(json!({"verifier": verifier, "wrapped_vault_key": "a2V5"})),
+                Some(json!({"auth_key": "a-derived-key", "verifier": verifier, "wrapped_vault_key": "a2V5"})),
             )
             .await;
             assert_eq!(status, 204);

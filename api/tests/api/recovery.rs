@@ -57,12 +57,16 @@ async fn a_user_with_a_recovery_key_recovers_and_keeps_every_item(
     // Bad registrations are refused and change nothing.
     for (body, field) in [
         (
-            json!({"verifier": "c2hvcnQ=", "wrapped_vault_key": WRAPPED}),
+            json!({"auth_key": "a-derived-key", "verifier": "c2hvcnQ=", "wrapped_vault_key": WRAPPED}),
             "verifier",
         ),
         (
-            json!({"verifier": VERIFIER, "wrapped_vault_key": "%%"}),
+            json!({"auth_key": "a-derived-key", "verifier": VERIFIER, "wrapped_vault_key": "%%"}),
             "wrapped_vault_key",
+        ),
+        (
+            json!({"auth_key": "not-the-key-0123", "verifier": VERIFIER, "wrapped_vault_key": WRAPPED}),
+            "auth_key",
         ),
     ] {
         let (status, problem) = send(
@@ -83,12 +87,17 @@ async fn a_user_with_a_recovery_key_recovers_and_keeps_every_item(
         &account,
         "PUT",
         "/v1/account/recovery-key",
-        Some(json!({"verifier": VERIFIER, "wrapped_vault_key": WRAPPED})),
+        Some(json!({"auth_key": "a-derived-key", "verifier": VERIFIER, "wrapped_vault_key": WRAPPED})),
     )
     .await;
     assert_eq!(status, 204);
     let (_, shown) = send(&server, &owner, "GET", &format!("/v1/users/{user}"), None).await;
     assert_eq!(shown["has_recovery_key"], true);
+    let notice = newest_email(&server, &email, "recovery_key_set").await;
+    assert_eq!(
+        notice.subject(),
+        "A recovery key was set up for your account"
+    );
     let (_, preview) = send(
         &server,
         &owner,
@@ -214,7 +223,7 @@ async fn a_reset_forgets_the_recovery_key(
         &account,
         "PUT",
         "/v1/account/recovery-key",
-        Some(json!({"verifier": VERIFIER, "wrapped_vault_key": WRAPPED})),
+        Some(json!({"auth_key": "a-derived-key", "verifier": VERIFIER, "wrapped_vault_key": WRAPPED})),
     )
     .await;
     assert_eq!(status, 204);

@@ -1198,3 +1198,89 @@ async fn expired_and_reissued_links_are_refused_alike(
     assert_eq!(status, 401, "expired after 72 hours");
     assert_eq!(reissued["detail"], expired["detail"]);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn an_expired_reset_is_marked_and_a_reissue_brings_it_back(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 1, 0, 0).await;
+    // The mail server is away: the email is still unsent when the secret
+    // expires.
+    server.mail.refuse(true);
+    let (_, reset, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    let id = reset["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/master-password-resets/{id}");
+    for _ in 0..500 {
+        let (_, read) = send(&server, &owner, "GET", &path, None).await;
+        if read["email_status"] == "retrying" {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pool = server.database.pool();
+    assert_eq!(
+        custodian_api::retention::expire_resets(&pool, &server.clock)
+            .await
+            .unwrap(),
+        0,
+        "not yet"
+    );
+    server
+        .clock
+        .advance(chrono::Duration::seconds(72 * 3600 + 1));
+    assert_eq!(
+        custodian_api::retention::expire_resets(&pool, &server.clock)
+            .await
+            .unwrap(),
+        1
+    );
+    let (_, read) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(read["status"], "expired");
+    assert_eq!(
+        read["email_status"], "dead",
+        "the unsent email is withdrawn"
+    );
+    let (_, listed) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/master-password-resets?status=expired",
+        None,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+
+    // The admin re-issues it: pending again, a fresh email, a secret that works.
+    server.mail.refuse(false);
+    let (status, reissued) = send(&server, &owner, "POST", &format!("{path}/reissue"), None).await;
+    assert_eq!(status, 200, "{reissued}");
+    assert_eq!(reissued["status"], "pending_user_action");
+    let secret = emailed_secret(&server, &email).await;
+    let (status, _) = sign_in_with_temporary(&server, &email, &secret).await;
+    assert_eq!(status, 200);
+
+    // Expired again, then replaced by a new reset: the old one stays expired.
+    server
+        .clock
+        .advance(chrono::Duration::seconds(72 * 3600 + 1));
+    custodian_api::retention::expire_resets(&pool, &server.clock)
+        .await
+        .unwrap();
+    let (status, _, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    assert_eq!(
+        status, 201,
+        "an expired reset is not pending: no supersedes needed"
+    );
+    let (status, problem) = send(&server, &owner, "POST", &format!("{path}/reissue"), None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("reset_pending"))
+    );
+}

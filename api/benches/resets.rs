@@ -1,0 +1,411 @@
+//! The reset runbook under load (issue 6, "Performance"), reported in the
+//! README.
+//!
+//! `cargo bench -p custodian-api --bench resets` (release build). Starts the
+//! real server on port 0 over SQLite (and PostgreSQL when
+//! `CUSTODIAN_TEST_POSTGRES_URL` is set), mailing to an SMTP sink, and:
+//!
+//! - resets users with 1,000 vault items each, one at a time: p50 and p99 of
+//!   `POST /v1/users/{id}/master-password-resets`;
+//! - resets users with 100 items each from 8 concurrent clients: resets per
+//!   second, with the p99 of `GET /healthz` probed meanwhile;
+//! - times the steps of one reset's transaction in process, to show where
+//!   its time goes (the secret's keyed hash against an argon2id hash);
+//! - delivers 1,000 queued emails to the SMTP sink with one worker, then
+//!   with two: emails per second.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use custodian_api::db::admins::Role;
+use custodian_api::db::schema::{backup_copies, users, vault_items};
+use custodian_api::db::{Backend, Db, DbConn, companies, outbox, resets};
+use custodian_api::ids::{PartnerId, UserId};
+use custodian_api::mail::{Mailer, Transport, Worker};
+use custodian_api::testing::TestServer;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+const BIG_USERS: usize = 100;
+const BIG_ITEMS: usize = 1_000;
+const SMALL_USERS: usize = 2_000;
+const SMALL_ITEMS: usize = 100;
+const CLIENTS: usize = 8;
+const SECONDS: u64 = 10;
+const EMAILS: usize = 1_000;
+
+/// Users of one new company, each with `items` vault items: 70 % personal,
+/// 30 % company of which two thirds are backed up. Their ids.
+async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<String> {
+    let partner = server.owner.partner_id.clone();
+    let started = Instant::now();
+    let ids = server
+        .database
+        .pool()
+        .write(move |conn: &mut DbConn| {
+            let now = chrono::Utc::now().naive_utc();
+            let company = companies::Company {
+                id: uuid::Uuid::now_v7().to_string(),
+                partner_id: partner.clone(),
+                name: format!("Company of {users_count}"),
+                created_at: now,
+                updated_at: now,
+            };
+            companies::insert(conn, &company)?;
+            let mut ids = Vec::with_capacity(users_count);
+            for _ in 0..users_count {
+                let id = uuid::Uuid::now_v7().to_string();
+                diesel::insert_into(users::table)
+                    .values((
+                        users::id.eq(&id),
+                        users::partner_id.eq(&partner),
+                        users::company_id.eq(&company.id),
+                        users::email.eq(format!("{id}@bench.example")),
+                        users::name.eq("Bench User"),
+                        users::client_kind.eq("desktop"),
+                        users::created_at.eq(now),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let ciphertext = vec![7u8; 256];
+                let rows: Vec<_> = (0..items)
+                    .map(|i| {
+                        (
+                            vault_items::user_id.eq(id.clone()),
+                            vault_items::item_id.eq(format!("item-{i}")),
+                            vault_items::profile.eq(if i % 10 < 7 {
+                                "personal"
+                            } else {
+                                "company"
+                            }),
+                            vault_items::revision.eq(1i64),
+                            vault_items::ciphertext.eq(ciphertext.clone()),
+                            vault_items::created_at.eq(now),
+                            vault_items::updated_at.eq(now),
+                        )
+                    })
+                    .collect();
+                let copies: Vec<_> = (0..items)
+                    .filter(|i| i % 10 >= 8)
+                    .map(|i| {
+                        (
+                            backup_copies::id.eq(uuid::Uuid::now_v7().to_string()),
+                            backup_copies::partner_id.eq(partner.clone()),
+                            backup_copies::company_id.eq(company.id.clone()),
+                            backup_copies::user_id.eq(id.clone()),
+                            backup_copies::item_id.eq(format!("item-{i}")),
+                            backup_copies::revision.eq(1i64),
+                            backup_copies::ciphertext.eq(ciphertext.clone()),
+                            backup_copies::created_at.eq(now),
+                        )
+                    })
+                    .collect();
+                for chunk in rows.chunks(500) {
+                    match conn {
+                        DbConn::Sqlite(c) => diesel::insert_into(vault_items::table)
+                            .values(chunk)
+                            .execute(c)?,
+                        DbConn::Postgres(c) => diesel::insert_into(vault_items::table)
+                            .values(chunk)
+                            .execute(c)?,
+                    };
+                }
+                for chunk in copies.chunks(500) {
+                    match conn {
+                        DbConn::Sqlite(c) => diesel::insert_into(backup_copies::table)
+                            .values(chunk)
+                            .execute(c)?,
+                        DbConn::Postgres(c) => diesel::insert_into(backup_copies::table)
+                            .values(chunk)
+                            .execute(c)?,
+                    };
+                }
+                ids.push(id);
+            }
+            if let DbConn::Postgres(pg) = conn {
+                diesel::sql_query("ANALYZE").execute(pg)?;
+            }
+            Ok(ids)
+        })
+        .await
+        .expect("seeded");
+    println!(
+        "  seeded {users_count} users with {items} items each in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    ids
+}
+
+fn percentile(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort_unstable();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
+}
+
+async fn reset(http: &reqwest::Client, base_url: &str, token: &str, user: &str) -> Duration {
+    let sent = Instant::now();
+    let response = http
+        .post(format!("{base_url}/v1/users/{user}/master-password-resets"))
+        .bearer_auth(token)
+        .json(&json!({"confirmation": "Yes", "acknowledge_company_data_loss": true}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(status.as_u16(), 201, "{body:?}");
+    sent.elapsed()
+}
+
+/// Times the steps of one reset's transaction on `user` (100 items).
+async fn breakdown(server: &TestServer, user: String) {
+    let keys = server.keys.clone();
+    let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
+    let steps = server
+        .database
+        .pool()
+        .write(move |conn| {
+            let user = UserId::parse(&user).unwrap();
+            let now = chrono::Utc::now().naive_utc();
+            let mut steps = Vec::new();
+            let mut at = Instant::now();
+            let mut lap = |name: &'static str, steps: &mut Vec<(&'static str, Duration)>| {
+                steps.push((name, at.elapsed()));
+                at = Instant::now();
+            };
+            resets::lock_user(conn, partner, user)?;
+            resets::summarize(conn, user)?;
+            lap("lock the user, count the vault", &mut steps);
+            resets::purge(conn, user, now, now + chrono::Duration::days(90))?;
+            lap("purge 100 items, age the copies", &mut steps);
+            let secret = custodian_api::auth::temporary_password();
+            let hash = keys.keyed_hash(
+                custodian_api::auth::RESET_SECRET,
+                secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+            );
+            lap("draw the secret, its keyed hash", &mut steps);
+            outbox::queue(
+                conn,
+                &keys,
+                partner,
+                outbox::Email {
+                    template: "master_password_reset",
+                    locale: "en",
+                    recipient: "bench@bench.example",
+                    payload: &json!({"secret": secrecy::ExposeSecret::expose_secret(&secret)}),
+                    now,
+                },
+            )?;
+            lap("seal and queue the email", &mut steps);
+            resets::mark_user_reset(conn, user, now)?;
+            lap("bump the user's token generation", &mut steps);
+            let _ = hash;
+            Ok(steps)
+        })
+        .await
+        .unwrap();
+    println!("  one reset's transaction, step by step (100 items):");
+    for (name, took) in steps {
+        println!("    {name}: {:.3} ms", took.as_secs_f64() * 1e3);
+    }
+    // The keyed hash the reset uses against the argon2id a chosen password
+    // would need.
+    let secret = custodian_api::auth::temporary_password();
+    let started = Instant::now();
+    for _ in 0..10_000 {
+        std::hint::black_box(server.keys.keyed_hash(
+            custodian_api::auth::RESET_SECRET,
+            secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+        ));
+    }
+    let hmac = started.elapsed().as_secs_f64() / 10_000.0 * 1e6;
+    let started = Instant::now();
+    std::hint::black_box(custodian_api::auth::password::hash_blocking(&secret));
+    let argon = started.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "    the secret's HMAC-SHA-256: {hmac:.1} µs; an argon2id hash instead: {argon:.1} ms"
+    );
+}
+
+/// A mailer over `db` to the server's SMTP sink.
+fn mailer(server: &TestServer, db: &Db) -> Arc<Mailer> {
+    let smtp = custodian_api::config::SmtpUrl::parse(&server.mail.url()).unwrap();
+    Arc::new(Mailer {
+        db: db.clone(),
+        keys: server.keys.clone(),
+        clock: server.clock.clone(),
+        metrics: Default::default(),
+        transport: Transport::smtp(&smtp).unwrap(),
+        from: "Custodian <custodian@localhost>".parse().unwrap(),
+        webapp: url::Url::parse(&server.base_url).unwrap(),
+        dead_letter_after: chrono::Duration::hours(24),
+    })
+}
+
+/// Queues `EMAILS` messages, then drains them with `workers` workers over
+/// one pool; emails per second.
+async fn deliver(server: &TestServer, db: &Db, workers: usize) -> f64 {
+    let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
+    let keys = server.keys.clone();
+    let now = server.clock.now();
+    db.write(move |conn| {
+        for i in 0..EMAILS {
+            outbox::queue(
+                conn,
+                &keys,
+                partner,
+                outbox::Email {
+                    template: "master_password_changed",
+                    locale: "en",
+                    recipient: &format!("reader{i}@bench.example"),
+                    payload: &json!({"name": "Reader", "changed_at": now}),
+                    now,
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let mailer = mailer(server, db);
+    let before = server.mail.received().len();
+    let started = Instant::now();
+    drain(&mailer, workers).await;
+    let rate = EMAILS as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(server.mail.received().len() - before, EMAILS);
+    rate
+}
+
+/// Runs `workers` workers until nothing is due.
+async fn drain(mailer: &Arc<Mailer>, workers: usize) {
+    let loops: Vec<_> = (0..workers)
+        .map(|_| {
+            let worker = Worker::new(mailer.clone());
+            actix_web::rt::spawn(async move { while worker.run_once().await.unwrap() > 0 {} })
+        })
+        .collect();
+    for handle in loops {
+        handle.await.unwrap();
+    }
+}
+
+async fn run(backend: Backend) {
+    // No outbox worker of the server's own: the benchmark runs its own, so
+    // each measure has the machine to itself.
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    println!("{} backend:", backend.name());
+    let (email, password) = server.create_admin(Role::Owner, &[]).await;
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", &email),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+
+    // Latency of one reset of a 1,000-item vault.
+    let big = seed(&server, BIG_USERS, BIG_ITEMS).await;
+    let mut latencies = Vec::new();
+    for user in &big {
+        latencies.push(reset(&http, &server.base_url, &token, user).await);
+    }
+    println!(
+        "  reset of a {BIG_ITEMS}-item vault, one at a time: p50 {:.1} ms, p99 {:.1} ms (n={})",
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+        latencies.len()
+    );
+
+    // Throughput at 8 clients on 100-item vaults, with the health probe.
+    let small = Arc::new(seed(&server, SMALL_USERS, SMALL_ITEMS).await);
+    let spare = small[SMALL_USERS - 1].clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let probes = Arc::new(Mutex::new(Vec::new()));
+    let probing = {
+        let (base_url, probes) = (server.base_url.clone(), probes.clone());
+        actix_web::rt::spawn(async move {
+            let http = reqwest::Client::new();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let status = http
+                    .get(format!("{base_url}/healthz"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert!(status.is_success());
+                probes.lock().unwrap().push(sent.elapsed());
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (base_url, token, small, next) = (
+                server.base_url.clone(),
+                token.clone(),
+                small.clone(),
+                next.clone(),
+            );
+            actix_web::rt::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= SMALL_USERS - 1 {
+                        break;
+                    }
+                    latencies.push(reset(&http, &base_url, &token, &small[i]).await);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    probing.await.unwrap();
+    let mut probes = probes.lock().unwrap().clone();
+    println!(
+        "  resets of {SMALL_ITEMS}-item vaults, {CLIENTS} clients: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms (n={}); GET /healthz meanwhile p50 {:.2} ms, p99 {:.2} ms (n={})",
+        latencies.len() as f64 / elapsed,
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+        latencies.len(),
+        percentile(&mut probes, 0.5),
+        percentile(&mut probes, 0.99),
+        probes.len()
+    );
+    breakdown(&server, spare).await;
+
+    // The resets' own emails go first, then the measured batches.
+    let db = server.database.pool();
+    drain(&mailer(&server, &db), 2).await;
+    for workers in [1, 2] {
+        let rate = deliver(&server, &db, workers).await;
+        println!("  emails delivered to the SMTP sink, {workers} worker(s): {rate:.0}/s");
+    }
+}
+
+fn main() {
+    actix_web::rt::System::new().block_on(async {
+        run(Backend::Sqlite).await;
+        if std::env::var_os("CUSTODIAN_TEST_POSTGRES_URL").is_some() {
+            run(Backend::Postgres).await;
+        }
+    });
+}
