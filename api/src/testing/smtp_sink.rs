@@ -1,6 +1,7 @@
-//! An SMTP server for tests: it holds a real SMTP conversation (EHLO, MAIL,
-//! RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) on 127.0.0.1 and keeps
-//! what it received for the test to read. It can be turned away, answering
+//! An SMTP server for tests: it holds a real SMTP conversation (EHLO, AUTH
+//! PLAIN when it wants credentials, MAIL, RCPT, DATA with dot-unstuffing,
+//! RSET, NOOP, QUIT) on 127.0.0.1 and keeps what it received for the test
+//! to read. It can be turned away, answering
 //! `421` at the greeting and `451` to MAIL, as a mail server that is down
 //! does; the sender's retries are what the tests watch.
 //!
@@ -57,6 +58,8 @@ impl Received {
 
 #[derive(Default)]
 struct Shared {
+    /// The user and password it wants (`AUTH PLAIN`), if any.
+    credentials: Option<(String, String)>,
     received: Mutex<Vec<Received>>,
     refusing: AtomicBool,
     stopped: AtomicBool,
@@ -73,9 +76,22 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Listens on a port of its own.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Listens, and takes mail only after `AUTH PLAIN` with these
+    /// credentials.
+    pub fn start_with_auth(user: &str, password: &str) -> Self {
+        Self::start_with(Some((user.to_owned(), password.to_owned())))
+    }
+
+    fn start_with(credentials: Option<(String, String)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("the sink binds");
         let addr = listener.local_addr().expect("a bound address");
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            credentials,
+            ..Shared::default()
+        });
         let accepting = shared.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -95,6 +111,11 @@ impl SmtpSink {
     /// `CUSTODIAN_SMTP_URL` for this sink (plain SMTP on 127.0.0.1).
     pub fn url(&self) -> String {
         format!("smtp://{}?tls=none", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Turns senders away (`true`) or takes their mail again (`false`).
@@ -165,6 +186,7 @@ fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         return Ok(());
     }
     out.write_all(b"220 sink ESMTP ready\r\n")?;
+    let mut authenticated = shared.credentials.is_none();
     let mut mail_from = None::<String>;
     let mut rcpt_to = Vec::new();
     let mut line = String::new();
@@ -188,7 +210,37 @@ fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 .to_owned()
         };
         match verb.as_str() {
+            "EHLO" if shared.credentials.is_some() => {
+                out.write_all(b"250-sink\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n")?
+            }
             "EHLO" => out.write_all(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?,
+            "AUTH" => {
+                // `AUTH PLAIN base64(authzid \0 user \0 password)`.
+                use base64::Engine;
+                let offered = command
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .map(|raw| {
+                        raw.split(|&b| b == 0)
+                            .map(|part| String::from_utf8_lossy(part).into_owned())
+                            .collect::<Vec<_>>()
+                    });
+                let wanted = shared.credentials.as_ref();
+                let good = match (offered.as_deref(), wanted) {
+                    (Some([_, user, password]), Some((u, p))) => user == u && password == p,
+                    _ => false,
+                };
+                if good {
+                    authenticated = true;
+                    out.write_all(b"235 2.7.0 authenticated\r\n")?;
+                } else {
+                    out.write_all(b"535 5.7.8 authentication credentials invalid\r\n")?;
+                }
+            }
+            "MAIL" if !authenticated => {
+                out.write_all(b"530 5.7.0 authentication required\r\n")?;
+            }
             "HELO" => out.write_all(b"250 sink\r\n")?,
             "MAIL" if shared.refusing.load(Ordering::SeqCst) => {
                 shared.refused.fetch_add(1, Ordering::SeqCst);

@@ -401,3 +401,71 @@ async fn without_smtp_mail_is_written_as_eml_files_in_the_data_directory(
     assert!(eml.contains(&format!("To: {email}")), "{eml}");
     assert!(server.mail.received().is_empty(), "nothing went over SMTP");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn smtp_credentials_in_the_url_authenticate_and_a_refusal_is_final(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::testing::SmtpSink;
+
+    // Percent-encoded in the URL, as a password with `@`, `:` and `/` must be.
+    let sink = SmtpSink::start_with_auth("mailer@msp.example", "p@ss:w/rd");
+    let url = format!(
+        "smtp://mailer%40msp.example:p%40ss%3Aw%2Frd@{}?tls=none",
+        sink.addr()
+    );
+    let smtp = SmtpUrl::parse(&url).unwrap();
+    assert!(!format!("{smtp:?}").contains("w%2Frd"), "never printed");
+    let Some(server) = TestServer::spawn_with(backend, |c| c.smtp = Some(smtp.clone())).await
+    else {
+        return;
+    };
+    let (_, email, _) = reset_someone(&server).await;
+    let received = sink
+        .wait_for(Duration::from_secs(20), |m| m.rcpt_to == [email.clone()])
+        .await;
+    assert!(!secret_in(&received).is_empty());
+
+    // The wrong password: 535 is permanent, so the message is dead at once
+    // (no retry would help), its payload erased.
+    let url = format!("smtp://mailer%40msp.example:wrong@{}?tls=none", sink.addr());
+    let Some(refused) = TestServer::spawn_with(backend, |c| {
+        c.smtp = Some(SmtpUrl::parse(&url).unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, email, _) = reset_someone(&refused).await;
+    let row = rows(&refused, &email).await.remove(0);
+    outbox_status_becomes(&refused, &row.id, "dead").await;
+    let row = rows(&refused, &email).await.remove(0);
+    assert_eq!((row.attempts, row.has_payload), (1, false));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_message_whose_workers_keep_dying_is_dead_lettered_after_the_bound(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let (_, email, _) = reset_someone(&server).await;
+    let db = server.database.pool();
+    let now = server.clock.now();
+    let lease = now + chrono::Duration::minutes(2);
+    let claimed = db
+        .write(move |conn| outbox::claim(conn, "a-worker-that-died", now, lease, 1))
+        .await
+        .unwrap();
+    assert!(!claimed[0].reclaimed);
+    // A day later the lease is long gone and so is the bound: the message
+    // is not sent with a day-old secret, it is dead-lettered.
+    server.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(other_worker(&server, &db).run_once().await.unwrap(), 1);
+    let row = rows(&server, &email).await.remove(0);
+    assert_eq!((row.status.as_str(), row.has_payload), ("dead", false));
+    assert!(server.mail.received().is_empty());
+}
