@@ -523,3 +523,143 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
         .await
         .expect("the new key signs in");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_user_recovers_with_the_recovery_key_and_keeps_every_item(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::ids::{PartnerId, UserId};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = app.server.create_admin(Role::Admin, &[]).await;
+    let admin = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(email, password),
+    )
+    .client()
+    .await
+    .expect("signed in");
+    let company = admin
+        .companies_create()
+        .body(types::NewCompany {
+            name: "Acme Keys".into(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let user = admin
+        .company_users_create()
+        .company_id(company.id)
+        .body(types::NewUserRequest {
+            email: "kim@acme-keys.example".into(),
+            name: "Kim".into(),
+            client_kind: types::ClientKind::Webapp,
+            locale: None,
+            is_primary: None,
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let hash = custodian_api::auth::password::hash_blocking(&"kim's derived key".to_owned().into());
+    let (partner, id) = (
+        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
+        UserId::from_uuid(user.id),
+    );
+    let now = app.server.clock.now();
+    app.server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
+        .await
+        .unwrap();
+    let sign_in = |auth_key: Option<&str>, recovery_verifier: Option<&str>| {
+        app.client
+            .account_token_create()
+            .body(types::AccountSignIn {
+                partner_id: partner.uuid(),
+                email: "kim@acme-keys.example".into(),
+                auth_key: auth_key.map(Into::into),
+                temporary_password: None,
+                recovery_verifier: recovery_verifier.map(Into::into),
+            })
+            .send()
+    };
+    let kim = ClientBuilder::new(&app.server.base_url)
+        .bearer_token(
+            sign_in(Some("kim's derived key"), None)
+                .await
+                .unwrap()
+                .into_inner()
+                .access_token,
+        )
+        .build()
+        .unwrap();
+    for item in ["diary", "printer"] {
+        kim.vault_item_put()
+            .item_id(item)
+            .body(types::VaultItemPut {
+                profile: types::Profile::Personal,
+                replaces_revision: 0,
+                ciphertext: "c2VhbGVk".into(),
+                backup_copy: None,
+            })
+            .send()
+            .await
+            .expect("stored");
+    }
+    let verifier = "a2ltJ3MgcmVjb3Zlcnkga2V5IHZlcmlmaWVyISE=";
+    kim.account_recovery_key_set()
+        .body(types::RecoveryKeyRegistration {
+            auth_key: "kim's derived key".into(),
+            verifier: verifier.into(),
+            wrapped_vault_key: "d3JhcHBlZA==".into(),
+        })
+        .send()
+        .await
+        .expect("registered");
+
+    // Kim forgets the master password and recovers with the recovery key.
+    let recovering = sign_in(None, Some(verifier)).await.unwrap().into_inner();
+    assert_eq!(recovering.scope, "account:recover");
+    assert_eq!(
+        recovering.wrapped_vault_key.as_deref(),
+        Some("d3JhcHBlZA==")
+    );
+    ClientBuilder::new(&app.server.base_url)
+        .bearer_token(recovering.access_token)
+        .build()
+        .unwrap()
+        .account_recovery()
+        .body(types::NewMasterPassword {
+            auth_key: "kim's new derived key".into(),
+            encrypted_vault_key: "bmV3IGtleQ==".into(),
+            kdf_params: None,
+        })
+        .send()
+        .await
+        .expect("recovered");
+    let kim = ClientBuilder::new(&app.server.base_url)
+        .bearer_token(
+            sign_in(Some("kim's new derived key"), None)
+                .await
+                .expect("the new key signs in")
+                .into_inner()
+                .access_token,
+        )
+        .build()
+        .unwrap();
+    let items = kim.vault_items_list().send().await.unwrap().into_inner();
+    assert_eq!(items.items.len(), 2, "every item kept");
+    let resets = admin
+        .resets_list()
+        .user_id(user.id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resets.items.is_empty(), "no reset was needed");
+}
