@@ -155,15 +155,20 @@ pub fn lock_user(
 }
 
 /// Bumps the user's token generation (every token issued before is refused),
-/// marks the user `reset_pending`, records the time of the reset and forgets
-/// the recovery key: it wraps the purged vault's key, and the new master
-/// password comes with a new vault key.
+/// marks the user `reset_pending`, records the time of the reset, and
+/// forgets the old master password's key material (whoever still knows the
+/// old master password must not sign in meanwhile) and the recovery key (it
+/// wraps the purged vault's key; the new master password comes with a new
+/// vault key).
 pub fn mark_user_reset(conn: &mut DbConn, user: UserId, at: NaiveDateTime) -> Result<(), DbError> {
     diesel::update(users::table.filter(users::id.eq(user.to_string())))
         .set((
             users::token_generation.eq(users::token_generation + 1),
             users::status.eq("reset_pending"),
             users::last_reset_at.eq(at),
+            users::auth_key_hash.eq(None::<String>),
+            users::kdf_params.eq(None::<String>),
+            users::encrypted_vault_key.eq(None::<Vec<u8>>),
             users::recovery_key_verifier.eq(None::<Vec<u8>>),
             users::recovery_wrapped_vault_key.eq(None::<Vec<u8>>),
             users::updated_at.eq(at),
@@ -183,7 +188,9 @@ pub fn supersede_pending(
     Ok(diesel::update(
         master_password_resets::table
             .filter(master_password_resets::user_id.eq(user.to_string()))
-            .filter(master_password_resets::status.eq(PENDING)),
+            // An expired one too: a re-issue must never bring back a reset
+            // a newer one replaced.
+            .filter(master_password_resets::status.eq_any([PENDING, EXPIRED])),
     )
     .set((
         master_password_resets::status.eq(SUPERSEDED),
@@ -417,28 +424,44 @@ pub fn reissue(
 /// how many. (Sign-in refuses an expired secret whether or not this ran.)
 pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError> {
     use master_password_resets::dsl as r;
-    let due: Vec<(String, Option<String>)> = r::master_password_resets
+    let due: Vec<(String, String, String)> = r::master_password_resets
         .filter(r::status.eq(PENDING))
         .filter(r::secret_expires_at.le(now))
-        .select((r::id, r::outbox_message_id))
+        .order(r::id.asc())
+        .select((r::id, r::partner_id, r::user_id))
         .load(conn)?;
-    for (id, message) in &due {
-        diesel::update(
-            r::master_password_resets
-                .filter(r::id.eq(id))
-                .filter(r::status.eq(PENDING)),
-        )
-        .set((
-            r::status.eq(EXPIRED),
-            r::secret_hash.eq(None::<Vec<u8>>),
-            r::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let mut expired = 0;
+    for (id, partner, user) in &due {
+        let (Some(partner), Some(user)) = (PartnerId::parse(partner), UserId::parse(user)) else {
+            continue;
+        };
+        // The user's row first, as every change of a user's resets takes
+        // it; then the reset again, as it is now (a re-issue may have given
+        // it a fresh secret meanwhile).
+        lock_user(conn, partner, user)?;
+        let message: Option<Option<String>> = r::master_password_resets
+            .filter(r::id.eq(id))
+            .filter(r::status.eq(PENDING))
+            .filter(r::secret_expires_at.le(now))
+            .select(r::outbox_message_id)
+            .first(conn)
+            .optional()?;
+        let Some(message) = message else {
+            continue;
+        };
+        diesel::update(r::master_password_resets.filter(r::id.eq(id)))
+            .set((
+                r::status.eq(EXPIRED),
+                r::secret_hash.eq(None::<Vec<u8>>),
+                r::updated_at.eq(now),
+            ))
+            .execute(conn)?;
         if let Some(message) = message {
-            super::outbox::withdraw(conn, message, "withdrawn: the secret expired", now)?;
+            super::outbox::withdraw(conn, &message, "withdrawn: the secret expired", now)?;
         }
+        expired += 1;
     }
-    Ok(due.len())
+    Ok(expired)
 }
 
 /// Bumps the user's token generation: every token issued before (a

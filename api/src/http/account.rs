@@ -593,8 +593,8 @@ async fn change_master_password(
         .write(move |conn| {
             // The user's row first, as every change of a user's reset takes
             // it (no lock-order deadlock), then the token (or link) must
-            // still be current: a re-issue, a reset or a first use since
-            // bumped the generation.
+            // still be current: a re-issue, a reset or an earlier change of
+            // the master password since bumped the generation.
             resets::lock_user(conn, partner, user)?;
             let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
             if current != Some(generation) || !complete(conn, now)? {
@@ -771,6 +771,7 @@ pub async fn account_reset_link_complete(
     if !done {
         return Err(unauthorized(REFUSED));
     }
+    state.throttle.succeeded(&throttled);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -811,10 +812,12 @@ pub struct RecoveryKeyRegistration {
         (status = 204, description = "Registered"),
         (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value, or `auth_key` is not the account's key", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong keys: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[put("/v1/account/recovery-key")]
 pub async fn account_recovery_key_set(
+    req: HttpRequest,
     caller: AccountCaller,
     state: web::Data<AppState>,
     Json(registration): Json<RecoveryKeyRegistration>,
@@ -839,16 +842,47 @@ pub async fn account_recovery_key_set(
         .keys
         .keyed_hash(RECOVERY_VERIFIER, verifier.as_bytes());
     let (partner, user) = (caller.partner, caller.user);
+    // The key is checked with argon2: throttled per user and address, as
+    // sign-ins are, and a refusal audited.
+    let throttled = format!("recovery-key:{user}");
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Verdict::Wait(wait) = state.throttle.check(&throttled, &address, Instant::now()) {
+        return Err(ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs().max(1),
+        });
+    }
     let stored = state
         .db
         .run(move |conn| users::auth_key_hash(conn, partner, user))
         .await?;
     if !state.passwords.verify(registration.auth_key, stored).await {
+        state.throttle.failed(&throttled, &address, Instant::now());
+        let keys = state.keys.clone();
+        let event = NewEvent {
+            partner: Some(partner),
+            actor_kind: ActorKind::User,
+            actor_id: Some(user.to_string()),
+            action: "account.recovery_key_set".into(),
+            target_kind: Some("user".into()),
+            target_id: Some(user.to_string()),
+            allowed: false,
+            policy_ids: Vec::new(),
+            request_id: caller.request_id.clone(),
+            details: serde_json::json!({ "refused": "wrong auth_key" }),
+        };
+        state
+            .db
+            .write(move |conn| audit::append(conn, &keys, event).map(drop))
+            .await?;
         return Err(ApiError::invalid(
             "auth_key",
             "is not the key of this account",
         ));
     }
+    state.throttle.succeeded(&throttled);
     let now = state.clock.now();
     let keys = state.keys.clone();
     let event = NewEvent {
@@ -870,7 +904,9 @@ pub async fn account_recovery_key_set(
             // Under the user's lock, the token must still be current: a
             // reset committed meanwhile forgot the recovery key on purpose.
             resets::lock_user(conn, partner, user)?;
-            if users::generation(conn, partner, user)?.map(|(_, g)| g) != Some(generation) {
+            let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
+            let active = users::find(conn, partner, user)?.is_some_and(|u| u.status == "active");
+            if current != Some(generation) || !active {
                 return Ok(false);
             }
             users::set_recovery_key(conn, user, &verifier_hash, &wrapped, now)?;
@@ -926,13 +962,16 @@ pub async fn account_recovery(
     let caller = caller.0;
     caller.authorize(&state)?;
     let material = Material::check(new, &state).await?;
+    let (partner, user) = (caller.partner, caller.user);
     let done = change_master_password(
         &state,
         &caller,
         material,
         Change::Recovery,
         // Single use: the change bumps the generation the token carries.
-        |_, _| Ok(true),
+        // Not while a reset is pending: that user has no vault to recover
+        // (the reset forgot the recovery key too; this is belt and braces).
+        move |conn, _| Ok(users::find(conn, partner, user)?.is_some_and(|u| u.status == "active")),
     )
     .await?;
     if !done {

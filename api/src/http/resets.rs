@@ -1008,6 +1008,14 @@ pub async fn reset_reissue(
             let Some(user) = users::find(conn, partner, user_id)? else {
                 return Ok(None);
             };
+            // Only a user still waiting on this reset (belt and braces: a
+            // newer reset supersedes an expired one).
+            if user.status != "reset_pending" {
+                return Ok(Some(Err(NotReissued::Finished(format!(
+                    "{} (the user is {})",
+                    current.status, user.status
+                )))));
+            }
             let ttl = partners::find(conn, partner)?
                 .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
                     p.temporary_secret_ttl_seconds

@@ -248,8 +248,8 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
     let (status, _) =
         account_sign_in(&server, &server.owner.partner_id, &email, "a-derived-key").await;
     assert_eq!(
-        status, 200,
-        "the old key is the user's to replace; the reset flow does that"
+        status, 401,
+        "the old master password is forgotten: whoever still knows it cannot sign in"
     );
 
     // The email arrives at the SMTP server, in the user's locale, with the
@@ -1265,7 +1265,8 @@ async fn an_expired_reset_is_marked_and_a_reissue_brings_it_back(
     let (status, _) = sign_in_with_temporary(&server, &email, &secret).await;
     assert_eq!(status, 200);
 
-    // Expired again, then replaced by a new reset: the old one stays expired.
+    // Expired again, then replaced by a new reset, which supersedes it: it
+    // can never come back.
     server
         .clock
         .advance(chrono::Duration::seconds(72 * 3600 + 1));
@@ -1281,6 +1282,8 @@ async fn an_expired_reset_is_marked_and_a_reissue_brings_it_back(
     let (status, problem) = send(&server, &owner, "POST", &format!("{path}/reissue"), None).await;
     assert_eq!(
         (status, problem["code"].as_str()),
-        (409, Some("reset_pending"))
+        (409, Some("reset_not_pending"))
     );
+    let (_, read) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(read["status"], "superseded");
 }
