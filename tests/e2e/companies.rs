@@ -2,11 +2,75 @@
 //! integration and a client would use them.
 
 use custodian_api::db::admins::Role;
+use custodian_api::ids::{PartnerId, UserId};
 use custodian_e2e::{Backend, TestApp};
 use custodian_sdk::{ClientBuilder, Credentials, Session, types};
 use rstest::rstest;
 
 const KEY: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+
+/// Where a test of an end user starts.
+struct Setup {
+    admin: custodian_sdk::Client,
+    company: types::CompanyView,
+    user: types::UserView,
+    partner: PartnerId,
+}
+
+/// Signs in a new admin of `role`, creates the company `company` and in it
+/// `user`, and gives the user the derived key `key`. Invitations are not
+/// built yet, so the key is set in the database.
+async fn user_of_new_company(
+    app: &TestApp,
+    role: Role,
+    company: &str,
+    user: types::NewUserRequest,
+    key: &str,
+) -> Setup {
+    let (email, password) = app.server.create_admin(role, &[]).await;
+    let admin = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(email, password),
+    )
+    .client()
+    .await
+    .expect("signed in");
+    let company = admin
+        .companies_create()
+        .body(types::NewCompany {
+            name: company.into(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let user = admin
+        .company_users_create()
+        .company_id(company.id)
+        .body(user)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let hash = custodian_api::auth::password::hash_blocking(&key.to_owned().into());
+    let (partner, id) = (
+        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
+        UserId::from_uuid(user.id),
+    );
+    let now = app.server.clock.now();
+    app.server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
+        .await
+        .unwrap();
+    Setup {
+        admin,
+        company,
+        user,
+        partner,
+    }
+}
 
 #[rstest]
 #[actix_web::test]
@@ -106,27 +170,28 @@ async fn a_company_is_set_up_and_its_user_located(
 async fn an_end_user_keeps_a_backed_up_company_item(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    use custodian_api::ids::{PartnerId, UserId};
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (email, password) = app.server.create_admin(Role::Owner, &[]).await;
-    let admin = Session::new(
-        ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
+    let Setup {
+        admin,
+        company,
+        user,
+        partner,
+    } = user_of_new_company(
+        &app,
+        Role::Owner,
+        "Acme Law",
+        types::NewUserRequest {
+            email: "lou@acme-law.example".into(),
+            name: "Lou Law".into(),
+            client_kind: types::ClientKind::Desktop,
+            locale: None,
+            is_primary: None,
+        },
+        "lou's derived key",
     )
-    .client()
-    .await
-    .expect("signed in");
-    let company = admin
-        .companies_create()
-        .body(types::NewCompany {
-            name: "Acme Law".into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    .await;
     admin
         .backup_profile_update()
         .company_id(company.id)
@@ -137,33 +202,6 @@ async fn an_end_user_keeps_a_backed_up_company_item(
             backup_public_key: Some(KEY.into()),
         })
         .send()
-        .await
-        .unwrap();
-    let user = admin
-        .company_users_create()
-        .company_id(company.id)
-        .body(types::NewUserRequest {
-            email: "lou@acme-law.example".into(),
-            name: "Lou Law".into(),
-            client_kind: types::ClientKind::Desktop,
-            locale: None,
-            is_primary: None,
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    // Invitations arrive with a later issue: the user's key is set here.
-    let hash = custodian_api::auth::password::hash_blocking(&"lou's derived key".to_owned().into());
-    let now = app.server.clock.now();
-    let (partner, id) = (
-        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
-        UserId::from_uuid(user.id),
-    );
-    app.server
-        .database
-        .pool()
-        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
         .await
         .unwrap();
 
@@ -402,53 +440,28 @@ async fn an_end_user_keeps_a_backed_up_company_item(
 async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    use custodian_api::ids::{PartnerId, UserId};
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (email, password) = app.server.create_admin(Role::Admin, &[]).await;
-    let admin = Session::new(
-        ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
-    )
-    .client()
-    .await
-    .expect("signed in");
-    let company = admin
-        .companies_create()
-        .body(types::NewCompany {
-            name: "Acme Web".into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    let user = admin
-        .company_users_create()
-        .company_id(company.id)
-        .body(types::NewUserRequest {
+    let Setup {
+        admin,
+        company: _,
+        user,
+        partner,
+    } = user_of_new_company(
+        &app,
+        Role::Admin,
+        "Acme Web",
+        types::NewUserRequest {
             email: "wen@acme-web.example".into(),
             name: "Wen".into(),
             client_kind: types::ClientKind::Webapp,
             locale: Some("ja".into()),
             is_primary: None,
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    let hash = custodian_api::auth::password::hash_blocking(&"wen's derived key".to_owned().into());
-    let (partner, id) = (
-        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
-        UserId::from_uuid(user.id),
-    );
-    let now = app.server.clock.now();
-    app.server
-        .database
-        .pool()
-        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
-        .await
-        .unwrap();
+        },
+        "wen's derived key",
+    )
+    .await;
 
     let reset = admin
         .reset_create()
@@ -529,53 +542,28 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
 async fn a_user_recovers_with_the_recovery_key_and_keeps_every_item(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    use custodian_api::ids::{PartnerId, UserId};
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (email, password) = app.server.create_admin(Role::Admin, &[]).await;
-    let admin = Session::new(
-        ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
-    )
-    .client()
-    .await
-    .expect("signed in");
-    let company = admin
-        .companies_create()
-        .body(types::NewCompany {
-            name: "Acme Keys".into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    let user = admin
-        .company_users_create()
-        .company_id(company.id)
-        .body(types::NewUserRequest {
+    let Setup {
+        admin,
+        company: _,
+        user,
+        partner,
+    } = user_of_new_company(
+        &app,
+        Role::Admin,
+        "Acme Keys",
+        types::NewUserRequest {
             email: "kim@acme-keys.example".into(),
             name: "Kim".into(),
             client_kind: types::ClientKind::Webapp,
             locale: None,
             is_primary: None,
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
-    let hash = custodian_api::auth::password::hash_blocking(&"kim's derived key".to_owned().into());
-    let (partner, id) = (
-        PartnerId::parse(&app.server.owner.partner_id).unwrap(),
-        UserId::from_uuid(user.id),
-    );
-    let now = app.server.clock.now();
-    app.server
-        .database
-        .pool()
-        .run(move |conn| custodian_api::db::users::set_auth_key(conn, partner, id, &hash, now))
-        .await
-        .unwrap();
+        },
+        "kim's derived key",
+    )
+    .await;
     let sign_in = |auth_key: Option<&str>, recovery_verifier: Option<&str>| {
         app.client
             .account_token_create()

@@ -11,7 +11,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
@@ -28,9 +28,9 @@ use crate::authz::{Action, Principal, Resource};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{backup_profiles, outbox, resets, users};
 use crate::error::{ApiError, Problem};
-use crate::http::AppState;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::{AppState, client_address, request_id};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// An account token's scope: the vault and the account.
@@ -97,6 +97,47 @@ impl AccountCaller {
     }
 }
 
+/// 429 with `Retry-After` while `account` or `address` is throttled.
+fn refuse_if_throttled(state: &AppState, account: &str, address: &str) -> Result<(), ApiError> {
+    match state.throttle.check(account, address, Instant::now()) {
+        Verdict::Wait(wait) => Err(ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs().max(1),
+        }),
+        Verdict::Allowed => Ok(()),
+    }
+}
+
+/// Queues an email of `template` to the user, in their locale, whose
+/// payload is their name and `at_field` set to `now`; nothing for a user
+/// that is gone.
+fn email_user(
+    conn: &mut crate::db::DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    (partner, user): (PartnerId, UserId),
+    template: &str,
+    at_field: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), crate::db::DbError> {
+    let Some((name, email, locale)) = users::contact(conn, user)? else {
+        return Ok(());
+    };
+    let mut payload = serde_json::json!({ "name": name });
+    payload[at_field] = serde_json::json!(now);
+    outbox::queue(
+        conn,
+        keys,
+        partner,
+        outbox::Email {
+            template,
+            locale: &locale,
+            recipient: &email,
+            payload: &payload,
+            now,
+        },
+    )?;
+    Ok(())
+}
+
 /// Verifies an account token of `scope` and checks it is still current.
 async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<AccountCaller, ApiError> {
     let state = req
@@ -129,10 +170,7 @@ async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<Account
     }
     let company = CompanyId::parse(&company)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {user} has a bad company")))?;
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|id| id.0.clone());
+    let request_id = request_id(&req);
     Ok(AccountCaller {
         user,
         company,
@@ -257,15 +295,8 @@ pub async fn account_token_create(
     let partner = PartnerId::from_uuid(sign_in.partner_id);
     let email = sign_in.email.trim().to_lowercase();
     let account = format!("user:{partner}:{email}");
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    if let Verdict::Wait(wait) = state.throttle.check(&account, &address, Instant::now()) {
-        return Err(ApiError::RateLimited {
-            retry_after_seconds: wait.as_secs().max(1),
-        });
-    }
+    let address = client_address(&req);
+    refuse_if_throttled(&state, &account, &address)?;
     let lookup = email.clone();
     let mut wrapped_vault_key = None;
     let (found, signed_in, scope, method) = match (
@@ -364,10 +395,7 @@ pub async fn account_token_create(
     } else {
         state.throttle.failed(&account, &address, Instant::now());
     }
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|id| id.0.clone());
+    let request_id = request_id(&req);
     let event = NewEvent {
         partner: found.as_ref().map(|_| partner),
         actor_kind: if signed_in {
@@ -608,20 +636,14 @@ async fn change_master_password(
                 &material.vault_key,
                 now,
             )?;
-            if let Some((name, email, locale)) = users::contact(conn, user)? {
-                outbox::queue(
-                    conn,
-                    &keys,
-                    partner,
-                    outbox::Email {
-                        template: "master_password_changed",
-                        locale: &locale,
-                        recipient: &email,
-                        payload: &serde_json::json!({ "name": name, "changed_at": now }),
-                        now,
-                    },
-                )?;
-            }
+            email_user(
+                conn,
+                &keys,
+                (partner, user),
+                "master_password_changed",
+                "changed_at",
+                now,
+            )?;
             audit::append(conn, &keys, event)?;
             Ok(true)
         })
@@ -690,16 +712,9 @@ pub async fn account_reset_link_complete(
     })?;
     // A 256-bit token cannot be guessed, but refusals cost an audit write:
     // they are throttled per address as sign-ins are.
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = client_address(&req);
     let throttled = format!("reset-link:{address}");
-    if let Verdict::Wait(wait) = state.throttle.check(&throttled, &address, Instant::now()) {
-        return Err(ApiError::RateLimited {
-            retry_after_seconds: wait.as_secs().max(1),
-        });
-    }
+    refuse_if_throttled(&state, &throttled, &address)?;
     let secret_hash = state
         .keys
         .keyed_hash(RESET_SECRET, token.expose_secret().as_bytes());
@@ -726,10 +741,7 @@ pub async fn account_reset_link_complete(
                 .map(|(company, generation)| (found.reset_id, partner, user, company, generation)))
         })
         .await?;
-    let request_id = req
-        .extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|id| id.0.clone());
+    let request_id = request_id(&req);
     let Some((reset, partner, user, company, generation)) = found else {
         state.throttle.failed(&throttled, &address, Instant::now());
         let keys = state.keys.clone();
@@ -845,15 +857,8 @@ pub async fn account_recovery_key_set(
     // The key is checked with argon2: throttled per user and address, as
     // sign-ins are, and a refusal audited.
     let throttled = format!("recovery-key:{user}");
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    if let Verdict::Wait(wait) = state.throttle.check(&throttled, &address, Instant::now()) {
-        return Err(ApiError::RateLimited {
-            retry_after_seconds: wait.as_secs().max(1),
-        });
-    }
+    let address = client_address(&req);
+    refuse_if_throttled(&state, &throttled, &address)?;
     let stored = state
         .db
         .run(move |conn| users::auth_key_hash(conn, partner, user))
@@ -910,20 +915,14 @@ pub async fn account_recovery_key_set(
                 return Ok(false);
             }
             users::set_recovery_key(conn, user, &verifier_hash, &wrapped, now)?;
-            if let Some((name, email, locale)) = users::contact(conn, user)? {
-                outbox::queue(
-                    conn,
-                    &keys,
-                    partner,
-                    outbox::Email {
-                        template: "recovery_key_set",
-                        locale: &locale,
-                        recipient: &email,
-                        payload: &serde_json::json!({ "name": name, "set_at": now }),
-                        now,
-                    },
-                )?;
-            }
+            email_user(
+                conn,
+                &keys,
+                (partner, user),
+                "recovery_key_set",
+                "set_at",
+                now,
+            )?;
             audit::append(conn, &keys, event).map(|_| true)
         })
         .await?;

@@ -8,7 +8,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::audit::{self, ActorKind, NewEvent};
@@ -115,10 +115,7 @@ impl Verified {
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
             .clone();
         let token = bearer(req)?;
-        let request_id = req
-            .extensions()
-            .get::<crate::http::middleware::RequestId>()
-            .map(|id| id.0.clone());
+        let request_id = crate::http::request_id(req);
         let claims = state
             .tokens
             .verify_admin(&token)

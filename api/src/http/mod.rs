@@ -207,6 +207,22 @@ pub struct AppState {
     pub outbox: crate::mail::Signal,
 }
 
+/// The id the request middleware gave this request, for audit events.
+pub(crate) fn request_id(req: &HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<middleware::RequestId>()
+        .map(|id| id.0.clone())
+}
+
+/// The client's IP address as the socket saw it, for throttling ("" when
+/// unknown).
+pub(crate) fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// The application: routes, shared state, limits, the 404/405 fallback and
 /// the request middleware. Built once per worker.
 pub fn app(

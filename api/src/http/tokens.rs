@@ -20,9 +20,9 @@ use crate::auth::throttle::Verdict;
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::db::{admins, api_clients};
 use crate::error::ApiError;
-use crate::http::AppState;
 use crate::http::caller::Actor;
 use crate::http::extract::{decode_json, decode_query};
+use crate::http::{AppState, client_address, request_id};
 use crate::ids::{ApiClientId, PartnerId};
 
 /// A token request (RFC 6749 §4.3 and §4.4).
@@ -155,17 +155,11 @@ pub async fn token_create(
     };
     match request.grant_type.as_str() {
         "password" => {
-            let address = req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
+            let address = client_address(&req);
             password_grant(request, &state, request_id(&req), &address).await
         }
         "client_credentials" => {
-            let address = req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
+            let address = client_address(&req);
             client_credentials_grant(&req, request, &state, request_id(&req), &address).await
         }
         _ => Ok(oauth_error(
@@ -173,13 +167,6 @@ pub async fn token_create(
             "grant_type must be password or client_credentials",
         )),
     }
-}
-
-fn request_id(req: &HttpRequest) -> Option<String> {
-    use actix_web::HttpMessage;
-    req.extensions()
-        .get::<crate::http::middleware::RequestId>()
-        .map(|id| id.0.clone())
 }
 
 /// 429 with `Retry-After`, in the RFC 6749 error form of this endpoint.

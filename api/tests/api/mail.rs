@@ -67,6 +67,16 @@ async fn reset_someone(server: &TestServer) -> (String, String, String) {
     (owner, email, reset["id"].as_str().unwrap().to_owned())
 }
 
+/// Turns the SMTP server away, resets a fresh user and waits until the
+/// email was tried and refused; (owner token, email, reset id, outbox id).
+async fn reset_while_smtp_refuses(server: &TestServer) -> (String, String, String, String) {
+    server.mail.refuse(true);
+    let (owner, email, reset) = reset_someone(server).await;
+    let id = rows(server, &email).await[0].id.clone();
+    outbox_status_becomes(server, &id, "retrying").await;
+    (owner, email, reset, id)
+}
+
 async fn email_status(server: &TestServer, owner: &str, reset: &str) -> String {
     let (status, read) = send(
         server,
@@ -88,10 +98,7 @@ async fn an_email_refused_while_smtp_is_down_is_delivered_once_when_it_is_back(
     let Some(server) = TestServer::spawn(backend).await else {
         return;
     };
-    server.mail.refuse(true);
-    let (owner, email, reset) = reset_someone(&server).await;
-    let id = rows(&server, &email).await[0].id.clone();
-    outbox_status_becomes(&server, &id, "retrying").await;
+    let (owner, email, reset, _) = reset_while_smtp_refuses(&server).await;
     assert_eq!(email_status(&server, &owner, &reset).await, "retrying");
     let row = &rows(&server, &email).await[0];
     assert!(row.has_payload, "kept sealed until it is sent");
@@ -140,10 +147,7 @@ async fn an_email_undeliverable_past_the_bound_is_dead_lettered_and_erased(
     let Some(server) = TestServer::spawn(backend).await else {
         return;
     };
-    server.mail.refuse(true);
-    let (owner, email, reset) = reset_someone(&server).await;
-    let id = rows(&server, &email).await[0].id.clone();
-    outbox_status_becomes(&server, &id, "retrying").await;
+    let (owner, email, reset, id) = reset_while_smtp_refuses(&server).await;
     // Retries follow the backoff until the bound (24 h by default).
     for _ in 0..3 {
         let before = rows(&server, &email).await[0].attempts;
@@ -213,10 +217,7 @@ async fn an_unsent_email_withdrawn_by_a_reissue_is_never_sent(
     let Some(server) = TestServer::spawn(backend).await else {
         return;
     };
-    server.mail.refuse(true);
-    let (owner, email, reset) = reset_someone(&server).await;
-    let first = rows(&server, &email).await[0].id.clone();
-    outbox_status_becomes(&server, &first, "retrying").await;
+    let (owner, email, reset, _) = reset_while_smtp_refuses(&server).await;
     let (status, _) = send(
         &server,
         &owner,

@@ -7,7 +7,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::resets::{newest_email, post_reset, user_with_items};
-use crate::support::{account_sign_in, dump_database, owner_token, send};
+use crate::support::{dump_database, owner_token, send, vault_items_with_key};
 
 /// What a client derives from a recovery key (base64 of 32 bytes).
 const VERIFIER: &str = "cmVjb3Zlcnkta2V5LXZlcmlmaWVyLTMyLWJ5dGVzISE=";
@@ -164,23 +164,8 @@ async fn a_user_with_a_recovery_key_recovers_and_keeps_every_item(
     assert_eq!(status, 401, "every earlier token died");
 
     // Every item is still there, no reset happened, and the user was told.
-    let (status, token) = account_sign_in(
-        &server,
-        &server.owner.partner_id,
-        &email,
-        "the-recovered-derived-key",
-    )
-    .await;
-    assert_eq!(status, 200, "{token}");
-    let (_, items) = send(
-        &server,
-        token["access_token"].as_str().unwrap(),
-        "GET",
-        "/v1/account/vault/items",
-        None,
-    )
-    .await;
-    assert_eq!(items["items"].as_array().unwrap().len(), 4, "{items}");
+    let items = vault_items_with_key(&server, &email, "the-recovered-derived-key").await;
+    assert_eq!(items.as_array().unwrap().len(), 4, "{items}");
     let (_, resets) = send(
         &server,
         &owner,

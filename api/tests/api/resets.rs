@@ -14,7 +14,9 @@ use diesel::prelude::*;
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use crate::support::{account_sign_in, dump_database, owner_token, seed, send, sign_in};
+use crate::support::{
+    account_sign_in, dump_database, owner_token, seed, send, sign_in, vault_items_with_key,
+};
 
 /// A signed-in desktop user with `personal` personal items and `company`
 /// company items, of which `backed_up` have a backup copy: (company, user,
@@ -842,24 +844,8 @@ async fn a_desktop_user_finishes_the_reset_with_the_temporary_password(
     )
     .await;
     assert_eq!(status, 401, "the restricted token died with its use");
-    let (status, token) = account_sign_in(
-        &server,
-        &server.owner.partner_id,
-        &email,
-        "the-new-derived-key-0123",
-    )
-    .await;
-    assert_eq!(status, 200, "{token}");
-    let (status, items) = send(
-        &server,
-        token["access_token"].as_str().unwrap(),
-        "GET",
-        "/v1/account/vault/items",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(items["items"], json!([]), "the reset purged the vault");
+    let items = vault_items_with_key(&server, &email, "the-new-derived-key-0123").await;
+    assert_eq!(items, json!([]), "the reset purged the vault");
     let user_id = user.clone();
     let status: String = server
         .database
@@ -1123,23 +1109,8 @@ async fn a_webapp_user_finishes_the_reset_with_the_emailed_link(
     // backed-up company item lives on as its backup copy.
     let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
     assert_eq!(status, 401);
-    let (status, token) = account_sign_in(
-        &server,
-        &server.owner.partner_id,
-        &email,
-        "a-new-derived-key-0123",
-    )
-    .await;
-    assert_eq!(status, 200, "{token}");
-    let (_, items) = send(
-        &server,
-        token["access_token"].as_str().unwrap(),
-        "GET",
-        "/v1/account/vault/items",
-        None,
-    )
-    .await;
-    assert_eq!(items["items"], json!([]));
+    let items = vault_items_with_key(&server, &email, "a-new-derived-key-0123").await;
+    assert_eq!(items, json!([]));
     let (_, copies) = send(
         &server,
         &owner,

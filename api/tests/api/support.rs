@@ -283,6 +283,23 @@ pub async fn signed_in_user(server: &TestServer) -> (String, String, String) {
     )
 }
 
+/// The user signs in with `key` (which must work) and lists the vault:
+/// its items.
+pub async fn vault_items_with_key(server: &TestServer, email: &str, key: &str) -> Value {
+    let (status, token) = account_sign_in(server, &server.owner.partner_id, email, key).await;
+    assert_eq!(status, 200, "{token}");
+    let (status, items) = send(
+        server,
+        token["access_token"].as_str().unwrap(),
+        "GET",
+        "/v1/account/vault/items",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{items}");
+    items["items"].clone()
+}
+
 /// Every row of every table of the server's database, as text (binary
 /// columns as hex), for tests that prove a secret is stored nowhere.
 pub async fn dump_database(server: &TestServer) -> String {
