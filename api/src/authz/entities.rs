@@ -18,7 +18,7 @@ use crate::db::admins::Role;
 use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId, UserId};
 
 /// Who is asking.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
     Admin {
         id: AdminId,
@@ -43,7 +43,7 @@ pub enum Principal {
 }
 
 /// What is asked about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resource {
     Partner(PartnerId),
     Company {
@@ -89,7 +89,7 @@ impl Resource {
 }
 
 /// What is asked for, with the context the schema declares for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     ReadPartner,
     UpdatePartner,
@@ -314,8 +314,8 @@ impl Builder {
         company
     }
 
-    /// The principal's entity. Its `companies` are sliced to the one that
-    /// matters for this request, `relevant` (the resource's company): the
+    /// The principal's entity. Its `companies` are sliced to the ones that
+    /// matter for this request, `relevant` (the resources' companies): the
     /// policies only ever ask `resource in principal.companies`, and a
     /// resource's only company ancestor is its own company, so the answer is
     /// the same as with the full set, at a fraction of the cost (a
@@ -323,12 +323,13 @@ impl Builder {
     pub(super) fn principal(
         &mut self,
         principal: &Principal,
-        relevant: Option<CompanyId>,
+        relevant: &[CompanyId],
     ) -> Result<EntityUid, EntityError> {
         let slice = |companies: &[CompanyId]| -> Vec<CompanyId> {
-            relevant
-                .filter(|company| companies.contains(company))
-                .into_iter()
+            companies
+                .iter()
+                .filter(|company| relevant.contains(company))
+                .copied()
                 .collect()
         };
         if let Principal::User {

@@ -10,6 +10,7 @@
 //! files); `CUSTODIAN_POLICY_DIR` points the server at a directory instead.
 
 mod entities;
+mod memo;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -21,6 +22,7 @@ use cedar_policy::{
 };
 
 pub use entities::{Action, Principal, Resource, SCOPES};
+pub use memo::MemoStats;
 
 /// The schema's file name in a policy directory.
 pub const SCHEMA_FILE: &str = "custodian.cedarschema";
@@ -79,6 +81,17 @@ pub struct Decision {
     pub errors: Vec<String>,
 }
 
+impl Decision {
+    /// A deny for an error (fail closed).
+    fn failed(error: String) -> Self {
+        Self {
+            allowed: false,
+            policy_ids: Vec::new(),
+            errors: vec![error],
+        }
+    }
+}
+
 /// The loaded, validated schema and policies. Shared by all workers.
 pub struct Authz {
     schema: Schema,
@@ -89,6 +102,12 @@ pub struct Authz {
     /// Each action of the schema: its entity (with the action groups it is
     /// in), and the policies whose action scope can match it.
     by_action: std::collections::HashMap<EntityUid, ActionSlice>,
+    /// Decisions already made (`memo.rs`).
+    memo: memo::Memo,
+    /// No policy names a user, so a decision cannot tell two users of one
+    /// company apart (for callers who are not end users): the memo keys
+    /// users by company.
+    users_anonymous: bool,
 }
 
 /// What a decision on one action needs, computed once at load.
@@ -261,12 +280,15 @@ impl Authz {
                     .map_err(|e| policy_error(schema_name, e))
             })
             .collect::<Result<_, PolicyError>>()?;
+        let users_anonymous = !memo::names_a_user(&policies);
         Ok(Self {
             schema,
             policies,
             authorizer: Authorizer::new(),
             actions,
             by_action,
+            memo: memo::Memo::default(),
+            users_anonymous,
         })
     }
 
@@ -274,29 +296,122 @@ impl Authz {
         &self.schema
     }
 
-    /// Decides whether `principal` may take `action` on `resource`.
+    /// Decides whether `principal` may take `action` on `resource`: from
+    /// the memo when this decision was made before, else by Cedar.
     pub fn decide(&self, principal: &Principal, action: &Action, resource: &Resource) -> Decision {
-        match self.request(principal, action, resource) {
-            Ok((request, entities)) => self.decide_request(&request, &entities),
-            Err(error) => Decision {
-                allowed: false,
-                policy_ids: Vec::new(),
-                errors: vec![error],
-            },
-        }
+        self.decide_each(principal, action, std::slice::from_ref(resource))
+            .pop()
+            .unwrap_or_else(|| Decision::failed("no decision".into()))
     }
 
-    fn request(
+    /// Decides `action` on each of `resources` (a page of a list), one
+    /// decision per resource, in order: the same decisions as [`Self::decide`]
+    /// on each. Those the memo has are taken from it; the rest are
+    /// evaluated together ([`Self::evaluate_each`]) and remembered.
+    pub fn decide_each(
         &self,
         principal: &Principal,
         action: &Action,
-        resource: &Resource,
-    ) -> Result<(Request, Entities), String> {
+        resources: &[Resource],
+    ) -> Vec<Decision> {
+        let keys: Vec<Resource> = resources
+            .iter()
+            .map(|resource| memo::key(principal, resource, self.users_anonymous))
+            .collect();
+        let mut decisions = self.memo.get(principal, action, &keys);
+        // One evaluation per key still missing (a page's users of one
+        // company share theirs), on the first resource that has it.
+        let mut missing: Vec<usize> = Vec::new();
+        let mut evaluation_of: std::collections::HashMap<&Resource, usize> = Default::default();
+        for (i, decision) in decisions.iter().enumerate() {
+            if decision.is_none() {
+                evaluation_of.entry(&keys[i]).or_insert_with(|| {
+                    missing.push(i);
+                    missing.len() - 1
+                });
+            }
+        }
+        if !missing.is_empty() {
+            let evaluated = self.evaluate_each(
+                principal,
+                action,
+                &missing
+                    .iter()
+                    .map(|&i| resources[i].clone())
+                    .collect::<Vec<_>>(),
+            );
+            self.memo.put(
+                principal,
+                action,
+                missing
+                    .iter()
+                    .zip(&evaluated)
+                    .map(|(&i, decision)| (keys[i].clone(), decision.clone())),
+            );
+            for (decision, key) in decisions.iter_mut().zip(&keys) {
+                if decision.is_none() {
+                    *decision = evaluation_of.get(key).map(|&at| evaluated[at].clone());
+                }
+            }
+        }
+        decisions
+            .into_iter()
+            .map(|d| d.unwrap_or_else(|| Decision::failed("no decision".into())))
+            .collect()
+    }
+
+    /// Evaluates `action` on each of `resources` with Cedar, without the
+    /// memo (tests and benchmarks compare the two). One entity store serves
+    /// them all: the principal's entity is built once, sliced to the
+    /// resources' companies, and Cedar closes the hierarchy once instead of
+    /// once per resource.
+    ///
+    /// The decisions are those of each resource alone, because a decision
+    /// reads only the entities reachable from its own principal, resource
+    /// and action: the other resources' entities are in the store but
+    /// nothing about this one leads to them, and `resource in
+    /// principal.companies` has the same answer over the union of the
+    /// resources' companies as over the resource's own (a test compares the
+    /// two ways on every kind of principal).
+    pub fn evaluate_each(
+        &self,
+        principal: &Principal,
+        action: &Action,
+        resources: &[Resource],
+    ) -> Vec<Decision> {
+        match self.requests(principal, action, resources) {
+            Ok((requests, entities)) => requests
+                .into_iter()
+                .map(|request| match request {
+                    Ok(request) => self.decide_request(&request, &entities),
+                    Err(error) => Decision::failed(error),
+                })
+                .collect(),
+            Err(error) => resources
+                .iter()
+                .map(|_| Decision::failed(error.clone()))
+                .collect(),
+        }
+    }
+
+    /// How often the memo answered.
+    pub fn memo_stats(&self) -> MemoStats {
+        self.memo.stats()
+    }
+
+    /// One request per resource, and the entities they share.
+    #[allow(clippy::type_complexity)]
+    fn requests(
+        &self,
+        principal: &Principal,
+        action: &Action,
+        resources: &[Resource],
+    ) -> Result<(Vec<Result<Request, String>>, Entities), String> {
         let mut built = entities::Builder::default();
+        let companies: Vec<_> = resources.iter().filter_map(Resource::company).collect();
         let principal_uid = built
-            .principal(principal, resource.company())
+            .principal(principal, &companies)
             .map_err(|e| e.to_string())?;
-        let resource_uid = built.resource(resource).map_err(|e| e.to_string())?;
         let action_uid = self
             .actions
             .get(action.name())
@@ -307,18 +422,24 @@ impl Authz {
             .get(&action_uid)
             .ok_or_else(|| format!("action {} is not in the schema", action.name()))?;
         let context: Context = action.context().map_err(|e| e.to_string())?;
-        let request = Request::new(
-            principal_uid,
-            action_uid,
-            resource_uid,
-            context,
-            Some(&self.schema),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut requests = Vec::with_capacity(resources.len());
+        for resource in resources {
+            let resource_uid = built.resource(resource).map_err(|e| e.to_string())?;
+            requests.push(
+                Request::new(
+                    principal_uid.clone(),
+                    action_uid.clone(),
+                    resource_uid,
+                    context.clone(),
+                    Some(&self.schema),
+                )
+                .map_err(|e| e.to_string()),
+            );
+        }
         let entities = built
             .finish(&self.schema, slice.entity.clone())
             .map_err(|e| e.to_string())?;
-        Ok((request, entities))
+        Ok((requests, entities))
     }
 
     /// Decides a prepared request (the fixtures use this), over the policies
@@ -334,11 +455,13 @@ impl Authz {
             .errors()
             .map(ToString::to_string)
             .collect();
-        let policy_ids = response
+        // Sorted: Cedar gives them as a set, in no order.
+        let mut policy_ids: Vec<String> = response
             .diagnostics()
             .reason()
             .map(ToString::to_string)
             .collect();
+        policy_ids.sort_unstable();
         Decision {
             // Fail closed: a policy that errs is skipped by Cedar, which could
             // turn a forbid into an allow; here any error denies.

@@ -9,7 +9,7 @@ use super::{DbConn, DbError};
 use crate::ids::{AdminId, PartnerId};
 
 /// What an admin may do across the partner (refined by Cedar policies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     Owner,
     Admin,

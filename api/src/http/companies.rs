@@ -21,7 +21,7 @@ use crate::http::admins::{PageQuery, check_name};
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
-use crate::ids::CompanyId;
+use crate::ids::{CompanyId, PartnerId};
 
 /// The shortest and longest `retention_days`: a day, and ten years.
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i32> = 1..=3650;
@@ -109,9 +109,13 @@ pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Com
 }
 
 fn resource(caller: &Caller, company: &Company) -> Resource {
+    company_resource(caller.partner, company)
+}
+
+fn company_resource(partner: PartnerId, company: &Company) -> Resource {
     Resource::Company {
         id: CompanyId::parse(&company.id).expect("stored ids parse"),
-        partner: caller.partner,
+        partner,
     }
 }
 
@@ -149,26 +153,20 @@ pub async fn companies_list(
     let after = paging::after_id("company", query.cursor.as_deref())?;
     let partner = caller.partner;
     let visible = visible_companies(&caller.principal);
-    let mut page = state
-        .db
-        .run(move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1))
-        .await?;
-    let next_cursor = paging::finish(&mut page, limit, "company", |c| c.id.clone());
-    let items = page
-        .into_iter()
-        .filter(|company| {
-            state
-                .authz
-                .decide(
-                    &caller.principal,
-                    &Action::ReadCompany,
-                    &resource(&caller, company),
-                )
-                .allowed
-        })
-        .map(view)
-        .collect();
-    Ok(web::Json(CompanyPage { items, next_cursor }))
+    let (page, next_cursor) = paging::permitted_page(
+        &state,
+        &caller,
+        Action::ReadCompany,
+        ("company", limit),
+        move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
+        |c| c.id.clone(),
+        move |c| company_resource(partner, c),
+    )
+    .await?;
+    Ok(web::Json(CompanyPage {
+        items: page.into_iter().map(view).collect(),
+        next_cursor,
+    }))
 }
 
 /// Create a company

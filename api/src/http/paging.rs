@@ -6,7 +6,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::authz::{Action, Resource};
+use crate::db::{DbConn, DbError};
 use crate::error::ApiError;
+use crate::http::AppState;
+use crate::http::caller::Caller;
 use crate::ids::Id;
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -69,6 +73,41 @@ pub fn finish<T>(
     } else {
         None
     }
+}
+
+/// A page of list `kind` as the caller may see it, and the next cursor.
+/// `load` fetches up to `limit + 1` rows (the extra one tells whether there
+/// is a next page) on the blocking pool; each row kept is one the policies
+/// let the caller take `action` on (SQL narrowed the page to the caller's
+/// companies already; this is the policies' word on each row), decided in
+/// one [`Authz::decide_each`](crate::authz::Authz::decide_each) beside the
+/// query: a page is up to 200 decisions, not work for the executor.
+pub async fn permitted_page<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    (kind, limit): (&'static str, i64),
+    load: impl FnOnce(&mut DbConn) -> Result<Vec<T>, DbError> + Send + 'static,
+    key: impl Fn(&T) -> String + Send + 'static,
+    resource: impl Fn(&T) -> Resource + Send + 'static,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let (authz, principal) = (state.authz.clone(), caller.principal.clone());
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut rows = load(conn)?;
+            let next_cursor = finish(&mut rows, limit, kind, key);
+            let resources: Vec<Resource> = rows.iter().map(resource).collect();
+            let decisions = authz.decide_each(&principal, &action, &resources);
+            let rows = rows
+                .into_iter()
+                .zip(decisions)
+                .filter_map(|(row, decision)| decision.allowed.then_some(row))
+                .collect();
+            Ok((rows, next_cursor))
+        })
+        .await?;
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -922,26 +922,20 @@ pub async fn resets_list(
         limit: limit + 1,
     };
     let partner = caller.partner;
-    let mut found = state
-        .db
-        .run(move |conn| resets::list(conn, partner, &filter))
-        .await?;
-    let next_cursor = paging::finish(&mut found, limit, "reset", |(r, _)| r.id.clone());
-    let items = found
-        .into_iter()
-        .filter(|(reset, _)| {
-            state
-                .authz
-                .decide(
-                    &caller.principal,
-                    &Action::ReadReset,
-                    &reset_resource(partner, reset),
-                )
-                .allowed
-        })
-        .map(view)
-        .collect();
-    Ok(web::Json(ResetPage { items, next_cursor }))
+    let (found, next_cursor) = paging::permitted_page(
+        &state,
+        &caller,
+        Action::ReadReset,
+        ("reset", limit),
+        move |conn| resets::list(conn, partner, &filter),
+        |(r, _)| r.id.clone(),
+        move |(r, _)| reset_resource(partner, r),
+    )
+    .await?;
+    Ok(web::Json(ResetPage {
+        items: found.into_iter().map(view).collect(),
+        next_cursor,
+    }))
 }
 
 /// Why a reset is not re-issued.

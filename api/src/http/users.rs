@@ -20,7 +20,7 @@ use crate::http::caller::{Caller, Verified};
 use crate::http::companies::{self, visible_within};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
-use crate::ids::{CompanyId, UserId};
+use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// Which client a user works in: it decides how a reset reaches them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -84,11 +84,11 @@ fn view(user: User) -> UserView {
     }
 }
 
-fn resource(caller: &Caller, user: &User) -> Resource {
+fn resource(partner: PartnerId, user: &User) -> Resource {
     Resource::User {
         id: UserId::parse(&user.id).expect("stored ids parse"),
         company: CompanyId::parse(&user.company_id).expect("stored ids parse"),
-        partner: caller.partner,
+        partner,
     }
 }
 
@@ -120,11 +120,11 @@ pub struct NewUserRequest {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
-    /// Without regard to case, 1 to 200 characters: text with an `@` after
-    /// its first character is the start of an email (`dana@`,
-    /// `dana@acme.example`); any other text is found anywhere in the email
-    /// or the name (`dan`, `@acme.example`, `smith`). Left out, every user
-    /// the caller may see.
+    /// Without regard to case, 1 to 200 characters and no control
+    /// characters: text with an `@` after its first character is the start
+    /// of an email (`dana@`, `dana@acme.example`); any other text is found
+    /// anywhere in the email or the name (`dan`, `@acme.example`, `smith`).
+    /// Left out, every user the caller may see.
     pub q: Option<String>,
     /// Users of this company only.
     pub company_id: Option<uuid::Uuid>,
@@ -147,26 +147,20 @@ async fn page(
     filter.limit = limit + 1;
     filter.after = paging::after_id("user", cursor)?;
     let partner = caller.partner;
-    let mut found = state
-        .db
-        .run(move |conn| users::list(conn, partner, &filter))
-        .await?;
-    let next_cursor = paging::finish(&mut found, limit, "user", |u| u.id.clone());
-    let items = found
-        .into_iter()
-        .filter(|user| {
-            state
-                .authz
-                .decide(
-                    &caller.principal,
-                    &Action::ReadUser,
-                    &resource(caller, user),
-                )
-                .allowed
-        })
-        .map(view)
-        .collect();
-    Ok(UserPage { items, next_cursor })
+    let (found, next_cursor) = paging::permitted_page(
+        state,
+        caller,
+        Action::ReadUser,
+        ("user", limit),
+        move |conn| users::list(conn, partner, &filter),
+        |u| u.id.clone(),
+        move |u| resource(partner, u),
+    )
+    .await?;
+    Ok(UserPage {
+        items: found.into_iter().map(view).collect(),
+        next_cursor,
+    })
 }
 
 /// Locate users
@@ -202,6 +196,9 @@ pub async fn users_search(
         .await?;
     let text = match query.q.as_deref().map(str::trim) {
         None => None,
+        Some(q) if q.chars().any(char::is_control) => {
+            return Err(ApiError::invalid("q", "must not hold control characters"));
+        }
         Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
         Some(_) => return Err(ApiError::invalid("q", "must be 1 to 200 characters")),
     };
@@ -405,7 +402,7 @@ pub async fn user_get(
         .await?;
     let user = user.ok_or(ApiError::NotFound)?;
     caller
-        .authorize(&state, Action::ReadUser, &resource(&caller, &user))
+        .authorize(&state, Action::ReadUser, &resource(caller.partner, &user))
         .await?;
     Ok(web::Json(view(user)))
 }

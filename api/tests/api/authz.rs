@@ -95,6 +95,203 @@ fn user_in(t: &Tenant, company: CompanyId) -> Resource {
     }
 }
 
+/// Every kind of principal, of `acme` but for one owner of `other`; the
+/// end user is `me`.
+fn principals(acme: &Tenant, other: &Tenant, me: &Resource) -> Vec<Principal> {
+    let client = |scopes: &[&str], companies: Option<Vec<CompanyId>>| Principal::ApiClient {
+        id: ApiClientId::new(),
+        partner: acme.partner,
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        companies,
+    };
+    let Resource::User {
+        id,
+        company,
+        partner,
+    } = *me
+    else {
+        unreachable!("me is a user")
+    };
+    vec![
+        admin(acme, Role::Owner, vec![]),
+        admin(acme, Role::Admin, vec![]),
+        admin(acme, Role::Technician, vec![acme.dental]),
+        admin(acme, Role::Technician, vec![acme.law, acme.dental]),
+        admin(acme, Role::Technician, vec![]),
+        admin(other, Role::Owner, vec![]),
+        client(&["users:read", "companies:read"], None),
+        client(&["users:read", "companies:read"], Some(vec![acme.law])),
+        client(&["resets:read"], None),
+        Principal::User {
+            id,
+            company,
+            partner,
+        },
+    ]
+}
+
+/// Users and companies of `acme` and of `other`, mixed, with `me` and a row
+/// twice (a user's two resets on one page).
+fn page(acme: &Tenant, other: &Tenant, me: &Resource) -> Vec<Resource> {
+    let twin = user_in(acme, acme.dental);
+    vec![
+        user_in(acme, acme.dental),
+        user_in(acme, acme.law),
+        twin.clone(),
+        twin,
+        me.clone(),
+        user_in(other, other.dental),
+        Resource::Company {
+            id: acme.law,
+            partner: acme.partner,
+        },
+        Resource::Company {
+            id: other.law,
+            partner: other.partner,
+        },
+        user_in(acme, acme.law),
+    ]
+}
+
+const PAGE_ACTIONS: [Action; 5] = [
+    Action::ReadUser,
+    Action::ReadCompany,
+    Action::ReadReset,
+    Action::ResetMasterPassword,
+    Action::UseOwnVault,
+];
+
+/// Each resource of `page` evaluated alone, without the memo.
+fn each_alone(
+    authz: &Authz,
+    principal: &Principal,
+    action: &Action,
+    page: &[Resource],
+) -> Vec<custodian_api::authz::Decision> {
+    page.iter()
+        .flat_map(|resource| authz.evaluate_each(principal, action, std::slice::from_ref(resource)))
+        .collect()
+}
+
+/// A page evaluated at once (`evaluate_each`, one entity store for every
+/// row) decides each row as evaluating it alone does, for every kind of
+/// principal, on users and companies of the caller's partner and of
+/// another, mixed.
+#[test]
+fn a_page_evaluated_at_once_decides_each_row_as_alone() {
+    let authz = Authz::embedded().unwrap();
+    let (acme, other) = (tenant(), tenant());
+    let me = user_in(&acme, acme.dental);
+    let page = page(&acme, &other, &me);
+    let mut allowed = 0;
+    for principal in &principals(&acme, &other, &me) {
+        for action in &PAGE_ACTIONS {
+            let together = authz.evaluate_each(principal, action, &page);
+            let alone = each_alone(&authz, principal, action, &page);
+            assert_eq!(together, alone, "{principal:?} {action:?}");
+            allowed += together.iter().filter(|d| d.allowed).count();
+        }
+    }
+    // Both outcomes occur, so the comparison is not of denials only.
+    assert!(allowed > 20 && allowed < 300, "{allowed} allowed");
+    assert!(
+        authz
+            .evaluate_each(&principals(&acme, &other, &me)[0], &Action::ReadUser, &[])
+            .is_empty()
+    );
+    assert_eq!(
+        authz.memo_stats(),
+        Default::default(),
+        "evaluating skips the memo"
+    );
+}
+
+/// The memo answers as Cedar does: every kind of principal, asking one
+/// resource at a time and a page at a time, three rounds (the first fills
+/// the memo, the others are answered from it), against a fresh evaluation
+/// of each request alone. Users of one company share a decision, but for
+/// the end user, whose own id decides.
+#[test]
+fn remembered_decisions_are_the_decisions() {
+    let authz = Authz::embedded().unwrap();
+    let (acme, other) = (tenant(), tenant());
+    let me = user_in(&acme, acme.dental);
+    let principals = principals(&acme, &other, &me);
+    let (mut asked, mut errored) = (0, 0);
+    for round in 0..3 {
+        // New users each round: only the widening to a user's company can
+        // answer them from the memo.
+        let page = page(&acme, &other, &me);
+        for principal in &principals {
+            for action in &PAGE_ACTIONS {
+                let fresh = each_alone(&authz, principal, action, &page);
+                let one_by_one: Vec<_> = page
+                    .iter()
+                    .map(|resource| authz.decide(principal, action, resource))
+                    .collect();
+                assert_eq!(one_by_one, fresh, "round {round}: {principal:?} {action:?}");
+                let at_once = authz.decide_each(principal, action, &page);
+                assert_eq!(at_once, fresh, "round {round}: {principal:?} {action:?}");
+                asked += 2 * page.len() as u64;
+                // A resource of a type the action does not take is an
+                // error, never remembered: asked again, evaluated again.
+                errored += 2 * fresh.iter().filter(|d| !d.errors.is_empty()).count() as u64;
+            }
+        }
+    }
+    let stats = authz.memo_stats();
+    assert_eq!(stats.hits + stats.misses, asked);
+    // Of the rest, a (principal, action) has at most 8 keys on a page, all
+    // missed in the first round; in later rounds only the end user's, whose
+    // users are new each round, miss.
+    let bound = (principals.len() * PAGE_ACTIONS.len() * 8 + 2 * PAGE_ACTIONS.len() * 8) as u64;
+    assert!(
+        stats.misses - errored <= bound,
+        "{stats:?}, {errored} errors"
+    );
+    assert!(stats.hits >= (asked - errored) * 3 / 4, "{stats:?}");
+}
+
+/// A policy that names one user turns the widening off: that user and
+/// another of the same company are decided apart, in either order.
+#[test]
+fn a_policy_naming_a_user_keeps_users_apart_in_the_memo() {
+    let acme = tenant();
+    let named = UserId::new();
+    let dir = write_dir(&[(
+        "named.cedar",
+        &format!(
+            "@id(\"admins\") permit (principal is Custodian::Admin, action, resource);\n\
+             @id(\"not-that-one\") forbid (principal, action == Custodian::Action::\"readUser\", \
+             resource == Custodian::User::\"{named}\");"
+        ),
+    )]);
+    let owner = admin(&acme, Role::Owner, vec![]);
+    let that_one = Resource::User {
+        id: named,
+        company: acme.dental,
+        partner: acme.partner,
+    };
+    let another = user_in(&acme, acme.dental);
+    for order in [[&that_one, &another], [&another, &that_one]] {
+        let authz = Authz::load_dir(dir.path()).unwrap();
+        for _ in 0..2 {
+            for resource in order {
+                let decision = authz.decide(&owner, &Action::ReadUser, resource);
+                assert_eq!(decision.allowed, resource == &another, "{resource:?}");
+            }
+        }
+        assert_eq!(authz.memo_stats().hits, 2, "each user's second decision");
+    }
+    // With the policies of policies/, which name no user, the two share
+    // one decision.
+    let authz = Authz::embedded().unwrap();
+    for resource in [&that_one, &another] {
+        assert!(authz.decide(&owner, &Action::ReadUser, resource).allowed);
+    }
+    assert_eq!(authz.memo_stats().hits, 1);
+}
+
 #[test]
 fn typed_requests_decide_and_name_their_policies() {
     let authz = Authz::embedded().unwrap();

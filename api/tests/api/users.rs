@@ -193,6 +193,10 @@ async fn users_are_located_by_email_or_name_within_what_the_caller_sees(
     assert_eq!(emails(&rest), ["100%@acme-law.example"]);
     for (query, field) in [
         ("?q=", "q"),
+        // Control characters: the email and the name are searched as one
+        // text, a line apart, so a line break could match across the two.
+        ("?q=example%0Adana", "q"),
+        ("?q=a%09b", "q"),
         ("?limit=201", "limit"),
         ("?cursor=nope", "cursor"),
         ("?qq=a", "qq"),
