@@ -88,13 +88,17 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<Admin>, Db
 }
 
 /// An admin of `partner`; another partner's admin is `None`, as an absent one.
+///
+/// Every request of an admin reads this, so it runs on the concrete
+/// connection ([`super::DbConn`] explains why).
 pub fn find(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<Option<Admin>, DbError> {
-    Ok(admins::table
+    let query = admins::table
         .filter(admins::id.eq(id.to_string()))
-        .filter(admins::partner_id.eq(partner.to_string()))
-        .select(Admin::as_select())
-        .first(conn)
-        .optional()?)
+        .filter(admins::partner_id.eq(partner.to_string()));
+    Ok(match conn {
+        DbConn::Sqlite(c) => query.select(Admin::as_select()).first(c).optional()?,
+        DbConn::Postgres(c) => query.select(Admin::as_select()).first(c).optional()?,
+    })
 }
 
 /// A technician's assigned companies.

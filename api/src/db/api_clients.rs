@@ -76,17 +76,21 @@ pub fn find_by_id(conn: &mut DbConn, id: ApiClientId) -> Result<Option<ApiClient
 }
 
 /// A client of `partner`; another partner's is `None`, as an absent one.
+///
+/// Every request of a client reads this, so it runs on the concrete
+/// connection ([`super::DbConn`] explains why).
 pub fn find(
     conn: &mut DbConn,
     partner: PartnerId,
     id: ApiClientId,
 ) -> Result<Option<ApiClient>, DbError> {
-    Ok(api_clients::table
+    let query = api_clients::table
         .filter(api_clients::id.eq(id.to_string()))
-        .filter(api_clients::partner_id.eq(partner.to_string()))
-        .select(ApiClient::as_select())
-        .first(conn)
-        .optional()?)
+        .filter(api_clients::partner_id.eq(partner.to_string()));
+    Ok(match conn {
+        DbConn::Sqlite(c) => query.select(ApiClient::as_select()).first(c).optional()?,
+        DbConn::Postgres(c) => query.select(ApiClient::as_select()).first(c).optional()?,
+    })
 }
 
 /// The companies a client is limited to; `None` when it is not limited.

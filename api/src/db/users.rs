@@ -77,13 +77,17 @@ pub fn company_of(
 }
 
 /// A user of `partner`.
+///
+/// The admin plane's most frequent read, so it runs on the concrete
+/// connection ([`super::DbConn`] explains why).
 pub fn find(conn: &mut DbConn, partner: PartnerId, id: UserId) -> Result<Option<User>, DbError> {
-    Ok(users::table
+    let query = users::table
         .filter(users::id.eq(id.to_string()))
-        .filter(users::partner_id.eq(partner.to_string()))
-        .select(User::as_select())
-        .first(conn)
-        .optional()?)
+        .filter(users::partner_id.eq(partner.to_string()));
+    Ok(match conn {
+        DbConn::Sqlite(c) => query.select(User::as_select()).first(c).optional()?,
+        DbConn::Postgres(c) => query.select(User::as_select()).first(c).optional()?,
+    })
 }
 
 /// Whether the company already has a primary user.

@@ -19,3 +19,8 @@ DROP INDEX users_email_trgm;
 DROP INDEX users_name_trgm;
 CREATE INDEX users_search_trgm ON users USING gin (search_text gin_trgm_ops);
 
+
+-- Nothing reads a partner's users in name order (lists and searches go by
+-- id): the index only cost every insert its upkeep and every query on
+-- users its planning.
+DROP INDEX users_partner_name;
