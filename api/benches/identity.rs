@@ -5,8 +5,9 @@
 //! warm-up, on whatever machine runs it:
 //!
 //! - a Cedar decision for a technician on a user, in a partner of 1,000
-//!   companies and 100,000 users, including building the request's entities
-//!   from the rows (as the server does per request);
+//!   companies and 100,000 users: evaluated, including building the
+//!   request's entities (as the server does when its memo has no answer),
+//!   and through the memo (`authz/memo.rs`, the server's path);
 //! - verifying an admin access token (EdDSA signature and claims);
 //! - bare argon2id hashes per second at the server's parameters on one core,
 //!   the baseline against which sign-in throughput is compared.
@@ -60,30 +61,47 @@ fn cedar_decisions() {
         role: Role::Technician,
         companies: companies[..100].to_vec(),
     };
-    let mut dice = Dice(0x9e3779b97f4a7c15);
-    let mut allowed = 0usize;
-    let mut run = |n: usize, samples: &mut Vec<Duration>| {
-        for _ in 0..n {
-            let (user, company) = users[dice.next(users.len())];
-            let resource = Resource::User {
-                id: user,
-                company: companies[company],
-                partner,
-            };
-            let started = Instant::now();
-            let decision = authz.decide(&technician, &Action::ResetMasterPassword, &resource);
-            samples.push(started.elapsed());
-            allowed += usize::from(black_box(decision.allowed));
-        }
-    };
-    run(5_000, &mut Vec::new());
-    let mut samples = Vec::with_capacity(100_000);
-    run(100_000, &mut samples);
-    percentiles(
-        "cedar decision (technician, 100 of 1,000 companies, 100,000 users)",
-        samples,
-    );
-    println!("  allowed {allowed} of 100,000 (about 10% expected)");
+    for remembered in [false, true] {
+        let mut dice = Dice(0x9e3779b97f4a7c15);
+        let mut allowed = 0usize;
+        let mut run = |n: usize, samples: &mut Vec<Duration>| {
+            for _ in 0..n {
+                let (user, company) = users[dice.next(users.len())];
+                let resource = Resource::User {
+                    id: user,
+                    company: companies[company],
+                    partner,
+                };
+                let started = Instant::now();
+                let decision = if remembered {
+                    authz.decide(&technician, &Action::ResetMasterPassword, &resource)
+                } else {
+                    authz
+                        .evaluate_each(
+                            &technician,
+                            &Action::ResetMasterPassword,
+                            std::slice::from_ref(&resource),
+                        )
+                        .remove(0)
+                };
+                samples.push(started.elapsed());
+                allowed += usize::from(black_box(decision.allowed));
+            }
+        };
+        run(5_000, &mut Vec::new());
+        let mut samples = Vec::with_capacity(100_000);
+        run(100_000, &mut samples);
+        percentiles(
+            if remembered {
+                "cedar decision through the memo (the server's path; warm: one per company)"
+            } else {
+                "cedar decision evaluated (technician, 100 of 1,000 companies, 100,000 users)"
+            },
+            samples,
+        );
+        println!("  allowed {allowed} of 100,000 (about 10% expected)");
+    }
+    println!("  memo: {:?}", authz.memo_stats());
 }
 
 fn token_verification() {

@@ -9,6 +9,9 @@
 //! - locates users with `GET /v1/users?q=`: by a whole email (one match) and
 //!   by a fragment of a name (many matches), p50 and p99; on PostgreSQL it
 //!   prints the query plan, to show the trigram index at work;
+//! - runs the fragment search's statement alone, on 16 connections of its
+//!   own, without the server: the database's share, a floor under the
+//!   search's figure;
 //! - reads users with an authorized `GET /v1/users/{user_id}` (token check,
 //!   database, Cedar), as a ratio of a bare actix-web JSON endpoint served on
 //!   the same machine in the same run.
@@ -295,7 +298,7 @@ fn explain(server: &TestServer, q: &str) {
 
 /// Whether a phase runs: every one, or those named by the arguments
 /// (`cargo bench --bench users -- postgres/get`, any part of `BACKEND/PHASE`
-/// with phases `email`, `fragment`, `plans`, `get`).
+/// with phases `email`, `fragment`, `alone`, `plans`, `get`).
 fn wanted(backend: Backend, phase: &str) -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -338,10 +341,71 @@ async fn plans(server: &TestServer) {
     }
     explain(server, &person(4_242).1);
     explain(server, "nde");
+    // A rare fragment (one user): the trigram index.
+    explain(server, "moreau.4242");
+}
+
+/// The fragment search's statement alone: `CLIENTS` threads share a pool
+/// as large as the server's (`pool_size` connections), and run the
+/// statement the server runs for `GET /v1/users?q=` (`db::users::list`,
+/// diesel included) for `SECONDS`: no HTTP, token, authorization or JSON.
+/// The database's and its driver's share at the server's concurrency on
+/// this machine, a floor under the server's figure for the same search.
+fn alone(server: &TestServer, pool_size: u32) {
+    use custodian_api::db::{Db, PoolOptions};
+    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+    let pool = Db::connect(
+        &server.database.config().database,
+        PoolOptions {
+            max_size: pool_size,
+            ..PoolOptions::default()
+        },
+    )
+    .expect("a pool");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
+                    let last = person(i).0.split(' ').nth(1).unwrap().to_lowercase();
+                    let filter = custodian_api::db::users::UserFilter {
+                        text: Some(last[1..4].to_owned()),
+                        limit: 51,
+                        ..Default::default()
+                    };
+                    let sent = Instant::now();
+                    let mut conn = pool.get_blocking().expect("a connection");
+                    let found = custodian_api::db::users::list(&mut conn, partner, &filter)
+                        .expect("searched");
+                    drop(conn);
+                    assert_eq!(found.len(), 51);
+                    latencies.push(sent.elapsed());
+                    n += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    report(
+        "the fragment search's statement alone (no HTTP, token, authorization or JSON)",
+        (
+            latencies.len() as f64 / started.elapsed().as_secs_f64(),
+            latencies,
+        ),
+    );
 }
 
 async fn run(backend: Backend) {
-    if !["email", "fragment", "plans", "get"]
+    if !["email", "fragment", "alone", "plans", "get"]
         .iter()
         .any(|phase| wanted(backend, phase))
     {
@@ -351,11 +415,10 @@ async fn run(backend: Backend) {
     // tests' 8.
     let pool_size = std::env::var("CUSTODIAN_DB_POOL_SIZE")
         .ok()
-        .and_then(|size| size.parse().ok());
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(8);
     let Some(server) = TestServer::spawn_with(backend, |config| {
-        if let Some(size) = pool_size {
-            config.db_pool_size = size;
-        }
+        config.db_pool_size = pool_size;
     })
     .await
     else {
@@ -399,6 +462,11 @@ async fn run(backend: Backend) {
             "locate by a 3-letter fragment of a name (thousands of matches, first page)",
             hammer(&server.base_url, Some(&token), by_fragment).await,
         );
+    }
+    if wanted(backend, "alone") {
+        // Blocks this runtime's thread while its own threads run: no HTTP
+        // client is at work meanwhile.
+        alone(&server, pool_size);
     }
     if wanted(backend, "plans") {
         plans(&server).await;
