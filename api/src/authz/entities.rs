@@ -197,6 +197,9 @@ impl Action {
         }
     }
 
+    /// The request's context. It holds strings, numbers and booleans,
+    /// never an entity: the memo (`memo.rs`) keys a user by company on the
+    /// ground that nothing in a request but the resource is a user.
     pub(super) fn context(&self) -> Result<Context, EntityError> {
         let context = match self {
             Self::CreateAdmin { role } | Self::UpdateAdmin { role } => Context::from_pairs([(
@@ -258,6 +261,11 @@ static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
         api_client: parse("Custodian::ApiClient"),
     }
 });
+
+/// The schema's user type (the memo asks whether a policy names one).
+pub(super) fn user_type() -> &'static EntityTypeName {
+    &TYPES.user
+}
 
 fn uid(kind: &EntityTypeName, id: impl std::fmt::Display) -> EntityUid {
     EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id.to_string()))

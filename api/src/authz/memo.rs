@@ -39,9 +39,11 @@ use super::Decision;
 use super::entities::{Action, Principal, Resource};
 use crate::ids::UserId;
 
-/// The most decisions kept (a few hundred bytes each). A full memo is
-/// emptied and fills again: simpler than an LRU, and a memo that is full
-/// is one whose old entries are mostly of principals and companies gone.
+/// The most decisions kept (a few hundred bytes each; a principal's key
+/// counts as one more, and one more per company or scope it holds). A full
+/// memo is emptied and fills again: simpler than an LRU, and a memo that is
+/// full is one whose old entries are mostly of principals and companies
+/// gone.
 const CAPACITY: usize = 50_000;
 
 /// Decisions by principal, then action, then resource (as keyed).
@@ -112,6 +114,11 @@ impl Memo {
             *decisions = Decisions::default();
         }
         let Decisions { by_principal, len } = &mut *decisions;
+        if !by_principal.contains_key(principal) {
+            // A principal's key weighs with its companies (a technician's
+            // may be hundreds), so the bound holds whatever the keys are.
+            *len += 1 + weight(principal);
+        }
         let by_resource = by_principal
             .entry(principal.clone())
             .or_default()
@@ -129,6 +136,17 @@ impl Memo {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// How many entries a principal's key counts for, beyond one.
+fn weight(principal: &Principal) -> usize {
+    match principal {
+        Principal::Admin { companies, .. } => companies.len(),
+        Principal::ApiClient {
+            companies, scopes, ..
+        } => companies.as_ref().map_or(0, Vec::len) + scopes.len(),
+        Principal::User { .. } => 0,
     }
 }
 
@@ -155,10 +173,83 @@ pub(super) fn key(principal: &Principal, resource: &Resource, users_anonymous: b
 /// scope or its conditions: then decisions may tell users apart, and user
 /// ids stay in the memo's keys.
 pub(super) fn names_a_user(policies: &PolicySet) -> bool {
+    let user = super::entities::user_type();
     policies.policies().any(|policy| {
         policy
             .entity_literals()
             .iter()
-            .any(|uid| uid.type_name().to_string() == "Custodian::User")
+            .any(|uid| uid.type_name() == user)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::admins::Role;
+    use crate::ids::{AdminId, CompanyId, PartnerId};
+
+    fn allowed() -> Decision {
+        Decision {
+            allowed: true,
+            policy_ids: vec!["p".into()],
+            errors: Vec::new(),
+        }
+    }
+
+    /// Principals count with their companies, and a full memo starts over:
+    /// it never holds more than its capacity, however its keys are made.
+    #[test]
+    fn the_memo_is_bounded_by_entries_and_principals() {
+        let memo = Memo::default();
+        let partner = PartnerId::new();
+        let resource = Resource::Partner(partner);
+        let technician = |companies: usize| Principal::Admin {
+            id: AdminId::new(),
+            partner,
+            role: Role::Technician,
+            companies: (0..companies).map(|_| CompanyId::new()).collect(),
+        };
+        let first = technician(10);
+        memo.put(
+            &first,
+            &Action::ReadPartner,
+            [(resource.clone(), allowed())],
+        );
+        assert_eq!(memo.decisions.lock().unwrap().len, 1 + 10 + 1);
+        let mut most = 0;
+        for _ in 0..(CAPACITY / 100 + 5) {
+            memo.put(
+                &technician(99),
+                &Action::ReadPartner,
+                [(resource.clone(), allowed())],
+            );
+            most = most.max(memo.decisions.lock().unwrap().len);
+        }
+        assert!(most <= CAPACITY + 100, "{most}");
+        // The memo filled and started over: the first principal is gone.
+        let found = memo.get(
+            &first,
+            &Action::ReadPartner,
+            std::slice::from_ref(&resource),
+        );
+        assert_eq!(found, vec![None]);
+        // Decisions with an error are not kept.
+        let errs = technician(0);
+        memo.put(
+            &errs,
+            &Action::ReadPartner,
+            [(
+                resource.clone(),
+                Decision {
+                    allowed: false,
+                    policy_ids: Vec::new(),
+                    errors: vec!["bug".into()],
+                },
+            )],
+        );
+        assert_eq!(
+            memo.get(&errs, &Action::ReadPartner, &[resource]),
+            vec![None]
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! invalid, naming the file and the error. Every handler or service asks
 //! [`Authz::decide`] explicitly, with entities built from the database for
 //! that request; any evaluation error is a deny (fail closed). Each decision
-//! keeps the ids of the policies that determined it, for the audit log.
+//! keeps the ids of the policies that determined it, for the audit log, and
+//! is remembered (`memo.rs`: a decision depends on nothing but its request).
 //!
 //! By default the policies compiled into the binary are used (the same
 //! files); `CUSTODIAN_POLICY_DIR` points the server at a directory instead.
