@@ -60,7 +60,7 @@ struct Decisions {
     len: usize,
 }
 
-/// How often the memo answered, for `/metrics` and the benchmarks.
+/// How often the memo answered, for the benchmarks and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoStats {
     /// Decisions answered from the memo.
