@@ -9,12 +9,16 @@
 //! - locates users with `GET /v1/users?q=`: by a whole email (one match) and
 //!   by a fragment of a name (many matches), p50 and p99; on PostgreSQL it
 //!   prints the query plan, to show the trigram index at work;
-//! - runs the fragment search's statement alone, on 16 connections of its
-//!   own, without the server: the database's share, a floor under the
+//! - runs the fragment search's statement alone, from 16 loops through the
+//!   server's pool, without HTTP: the database's share, a floor under the
 //!   search's figure;
 //! - reads users with an authorized `GET /v1/users/{user_id}` (token check,
 //!   database, Cedar), as a ratio of a bare actix-web JSON endpoint served on
 //!   the same machine in the same run.
+//!
+//! The server's pool is `CUSTODIAN_DB_POOL_SIZE` when set, else twice this
+//! machine's cores (the README's advice for the database server, which here
+//! is this machine).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -345,29 +349,21 @@ async fn plans(server: &TestServer) {
     explain(server, "moreau.4242");
 }
 
-/// The fragment search's statement alone: `CLIENTS` threads share a pool
-/// as large as the server's (`pool_size` connections), and run the
-/// statement the server runs for `GET /v1/users?q=` (`db::users::list`,
-/// diesel included) for `SECONDS`: no HTTP, token, authorization or JSON.
-/// The database's and its driver's share at the server's concurrency on
-/// this machine, a floor under the server's figure for the same search.
-fn alone(server: &TestServer, pool_size: u32) {
-    use custodian_api::db::{Db, PoolOptions};
+/// The fragment search's statement alone: `CLIENTS` loops on this runtime
+/// run the statement the server runs for `GET /v1/users?q=`
+/// (`db::users::list`, diesel included) through the server's own pool and
+/// its queue (`Db::run`) for `SECONDS`: no HTTP,
+/// token, authorization or JSON. The database's and its driver's share at
+/// the server's concurrency on this machine, a floor under the server's
+/// figure for the same search.
+async fn alone(server: &TestServer) {
     let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
-    let pool = Db::connect(
-        &server.database.config().database,
-        PoolOptions {
-            max_size: pool_size,
-            ..PoolOptions::default()
-        },
-    )
-    .expect("a pool");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
-    let threads: Vec<_> = (0..CLIENTS)
+    let loops: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let pool = pool.clone();
-            std::thread::spawn(move || {
+            let pool = server.database.pool();
+            actix_web::rt::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut n = 0;
                 while Instant::now() < deadline {
@@ -379,10 +375,10 @@ fn alone(server: &TestServer, pool_size: u32) {
                         ..Default::default()
                     };
                     let sent = Instant::now();
-                    let mut conn = pool.get_blocking().expect("a connection");
-                    let found = custodian_api::db::users::list(&mut conn, partner, &filter)
+                    let found = pool
+                        .run(move |conn| custodian_api::db::users::list(conn, partner, &filter))
+                        .await
                         .expect("searched");
-                    drop(conn);
                     assert_eq!(found.len(), 51);
                     latencies.push(sent.elapsed());
                     n += 1;
@@ -391,10 +387,10 @@ fn alone(server: &TestServer, pool_size: u32) {
             })
         })
         .collect();
-    let latencies: Vec<Duration> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let mut latencies = Vec::new();
+    for handle in loops {
+        latencies.extend(handle.await.unwrap());
+    }
     report(
         "the fragment search's statement alone (no HTTP, token, authorization or JSON)",
         (
@@ -411,12 +407,14 @@ async fn run(backend: Backend) {
     {
         return;
     }
-    // The server's pool as configured (`CUSTODIAN_DB_POOL_SIZE`), else the
-    // tests' 8.
+    // The server's pool as configured (`CUSTODIAN_DB_POOL_SIZE`), else sized
+    // to the database server as the README advises: twice its cores, which
+    // here are this machine's.
     let pool_size = std::env::var("CUSTODIAN_DB_POOL_SIZE")
         .ok()
         .and_then(|size| size.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    println!("{} backend (a pool of {pool_size}):", backend.name());
     let Some(server) = TestServer::spawn_with(backend, |config| {
         config.db_pool_size = pool_size;
     })
@@ -424,7 +422,6 @@ async fn run(backend: Backend) {
     else {
         return;
     };
-    println!("{} backend:", backend.name());
     let ids = Arc::new(seed(&server).await);
     let (email, password) = server.create_admin(Role::Owner, &[]).await;
     let token: Value = reqwest::Client::new()
@@ -464,9 +461,7 @@ async fn run(backend: Backend) {
         );
     }
     if wanted(backend, "alone") {
-        // Blocks this runtime's thread while its own threads run: no HTTP
-        // client is at work meanwhile.
-        alone(&server, pool_size);
+        alone(&server).await;
     }
     if wanted(backend, "plans") {
         plans(&server).await;

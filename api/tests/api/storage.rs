@@ -495,3 +495,84 @@ async fn the_pool_runs_work_off_the_executor(
     let usage = pool.usage();
     assert_eq!((usage.max, usage.connections >= 1), (4, true));
 }
+
+/// Requests that find every connection taken get one in the order they
+/// came, and one that waits past the checkout timeout is an outage (503),
+/// not a hang; the connections held meanwhile are not disturbed.
+#[rstest]
+#[actix_web::test]
+async fn requests_get_connections_in_arrival_order(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::{Db, PoolOptions};
+    use std::sync::{Arc, Mutex, mpsc};
+
+    let Some(db) = TestDatabase::create(backend) else {
+        return;
+    };
+    let pool = Db::connect(
+        &db.url,
+        PoolOptions {
+            max_size: 1,
+            checkout_timeout: std::time::Duration::from_millis(500),
+            check_now: true,
+        },
+    )
+    .unwrap();
+    // Take the one connection and keep it until told.
+    let (holding, held) = tokio::sync::oneshot::channel();
+    let (release, wait) = mpsc::channel::<()>();
+    let holder = actix_web::rt::spawn({
+        let pool = pool.clone();
+        async move {
+            pool.run(move |conn| {
+                let one = diesel::select(1.into_sql::<diesel::sql_types::Integer>())
+                    .get_result::<i32>(conn)?;
+                holding.send(()).unwrap();
+                wait.recv().unwrap();
+                Ok(one)
+            })
+            .await
+        }
+    });
+    held.await.unwrap();
+
+    // Nothing comes free within the timeout: 503.
+    let error = pool.run(|_| Ok(())).await.unwrap_err();
+    assert!(matches!(error, DbError::Unavailable(_)), "{error:?}");
+    assert_eq!(ApiError::from(error).code(), "database_unavailable");
+
+    // Eight loops of requests, each taking a ticket as it comes: the
+    // connection serves them in ticket order, none overtaking another that
+    // came first (r2d2 alone would let a newcomer's thread take a
+    // connection given back before the woken waiter does).
+    let tickets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let mut loops = Vec::new();
+    for _ in 0..8 {
+        let (pool, tickets, served) = (pool.clone(), tickets.clone(), served.clone());
+        loops.push(actix_web::rt::spawn(async move {
+            for _ in 0..25 {
+                let ticket = tickets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let served = served.clone();
+                pool.run(move |_| {
+                    served.lock().unwrap().push(ticket);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    // All eight are waiting behind the held connection.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    assert_eq!(holder.await.unwrap().unwrap(), 1);
+    for done in loops {
+        done.await.unwrap();
+    }
+    let served = served.lock().unwrap().clone();
+    assert_eq!(served, (0..200).collect::<Vec<_>>());
+}
