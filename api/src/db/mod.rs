@@ -341,9 +341,10 @@ impl Db {
     /// and a connection. Waiting in r2d2 instead (a condition variable) is
     /// not fair: a connection given back goes to whichever thread takes the
     /// lock first, often a newcomer, while a woken waiter finds none and
-    /// waits again; under load that doubled the tail of a search (p99 at
-    /// 16 clients over 4 connections, see the README's Figures). It also
-    /// keeps the threads blocked on a connection to the pool's size. Callers
+    /// waits again; under load that made the tail of a search half as long
+    /// again (p99 21 ms instead of 14–16 at 16 clients over 4 connections;
+    /// the README's Figures). It also keeps the threads blocked on a
+    /// connection to the pool's size. Callers
     /// of [`Db::get_blocking`] (the CLI, tests) do not queue here; when they
     /// hold connections, a turn may still wait in r2d2, within the same
     /// checkout timeout.
