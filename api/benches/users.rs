@@ -9,9 +9,9 @@
 //! - locates users with `GET /v1/users?q=`: by a whole email (one match) and
 //!   by a fragment of a name (many matches), p50 and p99; on PostgreSQL it
 //!   prints the query plan, to show the trigram index at work;
-//! - runs the fragment search's statement alone, from 16 loops through the
-//!   server's pool, without HTTP: the database's share, a floor under the
-//!   search's figure;
+//! - runs the fragment search's statement alone, from 16 loops through a
+//!   pool like the server's, without HTTP: the database's share, a floor
+//!   under the search's figure;
 //! - reads users with an authorized `GET /v1/users/{user_id}` (token check,
 //!   database, Cedar), as a ratio of a bare actix-web JSON endpoint served on
 //!   the same machine in the same run.
@@ -351,18 +351,27 @@ async fn plans(server: &TestServer) {
 
 /// The fragment search's statement alone: `CLIENTS` loops on this runtime
 /// run the statement the server runs for `GET /v1/users?q=`
-/// (`db::users::list`, diesel included) through the server's own pool and
-/// its queue (`Db::run`) for `SECONDS`: no HTTP,
-/// token, authorization or JSON. The database's and its driver's share at
-/// the server's concurrency on this machine, a floor under the server's
-/// figure for the same search.
-async fn alone(server: &TestServer) {
+/// (`db::users::list`, diesel included) for `SECONDS`, through a pool like
+/// the server's (`pool_size` connections, the same queue in `Db::run`): no
+/// HTTP, token, authorization or JSON. The database's and its driver's
+/// share at the server's concurrency on this machine, a floor under the
+/// server's figure for the same search.
+async fn alone(server: &TestServer, pool_size: u32) {
+    use custodian_api::db::{Db, PoolOptions};
     let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+    let pool = Db::connect(
+        &server.database.url,
+        PoolOptions {
+            max_size: pool_size,
+            ..PoolOptions::default()
+        },
+    )
+    .expect("a pool");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
     let loops: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let pool = server.database.pool();
+            let pool = pool.clone();
             actix_web::rt::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut n = 0;
@@ -461,7 +470,7 @@ async fn run(backend: Backend) {
         );
     }
     if wanted(backend, "alone") {
-        alone(&server).await;
+        alone(&server, pool_size).await;
     }
     if wanted(backend, "plans") {
         plans(&server).await;

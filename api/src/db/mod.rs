@@ -344,10 +344,9 @@ impl Db {
     /// waits again; under load that made the tail of a search half as long
     /// again (p99 21 ms instead of 14–16 at 16 clients over 4 connections;
     /// the README's Figures). It also keeps the threads blocked on a
-    /// connection to the pool's size. Callers
-    /// of [`Db::get_blocking`] (the CLI, tests) do not queue here; when they
-    /// hold connections, a turn may still wait in r2d2, within the same
-    /// checkout timeout.
+    /// connection to the pool's size. Callers of [`Db::get_blocking`] (the
+    /// CLI, tests) do not queue here; while they hold connections, a turn
+    /// may still wait in r2d2, within the same checkout timeout.
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
