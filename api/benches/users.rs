@@ -176,33 +176,26 @@ fn percentile(samples: &mut [Duration], q: f64) -> f64 {
     samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3
 }
 
-/// `CLIENTS` loops of GETs for `SECONDS`, each path from `next`; (requests
-/// per second, latencies).
-async fn hammer(
-    base_url: &str,
-    token: Option<&str>,
-    next: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-) -> (f64, Vec<Duration>) {
+/// `CLIENTS` loops for `SECONDS`, each timing its `n`-th request, the
+/// future `once(client, n)` returns (made before the clock starts);
+/// (requests per second, latencies).
+async fn drive<F, Fut>(once: F) -> (f64, Vec<Duration>)
+where
+    F: Fn(usize, usize) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS);
     let loops: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let (base_url, token, next) =
-                (base_url.to_owned(), token.map(str::to_owned), next.clone());
+            let once = once.clone();
             actix_web::rt::spawn(async move {
-                let http = reqwest::Client::new();
                 let mut latencies = Vec::new();
                 let mut n = 0;
                 while Instant::now() < deadline {
-                    let mut request = http.get(format!("{base_url}{}", next(client, n)));
-                    if let Some(token) = &token {
-                        request = request.bearer_auth(token);
-                    }
+                    let request = once(client, n);
                     let sent = Instant::now();
-                    let response = request.send().await.unwrap();
-                    let status = response.status();
-                    let body = response.bytes().await.unwrap();
-                    assert!(status.is_success(), "{status} {body:?}");
+                    request.await;
                     latencies.push(sent.elapsed());
                     n += 1;
                 }
@@ -218,6 +211,47 @@ async fn hammer(
         latencies.len() as f64 / started.elapsed().as_secs_f64(),
         latencies,
     )
+}
+
+/// [`drive`] with GETs, each path from `next`, an HTTP client per loop.
+async fn hammer(
+    base_url: &str,
+    token: Option<&str>,
+    next: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+) -> (f64, Vec<Duration>) {
+    let clients: Arc<Vec<reqwest::Client>> =
+        Arc::new((0..CLIENTS).map(|_| reqwest::Client::new()).collect());
+    let (base_url, token) = (Arc::new(base_url.to_owned()), token.map(Arc::<str>::from));
+    drive(move |client, n| {
+        let mut request = clients[client].get(format!("{base_url}{}", next(client, n)));
+        if let Some(token) = &token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body = response.bytes().await.unwrap();
+            assert!(status.is_success(), "{status} {body:?}");
+        }
+    })
+    .await
+}
+
+/// The user the `n`-th request of loop `client` asks about.
+fn pick(client: usize, n: usize) -> usize {
+    Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS)
+}
+
+/// A 3-letter fragment of the picked user's last name (lowercase), which
+/// thousands of users share.
+fn fragment(client: usize, n: usize) -> String {
+    let last = person(pick(client, n))
+        .0
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .to_lowercase();
+    last[1..4].to_owned()
 }
 
 fn report(what: &str, (rate, mut latencies): (f64, Vec<Duration>)) -> f64 {
@@ -367,45 +401,25 @@ async fn alone(server: &TestServer, pool_size: u32) {
         },
     )
     .expect("a pool");
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(SECONDS);
-    let loops: Vec<_> = (0..CLIENTS)
-        .map(|client| {
-            let pool = pool.clone();
-            actix_web::rt::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut n = 0;
-                while Instant::now() < deadline {
-                    let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
-                    let last = person(i).0.split(' ').nth(1).unwrap().to_lowercase();
-                    let filter = custodian_api::db::users::UserFilter {
-                        text: Some(last[1..4].to_owned()),
-                        limit: 51,
-                        ..Default::default()
-                    };
-                    let sent = Instant::now();
-                    let found = pool
-                        .run(move |conn| custodian_api::db::users::list(conn, partner, &filter))
-                        .await
-                        .expect("searched");
-                    assert_eq!(found.len(), 51);
-                    latencies.push(sent.elapsed());
-                    n += 1;
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for handle in loops {
-        latencies.extend(handle.await.unwrap());
-    }
+    let measured = drive(move |client, n| {
+        let pool = pool.clone();
+        let filter = custodian_api::db::users::UserFilter {
+            text: Some(fragment(client, n)),
+            limit: 51,
+            ..Default::default()
+        };
+        async move {
+            let found = pool
+                .run(move |conn| custodian_api::db::users::list(conn, partner, &filter))
+                .await
+                .expect("searched");
+            assert_eq!(found.len(), 51);
+        }
+    })
+    .await;
     report(
         "the fragment search's statement alone (no HTTP, token, authorization or JSON)",
-        (
-            latencies.len() as f64 / started.elapsed().as_secs_f64(),
-            latencies,
-        ),
+        measured,
     );
 }
 
@@ -448,21 +462,16 @@ async fn run(backend: Backend) {
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
 
-    let by_email = Arc::new(|client: usize, n: usize| {
-        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
-        format!("/v1/users?q={}", person(i).1)
-    });
+    let by_email =
+        Arc::new(|client: usize, n: usize| format!("/v1/users?q={}", person(pick(client, n)).1));
     if wanted(backend, "email") {
         report(
             "locate by a whole email (1 match)",
             hammer(&server.base_url, Some(&token), by_email).await,
         );
     }
-    let by_fragment = Arc::new(|client: usize, n: usize| {
-        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
-        let last = person(i).0.split(' ').nth(1).unwrap().to_lowercase();
-        format!("/v1/users?q={}", &last[1..4])
-    });
+    let by_fragment =
+        Arc::new(|client: usize, n: usize| format!("/v1/users?q={}", fragment(client, n)));
     if wanted(backend, "fragment") {
         report(
             "locate by a 3-letter fragment of a name (thousands of matches, first page)",
@@ -481,8 +490,7 @@ async fn run(backend: Backend) {
 
     let ids_for_get = ids.clone();
     let get = Arc::new(move |client: usize, n: usize| {
-        let i = Dice((client * 7_919 + n * 104_729 + 1) as u64).next(USERS);
-        format!("/v1/users/{}", ids_for_get[i])
+        format!("/v1/users/{}", ids_for_get[pick(client, n)])
     });
     let api = report(
         "authorized GET /v1/users/{id}",
