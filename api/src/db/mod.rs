@@ -271,7 +271,6 @@ pub struct Db {
     /// One permit per connection: requests queue here, first come first
     /// served, before they take a blocking thread (see [`Db::run`]).
     turns: std::sync::Arc<tokio::sync::Semaphore>,
-    checkout_timeout: Duration,
 }
 
 /// How the pool behaves.
@@ -326,7 +325,6 @@ impl Db {
             backend,
             sqlite_writer: Default::default(),
             turns: std::sync::Arc::new(tokio::sync::Semaphore::new(options.max_size as usize)),
-            checkout_timeout: options.checkout_timeout,
         })
     }
 
@@ -353,7 +351,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
         // One checkout timeout for the turn and the connection together.
-        let (started, timeout) = (std::time::Instant::now(), self.checkout_timeout);
+        let (started, timeout) = (std::time::Instant::now(), self.pool.connection_timeout());
         let turn = tokio::time::timeout(timeout, self.turns.clone().acquire_owned())
             .await
             .map_err(|_| DbError::Unavailable("timed out waiting for a connection".to_owned()))?
