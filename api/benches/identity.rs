@@ -1,4 +1,4 @@
-//! Identity benchmarks, reported in the README (issue 4, "Performance").
+//! Identity benchmarks, reported in docs/benchmarks.md ("Identity").
 //!
 //! `cargo bench -p custodian-api --bench identity` (release build). Prints
 //! p50/p99 per operation, measured one call at a time with `Instant`, after a

@@ -1,5 +1,5 @@
-//! Load runs against the real server (issue 4, "Performance"), reported in
-//! the README.
+//! Load runs against the real server, reported in docs/benchmarks.md
+//! ("Load").
 //!
 //! `cargo bench -p custodian-api --bench load` (release build). Starts the
 //! server on port 0 over a fresh SQLite database (and a PostgreSQL one too

@@ -1,5 +1,5 @@
-//! The reset runbook under load (issue 6, "Performance"), reported in the
-//! README.
+//! The reset runbook under load, reported in docs/benchmarks.md ("The
+//! reset runbook").
 //!
 //! `cargo bench -p custodian-api --bench resets` (release build). Starts the
 //! real server on port 0 over SQLite (and PostgreSQL when

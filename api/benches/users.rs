@@ -1,4 +1,4 @@
-//! Users at scale (issue 5, "Performance"), reported in the README.
+//! Users at scale, reported in docs/benchmarks.md ("Users at scale").
 //!
 //! `cargo bench -p custodian-api --bench users` (release build). Starts the
 //! real server on port 0 over SQLite (and PostgreSQL when

@@ -62,6 +62,17 @@ pub struct Config {
     /// A directory of Cedar schema, policies and fixtures to use instead of
     /// the policies compiled in (`CUSTODIAN_POLICY_DIR`).
     pub policy_dir: Option<PathBuf>,
+    /// Reverse proxies whose forwarding header names the client
+    /// (`CUSTODIAN_TRUSTED_PROXIES`, CIDRs), and which header that is
+    /// (`CUSTODIAN_FORWARDED_HEADER`); none by default: the socket's peer is
+    /// the client.
+    pub trusted_proxies: crate::http::forwarded::TrustedProxies,
+    /// Browser origins allowed to call the API (`CUSTODIAN_CORS_ORIGINS`,
+    /// exact origins such as `https://portal.msp.example`); none by default.
+    pub cors_origins: Vec<String>,
+    /// A separate address for `GET /metrics` (`CUSTODIAN_METRICS_LISTEN`);
+    /// when set, the API's own address no longer serves it.
+    pub metrics_listen: Option<SocketAddr>,
     /// `CUSTODIAN_*` variables that are no setting (a typo, most likely): the
     /// server logs them at start rather than refusing to start, because other
     /// tools share the prefix (`custodianctl` reads `CUSTODIAN_URL`).
@@ -85,6 +96,10 @@ const SETTINGS: &[&str] = &[
     "max_body_bytes",
     "secret_key",
     "policy_dir",
+    "trusted_proxies",
+    "forwarded_header",
+    "cors_origins",
+    "metrics_listen",
 ];
 
 /// `CUSTODIAN_*` variables that belong to something else than the server.
@@ -250,6 +265,10 @@ struct RawConfig {
     max_body_bytes: usize,
     secret_key: Option<String>,
     policy_dir: Option<PathBuf>,
+    trusted_proxies: Option<String>,
+    forwarded_header: Option<String>,
+    cors_origins: Option<String>,
+    metrics_listen: Option<String>,
 }
 
 impl Default for RawConfig {
@@ -271,6 +290,10 @@ impl Default for RawConfig {
             max_body_bytes: 1024 * 1024,
             secret_key: None,
             policy_dir: None,
+            trusted_proxies: None,
+            forwarded_header: None,
+            cors_origins: None,
+            metrics_listen: None,
         }
     }
 }
@@ -425,6 +448,42 @@ impl Config {
                     })
             })
             .transpose()?;
+        let nets = crate::http::forwarded::TrustedProxies::parse_nets(
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
+        )
+        .map_err(|why| bad("CUSTODIAN_TRUSTED_PROXIES", why))?;
+        let header = raw
+            .forwarded_header
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(crate::http::forwarded::ForwardedHeader::parse)
+            .transpose()
+            .map_err(|why| bad("CUSTODIAN_FORWARDED_HEADER", why))?
+            .unwrap_or_default();
+        let trusted_proxies = crate::http::forwarded::TrustedProxies::new(nets, header);
+        let cors_origins = raw
+            .cors_origins
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(origin)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|why| bad("CUSTODIAN_CORS_ORIGINS", why))?;
+        let metrics_listen = raw
+            .metrics_listen
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim().parse::<SocketAddr>().map_err(|_| {
+                    bad(
+                        "CUSTODIAN_METRICS_LISTEN",
+                        format!("must be ADDRESS:PORT (e.g. 127.0.0.1:9090), not {s:?}"),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             listen,
             data_dir: raw.data_dir,
@@ -442,9 +501,25 @@ impl Config {
             max_body_bytes: raw.max_body_bytes,
             secret_key,
             policy_dir: raw.policy_dir.filter(|dir| !dir.as_os_str().is_empty()),
+            trusted_proxies,
+            cors_origins,
+            metrics_listen,
             unknown_env: Vec::new(),
         })
     }
+}
+
+/// A browser origin, exactly as a browser sends it in `Origin`:
+/// `scheme://host[:port]`, no path, no trailing slash.
+fn origin(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|_| format!("{raw:?} is not an origin"))?;
+    let canonical = url.origin().ascii_serialization();
+    if !matches!(url.scheme(), "http" | "https") || canonical != raw.trim_end_matches('/') {
+        return Err(format!(
+            "{raw:?} is not an origin such as https://portal.msp.example (scheme, host and port only)"
+        ));
+    }
+    Ok(canonical)
 }
 
 /// An absolute `http://` or `https://` URL, or an error naming `setting`.
@@ -522,6 +597,41 @@ mod tests {
         assert_eq!(c.database, DatabaseUrl::Sqlite("data/custodian.db".into()));
         assert!(c.smtp.is_none());
         assert_eq!(c.public_url, None, "derived from the bound address");
+    }
+
+    #[test]
+    fn proxies_origins_and_the_metrics_address_are_validated() {
+        let c = load(
+            &[
+                ("CUSTODIAN_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+                ("CUSTODIAN_FORWARDED_HEADER", "Forwarded"),
+                (
+                    "CUSTODIAN_CORS_ORIGINS",
+                    "https://portal.msp.example http://localhost:3000",
+                ),
+                ("CUSTODIAN_METRICS_LISTEN", "127.0.0.1:9090"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://portal.msp.example", "http://localhost:3000"]
+        );
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let defaults = load(&[], None).unwrap();
+        assert!(defaults.cors_origins.is_empty() && defaults.metrics_listen.is_none());
+        for (setting, value) in [
+            ("CUSTODIAN_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("CUSTODIAN_FORWARDED_HEADER", "x-real-ip"),
+            ("CUSTODIAN_CORS_ORIGINS", "https://portal.msp.example/app"),
+            ("CUSTODIAN_CORS_ORIGINS", "*"),
+            ("CUSTODIAN_CORS_ORIGINS", "ftp://portal.msp.example"),
+            ("CUSTODIAN_METRICS_LISTEN", "9090"),
+        ] {
+            let error = load(&[(setting, value)], None).unwrap_err().to_string();
+            assert!(error.contains(setting), "{setting}={value}: {error}");
+        }
     }
 
     #[test]

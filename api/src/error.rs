@@ -332,6 +332,14 @@ impl ApiError {
         }
     }
 
+    /// 429: wait `wait` (rounded up to whole seconds, at least one).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::RateLimited {
+            retry_after_seconds: seconds.max(1),
+        }
+    }
+
     /// Wraps any fault of the server's own.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self::Internal(cause.into())

@@ -1,5 +1,5 @@
 //! Custodian: the admin API of a zero-knowledge password manager sold through
-//! MSPs. See `DESIGN.md` for the domain and the README for running it.
+//! MSPs. See `docs/design.md` for the domain and the README for running it.
 //!
 //! - [`http`]: routes, extractors and middleware only.
 //! - [`db`]: diesel over SQLite and PostgreSQL, migrations, the pool.
@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -41,6 +41,7 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// A bound, ready-to-run server.
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     db: Db,
     tokens: Arc<TokenService>,
     keys: Arc<ServerKeys>,
@@ -101,6 +102,16 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = config
+            .metrics_listen
+            .map(|at| {
+                TcpListener::bind(at).with_context(|| format!("cannot listen on {at} for metrics"))
+            })
+            .transpose()?;
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         // Tokens name this server as their issuer: its public URL, by
         // default the address actually bound (a port-0 listen picks it now).
         let issuer = config
@@ -133,6 +144,11 @@ impl Server {
             "delivering the outbox"
         );
         let mail_workers = crate::mail::spawn(mailer, config.mail_workers, &outbox);
+        let throttle = Arc::new(crate::auth::throttle::Throttle::for_database(
+            &db,
+            keys.clone(),
+        ));
+        throttle.clone().spawn_sweeper(clock.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             metrics,
@@ -140,9 +156,12 @@ impl Server {
             passwords,
             tokens: tokens.clone(),
             authz: Arc::new(authz),
-            throttle: Default::default(),
+            throttle,
             clock: clock.clone(),
             outbox: outbox.clone(),
+            proxies: config.trusted_proxies.clone(),
+            cors_origins: config.cors_origins.clone(),
+            metrics_listener: metrics_addr,
         });
         crate::retention::spawn(db.clone(), clock);
         let published = web::Data::new(Published::new(&openapi()));
@@ -152,10 +171,16 @@ impl Server {
         if config.workers > 0 {
             http = http.workers(config.workers);
         }
-        let server = http.listen(listener)?.run();
+        http = http.listen(listener)?;
+        if let Some(metrics) = metrics_listener {
+            http = http.listen(metrics)?;
+            tracing::info!(addr = ?metrics_addr, "serving /metrics on a listener of its own");
+        }
+        let server = http.run();
         tracing::info!(%addr, database = config.database.backend_name(), "listening");
         Ok(Self {
             addr,
+            metrics_addr,
             db,
             tokens,
             keys,
@@ -169,6 +194,11 @@ impl Server {
     /// The address actually bound (the port is chosen when it was 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on, when it has its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The database pool the server uses.

@@ -55,18 +55,22 @@ fn in_ci() -> bool {
 /// The state a handler sees, over `db`, with a fixed test key.
 pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
     let master = secrecy::SecretBox::new(Box::new([42u8; 32]));
-    let keys = ServerKeys::derive(&master);
+    let keys = std::sync::Arc::new(ServerKeys::derive(&master));
     let tokens = TokenService::ephemeral(&keys, "http://127.0.0.1/".into());
+    let throttle = crate::auth::throttle::Throttle::for_database(&db, keys.clone());
     actix_web::web::Data::new(AppState {
         db,
         metrics: Default::default(),
-        keys: std::sync::Arc::new(keys),
+        keys,
         passwords: Passwords::new(1),
         tokens: std::sync::Arc::new(tokens),
         authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
-        throttle: Default::default(),
+        throttle: std::sync::Arc::new(throttle),
         clock: crate::clock::Clock::system(),
         outbox: Default::default(),
+        proxies: Default::default(),
+        cors_origins: Vec::new(),
+        metrics_listener: None,
     })
 }
 
@@ -203,6 +207,10 @@ pub struct TestServer {
     pub mail: SmtpSink,
     /// Wakes the server's outbox workers (after moving the clock, say).
     pub outbox: crate::mail::Signal,
+    /// The settings it runs on.
+    pub config: Config,
+    /// `http://` and the address of the metrics listener, when it has one.
+    pub metrics_url: Option<String>,
     handle: ServerHandle,
     // Dropped last: the server must stop before its database goes.
     pub database: TestDatabase,
@@ -230,6 +238,7 @@ impl TestServer {
             .take_bootstrapped()
             .expect("a fresh database is bootstrapped at start");
         let base_url = format!("http://{}", server.local_addr());
+        let metrics_url = server.metrics_addr().map(|a| format!("http://{a}"));
         let tokens = server.tokens();
         let keys = server.keys();
         let outbox = server.outbox();
@@ -237,7 +246,9 @@ impl TestServer {
         actix_web::rt::spawn(server.run());
         Some(Self {
             base_url,
-            data_dir: config.data_dir,
+            data_dir: config.data_dir.clone(),
+            config,
+            metrics_url,
             owner,
             tokens,
             keys,
@@ -296,9 +307,34 @@ impl TestServer {
         )
     }
 
+    /// Another instance of the same server: the same database, settings,
+    /// server key and clock, on a port of its own (several instances behind
+    /// a load balancer).
+    pub async fn another_instance(&self) -> Instance {
+        let server = Server::build_with_clock(&self.config, self.clock.clone())
+            .await
+            .expect("another instance starts");
+        let base_url = format!("http://{}", server.local_addr());
+        let handle = server.handle();
+        actix_web::rt::spawn(server.run());
+        Instance { base_url, handle }
+    }
+
     /// Stops the server, letting requests in flight finish.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// Another instance of a [`TestServer`]; stopped when dropped.
+pub struct Instance {
+    pub base_url: String,
+    handle: ServerHandle,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
     }
 }
 

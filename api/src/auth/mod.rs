@@ -2,7 +2,7 @@
 //! ([`password`]), access tokens ([`tokens`]), sign-in throttling
 //! ([`throttle`]) and API client secrets ([`new_api_client_secret`]).
 //!
-//! Which hash for which secret (DESIGN.md): a secret a person chose is hashed
+//! Which hash for which secret (docs/design.md): a secret a person chose is hashed
 //! with argon2id on a bounded blocking pool, slow to guess; a secret the server
 //! drew from the CSPRNG (≥ 128 bits) cannot be guessed, so it is kept as an
 //! HMAC-SHA-256 under a server key and compared in constant time. What must be

@@ -9,7 +9,7 @@ use super::{DbConn, DbError};
 use crate::ids::{CompanyId, PartnerId};
 
 /// Days backup copies of removed items are kept when nobody said otherwise
-/// (DESIGN.md).
+/// (docs/design.md).
 pub const DEFAULT_RETENTION_DAYS: i32 = 90;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

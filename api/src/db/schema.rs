@@ -276,6 +276,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_throttle (key) {
+        key -> Binary,
+        failures -> Integer,
+        last_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     partners,
     companies,
@@ -295,4 +304,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_heads,
     idempotency_keys,
     signing_keys,
+    sign_in_throttle,
 );

@@ -18,19 +18,19 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::LocalBoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, ActorKind, NewEvent};
-use crate::auth::throttle::Verdict;
+use crate::auth::throttle::Path;
 use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{backup_profiles, outbox, resets, users};
+use crate::domain::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
-use crate::http::{AppState, client_address, request_id};
+use crate::http::{AppState, request_id, throttled};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// An account token's scope: the vault and the account.
@@ -94,16 +94,6 @@ impl AccountCaller {
                 policy_ids: decision.policy_ids,
             })
         }
-    }
-}
-
-/// 429 with `Retry-After` while `account` or `address` is throttled.
-fn refuse_if_throttled(state: &AppState, account: &str, address: &str) -> Result<(), ApiError> {
-    match state.throttle.check(account, address, Instant::now()) {
-        Verdict::Wait(wait) => Err(ApiError::RateLimited {
-            retry_after_seconds: wait.as_secs().max(1),
-        }),
-        Verdict::Allowed => Ok(()),
     }
 }
 
@@ -267,6 +257,14 @@ pub struct AccountTokenResponse {
     pub wrapped_vault_key: Option<String>,
 }
 
+/// A sign-in sent no credential, or more than one.
+fn one_credential() -> ApiError {
+    ApiError::invalid(
+        "auth_key",
+        "send exactly one of auth_key, temporary_password and recovery_verifier",
+    )
+}
+
 /// Sign an end user in
 ///
 /// Answers an account token (its own audience: it is never an admin
@@ -293,11 +291,20 @@ pub async fn account_token_create(
     Json(sign_in): Json<AccountSignIn>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = PartnerId::from_uuid(sign_in.partner_id);
-    let email = sign_in.email.trim().to_lowercase();
-    let account = format!("user:{partner}:{email}");
-    let address = client_address(&req);
-    refuse_if_throttled(&state, &account, &address)?;
-    let lookup = email.clone();
+    let email = Email::parse(&sign_in.email)
+        .map_err(|error| ApiError::invalid("email", error.to_string()))?;
+    let credentials = [
+        sign_in.auth_key.is_some(),
+        sign_in.temporary_password.is_some(),
+        sign_in.recovery_verifier.is_some(),
+    ];
+    if credentials.iter().filter(|sent| **sent).count() != 1 {
+        return Err(one_credential());
+    }
+    // Counted before any database or argon2 work.
+    let account = format!("{partner}/{email}");
+    let ticket = throttled(&state, Path::AccountSignIn, Some(&account), &req).await?;
+    let lookup = email.as_str().to_owned();
     let mut wrapped_vault_key = None;
     let (found, signed_in, scope, method) = match (
         sign_in.auth_key,
@@ -331,7 +338,7 @@ pub async fn account_token_create(
                 })
                 .await?;
             // Drawn secrets are compared by keyed hash in constant time (no
-            // argon2: DESIGN.md, "Which hash for which secret").
+            // argon2: docs/design.md, "Which hash for which secret").
             let signed_in = found
                 .as_ref()
                 .and_then(|(_, _, pending)| pending.as_ref())
@@ -383,17 +390,10 @@ pub async fn account_token_create(
             let found = found.map(|(id, generation, _)| (id, generation));
             (found, signed_in, SCOPE_RECOVER, "recovery_verifier")
         }
-        _ => {
-            return Err(ApiError::invalid(
-                "auth_key",
-                "send exactly one of auth_key, temporary_password and recovery_verifier",
-            ));
-        }
+        _ => return Err(one_credential()),
     };
     if signed_in {
-        state.throttle.succeeded(&account);
-    } else {
-        state.throttle.failed(&account, &address, Instant::now());
+        state.throttle.succeeded(ticket, state.clock.now()).await?;
     }
     let request_id = request_id(&req);
     let event = NewEvent {
@@ -410,7 +410,7 @@ pub async fn account_token_create(
         allowed: signed_in,
         policy_ids: Vec::new(),
         request_id,
-        details: serde_json::json!({ "email": email, "method": method }),
+        details: serde_json::json!({ "email": email.as_str(), "method": method }),
     };
     let keys = state.keys.clone();
     state
@@ -712,9 +712,7 @@ pub async fn account_reset_link_complete(
     })?;
     // A 256-bit token cannot be guessed, but refusals cost an audit write:
     // they are throttled per address as sign-ins are.
-    let address = client_address(&req);
-    let throttled = format!("reset-link:{address}");
-    refuse_if_throttled(&state, &throttled, &address)?;
+    let ticket = throttled(&state, Path::ResetLink, None, &req).await?;
     let secret_hash = state
         .keys
         .keyed_hash(RESET_SECRET, token.expose_secret().as_bytes());
@@ -743,7 +741,6 @@ pub async fn account_reset_link_complete(
         .await?;
     let request_id = request_id(&req);
     let Some((reset, partner, user, company, generation)) = found else {
-        state.throttle.failed(&throttled, &address, Instant::now());
         let keys = state.keys.clone();
         let event = NewEvent {
             partner: None,
@@ -783,7 +780,7 @@ pub async fn account_reset_link_complete(
     if !done {
         return Err(unauthorized(REFUSED));
     }
-    state.throttle.succeeded(&throttled);
+    state.throttle.succeeded(ticket, state.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -856,15 +853,13 @@ pub async fn account_recovery_key_set(
     let (partner, user) = (caller.partner, caller.user);
     // The key is checked with argon2: throttled per user and address, as
     // sign-ins are, and a refusal audited.
-    let throttled = format!("recovery-key:{user}");
-    let address = client_address(&req);
-    refuse_if_throttled(&state, &throttled, &address)?;
+    let account = user.to_string();
+    let ticket = throttled(&state, Path::RecoveryKey, Some(&account), &req).await?;
     let stored = state
         .db
         .run(move |conn| users::auth_key_hash(conn, partner, user))
         .await?;
     if !state.passwords.verify(registration.auth_key, stored).await {
-        state.throttle.failed(&throttled, &address, Instant::now());
         let keys = state.keys.clone();
         let event = NewEvent {
             partner: Some(partner),
@@ -887,7 +882,7 @@ pub async fn account_recovery_key_set(
             "is not the key of this account",
         ));
     }
-    state.throttle.succeeded(&throttled);
+    state.throttle.succeeded(ticket, state.clock.now()).await?;
     let now = state.clock.now();
     let keys = state.keys.clone();
     let event = NewEvent {

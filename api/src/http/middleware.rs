@@ -15,7 +15,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use tracing::Instrument;
 
-use crate::error::{Problem, problem_for_status, problem_response};
+use crate::error::{ApiError, Problem, problem_for_status, problem_response};
 use crate::http::AppState;
 use crate::metrics::UNMATCHED_ROUTE;
 
@@ -25,6 +25,11 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The request's id, in the request's extensions for handlers that want it.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// The client's address (see [`crate::http::forwarded`]), in the request's
+/// extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
 
 /// Routes whose requests are logged at debug level: probes and scrapes.
 const QUIET_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
@@ -36,6 +41,11 @@ pub async fn request_context(
     let started = Instant::now();
     let id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let peer = req.peer_addr().map(|a| a.ip());
+        let client = state.proxies.client(peer, req.headers());
+        req.extensions_mut().insert(ClientAddress(client));
+    }
     let method = req.method().to_string();
     // At error level, so the span (and its request id) exists whatever the
     // log filter lets through.
@@ -49,11 +59,18 @@ pub async fn request_context(
     // Handlers' and extractors' errors arrive here as responses; only a
     // middleware inside this one could return `Err`, and there is none. (The
     // request must not be cloned across `call`: routing needs it unshared.)
-    let response = next
-        .call(req)
-        .instrument(span.clone())
-        .await?
-        .map_into_boxed_body();
+    let response = if elsewhere(&req) {
+        let error = ApiError::RouteNotFound {
+            method: req.method().clone(),
+            path: req.path().to_owned(),
+        };
+        req.error_response(error)
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
     let is_error = response.status().is_client_error() || response.status().is_server_error();
     // A problem gets its request id and path; actix's own errors (bare or
     // text/plain) become problems; a JSON body a handler chose (the OAuth
@@ -93,6 +110,19 @@ pub async fn request_context(
         }
     });
     Ok(response)
+}
+
+/// Whether the request came to the wrong listener: `/metrics` to the API's
+/// when metrics have a listener of their own, anything else to that one.
+fn elsewhere(req: &ServiceRequest) -> bool {
+    let Some(metrics) = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.metrics_listener)
+    else {
+        return false;
+    };
+    let on_metrics_listener = req.app_config().local_addr() == metrics;
+    on_metrics_listener != (req.path() == "/metrics")
 }
 
 /// A client's id is kept when it is 1 to 128 characters of `[A-Za-z0-9._:-]`,

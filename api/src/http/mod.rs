@@ -15,6 +15,7 @@ pub mod caller;
 pub mod companies;
 pub mod docs;
 pub mod extract;
+pub mod forwarded;
 pub mod middleware;
 pub mod ops;
 pub mod paging;
@@ -205,6 +206,14 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// Wakes this instance's outbox workers after a change queued an email.
     pub outbox: crate::mail::Signal,
+    /// Whose forwarding headers name the client.
+    pub proxies: forwarded::TrustedProxies,
+    /// Browser origins allowed to call the API (none: CORS is off).
+    pub cors_origins: Vec<String>,
+    /// The address `GET /metrics` is served on, when it is not the API's
+    /// own (`CUSTODIAN_METRICS_LISTEN`): that listener serves nothing else,
+    /// and the API's listeners do not serve it.
+    pub metrics_listener: Option<std::net::SocketAddr>,
 }
 
 /// The id the request middleware gave this request, for audit events.
@@ -215,12 +224,37 @@ pub(crate) fn request_id(req: &HttpRequest) -> Option<String> {
         .map(|id| id.0.clone())
 }
 
-/// The client's IP address as the socket saw it, for throttling ("" when
-/// unknown).
-pub(crate) fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+/// The client's IP address, for throttling: as the request middleware read
+/// it (the socket's peer, or what trusted proxies name: [`forwarded`]).
+pub(crate) fn client_address(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    use actix_web::HttpMessage;
+    match req.extensions().get::<middleware::ClientAddress>() {
+        Some(found) => found.0,
+        None => req.peer_addr().map(|a| a.ip()),
+    }
+}
+
+/// Counts an attempt at a secret on `path` before it is checked (see
+/// [`crate::auth::throttle`]): 429 with `Retry-After` when it must wait.
+pub(crate) async fn throttled(
+    state: &AppState,
+    path: crate::auth::throttle::Path,
+    account: Option<&str>,
+    req: &HttpRequest,
+) -> Result<crate::auth::throttle::Ticket, ApiError> {
+    use crate::auth::throttle::{Attempt, Verdict};
+    let attempt = Attempt {
+        path,
+        account,
+        address: client_address(req),
+    };
+    match state.throttle.begin(attempt, state.clock.now()).await? {
+        Verdict::Go(ticket) => Ok(ticket),
+        Verdict::Wait(wait) => {
+            tracing::warn!(wait_seconds = wait.as_secs(), ?path, "attempt throttled");
+            Err(ApiError::rate_limited(wait))
+        }
+    }
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and
@@ -238,6 +272,7 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors_origins = state.cors_origins.clone();
     App::new()
         .into_utoipa_app()
         .configure(routes)
@@ -248,6 +283,52 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .default_service(web::to(no_route))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
+        .wrap(actix_web::middleware::Condition::new(
+            !cors_origins.is_empty(),
+            cors(&cors_origins),
+        ))
+}
+
+/// The request headers a browser client sends, the response headers it
+/// may read.
+const CORS_REQUEST_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "if-match",
+    "idempotency-key",
+    "x-request-id",
+];
+const CORS_EXPOSED_HEADERS: &[&str] = &[
+    "etag",
+    "location",
+    "x-request-id",
+    "retry-after",
+    "idempotent-replayed",
+];
+
+/// CORS for the partner portals on other origins: exactly the configured
+/// origins, every method of the API, the headers its clients send, and the
+/// headers they read; no cookies (the API takes bearer tokens). A request
+/// from another origin is answered as usual, without CORS headers, so the
+/// browser keeps its response from the page; non-browser clients are not
+/// affected.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::Method;
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers(CORS_REQUEST_HEADERS.iter().copied())
+        .expose_headers(CORS_EXPOSED_HEADERS.iter().copied())
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// No route matched the path and method: 405 when the path exists with other

@@ -1,4 +1,4 @@
-//! The lost-master-password runbook (DESIGN.md, "The reset, step by step"):
+//! The lost-master-password runbook (docs/design.md, "The reset, step by step"):
 //! `GET /v1/users/{user_id}/master-password-reset-preview` says what a reset
 //! would do; `POST /v1/users/{user_id}/master-password-resets` does it, in one
 //! transaction; `GET /v1/master-password-resets[/{reset_id}]` read resets.

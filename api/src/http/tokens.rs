@@ -12,17 +12,18 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use std::time::Instant;
+use std::net::IpAddr;
 
 use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::API_CLIENT_SECRET;
-use crate::auth::throttle::Verdict;
+use crate::auth::throttle::{Attempt, Path, Ticket, Verdict};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
 use crate::db::{admins, api_clients};
+use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::caller::Actor;
 use crate::http::extract::{decode_json, decode_query};
-use crate::http::{AppState, client_address, request_id};
+use crate::http::{AppState, client_address, request_id, throttled};
 use crate::ids::{ApiClientId, PartnerId};
 
 /// A token request (RFC 6749 §4.3 and §4.4).
@@ -156,17 +157,34 @@ pub async fn token_create(
     match request.grant_type.as_str() {
         "password" => {
             let address = client_address(&req);
-            password_grant(request, &state, request_id(&req), &address).await
+            password_grant(request, &state, request_id(&req), address).await
         }
         "client_credentials" => {
             let address = client_address(&req);
-            client_credentials_grant(&req, request, &state, request_id(&req), &address).await
+            client_credentials_grant(&req, request, &state, request_id(&req), address).await
         }
         _ => Ok(oauth_error(
             "unsupported_grant_type",
             "grant_type must be password or client_credentials",
         )),
     }
+}
+
+/// Counts a sign-in attempt before it is checked; a 429 to answer when it
+/// must wait.
+async fn begin(
+    state: &AppState,
+    attempt: Attempt<'_>,
+) -> Result<Result<Ticket, HttpResponse>, ApiError> {
+    Ok(
+        match state.throttle.begin(attempt, state.clock.now()).await? {
+            Verdict::Go(ticket) => Ok(ticket),
+            Verdict::Wait(wait) => {
+                tracing::warn!(wait_seconds = wait.as_secs(), path = ?attempt.path, "sign-in throttled");
+                Err(rate_limited(wait))
+            }
+        },
+    )
 }
 
 /// 429 with `Retry-After`, in the RFC 6749 error form of this endpoint.
@@ -185,7 +203,7 @@ async fn password_grant(
     request: TokenRequest,
     state: &AppState,
     request_id: Option<String>,
-    address: &str,
+    address: Option<IpAddr>,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(username), Some(password)) = (request.username, request.password) else {
         return Ok(oauth_error(
@@ -193,23 +211,33 @@ async fn password_grant(
             "the password grant needs username and password",
         ));
     };
-    let account = admins::normalize_email(&username);
-    // Before any database or argon2 work: a throttled attempt costs nothing.
-    if let Verdict::Wait(wait) = state.throttle.check(&account, address, Instant::now()) {
-        tracing::warn!(wait_seconds = wait.as_secs(), "sign-in throttled");
-        return Ok(rate_limited(wait));
-    }
-    let lookup = username.clone();
+    // The sign-in name is an email; anything else is refused before it can
+    // reach the throttle or the audit log.
+    let Ok(email) = Email::parse(&username) else {
+        return Ok(oauth_error(
+            "invalid_request",
+            "username must be an email address",
+        ));
+    };
+    // Counted before any database or argon2 work.
+    let attempt = Attempt {
+        path: Path::AdminSignIn,
+        account: Some(email.as_str()),
+        address,
+    };
+    let ticket = match begin(state, attempt).await? {
+        Ok(ticket) => ticket,
+        Err(refused) => return Ok(refused),
+    };
+    let lookup = email.clone();
     let admin = state
         .db
-        .run(move |conn| admins::find_by_email(conn, &lookup))
+        .run(move |conn| admins::find_by_email(conn, lookup.as_str()))
         .await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let signed_in = state.passwords.verify(password, stored).await;
     if signed_in {
-        state.throttle.succeeded(&account);
-    } else {
-        state.throttle.failed(&account, address, Instant::now());
+        state.throttle.succeeded(ticket, state.clock.now()).await?;
     }
     // Sign-ins, failed or not, are audited: to the admin's partner when the
     // email is known, to the chain of no partner otherwise.
@@ -229,7 +257,7 @@ async fn password_grant(
         request_id,
         details: serde_json::json!({
             "grant_type": "password",
-            "username": admins::normalize_email(&username),
+            "username": email.as_str(),
         }),
     };
     let keys = state.keys.clone();
@@ -360,7 +388,7 @@ fn client_refused(basic: bool, description: &str) -> HttpResponse {
 }
 
 /// The `client_credentials` grant: an HMAC comparison, no argon2, so
-/// integrations sign in at database speed (DESIGN.md, "Which hash for which
+/// integrations sign in at database speed (docs/design.md, "Which hash for which
 /// secret"). Failures are throttled per client id and per address, as
 /// admins' are.
 async fn client_credentials_grant(
@@ -368,27 +396,35 @@ async fn client_credentials_grant(
     request: TokenRequest,
     state: &AppState,
     request_id: Option<String>,
-    address: &str,
+    address: Option<IpAddr>,
 ) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     let credentials = match client_credentials(req, request) {
         Ok(credentials) => credentials,
         Err(unusable) => return Ok(unusable.response()),
     };
-    let account = format!("client:{}", credentials.id.trim().to_ascii_lowercase());
-    if let Verdict::Wait(wait) = state.throttle.check(&account, address, Instant::now()) {
-        tracing::warn!(wait_seconds = wait.as_secs(), "client sign-in throttled");
-        return Ok(rate_limited(wait));
-    }
-    let client = match ApiClientId::parse(credentials.id.trim()) {
-        Some(id) => {
-            state
-                .db
-                .run(move |conn| api_clients::find_by_id(conn, id))
-                .await?
-        }
-        None => None,
+    // A client id is a UUID; anything else is refused before it can reach
+    // the throttle or the audit log.
+    let Some(id) = ApiClientId::parse(credentials.id.trim()) else {
+        return Ok(client_refused(
+            credentials.basic,
+            "the client id or the secret is wrong",
+        ));
     };
+    let account = id.to_string();
+    let attempt = Attempt {
+        path: Path::ClientSignIn,
+        account: Some(&account),
+        address,
+    };
+    let ticket = match begin(state, attempt).await? {
+        Ok(ticket) => ticket,
+        Err(refused) => return Ok(refused),
+    };
+    let client = state
+        .db
+        .run(move |conn| api_clients::find_by_id(conn, id))
+        .await?;
     let secret = credentials.secret.expose_secret().as_bytes();
     let signed_in = match &client {
         Some(client) => {
@@ -403,9 +439,7 @@ async fn client_credentials_grant(
         }
     };
     if signed_in {
-        state.throttle.succeeded(&account);
-    } else {
-        state.throttle.failed(&account, address, Instant::now());
+        state.throttle.succeeded(ticket, state.clock.now()).await?;
     }
     let event = NewEvent {
         partner: client
@@ -509,10 +543,13 @@ pub struct PasswordChange {
         (status = 403, description = "Denied by policy", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The current password is wrong, or the new one is unacceptable",
             body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords: wait `Retry-After` seconds",
+            body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/auth/password")]
 pub async fn password_change(
+    req: HttpRequest,
     caller: crate::http::caller::PasswordChanger,
     state: web::Data<AppState>,
     crate::http::extract::Json(change): crate::http::extract::Json<PasswordChange>,
@@ -568,6 +605,10 @@ pub async fn password_change(
             message: "must differ from the current password".into(),
         });
     }
+    // A stolen token must not become a way to guess the password: the
+    // check is throttled per admin and address, as sign-in is.
+    let account = id.to_string();
+    let ticket = throttled(&state, Path::PasswordChange, Some(&account), &req).await?;
     let stored = Some(admin.password_hash.clone());
     if !state
         .passwords
@@ -579,6 +620,7 @@ pub async fn password_change(
             message: "is not the password of this account".into(),
         });
     }
+    state.throttle.succeeded(ticket, state.clock.now()).await?;
     let hash = state.passwords.hash(change.new_password).await;
     let partner = caller.partner;
     let event = caller.event(

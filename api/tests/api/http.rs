@@ -157,3 +157,159 @@ async fn readiness_is_503_while_migrations_are_pending(
             .map(String::as_str)
     );
 }
+
+#[rstest]
+#[actix_web::test]
+async fn metrics_can_have_a_listener_of_their_own(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn_with(backend, |config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let metrics = server.metrics_url.clone().expect("a metrics listener");
+    let (status, _, body) = get(&format!("{metrics}/metrics"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("custodian_db_pool_connections"), "{body}");
+    // The API's address no longer serves metrics, and the metrics address
+    // serves nothing else.
+    let (status, _, body) = get(&format!("{}/metrics", server.base_url), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("not_found"));
+    for path in ["/healthz", "/openapi.json", "/v1/partner"] {
+        let (status, _, _) = get(&format!("{metrics}{path}"), None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _, _) = get(&format!("{}/healthz", server.base_url), None).await;
+    assert_eq!(status, 200);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn cors_answers_the_configured_origins_only(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn_with(backend, |config| {
+        config.cors_origins = vec!["https://portal.msp.example".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str, method: &'static str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/companies/x/backup-profile", server.base_url),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, if-match, idempotency-key",
+        )
+        .send()
+    };
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let response = preflight("https://portal.msp.example", method)
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{method}: {}",
+            response.status()
+        );
+        let headers = response.headers();
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://portal.msp.example"
+        );
+        let methods = headers["access-control-allow-methods"].to_str().unwrap();
+        assert!(methods.contains(method), "{methods}");
+        let allowed = headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for header in [
+            "authorization",
+            "content-type",
+            "if-match",
+            "idempotency-key",
+        ] {
+            assert!(allowed.contains(header), "{allowed}");
+        }
+        assert!(headers.get("access-control-allow-credentials").is_none());
+    }
+    // An actual request: the origin, Vary and the headers a page may read.
+    let response = http
+        .get(format!("{}/healthz", server.base_url))
+        .header("origin", "https://portal.msp.example")
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://portal.msp.example"
+    );
+    assert!(
+        headers.get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("origin"))
+    );
+    let exposed = headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for header in [
+        "etag",
+        "location",
+        "x-request-id",
+        "retry-after",
+        "idempotent-replayed",
+    ] {
+        assert!(exposed.contains(header), "{exposed}");
+    }
+    // Another origin gets no CORS headers: its page cannot read the answer.
+    let response = http
+        .get(format!("{}/healthz", server.base_url))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let response = preflight("https://evil.example", "GET").await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn without_origins_there_is_no_cors(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let response = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base_url))
+        .header("origin", "https://portal.msp.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

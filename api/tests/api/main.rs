@@ -18,6 +18,7 @@ mod recovery;
 mod resets;
 mod storage;
 mod support;
+mod throttle;
 mod tokens;
 mod users;
 mod vault;

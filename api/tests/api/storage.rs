@@ -129,8 +129,8 @@ fn migrations_go_up_down_and_up_again(
             .map(|c| c.0.as_str())
             .collect::<BTreeSet<_>>()
             .len(),
-        18,
-        "the whole domain schema"
+        19,
+        "the whole domain schema, and the sign-in throttle's counts"
     );
 
     let reverted = migrations::revert_all(&mut conn).unwrap();
@@ -265,6 +265,10 @@ fn the_diesel_schema_matches_the_migrations(
         (
             "signing_keys",
             declared_columns(schema::signing_keys::table),
+        ),
+        (
+            "sign_in_throttle",
+            declared_columns(schema::sign_in_throttle::table),
         ),
     ];
     let tables: BTreeSet<&str> = actual.columns.iter().map(|c| c.0.as_str()).collect();

@@ -318,7 +318,7 @@ async fn repeated_failures_are_throttled_before_any_hashing(
     // Even the right password waits: the delay is per account.
     assert_eq!(attempt(&password).await.0, 429);
     // The delay passes and the owner gets in.
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    server.clock.advance(chrono::Duration::milliseconds(1100));
     assert_eq!(attempt(&password).await.0, 200);
 }
 
