@@ -61,22 +61,23 @@ pub async fn bootstrap(
     passwords: &Passwords,
     request: BootstrapRequest,
 ) -> Result<Bootstrapped, BootstrapError> {
-    let email = admins::normalize_email(&request.owner_email);
-    if !email.contains('@') || email.len() > 254 || request.partner_name.trim().is_empty() {
-        return Err(BootstrapError::Invalid(
-            "a partner name and an owner email (name@domain) are required".into(),
-        ));
-    }
+    let email = crate::domain::Email::parse(&request.owner_email)
+        .map_err(|error| BootstrapError::Invalid(format!("the owner's email {error}")))?
+        .into_string();
+    let partner_name = crate::domain::text::name(&request.partner_name)
+        .map_err(|error| BootstrapError::Invalid(format!("the partner's name {error}")))?;
+    let owner_name = crate::domain::text::name(&request.owner_name)
+        .map_err(|error| BootstrapError::Invalid(format!("the owner's name {error}")))?;
     // 15 random bytes: 20 characters, 120 bits.
     let password = draw_secret(15);
     let hash = passwords.hash(password.clone()).await;
     let now = chrono::Utc::now().naive_utc();
-    let partner = Partner::new(request.partner_name.trim(), now);
+    let partner = Partner::new(&partner_name, now);
     let admin = Admin {
         id: crate::ids::AdminId::new().to_string(),
         partner_id: partner.id.clone(),
         email: email.clone(),
-        name: request.owner_name.trim().to_owned(),
+        name: owner_name,
         role: Role::Owner.as_str().to_owned(),
         password_hash: hash,
         must_change_password: true,

@@ -22,6 +22,7 @@ pub mod http;
 pub mod ids;
 pub mod mail;
 pub mod metrics;
+pub mod private_fs;
 pub mod retention;
 pub mod server;
 pub mod telemetry;

@@ -25,19 +25,6 @@ use crate::metrics::Metrics;
 /// How long a stopping server lets requests in flight finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Creates the data directory readable by its owner only: it holds the
-/// database and, later, key material. An existing directory is left as it is.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 /// A bound, ready-to-run server.
 pub struct Server {
     addr: SocketAddr,
@@ -69,7 +56,7 @@ impl Server {
             None => Authz::embedded(),
         }
         .map_err(|e| anyhow::anyhow!("invalid policies: {e}"))?;
-        create_private_dir(&config.data_dir).with_context(|| {
+        crate::private_fs::create_dir(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 config.data_dir.display()

@@ -153,8 +153,11 @@ fn load_or_create_key_file(path: &Path) -> Result<SecretBox<[u8; 32]>, KeyError>
         reason,
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_master_key(&text)
-            .map_err(|_| fail("is not 32 bytes in base64; restore it, or move it away to start with a new key (sealed data then cannot be opened)".into())),
+        Ok(text) => crate::private_fs::narrow(path)
+            .map_err(|e| fail(format!("cannot make it the owner's only: {e}")))
+            .and_then(|()| {
+                parse_master_key(&text).map_err(|_| fail("is not 32 bytes in base64; restore it, or move it away to start with a new key (sealed data then cannot be opened)".into()))
+            }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut key = Box::new([0u8; 32]);
             OsRng.fill_bytes(key.as_mut());

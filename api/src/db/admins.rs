@@ -65,11 +65,6 @@ impl std::fmt::Debug for Admin {
     }
 }
 
-/// Emails are compared without case and surrounding spaces.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 pub fn insert(conn: &mut DbConn, admin: &Admin) -> Result<(), DbError> {
     diesel::insert_into(admins::table)
         .values(admin)
@@ -79,9 +74,12 @@ pub fn insert(conn: &mut DbConn, admin: &Admin) -> Result<(), DbError> {
 
 /// The admin who signs in with `email`, across partners (the email is the
 /// sign-in name, unique across partners).
-pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<Admin>, DbError> {
+pub fn find_by_email(
+    conn: &mut DbConn,
+    email: &crate::domain::Email,
+) -> Result<Option<Admin>, DbError> {
     Ok(admins::table
-        .filter(admins::email.eq(normalize_email(email)))
+        .filter(admins::email.eq(email.as_str()))
         .select(Admin::as_select())
         .first(conn)
         .optional()?)

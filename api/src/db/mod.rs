@@ -301,7 +301,11 @@ impl Db {
     /// Builds the pool.
     pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, DbError> {
         if let DatabaseUrl::Sqlite(path) = url {
-            create_parent_dir(path)?;
+            // A lazy pool (tests of outages) meets any problem at connect.
+            match prepare_sqlite_file(path) {
+                Err(error) if options.check_now => return Err(error),
+                _ => {}
+            }
         }
         let manager = Manager { url: url.clone() };
         if options.check_now {
@@ -414,10 +418,22 @@ impl Db {
     }
 }
 
-fn create_parent_dir(path: &Path) -> Result<(), DbError> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
-            .map_err(|e| DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))),
-        _ => Ok(()),
+/// The SQLite database file and its directory, the owner's only before
+/// SQLite opens them (it would create the file 0644 less the umask; its
+/// `-wal` and `-shm` files take the database file's mode).
+fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
+    let unavailable = |what: &Path, e: std::io::Error| {
+        DbError::Unavailable(format!("cannot prepare {}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent() {
+        crate::private_fs::create_dir(dir).map_err(|e| unavailable(dir, e))?;
     }
+    crate::private_fs::create_file(path).map_err(|e| unavailable(path, e))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        crate::private_fs::narrow(&side).map_err(|e| unavailable(&side, e))?;
+    }
+    Ok(())
 }

@@ -188,11 +188,11 @@ pub type Credentials = (String, String, Option<String>, i64);
 pub fn credentials(
     conn: &mut DbConn,
     partner: PartnerId,
-    email: &str,
+    email: &crate::domain::Email,
 ) -> Result<Option<Credentials>, DbError> {
     Ok(users::table
         .filter(users::partner_id.eq(partner.to_string()))
-        .filter(users::email.eq(email.trim().to_lowercase()))
+        .filter(users::email.eq(email.as_str()))
         .select((
             users::id,
             users::company_id,

@@ -131,6 +131,21 @@ mod tests {
     }
 
     #[test]
+    fn what_is_accepted_can_be_mailed() {
+        for raw in [
+            "dana@example.com",
+            "o'brien+vault@example.com",
+            "a.b-c_d@sub.example.co.uk",
+            "dana@bücher.example",
+            "x!#$%&*/=?^`{|}~@example.com",
+        ] {
+            let email = Email::parse(raw).unwrap();
+            let address: Result<lettre::Address, _> = email.as_str().parse();
+            assert!(address.is_ok(), "{raw} -> {email}");
+        }
+    }
+
+    #[test]
     fn look_alikes_are_refused_or_visibly_different() {
         assert_eq!(
             parse("dana@example.com\u{200B}"),

@@ -29,7 +29,7 @@ pub enum TextError {
 
 /// Whether `c` is a character no one sees, or one that breaks a line or
 /// reorders what follows it.
-pub(crate) fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     let category = CodePointMapData::<GeneralCategory>::new().get(c);
     let refused = GeneralCategoryGroup::Other
         .union(GeneralCategoryGroup::LineSeparator)

@@ -304,7 +304,7 @@ pub async fn account_token_create(
     // Counted before any database or argon2 work.
     let account = format!("{partner}/{email}");
     let ticket = throttled(&state, Path::AccountSignIn, Some(&account), &req).await?;
-    let lookup = email.as_str().to_owned();
+    let lookup = email.clone();
     let mut wrapped_vault_key = None;
     let (found, signed_in, scope, method) = match (
         sign_in.auth_key,

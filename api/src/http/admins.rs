@@ -156,18 +156,9 @@ pub struct AdminUpdate {
 /// An email address, lowercase and trimmed: one `@` with text on each side,
 /// at most 254 characters (RFC 5321). Delivery proves the rest.
 pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
-    let email = admins::normalize_email(raw);
-    if email.len() > 254
-        || email.split('@').count() != 2
-        || email.starts_with('@')
-        || email.ends_with('@')
-        || email.chars().any(char::is_whitespace)
-        // What would make a mailbox of it (`Name <other@address>`), or quote.
-        || email.chars().any(|c| "<>\"(),;:[]\\".contains(c))
-    {
-        return Err(ApiError::invalid("email", "must be an email address"));
-    }
-    Ok(email)
+    crate::domain::Email::parse(raw)
+        .map(crate::domain::Email::into_string)
+        .map_err(|error| ApiError::invalid("email", error.to_string()))
 }
 
 pub(crate) const LOCALE_LIST: &str = "en, fr, de, es, it, nl, ja";
@@ -185,13 +176,10 @@ pub(crate) fn check_locale(locale: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+/// A name (of an admin, a company, a user, an API client, the partner):
+/// one line of 1 to 200 visible characters ([`crate::domain::text`]).
 pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if (1..=200).contains(&name.chars().count()) {
-        Ok(name.to_owned())
-    } else {
-        Err(ApiError::invalid("name", "must be 1 to 200 characters"))
-    }
+    crate::domain::text::name(name).map_err(|error| ApiError::invalid("name", error.to_string()))
 }
 
 /// The admin a path names, of the caller's partner; otherwise 404.

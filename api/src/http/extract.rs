@@ -14,6 +14,7 @@ use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::http::strict::{Parsed, Strict};
 
 /// The largest body a JSON endpoint accepts, set once in the app's data.
 #[derive(Debug, Clone, Copy)]
@@ -83,11 +84,14 @@ fn check_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     if is_json { Ok(()) } else { Err(unsupported) }
 }
 
-/// Decodes a JSON document, classifying failures: not JSON at all is 400,
-/// JSON of the wrong shape is 422 with the path of the field at fault.
+/// Decodes a JSON document, classifying failures: not JSON at all is 400;
+/// JSON of the wrong shape (an array where an object belongs, a number
+/// where an enum's string does, a key named twice, an unknown field) is 422
+/// with the path of the field at fault ([`crate::http::strict`]).
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let parsed = serde_path_to_error::deserialize::<_, Parsed>(&mut deserializer);
+    let Parsed(value) = parsed.map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
@@ -102,7 +106,10 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|error| ApiError::MalformedBody {
             detail: error.to_string(),
         })?;
-    Ok(value)
+    serde_path_to_error::deserialize(Strict(value)).map_err(|error| {
+        let path = error.path().to_string();
+        data_error(&path, &without_position(error.inner()))
+    })
 }
 
 /// A query string of type `T`. Unknown or invalid parameters are 422.
@@ -149,6 +156,12 @@ fn data_error(path: &str, message: &str) -> ApiError {
             child(name)
         };
         return ApiError::UnknownField { field };
+    }
+    if let Some(name) = quoted_after(message, "duplicate field `") {
+        return ApiError::InvalidValue {
+            field: child(name),
+            message: "is given more than once".into(),
+        };
     }
     if let Some(name) = quoted_after(message, "missing field `") {
         return ApiError::InvalidValue {
@@ -251,6 +264,34 @@ mod tests {
                 "unknown_field",
             ),
             (r#""text""#, "body", "invalid_value"),
+            // An array is not an object, at the root or below it.
+            (r#"["a", []]"#, "body", "invalid_value"),
+            (
+                r#"{"name":"a","items":[["personal"]]}"#,
+                "items[0]",
+                "invalid_value",
+            ),
+            // An enum's value of another JSON type is a value error too.
+            (
+                r#"{"name":"a","items":[{"profile":0}]}"#,
+                "items[0].profile",
+                "invalid_value",
+            ),
+            (
+                r#"{"name":"a","items":[{"profile":null}]}"#,
+                "items[0].profile",
+                "invalid_value",
+            ),
+            (
+                r#"{"name":"a","items":[{"profile":{}}]}"#,
+                "items[0].profile",
+                "invalid_value",
+            ),
+            (
+                r#"{"name":"a","name":"b","items":[]}"#,
+                "name",
+                "invalid_value",
+            ),
         ];
         for (body, field, code) in cases {
             let error = decode_json::<Outer>(body.as_bytes()).unwrap_err();

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod paging;
 pub mod partner;
 pub mod resets;
+pub mod strict;
 pub mod tokens;
 pub mod users;
 

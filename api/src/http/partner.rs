@@ -115,15 +115,11 @@ pub async fn partner_update(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    let name = update.name.map(|n| n.trim().to_owned());
-    if let Some(name) = &name
-        && !(1..=200).contains(&name.chars().count())
-    {
-        return Err(ApiError::InvalidValue {
-            field: "name".into(),
-            message: "must be 1 to 200 characters".into(),
-        });
-    }
+    let name = update
+        .name
+        .as_deref()
+        .map(crate::http::admins::check_name)
+        .transpose()?;
     if let Some(ttl) = update.temporary_secret_ttl_seconds
         && !TTL_BOUNDS.contains(&ttl)
     {

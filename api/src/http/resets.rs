@@ -331,20 +331,9 @@ fn check_note(field: &str, value: Option<String>, max: usize) -> Result<Option<S
     let Some(value) = value else {
         return Ok(None);
     };
-    let value = value.trim();
-    if value.chars().count() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok((!value.is_empty()).then(|| value.to_owned()))
+    let value = crate::domain::text::line(&value, 0, max)
+        .map_err(|error| ApiError::invalid(field, error.to_string()))?;
+    Ok((!value.is_empty()).then_some(value))
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.

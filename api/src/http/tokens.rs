@@ -232,7 +232,7 @@ async fn password_grant(
     let lookup = email.clone();
     let admin = state
         .db
-        .run(move |conn| admins::find_by_email(conn, lookup.as_str()))
+        .run(move |conn| admins::find_by_email(conn, &lookup))
         .await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let signed_in = state.passwords.verify(password, stored).await;

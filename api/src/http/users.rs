@@ -196,8 +196,11 @@ pub async fn users_search(
         .await?;
     let text = match query.q.as_deref().map(str::trim) {
         None => None,
-        Some(q) if q.chars().any(char::is_control) => {
-            return Err(ApiError::invalid("q", "must not hold control characters"));
+        Some(q) if q.chars().any(crate::domain::text::is_invisible) => {
+            return Err(ApiError::invalid(
+                "q",
+                "must not hold control, format or bidirectional-override characters",
+            ));
         }
         Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
         Some(_) => return Err(ApiError::invalid("q", "must be 1 to 200 characters")),

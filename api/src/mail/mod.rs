@@ -328,7 +328,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 /// file renamed into place so a reader never sees half a message.
 fn write_eml(dir: &std::path::Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    std::fs::create_dir_all(dir)?;
+    crate::private_fs::create_dir(dir)?;
     let mut file = tempfile_in(dir)?;
     file.1.write_all(bytes)?;
     file.1.sync_all()?;

@@ -34,7 +34,10 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
     let (partner, owner) = db
         .run(move |conn| {
             let partner = partners::find(conn, PartnerId::parse(&created.partner_id).unwrap())?;
-            let owner = admins::find_by_email(conn, "ALICE@acme.example")?;
+            let owner = admins::find_by_email(
+                conn,
+                &custodian_api::domain::Email::parse("ALICE@acme.example").unwrap(),
+            )?;
             Ok((partner.unwrap(), owner.unwrap()))
         })
         .await
@@ -140,6 +143,13 @@ async fn a_first_start_bootstraps_and_keeps_its_key(
             .permissions()
             .mode();
         assert_eq!(dir_mode & 0o777, 0o700, "so is the data directory");
+        // The SQLite database too, though its directory (the test's) existed.
+        if let custodian_api::config::DatabaseUrl::Sqlite(path) = &server.database.url {
+            for file in [path.clone(), path.with_extension("db-wal")] {
+                let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+            }
+        }
     }
     let key = std::fs::read(&key_file).unwrap();
 

@@ -11,6 +11,7 @@ mod companies;
 mod contract;
 mod http;
 mod identity;
+mod input;
 mod mail;
 mod partner;
 mod problems;
