@@ -66,6 +66,30 @@ pub enum Resource {
     },
 }
 
+impl Principal {
+    /// The companies this principal is limited to (a technician's assigned
+    /// companies, a limited API client's, an end user's own); `None` for all
+    /// of its partner's.
+    pub fn company_limit(&self) -> Option<&[CompanyId]> {
+        match self {
+            Self::Admin {
+                role: Role::Technician,
+                companies,
+                ..
+            } => Some(companies),
+            Self::Admin { .. } => None,
+            Self::ApiClient { companies, .. } => companies.as_deref(),
+            Self::User { company, .. } => Some(std::slice::from_ref(company)),
+        }
+    }
+
+    /// Whether `company` is within what this principal is limited to.
+    pub fn sees(&self, company: CompanyId) -> bool {
+        self.company_limit()
+            .is_none_or(|limit| limit.contains(&company))
+    }
+}
+
 impl Resource {
     /// The company the resource is or is in, if any.
     pub fn company(&self) -> Option<CompanyId> {

@@ -198,13 +198,43 @@ pub fn lock_owners(conn: &mut DbConn, partner: PartnerId) -> Result<Vec<String>,
         .load(conn)?)
 }
 
-/// What may change about an admin; `None` leaves it.
+/// An admin of `partner`, its row locked until the transaction ends on
+/// PostgreSQL (SQLite's writers already take turns): a change decided on
+/// this row cannot be undone by one that committed after it was read.
+pub fn lock(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<Option<Admin>, DbError> {
+    let query = admins::table
+        .filter(admins::id.eq(id.to_string()))
+        .filter(admins::partner_id.eq(partner.to_string()));
+    Ok(match conn {
+        DbConn::Postgres(pg) => query
+            .select(Admin::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConn::Sqlite(sqlite) => query.select(Admin::as_select()).first(sqlite).optional()?,
+    })
+}
+
+/// Refuses every token the admin holds: the generation goes up by one in
+/// SQL, so a concurrent password change's revocation is never undone.
+pub fn revoke_tokens(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<(), DbError> {
+    diesel::update(
+        admins::table
+            .filter(admins::id.eq(id.to_string()))
+            .filter(admins::partner_id.eq(partner.to_string())),
+    )
+    .set(admins::token_generation.eq(admins::token_generation + 1))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// What may change about an admin; `None` leaves it. (The token generation
+/// only goes up, through [`revoke_tokens`].)
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = admins)]
 pub struct AdminChanges {
     pub name: Option<String>,
     pub role: Option<String>,
-    pub token_generation: Option<i64>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

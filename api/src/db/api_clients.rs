@@ -22,6 +22,9 @@ pub struct ApiClient {
     pub created_by_admin_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
+    /// Limited to the companies listed in `api_client_companies`, even
+    /// when none is left there (then it acts on none).
+    pub limited: bool,
 }
 
 /// Everything but the secret's hash.
@@ -44,12 +47,14 @@ impl ApiClient {
     }
 }
 
-/// Stores a client and the companies it is limited to (`None`: all).
+/// Stores a client and the companies it is limited to (`None`: all; the
+/// client's `limited` must say the same).
 pub fn insert(
     conn: &mut DbConn,
     client: &ApiClient,
     companies: Option<&[String]>,
 ) -> Result<(), DbError> {
+    debug_assert_eq!(client.limited, companies.is_some());
     diesel::insert_into(api_clients::table)
         .values(client)
         .execute(conn)?;
@@ -94,13 +99,18 @@ pub fn find(
 }
 
 /// The companies a client is limited to; `None` when it is not limited.
-pub fn companies(conn: &mut DbConn, id: ApiClientId) -> Result<Option<Vec<String>>, DbError> {
+/// A limited client whose companies are all gone is limited to none: the
+/// limit fails closed.
+pub fn companies(conn: &mut DbConn, client: &ApiClient) -> Result<Option<Vec<String>>, DbError> {
+    if !client.limited {
+        return Ok(None);
+    }
     let companies: Vec<String> = api_client_companies::table
-        .filter(api_client_companies::api_client_id.eq(id.to_string()))
+        .filter(api_client_companies::api_client_id.eq(&client.id))
         .select(api_client_companies::company_id)
         .order(api_client_companies::company_id)
         .load(conn)?;
-    Ok((!companies.is_empty()).then_some(companies))
+    Ok(Some(companies))
 }
 
 /// A page of a partner's clients, by id (ids are time-ordered).

@@ -62,6 +62,7 @@ diesel::table! {
         created_by_admin_id -> Nullable<Text>,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        limited -> Bool,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::db::admins::{self, Admin, AdminChanges, Role};
 use crate::db::companies;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::caller::Caller;
+use crate::http::caller::{Caller, Decider};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::ids::AdminId;
@@ -463,31 +463,50 @@ pub async fn admin_update(
         None if role != Role::Technician => Some(Vec::new()),
         None => None,
     };
-    let role_changed = role != current;
-    let changes = AdminChanges {
-        name,
-        role: role_changed.then(|| role.as_str().to_owned()),
-        token_generation: role_changed.then_some(admin.token_generation + 1),
-        updated_at: Some(Utc::now().naive_utc()),
-    };
-    let mut event = caller.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
-    event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
+    let event = caller.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
+    let again = Decider::new(&state, &caller);
     let partner = caller.partner;
-    let demotes_owner = current == Role::Owner && role != Role::Owner;
     let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
-            if demotes_owner && admins::lock_owners(conn, partner)?.len() <= 1 {
+            // Owners first, then the admin, always in that order; then
+            // decide on the row as it is now, not as it was read.
+            let owners = admins::lock_owners(conn, partner)?;
+            let Some(locked) = admins::lock(conn, partner, id)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let was = Role::parse(&locked.role).unwrap_or(Role::Technician);
+            if was != current
+                && let Err(denied) = again.decide(
+                    conn,
+                    Action::UpdateAdmin { role },
+                    &Resource::Admin { id, partner, role: was },
+                )?
+            {
+                return Ok(Err(denied));
+            }
+            let role_changed = role != was;
+            if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
                 return Ok(Err(ApiError::Conflict {
                     code: "last_owner",
                     detail: "The last owner cannot be demoted; make another owner first".into(),
                 }));
             }
+            let changes = AdminChanges {
+                name,
+                role: role_changed.then(|| role.as_str().to_owned()),
+                updated_at: Some(Utc::now().naive_utc()),
+            };
             admins::update(conn, partner, id, &changes)?;
+            if role_changed {
+                admins::revoke_tokens(conn, partner, id)?;
+            }
             if let Some(companies) = &companies {
                 admins::set_companies(conn, partner, id, companies)?;
             }
+            let mut event = event;
+            event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
             audit::append(conn, &keys, event)?;
             Ok(Ok(()))
         })
@@ -522,15 +541,29 @@ pub async fn admin_delete(
     caller
         .authorize(&state, Action::DeleteAdmin, &resource(&caller, id, &admin))
         .await?;
-    let is_owner = admin.role == Role::Owner.as_str();
-    let mut event = caller.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
-    event.details = serde_json::json!({ "email": admin.email, "role": admin.role });
+    let read_as = Role::parse(&admin.role).unwrap_or(Role::Technician);
+    let event = caller.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
+    let again = Decider::new(&state, &caller);
     let partner = caller.partner;
     let keys = state.keys.clone();
     state
         .db
         .write(move |conn| {
-            if is_owner && admins::lock_owners(conn, partner)?.len() <= 1 {
+            let owners = admins::lock_owners(conn, partner)?;
+            let Some(locked) = admins::lock(conn, partner, id)? else {
+                return Ok(Err(ApiError::NotFound));
+            };
+            let role = Role::parse(&locked.role).unwrap_or(Role::Technician);
+            if role != read_as
+                && let Err(denied) = again.decide(
+                    conn,
+                    Action::DeleteAdmin,
+                    &Resource::Admin { id, partner, role },
+                )?
+            {
+                return Ok(Err(denied));
+            }
+            if role == Role::Owner && owners.len() <= 1 {
                 return Ok(Err(ApiError::Conflict {
                     code: "last_owner",
                     detail: "The last owner cannot be removed; make another owner first".into(),
@@ -539,6 +572,8 @@ pub async fn admin_delete(
             if !admins::delete(conn, partner, id)? {
                 return Ok(Err(ApiError::NotFound));
             }
+            let mut event = event;
+            event.details = serde_json::json!({ "email": locked.email, "role": locked.role });
             audit::append(conn, &keys, event)?;
             Ok(Ok(()))
         })

@@ -160,8 +160,7 @@ pub async fn api_clients_list(
             let clients = api_clients::list(conn, partner, after, limit + 1)?;
             let mut limits = Vec::with_capacity(clients.len());
             for client in &clients {
-                let id = ApiClientId::parse(&client.id).expect("stored ids parse");
-                limits.push(api_clients::companies(conn, id)?);
+                limits.push(api_clients::companies(conn, client)?);
             }
             Ok((clients, limits))
         })
@@ -219,6 +218,12 @@ pub async fn api_clients_create(
                 "must name at least one company; leave it out for all of them",
             ));
         }
+        Some(_) if scopes.iter().any(|s| s == "audit:read") => {
+            return Err(ApiError::invalid(
+                "scopes",
+                "audit:read is for clients of the whole partner (the audit log spans every company); leave out companies, or the scope",
+            ));
+        }
         Some(list) => {
             let mut wanted: Vec<String> = list.iter().map(ToString::to_string).collect();
             wanted.sort();
@@ -254,6 +259,7 @@ pub async fn api_clients_create(
         },
         created_at: Utc::now().naive_utc(),
         last_used_at: None,
+        limited: companies.is_some(),
     };
     let mut event = caller.event(
         "createApiClient",

@@ -284,7 +284,11 @@ fn resolve(
         | "updateBackupProfile"
         | "createUser" => {
             let company = CompanyId::from_uuid(id);
-            if companies::existing(conn, partner, &[company.to_string()])?.is_empty() {
+            // A company outside the caller's is absent to it, as it is to
+            // the action itself.
+            if !principal.sees(company)
+                || companies::existing(conn, partner, &[company.to_string()])?.is_empty()
+            {
                 return Ok(None);
             }
             let on_company = |action| {
@@ -314,9 +318,12 @@ fn resolve(
         }
         _ => {
             let user = UserId::from_uuid(id);
-            let Some(company) =
-                users::company_of(conn, partner, user)?.and_then(|c| CompanyId::parse(&c))
+            let Some(company) = users::company_of(conn, partner, user)?
+                .and_then(|c| CompanyId::parse(&c))
+                .filter(|company| principal.sees(*company))
             else {
+                // Absent, or in a company outside the caller's: nothing
+                // about the user (its vault least of all) is told.
                 return Ok(None);
             };
             let action = match plan.action.as_str() {

@@ -186,7 +186,7 @@ impl Verified {
                 let Some(client) = api_clients::find(conn, partner, id)? else {
                     return Ok(Err(unauthorized("the API client no longer exists")));
                 };
-                let companies = api_clients::companies(conn, id)?;
+                let companies = api_clients::companies(conn, &client)?;
                 let principal = Principal::ApiClient {
                     id,
                     partner,
@@ -277,6 +277,76 @@ impl FromRequest for PasswordChanger {
     }
 }
 
+/// How a denial is answered: 404 for what the caller must not know exists
+/// (another partner's object, or one in a company outside the caller's:
+/// a technician's assigned companies, a limited client's), 403 naming the
+/// deciding policies otherwise.
+fn denial(
+    principal: &Principal,
+    action: &Action,
+    resource: &Resource,
+    policy_ids: Vec<String>,
+) -> ApiError {
+    let other_partner = policy_ids.iter().any(|id| id == "partner-boundary");
+    // A company being created is in no one's list yet.
+    let outside = !matches!(action, Action::CreateCompany)
+        && resource.company().is_some_and(|c| !principal.sees(c));
+    if other_partner || outside {
+        return ApiError::NotFound;
+    }
+    ApiError::Forbidden {
+        action: action.name(),
+        policy_ids,
+    }
+}
+
+/// Decides again inside a write transaction, on rows read under their
+/// locks, so a change is never decided on what another one has changed
+/// since; a denial is written to the audit log in that transaction.
+pub struct Decider {
+    principal: Principal,
+    authz: std::sync::Arc<crate::authz::Authz>,
+    keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
+    denied: NewEvent,
+}
+
+impl Decider {
+    pub fn new(state: &AppState, caller: &Caller) -> Self {
+        Self {
+            principal: caller.principal.clone(),
+            authz: state.authz.clone(),
+            keys: state.keys.clone(),
+            denied: caller.event("", "", String::new(), false, Vec::new()),
+        }
+    }
+
+    /// `Ok(Ok(()))` when allowed; `Ok(Err(..))` with the answer to a denial.
+    pub fn decide(
+        &self,
+        conn: &mut DbConn,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<Result<(), ApiError>, DbError> {
+        let decision = self.authz.decide(&self.principal, &action, resource);
+        if decision.allowed {
+            return Ok(Ok(()));
+        }
+        let (target_kind, target_id) = resource.kind_and_id();
+        let mut event = self.denied.clone();
+        event.action = action.name().to_owned();
+        event.target_kind = Some(target_kind.to_owned());
+        event.target_id = Some(target_id);
+        event.policy_ids = decision.policy_ids.clone();
+        audit::append(conn, &self.keys, event)?;
+        Ok(Err(denial(
+            &self.principal,
+            &action,
+            resource,
+            decision.policy_ids,
+        )))
+    }
+}
+
 impl Caller {
     /// Asks the authorizer; a denial is written to the audit log, and
     /// answered 404 across partners (as absent) or 403 naming the deciding
@@ -307,17 +377,12 @@ impl Caller {
             .db
             .write(move |conn| audit::append(conn, &keys, event).map(drop))
             .await?;
-        if decision
-            .policy_ids
-            .iter()
-            .any(|id| id == "partner-boundary")
-        {
-            return Err(ApiError::NotFound);
-        }
-        Err(ApiError::Forbidden {
-            action: action.name(),
-            policy_ids: decision.policy_ids,
-        })
+        Err(denial(
+            &self.principal,
+            &action,
+            resource,
+            decision.policy_ids,
+        ))
     }
 
     /// An audit event of this caller's.

@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 
 use crate::audit;
 use crate::authz::{Action, Principal, Resource};
-use crate::db::admins::Role;
 use crate::db::backup_profiles::{self, BackupProfile, Settings};
 use crate::db::companies::{self, Company};
 use crate::error::{ApiError, Problem};
@@ -71,16 +70,7 @@ pub struct CompanyUpdate {
 /// The policies decide each company too; this keeps a page from filling
 /// with companies they would then drop.
 pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
-    match principal {
-        Principal::Admin {
-            role: Role::Technician,
-            companies,
-            ..
-        } => Some(companies.clone()),
-        Principal::Admin { .. } => None,
-        Principal::ApiClient { companies, .. } => companies.clone(),
-        Principal::User { company, .. } => Some(vec![*company]),
-    }
+    principal.company_limit().map(<[CompanyId]>::to_vec)
 }
 
 /// The companies a list may show: those the caller may see, narrowed to the

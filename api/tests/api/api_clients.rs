@@ -358,6 +358,7 @@ async fn another_partners_client_is_not_found(
         created_by_admin_id: None,
         created_at: chrono::Utc::now().naive_utc(),
         last_used_at: None,
+        limited: false,
     };
     let their_id = theirs.id.clone();
     server

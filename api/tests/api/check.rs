@@ -59,6 +59,8 @@ async fn a_technician_learns_what_they_may_do(
     seed::item(&server, (&partner, &dental, &dana), "company", false).await;
     seed::item(&server, (&partner, &dental, &dana), "company", true).await;
     seed::item(&server, (&partner, &dental, &dana), "personal", false).await;
+    // Lou, whom the technician cannot see, has one not backed up.
+    seed::item(&server, (&partner, &law, &lou), "company", false).await;
     let other = seed::partner(&server, "Other MSP").await;
     let bakery = seed::company(&server, &other, "Their Bakery").await;
     let bea = seed::user(&server, &other, &bakery).await;
@@ -75,6 +77,7 @@ async fn a_technician_learns_what_they_may_do(
             {"action": "resetMasterPassword", "resource": user(&dana)},
             {"action": "resetMasterPassword", "resource": user(&lou)},
             {"action": "resetMasterPassword", "resource": user(&bea)},
+            {"action": "purgeVault", "resource": user(&lou)},
             {"action": "purgeVault", "resource": user(&dana)},
             {"action": "purgeVault", "resource": user(&dana), "acknowledge_company_data_loss": true},
             {"action": "readPartner"},
@@ -96,7 +99,10 @@ async fn a_technician_learns_what_they_may_do(
                 false,
                 ids(&["technician-works-in-assigned-companies"])
             ),
-            (false, false, ids(&[])),
+            // Outside the technician's companies, a user is absent: the
+            // answer tells nothing of them, their vault least of all.
+            (false, true, ids(&[])),
+            (false, true, ids(&[])),
             (false, true, ids(&[])),
             (
                 false,
@@ -123,7 +129,7 @@ async fn a_technician_learns_what_they_may_do(
     // Each result names what it answers; the partner is filled in.
     assert_eq!(answer["results"][0]["action"], "resetMasterPassword");
     assert_eq!(answer["results"][0]["resource"], user(&dana));
-    assert_eq!(answer["results"][5]["resource"]["id"], partner.as_str());
+    assert_eq!(answer["results"][6]["resource"]["id"], partner.as_str());
 
     // An owner may do all of it in their partner, and still nothing outside.
     let owner = owner_token(&server).await;

@@ -189,7 +189,7 @@ async fn each_caller_sees_the_companies_it_may(
         None,
     )
     .await;
-    assert_eq!(status, 403, "a company not assigned to them");
+    assert_eq!(status, 404, "a company not assigned to them is absent");
     let (status, _) = send(
         &server,
         &technician,
@@ -229,7 +229,7 @@ async fn each_caller_sees_the_companies_it_may(
         None,
     )
     .await;
-    assert_eq!(status, 403, "outside its company list");
+    assert_eq!(status, 404, "outside its company list, absent");
     let (status, _) = send(
         &server,
         &client,

@@ -19,6 +19,7 @@ mod recovery;
 mod resets;
 mod storage;
 mod support;
+mod tenancy;
 mod throttle;
 mod tokens;
 mod users;

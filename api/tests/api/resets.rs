@@ -470,8 +470,8 @@ async fn who_may_reset_whom(#[values(Backend::Sqlite, Backend::Postgres)] backen
     let yes = json!({"confirmation": "Yes"});
     let (status, problem, _) =
         post_reset(&server, &technician, &other_user, yes.clone(), None).await;
-    assert_eq!(status, 403, "outside the technician's companies: {problem}");
-    assert_eq!(problem["code"], "forbidden");
+    assert_eq!(status, 404, "outside the technician's companies: {problem}");
+    assert_eq!(problem["code"], "not_found");
     assert_eq!(count_items(&server, &other_user).await, 1);
     let (status, _, _) = post_reset(&server, &technician, &user, yes.clone(), None).await;
     assert_eq!(status, 201, "in an assigned company");

@@ -229,7 +229,7 @@ async fn users_are_located_by_email_or_name_within_what_the_caller_sees(
         None,
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404, "outside their companies, a user is absent");
     let (status, _) = send(
         &server,
         &technician,
@@ -238,7 +238,7 @@ async fn users_are_located_by_email_or_name_within_what_the_caller_sees(
         None,
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     let (status, _) = add(
         &server,
         &technician,
@@ -262,7 +262,7 @@ async fn users_are_located_by_email_or_name_within_what_the_caller_sees(
         None,
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     let (status, _) = add(
         &server,
         &client,
