@@ -71,7 +71,7 @@ pub async fn bootstrap(
     // 15 random bytes: 20 characters, 120 bits.
     let password = draw_secret(15);
     let hash = passwords.hash(password.clone()).await;
-    let now = chrono::Utc::now().naive_utc();
+    let now = crate::clock::system_now();
     let partner = Partner::new(&partner_name, now);
     let admin = Admin {
         id: crate::ids::AdminId::new().to_string(),

@@ -1,10 +1,30 @@
 //! The time, read through a clock the tests can control: the retention
 //! sweep and everything that ages reads [`Clock::now`], never the system
 //! clock directly.
+//!
+//! Every time the server stores is taken to the microsecond: that is what
+//! PostgreSQL keeps (SQLite would keep nanoseconds), so a value answered
+//! before it was stored is the value read back later, on either database,
+//! and the API writes every time with six fractional digits
+//! ([`crate::http::time`]).
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDateTime, Utc};
+
+/// The system's time in UTC, to the microsecond: for what no test needs to
+/// move (audit events, signing keys, the first start). Everything that
+/// ages reads a [`Clock`] instead.
+pub fn system_now() -> NaiveDateTime {
+    micros(Utc::now().naive_utc())
+}
+
+/// `at`, without its nanoseconds below the microsecond.
+pub fn micros(at: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    at.with_nanosecond(at.nanosecond() / 1000 * 1000)
+        .unwrap_or(at)
+}
 
 /// The system clock, or a manual one that moves only when told.
 #[derive(Debug, Clone, Default)]
@@ -25,10 +45,11 @@ impl Clock {
         }
     }
 
+    /// Now, in UTC, to the microsecond.
     pub fn now(&self) -> NaiveDateTime {
         match &self.manual {
-            Some(at) => *at.lock().unwrap_or_else(|e| e.into_inner()),
-            None => Utc::now().naive_utc(),
+            Some(at) => micros(*at.lock().unwrap_or_else(|e| e.into_inner())),
+            None => system_now(),
         }
     }
 
@@ -47,7 +68,7 @@ mod tests {
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {
-        let start = Utc::now().naive_utc();
+        let start = micros(Utc::now().naive_utc());
         let clock = Clock::manual(start);
         assert_eq!(clock.now(), start);
         clock.advance(Duration::days(91));

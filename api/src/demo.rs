@@ -113,7 +113,7 @@ pub async fn seed(
         if existing > 0 {
             return Ok(None);
         }
-        let now = chrono::Utc::now().naive_utc();
+        let now = crate::clock::system_now();
         let dental = add_company(conn, partner, "Acme Dental (backup profile on)", true, now)?;
         let bistro = add_company(conn, partner, "Bistro Nord (no backup profile)", false, now)?;
         let samples = [

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         return check_policies(dir);
     }
     if let Command::Openapi = cli.command {
-        return match http::openapi().to_yaml() {
+        return match http::contract::to_yaml(&http::openapi()) {
             Ok(yaml) => {
                 print!("{yaml}");
                 ExitCode::SUCCESS

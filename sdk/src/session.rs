@@ -57,18 +57,18 @@ impl Credentials {
         }
     }
 
-    fn request(&self) -> types::TokenRequest {
+    fn request(&self, scope: Option<&str>) -> Result<types::TokenRequest, SessionError> {
         let mut request = types::TokenRequest {
-            grant_type: String::new(),
+            grant_type: types::GrantType::Password,
             username: None,
             password: None,
             client_id: None,
             client_secret: None,
-            scope: None,
+            scope: scope.map(str::to_owned),
         };
         match self {
             Self::Password { username, password } => {
-                request.grant_type = "password".into();
+                request.grant_type = types::GrantType::Password;
                 request.username = Some(username.clone());
                 request.password = Some(password.expose_secret().to_owned());
             }
@@ -76,12 +76,16 @@ impl Credentials {
                 client_id,
                 client_secret,
             } => {
-                request.grant_type = "client_credentials".into();
-                request.client_id = Some(client_id.clone());
+                let id = client_id
+                    .trim()
+                    .parse()
+                    .map_err(|_| SessionError::SignIn("the client id is not a UUID".into()))?;
+                request.grant_type = types::GrantType::ClientCredentials;
+                request.client_id = Some(id);
                 request.client_secret = Some(client_secret.expose_secret().to_owned());
             }
         }
-        request
+        Ok(request)
     }
 }
 
@@ -121,6 +125,7 @@ struct Current {
 pub struct Session {
     builder: ClientBuilder,
     credentials: Credentials,
+    scope: Option<String>,
     current: Mutex<Option<Current>>,
 }
 
@@ -139,8 +144,17 @@ impl Session {
         Self {
             builder,
             credentials,
+            scope: None,
             current: Mutex::new(None),
         }
+    }
+
+    /// Asks for tokens of these scopes only (space-separated): an API client
+    /// a subset of its scopes, an admin `admin` or `password:change`. The
+    /// server refuses a scope the caller does not hold (`invalid_scope`).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
     }
 
     /// A client that sends a valid token: the current one, or a new one when
@@ -171,7 +185,7 @@ impl Session {
         let anonymous = self.builder.clone().build()?;
         let token = anonymous
             .token_create()
-            .body(self.credentials.request())
+            .body(self.credentials.request(self.scope.as_deref())?)
             .send()
             .await
             .map_err(|e: Error<types::OAuthError>| SessionError::SignIn(describe(&e)))?

@@ -17,11 +17,13 @@
 //! - `propertyNames`, `contentMediaType`, `contentEncoding`, `$schema`,
 //!   `jsonSchemaDialect`, `webhooks` and `license.identifier` are dropped
 //!   (they constrain nothing a 3.0 client checks);
+//! - a string's `maxLength`, `minLength` and `pattern` are dropped: the
+//!   server checks them (422 naming the field), and the client's request
+//!   types stay plain `String`s rather than a validated newtype each;
 //! - `application/problem+json` bodies are offered as `application/json`, so
 //!   the client decodes problems into a typed `Problem`;
-//! - a request body offered in several media types (the OAuth token endpoint
-//!   takes a form or JSON) keeps only `application/json`: progenitor sends
-//!   one, and the server takes both.
+//! - a request body offered in several media types keeps only
+//!   `application/json`: progenitor sends one.
 
 use serde_json::{Map, Value};
 
@@ -181,6 +183,14 @@ fn convert_schema(map: &mut Map<String, Value>, at: &str) -> Result<(), String> 
         if let Some(limit) = map.get(exclusive).filter(|v| v.is_number()).cloned() {
             map.insert(bound.into(), limit);
             map.insert(exclusive.into(), Value::Bool(true));
+        }
+    }
+    // Lengths and patterns of strings stay the server's to check (a 422
+    // naming the field): kept, progenitor would make every bounded string
+    // a validated newtype, and building a request a chain of `try_into`.
+    if map.get("type").and_then(Value::as_str) == Some("string") {
+        for key in ["maxLength", "minLength", "pattern"] {
+            map.remove(key);
         }
     }
     if map.contains_key("prefixItems") {

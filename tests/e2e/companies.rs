@@ -301,11 +301,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         admin
             .reset_create()
             .user_id(user.id)
-            .idempotency_key(
-                "PSA-77"
-                    .parse::<types::ResetCreateIdempotencyKey>()
-                    .unwrap(),
-            )
+            .idempotency_key("PSA-77")
             .body(request.clone())
             .send()
     };

@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 
 fn password_grant(username: &str, password: &str) -> types::TokenRequest {
     types::TokenRequest {
-        grant_type: "password".into(),
+        grant_type: types::GrantType::Password,
         username: Some(username.into()),
         password: Some(password.into()),
         client_id: None,

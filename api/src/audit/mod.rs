@@ -17,7 +17,7 @@
 //! Events that belong to no partner (a sign-in for an unknown email) go to
 //! the chain of the nil UUID.
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -151,14 +151,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Now, to the microsecond: what both databases store exactly, so a hash
-/// computed before the insert verifies after a read.
-fn now_micros() -> NaiveDateTime {
-    let now = chrono::Utc::now().naive_utc();
-    now.with_nanosecond(now.nanosecond() / 1000 * 1000)
-        .unwrap_or(now)
-}
-
 /// Appends an event at the end of its partner's chain. Call inside the
 /// transaction of the change it records ([`crate::db::Db::write`]), so both
 /// land or neither does.
@@ -188,7 +180,7 @@ pub fn append(
         id: uuid::Uuid::now_v7().to_string(),
         partner_id: partner,
         seq,
-        occurred_at: now_micros(),
+        occurred_at: crate::clock::system_now(),
         actor_kind: event.actor_kind.as_str().to_owned(),
         actor_id: event.actor_id,
         action: event.action,

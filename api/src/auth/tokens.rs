@@ -199,7 +199,7 @@ impl TokenService {
                         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({KEY_LOCK})"))
                             .execute(pg)?;
                     }
-                    let now = chrono::Utc::now().naive_utc();
+                    let now = crate::clock::system_now();
                     let mut rows = signing_keys::verifying(conn, now)?;
                     if !rows.iter().any(|r| r.retired_at.is_none()) {
                         let row = new_key_row(&sealing, now);
@@ -274,7 +274,7 @@ impl TokenService {
     /// A service with a fresh key stored nowhere: for tests, whose tokens
     /// need not outlive the process.
     pub fn ephemeral(keys: &ServerKeys, issuer: String) -> Self {
-        let row = new_key_row(keys, chrono::Utc::now().naive_utc());
+        let row = new_key_row(keys, crate::clock::system_now());
         Self::from_rows(keys, issuer, &[row]).expect("a fresh key loads")
     }
 
@@ -435,7 +435,7 @@ mod tests {
 
     fn service() -> (ServerKeys, TokenService, SigningKeyRow) {
         let keys = ServerKeys::derive(&SecretBox::new(Box::new([3u8; 32])));
-        let row = new_key_row(&keys, chrono::Utc::now().naive_utc());
+        let row = new_key_row(&keys, crate::clock::system_now());
         let service = TokenService::from_rows(
             &keys,
             "https://custodian.test/".into(),
@@ -558,7 +558,7 @@ mod tests {
 
     fn service_with_kid(kid: &str) -> (ServerKeys, TokenService, SigningKeyRow) {
         let keys = ServerKeys::derive(&SecretBox::new(Box::new([5u8; 32])));
-        let mut row = new_key_row(&keys, chrono::Utc::now().naive_utc());
+        let mut row = new_key_row(&keys, crate::clock::system_now());
         let seed = keys
             .open(&seal_context(&row.kid), &row.private_key_ciphertext)
             .unwrap();

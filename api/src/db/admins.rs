@@ -116,6 +116,7 @@ pub fn set_password(
     partner: PartnerId,
     id: AdminId,
     password_hash: &str,
+    now: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let updated = diesel::update(
         admins::table
@@ -126,7 +127,7 @@ pub fn set_password(
         admins::password_hash.eq(password_hash),
         admins::must_change_password.eq(false),
         admins::token_generation.eq(admins::token_generation + 1),
-        admins::updated_at.eq(chrono::Utc::now().naive_utc()),
+        admins::updated_at.eq(now),
     ))
     .execute(conn)?;
     Ok(updated == 1)

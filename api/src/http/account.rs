@@ -14,7 +14,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use futures_util::future::LocalBoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ use crate::domain::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::http::{AppState, request_id, throttled};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
@@ -467,7 +468,7 @@ const MAX_VAULT_KEY_BYTES: usize = 4096;
 #[utoipa::path(
     operation_id = "account_master_password_set",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     request_body = NewMasterPassword,
     responses(
         (status = 204, description = "Set; sign in with the new key"),
@@ -815,7 +816,7 @@ pub struct RecoveryKeyRegistration {
 #[utoipa::path(
     operation_id = "account_recovery_key_set",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     request_body = RecoveryKeyRegistration,
     responses(
         (status = 204, description = "Registered"),
@@ -939,7 +940,7 @@ pub async fn account_recovery_key_set(
 #[utoipa::path(
     operation_id = "account_recovery",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     request_body = NewMasterPassword,
     responses(
         (status = 204, description = "Recovered; sign in with the new key"),
@@ -999,7 +1000,7 @@ pub struct VaultItemView {
     pub revision: i64,
     /// base64.
     pub ciphertext: String,
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 fn item_view(item: VaultItem) -> VaultItemView {
@@ -1012,7 +1013,7 @@ fn item_view(item: VaultItem) -> VaultItemView {
         ciphertext: STANDARD.encode(&item.ciphertext),
         item_id: item.item_id,
         revision: item.revision,
-        updated_at: item.updated_at.and_utc(),
+        updated_at: item.updated_at.into(),
     }
 }
 
@@ -1034,10 +1035,13 @@ pub struct VaultQuery {
 }
 
 /// List my vault items
+///
+/// The signed-in user's own items, ciphertext only, by item id, a page at a
+/// time.
 #[utoipa::path(
     operation_id = "vault_items_list",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     params(VaultQuery),
     responses(
         (status = 200, description = "A page of items, by id", body = VaultItemPage),
@@ -1147,7 +1151,7 @@ fn stale(current: i64) -> ApiError {
 #[utoipa::path(
     operation_id = "vault_item_put",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     params(("item_id" = String, Path, description = "The client's id for the item")),
     request_body = VaultItemPut,
     responses(
@@ -1263,7 +1267,7 @@ pub struct VaultDeleteQuery {
 #[utoipa::path(
     operation_id = "vault_item_delete",
     tag = "account",
-    security(("bearer" = [])),
+    security(("account" = [])),
     params(("item_id" = String, Path, description = "The client's id for the item"), VaultDeleteQuery),
     responses(
         (status = 204, description = "Deleted"),

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -23,6 +22,7 @@ use crate::http::AppState;
 use crate::http::caller::{Caller, Decider};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::ids::AdminId;
 
 const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
@@ -69,8 +69,8 @@ pub struct AdminView {
     pub locale: String,
     /// Signed in with a one-time password that must still be replaced.
     pub must_change_password: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 fn view(admin: Admin, companies: Vec<String>) -> AdminView {
@@ -85,8 +85,8 @@ fn view(admin: Admin, companies: Vec<String>) -> AdminView {
             .collect(),
         locale: admin.locale,
         must_change_password: admin.must_change_password,
-        created_at: admin.created_at.and_utc(),
-        updated_at: admin.updated_at.and_utc(),
+        created_at: admin.created_at.into(),
+        updated_at: admin.updated_at.into(),
     }
 }
 
@@ -258,7 +258,7 @@ async fn check_companies(
 #[utoipa::path(
     operation_id = "admins_list",
     tag = "admins",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(PageQuery),
     responses(
         (status = 200, description = "A page of admins", body = AdminPage),
@@ -316,7 +316,7 @@ pub async fn admins_list(
 #[utoipa::path(
     operation_id = "admins_create",
     tag = "admins",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = NewAdmin,
     responses(
         (status = 201, description = "Created", body = CreatedAdmin),
@@ -348,7 +348,7 @@ pub async fn admins_create(
     let companies = check_companies(&state, &caller, role, new.companies).await?;
     let password = draw_secret(15);
     let hash = state.passwords.hash(password.clone()).await;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let admin = Admin {
         id: id.to_string(),
         partner_id: caller.partner.to_string(),
@@ -395,10 +395,13 @@ pub async fn admins_create(
 }
 
 /// Get an admin
+///
+/// One admin of the caller's partner, with a technician's assigned
+/// companies.
 #[utoipa::path(
     operation_id = "admin_get",
     tag = "admins",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
     responses(
         (status = 200, description = "The admin", body = AdminView),
@@ -427,7 +430,7 @@ pub async fn admin_get(
 #[utoipa::path(
     operation_id = "admin_update",
     tag = "admins",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
     request_body = AdminUpdate,
     responses(
@@ -464,6 +467,7 @@ pub async fn admin_update(
         None => None,
     };
     let event = caller.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
+    let now = state.clock.now();
     let again = Decider::new(&state, &caller);
     let partner = caller.partner;
     let keys = state.keys.clone();
@@ -496,7 +500,7 @@ pub async fn admin_update(
             let changes = AdminChanges {
                 name,
                 role: role_changed.then(|| role.as_str().to_owned()),
-                updated_at: Some(Utc::now().naive_utc()),
+                updated_at: Some(now),
             };
             admins::update(conn, partner, id, &changes)?;
             if role_changed {
@@ -521,7 +525,7 @@ pub async fn admin_update(
 #[utoipa::path(
     operation_id = "admin_delete",
     tag = "admins",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
     responses(
         (status = 204, description = "Removed"),

@@ -5,7 +5,6 @@
 //! one refuses its tokens at once.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,6 +20,7 @@ use crate::http::admins::{PageQuery, check_name};
 use crate::http::caller::{Actor, Caller};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::ids::ApiClientId;
 
 /// An integration credential (never its secret).
@@ -35,9 +35,9 @@ pub struct ApiClientView {
     pub companies: Option<Vec<uuid::Uuid>>,
     /// The admin who created it.
     pub created_by: Option<uuid::Uuid>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// Its last successful sign-in.
-    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<Timestamp>,
 }
 
 fn uuids(ids: &[String]) -> Vec<uuid::Uuid> {
@@ -56,8 +56,8 @@ fn view(client: ApiClient, companies: Option<Vec<String>>) -> ApiClientView {
             .created_by_admin_id
             .as_deref()
             .and_then(|id| uuid::Uuid::parse_str(id).ok()),
-        created_at: client.created_at.and_utc(),
-        last_used_at: client.last_used_at.map(|t| t.and_utc()),
+        created_at: client.created_at.into(),
+        last_used_at: client.last_used_at.map(Timestamp::from),
     }
 }
 
@@ -129,7 +129,7 @@ fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
 #[utoipa::path(
     operation_id = "api_clients_list",
     tag = "api clients",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(PageQuery),
     responses(
         (status = 200, description = "A page of API clients", body = ApiClientPage),
@@ -182,7 +182,7 @@ pub async fn api_clients_list(
 #[utoipa::path(
     operation_id = "api_clients_create",
     tag = "api clients",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = NewApiClient,
     responses(
         (status = 201, description = "Created", body = CreatedApiClient),
@@ -257,7 +257,7 @@ pub async fn api_clients_create(
             Actor::Admin(admin) => Some(admin.id.clone()),
             Actor::ApiClient(_) => None,
         },
-        created_at: Utc::now().naive_utc(),
+        created_at: state.clock.now(),
         last_used_at: None,
         limited: companies.is_some(),
     };
@@ -296,7 +296,7 @@ pub async fn api_clients_create(
 #[utoipa::path(
     operation_id = "api_client_delete",
     tag = "api clients",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("client_id" = uuid::Uuid, Path, description = "The client's id")),
     responses(
         (status = 204, description = "Removed"),
@@ -360,7 +360,7 @@ mod tests {
                 scopes: vec!["users:read".into()],
                 companies: None,
                 created_by: None,
-                created_at: Utc::now(),
+                created_at: chrono::Utc::now().into(),
                 last_used_at: None,
             },
             client_secret: "cst_very-secret".into(),

@@ -12,6 +12,7 @@ use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::Query;
 use crate::http::paging;
+use crate::http::time::Timestamp;
 
 /// Filters and paging of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -40,7 +41,7 @@ pub struct AuditEventView {
     pub id: String,
     /// Its place in the partner's chain, from 1.
     pub seq: i64,
-    pub occurred_at: DateTime<Utc>,
+    pub occurred_at: Timestamp,
     /// `admin`, `api_client`, `user`, `system` or `anonymous`.
     pub actor_kind: String,
     pub actor_id: Option<String>,
@@ -63,7 +64,7 @@ impl From<AuditEvent> for AuditEventView {
         Self {
             id: e.id,
             seq: e.seq,
-            occurred_at: e.occurred_at.and_utc(),
+            occurred_at: e.occurred_at.into(),
             actor_kind: e.actor_kind,
             actor_id: e.actor_id,
             action: e.action,
@@ -92,7 +93,7 @@ pub struct AuditEventPage {
 #[utoipa::path(
     operation_id = "audit_events_list",
     tag = "audit",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of events", body = AuditEventPage),
@@ -154,7 +155,7 @@ pub async fn audit_events_list(
 #[utoipa::path(
     operation_id = "audit_events_verify",
     tag = "audit",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     responses(
         (status = 200, description = "The verdict", body = Verification),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),

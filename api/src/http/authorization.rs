@@ -383,7 +383,7 @@ fn myself(principal: &Principal) -> Resource {
 #[utoipa::path(
     operation_id = "authorization_check",
     tag = "authorization",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = AuthorizationCheck,
     responses(
         (status = 200, description = "A decision per check, in order", body = AuthorizationDecisions),

@@ -187,10 +187,18 @@ impl Verified {
                     return Ok(Err(unauthorized("the API client no longer exists")));
                 };
                 let companies = api_clients::companies(conn, &client)?;
+                // The client's scopes as they are now, narrowed to those
+                // its token was issued for (a token may ask for fewer).
+                let granted: Vec<&str> = claims.scope.split_whitespace().collect();
+                let scopes = client
+                    .scope_list()
+                    .into_iter()
+                    .filter(|scope| granted.contains(&scope.as_str()))
+                    .collect();
                 let principal = Principal::ApiClient {
                     id,
                     partner,
-                    scopes: client.scope_list(),
+                    scopes,
                     companies: companies.as_deref().map(company_ids),
                 };
                 let generation = client.token_generation;

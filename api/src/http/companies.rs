@@ -6,7 +6,6 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use base64::Engine;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -20,6 +19,7 @@ use crate::http::admins::{PageQuery, check_name};
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::ids::{CompanyId, PartnerId};
 
 /// The shortest and longest `retention_days`: a day, and ten years.
@@ -30,16 +30,16 @@ pub const RETENTION_DAYS: std::ops::RangeInclusive<i32> = 1..=3650;
 pub struct CompanyView {
     pub id: uuid::Uuid,
     pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 fn view(company: Company) -> CompanyView {
     CompanyView {
         id: uuid::Uuid::parse_str(&company.id).unwrap_or_default(),
         name: company.name,
-        created_at: company.created_at.and_utc(),
-        updated_at: company.updated_at.and_utc(),
+        created_at: company.created_at.into(),
+        updated_at: company.updated_at.into(),
     }
 }
 
@@ -117,7 +117,7 @@ fn company_resource(partner: PartnerId, company: &Company) -> Resource {
 #[utoipa::path(
     operation_id = "companies_list",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(PageQuery),
     responses(
         (status = 200, description = "A page of companies", body = CompanyPage),
@@ -165,7 +165,7 @@ pub async fn companies_list(
 #[utoipa::path(
     operation_id = "companies_create",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = NewCompany,
     responses(
         (status = 201, description = "Created", body = CompanyView),
@@ -192,7 +192,7 @@ pub async fn companies_create(
         )
         .await?;
     let name = check_name(&new.name)?;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let company = Company {
         id: id.to_string(),
         partner_id: caller.partner.to_string(),
@@ -216,10 +216,12 @@ pub async fn companies_create(
 }
 
 /// Get a company
+///
+/// One company of the caller's partner that the caller may see.
 #[utoipa::path(
     operation_id = "company_get",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
     responses(
         (status = 200, description = "The company", body = CompanyView),
@@ -242,10 +244,12 @@ pub async fn company_get(
 }
 
 /// Rename a company
+///
+/// Changes the company's name (one line of visible characters, 1 to 200).
 #[utoipa::path(
     operation_id = "company_update",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
     request_body = CompanyUpdate,
     responses(
@@ -280,7 +284,7 @@ pub async fn company_update(
     );
     event.details = serde_json::json!({ "name": name });
     let partner = caller.partner;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let keys = state.keys.clone();
     let new_name = name.clone();
     state
@@ -315,7 +319,7 @@ pub struct BackupProfileView {
     pub company_items: i64,
     /// How many of them have a backup copy of their current revision.
     pub company_items_backed_up: i64,
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: Timestamp,
 }
 
 /// The new settings of a backup profile (all of them: PUT replaces).
@@ -398,7 +402,7 @@ async fn profile_view(
             backup_public_key: profile.backup_public_key,
             company_items,
             company_items_backed_up,
-            updated_at: profile.updated_at.and_utc(),
+            updated_at: profile.updated_at.into(),
         },
         profile.version,
     ))
@@ -433,7 +437,7 @@ async fn load_profile(
 #[utoipa::path(
     operation_id = "backup_profile_get",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
     responses(
         (status = 200, description = "The profile", body = BackupProfileView,
@@ -471,7 +475,7 @@ pub async fn backup_profile_get(
 #[utoipa::path(
     operation_id = "backup_profile_update",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(
         ("company_id" = uuid::Uuid, Path, description = "The company's id"),
         ("If-Match" = String, Header, description = "The ETag of the version read"),
@@ -551,7 +555,7 @@ pub async fn backup_profile_update(
     let id = CompanyId::parse(&company.id).expect("stored ids parse");
     let keys = state.keys.clone();
     let version = current.version;
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let applied = settings.clone();
     state
         .db
@@ -588,14 +592,14 @@ pub struct BackupCopyView {
     pub item_id: String,
     pub user_id: uuid::Uuid,
     pub revision: i64,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When the item was deleted or purged, if it was.
-    pub item_removed_at: Option<DateTime<Utc>>,
+    pub item_removed_at: Option<Timestamp>,
     /// `deleted` or `purged`.
     pub removal_reason: Option<String>,
     /// When the copy is removed: `retention_days` after its item was
     /// deleted, purged or replaced by a newer revision; none while current.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A page of backup copies.
@@ -612,7 +616,7 @@ pub struct BackupCopyPage {
 #[utoipa::path(
     operation_id = "backups_list",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id"), PageQuery),
     responses(
         (status = 200, description = "A page of backup copies", body = BackupCopyPage),
@@ -661,10 +665,10 @@ fn copy_view(c: crate::db::vault::BackupCopy) -> BackupCopyView {
         item_id: c.item_id,
         user_id: uuid::Uuid::parse_str(&c.user_id).unwrap_or_default(),
         revision: c.revision,
-        created_at: c.created_at.and_utc(),
-        item_removed_at: c.item_removed_at.map(|t| t.and_utc()),
+        created_at: c.created_at.into(),
+        item_removed_at: c.item_removed_at.map(Timestamp::from),
         removal_reason: c.removal_reason,
-        expires_at: c.expires_at.map(|t| t.and_utc()),
+        expires_at: c.expires_at.map(Timestamp::from),
     }
 }
 
@@ -685,7 +689,7 @@ pub struct BackupCopyContent {
 #[utoipa::path(
     operation_id = "backup_get",
     tag = "companies",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(
         ("company_id" = uuid::Uuid, Path, description = "The company's id"),
         ("copy_id" = uuid::Uuid, Path, description = "The copy's id"),

@@ -39,30 +39,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         if let Err(error) = check_json_content_type(req) {
             return Box::pin(ready(Err(error)));
         }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|length| length > limit) {
-            return Box::pin(ready(Err(ApiError::PayloadTooLarge { limit })));
-        }
-        let mut payload = payload.take();
-        Box::pin(async move {
-            // Grow with what arrives; a declared length is only a hint.
-            let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::MalformedBody {
-                    detail: "the body could not be read to its end".into(),
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            decode_json(&body).map(Json)
-        })
+        let body = read_body(req, payload.take(), limit);
+        Box::pin(async move { decode_json(&body.await?).map(Json) })
     }
+}
+
+/// Reads a body of at most `limit` bytes: 413 as soon as the declared
+/// length or what arrived passes it, without reading the rest.
+pub fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> LocalBoxFuture<'static, Result<Vec<u8>, ApiError>> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Box::pin(ready(Err(ApiError::PayloadTooLarge { limit })));
+    }
+    Box::pin(async move {
+        // Grow with what arrives; a declared length is only a hint.
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::MalformedBody {
+                detail: "the body could not be read to its end".into(),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
 }
 
 /// `application/json` or any `application/*+json`, with any parameters.

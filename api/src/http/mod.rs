@@ -13,6 +13,7 @@ pub mod audit;
 pub mod authorization;
 pub mod caller;
 pub mod companies;
+pub mod contract;
 pub mod docs;
 pub mod extract;
 pub mod forwarded;
@@ -22,6 +23,7 @@ pub mod paging;
 pub mod partner;
 pub mod resets;
 pub mod strict;
+pub mod time;
 pub mod tokens;
 pub mod users;
 
@@ -31,8 +33,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -69,29 +70,8 @@ use extract::BodyLimit;
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
         (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
     ),
-    modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
-
-/// Declares the bearer-JWT scheme the `/v1` endpoints use.
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .bearer_format("JWT")
-                        .build(),
-                ),
-            );
-    }
-}
 
 /// Every route of the API.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -143,14 +123,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(audit::audit_events_list);
 }
 
-/// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it.
+/// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it
+/// (as YAML: [`contract::to_yaml`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut document = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts()
-        .1
+        .1;
+    contract::finish(&mut document);
+    document
 }
 
 /// What the server publishes about itself, computed once at start: the

@@ -1,7 +1,6 @@
 //! `GET/PATCH /v1/partner`: the caller's own partner and its settings.
 
 use actix_web::{HttpResponse, get, patch, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -12,6 +11,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::Json;
+use crate::http::time::Timestamp;
 
 /// Bounds of the temporary secret's lifetime: 5 minutes to 30 days.
 pub const TTL_BOUNDS: std::ops::RangeInclusive<i64> = 300..=2_592_000;
@@ -27,8 +27,8 @@ pub struct PartnerView {
     /// How long a reset's temporary password or link stays valid.
     #[schema(example = 259200)]
     pub temporary_secret_ttl_seconds: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<Partner> for PartnerView {
@@ -38,8 +38,8 @@ impl From<Partner> for PartnerView {
             name: p.name,
             links_for_everyone: p.links_for_everyone,
             temporary_secret_ttl_seconds: p.temporary_secret_ttl_seconds,
-            created_at: p.created_at.and_utc(),
-            updated_at: p.updated_at.and_utc(),
+            created_at: p.created_at.into(),
+            updated_at: p.updated_at.into(),
         }
     }
 }
@@ -61,7 +61,7 @@ pub struct PartnerUpdate {
 #[utoipa::path(
     operation_id = "partner_get",
     tag = "partner",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     responses(
         (status = 200, description = "The caller's partner", body = PartnerView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -93,7 +93,7 @@ pub async fn partner_get(
 #[utoipa::path(
     operation_id = "partner_update",
     tag = "partner",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = PartnerUpdate,
     responses(
         (status = 200, description = "The partner, changed", body = PartnerView),
@@ -136,7 +136,7 @@ pub async fn partner_update(
         name,
         links_for_everyone: update.links_for_everyone,
         temporary_secret_ttl_seconds: update.temporary_secret_ttl_seconds,
-        updated_at: Some(Utc::now().naive_utc()),
+        updated_at: Some(state.clock.now()),
     };
     let id = caller.partner;
     let mut event = caller.event(

@@ -10,7 +10,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ use crate::http::caller::{Actor, Caller};
 use crate::http::companies::visible_within;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
 
 /// The confirmation phrase in every locale.
@@ -187,12 +188,12 @@ pub struct ResetView {
     /// The email's state: `queued`, `sending`, `sent`, `retrying` or `dead`.
     pub email_status: Option<String>,
     /// When the secret stops working.
-    pub secret_expires_at: DateTime<Utc>,
+    pub secret_expires_at: Timestamp,
     pub reissue_count: i32,
     pub superseded_by: Option<uuid::Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
 }
 
 fn uuid_of(raw: &str) -> uuid::Uuid {
@@ -217,12 +218,12 @@ fn view((reset, email_status): WithEmail) -> ResetView {
             id: uuid_of(&reset.requested_by_id),
         },
         email_status,
-        secret_expires_at: reset.secret_expires_at.and_utc(),
+        secret_expires_at: reset.secret_expires_at.into(),
         reissue_count: reset.reissue_count,
         superseded_by: reset.superseded_by.as_deref().map(uuid_of),
-        created_at: reset.created_at.and_utc(),
-        updated_at: reset.updated_at.and_utc(),
-        completed_at: reset.completed_at.map(|t| t.and_utc()),
+        created_at: reset.created_at.into(),
+        updated_at: reset.updated_at.into(),
+        completed_at: reset.completed_at.map(Timestamp::from),
     }
 }
 
@@ -263,7 +264,7 @@ async fn load_user(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Us
 #[utoipa::path(
     operation_id = "reset_preview_get",
     tag = "resets",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "What the reset would do", body = ResetPreview),
@@ -430,7 +431,7 @@ struct ResetEmail<'a> {
 #[utoipa::path(
     operation_id = "reset_create",
     tag = "resets",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(
         ("user_id" = uuid::Uuid, Path, description = "The user's id"),
         ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255, description = "Makes a retry answer the first result instead of resetting again (kept 24 h)"),
@@ -780,10 +781,13 @@ fn reset_in_transaction(
 }
 
 /// Get a reset
+///
+/// One master password reset of a user the caller may see: what it
+/// purged and kept, its delivery and email status; never its secret.
 #[utoipa::path(
     operation_id = "reset_get",
     tag = "resets",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("reset_id" = uuid::Uuid, Path, description = "The reset's id")),
     responses(
         (status = 200, description = "The reset", body = ResetView),
@@ -862,7 +866,7 @@ pub struct ResetPage {
 #[utoipa::path(
     operation_id = "resets_list",
     tag = "resets",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(ResetQuery),
     responses(
         (status = 200, description = "A page of resets", body = ResetPage),
@@ -945,7 +949,7 @@ enum NotReissued {
 #[utoipa::path(
     operation_id = "reset_reissue",
     tag = "resets",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("reset_id" = uuid::Uuid, Path, description = "The reset's id")),
     responses(
         (status = 200, description = "The reset, with its new email queued", body = ResetView),

@@ -6,7 +6,7 @@
 //! problem: the one place in the API that answers errors otherwise. A wrong
 //! password and an unknown email answer alike, after the same argon2 work.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -22,29 +22,47 @@ use crate::db::{admins, api_clients};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::caller::Actor;
-use crate::http::extract::{decode_json, decode_query};
+use crate::http::contract::CLIENT_SCOPES;
+use crate::http::extract::{BodyLimit, decode_json, decode_query, read_body};
 use crate::http::{AppState, client_address, request_id, throttled};
 use crate::ids::{ApiClientId, PartnerId};
+
+/// A grant type this endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// An admin's email and password (RFC 6749 §4.3).
+    Password,
+    /// An API client's id and secret (RFC 6749 §4.4).
+    ClientCredentials,
+}
 
 /// A token request (RFC 6749 §4.3 and §4.4).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// `password` for admins; `client_credentials` for API clients.
-    #[schema(example = "password")]
+    /// `password` for admins; `client_credentials` for API clients. Any
+    /// other is refused with `unsupported_grant_type`.
+    #[schema(value_type = GrantType, example = "password")]
     pub grant_type: String,
     /// The admin's email (`password` grant).
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub username: Option<String>,
     /// The admin's password (`password` grant).
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, max_length = 1024)]
     pub password: Option<SecretString>,
     /// The API client's id (`client_credentials` grant, or HTTP Basic).
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub client_id: Option<String>,
     /// The API client's secret (`client_credentials` grant, or HTTP Basic).
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, max_length = 1024)]
     pub client_secret: Option<SecretString>,
-    /// Requested scope; ignored: a token carries the scopes its holder has,
-    /// read anew on every request.
+    /// The scopes wanted, space-separated (RFC 6749 §3.3); left out, all the
+    /// caller holds. An API client asks for a subset of its scopes; an admin
+    /// for `admin` or `password:change` (a token that may only change the
+    /// password). A scope the caller does not hold, or that does not exist,
+    /// is `invalid_scope`.
+    #[schema(max_length = 1024, example = "users:read resets:write")]
     pub scope: Option<String>,
 }
 
@@ -80,7 +98,10 @@ impl std::fmt::Debug for TokenResponse {
 /// An OAuth 2.0 error (RFC 6749 §5.2).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthError {
-    /// `invalid_request`, `invalid_client`, `invalid_grant` or `unsupported_grant_type`.
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`, `invalid_scope` (RFC 6749 §5.2),
+    /// `rate_limited` (429), `temporarily_unavailable` (503) or
+    /// `server_error` (500).
     #[schema(example = "invalid_grant")]
     pub error: String,
     /// For a person.
@@ -89,10 +110,16 @@ pub struct OAuthError {
 
 fn oauth_error(error: &str, description: &str) -> HttpResponse {
     let status = if error == "invalid_client" {
-        actix_web::http::StatusCode::UNAUTHORIZED
+        StatusCode::UNAUTHORIZED
     } else {
-        actix_web::http::StatusCode::BAD_REQUEST
+        StatusCode::BAD_REQUEST
     };
+    oauth_error_with(status, error, description)
+}
+
+/// An RFC 6749 error body with `status`: everything this endpoint answers
+/// is in that form, so OAuth client libraries read every failure.
+fn oauth_error_with(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -100,6 +127,30 @@ fn oauth_error(error: &str, description: &str) -> HttpResponse {
             error: error.into(),
             error_description: description.into(),
         })
+}
+
+/// A failure of the server's side, in the endpoint's own error form: 503
+/// `temporarily_unavailable` (with `Retry-After`) for a database outage,
+/// 500 `server_error` otherwise (its cause goes to the log only).
+fn unavailable(error: ApiError) -> HttpResponse {
+    if let ApiError::DatabaseUnavailable(cause) = &error {
+        tracing::warn!(error = %cause, "token endpoint: database unavailable");
+        let mut response = oauth_error_with(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the database is unavailable; retry shortly",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return response;
+    }
+    tracing::error!(error = %error, "token endpoint failed");
+    oauth_error_with(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the server failed; the request id finds the cause in its log",
+    )
 }
 
 /// Reads the body as a form (RFC 6749) or as JSON.
@@ -127,46 +178,124 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, String> {
 /// Get an access token
 ///
 /// OAuth 2.0 token endpoint. `grant_type=password` signs an admin in with
-/// email (`username`) and password; `client_credentials` is for API clients.
-/// Errors follow RFC 6749 §5.2, not problem+json.
+/// email (`username`) and password; `client_credentials` is for API clients,
+/// with `client_id` and `client_secret` in the body or as HTTP Basic (not
+/// both). The body is a form, as RFC 6749 asks; a JSON object with the same
+/// members is accepted too. Every error, this endpoint's own or the
+/// server's, is an RFC 6749 error body (`error`, `error_description`), not a
+/// problem.
 #[utoipa::path(
     operation_id = "token_create",
     tag = "authentication",
-    request_body(content(
-        (TokenRequest = "application/x-www-form-urlencoded"),
-        (TokenRequest = "application/json"),
-    )),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The token", body = TokenResponse),
-        (status = 400, description = "A malformed request, a wrong email or password, or an unsupported grant",
+        (status = 400, description = "A malformed request (`invalid_request`), a wrong email or password (`invalid_grant`), an unsupported grant (`unsupported_grant_type`) or scope (`invalid_scope`)",
             body = OAuthError),
-        (status = 401, description = "Client authentication failed", body = OAuthError),
-        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds", body = OAuthError),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = OAuthError),
+        (status = 413, description = "The body is larger than the server accepts (`invalid_request`)", body = OAuthError),
+        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds (`rate_limited`)", body = OAuthError),
+        (status = 503, description = "The database is unavailable: retry after `Retry-After` seconds (`temporarily_unavailable`)", body = OAuthError,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 #[post("/v1/auth/token")]
 pub async fn token_create(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> HttpResponse {
+    let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+    let body = match read_body(&req, payload.into_inner(), limit).await {
+        Ok(body) => body,
+        Err(ApiError::PayloadTooLarge { limit }) => {
+            return oauth_error_with(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                &format!("the body is larger than {limit} bytes"),
+            );
+        }
+        Err(_) => return oauth_error("invalid_request", "the body could not be read to its end"),
+    };
     let request = match parse(&req, &body) {
         Ok(request) => request,
-        Err(description) => return Ok(oauth_error("invalid_request", &description)),
+        Err(description) => return oauth_error("invalid_request", &description),
     };
-    match request.grant_type.as_str() {
-        "password" => {
-            let address = client_address(&req);
-            password_grant(request, &state, request_id(&req), address).await
-        }
+    let scope = match RequestedScope::parse(request.scope.as_deref()) {
+        Ok(scope) => scope,
+        Err(description) => return oauth_error("invalid_scope", &description),
+    };
+    let address = client_address(&req);
+    let answered = match request.grant_type.as_str() {
+        "password" => password_grant(request, scope, &state, request_id(&req), address).await,
         "client_credentials" => {
-            let address = client_address(&req);
-            client_credentials_grant(&req, request, &state, request_id(&req), address).await
+            client_credentials_grant(&req, request, scope, &state, request_id(&req), address).await
         }
         _ => Ok(oauth_error(
             "unsupported_grant_type",
             "grant_type must be password or client_credentials",
         )),
+    };
+    answered.unwrap_or_else(unavailable)
+}
+
+/// The scopes a token request asks for: `None` for all the caller holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RequestedScope(Option<Vec<String>>);
+
+impl RequestedScope {
+    /// Every scope named must be one the API knows (an admin's or a
+    /// client's); whether the caller holds it is decided once it has
+    /// proved who it is.
+    fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
+            return Ok(Self(None));
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in raw.split(' ').filter(|s| !s.is_empty()) {
+            let known = scope == SCOPE_ADMIN
+                || scope == SCOPE_PASSWORD_CHANGE
+                || CLIENT_SCOPES.iter().any(|(name, _)| *name == scope);
+            if !known {
+                return Err("the scope names a scope that does not exist".into());
+            }
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        Ok(Self(Some(scopes)))
+    }
+
+    /// The admin's token scope, given what its password allows.
+    fn for_admin(&self, must_change_password: bool) -> Result<&'static str, &'static str> {
+        let allowed: &[&'static str] = if must_change_password {
+            &[SCOPE_PASSWORD_CHANGE]
+        } else {
+            &[SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE]
+        };
+        match self.0.as_deref() {
+            None => Ok(allowed[0]),
+            Some([one]) => allowed
+                .iter()
+                .find(|a| **a == one.as_str())
+                .copied()
+                .ok_or("this account may not have that scope"),
+            Some(_) => Err("an admin's token has one scope: admin or password:change"),
+        }
+    }
+
+    /// The client's token scopes: the subset asked for, in the client's own
+    /// order, or all of them.
+    fn for_client(&self, held: &[String]) -> Result<Vec<String>, &'static str> {
+        match &self.0 {
+            None => Ok(held.to_vec()),
+            Some(wanted) if wanted.iter().all(|w| held.contains(w)) => Ok(held
+                .iter()
+                .filter(|h| wanted.contains(h))
+                .cloned()
+                .collect()),
+            Some(_) => Err("the client does not hold every scope asked for"),
+        }
     }
 }
 
@@ -201,6 +330,7 @@ fn rate_limited(wait: std::time::Duration) -> HttpResponse {
 
 async fn password_grant(
     request: TokenRequest,
+    requested: RequestedScope,
     state: &AppState,
     request_id: Option<String>,
     address: Option<IpAddr>,
@@ -271,11 +401,14 @@ async fn password_grant(
             "the email or the password is wrong",
         ));
     }
-    let admin = admin.expect("a verified password has an admin");
-    let scope = if admin.must_change_password {
-        SCOPE_PASSWORD_CHANGE
-    } else {
-        SCOPE_ADMIN
+    let Some(admin) = admin else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a password verified without an admin"
+        )));
+    };
+    let scope = match requested.for_admin(admin.must_change_password) {
+        Ok(scope) => scope,
+        Err(description) => return Ok(oauth_error("invalid_scope", description)),
     };
     let (access_token, expires_in) =
         state
@@ -394,6 +527,7 @@ fn client_refused(basic: bool, description: &str) -> HttpResponse {
 async fn client_credentials_grant(
     req: &HttpRequest,
     request: TokenRequest,
+    requested: RequestedScope,
     state: &AppState,
     request_id: Option<String>,
     address: Option<IpAddr>,
@@ -464,11 +598,12 @@ async fn client_credentials_grant(
         .filter(|_| signed_in)
         .and_then(|c| ApiClientId::parse(&c.id));
     let keys = state.keys.clone();
+    let now = state.clock.now();
     state
         .db
         .write(move |conn| {
             if let Some(id) = used {
-                api_clients::touch(conn, id, chrono::Utc::now().naive_utc())?;
+                api_clients::touch(conn, id, now)?;
             }
             audit::append(conn, &keys, event).map(drop)
         })
@@ -479,11 +614,15 @@ async fn client_credentials_grant(
             "the client id or the secret is wrong",
         ));
     };
+    let scopes = match requested.for_client(&client.scope_list()) {
+        Ok(scopes) => scopes.join(" "),
+        Err(description) => return Ok(oauth_error("invalid_scope", description)),
+    };
     let (access_token, expires_in) = state.tokens.issue_api_client(
         &client.id,
         &client.partner_id,
         client.token_generation,
-        &client.scopes,
+        &scopes,
     );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -492,7 +631,7 @@ async fn client_credentials_grant(
             access_token,
             token_type: "Bearer".into(),
             expires_in,
-            scope: client.scopes,
+            scope: scopes,
         }))
 }
 
@@ -535,7 +674,7 @@ pub struct PasswordChange {
 #[utoipa::path(
     operation_id = "password_change",
     tag = "authentication",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; sign in again"),
@@ -631,10 +770,11 @@ pub async fn password_change(
         Vec::new(),
     );
     let keys = state.keys.clone();
+    let now = state.clock.now();
     let changed = state
         .db
         .write(move |conn| {
-            let changed = crate::db::admins::set_password(conn, partner, id, &hash)?;
+            let changed = crate::db::admins::set_password(conn, partner, id, &hash, now)?;
             audit::append(conn, &keys, event)?;
             Ok(changed)
         })

@@ -4,7 +4,6 @@
 //! each one found is decided by the policies too.
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,6 +19,7 @@ use crate::http::caller::{Caller, Verified};
 use crate::http::companies::{self, visible_within};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::time::Timestamp;
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// Which client a user works in: it decides how a reset reaches them.
@@ -60,8 +60,8 @@ pub struct UserView {
     /// `invited`, `active`, `reset_pending` or `disabled`.
     pub status: String,
     /// When their master password was last reset.
-    pub last_reset_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
+    pub last_reset_at: Option<Timestamp>,
+    pub created_at: Timestamp,
 }
 
 fn view(user: User) -> UserView {
@@ -79,8 +79,8 @@ fn view(user: User) -> UserView {
         is_primary: user.is_primary,
         has_recovery_key: user.has_recovery_key,
         status: user.status,
-        last_reset_at: user.last_reset_at.map(|t| t.and_utc()),
-        created_at: user.created_at.and_utc(),
+        last_reset_at: user.last_reset_at.map(Timestamp::from),
+        created_at: user.created_at.into(),
     }
 }
 
@@ -172,7 +172,7 @@ async fn page(
 #[utoipa::path(
     operation_id = "users_search",
     tag = "users",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(UserQuery),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
@@ -227,10 +227,12 @@ pub async fn users_search(
 }
 
 /// List a company's users
+///
+/// The users of one company the caller may see, by id, a page at a time.
 #[utoipa::path(
     operation_id = "company_users_list",
     tag = "users",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id"), PageQuery),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
@@ -276,10 +278,14 @@ pub async fn company_users_list(
 }
 
 /// Add a user to a company
+///
+/// Creates an end user in the company: the email is unique in the partner
+/// (409 `email_taken`), at most one primary user per company (409
+/// `primary_user_exists`).
 #[utoipa::path(
     operation_id = "company_users_create",
     tag = "users",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
     request_body = NewUserRequest,
     responses(
@@ -317,7 +323,7 @@ pub async fn company_users_create(
     let name = check_name(&new.name)?;
     let locale = check_locale(new.locale)?;
     let is_primary = new.is_primary.unwrap_or(false);
-    let now = Utc::now().naive_utc();
+    let now = state.clock.now();
     let row = NewUser {
         id: id.to_string(),
         partner_id: caller.partner.to_string(),
@@ -374,10 +380,12 @@ pub async fn company_users_create(
 }
 
 /// Get a user
+///
+/// One user the caller may see, with their status and last reset.
 #[utoipa::path(
     operation_id = "user_get",
     tag = "users",
-    security(("bearer" = [])),
+    security(("oauth2" = [])),
     params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The user", body = UserView),

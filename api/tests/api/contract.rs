@@ -13,7 +13,8 @@ fn committed() -> String {
 
 #[test]
 fn openapi_yaml_is_current() {
-    let generated = openapi().to_yaml().expect("the document serializes");
+    let generated =
+        custodian_api::http::contract::to_yaml(&openapi()).expect("the document serializes");
     if generated != committed() {
         let first_difference = generated
             .lines()
@@ -27,12 +28,22 @@ fn openapi_yaml_is_current() {
     }
 }
 
+/// Every operation, with its responses' `$ref`s to shared responses
+/// resolved.
 fn operations() -> Vec<(String, String, Value)> {
     let document = serde_json::to_value(openapi()).unwrap();
+    let shared = document["components"]["responses"].clone();
     let mut out = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            out.push((method.to_uppercase(), path.clone(), operation.clone()));
+            let mut operation = operation.clone();
+            for response in operation["responses"].as_object_mut().unwrap().values_mut() {
+                if let Some(name) = response["$ref"].as_str() {
+                    let name = name.trim_start_matches("#/components/responses/");
+                    *response = shared[name].clone();
+                }
+            }
+            out.push((method.to_uppercase(), path.clone(), operation));
         }
     }
     out
@@ -90,8 +101,68 @@ fn the_document_is_openapi_3_1() {
     let document = serde_json::to_value(openapi()).unwrap();
     assert_eq!(document["openapi"], "3.1.0");
     assert!(document["components"]["schemas"]["Problem"].is_object());
-    assert_eq!(
-        document["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["account"]["scheme"], "bearer");
+    let flows = &schemes["oauth2"]["flows"];
+    assert_eq!(flows["password"]["tokenUrl"], "/v1/auth/token");
+    assert_eq!(flows["clientCredentials"]["tokenUrl"], "/v1/auth/token");
+    assert!(flows["clientCredentials"]["scopes"]["resets:write"].is_string());
+}
+
+/// What any request may get is declared on every operation it can happen
+/// to, with the headers every answer carries, so generated clients and
+/// fuzzers meet no undeclared answer.
+#[test]
+fn every_answer_the_server_can_give_is_declared() {
+    for (method, path, operation) in operations() {
+        let id = operation["operationId"].as_str().unwrap().to_owned();
+        let responses = operation["responses"].as_object().unwrap();
+        let has = |status: &str| responses.contains_key(status);
+        let oauth = id == "token_create";
+        if operation.get("requestBody").is_some() && !oauth {
+            for status in ["400", "413", "415", "422"] {
+                assert!(has(status), "{method} {path}: no {status}");
+            }
+        }
+        let secured = operation["security"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty());
+        if secured {
+            assert!(has("401") && has("403"), "{method} {path}: no 401/403");
+        }
+        if path.contains('{') {
+            assert!(has("404"), "{method} {path}: no 404");
+        }
+        if path.starts_with("/v1/") {
+            assert!(has("503"), "{method} {path}: no 503");
+        }
+        for (status, response) in responses {
+            let headers = response["headers"].as_object();
+            assert!(
+                headers.is_some_and(|h| h.contains_key("X-Request-Id")),
+                "{method} {path} {status}: no X-Request-Id"
+            );
+            if status == "429" || status == "503" {
+                assert!(
+                    headers.is_some_and(|h| h.contains_key("Retry-After")),
+                    "{method} {path} {status}: no Retry-After"
+                );
+            }
+        }
+    }
+}
+
+/// A YAML 1.1 reader (PyYAML) reads the committed contract as its YAML 1.2
+/// writer meant it: `Yes` stays a string.
+#[test]
+fn the_yaml_reads_alike_in_yaml_1_1() {
+    let committed = committed();
+    assert!(committed.contains("example: 'Yes'"));
+    for line in committed.lines() {
+        let value = line.rsplit_once(": ").map_or(line, |(_, v)| v).trim();
+        assert!(
+            !["yes", "no", "on", "off", "y", "n"].contains(&value.to_ascii_lowercase().as_str()),
+            "an unquoted YAML 1.1 boolean: {line}"
+        );
+    }
 }

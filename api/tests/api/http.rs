@@ -313,3 +313,46 @@ async fn without_origins_there_is_no_cors(#[values(Backend::Sqlite)] backend: Ba
             .is_none()
     );
 }
+
+#[rstest]
+#[actix_web::test]
+async fn times_have_six_digits_and_read_back_as_answered(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use crate::support::{owner_token, send};
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let six_digits = |value: &serde_json::Value| {
+        let text = value.as_str().unwrap_or_default();
+        let (seconds, fraction) = text.split_once('.').unwrap_or_default();
+        assert!(
+            seconds.len() == 19 && fraction.len() == 7 && fraction.ends_with('Z'),
+            "{value}"
+        );
+        assert!(fraction[..6].bytes().all(|b| b.is_ascii_digit()), "{value}");
+    };
+    let owner = owner_token(&server).await;
+    for _ in 0..5 {
+        let (status, created) = send(
+            &server,
+            &owner,
+            "POST",
+            "/v1/companies",
+            Some(serde_json::json!({"name": "Acme"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        six_digits(&created["created_at"]);
+        let path = format!("/v1/companies/{}", created["id"].as_str().unwrap());
+        let (_, read) = send(&server, &owner, "GET", &path, None).await;
+        assert_eq!(read["created_at"], created["created_at"], "as answered");
+        assert_eq!(read["updated_at"], created["updated_at"]);
+    }
+    let (_, events) = send(&server, &owner, "GET", "/v1/audit-events", None).await;
+    for event in events["items"].as_array().unwrap() {
+        six_digits(&event["occurred_at"]);
+    }
+    let (_, admins) = send(&server, &owner, "GET", "/v1/admins", None).await;
+    six_digits(&admins["items"][0]["created_at"]);
+}

@@ -241,16 +241,17 @@ async fn the_signing_key_survives_a_restart_sealed(
 
 #[rstest]
 #[actix_web::test]
-async fn transport_errors_on_the_token_endpoint_are_still_problems(
-    #[values(Backend::Sqlite)] backend: Backend,
+async fn every_error_of_the_token_endpoint_is_an_oauth_error(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let Some(server) = TestServer::spawn(backend).await else {
         return;
     };
-    // Over actix's payload limit: its own text/plain error becomes a problem.
+    // Over the body limit: 413, in RFC 6749's form like every other error
+    // here, so an OAuth client library reads it.
     let huge = form(&[
         ("grant_type", "password"),
-        ("username", &"x".repeat(300 * 1024)),
+        ("username", &"x".repeat(1100 * 1024)),
     ]);
     let response = reqwest::Client::new()
         .post(format!("{}/v1/auth/token", server.base_url))
@@ -260,12 +261,31 @@ async fn transport_errors_on_the_token_endpoint_are_still_problems(
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 413);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["instance"], "/v1/auth/token");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_request");
+
+    // The database away: 503 temporarily_unavailable, with Retry-After.
+    server.database.drop_database();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "owner@custodian.local"),
+            ("password", "whatever-it-is"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    if status != 503 {
+        // SQLite has no server to lose: only PostgreSQL answers 503 here.
+        assert_eq!(status, 400);
+    } else {
+        assert!(response.headers().contains_key("retry-after"));
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "temporarily_unavailable");
+    }
 
     let response = reqwest::get(format!("{}/v1/auth/token", server.base_url))
         .await
@@ -407,4 +427,102 @@ async fn every_bad_token_is_401_with_a_problem(
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_token_carries_the_scopes_asked_for_and_no_more(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (id, secret) =
+        crate::support::create_client(&server, &["users:read", "partner:read"], None).await;
+    let grant = |scope: Option<&'static str>| {
+        let mut fields = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", id.clone()),
+            ("client_secret", secret.clone()),
+        ];
+        if let Some(scope) = scope {
+            fields.push(("scope", scope.to_owned()));
+        }
+        reqwest::Client::new()
+            .post(format!("{}/v1/auth/token", server.base_url))
+            .form(&fields)
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    // A subset narrows the token.
+    let (status, token) = answer(grant(Some("partner:read")).await.unwrap()).await;
+    assert_eq!(
+        (status, token["scope"].as_str()),
+        (200, Some("partner:read"))
+    );
+    let narrow = token["access_token"].as_str().unwrap();
+    let (status, _) = crate::support::send(&server, narrow, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 200);
+    let (status, problem) =
+        crate::support::send(&server, narrow, "GET", "/v1/users?q=a", None).await;
+    assert_eq!(status, 403, "{problem}");
+    // Left out, or all of them: every scope the client holds.
+    let (_, token) = answer(grant(None).await.unwrap()).await;
+    assert_eq!(token["scope"], "users:read partner:read");
+    let (_, token) = answer(grant(Some("partner:read  users:read")).await.unwrap()).await;
+    assert_eq!(token["scope"], "users:read partner:read");
+    // A scope not held, or unknown, is invalid_scope (RFC 6749 §5.2).
+    for scope in [
+        "audit:read",
+        "partner:read everything",
+        "admin",
+        "users:read\tpartner:read",
+    ] {
+        let (status, error) = answer(grant(Some(scope)).await.unwrap()).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{scope:?}: {error}"
+        );
+    }
+    // An admin asks for admin, or for a token that only changes a password.
+    let (email, password) = server
+        .create_admin(custodian_api::db::admins::Role::Admin, &[])
+        .await;
+    let admin_grant = |scope: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/v1/auth/token", server.base_url))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email.as_str()),
+                ("password", password.as_str()),
+                ("scope", scope),
+            ])
+            .send()
+    };
+    let (status, token) = answer(admin_grant("admin").await.unwrap()).await;
+    assert_eq!((status, token["scope"].as_str()), (200, Some("admin")));
+    let (status, token) = answer(admin_grant("password:change").await.unwrap()).await;
+    assert_eq!(
+        (status, token["scope"].as_str()),
+        (200, Some("password:change"))
+    );
+    let restricted = token["access_token"].as_str().unwrap();
+    let (status, problem) =
+        crate::support::send(&server, restricted, "GET", "/v1/admins", None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    for scope in ["users:read", "admin password:change"] {
+        let (status, error) = answer(admin_grant(scope).await.unwrap()).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{scope}"
+        );
+    }
 }

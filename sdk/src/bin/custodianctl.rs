@@ -409,9 +409,7 @@ async fn reset(client: &Client, args: &ResetArgs) -> Result<String, String> {
     };
     let mut request = client.reset_create().user_id(args.user_id).body(body);
     if let Some(key) = &args.idempotency_key {
-        let key: types::ResetCreateIdempotencyKey =
-            key.parse().map_err(|e| format!("--idempotency-key: {e}"))?;
-        request = request.idempotency_key(key);
+        request = request.idempotency_key(key.clone());
     }
     answer(request.send()).await
 }
