@@ -13,15 +13,18 @@
 //! - keywords beside a `$ref` (`description`, `default`, …) move beside an
 //!   `allOf` that wraps it;
 //! - `examples: [..]` becomes `example`; `const: v` becomes `enum: [v]`;
-//!   numeric `exclusiveMinimum`/`exclusiveMaximum` become the boolean form;
 //! - `propertyNames`, `contentMediaType`, `contentEncoding`, `$schema`,
 //!   `jsonSchemaDialect`, `webhooks` and `license.identifier` are dropped
 //!   (they constrain nothing a 3.0 client checks);
-//! - a string's `maxLength`, `minLength` and `pattern` are dropped: the
-//!   server checks them (422 naming the field), and the client's request
-//!   types stay plain `String`s rather than a validated newtype each;
+//! - a string's `maxLength`, `minLength` and `pattern`, and a number's
+//!   bounds, are dropped: the server checks them (422 naming the field), and
+//!   the client's request types stay plain `String`s and integers rather
+//!   than a validated newtype each;
 //! - `application/problem+json` bodies are offered as `application/json`, so
 //!   the client decodes problems into a typed `Problem`;
+//! - a component that is only a string (`Name`, `EmailAddress`: a pattern
+//!   and lengths the server checks) is written in place of its references,
+//!   so fields stay `String`s;
 //! - a request body offered in several media types keeps only
 //!   `application/json`: progenitor sends one.
 
@@ -48,7 +51,66 @@ pub fn downgrade(document: &mut Value) -> Result<(), String> {
     {
         license.remove("identifier");
     }
+    inline_plain_strings(document);
     walk(document, "#", false)
+}
+
+/// A component that is only a string (a name, an email address: a pattern
+/// and lengths, which the server checks) is written in place of each
+/// reference to it, so the client's fields are `String`s, not a newtype per
+/// rule.
+fn inline_plain_strings(document: &mut Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let plain: Vec<String> = schemas
+        .iter()
+        .filter(|(_, schema)| {
+            schema.get("type").and_then(Value::as_str) == Some("string")
+                && ["enum", "const", "format"]
+                    .iter()
+                    .all(|key| schema.get(*key).is_none())
+                && ["pattern", "maxLength", "minLength"]
+                    .iter()
+                    .any(|key| schema.get(*key).is_some())
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &plain {
+        schemas.remove(name);
+    }
+    let references: Vec<String> = plain
+        .iter()
+        .map(|name| format!("#/components/schemas/{name}"))
+        .collect();
+    replace_references(document, &references);
+}
+
+fn replace_references(value: &mut Value, references: &[String]) {
+    match value {
+        Value::Object(map) => {
+            let inlined = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| references.iter().any(|p| p == r));
+            if inlined {
+                map.remove("$ref");
+                map.insert("type".into(), Value::String("string".into()));
+            }
+            for child in map.values_mut() {
+                replace_references(child, references);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                replace_references(item, references);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Visits every object. A `properties` map is keyed by field names, not
@@ -176,20 +238,20 @@ fn convert_schema(map: &mut Map<String, Value>, at: &str) -> Result<(), String> 
     if let Some(value) = map.remove("const") {
         map.insert("enum".into(), Value::Array(vec![value]));
     }
-    for (exclusive, bound) in [
-        ("exclusiveMinimum", "minimum"),
-        ("exclusiveMaximum", "maximum"),
-    ] {
-        if let Some(limit) = map.get(exclusive).filter(|v| v.is_number()).cloned() {
-            map.insert(bound.into(), limit);
-            map.insert(exclusive.into(), Value::Bool(true));
-        }
-    }
     // Lengths and patterns of strings stay the server's to check (a 422
     // naming the field): kept, progenitor would make every bounded string
     // a validated newtype, and building a request a chain of `try_into`.
     if map.get("type").and_then(Value::as_str) == Some("string") {
         for key in ["maxLength", "minLength", "pattern"] {
+            map.remove(key);
+        }
+    }
+    // So do the ranges of numbers (a minimum of 1 would make a `NonZero`).
+    if matches!(
+        map.get("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    ) {
+        for key in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] {
             map.remove(key);
         }
     }
@@ -262,7 +324,8 @@ mod tests {
         }));
         assert_eq!(
             out["properties"]["a"],
-            json!({"type": "integer", "nullable": true, "minimum": 0, "exclusiveMinimum": true})
+            json!({"type": "integer", "nullable": true}),
+            "bounds are the server's to check"
         );
         assert_eq!(
             out["properties"]["b"]["items"],

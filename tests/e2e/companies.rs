@@ -138,7 +138,7 @@ async fn a_company_is_set_up_and_its_user_located(
             email: "dana@acme-dental.example".into(),
             name: "Dana Smith".into(),
             client_kind: types::ClientKind::Webapp,
-            locale: Some("fr".into()),
+            locale: Some(types::Locale::Fr),
             is_primary: Some(true),
         })
         .send()
@@ -154,7 +154,7 @@ async fn a_company_is_set_up_and_its_user_located(
         .into_inner();
     assert_eq!(found.items.len(), 1);
     assert_eq!(found.items[0].id, user.id);
-    assert_eq!(found.items[0].locale, "fr");
+    assert_eq!(found.items[0].locale, types::Locale::Fr);
     let by_id = client
         .user_get()
         .user_id(user.id)
@@ -208,13 +208,11 @@ async fn an_end_user_keeps_a_backed_up_company_item(
     let token = app
         .client
         .account_token_create()
-        .body(types::AccountSignIn {
+        .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
             partner_id: partner.uuid(),
             email: "lou@acme-law.example".into(),
-            auth_key: Some("lou's derived key".into()),
-            temporary_password: None,
-            recovery_verifier: None,
-        })
+            auth_key: "lou's derived key".into(),
+        }))
         .send()
         .await
         .expect("the user signs in")
@@ -308,7 +306,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
     let first = reset().await.expect("reset").into_inner();
     let retried = reset().await.expect("the retry answers").into_inner();
     assert_eq!(retried.id, first.id);
-    assert_eq!(first.status, "pending_user_action");
+    assert_eq!(first.status, types::ResetStatus::PendingUserAction);
     assert_eq!(
         (
             first.personal_items_purged,
@@ -332,8 +330,10 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .into_inner();
     assert!(
         matches!(
-            shown.email_status.as_deref(),
-            Some("queued" | "sending" | "sent")
+            shown.email_status,
+            Some(
+                types::EmailStatus::Queued | types::EmailStatus::Sending | types::EmailStatus::Sent
+            )
         ),
         "{:?}",
         shown.email_status
@@ -357,13 +357,13 @@ async fn an_end_user_keeps_a_backed_up_company_item(
     let restricted = app
         .client
         .account_token_create()
-        .body(types::AccountSignIn {
-            partner_id: partner.uuid(),
-            email: "lou@acme-law.example".into(),
-            auth_key: None,
-            temporary_password: Some(temporary.clone()),
-            recovery_verifier: None,
-        })
+        .body(types::AccountSignIn::TemporaryPasswordSignIn(
+            types::TemporaryPasswordSignIn {
+                partner_id: partner.uuid(),
+                email: "lou@acme-law.example".into(),
+                temporary_password: temporary.clone(),
+            },
+        ))
         .send()
         .await
         .expect("the temporary password signs in")
@@ -388,30 +388,28 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(finished.status, "completed");
+    assert_eq!(finished.status, types::ResetStatus::Completed);
     let again = app
         .client
         .account_token_create()
-        .body(types::AccountSignIn {
-            partner_id: partner.uuid(),
-            email: "lou@acme-law.example".into(),
-            auth_key: None,
-            temporary_password: Some(temporary),
-            recovery_verifier: None,
-        })
+        .body(types::AccountSignIn::TemporaryPasswordSignIn(
+            types::TemporaryPasswordSignIn {
+                partner_id: partner.uuid(),
+                email: "lou@acme-law.example".into(),
+                temporary_password: temporary,
+            },
+        ))
         .send()
         .await
         .expect_err("a temporary password works once");
     assert_eq!(again.status().map(|s| s.as_u16()), Some(401));
     app.client
         .account_token_create()
-        .body(types::AccountSignIn {
+        .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
             partner_id: partner.uuid(),
             email: "lou@acme-law.example".into(),
-            auth_key: Some("lou's new derived key".into()),
-            temporary_password: None,
-            recovery_verifier: None,
-        })
+            auth_key: "lou's new derived key".into(),
+        }))
         .send()
         .await
         .expect("the new key signs in");
@@ -427,7 +425,10 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         1,
         "the backed-up item survives as its copy"
     );
-    assert_eq!(copies.items[0].removal_reason.as_deref(), Some("purged"));
+    assert_eq!(
+        copies.items[0].removal_reason,
+        Some(types::RemovalReason::Purged)
+    );
     assert!(copies.items[0].expires_at.is_some());
 }
 
@@ -452,7 +453,7 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
             email: "wen@acme-web.example".into(),
             name: "Wen".into(),
             client_kind: types::ClientKind::Webapp,
-            locale: Some("ja".into()),
+            locale: Some(types::Locale::Ja),
             is_primary: None,
         },
         "wen's derived key",
@@ -518,16 +519,14 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(finished.status, "completed");
+    assert_eq!(finished.status, types::ResetStatus::Completed);
     app.client
         .account_token_create()
-        .body(types::AccountSignIn {
+        .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
             partner_id: partner.uuid(),
             email: "wen@acme-web.example".into(),
-            auth_key: Some("wen's new derived key".into()),
-            temporary_password: None,
-            recovery_verifier: None,
-        })
+            auth_key: "wen's new derived key".into(),
+        }))
         .send()
         .await
         .expect("the new key signs in");
@@ -561,16 +560,22 @@ async fn a_user_recovers_with_the_recovery_key_and_keeps_every_item(
     )
     .await;
     let sign_in = |auth_key: Option<&str>, recovery_verifier: Option<&str>| {
-        app.client
-            .account_token_create()
-            .body(types::AccountSignIn {
-                partner_id: partner.uuid(),
-                email: "kim@acme-keys.example".into(),
-                auth_key: auth_key.map(Into::into),
-                temporary_password: None,
-                recovery_verifier: recovery_verifier.map(Into::into),
-            })
-            .send()
+        let (partner_id, email) = (partner.uuid(), "kim@acme-keys.example".to_owned());
+        let body = match (auth_key, recovery_verifier) {
+            (Some(key), _) => types::AccountSignIn::KeySignIn(types::KeySignIn {
+                partner_id,
+                email,
+                auth_key: key.into(),
+            }),
+            (None, verifier) => {
+                types::AccountSignIn::RecoveryVerifierSignIn(types::RecoveryVerifierSignIn {
+                    partner_id,
+                    email,
+                    recovery_verifier: verifier.unwrap_or_default().into(),
+                })
+            }
+        };
+        app.client.account_token_create().body(body).send()
     };
     let kim = ClientBuilder::new(&app.server.base_url)
         .bearer_token(

@@ -27,7 +27,10 @@ async fn an_owner_session_makes_a_client_whose_session_works_until_removed(
         .api_clients_create()
         .body(types::NewApiClient {
             name: "PSA".into(),
-            scopes: vec!["partner:read".into(), "admins:read".into()],
+            scopes: vec![
+                types::ClientScope::PartnerRead,
+                types::ClientScope::AdminsRead,
+            ],
             companies: None,
         })
         .send()

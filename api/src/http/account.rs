@@ -26,11 +26,11 @@ use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{backup_profiles, outbox, resets, users};
-use crate::domain::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values;
 use crate::http::{AppState, request_id, throttled};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
@@ -44,9 +44,6 @@ pub const SCOPE_MASTER_PASSWORD: &str = "master-password:set";
 /// A restricted account token's scope, from signing in with a recovery
 /// key's verifier: its only use is `POST /v1/account/recovery`.
 pub const SCOPE_RECOVER: &str = "account:recover";
-
-/// The largest item (and backup copy), in bytes of ciphertext.
-pub const MAX_ITEM_BYTES: usize = 256 * 1024;
 
 /// An end user signed in with an account token.
 #[derive(Debug, Clone)]
@@ -214,29 +211,64 @@ impl FromRequest for RecoveringUser {
     }
 }
 
-/// An end user signing in.
+/// An end user signing in, as the server reads it; the contract describes
+/// it as [`AccountSignIn`], one of three shapes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInFields {
+    pub partner_id: uuid::Uuid,
+    pub email: crate::http::values::EmailAddress,
+    pub auth_key: Option<SecretString>,
+    pub temporary_password: Option<SecretString>,
+    pub recovery_verifier: Option<SecretString>,
+}
+
+/// An end user signing in: the partner, the email and exactly one
+/// credential.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AccountSignIn {
+    Key(KeySignIn),
+    TemporaryPassword(TemporaryPasswordSignIn),
+    RecoveryVerifier(RecoveryVerifierSignIn),
+}
+
+/// Signing in with the key derived from the master password.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AccountSignIn {
+pub struct KeySignIn {
     /// The user's partner (the MSP), as configured in the client.
     pub partner_id: uuid::Uuid,
-    pub email: String,
+    pub email: crate::http::values::EmailAddress,
     /// The authentication key the client derived from the master password
-    /// (never the master password itself), base64. Send exactly one of this,
-    /// `temporary_password` and `recovery_verifier`.
-    #[schema(value_type = Option<String>, format = Password)]
-    pub auth_key: Option<SecretString>,
-    /// The temporary master password a reset emailed (desktop users): the
-    /// token answered is restricted to setting a new master password
-    /// (`scope` `master-password:set`).
-    #[schema(value_type = Option<String>, format = Password)]
-    pub temporary_password: Option<SecretString>,
-    /// The verifier the client derived from the user's recovery key (as
-    /// registered with `PUT /v1/account/recovery-key`): the token answered
-    /// is restricted to `POST /v1/account/recovery` (`scope`
-    /// `account:recover`) and comes with the wrapped vault key.
-    #[schema(value_type = Option<String>, format = Password)]
-    pub recovery_verifier: Option<SecretString>,
+    /// (never the master password itself), base64.
+    #[schema(format = Password)]
+    pub auth_key: String,
+}
+
+/// Signing in with a reset's temporary master password (desktop users): the
+/// token answered is restricted to setting a new master password (`scope`
+/// `master-password:set`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemporaryPasswordSignIn {
+    pub partner_id: uuid::Uuid,
+    pub email: crate::http::values::EmailAddress,
+    #[schema(format = Password)]
+    pub temporary_password: String,
+}
+
+/// Signing in with the verifier the client derived from the user's recovery
+/// key (as registered with `PUT /v1/account/recovery-key`): the token
+/// answered is restricted to `POST /v1/account/recovery` (`scope`
+/// `account:recover`) and comes with the wrapped vault key.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryVerifierSignIn {
+    pub partner_id: uuid::Uuid,
+    pub email: crate::http::values::EmailAddress,
+    #[schema(format = Password)]
+    pub recovery_verifier: String,
 }
 
 /// An account token.
@@ -289,11 +321,10 @@ fn one_credential() -> ApiError {
 pub async fn account_token_create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Json(sign_in): Json<AccountSignIn>,
+    Json(sign_in): Json<SignInFields>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = PartnerId::from_uuid(sign_in.partner_id);
-    let email = Email::parse(&sign_in.email)
-        .map_err(|error| ApiError::invalid("email", error.to_string()))?;
+    let email = sign_in.email.0;
     let credentials = [
         sign_in.auth_key.is_some(),
         sign_in.temporary_password.is_some(),
@@ -455,9 +486,6 @@ pub struct NewMasterPassword {
     pub encrypted_vault_key: String,
 }
 
-/// The largest encrypted vault key, in bytes.
-const MAX_VAULT_KEY_BYTES: usize = 4096;
-
 /// Set a new master password (finishing a reset)
 ///
 /// With the restricted token from signing in with a reset's temporary
@@ -536,29 +564,14 @@ impl Material {
     /// The checks alone, cheap: what a client sent wrong answers 422 before
     /// any other work.
     fn validate(new: NewMasterPassword) -> Result<Checked, ApiError> {
-        let key_length = new.auth_key.expose_secret().len();
-        if !(16..=1024).contains(&key_length) {
-            return Err(ApiError::invalid(
-                "auth_key",
-                "must be 16 to 1,024 characters",
-            ));
-        }
-        let vault_key = STANDARD
-            .decode(new.encrypted_vault_key.as_bytes())
-            .ok()
-            .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
-            .ok_or_else(|| {
-                ApiError::invalid("encrypted_vault_key", "must be base64 of 1 to 4,096 bytes")
-            })?;
-        if new
-            .kdf_params
-            .as_ref()
-            .is_some_and(|p| p.chars().count() > 1024)
-        {
-            return Err(ApiError::invalid(
-                "kdf_params",
-                "must be at most 1,024 characters",
-            ));
+        values::checked("auth_key", new.auth_key.expose_secret(), values::AUTH_KEY)?;
+        let vault_key = values::base64(
+            "encrypted_vault_key",
+            &new.encrypted_vault_key,
+            values::VAULT_KEY,
+        )?;
+        if let Some(params) = &new.kdf_params {
+            values::checked("kdf_params", params, values::KDF_PARAMS)?;
         }
         Ok(Checked {
             auth_key: new.auth_key,
@@ -701,10 +714,7 @@ pub async fn account_reset_link_complete(
         kdf_params,
         encrypted_vault_key,
     } = completion;
-    let token_length = token.expose_secret().len();
-    if !(1..=256).contains(&token_length) {
-        return Err(ApiError::invalid("token", "must be 1 to 256 characters"));
-    }
+    values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
     // Cheap checks first; argon2 only once the link proved good.
     let checked = Material::validate(NewMasterPassword {
         auth_key,
@@ -834,20 +844,12 @@ pub async fn account_recovery_key_set(
 ) -> Result<HttpResponse, ApiError> {
     caller.authorize(&state)?;
     let verifier = registration.verifier.expose_secret();
-    let decoded = STANDARD.decode(verifier.as_bytes()).ok();
-    if !decoded.is_some_and(|v| (16..=64).contains(&v.len())) {
-        return Err(ApiError::invalid(
-            "verifier",
-            "must be base64 of 16 to 64 bytes",
-        ));
-    }
-    let wrapped = STANDARD
-        .decode(registration.wrapped_vault_key.as_bytes())
-        .ok()
-        .filter(|k| (1..=MAX_VAULT_KEY_BYTES).contains(&k.len()))
-        .ok_or_else(|| {
-            ApiError::invalid("wrapped_vault_key", "must be base64 of 1 to 4,096 bytes")
-        })?;
+    values::base64("verifier", verifier, values::RECOVERY_VERIFIER)?;
+    let wrapped = values::base64(
+        "wrapped_vault_key",
+        &registration.wrapped_vault_key,
+        values::VAULT_KEY,
+    )?;
     let verifier_hash = state
         .keys
         .keyed_hash(RECOVERY_VERIFIER, verifier.as_bytes());
@@ -1030,7 +1032,10 @@ pub struct VaultItemPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct VaultQuery {
+    /// `next_cursor` of the page before.
     pub cursor: Option<String>,
+    /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -1117,21 +1122,6 @@ fn check_item_id(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-fn decode(field: &str, raw: &str) -> Result<Vec<u8>, ApiError> {
-    let bytes = STANDARD
-        .decode(raw.trim())
-        .map_err(|_| ApiError::invalid(field, "must be base64"))?;
-    if bytes.len() > MAX_ITEM_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_ITEM_BYTES,
-        });
-    }
-    if bytes.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
-    }
-    Ok(bytes)
-}
-
 fn stale(current: i64) -> ApiError {
     ApiError::Conflict {
         code: "stale_revision",
@@ -1172,14 +1162,12 @@ pub async fn vault_item_put(
 ) -> Result<web::Json<VaultItemWritten>, ApiError> {
     caller.authorize(&state)?;
     let item = check_item_id(&path)?;
-    if put.replaces_revision < 0 {
-        return Err(ApiError::invalid("replaces_revision", "must be 0 or more"));
-    }
-    let ciphertext = decode("ciphertext", &put.ciphertext)?;
+    values::in_range("replaces_revision", put.replaces_revision, values::REVISION)?;
+    let ciphertext = values::base64("ciphertext", &put.ciphertext, values::ITEM)?;
     let copy = put
         .backup_copy
         .as_deref()
-        .map(|c| decode("backup_copy", c))
+        .map(|c| values::base64("backup_copy", c, values::ITEM))
         .transpose()?;
     let (partner, company, user) = (caller.partner, caller.company, caller.user);
     let profile = state

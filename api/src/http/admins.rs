@@ -23,6 +23,7 @@ use crate::http::caller::{Caller, Decider};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values::{EmailAddress, Name};
 use crate::ids::AdminId;
 
 const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
@@ -66,6 +67,7 @@ pub struct AdminView {
     pub role: AdminRole,
     /// A technician's assigned companies.
     pub companies: Vec<uuid::Uuid>,
+    #[schema(value_type = crate::http::vocabulary::Locale)]
     pub locale: String,
     /// Signed in with a one-time password that must still be replaced.
     pub must_change_password: bool,
@@ -98,6 +100,7 @@ pub struct PageQuery {
     /// `next_cursor` of the page before.
     pub cursor: Option<String>,
     /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -114,13 +117,13 @@ pub struct AdminPage {
 #[serde(deny_unknown_fields)]
 pub struct NewAdmin {
     /// Their sign-in name; unique across Custodian.
-    pub email: String,
-    /// 1 to 200 characters.
-    pub name: String,
+    pub email: EmailAddress,
+    pub name: Name,
     pub role: AdminRole,
     /// A technician's companies (for other roles, leave out).
     pub companies: Option<Vec<uuid::Uuid>>,
     /// en, fr, de, es, it, nl or ja; en when left out.
+    #[schema(value_type = Option<crate::http::vocabulary::Locale>)]
     pub locale: Option<String>,
 }
 
@@ -146,19 +149,11 @@ impl std::fmt::Debug for CreatedAdmin {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUpdate {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     /// Changing it revokes the admin's tokens.
     pub role: Option<AdminRole>,
     /// A technician's companies, replacing those before.
     pub companies: Option<Vec<uuid::Uuid>>,
-}
-
-/// An email address, lowercase and trimmed: one `@` with text on each side,
-/// at most 254 characters (RFC 5321). Delivery proves the rest.
-pub(crate) fn check_email(raw: &str) -> Result<String, ApiError> {
-    crate::domain::Email::parse(raw)
-        .map(crate::domain::Email::into_string)
-        .map_err(|error| ApiError::invalid("email", error.to_string()))
 }
 
 pub(crate) const LOCALE_LIST: &str = "en, fr, de, es, it, nl, ja";
@@ -174,12 +169,6 @@ pub(crate) fn check_locale(locale: Option<String>) -> Result<String, ApiError> {
             format!("must be one of {LOCALE_LIST}"),
         ))
     }
-}
-
-/// A name (of an admin, a company, a user, an API client, the partner):
-/// one line of 1 to 200 visible characters ([`crate::domain::text`]).
-pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
-    crate::domain::text::name(name).map_err(|error| ApiError::invalid("name", error.to_string()))
 }
 
 /// The admin a path names, of the caller's partner; otherwise 404.
@@ -342,8 +331,8 @@ pub async fn admins_create(
     caller
         .authorize(&state, Action::CreateAdmin { role }, &target)
         .await?;
-    let email = check_email(&new.email)?;
-    let name = check_name(&new.name)?;
+    let email = new.email.0.into_string();
+    let name = new.name.into_inner();
     let locale = check_locale(new.locale)?;
     let companies = check_companies(&state, &caller, role, new.companies).await?;
     let password = draw_secret(15);
@@ -459,7 +448,7 @@ pub async fn admin_update(
             &resource(&caller, id, &admin),
         )
         .await?;
-    let name = update.name.as_deref().map(check_name).transpose()?;
+    let name = update.name.map(Name::into_inner);
     let companies = match update.companies {
         Some(list) => Some(check_companies(&state, &caller, role, Some(list)).await?),
         // A technician who becomes something else keeps no companies.

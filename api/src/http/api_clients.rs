@@ -16,11 +16,12 @@ use crate::db::api_clients::{self, ApiClient};
 use crate::db::companies;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::admins::{PageQuery, check_name};
+use crate::http::admins::PageQuery;
 use crate::http::caller::{Actor, Caller};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values::Name;
 use crate::ids::ApiClientId;
 
 /// An integration credential (never its secret).
@@ -30,6 +31,7 @@ pub struct ApiClientView {
     pub id: uuid::Uuid,
     pub name: String,
     /// What the client may do, e.g. `users:read`, `resets:write`.
+    #[schema(value_type = Vec<crate::http::vocabulary::ClientScope>)]
     pub scopes: Vec<String>,
     /// The companies the client is limited to; `null` for all of the partner's.
     pub companies: Option<Vec<uuid::Uuid>>,
@@ -73,11 +75,12 @@ pub struct ApiClientPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiClient {
-    /// 1 to 200 characters, e.g. the integration's name.
-    pub name: String,
+    /// E.g. the integration's name.
+    pub name: Name,
     /// At least one of `partner:read`, `admins:read`, `api-clients:read`,
     /// `companies:read`, `companies:write`, `users:read`, `users:write`,
     /// `backup-profile:write`, `resets:read`, `resets:write`, `audit:read`.
+    #[schema(value_type = Vec<crate::http::vocabulary::ClientScope>, min_items = 1)]
     pub scopes: Vec<String>,
     /// Limits the client to these companies; leave out for all of the
     /// partner's (an empty list is refused: it would allow nothing).
@@ -208,7 +211,7 @@ pub async fn api_clients_create(
             },
         )
         .await?;
-    let name = check_name(&new.name)?;
+    let name = new.name.into_inner();
     let scopes = check_scopes(&new.scopes)?;
     let companies = match new.companies {
         None => None,

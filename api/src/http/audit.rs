@@ -32,6 +32,7 @@ pub struct AuditQuery {
     /// `next_cursor` of the page before.
     pub cursor: Option<String>,
     /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -42,13 +43,13 @@ pub struct AuditEventView {
     /// Its place in the partner's chain, from 1.
     pub seq: i64,
     pub occurred_at: Timestamp,
-    /// `admin`, `api_client`, `user`, `system` or `anonymous`.
+    #[schema(value_type = crate::http::vocabulary::ActorKind)]
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub action: String,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
-    /// `allow` or `deny`.
+    #[schema(value_type = crate::http::vocabulary::Decision)]
     pub decision: String,
     /// The Cedar policies that decided it.
     pub policy_ids: Vec<String>,

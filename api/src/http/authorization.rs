@@ -406,10 +406,10 @@ pub async fn authorization_check(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    if request.checks.len() > MAX_CHECKS {
+    if !(1..=MAX_CHECKS).contains(&request.checks.len()) {
         return Err(ApiError::invalid(
             "checks",
-            format!("at most {MAX_CHECKS} checks per request"),
+            format!("must hold 1 to {MAX_CHECKS} checks"),
         ));
     }
     let plans = request

@@ -15,15 +15,13 @@ use crate::db::backup_profiles::{self, BackupProfile, Settings};
 use crate::db::companies::{self, Company};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::admins::{PageQuery, check_name};
+use crate::http::admins::PageQuery;
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values::Name;
 use crate::ids::{CompanyId, PartnerId};
-
-/// The shortest and longest `retention_days`: a day, and ten years.
-pub const RETENTION_DAYS: std::ops::RangeInclusive<i32> = 1..=3650;
 
 /// A partner's customer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,15 +53,15 @@ pub struct CompanyPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCompany {
-    /// 1 to 200 characters. Two companies may share a name.
-    pub name: String,
+    /// Two companies may share a name.
+    pub name: Name,
 }
 
 /// Changes to a company; a field left out stays as it is.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompanyUpdate {
-    pub name: Option<String>,
+    pub name: Option<Name>,
 }
 
 /// The companies a caller is limited to; `None` for all of its partner's.
@@ -191,7 +189,7 @@ pub async fn companies_create(
             },
         )
         .await?;
-    let name = check_name(&new.name)?;
+    let name = new.name.into_inner();
     let now = state.clock.now();
     let company = Company {
         id: id.to_string(),
@@ -271,7 +269,7 @@ pub async fn company_update(
     caller
         .authorize(&state, Action::UpdateCompany, &resource(&caller, &company))
         .await?;
-    let Some(name) = update.name.as_deref().map(check_name).transpose()? else {
+    let Some(name) = update.name.map(Name::into_inner) else {
         return Ok(web::Json(view(company)));
     };
     let id = CompanyId::parse(&company.id).expect("stored ids parse");
@@ -364,19 +362,8 @@ fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
 /// Decodes and checks an X25519 public key: 32 bytes of standard base64
 /// (padding optional); stored padded.
 fn check_public_key(raw: &str) -> Result<String, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            "backup_public_key",
-            "must be an X25519 public key: 32 bytes, base64",
-        )
-    };
-    let trimmed = raw.trim().trim_end_matches('=');
-    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(trimmed)
-        .map_err(|_| bad())?;
-    if bytes.len() != 32 {
-        return Err(bad());
-    }
+    let bytes =
+        crate::http::values::base64("backup_public_key", raw, crate::http::values::PUBLIC_KEY)?;
     if bytes.iter().all(|b| *b == 0) {
         return Err(ApiError::invalid(
             "backup_public_key",
@@ -512,16 +499,11 @@ pub async fn backup_profile_update(
     if !if_match(&req, current.version)? {
         return Err(ApiError::PreconditionFailed);
     }
-    if !RETENTION_DAYS.contains(&update.retention_days) {
-        return Err(ApiError::invalid(
-            "retention_days",
-            format!(
-                "must be {} to {}",
-                RETENTION_DAYS.start(),
-                RETENTION_DAYS.end()
-            ),
-        ));
-    }
+    crate::http::values::in_range(
+        "retention_days",
+        update.retention_days.into(),
+        crate::http::values::RETENTION_DAYS,
+    )?;
     let key = update
         .backup_public_key
         .as_deref()
@@ -595,7 +577,7 @@ pub struct BackupCopyView {
     pub created_at: Timestamp,
     /// When the item was deleted or purged, if it was.
     pub item_removed_at: Option<Timestamp>,
-    /// `deleted` or `purged`.
+    #[schema(value_type = Option<crate::http::vocabulary::RemovalReason>)]
     pub removal_reason: Option<String>,
     /// When the copy is removed: `retention_days` after its item was
     /// deleted, purged or replaced by a newer revision; none while current.

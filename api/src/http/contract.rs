@@ -10,12 +10,15 @@
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Schema, SchemaType};
 use utoipa::openapi::security::{
     ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Server, Type,
 };
+
+use crate::http::values;
 
 use crate::error::PROBLEM_JSON;
 
@@ -296,10 +299,214 @@ fn drop_unused_responses(doc: &mut OpenApi) {
     }
 }
 
+/// What the server checks of a field beyond its type, stated where the
+/// handler's types cannot say it (a pattern must be a literal there), from
+/// the same constants the checks use.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// A length in characters.
+    Length { min: usize, max: usize },
+    /// Canonical padded base64 ([`values::BASE64_PATTERN`]), a length in
+    /// characters.
+    Base64 { min: usize, max: usize },
+    /// An integer range.
+    Range { min: i64, max: i64 },
+    /// An X25519 public key: 32 bytes of canonical base64, not all zero
+    /// ([`values::PUBLIC_KEY_PATTERN`]).
+    PublicKey,
+    /// How many items a list holds.
+    Items { min: usize, max: usize },
+}
+
+/// Each rule: the schema, the property, the rule.
+pub const RULES: &[(&str, &str, Rule)] = &[
+    ("NewMasterPassword", "auth_key", values::AUTH_KEY),
+    ("NewMasterPassword", "kdf_params", values::KDF_PARAMS),
+    (
+        "NewMasterPassword",
+        "encrypted_vault_key",
+        values::VAULT_KEY,
+    ),
+    ("ResetLinkCompletion", "token", values::LINK_TOKEN),
+    ("ResetLinkCompletion", "auth_key", values::AUTH_KEY),
+    ("ResetLinkCompletion", "kdf_params", values::KDF_PARAMS),
+    (
+        "ResetLinkCompletion",
+        "encrypted_vault_key",
+        values::VAULT_KEY,
+    ),
+    (
+        "RecoveryKeyRegistration",
+        "verifier",
+        values::RECOVERY_VERIFIER,
+    ),
+    (
+        "RecoveryKeyRegistration",
+        "wrapped_vault_key",
+        values::VAULT_KEY,
+    ),
+    ("PasswordChange", "new_password", values::NEW_PASSWORD),
+    ("VaultItemPut", "ciphertext", values::ITEM),
+    ("VaultItemPut", "backup_copy", values::ITEM),
+    ("VaultItemPut", "replaces_revision", values::REVISION),
+    (
+        "BackupProfileUpdate",
+        "retention_days",
+        values::RETENTION_DAYS,
+    ),
+    (
+        "BackupProfileUpdate",
+        "backup_public_key",
+        values::PUBLIC_KEY,
+    ),
+    (
+        "PartnerUpdate",
+        "temporary_secret_ttl_seconds",
+        values::SECRET_TTL,
+    ),
+    ("AuthorizationCheck", "checks", values::CHECKS),
+];
+
+/// Applies `rule` to a property's schema (inline, or the non-null member of
+/// a nullable one).
+fn apply(schema: &mut RefOr<Schema>, rule: Rule) -> bool {
+    let target = match schema {
+        RefOr::T(Schema::OneOf(one_of)) => one_of.items.iter_mut().find(|item| {
+            !matches!(item, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+        }),
+        other => Some(other),
+    };
+    match (target, rule) {
+        (Some(RefOr::T(Schema::Object(object))), Rule::Length { min, max }) => {
+            object.min_length = Some(min);
+            object.max_length = Some(max);
+            true
+        }
+        (Some(RefOr::T(Schema::Object(object))), Rule::Base64 { min, max }) => {
+            object.min_length = Some(min);
+            object.max_length = Some(max);
+            object.pattern = Some(values::BASE64_PATTERN.to_owned());
+            true
+        }
+        (Some(RefOr::T(Schema::Object(object))), Rule::PublicKey) => {
+            object.min_length = Some(44);
+            object.max_length = Some(44);
+            object.pattern = Some(values::PUBLIC_KEY_PATTERN.clone());
+            true
+        }
+        (Some(RefOr::T(Schema::Object(object))), Rule::Range { min, max }) => {
+            object.minimum = Some(min.into());
+            object.maximum = Some(max.into());
+            true
+        }
+        (Some(RefOr::T(Schema::Array(array))), Rule::Items { min, max }) => {
+            array.min_items = Some(min);
+            array.max_items = Some(max);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn refine(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (schema, property, rule) in RULES {
+        let applied = match components.schemas.get_mut(*schema) {
+            Some(RefOr::T(Schema::Object(object))) => object
+                .properties
+                .get_mut(*property)
+                .is_some_and(|found| apply(found, *rule)),
+            _ => false,
+        };
+        // A renamed field must not silently lose its rule.
+        assert!(
+            applied,
+            "the contract has no {schema}.{property} to apply {rule:?} to"
+        );
+    }
+}
+
+/// Which component schemas a request can carry: those a request body or
+/// parameter refers to, and what they refer to in turn.
+fn request_schemas(doc: &OpenApi) -> std::collections::BTreeSet<String> {
+    let value = serde_json::to_value(doc).expect("the document serializes");
+    let mut found = std::collections::BTreeSet::new();
+    let mut pending: Vec<String> = Vec::new();
+    for item in value["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+            references(&operation["requestBody"], &mut pending);
+            references(&operation["parameters"], &mut pending);
+        }
+    }
+    while let Some(name) = pending.pop() {
+        if found.insert(name.clone()) {
+            references(&value["components"]["schemas"][&name], &mut pending);
+        }
+    }
+    found
+}
+
+fn references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                into.push(name.to_owned());
+            }
+            map.values().for_each(|v| references(v, into));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| references(v, into)),
+        _ => {}
+    }
+}
+
+/// Members a response leaves out rather than sending `null`.
+const OMITTED_WHEN_EMPTY: &[(&str, &[&str])] = &[
+    ("Problem", &["instance", "request_id", "errors", "vault"]),
+    ("AccountTokenResponse", &["wrapped_vault_key"]),
+];
+
+/// A response's object carries every member, `null` when it has no value:
+/// say so (`required`), so clients need not guess which may be missing.
+fn mark_always_sent(doc: &mut OpenApi) {
+    let requests = request_schemas(doc);
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        if requests.contains(name) {
+            continue;
+        }
+        let RefOr::T(Schema::Object(object)) = schema else {
+            continue;
+        };
+        let omitted = OMITTED_WHEN_EMPTY
+            .iter()
+            .find(|(schema, _)| schema == name)
+            .map_or(&[][..], |(_, members)| *members);
+        for property in object.properties.keys() {
+            if !omitted.contains(&property.as_str()) && !object.required.contains(property) {
+                object.required.push(property.clone());
+            }
+        }
+    }
+}
+
 /// Applies the conventions to the whole document.
 pub fn finish(doc: &mut OpenApi) {
     doc.servers = Some(vec![Server::new("/")]);
     security_schemes(doc);
+    refine(doc);
+    mark_always_sent(doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         for operation in [
             &mut item.get,

@@ -26,6 +26,8 @@ pub mod strict;
 pub mod time;
 pub mod tokens;
 pub mod users;
+pub mod values;
+pub mod vocabulary;
 
 use std::sync::Arc;
 

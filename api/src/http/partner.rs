@@ -13,9 +13,6 @@ use crate::http::caller::Caller;
 use crate::http::extract::Json;
 use crate::http::time::Timestamp;
 
-/// Bounds of the temporary secret's lifetime: 5 minutes to 30 days.
-pub const TTL_BOUNDS: std::ops::RangeInclusive<i64> = 300..=2_592_000;
-
 /// A partner (an MSP) and its settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PartnerView {
@@ -48,8 +45,7 @@ impl From<Partner> for PartnerView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerUpdate {
-    /// 1 to 200 characters.
-    pub name: Option<String>,
+    pub name: Option<crate::http::values::Name>,
     pub links_for_everyone: Option<bool>,
     /// 300 (5 minutes) to 2592000 (30 days).
     pub temporary_secret_ttl_seconds: Option<i64>,
@@ -115,22 +111,13 @@ pub async fn partner_update(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    let name = update
-        .name
-        .as_deref()
-        .map(crate::http::admins::check_name)
-        .transpose()?;
-    if let Some(ttl) = update.temporary_secret_ttl_seconds
-        && !TTL_BOUNDS.contains(&ttl)
-    {
-        return Err(ApiError::InvalidValue {
-            field: "temporary_secret_ttl_seconds".into(),
-            message: format!(
-                "must be from {} to {}",
-                TTL_BOUNDS.start(),
-                TTL_BOUNDS.end()
-            ),
-        });
+    let name = update.name.map(crate::http::values::Name::into_inner);
+    if let Some(ttl) = update.temporary_secret_ttl_seconds {
+        crate::http::values::in_range(
+            "temporary_secret_ttl_seconds",
+            ttl,
+            crate::http::values::SECRET_TTL,
+        )?;
     }
     let changes = PartnerChanges {
         name,

@@ -30,6 +30,7 @@ use crate::http::companies::visible_within;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values::{Reason, Ticket};
 use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
 
 /// The confirmation phrase in every locale.
@@ -145,10 +146,10 @@ pub struct ResetRequest {
     /// Required when company items are not backed up: they will be lost.
     #[serde(default)]
     pub acknowledge_company_data_loss: bool,
-    /// Why (kept with the reset and in the audit log); at most 500 characters.
-    pub reason: Option<String>,
-    /// The ticket in the partner's PSA; at most 100 characters.
-    pub ticket: Option<String>,
+    /// Why (kept with the reset and in the audit log).
+    pub reason: Option<Reason>,
+    /// The ticket in the partner's PSA.
+    pub ticket: Option<Ticket>,
     /// The user's pending reset this one replaces, as the preview names it
     /// (`supersedes`). Without it, a user with a pending reset is not reset
     /// again (409 `reset_pending`): a double click, a second admin or a
@@ -160,7 +161,7 @@ pub struct ResetRequest {
 /// Who asked for a reset.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RequestedBy {
-    /// `admin` or `api_client`.
+    #[schema(value_type = crate::http::vocabulary::RequesterKind)]
     pub kind: String,
     pub id: uuid::Uuid,
 }
@@ -174,6 +175,7 @@ pub struct ResetView {
     /// `pending_user_action` until the user sets a new master password
     /// (`completed`), or a later reset replaces it (`superseded`), or its
     /// secret expires (`expired`).
+    #[schema(value_type = crate::http::vocabulary::ResetStatus)]
     pub status: String,
     pub delivery_kind: DeliveryKind,
     pub personal_items_purged: i64,
@@ -185,7 +187,8 @@ pub struct ResetView {
     pub reason: Option<String>,
     pub ticket: Option<String>,
     pub requested_by: RequestedBy,
-    /// The email's state: `queued`, `sending`, `sent`, `retrying` or `dead`.
+    /// The email's state in the outbox.
+    #[schema(value_type = Option<crate::http::vocabulary::EmailStatus>)]
     pub email_status: Option<String>,
     /// When the secret stops working.
     pub secret_expires_at: Timestamp,
@@ -319,23 +322,8 @@ pub async fn reset_preview_get(
     }))
 }
 
-/// The longest `reason` and `ticket`.
-const MAX_REASON: usize = 500;
-const MAX_TICKET: usize = 100;
-
 /// How long a response is kept under its `Idempotency-Key`.
 const IDEMPOTENCY_HOURS: i64 = 24;
-
-/// A note of the admin's: trimmed, bounded, without control characters;
-/// empty is none.
-fn check_note(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let value = crate::domain::text::line(&value, 0, max)
-        .map_err(|error| ApiError::invalid(field, error.to_string()))?;
-    Ok((!value.is_empty()).then_some(value))
-}
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -486,8 +474,8 @@ pub async fn reset_create(
             format!("must be `{CONFIRMATION}`{localized}, as the preview says"),
         ));
     }
-    let reason = check_note("reason", request.reason.clone(), MAX_REASON)?;
-    let ticket = check_note("ticket", request.ticket.clone(), MAX_TICKET)?;
+    let reason = request.reason.clone().and_then(Reason::into_text);
+    let ticket = request.ticket.clone().and_then(Ticket::into_text);
 
     let user_id = UserId::parse(&user.id).expect("stored ids parse");
     let acknowledge = request.acknowledge_company_data_loss;
@@ -844,11 +832,12 @@ pub struct ResetQuery {
     pub user_id: Option<uuid::Uuid>,
     /// Resets of this company's users only.
     pub company_id: Option<uuid::Uuid>,
-    /// `pending_user_action`, `completed`, `superseded` or `expired`.
+    #[param(value_type = Option<crate::http::vocabulary::ResetStatus>)]
     pub status: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// 1 to 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

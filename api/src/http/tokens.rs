@@ -650,10 +650,6 @@ pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
         .json(state.tokens.jwks())
 }
 
-/// The shortest and longest password an admin may choose (NIST SP 800-63B
-/// asks for at least 8; an admin plane asks for more).
-pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 12..=128;
-
 /// A new password for the caller.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -727,17 +723,11 @@ pub async fn password_change(
         )));
     };
     let id = *id;
-    let new_length = change.new_password.expose_secret().chars().count();
-    if !PASSWORD_LENGTH.contains(&new_length) {
-        return Err(ApiError::InvalidValue {
-            field: "new_password".into(),
-            message: format!(
-                "must be {} to {} characters",
-                PASSWORD_LENGTH.start(),
-                PASSWORD_LENGTH.end()
-            ),
-        });
-    }
+    crate::http::values::checked(
+        "new_password",
+        change.new_password.expose_secret(),
+        crate::http::values::NEW_PASSWORD,
+    )?;
     if change.new_password.expose_secret() == change.current_password.expose_secret() {
         return Err(ApiError::InvalidValue {
             field: "new_password".into(),

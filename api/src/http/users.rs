@@ -14,12 +14,13 @@ use crate::db::DbError;
 use crate::db::users::{self, NewUser, User, UserFilter};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::admins::{PageQuery, check_email, check_locale, check_name};
+use crate::http::admins::{PageQuery, check_locale};
 use crate::http::caller::{Caller, Verified};
 use crate::http::companies::{self, visible_within};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
+use crate::http::values::{EmailAddress, Name};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// Which client a user works in: it decides how a reset reaches them.
@@ -51,13 +52,14 @@ pub struct UserView {
     pub name: String,
     pub client_kind: ClientKind,
     /// en, fr, de, es, it, nl or ja: the language of the user's emails.
+    #[schema(value_type = crate::http::vocabulary::Locale)]
     pub locale: String,
     /// The company's primary user.
     pub is_primary: bool,
     /// The user registered a recovery key: they can set a new master
     /// password themselves and lose nothing, no reset needed.
     pub has_recovery_key: bool,
-    /// `invited`, `active`, `reset_pending` or `disabled`.
+    #[schema(value_type = crate::http::vocabulary::UserStatus)]
     pub status: String,
     /// When their master password was last reset.
     pub last_reset_at: Option<Timestamp>,
@@ -105,11 +107,11 @@ pub struct UserPage {
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Unique within the partner.
-    pub email: String,
-    /// 1 to 200 characters.
-    pub name: String,
+    pub email: EmailAddress,
+    pub name: Name,
     pub client_kind: ClientKind,
     /// en, fr, de, es, it, nl or ja; en when left out.
+    #[schema(value_type = Option<crate::http::vocabulary::Locale>)]
     pub locale: Option<String>,
     /// The company's primary user; a company has at most one.
     pub is_primary: Option<bool>,
@@ -120,17 +122,18 @@ pub struct NewUserRequest {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
-    /// Without regard to case, 1 to 200 characters and no control
-    /// characters: text with an `@` after its first character is the start
-    /// of an email (`dana@`, `dana@acme.example`); any other text is found
-    /// anywhere in the email or the name (`dan`, `@acme.example`, `smith`).
-    /// Left out, every user the caller may see.
-    pub q: Option<String>,
+    /// Without regard to case, with the rule of a name (one line of 1 to
+    /// 200 visible characters): text with an `@` after its first character
+    /// is the start of an email (`dana@`, `dana@acme.example`); any other
+    /// text is found anywhere in the email or the name (`dan`,
+    /// `@acme.example`, `smith`). Left out, every user the caller may see.
+    pub q: Option<Name>,
     /// Users of this company only.
     pub company_id: Option<uuid::Uuid>,
     /// `next_cursor` of the page before.
     pub cursor: Option<String>,
     /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -194,17 +197,7 @@ pub async fn users_search(
             &Resource::Partner(caller.partner),
         )
         .await?;
-    let text = match query.q.as_deref().map(str::trim) {
-        None => None,
-        Some(q) if q.chars().any(crate::domain::text::is_invisible) => {
-            return Err(ApiError::invalid(
-                "q",
-                "must not hold control, format or bidirectional-override characters",
-            ));
-        }
-        Some(q) if (1..=200).contains(&q.chars().count()) => Some(q.to_lowercase()),
-        Some(_) => return Err(ApiError::invalid("q", "must be 1 to 200 characters")),
-    };
+    let text = query.q.map(|q| q.into_inner().to_lowercase());
     let companies = visible_within(
         &caller.principal,
         query.company_id.map(CompanyId::from_uuid),
@@ -319,8 +312,8 @@ pub async fn company_users_create(
             },
         )
         .await?;
-    let email = check_email(&new.email)?;
-    let name = check_name(&new.name)?;
+    let email = new.email.0.into_string();
+    let name = new.name.into_inner();
     let locale = check_locale(new.locale)?;
     let is_primary = new.is_primary.unwrap_or(false);
     let now = state.clock.now();

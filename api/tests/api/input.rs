@@ -138,17 +138,20 @@ async fn look_alike_emails_are_one_user_or_refused(
     let (status, dana) = add(" Dana@Acme-Dental.example ").await;
     assert_eq!(status, 201, "{dana}");
     assert_eq!(dana["email"], "dana@acme-dental.example");
-    // The same address in another form is the same user.
-    let (status, problem) = add("ｄａｎａ@acme-dental.example").await;
+    // The same address in another case is the same user.
+    let (status, problem) = add("DANA@acme-dental.EXAMPLE").await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (409, Some("email_taken"))
     );
-    // Invisible or look-alike characters are refused.
+    // Invisible, look-alike or non-ASCII characters are refused: an address
+    // is ASCII (an internationalized domain in its xn-- form).
     for email in [
         "dana@acme-dental.example\u{200B}",
         "d\u{0430}na@acme-dental.example",
         "da\u{202E}na@acme-dental.example",
+        "ｄａｎａ@acme-dental.example",
+        "dana@acme\u{2011}dental.example",
         "Dana <dana@evil.example>",
     ] {
         let (status, problem) = add(email).await;
@@ -158,10 +161,8 @@ async fn look_alike_emails_are_one_user_or_refused(
             "{email:?}: {problem}"
         );
     }
-    // A look-alike domain is another domain, and it shows.
-    let (status, other) = add("dana@acme\u{2011}dental.example").await;
+    let (status, other) = add("dana@xn--acme-dntal-c7a.example").await;
     assert_eq!(status, 201, "{other}");
-    assert!(other["email"].as_str().unwrap().contains("xn--"), "{other}");
     // Admins follow the same rule.
     let (status, problem) = send(
         &server,

@@ -167,9 +167,9 @@ async fn items_keep_revisions_and_refuse_stale_writes(
             Some("replaces_revision"),
         ),
         (
-            json!({"profile": "personal", "replaces_revision": 0, "ciphertext": b64(&vec![7u8; 256 * 1024 + 1])}),
-            413,
-            None,
+            json!({"profile": "personal", "replaces_revision": 0, "ciphertext": b64(&vec![7u8; 256 * 1024 + 3])}),
+            422,
+            Some("ciphertext"),
         ),
     ] {
         let (got, problem) = put_item(&server, &token, "other", body).await;

@@ -430,6 +430,11 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
                 request = request.company_id(*company);
             }
             if let Some(status) = status {
+                let status: types::ResetStatus = status.parse().map_err(|_| {
+                    format!(
+                        "--status {status:?}: one of pending_user_action, completed, superseded, expired"
+                    )
+                })?;
                 request = request.status(status);
             }
             if let Some(cursor) = &page.cursor {
@@ -482,7 +487,7 @@ async fn admins(client: &Client, command: &AdminsCommand) -> Result<String, Stri
                         name: name.clone(),
                         role,
                         companies: (!companies.is_empty()).then(|| companies.clone()),
-                        locale: locale.clone(),
+                        locale: locale.as_deref().map(parse_locale).transpose()?,
                     })
                     .send(),
             )
@@ -522,7 +527,14 @@ async fn api_clients(client: &Client, command: &ApiClientsCommand) -> Result<Str
                     .api_clients_create()
                     .body(types::NewApiClient {
                         name: name.clone(),
-                        scopes: scopes.clone(),
+                        scopes: scopes
+                            .iter()
+                            .map(|scope| {
+                                scope
+                                    .parse()
+                                    .map_err(|_| format!("--scope {scope:?}: not a scope"))
+                            })
+                            .collect::<Result<_, _>>()?,
                         companies: (!companies.is_empty()).then(|| companies.clone()),
                     })
                     .send(),
@@ -645,7 +657,7 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
                         email: email.clone(),
                         name: name.clone(),
                         client_kind,
-                        locale: locale.clone(),
+                        locale: locale.as_deref().map(parse_locale).transpose()?,
                         is_primary: primary.then_some(true),
                     })
                     .send(),
@@ -738,4 +750,11 @@ where
 /// Pretty JSON of an answer.
 fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("a decoded answer serializes")
+}
+
+/// A `--locale` of the product's.
+fn parse_locale(locale: &str) -> Result<types::Locale, String> {
+    locale
+        .parse()
+        .map_err(|_| format!("--locale {locale:?}: one of en, fr, de, es, it, nl, ja"))
 }

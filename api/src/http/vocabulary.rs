@@ -1,0 +1,118 @@
+//! The closed sets of words the API reads and writes, as the contract
+//! publishes them: each field that holds one names its enum here
+//! (`#[schema(value_type = …)]`), so a client knows every value it can send
+//! or receive, and a fuzzer tries the others and sees them refused.
+//!
+//! These types exist for the contract only; the values are checked where
+//! they are read (a locale, a scope, a status filter: 422 otherwise) and
+//! written from the storage layer's own constants.
+
+use utoipa::ToSchema;
+
+/// A locale of the product's (emails and the confirmation word).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Locale {
+    En,
+    Fr,
+    De,
+    Es,
+    It,
+    Nl,
+    Ja,
+}
+
+/// A scope an API client may hold (see the `oauth2` security scheme).
+#[derive(ToSchema)]
+pub enum ClientScope {
+    #[schema(rename = "partner:read")]
+    PartnerRead,
+    #[schema(rename = "admins:read")]
+    AdminsRead,
+    #[schema(rename = "api-clients:read")]
+    ApiClientsRead,
+    #[schema(rename = "companies:read")]
+    CompaniesRead,
+    #[schema(rename = "companies:write")]
+    CompaniesWrite,
+    #[schema(rename = "users:read")]
+    UsersRead,
+    #[schema(rename = "users:write")]
+    UsersWrite,
+    #[schema(rename = "backup-profile:write")]
+    BackupProfileWrite,
+    #[schema(rename = "resets:read")]
+    ResetsRead,
+    #[schema(rename = "resets:write")]
+    ResetsWrite,
+    #[schema(rename = "audit:read")]
+    AuditRead,
+}
+
+/// Where a user stands: `invited` until the first key material is set,
+/// `active`, `reset_pending` between a reset and the new master password,
+/// `disabled`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum UserStatus {
+    Invited,
+    Active,
+    ResetPending,
+    Disabled,
+}
+
+/// Where a reset stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ResetStatus {
+    PendingUserAction,
+    Completed,
+    Superseded,
+    Expired,
+}
+
+/// Where a reset's email stands in the outbox.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum EmailStatus {
+    Queued,
+    Sending,
+    Sent,
+    Retrying,
+    Dead,
+}
+
+/// Who asked for a reset.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum RequesterKind {
+    Admin,
+    ApiClient,
+}
+
+/// Who acted, in an audit event.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ActorKind {
+    Admin,
+    ApiClient,
+    User,
+    System,
+    Anonymous,
+}
+
+/// What an audit event's authorization decided.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// Why a backup copy's item left the vault.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RemovalReason {
+    Deleted,
+    Purged,
+}
