@@ -125,6 +125,10 @@ pub enum ApiError {
     /// indistinguishable by design.
     #[error("not found")]
     NotFound,
+    /// A field names objects (companies, say) that are absent, of another
+    /// partner, or outside what the caller sees: the same answer for all.
+    #[error("{field} names an absent object")]
+    ReferenceNotFound { field: String },
     /// No route matches the request path.
     #[error("no route for {method} {path}")]
     RouteNotFound { method: Method, path: String },
@@ -316,7 +320,9 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::PreconditionRequired => "precondition_required",
             Self::PreconditionFailed => "precondition_failed",
-            Self::NotFound | Self::RouteNotFound { .. } => "not_found",
+            Self::NotFound | Self::RouteNotFound { .. } | Self::ReferenceNotFound { .. } => {
+                "not_found"
+            }
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::MigrationsPending { .. } => "migrations_pending",
@@ -391,6 +397,9 @@ impl ApiError {
                 "The object changed since the version If-Match names; read it again.".into()
             }
             Self::NotFound => "No such object.".into(),
+            Self::ReferenceNotFound { field } => {
+                format!("`{field}` names an object that does not exist.").into()
+            }
             Self::RouteNotFound { method, path } => format!("No route for {method} {path}.").into(),
             Self::MethodNotAllowed { method, allowed } => {
                 let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
@@ -424,6 +433,10 @@ impl ApiError {
             Self::UnknownField { field } => vec![FieldError {
                 field: field.clone(),
                 message: "unknown field".into(),
+            }],
+            Self::ReferenceNotFound { field } => vec![FieldError {
+                field: field.clone(),
+                message: "names an object that does not exist".into(),
             }],
             _ => Vec::new(),
         }

@@ -66,7 +66,7 @@ async fn an_owner_session_makes_a_client_whose_session_works_until_removed(
         .authorization_check()
         .body(types::AuthorizationCheck {
             checks: vec![types::Check {
-                action: "deleteApiClient".into(),
+                action: types::CheckedAction::DeleteApiClient,
                 resource: Some(types::ResourceRef {
                     type_: types::ResourceType::ApiClient,
                     id: Some(created.client.id),

@@ -1032,7 +1032,9 @@ pub struct VaultItemPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct VaultQuery {
-    /// `next_cursor` of the page before.
+    /// `next_cursor` of the page before (an item id): the page starts after
+    /// it.
+    #[param(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     pub cursor: Option<String>,
     /// 1 to 200; 50 when left out.
     #[param(minimum = 1, maximum = 200)]
@@ -1065,15 +1067,18 @@ pub async fn vault_items_list(
     let limit = paging::limit(query.limit)?;
     let after = query
         .cursor
-        .as_deref()
-        .map(|c| paging::decode("vault_item", c))
+        .map(|cursor| {
+            check_item_id(&cursor).map_err(|_| {
+                ApiError::invalid("cursor", "must be an item id, as next_cursor gives it")
+            })
+        })
         .transpose()?;
     let user = caller.user;
     let mut items = state
         .db
         .run(move |conn| vault::list(conn, user, after.as_deref(), limit + 1))
         .await?;
-    let next_cursor = paging::finish(&mut items, limit, "vault_item", |i| i.item_id.clone());
+    let next_cursor = paging::finish(&mut items, limit, |i| i.item_id.clone());
     Ok(web::Json(VaultItemPage {
         items: items.into_iter().map(item_view).collect(),
         next_cursor,

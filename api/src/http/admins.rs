@@ -97,8 +97,8 @@ fn view(admin: Admin, companies: Vec<String>) -> AdminView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// `next_cursor` of the page before.
-    pub cursor: Option<String>,
+    /// `next_cursor` of the page before: the page starts after it.
+    pub cursor: Option<uuid::Uuid>,
     /// 1 to 200; 50 when left out.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -233,10 +233,9 @@ async fn check_companies(
             .collect::<std::collections::HashSet<_>>()
             .len()
     {
-        return Err(ApiError::invalid(
-            "companies",
-            "names a company that does not exist",
-        ));
+        return Err(ApiError::ReferenceNotFound {
+            field: "companies".into(),
+        });
     }
     Ok(companies)
 }
@@ -270,7 +269,7 @@ pub async fn admins_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = paging::after_id("admin", query.cursor.as_deref())?;
+    let after = paging::after_id(query.cursor);
     let partner = caller.partner;
     let (mut admins, mut companies) = state
         .db
@@ -287,7 +286,7 @@ pub async fn admins_list(
             Ok((admins, companies))
         })
         .await?;
-    let next_cursor = paging::finish(&mut admins, limit, "admin", |a| a.id.clone());
+    let next_cursor = paging::finish(&mut admins, limit, |a| a.id.clone());
     let items = admins
         .into_iter()
         .map(|a| {
@@ -312,6 +311,7 @@ pub async fn admins_list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -426,7 +426,7 @@ pub async fn admin_get(
         (status = 200, description = "The admin, changed", body = AdminView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such admin in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin in the caller's partner, or `companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last owner cannot be demoted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),

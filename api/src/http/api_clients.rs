@@ -155,7 +155,7 @@ pub async fn api_clients_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = paging::after_id("api_client", query.cursor.as_deref())?;
+    let after = paging::after_id(query.cursor);
     let partner = caller.partner;
     let (mut clients, mut limits) = state
         .db
@@ -168,7 +168,7 @@ pub async fn api_clients_list(
             Ok((clients, limits))
         })
         .await?;
-    let next_cursor = paging::finish(&mut clients, limit, "api_client", |c| c.id.clone());
+    let next_cursor = paging::finish(&mut clients, limit, |c| c.id.clone());
     limits.truncate(clients.len());
     let items = clients
         .into_iter()
@@ -191,6 +191,7 @@ pub async fn api_clients_list(
         (status = 201, description = "Created", body = CreatedApiClient),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -215,16 +216,10 @@ pub async fn api_clients_create(
     let scopes = check_scopes(&new.scopes)?;
     let companies = match new.companies {
         None => None,
-        Some(list) if list.is_empty() => {
+        Some(list) if !(1..=1000).contains(&list.len()) => {
             return Err(ApiError::invalid(
                 "companies",
-                "must name at least one company; leave it out for all of them",
-            ));
-        }
-        Some(_) if scopes.iter().any(|s| s == "audit:read") => {
-            return Err(ApiError::invalid(
-                "scopes",
-                "audit:read is for clients of the whole partner (the audit log spans every company); leave out companies, or the scope",
+                "must name 1 to 1,000 companies; leave it out for all of them",
             ));
         }
         Some(list) => {
@@ -238,10 +233,9 @@ pub async fn api_clients_create(
                 .run(move |conn| companies::existing(conn, partner, &asked))
                 .await?;
             if found.len() != wanted.len() {
-                return Err(ApiError::invalid(
-                    "companies",
-                    "names a company that does not exist",
-                ));
+                return Err(ApiError::ReferenceNotFound {
+                    field: "companies".into(),
+                });
             }
             Some(wanted)
         }

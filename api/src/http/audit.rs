@@ -29,8 +29,10 @@ pub struct AuditQuery {
     pub from: Option<DateTime<Utc>>,
     /// Events before this time.
     pub to: Option<DateTime<Utc>>,
-    /// `next_cursor` of the page before.
-    pub cursor: Option<String>,
+    /// `next_cursor` of the page before (an event's `seq`): the page
+    /// starts after it.
+    #[param(minimum = 0)]
+    pub cursor: Option<i64>,
     /// 1 to 200; 50 when left out.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -117,16 +119,10 @@ pub async fn audit_events_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after_seq =
-        match query.cursor.as_deref() {
-            Some(cursor) => Some(paging::decode("audit", cursor)?.parse().map_err(|_| {
-                ApiError::InvalidValue {
-                    field: "cursor".into(),
-                    message: "is not a cursor this list gave".into(),
-                }
-            })?),
-            None => None,
-        };
+    if query.cursor.is_some_and(|seq| seq < 0) {
+        return Err(ApiError::invalid("cursor", "must be 0 or more"));
+    }
+    let after_seq = query.cursor;
     let filter = Filter {
         actor_id: query.actor_id,
         action: query.action,
@@ -142,7 +138,7 @@ pub async fn audit_events_list(
         .db
         .run(move |conn| audit::list(conn, partner, &filter))
         .await?;
-    let next_cursor = paging::finish(&mut events, limit, "audit", |e| e.seq.to_string());
+    let next_cursor = paging::finish(&mut events, limit, |e| e.seq.to_string());
     Ok(web::Json(AuditEventPage {
         items: events.into_iter().map(AuditEventView::from).collect(),
         next_cursor,

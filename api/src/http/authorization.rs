@@ -46,9 +46,8 @@ pub struct ResourceRef {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// An action of the policies' schema, e.g. `resetMasterPassword`,
-    /// `readUser`, `createAdmin`, `updatePartner`.
-    #[schema(example = "resetMasterPassword")]
+    /// An action of the policies' schema.
+    #[schema(value_type = crate::http::vocabulary::CheckedAction, example = "resetMasterPassword")]
     pub action: String,
     /// What the action is on. Left out: the caller's partner for actions on
     /// the partner, the caller themselves for `changeOwnPassword`, a new
@@ -106,74 +105,57 @@ fn expected_type(action: &str) -> Option<ResourceType> {
         | "createCompany"
         | "updateCompany"
         | "updateBackupProfile"
+        | "listUsers"
         | "createUser" => ResourceType::Company,
         "readUser" | "readReset" | "resetMasterPassword" | "purgeVault" => ResourceType::User,
         _ => return None,
     })
 }
 
-/// A check, validated: what to look up.
+/// A check, read: what to look up.
 struct Plan {
     reference: ResourceRef,
     action: String,
     role: Option<Role>,
     acknowledge: bool,
+    /// The check names no object of the kind its action is about (no id
+    /// where one is needed, or another kind): answered `not_found`.
+    names_nothing: bool,
 }
 
-/// Validates a check without touching the database; 422 names the field.
+/// Reads a check without touching the database. A check is a question: one
+/// that names no object of the kind its action applies to is answered
+/// `not_found`, and fields its action does not use (`role` outside
+/// `createAdmin`/`updateAdmin`, `acknowledge_company_data_loss` outside
+/// `purgeVault`) are not asked about. Only what the contract's schema
+/// refuses is a 422.
 fn plan(caller: &Caller, index: usize, check: &Check) -> Result<Plan, ApiError> {
-    let field = |name: &str| format!("checks[{index}].{name}");
     let action = check.action.as_str();
     let kind = expected_type(action).ok_or_else(|| {
         ApiError::invalid(
-            field("action"),
+            format!("checks[{index}].action"),
             "is not an action of the policies (e.g. readUser, resetMasterPassword)",
         )
     })?;
-    let mut reference = match &check.resource {
-        Some(given) if given.kind != kind => {
-            return Err(ApiError::invalid(
-                field("resource.type"),
-                format!(
-                    "must be {} for {action}",
-                    serde_json::to_value(kind).expect("a type serializes")
-                ),
-            ));
-        }
-        Some(given) => given.clone(),
-        None => ResourceRef { kind, id: None },
-    };
+    let mut reference = check
+        .resource
+        .clone()
+        .unwrap_or(ResourceRef { kind, id: None });
     let creates = matches!(action, "createAdmin" | "createApiClient" | "createCompany");
     let needs_id = !(creates || kind == ResourceType::Partner || action == "changeOwnPassword");
-    if needs_id && reference.id.is_none() {
-        return Err(ApiError::invalid(
-            field("resource.id"),
-            format!(
-                "{action} needs the id of the {}",
-                serde_json::to_value(kind).expect("a type serializes")
-            ),
-        ));
-    }
-    if kind == ResourceType::Partner && reference.id.is_none() {
+    let names_nothing = reference.kind != kind || (needs_id && reference.id.is_none());
+    if kind == ResourceType::Partner && reference.id.is_none() && !names_nothing {
         reference.id = Some(caller.partner.uuid());
-    }
-    if check.role.is_some() && !matches!(action, "createAdmin" | "updateAdmin") {
-        return Err(ApiError::invalid(
-            field("role"),
-            "applies to createAdmin and updateAdmin only",
-        ));
-    }
-    if check.acknowledge_company_data_loss.is_some() && action != "purgeVault" {
-        return Err(ApiError::invalid(
-            field("acknowledge_company_data_loss"),
-            "applies to purgeVault only",
-        ));
     }
     Ok(Plan {
         reference,
         action: action.to_owned(),
-        role: check.role.map(Role::from),
-        acknowledge: check.acknowledge_company_data_loss.unwrap_or(false),
+        role: check
+            .role
+            .filter(|_| matches!(action, "createAdmin" | "updateAdmin"))
+            .map(Role::from),
+        acknowledge: action == "purgeVault" && check.acknowledge_company_data_loss.unwrap_or(false),
+        names_nothing,
     })
 }
 
@@ -282,6 +264,7 @@ fn resolve(
         | "readBackupProfile"
         | "updateCompany"
         | "updateBackupProfile"
+        | "listUsers"
         | "createUser" => {
             let company = CompanyId::from_uuid(id);
             // A company outside the caller's is absent to it, as it is to
@@ -425,7 +408,10 @@ pub async fn authorization_check(
         .run(move |conn| {
             let resolved = plans
                 .iter()
-                .map(|plan| resolve(conn, &principal, partner, plan))
+                .map(|plan| match plan.names_nothing {
+                    true => Ok(None),
+                    false => resolve(conn, &principal, partner, plan),
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((plans, resolved))
         })

@@ -138,14 +138,14 @@ pub async fn companies_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = paging::after_id("company", query.cursor.as_deref())?;
+    let after = paging::after_id(query.cursor);
     let partner = caller.partner;
     let visible = visible_companies(&caller.principal);
     let (page, next_cursor) = paging::permitted_page(
         &state,
         &caller,
         Action::ReadCompany,
-        ("company", limit),
+        limit,
         move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
         |c| c.id.clone(),
         move |c| company_resource(partner, c),
@@ -495,10 +495,8 @@ pub async fn backup_profile_update(
             &resource(&caller, &company),
         )
         .await?;
-    let current = load_profile(&state, &caller, &company).await?;
-    if !if_match(&req, current.version)? {
-        return Err(ApiError::PreconditionFailed);
-    }
+    // The body is checked before the precondition (RFC 9110 §13.2.1: a
+    // request that would fail without its precondition fails that way).
     crate::http::values::in_range(
         "retention_days",
         update.retention_days.into(),
@@ -514,6 +512,10 @@ pub async fn backup_profile_update(
             "backup_public_key",
             "is required while backup_all_company_items is on",
         ));
+    }
+    let current = load_profile(&state, &caller, &company).await?;
+    if !if_match(&req, current.version)? {
+        return Err(ApiError::PreconditionFailed);
     }
     let settings = Settings {
         backup_all_company_items: update.backup_all_company_items,
@@ -624,11 +626,7 @@ pub async fn backups_list(
         )
         .await?;
     let limit = paging::limit(query.limit)?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| paging::decode("backup_copy", c))
-        .transpose()?;
+    let after = query.cursor.map(|c| c.to_string());
     let company_id = company.id.clone();
     let mut copies = state
         .db
@@ -636,7 +634,7 @@ pub async fn backups_list(
             crate::db::vault::copies_of_company(conn, &company_id, after.as_deref(), limit + 1)
         })
         .await?;
-    let next_cursor = paging::finish(&mut copies, limit, "backup_copy", |c| c.id.clone());
+    let next_cursor = paging::finish(&mut copies, limit, |c| c.id.clone());
     let items = copies.into_iter().map(copy_view).collect();
     Ok(web::Json(BackupCopyPage { items, next_cursor }))
 }

@@ -365,6 +365,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
         values::SECRET_TTL,
     ),
     ("AuthorizationCheck", "checks", values::CHECKS),
+    ("NewApiClient", "companies", values::CLIENT_COMPANIES),
 ];
 
 /// Applies `rule` to a property's schema (inline, or the non-null member of

@@ -422,7 +422,7 @@ struct ResetEmail<'a> {
     security(("oauth2" = [])),
     params(
         ("user_id" = uuid::Uuid, Path, description = "The user's id"),
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255, description = "Makes a retry answer the first result instead of resetting again (kept 24 h)"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of resetting again (kept 24 h)"),
     ),
     request_body = ResetRequest,
     responses(
@@ -834,8 +834,8 @@ pub struct ResetQuery {
     pub company_id: Option<uuid::Uuid>,
     #[param(value_type = Option<crate::http::vocabulary::ResetStatus>)]
     pub status: Option<String>,
-    /// From a previous page's `next_cursor`.
-    pub cursor: Option<String>,
+    /// `next_cursor` of the page before: the page starts after it.
+    pub cursor: Option<uuid::Uuid>,
     /// 1 to 200; 50 when absent.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -900,7 +900,7 @@ pub async fn resets_list(
         companies,
         user: query.user_id.map(UserId::from_uuid),
         status: query.status,
-        after: paging::after_id("reset", query.cursor.as_deref())?,
+        after: paging::after_id(query.cursor),
         limit: limit + 1,
     };
     let partner = caller.partner;
@@ -908,7 +908,7 @@ pub async fn resets_list(
         &state,
         &caller,
         Action::ReadReset,
-        ("reset", limit),
+        limit,
         move |conn| resets::list(conn, partner, &filter),
         |(r, _)| r.id.clone(),
         move |(r, _)| reset_resource(partner, r),

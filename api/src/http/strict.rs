@@ -116,12 +116,21 @@ impl<'de> de::Deserializer<'de> for Strict {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(b),
             Value::Number(n) => {
+                let float = n.as_f64().unwrap_or(f64::NAN);
                 if let Some(u) = n.as_u64() {
                     visitor.visit_u64(u)
                 } else if let Some(i) = n.as_i64() {
                     visitor.visit_i64(i)
+                } else if float.fract() == 0.0 && float.abs() < 9.0e15 {
+                    // `2047.0` is an integer, as JSON Schema counts them;
+                    // below 2^53 it is exactly one.
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        reason = "a whole number below 2^53"
+                    )]
+                    visitor.visit_i64(float as i64)
                 } else {
-                    visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN))
+                    visitor.visit_f64(float)
                 }
             }
             Value::String(s) => visitor.visit_string(s),
@@ -377,6 +386,14 @@ mod tests {
         }
         let error = decode(r#"{"name":"a","inner":{"kind":0}}"#).unwrap_err();
         assert!(error.contains("one of personal, company"), "{error}");
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let outer = decode(r#"{"name":"a","count":7.0}"#).unwrap();
+        assert_eq!(outer.count, Some(7));
+        let error = decode(r#"{"name":"a","count":7.5}"#).unwrap_err();
+        assert!(error.ends_with("at count"), "{error}");
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub struct UserQuery {
     pub q: Option<Name>,
     /// Users of this company only.
     pub company_id: Option<uuid::Uuid>,
-    /// `next_cursor` of the page before.
-    pub cursor: Option<String>,
+    /// `next_cursor` of the page before: the page starts after it.
+    pub cursor: Option<uuid::Uuid>,
     /// 1 to 200; 50 when left out.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -143,18 +143,18 @@ async fn page(
     state: &AppState,
     caller: &Caller,
     mut filter: UserFilter,
-    cursor: Option<&str>,
+    cursor: Option<uuid::Uuid>,
     limit: Option<u32>,
 ) -> Result<UserPage, ApiError> {
     let limit = paging::limit(limit)?;
     filter.limit = limit + 1;
-    filter.after = paging::after_id("user", cursor)?;
+    filter.after = paging::after_id(cursor);
     let partner = caller.partner;
     let (found, next_cursor) = paging::permitted_page(
         state,
         caller,
         Action::ReadUser,
-        ("user", limit),
+        limit,
         move |conn| users::list(conn, partner, &filter),
         |u| u.id.clone(),
         move |u| resource(partner, u),
@@ -208,14 +208,7 @@ pub async fn users_search(
         ..UserFilter::default()
     };
     Ok(web::Json(
-        page(
-            &state,
-            &caller,
-            filter,
-            query.cursor.as_deref(),
-            query.limit,
-        )
-        .await?,
+        page(&state, &caller, filter, query.cursor, query.limit).await?,
     ))
 }
 
@@ -259,14 +252,7 @@ pub async fn company_users_list(
         ..UserFilter::default()
     };
     Ok(web::Json(
-        page(
-            &state,
-            &caller,
-            filter,
-            query.cursor.as_deref(),
-            query.limit,
-        )
-        .await?,
+        page(&state, &caller, filter, query.cursor, query.limit).await?,
     ))
 }
 

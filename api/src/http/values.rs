@@ -194,10 +194,11 @@ pub const ITEM: Rule = Rule::Base64 {
     min: 4,
     max: base64_chars(256 * 1024),
 };
-/// The revision a vault write replaces: 0 for a new item.
+/// The revision a vault write replaces: 0 for a new item (the revision
+/// written is one more, so the last is never replaced).
 pub const REVISION: Rule = Rule::Range {
     min: 0,
-    max: i64::MAX,
+    max: i64::MAX - 1,
 };
 /// How long backup copies are kept: a day to ten years.
 pub const RETENTION_DAYS: Rule = Rule::Range { min: 1, max: 3650 };
@@ -227,6 +228,8 @@ pub const SECRET_TTL: Rule = Rule::Range {
 };
 /// Checks in one authorization request.
 pub const CHECKS: Rule = Rule::Items { min: 1, max: 100 };
+/// The companies an API client is limited to, when it is.
+pub const CLIENT_COMPANIES: Rule = Rule::Items { min: 1, max: 1000 };
 
 /// Checks `raw` against a [`Rule::Length`] (characters) or decodes it
 /// against a [`Rule::Base64`]; a 422 naming `field` otherwise.

@@ -116,3 +116,36 @@ pub enum RemovalReason {
     Deleted,
     Purged,
 }
+
+/// An action a portal may ask about (`POST /v1/authorization/check`).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub enum CheckedAction {
+    ReadPartner,
+    UpdatePartner,
+    ListAdmins,
+    ListApiClients,
+    ListCompanies,
+    SearchUsers,
+    ListResets,
+    ReadAudit,
+    CheckAuthorization,
+    ChangeOwnPassword,
+    ReadAdmin,
+    CreateAdmin,
+    UpdateAdmin,
+    DeleteAdmin,
+    CreateApiClient,
+    DeleteApiClient,
+    ReadCompany,
+    ReadBackupProfile,
+    CreateCompany,
+    UpdateCompany,
+    UpdateBackupProfile,
+    ListUsers,
+    CreateUser,
+    ReadUser,
+    ReadReset,
+    ResetMasterPassword,
+    PurgeVault,
+}

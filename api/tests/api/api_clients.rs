@@ -302,10 +302,6 @@ async fn creation_checks_its_values_and_changes_nothing_when_refused(
             "companies",
         ),
         (
-            json!({"name": "x", "scopes": ["users:read"], "companies": [company, theirs]}),
-            "companies",
-        ),
-        (
             json!({"name": "x", "scopes": ["users:read"], "secret": "mine"}),
             "secret",
         ),
@@ -321,6 +317,13 @@ async fn creation_checks_its_values_and_changes_nothing_when_refused(
         assert_eq!(status, 422, "{body}: {problem}");
         assert_eq!(problem["errors"][0]["field"], field, "{body}");
     }
+    // Another partner's company is as absent as none: 404 naming the field.
+    let body = json!({"name": "x", "scopes": ["users:read"], "companies": [company, theirs]});
+    let (status, problem) = send(&server, &owner, "POST", "/v1/api-clients", Some(body)).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (404, Some("companies"))
+    );
     let (status, page) = send(&server, &owner, "GET", "/v1/api-clients", None).await;
     assert_eq!(
         (status, page["items"].as_array().map(Vec::len)),

@@ -438,7 +438,7 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
                 request = request.status(status);
             }
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -459,7 +459,7 @@ async fn admins(client: &Client, command: &AdminsCommand) -> Result<String, Stri
         AdminsCommand::List(page) => {
             let mut request = client.admins_list();
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -510,7 +510,7 @@ async fn api_clients(client: &Client, command: &ApiClientsCommand) -> Result<Str
         ApiClientsCommand::List(page) => {
             let mut request = client.api_clients_list();
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -580,7 +580,7 @@ async fn audit(client: &Client, command: &AuditCommand) -> Result<String, String
                 request = request.to(*to);
             }
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<i64>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -596,7 +596,7 @@ async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String
         CompaniesCommand::List(page) => {
             let mut request = client.companies_list();
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -630,7 +630,7 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
                 request = request.company_id(*company);
             }
             if let Some(cursor) = &page.cursor {
-                request = request.cursor(cursor);
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
             if let Some(limit) = page.limit {
                 request = request.limit(limit);
@@ -757,4 +757,12 @@ fn parse_locale(locale: &str) -> Result<types::Locale, String> {
     locale
         .parse()
         .map_err(|_| format!("--locale {locale:?}: one of en, fr, de, es, it, nl, ja"))
+}
+
+/// A `--cursor`: the `next_cursor` a page gave (an id, or an audit event's
+/// `seq`).
+fn parse_cursor<T: std::str::FromStr>(cursor: &str) -> Result<T, String> {
+    cursor
+        .parse()
+        .map_err(|_| format!("--cursor {cursor:?}: not a next_cursor this list gave"))
 }
