@@ -19,6 +19,49 @@ use prometheus_client::registry::{Registry, Unit};
 /// The media type of the `/metrics` body.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The media type of the Prometheus text format, for scrapers that ask for
+/// `text/plain`.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The same metrics in the Prometheus text format 0.0.4, from their
+/// OpenMetrics form: a counter's family is named as its samples are
+/// (`…_total`), and what 0.0.4 has no word for (`# UNIT`, `# EOF`, a
+/// counter's `_created` sample) is left out.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let described = ["# HELP ", "# TYPE "]
+            .iter()
+            .find_map(|prefix| line.strip_prefix(prefix).map(|rest| (*prefix, rest)));
+        if let Some((prefix, rest)) = described {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.contains(name) {
+                out.push_str(&format!("{prefix}{name}_total {tail}\n"));
+                continue;
+            }
+        } else {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            let created = name
+                .strip_suffix("_created")
+                .is_some_and(|family| counters.contains(family));
+            if created {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The route label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -169,6 +212,35 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples() {
+        let metrics = Metrics::default();
+        metrics.observe_request("GET", "/healthz", 200, Duration::from_millis(3));
+        metrics.email("master_password_reset", "sent");
+        let openmetrics = metrics.render(PoolUsage {
+            connections: 2,
+            idle: 1,
+            max: 16,
+        });
+        let text = prometheus_text(&openmetrics);
+        assert!(
+            text.contains("# TYPE custodian_http_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("# HELP custodian_http_requests_total HTTP requests"));
+        assert!(text.contains("custodian_http_requests_total{"));
+        assert!(text.contains("# TYPE custodian_http_request_duration_seconds histogram"));
+        assert!(text.contains("# TYPE custodian_db_pool_connections gauge"));
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        // Every family has its HELP.
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!(types, helps);
+    }
 
     #[test]
     fn renders_requests_latency_and_pool() {

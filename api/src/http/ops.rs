@@ -92,19 +92,42 @@ pub async fn readiness_get(state: web::Data<AppState>) -> Result<web::Json<Readi
 
 /// Metrics
 ///
-/// Prometheus metrics in the OpenMetrics text format: requests and their
-/// latency by method, route template and status, and database pool usage.
+/// Requests and their latency by method, route template and status,
+/// outbox deliveries, and database pool usage: in the OpenMetrics text
+/// format, or the Prometheus text format 0.0.4 for a client that accepts
+/// `text/plain` and not OpenMetrics.
 #[utoipa::path(
     operation_id = "metrics_get",
     tag = "operations",
-    responses((status = 200, description = "OpenMetrics text", body = String,
-        content_type = "application/openmetrics-text")),
+    responses((status = 200, description = "The metrics, as the Accept header asks",
+        content(
+            (String = "application/openmetrics-text"),
+            (String = "text/plain"),
+        ),
+        headers(("Vary" = String, description = "Accept: the format follows it")))),
 )]
 #[get("/metrics")]
-pub async fn metrics_get(state: web::Data<AppState>) -> HttpResponse {
-    let body = state.metrics.render(state.db.usage());
+pub async fn metrics_get(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let accept = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
+    let openmetrics = state.metrics.render(state.db.usage());
+    let text = accept.contains("text/plain") && !accept.contains("application/openmetrics-text");
+    let (content_type, body) = if text {
+        (
+            metrics::TEXT_CONTENT_TYPE,
+            metrics::prometheus_text(&openmetrics),
+        )
+    } else {
+        (metrics::CONTENT_TYPE, openmetrics)
+    };
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, metrics::CONTENT_TYPE))
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::VARY, "Accept"))
         .body(body)
 }
 

@@ -356,3 +356,71 @@ async fn times_have_six_digits_and_read_back_as_answered(
     let (_, admins) = send(&server, &owner, "GET", "/v1/admins", None).await;
     six_digits(&admins["items"][0]["created_at"]);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn metrics_follow_the_accept_header(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let scrape = |accept: Option<&'static str>| {
+        let mut request = reqwest::Client::new().get(format!("{}/metrics", server.base_url));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(response.headers()["vary"], "Accept");
+            (content_type, response.text().await.unwrap())
+        }
+    };
+    let (content_type, open) = scrape(None).await;
+    assert!(content_type.starts_with("application/openmetrics-text"));
+    assert!(open.ends_with("# EOF\n"));
+    let (content_type, _) = scrape(Some(
+        "application/openmetrics-text; version=1.0.0,text/plain;q=0.5",
+    ))
+    .await;
+    assert!(content_type.starts_with("application/openmetrics-text"));
+    let (content_type, text) = scrape(Some("text/plain")).await;
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(
+        text.contains("# TYPE custodian_http_requests_total counter"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"));
+    // promtool, where it is installed, finds nothing to say of either.
+    for (format, body) in [("text", &text), ("OpenMetrics", &open)] {
+        let Ok(mut promtool) = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("SKIPPED: promtool check metrics, because promtool is not installed");
+            return;
+        };
+        use std::io::Write;
+        promtool
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        let output = promtool.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && said.trim().is_empty(),
+            "{format}: {said}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod api_clients;
 mod audit;
 mod authz;
 mod binary;
+mod browser;
 mod check;
 mod companies;
 mod contract;
