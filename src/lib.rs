@@ -21,4 +21,13 @@ impl TestApp {
             .expect("a client of the test server");
         Some(Self { server, client })
     }
+
+    /// The bootstrapped partner's id: its admins sign in with it.
+    pub fn partner(&self) -> uuid::Uuid {
+        self.server
+            .owner
+            .partner_id
+            .parse()
+            .expect("the partner's id is a UUID")
+    }
 }

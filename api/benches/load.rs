@@ -154,6 +154,7 @@ async fn run(backend: Backend, baseline: f64) {
         let (email, password) = server.create_admin(Role::Admin, &[]).await;
         forms.push(vec![
             ("grant_type", "password".to_owned()),
+            ("partner_id", server.owner.partner_id.clone()),
             ("username", email),
             ("password", password),
         ]);
@@ -177,6 +178,7 @@ async fn run(backend: Backend, baseline: f64) {
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", &server.owner.partner_id),
             ("username", &email),
             ("password", &password),
         ])

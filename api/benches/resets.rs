@@ -301,6 +301,7 @@ async fn run(backend: Backend) {
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", &server.owner.partner_id),
             ("username", &email),
             ("password", &password),
         ])

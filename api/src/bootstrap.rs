@@ -124,10 +124,12 @@ pub fn announcement(created: &Bootstrapped) -> String {
     use secrecy::ExposeSecret;
     format!(
         "Created the first partner, {name:?}, and its owner admin.\n\
+         \x20 partner:    {partner}\n\
          \x20 sign in as: {email}\n\
          \x20 password:   {password}\n\
          This password is shown only now and works once: the first sign-in must set a new one.\n",
         name = created.partner_name,
+        partner = created.partner_id,
         email = created.owner_email,
         password = created.one_time_password.expose_secret(),
     )

@@ -212,7 +212,7 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         code: "email_taken",
         status: StatusCode::CONFLICT,
         title: "Email taken",
-        description: "Another account already signs in with this email.",
+        description: "Another admin of the partner, or another user of the partner, already has this email.",
     },
     ProblemType {
         code: "primary_user_exists",

@@ -30,8 +30,10 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// How a session signs in. Secrets are never printed by `Debug`.
 #[derive(Clone)]
 pub enum Credentials {
-    /// An admin: `grant_type=password`.
+    /// An admin of a partner: `grant_type=password` (an email is unique
+    /// within a partner, so sign-in names both).
     Password {
+        partner_id: uuid::Uuid,
         username: String,
         password: SecretString,
     },
@@ -43,8 +45,13 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    pub fn password(username: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn password(
+        partner_id: uuid::Uuid,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self::Password {
+            partner_id,
             username: username.into(),
             password: SecretString::from(password.into()),
         }
@@ -60,6 +67,7 @@ impl Credentials {
     fn request(&self, scope: Option<&str>) -> Result<types::TokenRequest, SessionError> {
         let mut request = types::TokenRequest {
             grant_type: types::GrantType::Password,
+            partner_id: None,
             username: None,
             password: None,
             client_id: None,
@@ -67,8 +75,13 @@ impl Credentials {
             scope: scope.map(str::to_owned),
         };
         match self {
-            Self::Password { username, password } => {
+            Self::Password {
+                partner_id,
+                username,
+                password,
+            } => {
                 request.grant_type = types::GrantType::Password;
+                request.partner_id = Some(*partner_id);
                 request.username = Some(username.clone());
                 request.password = Some(password.expose_secret().to_owned());
             }
@@ -92,8 +105,13 @@ impl Credentials {
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Password { username, .. } => f
+            Self::Password {
+                partner_id,
+                username,
+                ..
+            } => f
                 .debug_struct("Password")
+                .field("partner_id", partner_id)
                 .field("username", username)
                 .finish_non_exhaustive(),
             Self::ClientCredentials { client_id, .. } => f

@@ -30,7 +30,7 @@ async fn user_of_new_company(
     let (email, password) = app.server.create_admin(role, &[]).await;
     let admin = Session::new(
         ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
+        Credentials::password(app.partner(), email, password),
     )
     .client()
     .await
@@ -83,7 +83,7 @@ async fn a_company_is_set_up_and_its_user_located(
     let (email, password) = app.server.create_admin(Role::Admin, &[]).await;
     let session = Session::new(
         ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
+        Credentials::password(app.partner(), email, password),
     );
     let client = session.client().await.expect("signed in");
     let company = client

@@ -18,7 +18,7 @@ async fn an_owner_session_makes_a_client_whose_session_works_until_removed(
     let (email, password) = app.server.create_admin(Role::Owner, &[]).await;
     let owner = Session::new(
         ClientBuilder::new(&app.server.base_url),
-        Credentials::password(email, password),
+        Credentials::password(app.partner(), email, password),
     );
     let portal = owner.client().await.expect("the owner signs in");
     assert_eq!(owner.token().await.unwrap().scope, "admin");

@@ -5,9 +5,10 @@ use custodian_sdk::{Error, types};
 use rstest::rstest;
 use secrecy::ExposeSecret;
 
-fn password_grant(username: &str, password: &str) -> types::TokenRequest {
+fn password_grant(partner: uuid::Uuid, username: &str, password: &str) -> types::TokenRequest {
     types::TokenRequest {
         grant_type: types::GrantType::Password,
+        partner_id: Some(partner),
         username: Some(username.into()),
         password: Some(password.into()),
         client_id: None,
@@ -33,7 +34,11 @@ async fn the_bootstrapped_owner_signs_in(
     let token = app
         .client
         .token_create()
-        .body(password_grant("owner@custodian.local", &password))
+        .body(password_grant(
+            app.partner(),
+            "owner@custodian.local",
+            &password,
+        ))
         .send()
         .await
         .expect("a token")
@@ -56,7 +61,11 @@ async fn the_bootstrapped_owner_signs_in(
     let error = app
         .client
         .token_create()
-        .body(password_grant("owner@custodian.local", "wrong"))
+        .body(password_grant(
+            app.partner(),
+            "owner@custodian.local",
+            "wrong",
+        ))
         .send()
         .await
         .expect_err("a wrong password");

@@ -72,13 +72,14 @@ pub fn insert(conn: &mut DbConn, admin: &Admin) -> Result<(), DbError> {
     Ok(())
 }
 
-/// The admin who signs in with `email`, across partners (the email is the
-/// sign-in name, unique across partners).
+/// The admin of `partner` who signs in with `email` (unique in a partner).
 pub fn find_by_email(
     conn: &mut DbConn,
+    partner: PartnerId,
     email: &crate::domain::Email,
 ) -> Result<Option<Admin>, DbError> {
     Ok(admins::table
+        .filter(admins::partner_id.eq(partner.to_string()))
         .filter(admins::email.eq(email.as_str()))
         .select(Admin::as_select())
         .first(conn)

@@ -116,7 +116,7 @@ pub struct AdminPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdmin {
-    /// Their sign-in name; unique across Custodian.
+    /// Their sign-in name, with the partner's id; unique in the partner.
     pub email: EmailAddress,
     pub name: Name,
     pub role: AdminRole,
@@ -307,7 +307,8 @@ pub async fn admins_list(
     security(("oauth2" = [])),
     request_body = NewAdmin,
     responses(
-        (status = 201, description = "Created", body = CreatedAdmin),
+        (status = 201, description = "Created", body = CreatedAdmin,
+            headers(("Location" = String, description = "The admin's URL"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
@@ -372,15 +373,18 @@ pub async fn admins_create(
         Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
             return Err(ApiError::Conflict {
                 code: "email_taken",
-                detail: "Another account already signs in with this email".into(),
+                detail: "An admin of this partner already has this email".into(),
             });
         }
         Err(other) => return Err(other.into()),
     }
-    Ok(HttpResponse::Created().json(CreatedAdmin {
-        admin: view(admin, companies),
-        one_time_password: password.expose_secret().to_owned(),
-    }))
+    let location = format!("/v1/admins/{}", admin.id);
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(CreatedAdmin {
+            admin: view(admin, companies),
+            one_time_password: password.expose_secret().to_owned(),
+        }))
 }
 
 /// Get an admin

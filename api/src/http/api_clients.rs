@@ -188,7 +188,8 @@ pub async fn api_clients_list(
     security(("oauth2" = [])),
     request_body = NewApiClient,
     responses(
-        (status = 201, description = "Created", body = CreatedApiClient),
+        (status = 201, description = "Created", body = CreatedApiClient,
+            headers(("Location" = String, description = "The client's URL (to remove it)"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
@@ -281,10 +282,13 @@ pub async fn api_clients_create(
             Ok(())
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedApiClient {
-        client: view(client, companies),
-        client_secret: secret.expose_secret().to_owned(),
-    }))
+    let location = format!("/v1/api-clients/{}", client.id);
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(CreatedApiClient {
+            client: view(client, companies),
+            client_secret: secret.expose_secret().to_owned(),
+        }))
 }
 
 /// Remove an API client

@@ -166,7 +166,8 @@ pub async fn companies_list(
     security(("oauth2" = [])),
     request_body = NewCompany,
     responses(
-        (status = 201, description = "Created", body = CompanyView),
+        (status = 201, description = "Created", body = CompanyView,
+            headers(("Location" = String, description = "The company's URL"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
@@ -210,7 +211,10 @@ pub async fn companies_create(
             Ok(())
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(company)))
+    let location = format!("/v1/companies/{}", company.id);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(view(company)))
 }
 
 /// Get a company

@@ -427,7 +427,10 @@ struct ResetEmail<'a> {
     request_body = ResetRequest,
     responses(
         (status = 201, description = "The reset, made; the email is queued", body = ResetView,
-            headers(("Location" = String, description = "The reset's URL"))),
+            headers(
+                ("Location" = String, description = "The reset's URL"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy (the deciding policies are named)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),

@@ -45,6 +45,10 @@ pub struct TokenRequest {
     /// other is refused with `unsupported_grant_type`.
     #[schema(value_type = GrantType, example = "password")]
     pub grant_type: String,
+    /// The admin's partner (`password` grant): an email is unique within a
+    /// partner, so sign-in names both.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub partner_id: Option<String>,
     /// The admin's email (`password` grant).
     #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub username: Option<String>,
@@ -178,7 +182,7 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, String> {
 /// Get an access token
 ///
 /// OAuth 2.0 token endpoint. `grant_type=password` signs an admin in with
-/// email (`username`) and password; `client_credentials` is for API clients,
+/// the partner (`partner_id`), email (`username`) and password; `client_credentials` is for API clients,
 /// with `client_id` and `client_secret` in the body or as HTTP Basic (not
 /// both). The body is a form, as RFC 6749 asks; a JSON object with the same
 /// members is accepted too. Every error, this endpoint's own or the
@@ -335,11 +339,16 @@ async fn password_grant(
     request_id: Option<String>,
     address: Option<IpAddr>,
 ) -> Result<HttpResponse, ApiError> {
-    let (Some(username), Some(password)) = (request.username, request.password) else {
+    let (Some(partner), Some(username), Some(password)) =
+        (request.partner_id, request.username, request.password)
+    else {
         return Ok(oauth_error(
             "invalid_request",
-            "the password grant needs username and password",
+            "the password grant needs partner_id, username and password",
         ));
+    };
+    let Some(partner) = PartnerId::parse(partner.trim()) else {
+        return Ok(oauth_error("invalid_request", "partner_id must be a UUID"));
     };
     // The sign-in name is an email; anything else is refused before it can
     // reach the throttle or the audit log.
@@ -350,9 +359,10 @@ async fn password_grant(
         ));
     };
     // Counted before any database or argon2 work.
+    let account = format!("{partner}/{email}");
     let attempt = Attempt {
         path: Path::AdminSignIn,
-        account: Some(email.as_str()),
+        account: Some(&account),
         address,
     };
     let ticket = match begin(state, attempt).await? {
@@ -362,7 +372,7 @@ async fn password_grant(
     let lookup = email.clone();
     let admin = state
         .db
-        .run(move |conn| admins::find_by_email(conn, &lookup))
+        .run(move |conn| admins::find_by_email(conn, partner, &lookup))
         .await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let signed_in = state.passwords.verify(password, stored).await;

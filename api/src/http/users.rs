@@ -268,7 +268,8 @@ pub async fn company_users_list(
     params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
     request_body = NewUserRequest,
     responses(
-        (status = 201, description = "Created", body = UserView),
+        (status = 201, description = "Created", body = UserView,
+            headers(("Location" = String, description = "The user's URL"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
@@ -355,7 +356,10 @@ pub async fn company_users_create(
         }
         Err(other) => return Err(other.into()),
     };
-    Ok(HttpResponse::Created().json(view(user)))
+    let location = format!("/v1/users/{}", user.id);
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(view(user)))
 }
 
 /// Get a user

@@ -357,3 +357,93 @@ async fn another_partners_admin_is_not_found(
     let (status, _) = send(&server, &owner, "GET", "/v1/admins/not-a-uuid", None).await;
     assert_eq!(status, 404);
 }
+
+/// A sign-in name belongs to a partner: another partner's admin with the
+/// same email neither blocks creating one here nor is reached by signing in
+/// here, and each signs in with its own partner's id.
+#[rstest]
+#[actix_web::test]
+async fn an_email_is_unique_within_a_partner_only(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let now = chrono::Utc::now().naive_utc();
+    let other = partners::Partner::new("Other MSP", now);
+    let other_id = other.id.clone();
+    let strangers_password = "the stranger's own passphrase";
+    let stranger = Admin {
+        id: custodian_api::ids::AdminId::new().to_string(),
+        partner_id: other.id.clone(),
+        email: "shared@msp.example".into(),
+        name: "Stranger".into(),
+        role: "owner".into(),
+        password_hash: custodian_api::auth::password::hash_blocking(&strangers_password.into()),
+        must_change_password: false,
+        token_generation: 0,
+        locale: "en".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            partners::insert(conn, &other)?;
+            admins::insert(conn, &stranger)
+        })
+        .await
+        .unwrap();
+
+    let body = json!({"email": "Shared@MSP.example", "name": "Ours", "role": "admin"});
+    let (status, created) = send(&server, &owner, "POST", "/v1/admins", Some(body.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    let ours = created["one_time_password"].as_str().unwrap();
+    let (status, again) = send(&server, &owner, "POST", "/v1/admins", Some(body)).await;
+    assert_eq!((status, again["code"].as_str()), (409, Some("email_taken")));
+
+    // Each admin signs in under its own partner, and only there.
+    assert!(sign_in(&server, "shared@msp.example", ours).await.is_some());
+    assert!(
+        sign_in(&server, "shared@msp.example", strangers_password)
+            .await
+            .is_none(),
+        "the other partner's password does not open this partner's admin"
+    );
+    let sign_in_to = |partner: String, password: &'static str| {
+        let url = format!("{}/v1/auth/token", server.base_url);
+        async move {
+            let answer: serde_json::Value = reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("partner_id", partner.as_str()),
+                    ("username", "shared@msp.example"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer
+        }
+    };
+    let theirs = sign_in_to(other_id.clone(), strangers_password).await;
+    assert!(theirs["access_token"].is_string(), "{theirs}");
+    let wrong = sign_in_to(other_id, "not the stranger's passphrase").await;
+    assert_eq!(wrong["error"], "invalid_grant");
+    let (status, me) = send(
+        &server,
+        theirs["access_token"].as_str().unwrap(),
+        "GET",
+        "/v1/partner",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["name"], "Other MSP");
+}

@@ -256,17 +256,19 @@ async fn the_quick_start_runs_the_runbook_and_its_log_holds_no_secret() {
             .map(|v| v.trim().to_owned())
             .unwrap_or_else(|| panic!("no {name} in {printed}"))
     };
-    let (owner, one_time) = (field("sign in as:"), field("password:"));
+    let (partner, owner, one_time) = (field("partner:"), field("sign in as:"), field("password:"));
     assert!(printed.contains("dana.desktop@acme-dental.example (desktop)"));
 
     // The owner replaces the one-time password and signs in.
     let token = |password: String| {
         let (http, base, owner) = (http.clone(), base.clone(), owner.clone());
+        let partner = partner.clone();
         async move {
             let answer: Value = http
                 .post(format!("{base}/v1/auth/token"))
                 .form(&[
                     ("grant_type", "password"),
+                    ("partner_id", partner.as_str()),
                     ("username", owner.as_str()),
                     ("password", password.as_str()),
                 ])

@@ -424,3 +424,62 @@ async fn metrics_follow_the_accept_header(#[values(Backend::Sqlite)] backend: Ba
         );
     }
 }
+
+#[rstest]
+#[actix_web::test]
+async fn what_is_created_says_where_it_is(#[values(Backend::Sqlite)] backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = crate::support::owner_token(&server).await;
+    let http = reqwest::Client::new();
+    let company = http
+        .post(format!("{}/v1/companies", server.base_url))
+        .bearer_auth(&owner)
+        .json(&serde_json::json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(company.status().as_u16(), 201);
+    let location = company.headers()["location"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = company.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/companies/{}", body["id"].as_str().unwrap())
+    );
+    let read = http
+        .get(format!("{}{location}", server.base_url))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    for (path, body, prefix) in [
+        (
+            "/v1/admins".to_owned(),
+            serde_json::json!({"email": "tina@msp.example", "name": "Tina", "role": "admin"}),
+            "/v1/admins/",
+        ),
+        (
+            "/v1/api-clients".to_owned(),
+            serde_json::json!({"name": "PSA", "scopes": ["users:read"]}),
+            "/v1/api-clients/",
+        ),
+        (
+            format!("/v1/companies/{}/users", body["id"].as_str().unwrap()),
+            serde_json::json!({"email": "dana@acme.example", "name": "Dana", "client_kind": "desktop"}),
+            "/v1/users/",
+        ),
+    ] {
+        let created = http
+            .post(format!("{}{path}", server.base_url))
+            .bearer_auth(&owner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status().as_u16(), 201, "{path}");
+        let location = created.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with(prefix), "{path}: {location}");
+    }
+}

@@ -33,9 +33,11 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
 
     let (partner, owner) = db
         .run(move |conn| {
-            let partner = partners::find(conn, PartnerId::parse(&created.partner_id).unwrap())?;
+            let partner_id = PartnerId::parse(&created.partner_id).unwrap();
+            let partner = partners::find(conn, partner_id)?;
             let owner = admins::find_by_email(
                 conn,
+                partner_id,
                 &custodian_api::domain::Email::parse("ALICE@acme.example").unwrap(),
             )?;
             Ok((partner.unwrap(), owner.unwrap()))

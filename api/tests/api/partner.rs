@@ -874,6 +874,7 @@ async fn the_bootstrapped_owner_sets_a_password_and_then_works(
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", email.as_str()),
             ("password", one_time.as_str()),
         ])

@@ -3,12 +3,14 @@
 use custodian_api::testing::TestServer;
 use serde_json::Value;
 
-/// The access token of a password sign-in, or `None` when refused.
+/// The access token of a password sign-in of an admin of the bootstrapped
+/// partner, or `None` when refused.
 pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", email),
             ("password", password),
         ])

@@ -24,11 +24,19 @@ fn from(address: &str) -> reqwest::Client {
         .unwrap()
 }
 
-/// A password grant from `http` to the server at `base_url`: its status.
-async fn password_grant(base_url: &str, http: &reqwest::Client, user: &str, password: &str) -> u16 {
+/// A password grant from `http` to the server at `base_url`, for an admin
+/// of `partner`: its status.
+async fn password_grant(
+    base_url: &str,
+    partner: &str,
+    http: &reqwest::Client,
+    user: &str,
+    password: &str,
+) -> u16 {
     http.post(format!("{base_url}/v1/auth/token"))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", partner),
             ("username", user),
             ("password", password),
         ])
@@ -71,6 +79,7 @@ async fn parallel_guesses_are_never_all_checked(
     let guesses = (0..60).map(|_| {
         password_grant(
             &server.base_url,
+            &server.owner.partner_id,
             &http,
             "owner@custodian.local",
             "wrong-guess",
@@ -137,32 +146,76 @@ async fn guesses_from_elsewhere_never_keep_the_owner_out(
     let (office, attacker, hotel) = (from("127.0.0.2"), from("127.0.0.3"), from("127.0.0.4"));
     // The owner signs in from the office once.
     assert_eq!(
-        password_grant(&server.base_url, &office, owner, &password).await,
+        password_grant(
+            &server.base_url,
+            &server.owner.partner_id,
+            &office,
+            owner,
+            &password
+        )
+        .await,
         200
     );
     // Someone guesses from elsewhere, in parallel, until the account waits.
-    let guesses = (0..16).map(|_| password_grant(&server.base_url, &attacker, owner, "guess"));
+    let guesses = (0..16).map(|_| {
+        password_grant(
+            &server.base_url,
+            &server.owner.partner_id,
+            &attacker,
+            owner,
+            "guess",
+        )
+    });
     let statuses = join_all(guesses).await;
     assert!(statuses.contains(&429), "{statuses:?}");
     // A place the account never signed in from waits too...
     assert_eq!(
-        password_grant(&server.base_url, &hotel, owner, &password).await,
+        password_grant(
+            &server.base_url,
+            &server.owner.partner_id,
+            &hotel,
+            owner,
+            &password
+        )
+        .await,
         429
     );
     // ...but the office, where the owner signed in before, does not, while
     // the guessing goes on.
     for _ in 0..3 {
         assert_eq!(
-            password_grant(&server.base_url, &attacker, owner, "guess").await,
+            password_grant(
+                &server.base_url,
+                &server.owner.partner_id,
+                &attacker,
+                owner,
+                "guess"
+            )
+            .await,
             429
         );
         assert_eq!(
-            password_grant(&server.base_url, &office, owner, &password).await,
+            password_grant(
+                &server.base_url,
+                &server.owner.partner_id,
+                &office,
+                owner,
+                &password
+            )
+            .await,
             200
         );
     }
     // The office's own budget still stops guesses from the office.
-    let guesses = (0..10).map(|_| password_grant(&server.base_url, &office, owner, "guess"));
+    let guesses = (0..10).map(|_| {
+        password_grant(
+            &server.base_url,
+            &server.owner.partner_id,
+            &office,
+            owner,
+            "guess",
+        )
+    });
     assert!(join_all(guesses).await.contains(&429));
 }
 
@@ -185,6 +238,7 @@ async fn identifiers_of_one_path_never_count_against_another(
                 .post(format!("{}/v1/auth/token", server.base_url))
                 .form(&[
                     ("grant_type", "password"),
+                    ("partner_id", server.owner.partner_id.as_str()),
                     ("username", username),
                     ("password", "x"),
                 ])
@@ -248,6 +302,7 @@ async fn huge_identifiers_are_refused_before_they_are_kept(
             .post(format!("{}/v1/auth/token", server.base_url))
             .form(&[
                 ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
                 ("username", huge_email.as_str()),
                 ("password", "x"),
             ])
@@ -341,7 +396,7 @@ async fn two_instances_on_one_database_share_one_budget(
         } else {
             &second.base_url
         };
-        password_grant(base_url, &http, owner, "guess")
+        password_grant(base_url, &first.owner.partner_id, &http, owner, "guess")
     });
     let statuses = join_all(guesses).await;
     assert_eq!(
@@ -353,18 +408,47 @@ async fn two_instances_on_one_database_share_one_budget(
     let password = first.owner.one_time_password.expose_secret().to_owned();
     first.clock.advance(chrono::Duration::hours(1));
     assert_eq!(
-        password_grant(&first.base_url, &http, owner, &password).await,
+        password_grant(
+            &first.base_url,
+            &first.owner.partner_id,
+            &http,
+            owner,
+            &password
+        )
+        .await,
         200
     );
     let elsewhere = from("127.0.0.9");
-    let guesses = (0..10).map(|_| password_grant(&second.base_url, &elsewhere, owner, "guess"));
+    let guesses = (0..10).map(|_| {
+        password_grant(
+            &second.base_url,
+            &first.owner.partner_id,
+            &elsewhere,
+            owner,
+            "guess",
+        )
+    });
     assert!(join_all(guesses).await.contains(&429));
     assert_eq!(
-        password_grant(&first.base_url, &elsewhere, owner, &password).await,
+        password_grant(
+            &first.base_url,
+            &first.owner.partner_id,
+            &elsewhere,
+            owner,
+            &password
+        )
+        .await,
         429
     );
     assert_eq!(
-        password_grant(&second.base_url, &http, owner, &password).await,
+        password_grant(
+            &second.base_url,
+            &first.owner.partner_id,
+            &http,
+            owner,
+            &password
+        )
+        .await,
         200
     );
 }
@@ -391,6 +475,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget(
             .header("x-forwarded-for", forwarded_for)
             .form(&[
                 ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
                 ("username", user.as_str()),
                 ("password", "guess"),
             ])
@@ -423,6 +508,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget(
             .header("x-forwarded-for", format!("192.0.2.{i}"))
             .form(&[
                 ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
                 ("username", format!("other{i}@example.com").as_str()),
                 ("password", "guess"),
             ])

@@ -78,6 +78,7 @@ async fn the_owner_signs_in_and_the_token_verifies_with_the_published_keys(
         "application/x-www-form-urlencoded",
         form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", "OWNER@custodian.local"),
             ("password", &password),
         ]),
@@ -103,7 +104,7 @@ async fn the_owner_signs_in_and_the_token_verifies_with_the_published_keys(
     assert_eq!(claims.exp - claims.iat, 900);
 
     // JSON is accepted too.
-    let body = serde_json::json!({"grant_type": "password", "username": "owner@custodian.local", "password": password});
+    let body = serde_json::json!({"grant_type": "password", "partner_id": server.owner.partner_id, "username": "owner@custodian.local", "password": password});
     let answer = post(&server, "application/json", body.to_string()).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
@@ -121,6 +122,7 @@ async fn a_wrong_password_and_an_unknown_email_answer_alike(
         "application/x-www-form-urlencoded",
         form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", "owner@custodian.local"),
             ("password", "guess"),
         ]),
@@ -131,6 +133,7 @@ async fn a_wrong_password_and_an_unknown_email_answer_alike(
         "application/x-www-form-urlencoded",
         form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", "nobody@custodian.local"),
             ("password", "guess"),
         ]),
@@ -157,13 +160,21 @@ async fn malformed_requests_are_rfc6749_errors(#[values(Backend::Sqlite)] backen
         ),
         (
             form_type,
-            form(&[("grant_type", "password"), ("username", "a@b.c")]),
+            form(&[
+                ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
+                ("username", "a@b.c"),
+            ]),
             "invalid_request",
         ),
         (form_type, form(&[("username", "a@b.c")]), "invalid_request"),
         (
             form_type,
-            form(&[("grant_type", "password"), ("pasword", "x")]),
+            form(&[
+                ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
+                ("pasword", "x"),
+            ]),
             "invalid_request",
         ),
         (
@@ -251,6 +262,7 @@ async fn every_error_of_the_token_endpoint_is_an_oauth_error(
     // here, so an OAuth client library reads it.
     let huge = form(&[
         ("grant_type", "password"),
+        ("partner_id", server.owner.partner_id.as_str()),
         ("username", &"x".repeat(1100 * 1024)),
     ]);
     let response = reqwest::Client::new()
@@ -271,6 +283,7 @@ async fn every_error_of_the_token_endpoint_is_an_oauth_error(
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", "owner@custodian.local"),
             ("password", "whatever-it-is"),
         ])
@@ -306,6 +319,7 @@ async fn repeated_failures_are_throttled_before_any_hashing(
     let attempt = |guess: &str| {
         let body = form(&[
             ("grant_type", "password"),
+            ("partner_id", server.owner.partner_id.as_str()),
             ("username", "owner@custodian.local"),
             ("password", guess),
         ]);
@@ -497,6 +511,7 @@ async fn a_token_carries_the_scopes_asked_for_and_no_more(
             .post(format!("{}/v1/auth/token", server.base_url))
             .form(&[
                 ("grant_type", "password"),
+                ("partner_id", server.owner.partner_id.as_str()),
                 ("username", email.as_str()),
                 ("password", password.as_str()),
                 ("scope", scope),

@@ -4,8 +4,8 @@
 //!
 //! Signing in: a command that needs a token uses `CUSTODIAN_TOKEN` when it
 //! is set; otherwise it signs in with `CUSTODIAN_CLIENT_ID` and
-//! `CUSTODIAN_CLIENT_SECRET` (an API client) or `CUSTODIAN_EMAIL` and
-//! `CUSTODIAN_PASSWORD` (an admin). Secrets are read from the environment
+//! `CUSTODIAN_CLIENT_SECRET` (an API client) or `CUSTODIAN_PARTNER`,
+//! `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD` (an admin of that partner). Secrets are read from the environment
 //! only, never from arguments, which other users of the machine can see.
 //! `custodianctl login` prints a token to reuse as `CUSTODIAN_TOKEN`.
 //!
@@ -308,14 +308,22 @@ fn credentials() -> Result<Option<Credentials>, String> {
         (Some(_), None, _, _) => {
             Err("CUSTODIAN_CLIENT_ID is set without CUSTODIAN_CLIENT_SECRET".into())
         }
-        (None, _, Some(email), Some(password)) => Ok(Some(Credentials::password(email, password))),
+        (None, _, Some(email), Some(password)) => {
+            let partner = var("CUSTODIAN_PARTNER")
+                .ok_or("CUSTODIAN_EMAIL is set without CUSTODIAN_PARTNER (the partner's id)")?;
+            let partner = partner
+                .trim()
+                .parse()
+                .map_err(|_| format!("CUSTODIAN_PARTNER {partner:?} is not a partner's id"))?;
+            Ok(Some(Credentials::password(partner, email, password)))
+        }
         (None, _, Some(_), None) => Err("CUSTODIAN_EMAIL is set without CUSTODIAN_PASSWORD".into()),
         _ => Ok(None),
     }
 }
 
 const NO_CREDENTIALS: &str = "not signed in: set CUSTODIAN_TOKEN, or CUSTODIAN_CLIENT_ID and \
-    CUSTODIAN_CLIENT_SECRET, or CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD";
+    CUSTODIAN_CLIENT_SECRET, or CUSTODIAN_PARTNER, CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD";
 
 /// A client that sends a token: the one given, or one signed in for.
 async fn signed_in(cli: &Cli) -> Result<Client, String> {

@@ -53,6 +53,7 @@ async fn custodianctl_as(args: &[&str], url: &str, env: &[(&str, &str)]) -> Outp
         "CUSTODIAN_TOKEN",
         "CUSTODIAN_CLIENT_ID",
         "CUSTODIAN_CLIENT_SECRET",
+        "CUSTODIAN_PARTNER",
         "CUSTODIAN_EMAIL",
         "CUSTODIAN_PASSWORD",
     ] {
@@ -82,6 +83,7 @@ async fn an_admin_manages_clients_and_a_client_signs_in() {
     let url = server.base_url.as_str();
     let (email, password) = server.create_admin(Role::Owner, &[]).await;
     let admin = [
+        ("CUSTODIAN_PARTNER", server.owner.partner_id.as_str()),
         ("CUSTODIAN_EMAIL", email.as_str()),
         ("CUSTODIAN_PASSWORD", password.as_str()),
     ];
@@ -162,6 +164,7 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     let url = server.base_url.as_str();
     let (email, password) = server.create_admin(Role::Owner, &[]).await;
     let admin = [
+        ("CUSTODIAN_PARTNER", server.owner.partner_id.as_str()),
         ("CUSTODIAN_EMAIL", email.as_str()),
         ("CUSTODIAN_PASSWORD", password.as_str()),
     ];
@@ -256,6 +259,7 @@ async fn a_reset_from_a_shell() {
     let url = server.base_url.as_str();
     let (email, password) = server.create_admin(Role::Admin, &[]).await;
     let admin = [
+        ("CUSTODIAN_PARTNER", server.owner.partner_id.as_str()),
         ("CUSTODIAN_EMAIL", email.as_str()),
         ("CUSTODIAN_PASSWORD", password.as_str()),
     ];
