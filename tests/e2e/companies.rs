@@ -209,6 +209,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .client
         .account_token_create()
         .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
+            company_id: None,
             partner_id: partner.uuid(),
             email: "lou@acme-law.example".into(),
             auth_key: "lou's derived key".into(),
@@ -359,6 +360,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .account_token_create()
         .body(types::AccountSignIn::TemporaryPasswordSignIn(
             types::TemporaryPasswordSignIn {
+                company_id: None,
                 partner_id: partner.uuid(),
                 email: "lou@acme-law.example".into(),
                 temporary_password: temporary.clone(),
@@ -394,6 +396,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         .account_token_create()
         .body(types::AccountSignIn::TemporaryPasswordSignIn(
             types::TemporaryPasswordSignIn {
+                company_id: None,
                 partner_id: partner.uuid(),
                 email: "lou@acme-law.example".into(),
                 temporary_password: temporary,
@@ -406,6 +409,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
     app.client
         .account_token_create()
         .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
+            company_id: None,
             partner_id: partner.uuid(),
             email: "lou@acme-law.example".into(),
             auth_key: "lou's new derived key".into(),
@@ -523,6 +527,7 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
     app.client
         .account_token_create()
         .body(types::AccountSignIn::KeySignIn(types::KeySignIn {
+            company_id: None,
             partner_id: partner.uuid(),
             email: "wen@acme-web.example".into(),
             auth_key: "wen's new derived key".into(),
@@ -563,12 +568,14 @@ async fn a_user_recovers_with_the_recovery_key_and_keeps_every_item(
         let (partner_id, email) = (partner.uuid(), "kim@acme-keys.example".to_owned());
         let body = match (auth_key, recovery_verifier) {
             (Some(key), _) => types::AccountSignIn::KeySignIn(types::KeySignIn {
+                company_id: None,
                 partner_id,
                 email,
                 auth_key: key.into(),
             }),
             (None, verifier) => {
                 types::AccountSignIn::RecoveryVerifierSignIn(types::RecoveryVerifierSignIn {
+                    company_id: None,
                     partner_id,
                     email,
                     recovery_verifier: verifier.unwrap_or_default().into(),

@@ -32,7 +32,10 @@ pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
         applied.iter().map(ToString::to_string).collect()
     }
     match conn {
-        DbConn::Sqlite(c) => Ok(versions(c.run_pending_migrations(SQLITE).map_err(failed)?)),
+        DbConn::Sqlite(c) => {
+            let applied = c.run_pending_migrations(SQLITE).map(versions);
+            sqlite_settle(c, applied.map_err(failed))
+        }
         DbConn::Postgres(c) => {
             use diesel::RunQueryDsl;
             let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
@@ -48,13 +51,50 @@ pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     }
 }
 
+/// A SQLite migration that rebuilds a table runs outside diesel's
+/// transaction (`metadata.toml`), turning foreign keys off and opening its
+/// own. If it fails midway its transaction is still open and foreign keys
+/// still off: roll it back and turn them on again, so the connection goes
+/// back to the pool as it came and nothing half-done is ever committed.
+fn sqlite_settle<T>(
+    conn: &mut diesel::SqliteConnection,
+    result: Result<T, DbError>,
+) -> Result<T, DbError> {
+    use diesel::connection::SimpleConnection;
+    if result.is_err() {
+        // Fails harmlessly when the failure left no transaction open.
+        let _ = conn.batch_execute("ROLLBACK");
+    }
+    conn.batch_execute("PRAGMA foreign_keys = ON")?;
+    result
+}
+
 /// Reverts every applied migration (tests and operators only).
 pub fn revert_all(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    let reverted = match conn {
-        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE).map_err(failed)?,
-        DbConn::Postgres(c) => c.revert_all_migrations(POSTGRES).map_err(failed)?,
-    };
-    Ok(reverted.iter().map(ToString::to_string).collect())
+    fn versions(reverted: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+        reverted.iter().map(ToString::to_string).collect()
+    }
+    match conn {
+        DbConn::Sqlite(c) => {
+            let reverted = c.revert_all_migrations(SQLITE).map(versions);
+            sqlite_settle(c, reverted.map_err(failed))
+        }
+        DbConn::Postgres(c) => Ok(versions(c.revert_all_migrations(POSTGRES).map_err(failed)?)),
+    }
+}
+
+/// Reverts the newest applied migration; returns its version.
+pub fn revert_last(conn: &mut DbConn) -> Result<String, DbError> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            let reverted = c.revert_last_migration(SQLITE).map(|v| v.to_string());
+            sqlite_settle(c, reverted.map_err(failed))
+        }
+        DbConn::Postgres(c) => Ok(c
+            .revert_last_migration(POSTGRES)
+            .map_err(failed)?
+            .to_string()),
+    }
 }
 
 /// The migrations this build has that the database lacks.

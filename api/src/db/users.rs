@@ -184,13 +184,17 @@ pub fn list(
 /// authentication key if one is set, token generation).
 pub type Credentials = (String, String, Option<String>, i64);
 
-/// A user's sign-in material, by partner and email.
+/// A user's sign-in material, by partner and email, and by company when
+/// one is named. An email is unique within a company only: when it has
+/// accounts at several of the partner's companies and no company is named,
+/// nobody is found (the sign-in must name the company).
 pub fn credentials(
     conn: &mut DbConn,
     partner: PartnerId,
+    company: Option<CompanyId>,
     email: &crate::domain::Email,
 ) -> Result<Option<Credentials>, DbError> {
-    Ok(users::table
+    let mut query = users::table
         .filter(users::partner_id.eq(partner.to_string()))
         .filter(users::email.eq(email.as_str()))
         .select((
@@ -199,8 +203,12 @@ pub fn credentials(
             users::auth_key_hash,
             users::token_generation,
         ))
-        .first(conn)
-        .optional()?)
+        .into_boxed();
+    if let Some(company) = company {
+        query = query.filter(users::company_id.eq(company.to_string()));
+    }
+    let mut found: Vec<Credentials> = query.limit(2).load(conn)?;
+    Ok(if found.len() == 1 { found.pop() } else { None })
 }
 
 /// A user's authentication-key hash, for re-authentication.

@@ -217,6 +217,7 @@ impl FromRequest for RecoveringUser {
 #[serde(deny_unknown_fields)]
 pub struct SignInFields {
     pub partner_id: uuid::Uuid,
+    pub company_id: Option<uuid::Uuid>,
     pub email: crate::http::values::EmailAddress,
     pub auth_key: Option<SecretString>,
     pub temporary_password: Option<SecretString>,
@@ -239,6 +240,11 @@ pub enum AccountSignIn {
 pub struct KeySignIn {
     /// The user's partner (the MSP), as configured in the client.
     pub partner_id: uuid::Uuid,
+    /// The user's company: needed only when the email has accounts at
+    /// several of the partner's companies (an email is unique within a
+    /// company), as configured in the client.
+    #[serde(default)]
+    pub company_id: Option<uuid::Uuid>,
     pub email: crate::http::values::EmailAddress,
     /// The authentication key the client derived from the master password
     /// (never the master password itself), base64.
@@ -253,6 +259,11 @@ pub struct KeySignIn {
 #[serde(deny_unknown_fields)]
 pub struct TemporaryPasswordSignIn {
     pub partner_id: uuid::Uuid,
+    /// The user's company: needed only when the email has accounts at
+    /// several of the partner's companies (an email is unique within a
+    /// company), as configured in the client.
+    #[serde(default)]
+    pub company_id: Option<uuid::Uuid>,
     pub email: crate::http::values::EmailAddress,
     #[schema(format = Password)]
     pub temporary_password: String,
@@ -266,6 +277,11 @@ pub struct TemporaryPasswordSignIn {
 #[serde(deny_unknown_fields)]
 pub struct RecoveryVerifierSignIn {
     pub partner_id: uuid::Uuid,
+    /// The user's company: needed only when the email has accounts at
+    /// several of the partner's companies (an email is unique within a
+    /// company), as configured in the client.
+    #[serde(default)]
+    pub company_id: Option<uuid::Uuid>,
     pub email: crate::http::values::EmailAddress,
     #[schema(format = Password)]
     pub recovery_verifier: String,
@@ -324,6 +340,7 @@ pub async fn account_token_create(
     Json(sign_in): Json<SignInFields>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = PartnerId::from_uuid(sign_in.partner_id);
+    let company = sign_in.company_id.map(CompanyId::from_uuid);
     let email = sign_in.email.0;
     let credentials = [
         sign_in.auth_key.is_some(),
@@ -346,7 +363,7 @@ pub async fn account_token_create(
         (Some(auth_key), None, None) => {
             let found = state
                 .db
-                .run(move |conn| users::credentials(conn, partner, &lookup))
+                .run(move |conn| users::credentials(conn, partner, company, &lookup))
                 .await?;
             let stored = found.as_ref().and_then(|f| f.2.clone());
             let signed_in = state.passwords.verify(auth_key, stored).await;
@@ -358,7 +375,8 @@ pub async fn account_token_create(
             let found = state
                 .db
                 .run(move |conn| {
-                    let Some((id, _, _, generation)) = users::credentials(conn, partner, &lookup)?
+                    let Some((id, _, _, generation)) =
+                        users::credentials(conn, partner, company, &lookup)?
                     else {
                         return Ok(None);
                     };
@@ -397,7 +415,8 @@ pub async fn account_token_create(
             let found = state
                 .db
                 .run(move |conn| {
-                    let Some((id, _, _, generation)) = users::credentials(conn, partner, &lookup)?
+                    let Some((id, _, _, generation)) =
+                        users::credentials(conn, partner, company, &lookup)?
                     else {
                         return Ok(None);
                     };
@@ -451,7 +470,8 @@ pub async fn account_token_create(
         .await?;
     let Some((id, generation)) = found.filter(|_| signed_in) else {
         return Err(unauthorized(
-            "wrong email, key, temporary password or recovery verifier",
+            "wrong email, key, temporary password or recovery verifier (an email with \
+             accounts at several companies also names company_id)",
         ));
     };
     let (access_token, expires_in) =

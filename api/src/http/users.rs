@@ -258,9 +258,10 @@ pub async fn company_users_list(
 
 /// Add a user to a company
 ///
-/// Creates an end user in the company: the email is unique in the partner
-/// (409 `email_taken`), at most one primary user per company (409
-/// `primary_user_exists`).
+/// Creates an end user in the company: the email is unique in the company
+/// (409 `email_taken`; the partner's other companies are never consulted, so
+/// the answer reveals nothing outside the caller's reach), at most one
+/// primary user per company (409 `primary_user_exists`).
 #[utoipa::path(
     operation_id = "company_users_create",
     tag = "users",
@@ -351,7 +352,7 @@ pub async fn company_users_create(
         Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
             return Err(ApiError::Conflict {
                 code: "email_taken",
-                detail: "Another user of the partner already has this email".into(),
+                detail: "Another user of the company already has this email".into(),
             });
         }
         Err(other) => return Err(other.into()),

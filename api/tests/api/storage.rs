@@ -368,6 +368,111 @@ fn a_row_cannot_point_into_another_partner(
     );
 }
 
+/// An email is unique within a company, not across the partner; going back
+/// refuses while an email has accounts at two companies and leaves every
+/// row where it was (on SQLite the table is rebuilt, and what points at it
+/// must survive both ways).
+#[rstest]
+fn user_emails_are_unique_per_company_and_the_way_back_loses_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use schema::{users, vault_items};
+    let Some(db) = TestDatabase::create(backend) else {
+        return;
+    };
+    let mut conn = migrated(&db);
+    insert_partner_and_company(&mut conn, "p1", "c1");
+    diesel::insert_into(schema::companies::table)
+        .values((
+            schema::companies::id.eq("c2"),
+            schema::companies::partner_id.eq("p1"),
+            schema::companies::name.eq("c2"),
+            schema::companies::created_at.eq(now()),
+            schema::companies::updated_at.eq(now()),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    insert_user(&mut conn, "u1", "p1", "c1").unwrap();
+    diesel::insert_into(vault_items::table)
+        .values((
+            vault_items::user_id.eq("u1"),
+            vault_items::item_id.eq("i1"),
+            vault_items::profile.eq("personal"),
+            vault_items::revision.eq(1_i64),
+            vault_items::ciphertext.eq(vec![1_u8, 2, 3]),
+            vault_items::created_at.eq(now()),
+            vault_items::updated_at.eq(now()),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let same_email = |conn: &mut DbConn, id: &str, company: &str| {
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(id),
+                users::partner_id.eq("p1"),
+                users::company_id.eq(company),
+                users::email.eq("u1@example.com"),
+                users::name.eq(id),
+                users::client_kind.eq("desktop"),
+                users::created_at.eq(now()),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)
+    };
+    let twice = same_email(&mut conn, "u1-again", "c1").unwrap_err();
+    assert!(
+        matches!(
+            twice,
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            )
+        ),
+        "{twice:?}"
+    );
+    same_email(&mut conn, "u2", "c2").expect("the same email at another company");
+
+    let counts = |conn: &mut DbConn| -> (i64, i64) {
+        (
+            users::table.count().get_result(conn).unwrap(),
+            vault_items::table.count().get_result(conn).unwrap(),
+        )
+    };
+    let newest = migrations::current_version(&mut conn).unwrap();
+    migrations::revert_last(&mut conn).expect_err("two accounts share an email");
+    assert_eq!(migrations::current_version(&mut conn).unwrap(), newest);
+    assert_eq!(
+        counts(&mut conn),
+        (2, 1),
+        "a refused way back loses nothing"
+    );
+
+    diesel::delete(users::table.filter(users::id.eq("u2")))
+        .execute(&mut conn)
+        .unwrap();
+    migrations::revert_last(&mut conn).unwrap();
+    assert_eq!(
+        counts(&mut conn),
+        (1, 1),
+        "the vault item survives the way back"
+    );
+    migrations::run_pending(&mut conn).unwrap();
+    assert_eq!(counts(&mut conn), (1, 1), "and the way forward");
+    // Foreign keys hold again afterwards: a vault item of nobody is refused.
+    let orphan = diesel::insert_into(vault_items::table)
+        .values((
+            vault_items::user_id.eq("nobody"),
+            vault_items::item_id.eq("i2"),
+            vault_items::profile.eq("personal"),
+            vault_items::revision.eq(1_i64),
+            vault_items::ciphertext.eq(vec![1_u8]),
+            vault_items::created_at.eq(now()),
+            vault_items::updated_at.eq(now()),
+        ))
+        .execute(&mut conn);
+    assert!(orphan.is_err(), "foreign keys are on again");
+}
+
 #[rstest]
 fn a_user_has_at_most_one_pending_reset(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,

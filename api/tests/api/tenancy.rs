@@ -101,6 +101,27 @@ async fn outside_a_callers_companies_everything_looks_absent(
         .await;
         assert_eq!(status, 404);
     }
+    // Nor does adding a user where the caller may: Lou's email is free at
+    // Acme Dental, whatever Acme Law holds.
+    for (caller, name) in [(&technician, "Lou's namesake"), (&client, "Lou again")] {
+        let (status, created) = send(
+            &server,
+            caller,
+            "POST",
+            &format!("/v1/companies/{dental}/users"),
+            Some(json!({"email": format!("{lou}@example.com"), "name": name, "client_kind": "desktop"})),
+        )
+        .await;
+        if caller == &technician {
+            assert_eq!(status, 201, "{created}");
+        } else {
+            assert_eq!(
+                (status, created["code"].as_str()),
+                (409, Some("email_taken")),
+                "taken at Acme Dental now, by the technician's user"
+            );
+        }
+    }
     // Asking what one may do tells the technician nothing either: Lou is as
     // absent as a user who never was, whatever Lou's vault holds.
     let check =

@@ -1,4 +1,4 @@
-//! Users: created in a company (email unique in the partner, one primary),
+//! Users: created in a company (email unique in the company, one primary),
 //! read, listed and located by email or name, within what the caller may
 //! see; another partner's users are 404.
 
@@ -68,7 +68,7 @@ async fn users_are_added_once_per_email_with_one_primary(
     let (status, problem) = add(
         &server,
         &owner,
-        &law,
+        &dental,
         json!({"email": "DANA@acme-dental.example", "name": "Another Dana", "client_kind": "webapp"}),
     )
     .await;
@@ -76,6 +76,15 @@ async fn users_are_added_once_per_email_with_one_primary(
         (status, problem["code"].as_str()),
         (409, Some("email_taken"))
     );
+    // The same person may be a user at another company too.
+    let (status, other) = add(
+        &server,
+        &owner,
+        &law,
+        json!({"email": "DANA@acme-dental.example", "name": "Dana at the firm", "client_kind": "webapp"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{other}");
     let (status, problem) = add(
         &server,
         &owner,

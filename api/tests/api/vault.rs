@@ -384,3 +384,79 @@ async fn company_items_carry_their_backup_copy_while_the_profile_is_on(
         (Some(1), Some(1))
     );
 }
+
+/// An email is unique within a company: the same person at two companies
+/// has two accounts, and signs in to either by naming its company. Without
+/// the company, neither is found, with the same answer as a wrong key.
+#[rstest]
+#[actix_web::test]
+async fn one_email_at_two_companies_signs_in_naming_the_company(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let owner = owner_token(&server).await;
+    let mut accounts = Vec::new();
+    for (company, key) in [
+        ("Acme Dental", "the dental key"),
+        ("Acme Law", "the law key"),
+    ] {
+        let company = seed::company(&server, &partner, company).await;
+        let (status, user) = send(
+            &server,
+            &owner,
+            "POST",
+            &format!("/v1/companies/{company}/users"),
+            Some(json!({"email": "sam@example.com", "name": "Sam", "client_kind": "desktop"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{user}");
+        let user = user["id"].as_str().unwrap().to_owned();
+        seed::activate(&server, &partner, &user, key).await;
+        accounts.push((company, user, key));
+    }
+    let sign_in = |company: Option<&str>, key: &str| {
+        let body = json!({"partner_id": partner, "company_id": company, "email": "sam@example.com", "auth_key": key});
+        let url = format!("{}/v1/account/token", server.base_url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let subject = |token: &Value| -> String {
+        let claims = token["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["sub"].as_str().unwrap().to_owned()
+    };
+    let (_, wrong) = account_sign_in(&server, &partner, "nobody@example.com", "x").await;
+    for (company, user, key) in &accounts {
+        let (status, unnamed) = sign_in(None, key).await;
+        assert_eq!(status, 401, "two accounts: the company must be named");
+        assert_eq!(unnamed["detail"], wrong["detail"], "alike");
+        let (status, token) = sign_in(Some(company), key).await;
+        assert_eq!(status, 200, "{token}");
+        assert_eq!(&subject(&token), user);
+    }
+    let (status, _) = sign_in(Some(&accounts[1].0), accounts[0].2).await;
+    assert_eq!(status, 401, "one company's key does not open the other");
+    let (status, _) = sign_in(Some(&uuid::Uuid::now_v7().to_string()), accounts[0].2).await;
+    assert_eq!(status, 401);
+}
