@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use custodian_api::db::DbError;
 use custodian_api::db::admins::Role;
 use custodian_api::db::schema::{backup_copies, users, vault_items};
 use custodian_api::db::{Backend, Db, DbConn, companies, outbox, resets};
@@ -126,7 +127,7 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
             if let DbConn::Postgres(pg) = conn {
                 diesel::sql_query("ANALYZE").execute(pg)?;
             }
-            Ok(ids)
+            Ok::<_, DbError>(ids)
         })
         .await
         .expect("seeded");
@@ -200,7 +201,7 @@ async fn breakdown(server: &TestServer, user: String) {
             resets::mark_user_reset(conn, user, now)?;
             lap("bump the user's token generation", &mut steps);
             let _ = hash;
-            Ok(steps)
+            Ok::<_, DbError>(steps)
         })
         .await
         .unwrap();
@@ -263,7 +264,7 @@ async fn deliver(server: &TestServer, db: &Db, workers: usize) -> f64 {
                 },
             )?;
         }
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();

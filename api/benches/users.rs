@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use custodian_api::db::DbError;
 use custodian_api::db::admins::Role;
 use custodian_api::db::schema::users;
 use custodian_api::db::{Backend, DbConn, companies};
@@ -146,7 +147,7 @@ async fn seed(server: &TestServer) -> Vec<String> {
                     }
                 }
             }
-            Ok(ids)
+            Ok::<_, DbError>(ids)
         })
         .await
         .expect("seeded");
@@ -160,7 +161,7 @@ async fn seed(server: &TestServer) -> Vec<String> {
             if let DbConn::Postgres(pg) = conn {
                 diesel::sql_query("VACUUM ANALYZE users").execute(pg)?;
             }
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .expect("vacuumed");

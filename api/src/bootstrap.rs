@@ -99,7 +99,7 @@ pub async fn bootstrap(
                         .execute(pg)?;
                 }
                 if partners::count(conn)? > 0 {
-                    return Ok(false);
+                    return Ok::<_, DbError>(false);
                 }
                 partners::insert(conn, &partner)?;
                 admins::insert(conn, &admin)?;

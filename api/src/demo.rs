@@ -87,10 +87,12 @@ pub async fn first_partner(db: &Db) -> Result<PartnerId, DbError> {
     use diesel::prelude::*;
     let id: String = db
         .run(|conn| {
-            Ok(crate::db::schema::partners::table
-                .order(crate::db::schema::partners::id.asc())
-                .select(crate::db::schema::partners::id)
-                .first(conn)?)
+            Ok::<_, DbError>(
+                crate::db::schema::partners::table
+                    .order(crate::db::schema::partners::id.asc())
+                    .select(crate::db::schema::partners::id)
+                    .first(conn)?,
+            )
         })
         .await?;
     Ok(PartnerId::parse(&id).expect("stored ids parse"))

@@ -462,6 +462,50 @@ impl ApiError {
     }
 }
 
+/// Storage failures: 503 while the database cannot be reached, otherwise a
+/// fault of the server's own.
+impl From<crate::db::DbError> for ApiError {
+    fn from(error: crate::db::DbError) -> Self {
+        match error {
+            crate::db::DbError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl crate::db::StorageFailure for ApiError {
+    fn storage(&self) -> Option<crate::db::Storage> {
+        match self {
+            ApiError::DatabaseUnavailable(_) => Some(crate::db::Storage::Unavailable),
+            ApiError::Internal(_) => Some(crate::db::Storage::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// What an operation refused with, as the API answers it: the one place
+/// the domain's errors meet HTTP.
+impl From<crate::app::Error> for ApiError {
+    fn from(error: crate::app::Error) -> Self {
+        use crate::app::Error;
+        match error {
+            Error::NotFound => ApiError::NotFound,
+            Error::Forbidden { action, policy_ids } => ApiError::Forbidden { action, policy_ids },
+            Error::Invalid { field, message } => ApiError::InvalidValue { field, message },
+            Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            Error::CompanyItemsNotBackedUp { vault } => ApiError::CompanyItemsNotBackedUp {
+                counts: VaultCounts {
+                    personal_items: vault.personal_items,
+                    company_items: vault.company_items,
+                    company_items_backed_up: vault.company_items_backed_up,
+                    company_items_not_backed_up: vault.company_items_not_backed_up(),
+                },
+            },
+            Error::Storage(error) => error.into(),
+        }
+    }
+}
+
 /// The `type` URI of a problem code: its entry on the `/docs` page.
 pub fn problem_type_uri(code: &str) -> String {
     format!("/docs#problem-{code}")

@@ -36,6 +36,8 @@ pub struct Server {
     server: actix_web::dev::Server,
     outbox: crate::mail::Signal,
     mail_workers: crate::mail::Workers,
+    /// The domain layer's services, as the API's handlers use them.
+    app: crate::app::App,
 }
 
 impl Server {
@@ -136,16 +138,19 @@ impl Server {
             keys.clone(),
         ));
         throttle.clone().spawn_sweeper(clock.clone());
-        let state = web::Data::new(AppState {
+        let domain = crate::app::App {
             db: db.clone(),
-            metrics,
             keys: keys.clone(),
-            passwords,
-            tokens: tokens.clone(),
             authz: Arc::new(authz),
-            throttle,
             clock: clock.clone(),
             outbox: outbox.clone(),
+        };
+        let state = web::Data::new(AppState {
+            app: domain.clone(),
+            metrics,
+            passwords,
+            tokens: tokens.clone(),
+            throttle,
             proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors_origins.clone(),
             metrics_listener: metrics_addr,
@@ -175,6 +180,7 @@ impl Server {
             server,
             outbox,
             mail_workers,
+            app: domain,
         })
     }
 
@@ -212,6 +218,12 @@ impl Server {
     /// A handle that stops the server.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// The domain layer's services: what a worker of this server (or a
+    /// test) calls operations with, outside HTTP.
+    pub fn app(&self) -> crate::app::App {
+        self.app.clone()
     }
 
     /// Wakes this server's outbox workers (tests do, after moving the clock).

@@ -19,6 +19,7 @@ use crate::authz::Authz;
 use crate::bootstrap::Bootstrapped;
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
+use crate::db::DbError;
 use crate::db::admins::Role;
 use crate::db::{Db, DbConn, PoolOptions};
 use crate::http::AppState;
@@ -59,15 +60,19 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
     let tokens = TokenService::ephemeral(&keys, "http://127.0.0.1/".into());
     let throttle = crate::auth::throttle::Throttle::for_database(&db, keys.clone());
     actix_web::web::Data::new(AppState {
-        db,
+        app: crate::app::App {
+            db,
+            keys,
+            authz: std::sync::Arc::new(
+                Authz::embedded().expect("the compiled-in policies are valid"),
+            ),
+            clock: crate::clock::Clock::system(),
+            outbox: Default::default(),
+        },
         metrics: Default::default(),
-        keys,
         passwords: Passwords::new(1),
         tokens: std::sync::Arc::new(tokens),
-        authz: std::sync::Arc::new(Authz::embedded().expect("the compiled-in policies are valid")),
         throttle: std::sync::Arc::new(throttle),
-        clock: crate::clock::Clock::system(),
-        outbox: Default::default(),
         proxies: Default::default(),
         cors_origins: Vec::new(),
         metrics_listener: None,
@@ -207,6 +212,8 @@ pub struct TestServer {
     pub mail: SmtpSink,
     /// Wakes the server's outbox workers (after moving the clock, say).
     pub outbox: crate::mail::Signal,
+    /// The server's domain layer: tests call its operations without HTTP.
+    pub app: crate::app::App,
     /// The settings it runs on.
     pub config: Config,
     /// `http://` and the address of the metrics listener, when it has one.
@@ -242,6 +249,7 @@ impl TestServer {
         let tokens = server.tokens();
         let keys = server.keys();
         let outbox = server.outbox();
+        let app = server.app();
         let handle = server.handle();
         actix_web::rt::spawn(server.run());
         Some(Self {
@@ -255,6 +263,7 @@ impl TestServer {
             clock,
             mail,
             outbox,
+            app,
             handle,
             database,
         })
@@ -297,7 +306,7 @@ impl TestServer {
                         ))
                         .execute(conn)?;
                 }
-                Ok(())
+                Ok::<_, DbError>(())
             })
             .await
             .expect("insert an admin");

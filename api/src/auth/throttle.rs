@@ -334,7 +334,7 @@ impl Throttle {
                             store::put(conn, key, *count)?;
                         }
                     }
-                    Ok(decided.map(|(ticket, _)| ticket))
+                    Ok::<_, DbError>(decided.map(|(ticket, _)| ticket))
                 })
                 .await?
             }

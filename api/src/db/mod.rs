@@ -34,7 +34,6 @@ use diesel::r2d2::{self, R2D2Connection};
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 use crate::config::DatabaseUrl;
-use crate::error::ApiError;
 use crate::metrics::PoolUsage;
 
 /// A connection to either backend. Storage code is written once against it;
@@ -147,6 +146,10 @@ pub enum DbError {
     /// The blocking task running the call panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),
+    /// A stored value is not what it must be (an id that does not parse):
+    /// a fault to log, never a panic and never a made-up value.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
 }
 
 impl From<DieselError> for DbError {
@@ -171,12 +174,43 @@ impl From<DieselError> for DbError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(error: DbError) -> Self {
-        match error {
-            DbError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
-            other => ApiError::Internal(other.into()),
-        }
+/// What kind of storage failure an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// The database cannot be reached.
+    Unavailable,
+    /// Any other failure of the database's.
+    Failed,
+}
+
+/// An error a database call may end in: a storage failure converts into
+/// it, and it says whether it is one, so that a connection whose server
+/// went away is not handed out again. A refusal decided inside a
+/// transaction (a domain error) is not, and rolls the transaction back.
+pub trait StorageFailure: From<DbError> {
+    /// `None` for a refusal of the caller's own.
+    fn storage(&self) -> Option<Storage>;
+}
+
+impl StorageFailure for DbError {
+    fn storage(&self) -> Option<Storage> {
+        Some(match self {
+            DbError::Unavailable(_) => Storage::Unavailable,
+            _ => Storage::Failed,
+        })
+    }
+}
+
+/// A transaction's error, as diesel needs it: the database's own, or the
+/// caller's refusal carried out of it.
+enum TransactionError<E> {
+    Storage(DbError),
+    Refused(E),
+}
+
+impl<E> From<DieselError> for TransactionError<E> {
+    fn from(error: DieselError) -> Self {
+        Self::Storage(error.into())
     }
 }
 
@@ -196,11 +230,11 @@ impl PoolConn {
     /// away is dropped when it returns to the pool, never handed out again.
     /// A PostgreSQL error of another kind (a terminated backend reports its
     /// own message first) is followed by a ping, which tells the two apart.
-    fn settle<T>(&mut self, result: &Result<T, DbError>) {
-        self.broken = match result {
-            Ok(_) => false,
-            Err(DbError::Unavailable(_)) => true,
-            Err(_) => match &mut self.conn {
+    fn settle<T, E: StorageFailure>(&mut self, result: &Result<T, E>) {
+        self.broken = match result.as_ref().err().and_then(StorageFailure::storage) {
+            None => false,
+            Some(Storage::Unavailable) => true,
+            Some(Storage::Failed) => match &mut self.conn {
                 DbConn::Postgres(_) => R2D2Connection::ping(&mut self.conn).is_err(),
                 DbConn::Sqlite(_) => false,
             },
@@ -350,10 +384,11 @@ impl Db {
     /// connection to the pool's size. Callers of [`Db::get_blocking`] (the
     /// CLI, tests) do not queue here; while they hold connections, a turn
     /// may still wait in r2d2, within the same checkout timeout.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        E: StorageFailure + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         // One checkout timeout for the turn and the connection together.
         let (started, timeout) = (std::time::Instant::now(), self.pool.connection_timeout());
@@ -385,16 +420,24 @@ impl Db {
     /// then writes fails (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout
     /// retries) when another writer committed in between; WAL readers are not
     /// held up. On PostgreSQL they run side by side under row and advisory locks.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    ///
+    /// `f` may refuse with an error of its own (a domain error): the
+    /// transaction is then rolled back and the error answered as it is.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        E: StorageFailure + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let writer = self.sqlite_writer.clone();
         let serialize = self.backend == Backend::Sqlite;
         self.run(move |conn| {
             let _turn = serialize.then(|| writer.lock().unwrap_or_else(|e| e.into_inner()));
-            conn.transaction(f)
+            conn.transaction(|conn| f(conn).map_err(TransactionError::Refused))
+                .map_err(|error| match error {
+                    TransactionError::Storage(error) => E::from(error),
+                    TransactionError::Refused(error) => error,
+                })
         })
         .await
     }

@@ -24,6 +24,7 @@ use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::throttle::Path;
 use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
+use crate::db::DbError;
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{backup_profiles, outbox, resets, users};
 use crate::error::{ApiError, Problem};
@@ -378,7 +379,7 @@ pub async fn account_token_create(
                     let Some((id, _, _, generation)) =
                         users::credentials(conn, partner, company, &lookup)?
                     else {
-                        return Ok(None);
+                        return Ok::<_, DbError>(None);
                     };
                     let Some(user) = UserId::parse(&id) else {
                         return Ok(None);
@@ -418,7 +419,7 @@ pub async fn account_token_create(
                     let Some((id, _, _, generation)) =
                         users::credentials(conn, partner, company, &lookup)?
                     else {
-                        return Ok(None);
+                        return Ok::<_, DbError>(None);
                     };
                     let Some(user) = UserId::parse(&id) else {
                         return Ok(None);
@@ -660,7 +661,7 @@ async fn change_master_password(
             resets::lock_user(conn, partner, user)?;
             let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
             if current != Some(generation) || !complete(conn, now)? {
-                return Ok(false);
+                return Ok::<_, DbError>(false);
             }
             users::set_master_password(
                 conn,
@@ -753,7 +754,7 @@ pub async fn account_reset_link_complete(
         .db
         .run(move |conn| {
             let Some(found) = resets::pending_by_secret(conn, &lookup)? else {
-                return Ok(None);
+                return Ok::<_, DbError>(None);
             };
             let (Some(partner), Some(user)) = (
                 PartnerId::parse(&found.partner_id),
@@ -1227,7 +1228,7 @@ pub async fn vault_item_put(
                 now,
             )?;
             let Written::At(revision) = written else {
-                return Ok(written);
+                return Ok::<_, DbError>(written);
             };
             if let Some(copy) = copy {
                 vault::insert_copy(
@@ -1325,7 +1326,7 @@ pub async fn vault_item_delete(
                     expires_at,
                 )?;
             }
-            Ok(written)
+            Ok::<_, DbError>(written)
         })
         .await?;
     match written {

@@ -183,7 +183,7 @@ async fn load(
         .db
         .run(move |conn| {
             let Some(admin) = admins::find(conn, partner, id)? else {
-                return Ok(None);
+                return Ok::<_, DbError>(None);
             };
             Ok(Some((admin, admins::assigned_companies(conn, id)?)))
         })
@@ -283,7 +283,7 @@ pub async fn admins_list(
                 let id = AdminId::parse(&admin.id).expect("stored ids parse");
                 companies.insert(admin.id.clone(), admins::assigned_companies(conn, id)?);
             }
-            Ok((admins, companies))
+            Ok::<_, DbError>((admins, companies))
         })
         .await?;
     let next_cursor = paging::finish(&mut admins, limit, |a| a.id.clone());
@@ -471,7 +471,7 @@ pub async fn admin_update(
             // decide on the row as it is now, not as it was read.
             let owners = admins::lock_owners(conn, partner)?;
             let Some(locked) = admins::lock(conn, partner, id)? else {
-                return Ok(Err(ApiError::NotFound));
+                return Ok::<_, DbError>(Err(ApiError::NotFound));
             };
             let was = Role::parse(&locked.role).unwrap_or(Role::Technician);
             if was != current
@@ -481,7 +481,7 @@ pub async fn admin_update(
                     &Resource::Admin { id, partner, role: was },
                 )?
             {
-                return Ok(Err(denied));
+                return Ok(Err(denied.into()));
             }
             let role_changed = role != was;
             if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
@@ -548,7 +548,7 @@ pub async fn admin_delete(
         .write(move |conn| {
             let owners = admins::lock_owners(conn, partner)?;
             let Some(locked) = admins::lock(conn, partner, id)? else {
-                return Ok(Err(ApiError::NotFound));
+                return Ok::<_, DbError>(Err(ApiError::NotFound));
             };
             let role = Role::parse(&locked.role).unwrap_or(Role::Technician);
             if role != read_as
@@ -558,7 +558,7 @@ pub async fn admin_delete(
                     &Resource::Admin { id, partner, role },
                 )?
             {
-                return Ok(Err(denied));
+                return Ok(Err(denied.into()));
             }
             if role == Role::Owner && owners.len() <= 1 {
                 return Ok(Err(ApiError::Conflict {

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::audit;
 use crate::auth::{API_CLIENT_SECRET, new_api_client_secret};
 use crate::authz::{Action, Resource, SCOPES};
+use crate::db::DbError;
 use crate::db::api_clients::{self, ApiClient};
 use crate::db::companies;
 use crate::error::{ApiError, Problem};
@@ -165,7 +166,7 @@ pub async fn api_clients_list(
             for client in &clients {
                 limits.push(api_clients::companies(conn, client)?);
             }
-            Ok((clients, limits))
+            Ok::<_, DbError>((clients, limits))
         })
         .await?;
     let next_cursor = paging::finish(&mut clients, limit, |c| c.id.clone());
@@ -279,7 +280,7 @@ pub async fn api_clients_create(
         .write(move |conn| {
             api_clients::insert(conn, &stored, limits.as_deref())?;
             audit::append(conn, &keys, event)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await?;
     let location = format!("/v1/api-clients/{}", client.id);
@@ -339,7 +340,7 @@ pub async fn api_client_delete(
         .db
         .write(move |conn| {
             if !api_clients::delete(conn, partner, id)? {
-                return Ok(Err(ApiError::NotFound));
+                return Ok::<_, DbError>(Err(ApiError::NotFound));
             }
             audit::append(conn, &keys, event)?;
             Ok(Ok(()))

@@ -413,7 +413,7 @@ pub async fn authorization_check(
                     false => resolve(conn, &principal, partner, plan),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((plans, resolved))
+            Ok::<_, DbError>((plans, resolved))
         })
         .await?;
     let results = plans

@@ -11,49 +11,19 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::audit::{self, ActorKind, NewEvent};
+pub use crate::app::{Actor, Decider};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE, SubjectKind};
-use crate::authz::{Action, Principal, Resource};
-use crate::db::admins::{self, Admin, Role};
-use crate::db::api_clients::{self, ApiClient};
+use crate::authz::Principal;
+use crate::db::admins::{self, Role};
+use crate::db::api_clients;
 use crate::db::{DbConn, DbError};
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId};
 
-/// An authenticated admin with a full-scope token, or an API client.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
-    pub partner: PartnerId,
-    /// Who, as stored: for audit events and the handlers that need the row.
-    pub actor: Actor,
-    /// The request's id, for audit events.
-    pub request_id: Option<String>,
-}
-
-/// The stored subject of a token.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    Admin(Admin),
-    ApiClient(ApiClient),
-}
-
-impl Actor {
-    pub fn kind(&self) -> ActorKind {
-        match self {
-            Self::Admin(_) => ActorKind::Admin,
-            Self::ApiClient(_) => ActorKind::ApiClient,
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Admin(admin) => &admin.id,
-            Self::ApiClient(client) => &client.id,
-        }
-    }
-}
+/// An authenticated admin with a full-scope token, or an API client: the
+/// operation context the request acts in.
+pub type Caller = crate::app::OpContext;
 
 /// An authenticated caller whose token may be one that only changes an
 /// admin's password (an admin who must replace a one-time password).
@@ -97,6 +67,7 @@ pub struct Verified {
     claims: crate::auth::tokens::AdminClaims,
     partner: PartnerId,
     request_id: Option<String>,
+    now: chrono::NaiveDateTime,
 }
 
 /// Which scopes of admin token a handler accepts.
@@ -127,6 +98,7 @@ impl Verified {
                 claims,
                 partner,
                 request_id,
+                now: state.clock.now(),
             },
             state,
         ))
@@ -146,6 +118,7 @@ impl Verified {
             claims,
             partner,
             request_id,
+            now,
         } = self;
         let (principal, actor, generation) = match claims.kind {
             SubjectKind::Admin => {
@@ -222,6 +195,7 @@ impl Verified {
             partner,
             actor,
             request_id,
+            now,
         }))
     }
 
@@ -282,137 +256,5 @@ impl FromRequest for PasswordChanger {
                 .await
                 .map(PasswordChanger)
         })
-    }
-}
-
-/// How a denial is answered: 404 for what the caller must not know exists
-/// (another partner's object, or one in a company outside the caller's:
-/// a technician's assigned companies, a limited client's), 403 naming the
-/// deciding policies otherwise.
-fn denial(
-    principal: &Principal,
-    action: &Action,
-    resource: &Resource,
-    policy_ids: Vec<String>,
-) -> ApiError {
-    let other_partner = policy_ids.iter().any(|id| id == "partner-boundary");
-    // A company being created is in no one's list yet.
-    let outside = !matches!(action, Action::CreateCompany)
-        && resource.company().is_some_and(|c| !principal.sees(c));
-    if other_partner || outside {
-        return ApiError::NotFound;
-    }
-    ApiError::Forbidden {
-        action: action.name(),
-        policy_ids,
-    }
-}
-
-/// Decides again inside a write transaction, on rows read under their
-/// locks, so a change is never decided on what another one has changed
-/// since; a denial is written to the audit log in that transaction.
-pub struct Decider {
-    principal: Principal,
-    authz: std::sync::Arc<crate::authz::Authz>,
-    keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
-    denied: NewEvent,
-}
-
-impl Decider {
-    pub fn new(state: &AppState, caller: &Caller) -> Self {
-        Self {
-            principal: caller.principal.clone(),
-            authz: state.authz.clone(),
-            keys: state.keys.clone(),
-            denied: caller.event("", "", String::new(), false, Vec::new()),
-        }
-    }
-
-    /// `Ok(Ok(()))` when allowed; `Ok(Err(..))` with the answer to a denial.
-    pub fn decide(
-        &self,
-        conn: &mut DbConn,
-        action: Action,
-        resource: &Resource,
-    ) -> Result<Result<(), ApiError>, DbError> {
-        let decision = self.authz.decide(&self.principal, &action, resource);
-        if decision.allowed {
-            return Ok(Ok(()));
-        }
-        let (target_kind, target_id) = resource.kind_and_id();
-        let mut event = self.denied.clone();
-        event.action = action.name().to_owned();
-        event.target_kind = Some(target_kind.to_owned());
-        event.target_id = Some(target_id);
-        event.policy_ids = decision.policy_ids.clone();
-        audit::append(conn, &self.keys, event)?;
-        Ok(Err(denial(
-            &self.principal,
-            &action,
-            resource,
-            decision.policy_ids,
-        )))
-    }
-}
-
-impl Caller {
-    /// Asks the authorizer; a denial is written to the audit log, and
-    /// answered 404 across partners (as absent) or 403 naming the deciding
-    /// policies.
-    pub async fn authorize(
-        &self,
-        state: &AppState,
-        action: Action,
-        resource: &Resource,
-    ) -> Result<(), ApiError> {
-        let decision = state.authz.decide(&self.principal, &action, resource);
-        if decision.allowed {
-            return Ok(());
-        }
-        if !decision.errors.is_empty() {
-            tracing::warn!(errors = ?decision.errors, action = action.name(), "authorization failed closed");
-        }
-        let (target_kind, target_id) = resource.kind_and_id();
-        let event = self.event(
-            action.name(),
-            target_kind,
-            target_id,
-            false,
-            decision.policy_ids.clone(),
-        );
-        let keys = state.keys.clone();
-        state
-            .db
-            .write(move |conn| audit::append(conn, &keys, event).map(drop))
-            .await?;
-        Err(denial(
-            &self.principal,
-            &action,
-            resource,
-            decision.policy_ids,
-        ))
-    }
-
-    /// An audit event of this caller's.
-    pub fn event(
-        &self,
-        action: &str,
-        target_kind: &str,
-        target_id: String,
-        allowed: bool,
-        policy_ids: Vec<String>,
-    ) -> NewEvent {
-        NewEvent {
-            partner: Some(self.partner),
-            actor_kind: self.actor.kind(),
-            actor_id: Some(self.actor.id().to_owned()),
-            action: action.to_owned(),
-            target_kind: Some(target_kind.to_owned()),
-            target_id: Some(target_id),
-            allowed,
-            policy_ids,
-            request_id: self.request_id.clone(),
-            details: serde_json::json!({}),
-        }
     }
 }

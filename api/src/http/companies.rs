@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::audit;
 use crate::authz::{Action, Principal, Resource};
+use crate::db::DbError;
 use crate::db::backup_profiles::{self, BackupProfile, Settings};
 use crate::db::companies::{self, Company};
 use crate::error::{ApiError, Problem};
@@ -71,19 +72,7 @@ pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
     principal.company_limit().map(<[CompanyId]>::to_vec)
 }
 
-/// The companies a list may show: those the caller may see, narrowed to the
-/// one a filter names (a company the caller cannot see simply shows
-/// nothing); `None` is every company of the partner.
-pub fn visible_within(principal: &Principal, asked: Option<CompanyId>) -> Option<Vec<CompanyId>> {
-    let visible = visible_companies(principal);
-    match asked {
-        None => visible,
-        Some(company) => Some(match visible {
-            Some(visible) => visible.into_iter().filter(|c| *c == company).collect(),
-            None => vec![company],
-        }),
-    }
-}
+pub use crate::app::visible_within;
 
 /// The company a path names, of the caller's partner; otherwise 404.
 pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Company, ApiError> {
@@ -208,7 +197,7 @@ pub async fn companies_create(
         .write(move |conn| {
             companies::insert(conn, &stored)?;
             audit::append(conn, &keys, event)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await?;
     let location = format!("/v1/companies/{}", company.id);
@@ -293,7 +282,7 @@ pub async fn company_update(
         .db
         .write(move |conn| {
             if !companies::rename(conn, partner, id, &new_name, now)? {
-                return Ok(Err(ApiError::NotFound));
+                return Ok::<_, DbError>(Err(ApiError::NotFound));
             }
             audit::append(conn, &keys, event)?;
             Ok(Ok(()))
@@ -553,7 +542,7 @@ pub async fn backup_profile_update(
             match backup_profiles::update_if_version(conn, partner, id, version, &applied, now)? {
                 Some(_) => {
                     audit::append(conn, &keys, event)?;
-                    Ok(Ok(()))
+                    Ok::<_, DbError>(Ok(()))
                 }
                 None => Ok(Err(ApiError::PreconditionFailed)),
             }

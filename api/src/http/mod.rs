@@ -39,11 +39,8 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenService;
-use crate::authz::Authz;
-use crate::db::Db;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::metrics::Metrics;
 use extract::BodyLimit;
@@ -181,17 +178,13 @@ impl Published {
 
 /// What every handler may reach.
 pub struct AppState {
-    pub db: Db,
+    /// The domain layer's services (the database, the keys, the
+    /// authorizer, the clock, the outbox): `state.db` reads through.
+    pub app: crate::app::App,
     pub metrics: Arc<Metrics>,
-    pub keys: Arc<ServerKeys>,
     pub passwords: Passwords,
     pub tokens: Arc<TokenService>,
-    pub authz: Arc<Authz>,
     pub throttle: Arc<crate::auth::throttle::Throttle>,
-    /// The time, as everything that ages reads it.
-    pub clock: crate::clock::Clock,
-    /// Wakes this instance's outbox workers after a change queued an email.
-    pub outbox: crate::mail::Signal,
     /// Whose forwarding headers name the client.
     pub proxies: forwarded::TrustedProxies,
     /// Browser origins allowed to call the API (none: CORS is off).
@@ -200,6 +193,13 @@ pub struct AppState {
     /// own (`CUSTODIAN_METRICS_LISTEN`): that listener serves nothing else,
     /// and the API's listeners do not serve it.
     pub metrics_listener: Option<std::net::SocketAddr>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = crate::app::App;
+    fn deref(&self) -> &crate::app::App {
+        &self.app
+    }
 }
 
 /// The id the request middleware gave this request, for audit events.

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::DbError;
 use crate::db::migrations;
 use crate::error::{ApiError, Problem};
 use crate::http::{AppState, Published};
@@ -74,7 +75,7 @@ pub async fn readiness_get(state: web::Data<AppState>) -> Result<web::Json<Readi
     let (pending, version) = state
         .db
         .run(|conn| {
-            Ok((
+            Ok::<_, DbError>((
                 migrations::pending(conn)?,
                 migrations::current_version(conn)?,
             ))

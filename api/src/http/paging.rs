@@ -34,25 +34,11 @@ pub fn after_id<K>(cursor: Option<uuid::Uuid>) -> Option<Id<K>> {
     cursor.map(Id::from_uuid)
 }
 
-/// Cuts the one extra row a query fetched (limit + 1) and returns the next
-/// cursor, the key of the last row kept, when there was one.
-pub fn finish<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(key)
-    } else {
-        None
-    }
-}
+pub use crate::app::paging::finish;
 
-/// A page of a list as the caller may see it, and the next cursor.
-/// `load` fetches up to `limit + 1` rows (the extra one tells whether there
-/// is a next page) on the blocking pool; each row kept is one the policies
-/// let the caller take `action` on (SQL narrowed the page to the caller's
-/// companies already; this is the policies' word on each row), decided in
-/// one [`Authz::decide_each`](crate::authz::Authz::decide_each) beside the
-/// query: a page is up to 200 decisions, not work for the executor.
+/// A page of a list as the caller may see it, and the next cursor: see
+/// [`crate::app::paging::permitted_page`], for rows whose resource cannot
+/// fail to read.
 pub async fn permitted_page<T: Send + 'static>(
     state: &AppState,
     caller: &Caller,
@@ -62,23 +48,11 @@ pub async fn permitted_page<T: Send + 'static>(
     key: impl Fn(&T) -> String + Send + 'static,
     resource: impl Fn(&T) -> Resource + Send + 'static,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let (authz, principal) = (state.authz.clone(), caller.principal.clone());
-    let page = state
-        .db
-        .run(move |conn| {
-            let mut rows = load(conn)?;
-            let next_cursor = finish(&mut rows, limit, key);
-            let resources: Vec<Resource> = rows.iter().map(resource).collect();
-            let decisions = authz.decide_each(&principal, &action, &resources);
-            let rows = rows
-                .into_iter()
-                .zip(decisions)
-                .filter_map(|(row, decision)| decision.allowed.then_some(row))
-                .collect();
-            Ok((rows, next_cursor))
-        })
-        .await?;
-    Ok(page)
+    crate::app::paging::permitted_page(state, caller, action, limit, load, key, move |row| {
+        Ok(resource(row))
+    })
+    .await
+    .map_err(Into::into)
 }
 
 #[cfg(test)]
@@ -89,10 +63,6 @@ mod tests {
     fn pages_end_at_their_last_key() {
         assert_eq!(limit(None).unwrap(), 50);
         assert!(limit(Some(201)).is_err() && limit(Some(0)).is_err());
-        let mut rows = vec![1, 2, 3];
-        assert_eq!(finish(&mut rows, 2, ToString::to_string), Some("2".into()));
-        assert_eq!(rows, vec![1, 2]);
-        assert_eq!(finish(&mut rows, 2, ToString::to_string), None);
         let id = crate::ids::UserId::new();
         assert_eq!(after_id(Some(id.uuid())), Some(id));
         assert_eq!(after_id::<crate::ids::kind::User>(None), None);

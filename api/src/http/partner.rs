@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::audit;
 use crate::authz::{Action, Resource};
+use crate::db::DbError;
 use crate::db::partners::{self, Partner, PartnerChanges};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -144,7 +145,7 @@ pub async fn partner_update(
         .write(move |conn| {
             let partner = partners::update(conn, id, &changes)?;
             audit::append(conn, &keys, event)?;
-            Ok(partner)
+            Ok::<_, DbError>(partner)
         })
         .await?;
     let partner = partner.ok_or(ApiError::NotFound)?;

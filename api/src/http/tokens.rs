@@ -18,6 +18,7 @@ use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::API_CLIENT_SECRET;
 use crate::auth::throttle::{Attempt, Path, Ticket, Verdict};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
+use crate::db::DbError;
 use crate::db::{admins, api_clients};
 use crate::domain::Email;
 use crate::error::ApiError;
@@ -776,7 +777,7 @@ pub async fn password_change(
         .write(move |conn| {
             let changed = crate::db::admins::set_password(conn, partner, id, &hash, now)?;
             audit::append(conn, &keys, event)?;
-            Ok(changed)
+            Ok::<_, DbError>(changed)
         })
         .await?;
     if !changed {

@@ -6,6 +6,7 @@ use custodian_api::db::{Backend, partners};
 use custodian_api::testing::TestServer;
 
 use crate::support::{owner_token, send, sign_in};
+use custodian_api::db::DbError;
 use rstest::rstest;
 use serde_json::json;
 
@@ -227,7 +228,7 @@ async fn two_owners_demoting_each_other_leave_one(
         diesel::update(t::table.filter(t::id.eq(&boot)))
             .set((t::password_hash.eq(hash), t::must_change_password.eq(false)))
             .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();

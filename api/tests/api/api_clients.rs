@@ -11,6 +11,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::support::{client_grant, client_token, create_client, owner_token, seed, send, sign_in};
+use custodian_api::db::DbError;
 
 #[rstest]
 #[actix_web::test]
@@ -51,10 +52,12 @@ async fn a_client_is_created_with_its_secret_once_and_signs_in(
         .database
         .pool()
         .run(move |conn| {
-            Ok(api_clients::table
-                .filter(api_clients::id.eq(lookup))
-                .select(api_clients::secret_hash)
-                .first(conn)?)
+            Ok::<_, DbError>(
+                api_clients::table
+                    .filter(api_clients::id.eq(lookup))
+                    .select(api_clients::secret_hash)
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -113,15 +116,17 @@ async fn a_client_is_created_with_its_secret_once_and_signs_in(
         .database
         .pool()
         .run(move |conn| {
-            Ok(audit_events::table
-                .order(audit_events::seq)
-                .select((
-                    audit_events::actor_kind,
-                    audit_events::actor_id,
-                    audit_events::action,
-                    audit_events::decision,
-                ))
-                .load(conn)?)
+            Ok::<_, DbError>(
+                audit_events::table
+                    .order(audit_events::seq)
+                    .select((
+                        audit_events::actor_kind,
+                        audit_events::actor_id,
+                        audit_events::action,
+                        audit_events::decision,
+                    ))
+                    .load(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -139,9 +144,11 @@ async fn a_client_is_created_with_its_secret_once_and_signs_in(
         .database
         .pool()
         .run(|conn| {
-            Ok(audit_events::table
-                .select(audit_events::details)
-                .load(conn)?)
+            Ok::<_, DbError>(
+                audit_events::table
+                    .select(audit_events::details)
+                    .load(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -399,10 +406,12 @@ async fn another_partners_client_is_not_found(
         .database
         .pool()
         .run(move |conn| {
-            Ok(api_clients::table
-                .filter(api_clients::id.eq(lookup))
-                .count()
-                .get_result(conn)?)
+            Ok::<_, DbError>(
+                api_clients::table
+                    .filter(api_clients::id.eq(lookup))
+                    .count()
+                    .get_result(conn)?,
+            )
         })
         .await
         .unwrap();

@@ -16,6 +16,7 @@ fn keys() -> std::sync::Arc<ServerKeys> {
         [7u8; 32],
     ))))
 }
+use custodian_api::db::DbError;
 use diesel::prelude::*;
 use rstest::rstest;
 use secrecy::ExposeSecret;
@@ -104,10 +105,12 @@ async fn security_events_are_recorded_without_secrets(
         .database
         .pool()
         .run(|conn| {
-            Ok(audit_events::table
-                .filter(audit_events::partner_id.eq(audit::NO_PARTNER))
-                .select((audit_events::action, audit_events::details))
-                .load(conn)?)
+            Ok::<_, DbError>(
+                audit_events::table
+                    .filter(audit_events::partner_id.eq(audit::NO_PARTNER))
+                    .select((audit_events::action, audit_events::details))
+                    .load(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -126,7 +129,7 @@ async fn security_events_are_recorded_without_secrets(
                     audit_events::target_id,
                 ))
                 .load(conn)?;
-            Ok(rows.into_iter().map(|r| format!("{r:?}")).collect())
+            Ok::<_, DbError>(rows.into_iter().map(|r| format!("{r:?}")).collect())
         })
         .await
         .unwrap();
@@ -238,7 +241,7 @@ async fn verify_names_the_first_altered_or_missing_event(
         )
         .set(audit_events::details.eq("{\"i\":99}"))
         .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();
@@ -265,7 +268,7 @@ async fn verify_names_the_first_altered_or_missing_event(
                 .filter(audit_events::seq.eq(2)),
         )
         .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();
@@ -316,7 +319,7 @@ async fn truncation_and_a_rewrite_without_the_key_are_caught(
                 .filter(audit_events::seq.eq(4)),
         )
         .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();
@@ -344,7 +347,7 @@ async fn truncation_and_a_rewrite_without_the_key_are_caught(
         diesel::update(audit_heads::table.filter(audit_heads::partner_id.eq(&p)))
             .set((audit_heads::seq.eq(3), audit_heads::hash.eq(last)))
             .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();
@@ -372,7 +375,7 @@ async fn truncation_and_a_rewrite_without_the_key_are_caught(
                 audit_events::hash.eq(forged),
             ))
             .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();

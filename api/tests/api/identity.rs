@@ -3,6 +3,7 @@
 
 use custodian_api::auth::password::{Passwords, verify_blocking};
 use custodian_api::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
+use custodian_api::db::DbError;
 use custodian_api::db::admins::{self, Role};
 use custodian_api::db::{Backend, migrations, partners};
 use custodian_api::ids::PartnerId;
@@ -40,7 +41,7 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
                 partner_id,
                 &custodian_api::domain::Email::parse("ALICE@acme.example").unwrap(),
             )?;
-            Ok((partner.unwrap(), owner.unwrap()))
+            Ok::<_, DbError>((partner.unwrap(), owner.unwrap()))
         })
         .await
         .unwrap();

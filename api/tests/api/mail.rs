@@ -22,6 +22,7 @@ use crate::resets::{
     user_with_items,
 };
 use crate::support::{owner_token, send};
+use custodian_api::db::DbError;
 
 /// An outbox row as the tests look at it.
 #[derive(Debug, Queryable)]
@@ -40,18 +41,20 @@ async fn rows(server: &TestServer, recipient: &str) -> Vec<Row> {
         .database
         .pool()
         .run(move |conn| {
-            Ok(outbox_messages::table
-                .filter(outbox_messages::recipient.eq(recipient))
-                .order(outbox_messages::id.asc())
-                .select((
-                    outbox_messages::id,
-                    outbox_messages::message_id,
-                    outbox_messages::status,
-                    outbox_messages::attempts,
-                    outbox_messages::payload_ciphertext.is_not_null(),
-                    outbox_messages::next_attempt_at,
-                ))
-                .load::<Row>(conn)?)
+            Ok::<_, DbError>(
+                outbox_messages::table
+                    .filter(outbox_messages::recipient.eq(recipient))
+                    .order(outbox_messages::id.asc())
+                    .select((
+                        outbox_messages::id,
+                        outbox_messages::message_id,
+                        outbox_messages::status,
+                        outbox_messages::attempts,
+                        outbox_messages::payload_ciphertext.is_not_null(),
+                        outbox_messages::next_attempt_at,
+                    ))
+                    .load::<Row>(conn)?,
+            )
         })
         .await
         .unwrap()
@@ -175,10 +178,12 @@ async fn an_email_undeliverable_past_the_bound_is_dead_lettered_and_erased(
             .database
             .pool()
             .run(move |conn| {
-                Ok(outbox_messages::table
-                    .filter(outbox_messages::id.eq(id))
-                    .select((outbox_messages::last_error, outbox_messages::dead_at))
-                    .first(conn)?)
+                Ok::<_, DbError>(
+                    outbox_messages::table
+                        .filter(outbox_messages::id.eq(id))
+                        .select((outbox_messages::last_error, outbox_messages::dead_at))
+                        .first(conn)?,
+                )
             })
             .await
             .unwrap()
@@ -345,7 +350,7 @@ async fn two_workers_send_each_message_exactly_once(
                     },
                 )?;
             }
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();
@@ -370,12 +375,14 @@ async fn two_workers_send_each_message_exactly_once(
         .database
         .pool()
         .run(|conn| {
-            Ok(outbox_messages::table
-                .filter(outbox_messages::status.eq("sent"))
-                .filter(outbox_messages::attempts.eq(1))
-                .filter(outbox_messages::payload_ciphertext.is_null())
-                .count()
-                .get_result(conn)?)
+            Ok::<_, DbError>(
+                outbox_messages::table
+                    .filter(outbox_messages::status.eq("sent"))
+                    .filter(outbox_messages::attempts.eq(1))
+                    .filter(outbox_messages::payload_ciphertext.is_null())
+                    .count()
+                    .get_result(conn)?,
+            )
         })
         .await
         .unwrap();

@@ -10,6 +10,7 @@ mod browser;
 mod check;
 mod companies;
 mod contract;
+mod domain;
 mod http;
 mod identity;
 mod input;

@@ -8,6 +8,7 @@ use custodian_api::http::openapi;
 use custodian_api::testing::TestServer;
 
 use crate::support::{client_token, create_client, seed, sign_in, signed_in_user};
+use custodian_api::db::DbError;
 use rstest::rstest;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -763,7 +764,7 @@ async fn tokens_are_refused_once_revoked_or_for_a_removed_admin(
         diesel::update(admins::table.filter(admins::email.eq(who)))
             .set(admins::token_generation.eq(admins::token_generation + 1))
             .execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();
@@ -775,7 +776,7 @@ async fn tokens_are_refused_once_revoked_or_for_a_removed_admin(
     assert_eq!(get(fresh.clone()).await, 200);
     pool.run(move |conn| {
         diesel::delete(admins::table.filter(admins::email.eq(email))).execute(conn)?;
-        Ok(())
+        Ok::<_, DbError>(())
     })
     .await
     .unwrap();

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::support::{
     account_sign_in, dump_database, owner_token, seed, send, sign_in, vault_items_with_key,
 };
+use custodian_api::db::DbError;
 
 /// A signed-in desktop user with `personal` personal items and `company`
 /// company items, of which `backed_up` have a backup copy: (company, user,
@@ -83,10 +84,12 @@ async fn count_items(server: &TestServer, user: &str) -> i64 {
         .database
         .pool()
         .run(move |conn| {
-            Ok(vault_items::table
-                .filter(vault_items::user_id.eq(user))
-                .count()
-                .get_result(conn)?)
+            Ok::<_, DbError>(
+                vault_items::table
+                    .filter(vault_items::user_id.eq(user))
+                    .count()
+                    .get_result(conn)?,
+            )
         })
         .await
         .unwrap()
@@ -135,7 +138,7 @@ async fn the_preview_says_what_a_reset_would_do_and_changes_nothing(
             diesel::update(users::table.filter(users::id.eq(webapp)))
                 .set(users::client_kind.eq("webapp"))
                 .execute(conn)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();
@@ -168,7 +171,7 @@ async fn the_preview_says_what_a_reset_would_do_and_changes_nothing(
             diesel::update(admins::table.filter(admins::email.eq(french)))
                 .set(admins::locale.eq("fr"))
                 .execute(conn)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();
@@ -234,13 +237,15 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         .database
         .pool()
         .run(move |conn| {
-            Ok(backup_copies::table
-                .filter(backup_copies::user_id.eq(owner_of_copies))
-                .select((
-                    backup_copies::removal_reason,
-                    backup_copies::expires_at.is_not_null(),
-                ))
-                .load(conn)?)
+            Ok::<_, DbError>(
+                backup_copies::table
+                    .filter(backup_copies::user_id.eq(owner_of_copies))
+                    .select((
+                        backup_copies::removal_reason,
+                        backup_copies::expires_at.is_not_null(),
+                    ))
+                    .load(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -321,9 +326,11 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         .database
         .pool()
         .run(|conn| {
-            Ok(outbox_messages::table
-                .select((outbox_messages::status, outbox_messages::payload_ciphertext))
-                .first(conn)?)
+            Ok::<_, DbError>(
+                outbox_messages::table
+                    .select((outbox_messages::status, outbox_messages::payload_ciphertext))
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -332,10 +339,12 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         .database
         .pool()
         .run(move |conn| {
-            Ok(master_password_resets::table
-                .filter(master_password_resets::id.eq(id))
-                .select(master_password_resets::secret_hash.assume_not_null())
-                .first(conn)?)
+            Ok::<_, DbError>(
+                master_password_resets::table
+                    .filter(master_password_resets::id.eq(id))
+                    .select(master_password_resets::secret_hash.assume_not_null())
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -368,10 +377,12 @@ async fn a_reset_purges_the_vault_keeps_backed_up_items_as_copies_and_revokes_th
         .database
         .pool()
         .run(move |conn| {
-            Ok(users::table
-                .filter(users::id.eq(user_row))
-                .select((users::status, users::token_generation))
-                .first(conn)?)
+            Ok::<_, DbError>(
+                users::table
+                    .filter(users::id.eq(user_row))
+                    .select((users::status, users::token_generation))
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -548,7 +559,7 @@ async fn a_retry_with_the_same_idempotency_key_answers_the_first_result(
     let resets: i64 = server
         .database
         .pool()
-        .run(|conn| Ok(master_password_resets::table.count().get_result(conn)?))
+        .run(|conn| Ok::<_, DbError>(master_password_resets::table.count().get_result(conn)?))
         .await
         .unwrap();
     assert_eq!(resets, 1);
@@ -647,10 +658,12 @@ async fn two_resets_racing_purge_once(
         let purges: i64 = {
             let user = user.clone();
             pool.run(move |conn| {
-                Ok(master_password_resets::table
-                    .filter(master_password_resets::user_id.eq(user))
-                    .count()
-                    .get_result(conn)?)
+                Ok::<_, DbError>(
+                    master_password_resets::table
+                        .filter(master_password_resets::user_id.eq(user))
+                        .count()
+                        .get_result(conn)?,
+                )
             })
             .await
             .unwrap()
@@ -673,7 +686,7 @@ async fn two_resets_racing_purge_once(
     let partner_row: i64 = server
         .database
         .pool()
-        .run(|conn| Ok(partners::table.count().get_result(conn)?))
+        .run(|conn| Ok::<_, DbError>(partners::table.count().get_result(conn)?))
         .await
         .unwrap();
     assert_eq!(partner_row, 1);
@@ -687,12 +700,14 @@ pub async fn newest_email(server: &TestServer, email: &str, template: &str) -> R
         .database
         .pool()
         .run(move |conn| {
-            Ok(outbox_messages::table
-                .filter(outbox_messages::recipient.eq(email))
-                .filter(outbox_messages::template.eq(template))
-                .order(outbox_messages::id.desc())
-                .select((outbox_messages::id, outbox_messages::message_id))
-                .first(conn)?)
+            Ok::<_, DbError>(
+                outbox_messages::table
+                    .filter(outbox_messages::recipient.eq(email))
+                    .filter(outbox_messages::template.eq(template))
+                    .order(outbox_messages::id.desc())
+                    .select((outbox_messages::id, outbox_messages::message_id))
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -710,10 +725,12 @@ pub async fn outbox_status_becomes(server: &TestServer, id: &str, status: &str) 
             .database
             .pool()
             .run(move |conn| {
-                Ok(outbox_messages::table
-                    .filter(outbox_messages::id.eq(id))
-                    .select(outbox_messages::status)
-                    .first(conn)?)
+                Ok::<_, DbError>(
+                    outbox_messages::table
+                        .filter(outbox_messages::id.eq(id))
+                        .select(outbox_messages::status)
+                        .first(conn)?,
+                )
             })
             .await
             .unwrap();
@@ -851,10 +868,12 @@ async fn a_desktop_user_finishes_the_reset_with_the_temporary_password(
         .database
         .pool()
         .run(move |conn| {
-            Ok(users::table
-                .filter(users::id.eq(user_id))
-                .select(users::status)
-                .first(conn)?)
+            Ok::<_, DbError>(
+                users::table
+                    .filter(users::id.eq(user_id))
+                    .select(users::status)
+                    .first(conn)?,
+            )
         })
         .await
         .unwrap();
@@ -965,14 +984,16 @@ async fn a_reissue_kills_the_old_secret_and_sends_a_new_one_without_purging_agai
             .database
             .pool()
             .run(move |conn| {
-                Ok(outbox_messages::table
-                    .filter(outbox_messages::recipient.eq(email))
-                    .order(outbox_messages::id.asc())
-                    .select((
-                        outbox_messages::status,
-                        outbox_messages::payload_ciphertext.is_not_null(),
-                    ))
-                    .load(conn)?)
+                Ok::<_, DbError>(
+                    outbox_messages::table
+                        .filter(outbox_messages::recipient.eq(email))
+                        .order(outbox_messages::id.asc())
+                        .select((
+                            outbox_messages::status,
+                            outbox_messages::payload_ciphertext.is_not_null(),
+                        ))
+                        .load(conn)?,
+                )
             })
             .await
             .unwrap()
@@ -1022,7 +1043,7 @@ async fn make_webapp(server: &TestServer, user: &str, locale: &'static str) {
             diesel::update(users::table.filter(users::id.eq(user)))
                 .set((users::client_kind.eq("webapp"), users::locale.eq(locale)))
                 .execute(conn)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();

@@ -595,7 +595,9 @@ async fn the_pool_runs_work_off_the_executor(
     let pool = db.pool();
     let executor = std::thread::current().id();
     let (worker, pending) = pool
-        .run(move |conn| Ok((std::thread::current().id(), migrations::pending(conn)?)))
+        .run(move |conn| {
+            Ok::<_, DbError>((std::thread::current().id(), migrations::pending(conn)?))
+        })
         .await
         .unwrap();
     assert_ne!(worker, executor, "database work ran on the executor thread");
@@ -639,7 +641,7 @@ async fn requests_get_connections_in_arrival_order(
                     .get_result::<i32>(conn)?;
                 holding.send(()).unwrap();
                 wait.recv().unwrap();
-                Ok(one)
+                Ok::<_, DbError>(one)
             })
             .await
         }
@@ -666,7 +668,7 @@ async fn requests_get_connections_in_arrival_order(
                 let served = served.clone();
                 pool.run(move |_| {
                     served.lock().unwrap().push(ticket);
-                    Ok(())
+                    Ok::<_, DbError>(())
                 })
                 .await
                 .unwrap();

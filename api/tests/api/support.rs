@@ -1,5 +1,6 @@
 //! Helpers the test modules share: signing in and calling the API over HTTP.
 
+use custodian_api::db::DbError;
 use custodian_api::testing::TestServer;
 use serde_json::Value;
 
@@ -99,6 +100,7 @@ pub async fn client_token(server: &TestServer, id: &str, secret: &str) -> String
 /// Rows the API cannot create yet (companies, users and vault items arrive
 /// with their endpoints), written straight to the server's database.
 pub mod seed {
+    use custodian_api::db::DbError;
     use custodian_api::db::partners;
     use custodian_api::db::schema::{backup_copies, users, vault_items};
     use custodian_api::testing::TestServer;
@@ -158,7 +160,7 @@ pub mod seed {
                 diesel::insert_into(users::table)
                     .values(row)
                     .execute(conn)?;
-                Ok(())
+                Ok::<_, DbError>(())
             })
             .await
             .unwrap();
@@ -191,10 +193,12 @@ pub mod seed {
                     &hash,
                     chrono::Utc::now().naive_utc(),
                 )?;
-                Ok(users::table
-                    .filter(users::id.eq(u.to_string()))
-                    .select(users::email)
-                    .first::<String>(conn)?)
+                Ok::<_, DbError>(
+                    users::table
+                        .filter(users::id.eq(u.to_string()))
+                        .select(users::email)
+                        .first::<String>(conn)?,
+                )
             })
             .await
             .unwrap()
@@ -244,7 +248,7 @@ pub mod seed {
                         .values(copy)
                         .execute(conn)?;
                 }
-                Ok(())
+                Ok::<_, DbError>(())
             })
             .await
             .unwrap();
@@ -371,7 +375,7 @@ pub async fn dump_database(server: &TestServer) -> String {
                     }
                 }
             }
-            Ok(out)
+            Ok::<_, DbError>(out)
         })
         .await
         .unwrap()

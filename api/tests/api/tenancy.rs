@@ -10,6 +10,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::support::{client_token, create_client, owner_token, seed, send, sign_in};
+use custodian_api::db::DbError;
 
 /// What a 404 says, less what differs per request.
 fn absent(problem: &Value) -> Value {
@@ -225,7 +226,7 @@ async fn a_client_whose_companies_are_gone_sees_none(
             diesel::delete(backup_profiles::table.filter(backup_profiles::company_id.eq(&law)))
                 .execute(conn)?;
             diesel::delete(companies::table.filter(companies::id.eq(&law))).execute(conn)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();

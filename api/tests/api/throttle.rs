@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::support::{account_sign_in, create_client, seed, send, sign_in};
+use custodian_api::db::DbError;
 
 /// A client whose requests come from `address` (any of 127.0.0.0/8 reaches
 /// the server on 127.0.0.1).
@@ -59,7 +60,7 @@ async fn audit_events(server: &TestServer) -> i64 {
         .pool()
         .run(|conn| {
             use custodian_api::db::schema::audit_events;
-            Ok(audit_events::table.count().get_result::<i64>(conn)?)
+            Ok::<_, DbError>(audit_events::table.count().get_result::<i64>(conn)?)
         })
         .await
         .unwrap()

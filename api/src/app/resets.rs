@@ -1,0 +1,768 @@
+//! The lost-master-password runbook (docs/design.md, "The reset, step by
+//! step"): what a reset would do ([`preview`]), the reset itself in one
+//! transaction ([`create`]), a fresh secret for an unfinished one
+//! ([`reissue`]), and reading them ([`get`], [`list`]).
+//!
+//! The secret a reset draws (a temporary password, or a link token) exists
+//! in plaintext only in memory and, sealed, in the outbox row of its email.
+//! The reset keeps its keyed hash; no result, log line or audit event holds
+//! it, and the calling admin never sees it.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use super::{App, Error, OpContext};
+use crate::audit::{self, NewEvent};
+use crate::auth::{self, RESET_SECRET};
+use crate::authz::{Action, Resource};
+use crate::db::resets::{self, NewReset, Reset, ResetFilter, VaultSummary, WithEmail};
+use crate::db::users::{self, User};
+use crate::db::{
+    DbConn, DbError, Storage, StorageFailure, backup_profiles, idempotency, outbox, partners,
+};
+use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
+
+/// The confirmation phrase in every locale.
+pub const CONFIRMATION: &str = "Yes";
+
+/// How long a result is kept under its idempotency key.
+pub const IDEMPOTENCY_HOURS: i64 = 24;
+
+/// The localized "yes" a caller of `locale` may type instead of `Yes`.
+pub fn localized_confirmation(locale: &str) -> Option<&'static str> {
+    Some(match locale {
+        "fr" => "Oui",
+        "de" | "nl" => "Ja",
+        "es" => "Sí",
+        "it" => "Sì",
+        "ja" => "はい",
+        _ => return None,
+    })
+}
+
+/// Whether `typed` confirms: `Yes`, or the localized word of the caller's
+/// locale. Decision: case and surrounding whitespace do not matter (`yes`,
+/// ` YES ` confirm; a person typing on a phone should not fail on
+/// capitalisation), but the word must be whole and spelled with its accent
+/// (`Si` is not `Sí`): the phrase is there to make the admin stop and type.
+pub fn confirms(typed: &str, caller_locale: &str) -> bool {
+    let typed = typed.trim().to_lowercase();
+    typed == CONFIRMATION.to_lowercase()
+        || localized_confirmation(caller_locale).is_some_and(|word| typed == word.to_lowercase())
+}
+
+/// How a user receives the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A temporary master password (desktop users), typed into the app.
+    TemporaryPassword,
+    /// A single-use link (webapp users, or everyone when the partner set
+    /// `links_for_everyone`).
+    Link,
+}
+
+impl Delivery {
+    /// Webapp users get a link, desktop users a temporary password, unless
+    /// the partner sends links to everyone.
+    pub fn of(client_kind: &str, links_for_everyone: bool) -> Self {
+        if links_for_everyone || client_kind == "webapp" {
+            Self::Link
+        } else {
+            Self::TemporaryPassword
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TemporaryPassword => "temporary_password",
+            Self::Link => "link",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        if raw == "link" {
+            Self::Link
+        } else {
+            Self::TemporaryPassword
+        }
+    }
+}
+
+/// A stored id, parsed; a value that does not parse is a corrupt row,
+/// reported as a storage failure (logged), never a panic or a nil id.
+fn stored<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, DbError> {
+    parse(raw).ok_or_else(|| DbError::Corrupt(format!("stored {what} {raw:?} is not an id")))
+}
+
+/// The resource a user is, to the authorizer.
+pub fn user_resource(partner: PartnerId, user: &User) -> Result<Resource, DbError> {
+    Ok(Resource::User {
+        id: stored(&user.id, UserId::parse, "user id")?,
+        company: stored(&user.company_id, CompanyId::parse, "company id")?,
+        partner,
+    })
+}
+
+/// The resource a reset is to the authorizer: its user.
+pub fn reset_resource(partner: PartnerId, reset: &Reset) -> Result<Resource, DbError> {
+    Ok(Resource::User {
+        id: stored(&reset.user_id, UserId::parse, "user id")?,
+        company: stored(&reset.company_id, CompanyId::parse, "company id")?,
+        partner,
+    })
+}
+
+/// The user `raw_id` names, of the caller's partner; otherwise not found.
+pub async fn find_user(app: &App, ctx: &OpContext, raw_id: &str) -> Result<User, Error> {
+    let id = UserId::parse(raw_id).ok_or(Error::NotFound)?;
+    let partner = ctx.partner;
+    app.db
+        .run(move |conn| users::find(conn, partner, id))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// What a reset of a user would do, before anything happens.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub user: User,
+    pub vault: VaultSummary,
+    pub delivery: Delivery,
+    /// The pending reset a new one would supersede.
+    pub supersedes: Option<String>,
+    /// The word for "yes" in the caller's locale, accepted besides `Yes`.
+    pub localized_confirmation: Option<&'static str>,
+}
+
+/// What a reset of the user `raw_id` names would do, changing nothing.
+/// Needs the right to reset the user.
+pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview, Error> {
+    let user = find_user(app, ctx, raw_id).await?;
+    ctx.authorize(
+        app,
+        Action::ResetMasterPassword,
+        &user_resource(ctx.partner, &user)?,
+    )
+    .await?;
+    let id = stored(&user.id, UserId::parse, "user id")?;
+    let partner = ctx.partner;
+    let (vault, pending, links_for_everyone) = app
+        .db
+        .run(move |conn| {
+            let summary = resets::summarize(conn, id)?;
+            let pending = resets::pending_of(conn, id)?;
+            let links = partners::find(conn, partner)?.is_some_and(|p| p.links_for_everyone);
+            Ok::<_, DbError>((summary, pending, links))
+        })
+        .await?;
+    Ok(Preview {
+        delivery: Delivery::of(&user.client_kind, links_for_everyone),
+        user,
+        vault,
+        supersedes: pending.map(|p| p.id),
+        localized_confirmation: localized_confirmation(ctx.locale()),
+    })
+}
+
+/// A retry's key: the same key and request answer the first result again.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// As the caller sent it.
+    pub key: String,
+    /// What the first request under the key was (the user and the body).
+    pub fingerprint: Vec<u8>,
+}
+
+/// A reset, as the caller confirmed it.
+#[derive(Debug, Clone)]
+pub struct ResetCommand {
+    /// `Yes`, or the caller's localized word.
+    pub confirmation: String,
+    /// Required when company items are not backed up: they will be lost.
+    pub acknowledge_company_data_loss: bool,
+    /// Why (already checked as text).
+    pub reason: Option<String>,
+    /// The ticket in the partner's PSA (already checked as text).
+    pub ticket: Option<String>,
+    /// The user's pending reset this one replaces.
+    pub supersedes: Option<uuid::Uuid>,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// What [`create`] made.
+#[derive(Debug)]
+pub enum Created {
+    /// A new reset, and its representation as kept under the idempotency
+    /// key (the caller's rendering).
+    New {
+        reset: Box<WithEmail>,
+        body: Vec<u8>,
+    },
+    /// A retry under the same key: the first result's representation.
+    Replayed(idempotency::Stored),
+}
+
+fn key_reused() -> Error {
+    Error::invalid(
+        "Idempotency-Key",
+        "was used for another request; send a new key for a new request",
+    )
+}
+
+/// A refusal decided inside the reset's transaction, which rolls it back.
+enum Refusal {
+    Refused(Error),
+    /// `purgeVault` denied: nothing changed; the denial is audited apart.
+    PurgeDenied {
+        vault: VaultSummary,
+        policy_ids: Vec<String>,
+    },
+}
+
+impl From<DbError> for Refusal {
+    fn from(error: DbError) -> Self {
+        Self::Refused(Error::Storage(error))
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Self::Refused(error)
+    }
+}
+
+impl StorageFailure for Refusal {
+    fn storage(&self) -> Option<Storage> {
+        match self {
+            Self::Refused(error) => error.storage(),
+            Self::PurgeDenied { .. } => None,
+        }
+    }
+}
+
+/// Resets the master password of the user `raw_id` names: purges the vault
+/// (company items backed up survive as backup copies, their retention clock
+/// started), supersedes the pending reset the command names, draws the
+/// secret and queues its sealed email, revokes the user's tokens and
+/// audits, all in one transaction. `render` gives the representation kept
+/// under the command's idempotency key.
+pub async fn create(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    command: ResetCommand,
+    render: impl FnOnce(&WithEmail) -> Vec<u8> + Send + 'static,
+) -> Result<Created, Error> {
+    let user = find_user(app, ctx, raw_id).await?;
+    let resource = user_resource(ctx.partner, &user)?;
+    ctx.authorize(app, Action::ResetMasterPassword, &resource)
+        .await?;
+    let partner = ctx.partner;
+    let principal_id = ctx.actor.id().to_owned();
+    let now = ctx.now;
+    if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
+        let principal_id = principal_id.clone();
+        let stored = app
+            .db
+            .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
+            .await?;
+        if let Some(stored) = stored {
+            if stored.request_fingerprint != fingerprint {
+                return Err(key_reused());
+            }
+            return Ok(Created::Replayed(stored));
+        }
+    }
+    if !confirms(&command.confirmation, ctx.locale()) {
+        let localized = localized_confirmation(ctx.locale())
+            .map(|w| format!(" or `{w}`"))
+            .unwrap_or_default();
+        return Err(Error::invalid(
+            "confirmation",
+            format!("must be `{CONFIRMATION}`{localized}, as the preview says"),
+        ));
+    }
+    let user_id = stored(&user.id, UserId::parse, "user id")?;
+    let supersedes = command.supersedes.map(|id| id.to_string());
+    let (app_in, ctx_in) = (app.clone(), ctx.clone());
+    let result = app
+        .db
+        .write(move |conn| {
+            let (app, ctx) = (app_in, ctx_in);
+            // Resets of one user take turns from here (PostgreSQL: the
+            // user's row lock; SQLite: write transactions take turns).
+            if resets::lock_user(conn, partner, user_id)?.is_none() {
+                return Err(Error::NotFound.into());
+            }
+            // A retry racing the first request under the same key finds the
+            // first result here, once the first commit released the lock.
+            if let Some(Idempotency { key, fingerprint }) = &command.idempotency
+                && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
+            {
+                return if &stored.request_fingerprint == fingerprint {
+                    Ok(Created::Replayed(stored))
+                } else {
+                    Err(key_reused().into())
+                };
+            }
+            let pending = resets::pending_of(conn, user_id)?.map(|r| r.id);
+            match (pending, supersedes) {
+                (None, None) => {}
+                (Some(pending), Some(named)) if pending == named => {}
+                (Some(pending), None) => {
+                    return Err(Error::Conflict {
+                        code: "reset_pending",
+                        detail: format!(
+                            "The user has a pending reset ({pending}); re-issue its email, or \
+                             send `supersedes` with its id to replace it"
+                        ),
+                    }
+                    .into());
+                }
+                (_, Some(_)) => {
+                    return Err(Error::Conflict {
+                        code: "reset_pending",
+                        detail: "`supersedes` does not name the user's pending reset; read the \
+                                 preview again"
+                            .into(),
+                    }
+                    .into());
+                }
+            }
+            let vault = resets::summarize(conn, user_id)?;
+            let decision = app.authz.decide(
+                &ctx.principal,
+                &Action::PurgeVault {
+                    company_items_not_backed_up: vault.company_items_not_backed_up(),
+                    acknowledge_company_data_loss: command.acknowledge_company_data_loss,
+                },
+                &resource,
+            );
+            if !decision.allowed {
+                return Err(Refusal::PurgeDenied {
+                    vault,
+                    policy_ids: decision.policy_ids,
+                });
+            }
+            let reset = reset_in_transaction(conn, &app, &ctx, &user, &command, now)?;
+            let body = render(&reset);
+            if let Some(Idempotency { key, fingerprint }) = &command.idempotency {
+                idempotency::insert(
+                    conn,
+                    partner,
+                    &principal_id,
+                    key,
+                    fingerprint,
+                    201,
+                    &body,
+                    now,
+                    now + Duration::hours(IDEMPOTENCY_HOURS),
+                )?;
+            }
+            Ok(Created::New {
+                reset: Box::new(reset),
+                body,
+            })
+        })
+        .await;
+    match result {
+        Ok(created) => {
+            if matches!(created, Created::New { .. }) {
+                app.outbox.wake();
+            }
+            Ok(created)
+        }
+        // A different user's request under the same key, committed first.
+        Err(Refusal::Refused(Error::Storage(DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        ))))) => Err(key_reused()),
+        Err(Refusal::Refused(error)) => Err(error),
+        Err(Refusal::PurgeDenied { vault, policy_ids }) => {
+            let backups_missing = policy_ids
+                .iter()
+                .any(|id| id == "purge-needs-backups-or-acknowledgement");
+            let mut event = ctx.event(
+                "purgeVault",
+                "user",
+                user_id.to_string(),
+                false,
+                policy_ids.clone(),
+            );
+            event.details = serde_json::json!({
+                "company_items": vault.company_items,
+                "company_items_not_backed_up": vault.company_items_not_backed_up(),
+            });
+            append(app, event).await?;
+            Err(if backups_missing {
+                Error::CompanyItemsNotBackedUp { vault }
+            } else {
+                Error::Forbidden {
+                    action: "purgeVault",
+                    policy_ids,
+                }
+            })
+        }
+    }
+}
+
+/// Writes one audit event on its own.
+async fn append(app: &App, event: NewEvent) -> Result<(), DbError> {
+    let keys = app.keys.clone();
+    app.db
+        .write(move |conn| audit::append(conn, &keys, event).map(drop))
+        .await
+}
+
+/// The secret's email, sealed in the outbox row until it is sent.
+#[derive(Serialize)]
+struct ResetEmail<'a> {
+    reset_id: &'a str,
+    delivery_kind: &'a str,
+    name: &'a str,
+    secret: &'a str,
+    expires_at: NaiveDateTime,
+}
+
+/// Draws a reset's secret and queues its email (the secret sealed in the
+/// outbox row): the secret's keyed hash and the message's id. The plaintext
+/// leaves this function only sealed.
+#[allow(clippy::too_many_arguments)]
+fn issue_secret(
+    conn: &mut DbConn,
+    app: &App,
+    partner: PartnerId,
+    user: &User,
+    reset_id: ResetId,
+    delivery: Delivery,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(Vec<u8>, String), DbError> {
+    let secret = match delivery {
+        Delivery::TemporaryPassword => auth::temporary_password(),
+        Delivery::Link => auth::link_token(),
+    };
+    let secret_hash = app
+        .keys
+        .keyed_hash(RESET_SECRET, secret.expose_secret().as_bytes());
+    let message_id = outbox::queue(
+        conn,
+        &app.keys,
+        partner,
+        outbox::Email {
+            template: "master_password_reset",
+            locale: &user.locale,
+            recipient: &user.email,
+            payload: &ResetEmail {
+                reset_id: &reset_id.to_string(),
+                delivery_kind: delivery.as_str(),
+                name: &user.name,
+                secret: secret.expose_secret(),
+                expires_at,
+            },
+            now,
+        },
+    )?;
+    Ok((secret_hash, message_id))
+}
+
+/// Step 5 of the runbook, inside the caller's transaction: purge, supersede,
+/// draw and hash the secret, queue the sealed email, record the reset, bump
+/// the user's tokens, audit. Returns the reset as stored.
+fn reset_in_transaction(
+    conn: &mut DbConn,
+    app: &App,
+    ctx: &OpContext,
+    user: &User,
+    command: &ResetCommand,
+    now: NaiveDateTime,
+) -> Result<WithEmail, DbError> {
+    let partner = ctx.partner;
+    let user_id = stored(&user.id, UserId::parse, "user id")?;
+    let company = stored(&user.company_id, CompanyId::parse, "company id")?;
+    let settings = partners::find(conn, partner)?;
+    let links_for_everyone = settings.as_ref().is_some_and(|p| p.links_for_everyone);
+    let ttl = settings
+        .as_ref()
+        .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
+            p.temporary_secret_ttl_seconds
+        });
+    let retention_days = backup_profiles::find(conn, partner, company)?
+        .map_or(30, |profile| i64::from(profile.retention_days));
+    let purged = resets::purge(conn, user_id, now, now + Duration::days(retention_days))?;
+
+    let reset_id = ResetId::new();
+    let superseded = resets::supersede_pending(conn, user_id, reset_id, now)?;
+    let delivery = Delivery::of(&user.client_kind, links_for_everyone);
+    let expires_at = now + Duration::seconds(ttl);
+    let (secret_hash, message_id) = issue_secret(
+        conn, app, partner, user, reset_id, delivery, expires_at, now,
+    )?;
+    let row = NewReset {
+        id: reset_id.to_string(),
+        partner_id: partner.to_string(),
+        company_id: user.company_id.clone(),
+        user_id: user.id.clone(),
+        status: resets::PENDING.into(),
+        delivery_kind: delivery.as_str().into(),
+        secret_hash: Some(secret_hash),
+        secret_expires_at: expires_at,
+        personal_items_purged: purged.personal_items,
+        company_items_purged: purged.company_items_not_backed_up(),
+        company_items_preserved: purged.company_items_backed_up,
+        acknowledged_company_data_loss: command.acknowledge_company_data_loss,
+        reason: command.reason.clone(),
+        ticket: command.ticket.clone(),
+        requested_by_kind: ctx.actor.kind().as_str().into(),
+        requested_by_id: ctx.actor.id().to_owned(),
+        outbox_message_id: Some(message_id.clone()),
+        created_at: now,
+        updated_at: now,
+    };
+    resets::insert(conn, &row)?;
+    resets::mark_user_reset(conn, user_id, now)?;
+
+    let mut event = ctx.event(
+        "resetMasterPassword",
+        "user",
+        user.id.clone(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "reset_id": reset_id.to_string(),
+        "delivery_kind": delivery.as_str(),
+        "personal_items_purged": row.personal_items_purged,
+        "company_items_purged": row.company_items_purged,
+        "company_items_preserved": row.company_items_preserved,
+        "acknowledged_company_data_loss": command.acknowledge_company_data_loss,
+        "superseded": superseded,
+        "reason": command.reason,
+        "ticket": command.ticket,
+        "outbox_message_id": message_id,
+    });
+    audit::append(conn, &app.keys, event)?;
+
+    resets::find(conn, partner, reset_id)?
+        .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))
+}
+
+/// The reset `raw_id` names, of the caller's partner (otherwise not found),
+/// once the caller may take `action` on its user.
+pub async fn find(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    action: Action,
+) -> Result<(ResetId, WithEmail), Error> {
+    let id = ResetId::parse(raw_id).ok_or(Error::NotFound)?;
+    let partner = ctx.partner;
+    let found = app
+        .db
+        .run(move |conn| resets::find(conn, partner, id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    ctx.authorize(app, action, &reset_resource(partner, &found.0)?)
+        .await?;
+    Ok((id, found))
+}
+
+/// One reset the caller may read.
+pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEmail, Error> {
+    find(app, ctx, raw_id, Action::ReadReset)
+        .await
+        .map(|(_, reset)| reset)
+}
+
+/// Why a reset is not re-issued.
+enum NotReissued {
+    /// Completed or superseded.
+    Finished(String),
+    /// Expired, and another reset of the user is pending.
+    OtherPending(String),
+}
+
+/// A fresh secret and a fresh email for a reset the user has not finished
+/// (pending or expired): the old secret dies at once, an old email not yet
+/// sent is withdrawn with its payload erased, every token of the user is
+/// refused, and the reset is pending again; nothing is purged again.
+pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEmail, Error> {
+    let (id, (reset, _)) = find(app, ctx, raw_id, Action::ResetMasterPassword).await?;
+    let partner = ctx.partner;
+    let user_id = stored(&reset.user_id, UserId::parse, "user id")?;
+    let now = ctx.now;
+    let (app_in, ctx_in) = (app.clone(), ctx.clone());
+    let reissued = app
+        .db
+        .write(move |conn| {
+            let (app, ctx) = (app_in, ctx_in);
+            // Resets of one user take turns (see `create`).
+            if resets::lock_user(conn, partner, user_id)?.is_none() {
+                return Err(Error::NotFound);
+            }
+            let Some((current, _)) = resets::find(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            if current.status != resets::PENDING && current.status != resets::EXPIRED {
+                return Err(not_reissued(NotReissued::Finished(current.status)));
+            }
+            // An expired reset comes back only if no other one is pending
+            // (one pending reset per user).
+            if let Some(other) = resets::pending_of(conn, user_id)?
+                && other.id != current.id
+            {
+                return Err(not_reissued(NotReissued::OtherPending(other.id)));
+            }
+            let Some(user) = users::find(conn, partner, user_id)? else {
+                return Err(Error::NotFound);
+            };
+            // Only a user still waiting on this reset (belt and braces: a
+            // newer reset supersedes an expired one).
+            if user.status != "reset_pending" {
+                return Err(not_reissued(NotReissued::Finished(format!(
+                    "{} (the user is {})",
+                    current.status, user.status
+                ))));
+            }
+            let ttl = partners::find(conn, partner)?
+                .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
+                    p.temporary_secret_ttl_seconds
+                });
+            let expires_at = now + Duration::seconds(ttl);
+            let delivery = Delivery::parse(&current.delivery_kind);
+            let (secret_hash, message_id) =
+                issue_secret(conn, &app, partner, &user, id, delivery, expires_at, now)?;
+            if let Some(old) = &current.outbox_message_id {
+                outbox::withdraw(conn, old, "withdrawn: the reset was re-issued", now)?;
+            }
+            resets::reissue(conn, id, &secret_hash, expires_at, &message_id, now)?;
+            resets::revoke_user_tokens(conn, user_id, now)?;
+            let mut event = ctx.event(
+                "reset.reissue",
+                "user",
+                user_id.to_string(),
+                true,
+                Vec::new(),
+            );
+            event.details = serde_json::json!({
+                "reset_id": id.to_string(),
+                "reissue_count": current.reissue_count + 1,
+                "outbox_message_id": message_id,
+            });
+            audit::append(conn, &app.keys, event)?;
+            resets::find(conn, partner, id)?.ok_or(Error::NotFound)
+        })
+        .await?;
+    app.outbox.wake();
+    Ok(reissued)
+}
+
+fn not_reissued(why: NotReissued) -> Error {
+    match why {
+        NotReissued::Finished(status) => Error::Conflict {
+            code: "reset_not_pending",
+            detail: format!("The reset is {status}; only a pending or expired reset is re-issued"),
+        },
+        NotReissued::OtherPending(other) => Error::Conflict {
+            code: "reset_pending",
+            detail: format!("Reset {other} of this user is pending; re-issue that one"),
+        },
+    }
+}
+
+/// The filters of a list of resets.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub user: Option<UserId>,
+    pub company: Option<CompanyId>,
+    pub status: Option<String>,
+    /// The id of the last reset of the page before.
+    pub after: Option<ResetId>,
+    /// 1 to 200, checked by the caller.
+    pub limit: i64,
+}
+
+/// The statuses a reset can have.
+pub const STATUSES: [&str; 4] = [
+    resets::PENDING,
+    resets::COMPLETED,
+    resets::SUPERSEDED,
+    resets::EXPIRED,
+];
+
+/// The partner's resets the caller may read, oldest first: a page, and the
+/// cursor of the next.
+pub async fn list(
+    app: &App,
+    ctx: &OpContext,
+    query: ListQuery,
+) -> Result<(Vec<WithEmail>, Option<String>), Error> {
+    ctx.authorize(app, Action::ListResets, &Resource::Partner(ctx.partner))
+        .await?;
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(Error::invalid(
+            "status",
+            "must be pending_user_action, completed, superseded or expired",
+        ));
+    }
+    let filter = ResetFilter {
+        companies: super::visible_within(&ctx.principal, query.company),
+        user: query.user,
+        status: query.status,
+        after: query.after,
+        limit: query.limit + 1,
+    };
+    let partner = ctx.partner;
+    super::paging::permitted_page(
+        app,
+        ctx,
+        Action::ReadReset,
+        query.limit,
+        move |conn| resets::list(conn, partner, &filter),
+        |(r, _)| r.id.clone(),
+        move |(r, _)| reset_resource(partner, r),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phrase_is_yes_or_the_callers_word_in_any_case() {
+        for typed in ["Yes", "yes", " YES ", "\tyEs\n"] {
+            assert!(confirms(typed, "en"), "{typed:?}");
+        }
+        assert!(confirms("oui", "fr"));
+        assert!(confirms("Yes", "fr"), "Yes works in every locale");
+        assert!(!confirms("Oui", "en"), "a word of another locale does not");
+        assert!(confirms("Sí", "es"));
+        assert!(!confirms("Si", "es"), "the accent is part of the word");
+        assert!(confirms("はい", "ja"));
+        for typed in ["", "Y", "Yes please", "Yess", "No"] {
+            assert!(!confirms(typed, "en"), "{typed:?}");
+        }
+    }
+
+    #[test]
+    fn webapp_users_and_partners_who_choose_links_get_links() {
+        assert_eq!(Delivery::of("desktop", false), Delivery::TemporaryPassword);
+        assert_eq!(Delivery::of("webapp", false), Delivery::Link);
+        assert_eq!(Delivery::of("desktop", true), Delivery::Link);
+        for delivery in [Delivery::TemporaryPassword, Delivery::Link] {
+            assert_eq!(Delivery::parse(delivery.as_str()), delivery);
+        }
+    }
+
+    #[test]
+    fn a_corrupt_stored_id_is_a_storage_error_not_a_panic() {
+        let error = stored("not-a-uuid", UserId::parse, "user id").unwrap_err();
+        assert!(matches!(error, DbError::Corrupt(_)), "{error:?}");
+        assert!(stored(&UserId::new().to_string(), UserId::parse, "user id").is_ok());
+    }
+}
