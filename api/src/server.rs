@@ -107,8 +107,9 @@ impl Server {
             .public_url
             .as_ref()
             .map_or_else(|| format!("http://{addr}/"), ToString::to_string);
-        let tokens =
-            Arc::new(TokenService::load_or_create(&db, keys.clone(), issuer.clone()).await?);
+        let tokens = Arc::new(
+            TokenService::load_or_create(&db, keys.clone(), issuer.clone(), clock.clone()).await?,
+        );
         let metrics = Arc::new(Metrics::default());
         let outbox = crate::mail::Signal::default();
         let webapp = config

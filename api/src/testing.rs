@@ -237,7 +237,7 @@ impl TestServer {
         let mut config = database.config();
         config.smtp = Some(crate::config::SmtpUrl::parse(&mail.url()).expect("the sink's URL"));
         adjust(&mut config);
-        let clock = crate::clock::Clock::manual(chrono::Utc::now().naive_utc());
+        let clock = crate::clock::Clock::manual(crate::clock::system_now());
         let mut server = Server::build_with_clock(&config, clock.clone())
             .await
             .expect("the server starts");
@@ -274,7 +274,7 @@ impl TestServer {
     pub async fn create_admin(&self, role: Role, companies: &[String]) -> (String, String) {
         let password = crate::auth::draw_secret(12);
         let hash = crate::auth::password::hash_blocking(&password);
-        let now = chrono::Utc::now().naive_utc();
+        let now = self.clock.now();
         let id = crate::ids::AdminId::new().to_string();
         let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
         let admin = crate::db::admins::Admin {

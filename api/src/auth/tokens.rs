@@ -129,6 +129,9 @@ pub struct TokenService {
     /// still checks expiry; revocation is the caller's generation check,
     /// made per request regardless.
     verified: std::sync::Mutex<HashMap<String, AdminClaims>>,
+    /// What "now" is for issuing and for checking expiry: the server's
+    /// clock (a test's manual one ages tokens when it moves).
+    clock: crate::clock::Clock,
 }
 
 /// Verified tokens kept at most; the cache starts over beyond it.
@@ -188,8 +191,10 @@ impl TokenService {
         db: &Db,
         keys: std::sync::Arc<ServerKeys>,
         issuer: String,
+        clock: crate::clock::Clock,
     ) -> anyhow::Result<Self> {
         let sealing = keys.clone();
+        let clock_in = clock.clone();
         let rows = db
             .run(move |conn| {
                 use diesel::Connection;
@@ -199,7 +204,7 @@ impl TokenService {
                         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({KEY_LOCK})"))
                             .execute(pg)?;
                     }
-                    let now = crate::clock::system_now();
+                    let now = clock_in.now();
                     let mut rows = signing_keys::verifying(conn, now)?;
                     if !rows.iter().any(|r| r.retired_at.is_none()) {
                         let row = new_key_row(&sealing, now);
@@ -211,7 +216,18 @@ impl TokenService {
                 })
             })
             .await?;
-        Self::from_rows(&keys, issuer, &rows)
+        Ok(Self::from_rows(&keys, issuer, &rows)?.with_clock(clock))
+    }
+
+    /// The same service, reading `clock` for "now".
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, in seconds since the epoch, by the service's clock.
+    fn now(&self) -> i64 {
+        self.clock.now().and_utc().timestamp()
     }
 
     /// Builds the service from key rows, newest first; the newest active key signs.
@@ -268,6 +284,7 @@ impl TokenService {
             verifying,
             jwks,
             verified: Default::default(),
+            clock: crate::clock::Clock::system(),
         })
     }
 
@@ -317,7 +334,7 @@ impl TokenService {
         generation: i64,
         scope: &str,
     ) -> (String, i64) {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.now();
         let claims = AdminClaims {
             iss: self.issuer.clone(),
             aud: ADMIN_AUDIENCE.into(),
@@ -342,7 +359,7 @@ impl TokenService {
         generation: i64,
         scope: &str,
     ) -> (String, i64) {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.now();
         let claims = AccountClaims {
             iss: self.issuer.clone(),
             aud: ACCOUNT_AUDIENCE.into(),
@@ -374,7 +391,7 @@ impl TokenService {
     /// signature by a known key, EdDSA only, this issuer, the admin
     /// audience, and the time claims.
     pub fn verify_admin(&self, token: &str) -> Result<AdminClaims, TokenError> {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.now();
         let leeway = LEEWAY_SECONDS as i64;
         {
             let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
@@ -395,7 +412,7 @@ impl TokenService {
         Ok(claims)
     }
 
-    fn verify<C: serde::de::DeserializeOwned>(
+    fn verify<C: serde::de::DeserializeOwned + TimeClaims>(
         &self,
         token: &str,
         audience: &str,
@@ -409,11 +426,13 @@ impl TokenService {
         let key = self.verifying.get(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
+        // The time claims are checked below against the service's clock,
+        // not the library's reading of the system's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_audience(&[audience]);
-        jsonwebtoken::decode::<C>(token, &key.key, &validation)
+        let claims = jsonwebtoken::decode::<C>(token, &key.key, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -423,7 +442,39 @@ impl TokenService {
                 ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 other => TokenError::Malformed(format!("{other:?}")),
-            })
+            })?;
+        let (now, leeway) = (self.now(), LEEWAY_SECONDS as i64);
+        if claims.expires_at() + leeway < now {
+            return Err(TokenError::Expired);
+        }
+        if claims.not_before() - leeway > now {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+/// The time claims of a token, checked against the service's clock.
+trait TimeClaims {
+    fn expires_at(&self) -> i64;
+    fn not_before(&self) -> i64;
+}
+
+impl TimeClaims for AdminClaims {
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+    fn not_before(&self) -> i64 {
+        self.nbf
+    }
+}
+
+impl TimeClaims for AccountClaims {
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+    fn not_before(&self) -> i64 {
+        self.nbf
     }
 }
 
@@ -481,7 +532,7 @@ mod tests {
     fn every_bad_token_is_refused_for_its_reason() {
         let (_, service, _) = service();
         let good = claims(&service);
-        let now = chrono::Utc::now().timestamp();
+        let now = service.now();
         let forged = |change: &dyn Fn(&mut AdminClaims)| {
             let mut c = good.clone();
             change(&mut c);
@@ -586,7 +637,7 @@ mod tests {
         // A remembered token past its expiry (and the leeway) is refused,
         // and forgotten.
         let mut stale = first.clone();
-        stale.exp = chrono::Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1;
+        stale.exp = service.now() - LEEWAY_SECONDS as i64 - 1;
         service
             .verified
             .lock()
@@ -594,6 +645,34 @@ mod tests {
             .insert("remembered".into(), stale);
         assert_eq!(service.verify_admin("remembered"), Err(TokenError::Expired));
         assert!(!service.verified.lock().unwrap().contains_key("remembered"));
+    }
+
+    #[test]
+    fn tokens_age_by_the_services_clock() {
+        let (keys, service, row) = service();
+        let clock = crate::clock::Clock::manual(crate::clock::system_now());
+        let service = service.with_clock(clock.clone());
+        let (admin, lifetime) = service.issue_admin("a1", "p1", 0, SCOPE_ADMIN);
+        let (account, _) = service.issue_account("u1", "p1", 0, "vault");
+        assert!(service.verify_admin(&admin).is_ok());
+        // Past expiry but within the leeway: still good; beyond it:
+        // expired, the remembered one too.
+        clock.advance(chrono::Duration::seconds(
+            lifetime + LEEWAY_SECONDS as i64 - 1,
+        ));
+        assert!(service.verify_admin(&admin).is_ok());
+        assert!(service.verify_account(&account).is_ok());
+        clock.advance(chrono::Duration::seconds(2));
+        assert_eq!(service.verify_admin(&admin), Err(TokenError::Expired));
+        assert_eq!(service.verify_account(&account), Err(TokenError::Expired));
+        // A verifier whose clock reads an hour earlier: not yet valid.
+        let fresh = TokenService::from_rows(&keys, "https://custodian.test/".into(), &[row])
+            .unwrap()
+            .with_clock(crate::clock::Clock::manual(
+                clock.now() - chrono::Duration::hours(1),
+            ));
+        let (token, _) = service.issue_admin("a1", "p1", 0, SCOPE_ADMIN);
+        assert_eq!(fresh.verify_admin(&token), Err(TokenError::NotYetValid));
     }
 
     #[test]

@@ -362,7 +362,7 @@ mod tests {
                 scopes: vec!["users:read".into()],
                 companies: None,
                 created_by: None,
-                created_at: chrono::Utc::now().into(),
+                created_at: crate::clock::system_now().into(),
                 last_used_at: None,
             },
             client_secret: "cst_very-secret".into(),

@@ -1232,6 +1232,8 @@ async fn an_expired_reset_is_marked_and_a_reissue_brings_it_back(
             .unwrap(),
         1
     );
+    // Three days on, the admin's token has aged out with the server's clock.
+    let owner = owner_token(&server).await;
     let (_, read) = send(&server, &owner, "GET", &path, None).await;
     assert_eq!(read["status"], "expired");
     assert_eq!(
@@ -1265,6 +1267,7 @@ async fn an_expired_reset_is_marked_and_a_reissue_brings_it_back(
     custodian_api::retention::expire_resets(&pool, &server.clock)
         .await
         .unwrap();
+    let owner = owner_token(&server).await;
     let (status, _, _) =
         post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
     assert_eq!(
