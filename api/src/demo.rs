@@ -8,7 +8,7 @@
 //! derives its key from a master password.
 
 use chrono::NaiveDateTime;
-use rand_core::{OsRng, RngCore};
+use rand::{RngCore, rngs::OsRng};
 
 use crate::auth::password::Passwords;
 use crate::db::backup_profiles::{self, Settings};

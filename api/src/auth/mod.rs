@@ -16,7 +16,7 @@ pub mod tokens;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand_core::{OsRng, RngCore};
+use rand::{RngCore, rngs::OsRng};
 use secrecy::SecretString;
 
 /// A fresh secret of `bytes` random bytes from the OS CSPRNG, base64url.
@@ -62,28 +62,20 @@ const PASSWORD_CLASSES: [&[u8]; 4] = [
 /// costs well under one bit).
 pub const TEMPORARY_PASSWORD_LENGTH: usize = 20;
 
-/// A uniformly drawn index below `n`, from the OS CSPRNG (rejection
-/// sampling, so no symbol is likelier than another).
-fn uniform_below(n: u32) -> u32 {
-    let zone = u32::MAX - (u32::MAX % n);
-    loop {
-        let v = OsRng.next_u32();
-        if v < zone {
-            return v % n;
-        }
-    }
-}
-
 /// A new temporary password: 20 characters from the OS CSPRNG over an
-/// unambiguous alphabet, with every class (upper, lower, digit, symbol)
-/// present.
+/// unambiguous alphabet, each a uniform pick, with every class (upper,
+/// lower, digit, symbol) present.
 pub fn temporary_password() -> SecretString {
+    use rand::seq::SliceRandom;
     let alphabet: Vec<u8> = PASSWORD_CLASSES.concat();
     loop {
-        let mut drawn = vec![0u8; TEMPORARY_PASSWORD_LENGTH];
-        for c in drawn.iter_mut() {
-            *c = alphabet[uniform_below(alphabet.len() as u32) as usize];
-        }
+        let drawn: Vec<u8> = (0..TEMPORARY_PASSWORD_LENGTH)
+            .map(|_| {
+                *alphabet
+                    .choose(&mut rand::rngs::OsRng)
+                    .expect("the alphabet is not empty")
+            })
+            .collect();
         let complete = PASSWORD_CLASSES
             .iter()
             .all(|class| drawn.iter().any(|c| class.contains(c)));

@@ -27,7 +27,6 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rand_core::{OsRng, RngCore};
 use tokio::sync::{Notify, watch};
 use url::Url;
 
@@ -320,8 +319,8 @@ impl Worker {
 pub fn backoff(attempts: i32) -> chrono::Duration {
     let exponent = attempts.clamp(1, 20) as u32 - 1;
     let full = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
-    let jitter = 0.5 + f64::from(OsRng.next_u32()) / f64::from(u32::MAX) / 2.0;
-    chrono::Duration::from_std(full.mul_f64(jitter.min(0.999))).expect("at most an hour")
+    let jitter = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0.5..1.0);
+    chrono::Duration::from_std(full.mul_f64(jitter)).expect("at most an hour")
 }
 
 /// Writes `dir/ID.eml` readable by the owner only, through a temporary
