@@ -232,7 +232,7 @@ async fn run(backend: Backend, baseline: f64) {
             partner: Some(partner),
             actor_kind: ActorKind::ApiClient,
             actor_id: Some(id.clone()),
-            action: "auth.sign_in".into(),
+            action: "signIn".into(),
             target_kind: Some("api_client".into()),
             target_id: Some(id.clone()),
             allowed: true,

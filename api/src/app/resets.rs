@@ -640,7 +640,7 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
             resets::reissue(conn, id, &secret_hash, expires_at, &message_id, now)?;
             resets::revoke_user_tokens(conn, user_id, now)?;
             let mut event = ctx.event(
-                "reset.reissue",
+                "reissueReset",
                 "user",
                 user_id.to_string(),
                 true,

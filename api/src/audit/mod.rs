@@ -57,13 +57,28 @@ impl ActorKind {
     }
 }
 
+/// Whether `name` is named as an audit action must be: a lowercase verb,
+/// then words each starting uppercase, ASCII letters and digits only
+/// (`signIn`, `resetMasterPassword`). Every event the tests write is
+/// checked.
+pub fn is_action_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// An event to append.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub partner: Option<PartnerId>,
     pub actor_kind: ActorKind,
     pub actor_id: Option<String>,
-    /// What happened, e.g. `auth.sign_in`, `partner.update`, or a Cedar action.
+    /// What happened, named as an action is: verb first, camelCase. Where
+    /// a policy decides the operation it is the Cedar action's own name
+    /// (`createUser`, `resetMasterPassword`, `purgeVault`, and every
+    /// denial); where none does, a name of the same form (`signIn`,
+    /// `signInAccount`, `changePassword`, `setMasterPassword`,
+    /// `recoverAccount`, `redeemResetLink`, `setRecoveryKey`,
+    /// `reissueReset`). See [`is_action_name`].
     pub action: String,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
@@ -159,6 +174,11 @@ pub fn append(
     keys: &ServerKeys,
     event: NewEvent,
 ) -> Result<AuditEvent, DbError> {
+    debug_assert!(
+        is_action_name(&event.action),
+        "audit action {:?} is not named as actions are",
+        event.action
+    );
     let partner = event
         .partner
         .map_or_else(|| NO_PARTNER.to_owned(), |p| p.to_string());
@@ -399,4 +419,24 @@ fn check_head(
         },
     };
     Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_action_name;
+
+    #[test]
+    fn actions_are_verb_first_camel_case() {
+        for good in [
+            "signIn",
+            "resetMasterPassword",
+            "purgeVault",
+            "reissueReset",
+        ] {
+            assert!(is_action_name(good), "{good}");
+        }
+        for bad in ["auth.sign_in", "reset.reissue", "SignIn", "sign_in", ""] {
+            assert!(!is_action_name(bad), "{bad}");
+        }
+    }
 }

@@ -21,7 +21,7 @@ use crate::http::time::Timestamp;
 pub struct AuditQuery {
     /// Events of this actor (an admin's or API client's id).
     pub actor_id: Option<String>,
-    /// Events of this action (e.g. `auth.sign_in`, `updatePartner`).
+    /// Events of this action (e.g. `signIn`, `updatePartner`).
     pub action: Option<String>,
     /// Events about this object.
     pub target_id: Option<String>,

@@ -390,7 +390,7 @@ async fn password_grant(
             ActorKind::Anonymous
         },
         actor_id: admin.as_ref().filter(|_| signed_in).map(|a| a.id.clone()),
-        action: "auth.sign_in".into(),
+        action: "signIn".into(),
         target_kind: Some("admin".into()),
         target_id: admin.as_ref().map(|a| a.id.clone()),
         allowed: signed_in,
@@ -596,7 +596,7 @@ async fn client_credentials_grant(
             ActorKind::Anonymous
         },
         actor_id: client.as_ref().filter(|_| signed_in).map(|c| c.id.clone()),
-        action: "auth.sign_in".into(),
+        action: "signIn".into(),
         target_kind: Some("api_client".into()),
         target_id: client.as_ref().map(|c| c.id.clone()),
         allowed: signed_in,
@@ -763,13 +763,7 @@ pub async fn password_change(
     state.throttle.succeeded(ticket, state.clock.now()).await?;
     let hash = state.passwords.hash(change.new_password).await;
     let partner = caller.partner;
-    let event = caller.event(
-        "auth.password_change",
-        "admin",
-        id.to_string(),
-        true,
-        Vec::new(),
-    );
+    let event = caller.event("changePassword", "admin", id.to_string(), true, Vec::new());
     let keys = state.keys.clone();
     let now = state.clock.now();
     let changed = state

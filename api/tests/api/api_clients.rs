@@ -132,7 +132,7 @@ async fn a_client_is_created_with_its_secret_once_and_signs_in(
         .unwrap();
     let sign_ins: Vec<_> = events
         .iter()
-        .filter(|e| e.2 == "auth.sign_in" && e.0 == "api_client")
+        .filter(|e| e.2 == "signIn" && e.0 == "api_client")
         .collect();
     assert_eq!(sign_ins.len(), 2, "{events:?}");
     assert!(

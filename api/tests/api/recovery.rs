@@ -181,7 +181,7 @@ async fn a_user_with_a_recovery_key_recovers_and_keeps_every_item(
         &server,
         &owner,
         "GET",
-        "/v1/audit-events?action=account.recovered",
+        "/v1/audit-events?action=recoverAccount",
         None,
     )
     .await;

@@ -1149,7 +1149,7 @@ async fn a_webapp_user_finishes_the_reset_with_the_emailed_link(
         &server,
         &owner,
         "GET",
-        "/v1/audit-events?action=account.master_password_set",
+        "/v1/audit-events?action=setMasterPassword",
         None,
     )
     .await;

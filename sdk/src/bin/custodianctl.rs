@@ -247,7 +247,7 @@ enum AuditCommand {
         /// Events of this actor.
         #[arg(long)]
         actor: Option<String>,
-        /// Events of this action, e.g. auth.sign_in.
+        /// Events of this action, e.g. signIn.
         #[arg(long)]
         action: Option<String>,
         /// Events about this object.
