@@ -9,13 +9,16 @@
 //! test reads them to make sure). The HTTP layer extracts, calls one
 //! operation and maps the result to a view (`docs/architecture.md`).
 
+mod account;
 mod context;
 mod error;
 pub mod paging;
 pub mod resets;
+pub mod vault;
 
 use std::sync::Arc;
 
+pub use account::AccountContext;
 pub use context::{Actor, Decider, OpContext};
 pub use error::Error;
 

@@ -14,19 +14,18 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::Duration;
 use futures_util::future::LocalBoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::vault as vault_ops;
 use crate::audit::{self, ActorKind, NewEvent};
 use crate::auth::throttle::Path;
 use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
-use crate::authz::{Action, Principal, Resource};
 use crate::db::DbError;
-use crate::db::vault::{self, BackupCopy, VaultItem, Written};
-use crate::db::{backup_profiles, outbox, resets, users};
+use crate::db::vault::VaultItem;
+use crate::db::{outbox, resets, users};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
@@ -46,53 +45,13 @@ pub const SCOPE_MASTER_PASSWORD: &str = "master-password:set";
 /// key's verifier: its only use is `POST /v1/account/recovery`.
 pub const SCOPE_RECOVER: &str = "account:recover";
 
-/// An end user signed in with an account token.
-#[derive(Debug, Clone)]
-pub struct AccountCaller {
-    pub user: UserId,
-    pub company: CompanyId,
-    pub partner: PartnerId,
-    /// The token generation the caller's token was issued at.
-    pub generation: i64,
-    pub request_id: Option<String>,
-}
+/// An end user signed in with an account token: the context their
+/// operations run in.
+pub type AccountCaller = crate::app::AccountContext;
 
 fn unauthorized(reason: impl Into<String>) -> ApiError {
     ApiError::Unauthorized {
         reason: reason.into(),
-    }
-}
-
-impl AccountCaller {
-    fn principal(&self) -> Principal {
-        Principal::User {
-            id: self.user,
-            company: self.company,
-            partner: self.partner,
-        }
-    }
-
-    fn me(&self) -> Resource {
-        Resource::User {
-            id: self.user,
-            company: self.company,
-            partner: self.partner,
-        }
-    }
-
-    /// The policies' word on the user acting on their own vault.
-    fn authorize(&self, state: &AppState) -> Result<(), ApiError> {
-        let decision = state
-            .authz
-            .decide(&self.principal(), &Action::UseOwnVault, &self.me());
-        if decision.allowed {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                action: Action::UseOwnVault.name(),
-                policy_ids: decision.policy_ids,
-            })
-        }
     }
 }
 
@@ -166,6 +125,7 @@ async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<Account
         partner,
         generation,
         request_id,
+        now: state.clock.now(),
     })
 }
 
@@ -798,6 +758,7 @@ pub async fn account_reset_link_complete(
         partner,
         generation,
         request_id,
+        now: state.clock.now(),
     };
     caller.authorize(&state)?;
     let material = checked.hash(&state).await;
@@ -1006,11 +967,20 @@ pub enum Profile {
     Company,
 }
 
-impl Profile {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Personal => "personal",
-            Self::Company => "company",
+impl From<Profile> for vault_ops::Profile {
+    fn from(profile: Profile) -> Self {
+        match profile {
+            Profile::Personal => Self::Personal,
+            Profile::Company => Self::Company,
+        }
+    }
+}
+
+impl From<vault_ops::Profile> for Profile {
+    fn from(profile: vault_ops::Profile) -> Self {
+        match profile {
+            vault_ops::Profile::Personal => Self::Personal,
+            vault_ops::Profile::Company => Self::Company,
         }
     }
 }
@@ -1028,11 +998,7 @@ pub struct VaultItemView {
 
 fn item_view(item: VaultItem) -> VaultItemView {
     VaultItemView {
-        profile: if item.profile == "company" {
-            Profile::Company
-        } else {
-            Profile::Personal
-        },
+        profile: vault_ops::Profile::parse(&item.profile).into(),
         ciphertext: STANDARD.encode(&item.ciphertext),
         item_id: item.item_id,
         revision: item.revision,
@@ -1084,22 +1050,11 @@ pub async fn vault_items_list(
     state: web::Data<AppState>,
     Query(query): Query<VaultQuery>,
 ) -> Result<web::Json<VaultItemPage>, ApiError> {
+    // A denial answers before a bad limit, as the operation would decide it.
     caller.authorize(&state)?;
     let limit = paging::limit(query.limit)?;
-    let after = query
-        .cursor
-        .map(|cursor| {
-            check_item_id(&cursor).map_err(|_| {
-                ApiError::invalid("cursor", "must be an item id, as next_cursor gives it")
-            })
-        })
-        .transpose()?;
-    let user = caller.user;
-    let mut items = state
-        .db
-        .run(move |conn| vault::list(conn, user, after.as_deref(), limit + 1))
-        .await?;
-    let next_cursor = paging::finish(&mut items, limit, |i| i.item_id.clone());
+    let (items, next_cursor) =
+        vault_ops::list(&state, &caller, query.cursor.as_deref(), limit).await?;
     Ok(web::Json(VaultItemPage {
         items: items.into_iter().map(item_view).collect(),
         next_cursor,
@@ -1132,33 +1087,6 @@ pub struct VaultItemWritten {
     pub backed_up: bool,
 }
 
-/// Item ids are the client's: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
-fn check_item_id(raw: &str) -> Result<String, ApiError> {
-    let ok = (1..=128).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(ApiError::invalid(
-            "item_id",
-            "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -",
-        ))
-    }
-}
-
-fn stale(current: i64) -> ApiError {
-    ApiError::Conflict {
-        code: "stale_revision",
-        detail: if current == 0 {
-            "The item does not exist (send replaces_revision 0 to create it)".into()
-        } else {
-            format!("The item is at revision {current}; read it again and reapply your change")
-        },
-    }
-}
-
 /// Store an item
 ///
 /// Creates an item (`replaces_revision` 0) or stores its next revision. A
@@ -1186,83 +1114,30 @@ pub async fn vault_item_put(
     path: web::Path<String>,
     Json(put): Json<VaultItemPut>,
 ) -> Result<web::Json<VaultItemWritten>, ApiError> {
+    // A denial, then a bad id, answer before the body's values, as the
+    // operation would decide them.
     caller.authorize(&state)?;
-    let item = check_item_id(&path)?;
+    vault_ops::check_item_id(&path)?;
     values::in_range("replaces_revision", put.replaces_revision, values::REVISION)?;
     let ciphertext = values::base64("ciphertext", &put.ciphertext, values::ITEM)?;
-    let copy = put
+    let backup_copy = put
         .backup_copy
         .as_deref()
         .map(|c| values::base64("backup_copy", c, values::ITEM))
         .transpose()?;
-    let (partner, company, user) = (caller.partner, caller.company, caller.user);
-    let profile = state
-        .db
-        .run(move |conn| backup_profiles::find(conn, partner, company))
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("company {company} has no profile")))?;
-    let backing_up = put.profile == Profile::Company && profile.backup_all_company_items;
-    if backing_up && copy.is_none() {
-        return Err(ApiError::invalid(
-            "backup_copy",
-            "is required: the company backs up its items (encrypt the item to its backup_public_key)",
-        ));
-    }
-    let copy = copy.filter(|_| backing_up);
-    let backed_up = copy.is_some();
-    let now = state.clock.now();
-    let expires_at = now + Duration::days(i64::from(profile.retention_days));
-    let kind = put.profile;
-    let replaces = put.replaces_revision;
-    let item_id = item.clone();
-    let written = state
-        .db
-        .write(move |conn| {
-            let written = vault::put(
-                conn,
-                user,
-                &item_id,
-                kind.as_str(),
-                replaces,
-                &ciphertext,
-                now,
-            )?;
-            let Written::At(revision) = written else {
-                return Ok::<_, DbError>(written);
-            };
-            if let Some(copy) = copy {
-                vault::insert_copy(
-                    conn,
-                    &BackupCopy {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        partner_id: partner.to_string(),
-                        company_id: company.to_string(),
-                        user_id: user.to_string(),
-                        item_id: item_id.clone(),
-                        revision,
-                        ciphertext: copy,
-                        created_at: now,
-                        item_removed_at: None,
-                        removal_reason: None,
-                        expires_at: None,
-                    },
-                )?;
-            }
-            // Copies of earlier revisions are superseded: their retention
-            // clock starts now.
-            vault::age_copies(conn, user, &item_id, revision, None, now, expires_at)?;
-            Ok(written)
-        })
-        .await?;
-    match written {
-        Written::At(revision) => Ok(web::Json(VaultItemWritten {
-            item_id: item,
-            profile: kind,
-            revision,
-            backed_up,
-        })),
-        Written::Stale { current } => Err(stale(current)),
-    }
+    let write = vault_ops::ItemWrite {
+        profile: put.profile.into(),
+        replaces_revision: put.replaces_revision,
+        ciphertext,
+        backup_copy,
+    };
+    let written = vault_ops::put(&state, &caller, &path, write).await?;
+    Ok(web::Json(VaultItemWritten {
+        item_id: written.item_id,
+        profile: written.profile.into(),
+        revision: written.revision,
+        backed_up: written.backed_up,
+    }))
 }
 
 /// Deleting an item.
@@ -1298,40 +1173,6 @@ pub async fn vault_item_delete(
     path: web::Path<String>,
     Query(query): Query<VaultDeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.authorize(&state)?;
-    let item = check_item_id(&path).map_err(|_| ApiError::NotFound)?;
-    let (partner, company, user) = (caller.partner, caller.company, caller.user);
-    let retention = state
-        .db
-        .run(move |conn| backup_profiles::find(conn, partner, company))
-        .await?
-        .map_or(crate::db::companies::DEFAULT_RETENTION_DAYS, |p| {
-            p.retention_days
-        });
-    let now = state.clock.now();
-    let expires_at = now + Duration::days(i64::from(retention));
-    let revision = query.revision;
-    let written = state
-        .db
-        .write(move |conn| {
-            let written = vault::delete(conn, user, &item, revision)?;
-            if matches!(written, Written::At(_)) {
-                vault::age_copies(
-                    conn,
-                    user,
-                    &item,
-                    i64::MAX,
-                    Some("deleted"),
-                    now,
-                    expires_at,
-                )?;
-            }
-            Ok::<_, DbError>(written)
-        })
-        .await?;
-    match written {
-        Written::At(_) => Ok(HttpResponse::NoContent().finish()),
-        Written::Stale { current: 0 } => Err(ApiError::NotFound),
-        Written::Stale { current } => Err(stale(current)),
-    }
+    vault_ops::delete(&state, &caller, &path, query.revision).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
