@@ -122,6 +122,29 @@ pub fn describe<E: std::fmt::Debug + ProblemLike>(error: &Error<E>) -> String {
     }
 }
 
+/// The problem an API call was answered with (its `status`, `code`,
+/// `detail` and `errors[]`, typed), or `None` when the call failed another
+/// way (the network, an answer outside the contract):
+///
+/// ```no_run
+/// # async fn demo(client: custodian_sdk::Client, user: uuid::Uuid, body: custodian_sdk::types::ResetRequest) {
+/// match client.reset_create().user_id(user).body(body).send().await {
+///     Ok(reset) => println!("reset {}", reset.id),
+///     Err(error) => match custodian_sdk::problem(&error) {
+///         Some(problem) if problem.code == "reset_pending" => println!("already pending"),
+///         Some(problem) => println!("refused: {} {}", problem.status, problem.code),
+///         None => println!("{error}"),
+///     },
+/// }
+/// # }
+/// ```
+pub fn problem(error: &Error<types::Problem>) -> Option<&types::Problem> {
+    match error {
+        Error::ErrorResponse(response) => Some(response.as_ref()),
+        _ => None,
+    }
+}
+
 /// What [`describe`] needs of an error body.
 pub trait ProblemLike {
     fn describe(&self, status: reqwest::StatusCode) -> String;

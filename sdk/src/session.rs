@@ -92,7 +92,7 @@ impl Credentials {
                 let id = client_id
                     .trim()
                     .parse()
-                    .map_err(|_| SessionError::SignIn("the client id is not a UUID".into()))?;
+                    .map_err(|_| SessionError::Credentials("the client id is not a UUID".into()))?;
                 request.grant_type = types::GrantType::ClientCredentials;
                 request.client_id = Some(id);
                 request.client_secret = Some(client_secret.expose_secret().to_owned());
@@ -127,9 +127,35 @@ impl std::fmt::Debug for Credentials {
 pub enum SessionError {
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// The token endpoint refused, or could not be reached: one line.
+    /// The credentials cannot be sent as they are (a client id that is not
+    /// a UUID).
     #[error("sign-in failed: {0}")]
-    SignIn(String),
+    Credentials(String),
+    /// The token endpoint refused, with its RFC 6749 error: `error` is the
+    /// code a script matches on (`invalid_grant`, `rate_limited`, …).
+    #[error("sign-in refused: HTTP {status} {error}: {description}")]
+    Refused {
+        status: u16,
+        error: String,
+        description: String,
+    },
+    /// The token endpoint could not be reached, or answered what it should
+    /// not: one line.
+    #[error("sign-in failed: {0}")]
+    Transport(String),
+}
+
+impl SessionError {
+    fn of(error: Error<types::OAuthError>) -> Self {
+        match error {
+            Error::ErrorResponse(response) => Self::Refused {
+                status: response.status().as_u16(),
+                error: response.error.clone(),
+                description: response.error_description.clone(),
+            },
+            other => Self::Transport(describe(&other)),
+        }
+    }
 }
 
 /// An issued token and when to replace it.
@@ -206,7 +232,7 @@ impl Session {
             .body(self.credentials.request(self.scope.as_deref())?)
             .send()
             .await
-            .map_err(|e: Error<types::OAuthError>| SessionError::SignIn(describe(&e)))?
+            .map_err(SessionError::of)?
             .into_inner();
         let lifetime = Duration::from_secs(token.expires_in.max(0).unsigned_abs());
         let client = self

@@ -96,3 +96,50 @@ async fn an_owner_session_makes_a_client_whose_session_works_until_removed(
         "{error}"
     );
 }
+
+/// What went wrong is a value a script can match on: the token endpoint's
+/// RFC 6749 code, and any other answer's problem code, status and fields.
+#[rstest]
+#[actix_web::test]
+async fn refusals_are_typed_for_scripts(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (email, password) = app.server.create_admin(Role::Owner, &[]).await;
+    let wrong = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(app.partner(), email.clone(), "not the password"),
+    );
+    match wrong.client().await {
+        Err(custodian_sdk::SessionError::Refused { status, error, .. }) => {
+            assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+        }
+        other => panic!("expected a typed refusal, got {:?}", other.map(|_| ())),
+    }
+    let owner = Session::new(
+        ClientBuilder::new(&app.server.base_url),
+        Credentials::password(app.partner(), email, password),
+    )
+    .client()
+    .await
+    .unwrap();
+    let missing = owner
+        .company_get()
+        .company_id(uuid::Uuid::now_v7())
+        .send()
+        .await
+        .unwrap_err();
+    let problem = custodian_sdk::problem(&missing).expect("a problem answer");
+    assert_eq!((problem.status, problem.code.as_str()), (404, "not_found"));
+    let invalid = owner
+        .companies_create()
+        .body(types::NewCompany { name: " ".into() })
+        .send()
+        .await
+        .unwrap_err();
+    let problem = custodian_sdk::problem(&invalid).expect("a problem answer");
+    assert_eq!(problem.status, 422);
+    assert_eq!(problem.errors[0].field, "name");
+}
