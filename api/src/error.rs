@@ -212,7 +212,7 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         code: "email_taken",
         status: StatusCode::CONFLICT,
         title: "Email taken",
-        description: "Another admin of the partner, or another user of the partner, already has this email.",
+        description: "Another admin of the partner, or another user of the company, already has this email.",
     },
     ProblemType {
         code: "primary_user_exists",
@@ -248,7 +248,7 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         code: "reset_not_pending",
         status: StatusCode::CONFLICT,
         title: "Reset not pending",
-        description: "Only a pending reset is re-issued; this one was completed, superseded or has expired. Start a new reset if the user still needs one.",
+        description: "Only a pending or expired reset is re-issued; this one was completed or superseded. Start a new reset if the user still needs one.",
     },
     ProblemType {
         code: "rate_limited",

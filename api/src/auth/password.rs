@@ -9,8 +9,8 @@
 //! async task in between), and each worker's 19 MiB stays warm in its own
 //! allocator arena instead of being faulted in afresh on whichever of the
 //! blocking pool's many threads runs the next hash. Measured in the `load`
-//! benchmark: sign-in throughput went from 0.73 to the figure docs/benchmarks.md
-//! gives, as a ratio of bare argon2id.
+//! benchmark: sign-in throughput went from 0.73 to 0.90 of bare argon2id
+//! (docs/decisions.md; the current figure is in docs/benchmarks.md).
 
 use std::sync::{Arc, Mutex};
 

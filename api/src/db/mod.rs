@@ -112,7 +112,7 @@ impl DbConn {
 /// first 256 MiB of the file. Without the map, each connection keeps its own
 /// 2 MiB page cache and reads every other page with a `pread` system call:
 /// a random user's lookup among 100,000 spent a third of its time there
-/// (docs/benchmarks.md). Writes still go through the WAL as before.
+/// (docs/decisions.md). Writes still go through the WAL as before.
 const SQLITE_PRAGMAS: &str = "\
     PRAGMA journal_mode = WAL;\
     PRAGMA busy_timeout = 5000;\
@@ -380,7 +380,7 @@ impl Db {
     /// lock first, often a newcomer, while a woken waiter finds none and
     /// waits again; under load that made the tail of a search half as long
     /// again (p99 21 ms instead of 14–16 at 16 clients over 4 connections;
-    /// docs/benchmarks.md). It also keeps the threads blocked on a
+    /// docs/decisions.md). It also keeps the threads blocked on a
     /// connection to the pool's size. Callers of [`Db::get_blocking`] (the
     /// CLI, tests) do not queue here; while they hold connections, a turn
     /// may still wait in r2d2, within the same checkout timeout.

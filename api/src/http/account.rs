@@ -1103,7 +1103,7 @@ pub struct VaultItemWritten {
         (status = 401, description = "No valid account token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A stale revision", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "An item over 256 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A body over the server's limit (an item over 256 KiB is 422)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value, or no backup copy while one is required", body = Problem, content_type = "application/problem+json"),
     ),
 )]

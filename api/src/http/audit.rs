@@ -58,7 +58,8 @@ pub struct AuditEventView {
     pub request_id: Option<String>,
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
-    /// SHA-256 of the event and the one before (hex).
+    /// HMAC-SHA-256, under a server key, of the event and the one before
+    /// (hex).
     pub hash: String,
 }
 

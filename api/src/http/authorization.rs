@@ -372,7 +372,7 @@ fn myself(principal: &Principal) -> Resource {
         (status = 200, description = "A decision per check, in order", body = AuthorizationDecisions),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown action, a resource of the wrong type, or more than 100 checks",
+        (status = 422, description = "An unknown action or resource type, or more than 100 checks (a resource of a type its action does not take is `not_found`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]

@@ -353,7 +353,7 @@ fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
 }
 
 /// Decodes and checks an X25519 public key: 32 bytes of standard base64
-/// (padding optional); stored padded.
+/// (canonical, padded: 44 characters), stored as sent.
 fn check_public_key(raw: &str) -> Result<String, ApiError> {
     let bytes =
         crate::http::values::base64("backup_public_key", raw, crate::http::values::PUBLIC_KEY)?;

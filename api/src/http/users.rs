@@ -47,7 +47,7 @@ impl ClientKind {
 pub struct UserView {
     pub id: uuid::Uuid,
     pub company_id: uuid::Uuid,
-    /// Lowercase; unique within the partner.
+    /// Lowercase; unique within the company.
     pub email: String,
     pub name: String,
     pub client_kind: ClientKind,
@@ -106,7 +106,7 @@ pub struct UserPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
-    /// Unique within the partner.
+    /// Unique within the company.
     pub email: EmailAddress,
     pub name: Name,
     pub client_kind: ClientKind,
@@ -274,7 +274,7 @@ pub async fn company_users_list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken in the partner, or the company has a primary user",
+        (status = 409, description = "The email is taken in the company, or the company has a primary user",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
