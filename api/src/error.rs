@@ -501,6 +501,8 @@ impl From<crate::app::Error> for ApiError {
                     company_items_not_backed_up: vault.company_items_not_backed_up(),
                 },
             },
+            Error::PreconditionRequired => ApiError::PreconditionRequired,
+            Error::PreconditionFailed => ApiError::PreconditionFailed,
             Error::Storage(error) => error.into(),
         }
     }

@@ -26,6 +26,13 @@ pub enum Error {
     /// request did not acknowledge it.
     #[error("company items not backed up")]
     CompanyItemsNotBackedUp { vault: VaultSummary },
+    /// A conditional change named no version it was decided on.
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// The version a conditional change was decided on is no longer
+    /// current: someone changed it since.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The storage failed (or cannot be reached).
     #[error(transparent)]
     Storage(#[from] DbError),

@@ -10,6 +10,7 @@
 //! operation and maps the result to a view (`docs/architecture.md`).
 
 mod account;
+pub mod backup;
 mod context;
 mod error;
 pub mod paging;

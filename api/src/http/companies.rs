@@ -9,10 +9,10 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::backup::{self, Precondition, ProfileChange, ProfileState};
 use crate::audit;
 use crate::authz::{Action, Principal, Resource};
 use crate::db::DbError;
-use crate::db::backup_profiles::{self, BackupProfile, Settings};
 use crate::db::companies::{self, Company};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -332,10 +332,10 @@ fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-/// Whether `If-Match` allows a change to the profile at `version`:
-/// `Err(PreconditionRequired)` without the header, `Ok(false)` when it names
-/// another version.
-fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
+/// What `If-Match` names: nothing, any version (`*`), or the versions of
+/// its strong tags (RFC 9110 §13.1.1: a weak tag, or one that is not a
+/// version's, never matches).
+fn precondition(req: &HttpRequest) -> Precondition {
     let values: Vec<&str> = req
         .headers()
         .get_all(header::IF_MATCH)
@@ -345,37 +345,30 @@ fn if_match(req: &HttpRequest, version: i64) -> Result<bool, ApiError> {
         .filter(|v| !v.is_empty())
         .collect();
     if values.is_empty() {
-        return Err(ApiError::PreconditionRequired);
+        Precondition::Absent
+    } else if values.contains(&"*") {
+        Precondition::Any
+    } else {
+        Precondition::Versions(
+            values
+                .iter()
+                .filter_map(|v| {
+                    let version = v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
+                    // Strong comparison is of the exact text (`"07"` is not `"7"`).
+                    (etag(version) == *v).then_some(version)
+                })
+                .collect(),
+        )
     }
-    let current = etag(version);
-    // Strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
-    Ok(values.iter().any(|v| *v == "*" || *v == current))
 }
 
-/// Decodes and checks an X25519 public key: 32 bytes of standard base64
-/// (canonical, padded: 44 characters), stored as sent.
-fn check_public_key(raw: &str) -> Result<String, ApiError> {
-    let bytes =
-        crate::http::values::base64("backup_public_key", raw, crate::http::values::PUBLIC_KEY)?;
-    if bytes.iter().all(|b| *b == 0) {
-        return Err(ApiError::invalid(
-            "backup_public_key",
-            "is the all-zero point, which no real key is",
-        ));
-    }
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-async fn profile_view(
-    state: &AppState,
-    profile: BackupProfile,
-) -> Result<(BackupProfileView, i64), ApiError> {
-    let company = CompanyId::parse(&profile.company_id).expect("stored ids parse");
-    let (company_items, company_items_backed_up) = state
-        .db
-        .run(move |conn| backup_profiles::item_counts(conn, company))
-        .await?;
-    Ok((
+fn profile_view(state: ProfileState) -> (BackupProfileView, i64) {
+    let ProfileState {
+        profile,
+        company_items,
+        company_items_backed_up,
+    } = state;
+    (
         BackupProfileView {
             backup_all_company_items: profile.backup_all_company_items,
             retention_days: profile.retention_days,
@@ -385,30 +378,16 @@ async fn profile_view(
             updated_at: profile.updated_at.into(),
         },
         profile.version,
-    ))
+    )
 }
 
-fn with_etag(view: BackupProfileView, version: i64) -> HttpResponse {
+fn with_etag((view, version): (BackupProfileView, i64)) -> HttpResponse {
     let mut response = HttpResponse::Ok().json(view);
     response.headers_mut().insert(
         header::ETAG,
         HeaderValue::from_str(&etag(version)).expect("an ETag is a header value"),
     );
     response
-}
-
-async fn load_profile(
-    state: &AppState,
-    caller: &Caller,
-    company: &Company,
-) -> Result<BackupProfile, ApiError> {
-    let partner = caller.partner;
-    let id = CompanyId::parse(&company.id).expect("stored ids parse");
-    state
-        .db
-        .run(move |conn| backup_profiles::find(conn, partner, id))
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("company {id} has no backup profile")))
 }
 
 /// Get a company's backup profile
@@ -433,17 +412,8 @@ pub async fn backup_profile_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = load(&state, &caller, &path).await?;
-    caller
-        .authorize(
-            &state,
-            Action::ReadBackupProfile,
-            &resource(&caller, &company),
-        )
-        .await?;
-    let profile = load_profile(&state, &caller, &company).await?;
-    let (view, version) = profile_view(&state, profile).await?;
-    Ok(with_etag(view, version))
+    let profile = backup::profile(&state, &caller, &path).await?;
+    Ok(with_etag(profile_view(profile)))
 }
 
 /// Change a company's backup profile
@@ -480,16 +450,8 @@ pub async fn backup_profile_update(
     path: web::Path<String>,
     Json(update): Json<BackupProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = load(&state, &caller, &path).await?;
-    caller
-        .authorize(
-            &state,
-            Action::UpdateBackupProfile,
-            &resource(&caller, &company),
-        )
-        .await?;
-    // The body is checked before the precondition (RFC 9110 §13.2.1: a
-    // request that would fail without its precondition fails that way).
+    // What the contract's schema says of the body is checked with it; the
+    // operation decides the rest.
     crate::http::values::in_range(
         "retention_days",
         update.retention_days.into(),
@@ -498,67 +460,18 @@ pub async fn backup_profile_update(
     let key = update
         .backup_public_key
         .as_deref()
-        .map(check_public_key)
+        .map(|raw| {
+            crate::http::values::base64("backup_public_key", raw, crate::http::values::PUBLIC_KEY)
+        })
         .transpose()?;
-    if update.backup_all_company_items && key.is_none() {
-        return Err(ApiError::invalid(
-            "backup_public_key",
-            "is required while backup_all_company_items is on",
-        ));
-    }
-    let current = load_profile(&state, &caller, &company).await?;
-    if !if_match(&req, current.version)? {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let settings = Settings {
+    let change = ProfileChange {
         backup_all_company_items: update.backup_all_company_items,
         retention_days: update.retention_days,
         backup_public_key: key,
     };
-    let mut event = caller.event(
-        "updateBackupProfile",
-        "company",
-        company.id.clone(),
-        true,
-        Vec::new(),
-    );
-    event.details = serde_json::json!({
-        "backup_all_company_items": settings.backup_all_company_items,
-        "retention_days": settings.retention_days,
-        "backup_public_key": settings.backup_public_key,
-        "version": current.version + 1,
-    });
-    let partner = caller.partner;
-    let id = CompanyId::parse(&company.id).expect("stored ids parse");
-    let keys = state.keys.clone();
-    let version = current.version;
-    let now = state.clock.now();
-    let applied = settings.clone();
-    state
-        .db
-        .write(move |conn| {
-            // Compare-and-set: a change made since this request read the
-            // profile makes this one 412, never a lost update.
-            match backup_profiles::update_if_version(conn, partner, id, version, &applied, now)? {
-                Some(_) => {
-                    audit::append(conn, &keys, event)?;
-                    Ok::<_, DbError>(Ok(()))
-                }
-                None => Ok(Err(ApiError::PreconditionFailed)),
-            }
-        })
-        .await??;
-    // What this request wrote, not a re-read (which might show a later change).
-    let written = BackupProfile {
-        backup_all_company_items: settings.backup_all_company_items,
-        retention_days: settings.retention_days,
-        backup_public_key: settings.backup_public_key,
-        version: current.version + 1,
-        updated_at: now,
-        ..current
-    };
-    let (view, version) = profile_view(&state, written).await?;
-    Ok(with_etag(view, version))
+    let written =
+        backup::update_profile(&state, &caller, &path, change, precondition(&req)).await?;
+    Ok(with_etag(profile_view(written)))
 }
 
 /// A backup copy of a company item, as the backup viewer lists it (the
@@ -717,4 +630,34 @@ pub async fn backup_get(
         copy: copy_view(copy),
         ciphertext,
     }))
+}
+
+#[cfg(test)]
+mod precondition_tests {
+    use super::*;
+
+    fn of(values: &[&str]) -> Precondition {
+        let mut request = actix_web::test::TestRequest::default();
+        for value in values {
+            request = request.append_header((header::IF_MATCH, *value));
+        }
+        precondition(&request.to_http_request())
+    }
+
+    #[test]
+    fn if_match_names_versions_by_their_exact_strong_tags() {
+        assert_eq!(of(&[]), Precondition::Absent);
+        assert_eq!(of(&["*"]), Precondition::Any);
+        assert_eq!(of(&["\"3\""]), Precondition::Versions(vec![3]));
+        assert_eq!(of(&["\"2\", \"3\""]), Precondition::Versions(vec![2, 3]));
+        assert_eq!(of(&["\"2\"", "\"4\""]), Precondition::Versions(vec![2, 4]));
+        // Weak tags, other spellings and garbage never match a version.
+        for unusable in ["W/\"3\"", "\"03\"", "\"+3\"", "3", "\"x\""] {
+            assert_eq!(
+                of(&[unusable]),
+                Precondition::Versions(Vec::new()),
+                "{unusable}"
+            );
+        }
+    }
 }
