@@ -6,36 +6,15 @@
 
 use base64::Engine;
 
+use super::companies::{authorized, find, id_of};
 use super::{App, Error, OpContext};
 use crate::audit;
-use crate::authz::{Action, Resource};
+use crate::authz::Action;
 use crate::db::DbError;
 use crate::db::backup_profiles::{self, BackupProfile, Settings};
-use crate::db::companies::{self, Company};
-use crate::ids::{CompanyId, PartnerId};
-
-/// The company `raw_id` names, of the caller's partner; otherwise not found.
-pub async fn find_company(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, Error> {
-    let id = CompanyId::parse(raw_id).ok_or(Error::NotFound)?;
-    let partner = ctx.partner;
-    app.db
-        .run(move |conn| companies::find(conn, partner, id))
-        .await?
-        .ok_or(Error::NotFound)
-}
-
-/// The resource a company is, to the authorizer.
-pub fn company_resource(partner: PartnerId, company: &Company) -> Result<Resource, DbError> {
-    Ok(Resource::Company {
-        id: company_id(company)?,
-        partner,
-    })
-}
-
-fn company_id(company: &Company) -> Result<CompanyId, DbError> {
-    CompanyId::parse(&company.id)
-        .ok_or_else(|| DbError::Corrupt(format!("stored company id {:?}", company.id)))
-}
+use crate::db::companies::Company;
+use crate::db::vault::{self, BackupCopy};
+use crate::ids::CompanyId;
 
 /// A profile as read, with what it covers.
 #[derive(Debug, Clone)]
@@ -67,7 +46,7 @@ async fn load_profile(
     company: &Company,
 ) -> Result<BackupProfile, Error> {
     let partner = ctx.partner;
-    let id = company_id(company)?;
+    let id = id_of(company)?;
     Ok(app
         .db
         .run(move |conn| backup_profiles::find(conn, partner, id))
@@ -77,13 +56,7 @@ async fn load_profile(
 
 /// The backup profile of the company `raw_id` names.
 pub async fn profile(app: &App, ctx: &OpContext, raw_id: &str) -> Result<ProfileState, Error> {
-    let company = find_company(app, ctx, raw_id).await?;
-    ctx.authorize(
-        app,
-        Action::ReadBackupProfile,
-        &company_resource(ctx.partner, &company)?,
-    )
-    .await?;
+    let company = authorized(app, ctx, raw_id, Action::ReadBackupProfile).await?;
     let profile = load_profile(app, ctx, &company).await?;
     state_of(app, profile).await
 }
@@ -130,13 +103,7 @@ pub async fn update_profile(
     change: ProfileChange,
     precondition: Precondition,
 ) -> Result<ProfileState, Error> {
-    let company = find_company(app, ctx, raw_id).await?;
-    ctx.authorize(
-        app,
-        Action::UpdateBackupProfile,
-        &company_resource(ctx.partner, &company)?,
-    )
-    .await?;
+    let company = authorized(app, ctx, raw_id, Action::UpdateBackupProfile).await?;
     // The change is checked before the precondition (RFC 9110 §13.2.1: a
     // request that would fail without its precondition fails that way).
     if change
@@ -181,7 +148,7 @@ pub async fn update_profile(
         "version": current.version + 1,
     });
     let partner = ctx.partner;
-    let id = company_id(&company)?;
+    let id = id_of(&company)?;
     let keys = app.keys.clone();
     let version = current.version;
     let now = ctx.now;
@@ -209,6 +176,66 @@ pub async fn update_profile(
         ..current
     };
     state_of(app, written).await
+}
+
+/// A page of the company's backup copies, oldest first, for its backup
+/// viewer (without their ciphertext), after the copy `after`; and the
+/// cursor of the next page.
+pub async fn copies(
+    app: &App,
+    ctx: &OpContext,
+    raw_company: &str,
+    after: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<(Vec<BackupCopy>, Option<String>), Error> {
+    let company = authorized(app, ctx, raw_company, Action::ReadBackupProfile).await?;
+    let after = after.map(|c| c.to_string());
+    let mut copies = app
+        .db
+        .run(move |conn| vault::copies_of_company(conn, &company.id, after.as_deref(), limit + 1))
+        .await?;
+    let next_cursor = super::paging::finish(&mut copies, limit, |c| c.id.clone());
+    Ok((copies, next_cursor))
+}
+
+/// One backup copy with its ciphertext, for the company's backup viewer to
+/// decrypt with the company's private key. Each read is audited. The
+/// company is decided first: a caller who may not read its copies learns
+/// nothing of which exist.
+pub async fn copy(
+    app: &App,
+    ctx: &OpContext,
+    raw_company: &str,
+    raw_copy: &str,
+) -> Result<BackupCopy, Error> {
+    let company = find(app, ctx, raw_company).await?;
+    let copy_id = uuid::Uuid::parse_str(raw_copy)
+        .map_err(|_| Error::NotFound)?
+        .to_string();
+    ctx.authorize(
+        app,
+        Action::ReadBackupProfile,
+        &super::companies::resource(ctx.partner, &company)?,
+    )
+    .await?;
+    let lookup = (company.id.clone(), copy_id.clone());
+    let copy = app
+        .db
+        .run(move |conn| vault::copy_of_company(conn, &lookup.0, &lookup.1))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut event = ctx.event("readBackupCopy", "backup_copy", copy_id, true, Vec::new());
+    event.details = serde_json::json!({
+        "company_id": company.id,
+        "user_id": copy.user_id,
+        "item_id": copy.item_id,
+        "revision": copy.revision,
+    });
+    let keys = app.keys.clone();
+    app.db
+        .write(move |conn| audit::append(conn, &keys, event).map(drop))
+        .await?;
+    Ok(copy)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 mod account;
 pub mod backup;
+pub mod companies;
 mod context;
 mod error;
 pub mod paging;

@@ -1,7 +1,6 @@
-//! `/v1/companies` and a company's backup profile. Technicians see and act on
-//! their assigned companies only, a company-limited API client on its
-//! companies only; lists are filtered to what the caller may read, and each
-//! listed company is also decided by the policies.
+//! The contract of `/v1/companies` and of a company's backup profile and
+//! backup copies: views, `ETag`/`If-Match`, and the answers. The operations
+//! are the domain layer's ([`crate::app::companies`], [`crate::app::backup`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
@@ -10,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::backup::{self, Precondition, ProfileChange, ProfileState};
-use crate::audit;
-use crate::authz::{Action, Principal, Resource};
-use crate::db::DbError;
-use crate::db::companies::{self, Company};
+use crate::app::companies as app_companies;
+use crate::db::companies::Company;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::PageQuery;
@@ -22,7 +19,6 @@ use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::Name;
-use crate::ids::{CompanyId, PartnerId};
 
 /// A partner's customer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,35 +61,11 @@ pub struct CompanyUpdate {
     pub name: Option<Name>,
 }
 
-/// The companies a caller is limited to; `None` for all of its partner's.
-/// The policies decide each company too; this keeps a page from filling
-/// with companies they would then drop.
-pub fn visible_companies(principal: &Principal) -> Option<Vec<CompanyId>> {
-    principal.company_limit().map(<[CompanyId]>::to_vec)
-}
-
 pub use crate::app::visible_within;
 
 /// The company a path names, of the caller's partner; otherwise 404.
 pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Company, ApiError> {
-    let id = CompanyId::parse(raw_id).ok_or(ApiError::NotFound)?;
-    let partner = caller.partner;
-    state
-        .db
-        .run(move |conn| companies::find(conn, partner, id))
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-fn resource(caller: &Caller, company: &Company) -> Resource {
-    company_resource(caller.partner, company)
-}
-
-fn company_resource(partner: PartnerId, company: &Company) -> Resource {
-    Resource::Company {
-        id: CompanyId::parse(&company.id).expect("stored ids parse"),
-        partner,
-    }
+    Ok(app_companies::find(state, caller, raw_id).await?)
 }
 
 /// List companies
@@ -119,27 +91,9 @@ pub async fn companies_list(
     state: web::Data<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<CompanyPage>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ListCompanies,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
     let limit = paging::limit(query.limit)?;
-    let after = paging::after_id(query.cursor);
-    let partner = caller.partner;
-    let visible = visible_companies(&caller.principal);
-    let (page, next_cursor) = paging::permitted_page(
-        &state,
-        &caller,
-        Action::ReadCompany,
-        limit,
-        move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
-        |c| c.id.clone(),
-        move |c| company_resource(partner, c),
-    )
-    .await?;
+    let (page, next_cursor) =
+        app_companies::list(&state, &caller, paging::after_id(query.cursor), limit).await?;
     Ok(web::Json(CompanyPage {
         items: page.into_iter().map(view).collect(),
         next_cursor,
@@ -168,38 +122,7 @@ pub async fn companies_create(
     state: web::Data<AppState>,
     Json(new): Json<NewCompany>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = CompanyId::new();
-    caller
-        .authorize(
-            &state,
-            Action::CreateCompany,
-            &Resource::Company {
-                id,
-                partner: caller.partner,
-            },
-        )
-        .await?;
-    let name = new.name.into_inner();
-    let now = state.clock.now();
-    let company = Company {
-        id: id.to_string(),
-        partner_id: caller.partner.to_string(),
-        name,
-        created_at: now,
-        updated_at: now,
-    };
-    let mut event = caller.event("createCompany", "company", id.to_string(), true, Vec::new());
-    event.details = serde_json::json!({ "name": company.name });
-    let stored = company.clone();
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| {
-            companies::insert(conn, &stored)?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
+    let company = app_companies::create(&state, &caller, new.name.into_inner()).await?;
     let location = format!("/v1/companies/{}", company.id);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
@@ -227,11 +150,9 @@ pub async fn company_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<CompanyView>, ApiError> {
-    let company = load(&state, &caller, &path).await?;
-    caller
-        .authorize(&state, Action::ReadCompany, &resource(&caller, &company))
-        .await?;
-    Ok(web::Json(view(company)))
+    Ok(web::Json(view(
+        app_companies::get(&state, &caller, &path).await?,
+    )))
 }
 
 /// Rename a company
@@ -258,41 +179,9 @@ pub async fn company_update(
     path: web::Path<String>,
     Json(update): Json<CompanyUpdate>,
 ) -> Result<web::Json<CompanyView>, ApiError> {
-    let company = load(&state, &caller, &path).await?;
-    caller
-        .authorize(&state, Action::UpdateCompany, &resource(&caller, &company))
-        .await?;
-    let Some(name) = update.name.map(Name::into_inner) else {
-        return Ok(web::Json(view(company)));
-    };
-    let id = CompanyId::parse(&company.id).expect("stored ids parse");
-    let mut event = caller.event(
-        "updateCompany",
-        "company",
-        company.id.clone(),
-        true,
-        Vec::new(),
-    );
-    event.details = serde_json::json!({ "name": name });
-    let partner = caller.partner;
-    let now = state.clock.now();
-    let keys = state.keys.clone();
-    let new_name = name.clone();
-    state
-        .db
-        .write(move |conn| {
-            if !companies::rename(conn, partner, id, &new_name, now)? {
-                return Ok::<_, DbError>(Err(ApiError::NotFound));
-            }
-            audit::append(conn, &keys, event)?;
-            Ok(Ok(()))
-        })
-        .await??;
-    Ok(web::Json(view(Company {
-        name,
-        updated_at: now,
-        ..company
-    })))
+    let name = update.name.map(Name::into_inner);
+    let company = app_companies::rename(&state, &caller, &path, name).await?;
+    Ok(web::Json(view(company)))
 }
 
 /// A company's backup profile.
@@ -523,24 +412,8 @@ pub async fn backups_list(
     path: web::Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<BackupCopyPage>, ApiError> {
-    let company = load(&state, &caller, &path).await?;
-    caller
-        .authorize(
-            &state,
-            Action::ReadBackupProfile,
-            &resource(&caller, &company),
-        )
-        .await?;
     let limit = paging::limit(query.limit)?;
-    let after = query.cursor.map(|c| c.to_string());
-    let company_id = company.id.clone();
-    let mut copies = state
-        .db
-        .run(move |conn| {
-            crate::db::vault::copies_of_company(conn, &company_id, after.as_deref(), limit + 1)
-        })
-        .await?;
-    let next_cursor = paging::finish(&mut copies, limit, |c| c.id.clone());
+    let (copies, next_cursor) = backup::copies(&state, &caller, &path, query.cursor, limit).await?;
     let items = copies.into_iter().map(copy_view).collect();
     Ok(web::Json(BackupCopyPage { items, next_cursor }))
 }
@@ -593,38 +466,8 @@ pub async fn backup_get(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<BackupCopyContent>, ApiError> {
-    let (company_id, copy_id) = path.into_inner();
-    let company = load(&state, &caller, &company_id).await?;
-    let copy_id = uuid::Uuid::parse_str(&copy_id)
-        .map_err(|_| ApiError::NotFound)?
-        .to_string();
-    // The company first: a caller who may not read its copies learns
-    // nothing of which exist.
-    caller
-        .authorize(
-            &state,
-            Action::ReadBackupProfile,
-            &resource(&caller, &company),
-        )
-        .await?;
-    let lookup = (company.id.clone(), copy_id.clone());
-    let copy = state
-        .db
-        .run(move |conn| crate::db::vault::copy_of_company(conn, &lookup.0, &lookup.1))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut event = caller.event("readBackupCopy", "backup_copy", copy_id, true, Vec::new());
-    event.details = serde_json::json!({
-        "company_id": company.id,
-        "user_id": copy.user_id,
-        "item_id": copy.item_id,
-        "revision": copy.revision,
-    });
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| audit::append(conn, &keys, event).map(drop))
-        .await?;
+    let (company, copy) = path.into_inner();
+    let copy = backup::copy(&state, &caller, &company, &copy).await?;
     let ciphertext = base64::engine::general_purpose::STANDARD.encode(&copy.ciphertext);
     Ok(web::Json(BackupCopyContent {
         copy: copy_view(copy),

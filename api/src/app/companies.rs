@@ -1,0 +1,149 @@
+//! A partner's customers. Technicians see and act on their assigned
+//! companies only, a company-limited API client on its own; lists hold what
+//! the caller may read, each company also decided by the policies.
+
+use super::{App, Error, OpContext};
+use crate::audit;
+use crate::authz::{Action, Resource};
+use crate::db::DbError;
+use crate::db::companies::{self, Company};
+use crate::ids::{CompanyId, PartnerId};
+
+/// The company `raw_id` names, of the caller's partner; otherwise not found.
+pub async fn find(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, Error> {
+    let id = CompanyId::parse(raw_id).ok_or(Error::NotFound)?;
+    let partner = ctx.partner;
+    app.db
+        .run(move |conn| companies::find(conn, partner, id))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// A stored company's id, parsed.
+pub fn id_of(company: &Company) -> Result<CompanyId, DbError> {
+    CompanyId::parse(&company.id)
+        .ok_or_else(|| DbError::Corrupt(format!("stored company id {:?}", company.id)))
+}
+
+/// The resource a company is, to the authorizer.
+pub fn resource(partner: PartnerId, company: &Company) -> Result<Resource, DbError> {
+    Ok(Resource::Company {
+        id: id_of(company)?,
+        partner,
+    })
+}
+
+/// The company `raw_id` names, once the caller may take `action` on it.
+pub async fn authorized(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    action: Action,
+) -> Result<Company, Error> {
+    let company = find(app, ctx, raw_id).await?;
+    ctx.authorize(app, action, &resource(ctx.partner, &company)?)
+        .await?;
+    Ok(company)
+}
+
+/// A page of the companies the caller may see, oldest first, after the
+/// company `after`; and the cursor of the next page.
+pub async fn list(
+    app: &App,
+    ctx: &OpContext,
+    after: Option<CompanyId>,
+    limit: i64,
+) -> Result<(Vec<Company>, Option<String>), Error> {
+    ctx.authorize(app, Action::ListCompanies, &Resource::Partner(ctx.partner))
+        .await?;
+    let partner = ctx.partner;
+    let visible = super::visible_within(&ctx.principal, None);
+    super::paging::permitted_page(
+        app,
+        ctx,
+        Action::ReadCompany,
+        limit,
+        move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
+        |c| c.id.clone(),
+        move |c| resource(partner, c),
+    )
+    .await
+}
+
+/// A new company named `name` (already checked as a name); its backup
+/// profile starts off.
+pub async fn create(app: &App, ctx: &OpContext, name: String) -> Result<Company, Error> {
+    let id = CompanyId::new();
+    ctx.authorize(
+        app,
+        Action::CreateCompany,
+        &Resource::Company {
+            id,
+            partner: ctx.partner,
+        },
+    )
+    .await?;
+    let company = Company {
+        id: id.to_string(),
+        partner_id: ctx.partner.to_string(),
+        name,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let mut event = ctx.event("createCompany", "company", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({ "name": company.name });
+    let stored = company.clone();
+    let keys = app.keys.clone();
+    app.db
+        .write(move |conn| {
+            companies::insert(conn, &stored)?;
+            audit::append(conn, &keys, event)?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(company)
+}
+
+/// One company the caller may see.
+pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, Error> {
+    authorized(app, ctx, raw_id, Action::ReadCompany).await
+}
+
+/// Renames the company (`None` changes nothing, once authorized).
+pub async fn rename(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    name: Option<String>,
+) -> Result<Company, Error> {
+    let company = authorized(app, ctx, raw_id, Action::UpdateCompany).await?;
+    let Some(name) = name else {
+        return Ok(company);
+    };
+    let id = id_of(&company)?;
+    let mut event = ctx.event(
+        "updateCompany",
+        "company",
+        company.id.clone(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({ "name": name });
+    let (partner, now) = (ctx.partner, ctx.now);
+    let keys = app.keys.clone();
+    let new_name = name.clone();
+    app.db
+        .write(move |conn| {
+            if !companies::rename(conn, partner, id, &new_name, now)? {
+                return Err(Error::NotFound);
+            }
+            audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Company {
+        name,
+        updated_at: now,
+        ..company
+    })
+}
