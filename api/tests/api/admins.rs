@@ -5,7 +5,7 @@ use custodian_api::db::admins::{self, Admin, Role};
 use custodian_api::db::{Backend, partners};
 use custodian_api::testing::TestServer;
 
-use crate::support::{owner_token, send, sign_in};
+use crate::support::{owner_token, send, sign_in, sign_in_to};
 use custodian_api::db::DbError;
 use rstest::rstest;
 use serde_json::json;
@@ -292,31 +292,29 @@ async fn tokio_join<A: std::future::Future, B: std::future::Future>(
     futures_util::future::join(a, b).await
 }
 
-#[rstest]
-#[actix_web::test]
-async fn another_partners_admin_is_not_found(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    let Some(server) = TestServer::spawn(backend).await else {
-        return;
-    };
-    let owner = owner_token(&server).await;
+/// Another partner, made in the database, and its owner with `email` and
+/// `password_hash`: (partner id, admin id).
+async fn other_partners_owner(
+    server: &TestServer,
+    email: &str,
+    password_hash: String,
+) -> (String, String) {
     let now = chrono::Utc::now().naive_utc();
     let other = partners::Partner::new("Other MSP", now);
     let stranger = Admin {
         id: custodian_api::ids::AdminId::new().to_string(),
         partner_id: other.id.clone(),
-        email: "stranger@other.example".into(),
+        email: email.into(),
         name: "Stranger".into(),
         role: "owner".into(),
-        password_hash: "x".into(),
+        password_hash,
         must_change_password: false,
         token_generation: 0,
         locale: "en".into(),
         created_at: now,
         updated_at: now,
     };
-    let stranger_id = stranger.id.clone();
+    let ids = (other.id.clone(), stranger.id.clone());
     server
         .database
         .pool()
@@ -326,6 +324,20 @@ async fn another_partners_admin_is_not_found(
         })
         .await
         .unwrap();
+    ids
+}
+
+#[rstest]
+#[actix_web::test]
+async fn another_partners_admin_is_not_found(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, stranger_id) =
+        other_partners_owner(&server, "stranger@other.example", "x".into()).await;
     let absent = uuid::Uuid::new_v4().to_string();
     for (method, body) in [
         ("GET", None),
@@ -371,32 +383,9 @@ async fn an_email_is_unique_within_a_partner_only(
         return;
     };
     let owner = owner_token(&server).await;
-    let now = chrono::Utc::now().naive_utc();
-    let other = partners::Partner::new("Other MSP", now);
-    let other_id = other.id.clone();
     let strangers_password = "the stranger's own passphrase";
-    let stranger = Admin {
-        id: custodian_api::ids::AdminId::new().to_string(),
-        partner_id: other.id.clone(),
-        email: "shared@msp.example".into(),
-        name: "Stranger".into(),
-        role: "owner".into(),
-        password_hash: custodian_api::auth::password::hash_blocking(&strangers_password.into()),
-        must_change_password: false,
-        token_generation: 0,
-        locale: "en".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    server
-        .database
-        .pool()
-        .run(move |conn| {
-            partners::insert(conn, &other)?;
-            admins::insert(conn, &stranger)
-        })
-        .await
-        .unwrap();
+    let hash = custodian_api::auth::password::hash_blocking(&strangers_password.into());
+    let (other_id, _) = other_partners_owner(&server, "shared@msp.example", hash).await;
 
     let body = json!({"email": "Shared@MSP.example", "name": "Ours", "role": "admin"});
     let (status, created) = send(&server, &owner, "POST", "/v1/admins", Some(body.clone())).await;
@@ -413,29 +402,15 @@ async fn an_email_is_unique_within_a_partner_only(
             .is_none(),
         "the other partner's password does not open this partner's admin"
     );
-    let sign_in_to = |partner: String, password: &'static str| {
-        let url = format!("{}/v1/auth/token", server.base_url);
-        async move {
-            let answer: serde_json::Value = reqwest::Client::new()
-                .post(url)
-                .form(&[
-                    ("grant_type", "password"),
-                    ("partner_id", partner.as_str()),
-                    ("username", "shared@msp.example"),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer
-        }
-    };
-    let theirs = sign_in_to(other_id.clone(), strangers_password).await;
+    let theirs = sign_in_to(&server, &other_id, "shared@msp.example", strangers_password).await;
     assert!(theirs["access_token"].is_string(), "{theirs}");
-    let wrong = sign_in_to(other_id, "not the stranger's passphrase").await;
+    let wrong = sign_in_to(
+        &server,
+        &other_id,
+        "shared@msp.example",
+        "not the stranger's passphrase",
+    )
+    .await;
     assert_eq!(wrong["error"], "invalid_grant");
     let (status, me) = send(
         &server,

@@ -7,11 +7,18 @@ use serde_json::Value;
 /// The access token of a password sign-in of an admin of the bootstrapped
 /// partner, or `None` when refused.
 pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option<String> {
-    let answer: Value = reqwest::Client::new()
+    let answer = sign_in_to(server, &server.owner.partner_id, email, password).await;
+    answer["access_token"].as_str().map(str::to_owned)
+}
+
+/// The token endpoint's answer to a password sign-in of an admin of
+/// `partner`.
+pub async fn sign_in_to(server: &TestServer, partner: &str, email: &str, password: &str) -> Value {
+    reqwest::Client::new()
         .post(format!("{}/v1/auth/token", server.base_url))
         .form(&[
             ("grant_type", "password"),
-            ("partner_id", server.owner.partner_id.as_str()),
+            ("partner_id", partner),
             ("username", email),
             ("password", password),
         ])
@@ -20,8 +27,7 @@ pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> Option
         .unwrap()
         .json()
         .await
-        .unwrap();
-    answer["access_token"].as_str().map(str::to_owned)
+        .unwrap()
 }
 
 /// A request with a bearer token and an optional JSON body: (status, JSON body or null).
