@@ -186,9 +186,10 @@ pub async fn copies(
     ctx: &OpContext,
     raw_company: &str,
     after: Option<uuid::Uuid>,
-    limit: i64,
+    limit: Option<u32>,
 ) -> Result<(Vec<BackupCopy>, Option<String>), Error> {
     let company = authorized(app, ctx, raw_company, Action::ReadBackupProfile).await?;
+    let limit = super::paging::limit(limit)?;
     let after = after.map(|c| c.to_string());
     let mut copies = app
         .db

@@ -52,10 +52,11 @@ pub async fn list(
     app: &App,
     ctx: &OpContext,
     after: Option<CompanyId>,
-    limit: i64,
+    limit: Option<u32>,
 ) -> Result<(Vec<Company>, Option<String>), Error> {
     ctx.authorize(app, Action::ListCompanies, &Resource::Partner(ctx.partner))
         .await?;
+    let limit = super::paging::limit(limit)?;
     let partner = ctx.partner;
     let visible = super::visible_within(&ctx.principal, None);
     super::paging::permitted_page(

@@ -16,6 +16,7 @@ mod context;
 mod error;
 pub mod paging;
 pub mod resets;
+pub mod users;
 pub mod vault;
 
 use std::sync::Arc;

@@ -5,6 +5,24 @@ use super::{App, Error, OpContext};
 use crate::authz::{Action, Resource};
 use crate::db::{DbConn, DbError};
 
+/// Page sizes: 50 when none is asked, at most 200 (above: refused, never
+/// silently clamped).
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// The page size asked for, checked.
+pub fn limit(asked: Option<u32>) -> Result<i64, Error> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(i64::from(limit))
+    } else {
+        Err(Error::invalid(
+            "limit",
+            format!("must be from 1 to {MAX_LIMIT}"),
+        ))
+    }
+}
+
 /// Cuts the one extra row a query fetched (limit + 1) and returns the next
 /// cursor, the key of the last row kept, when there was one.
 pub fn finish<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {

@@ -680,8 +680,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// The id of the last reset of the page before.
     pub after: Option<ResetId>,
-    /// 1 to 200, checked by the caller.
-    pub limit: i64,
+    /// 1 to 200; 50 when none is asked.
+    pub limit: Option<u32>,
 }
 
 /// The statuses a reset can have.
@@ -701,6 +701,7 @@ pub async fn list(
 ) -> Result<(Vec<WithEmail>, Option<String>), Error> {
     ctx.authorize(app, Action::ListResets, &Resource::Partner(ctx.partner))
         .await?;
+    let limit = super::paging::limit(query.limit)?;
     if let Some(status) = &query.status
         && !STATUSES.contains(&status.as_str())
     {
@@ -714,14 +715,14 @@ pub async fn list(
         user: query.user,
         status: query.status,
         after: query.after,
-        limit: query.limit + 1,
+        limit: limit + 1,
     };
     let partner = ctx.partner;
     super::paging::permitted_page(
         app,
         ctx,
         Action::ReadReset,
-        query.limit,
+        limit,
         move |conn| resets::list(conn, partner, &filter),
         |(r, _)| r.id.clone(),
         move |(r, _)| reset_resource(partner, r),

@@ -68,9 +68,10 @@ pub async fn list(
     app: &App,
     ctx: &AccountContext,
     cursor: Option<&str>,
-    limit: i64,
+    limit: Option<u32>,
 ) -> Result<(Vec<VaultItem>, Option<String>), Error> {
     ctx.authorize(app)?;
+    let limit = super::paging::limit(limit)?;
     let after = cursor
         .map(|cursor| {
             check_item_id(cursor).map_err(|_| {

@@ -91,9 +91,8 @@ pub async fn companies_list(
     state: web::Data<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<CompanyPage>, ApiError> {
-    let limit = paging::limit(query.limit)?;
     let (page, next_cursor) =
-        app_companies::list(&state, &caller, paging::after_id(query.cursor), limit).await?;
+        app_companies::list(&state, &caller, paging::after_id(query.cursor), query.limit).await?;
     Ok(web::Json(CompanyPage {
         items: page.into_iter().map(view).collect(),
         next_cursor,
@@ -412,8 +411,8 @@ pub async fn backups_list(
     path: web::Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<BackupCopyPage>, ApiError> {
-    let limit = paging::limit(query.limit)?;
-    let (copies, next_cursor) = backup::copies(&state, &caller, &path, query.cursor, limit).await?;
+    let (copies, next_cursor) =
+        backup::copies(&state, &caller, &path, query.cursor, query.limit).await?;
     let items = copies.into_iter().map(copy_view).collect();
     Ok(web::Json(BackupCopyPage { items, next_cursor }))
 }

@@ -13,20 +13,11 @@ use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::ids::Id;
 
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
+pub use crate::app::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
-/// The page size asked for, checked.
+/// The page size asked for, checked (see [`crate::app::paging::limit`]).
 pub fn limit(asked: Option<u32>) -> Result<i64, ApiError> {
-    let limit = asked.unwrap_or(DEFAULT_LIMIT);
-    if (1..=MAX_LIMIT).contains(&limit) {
-        Ok(i64::from(limit))
-    } else {
-        Err(ApiError::InvalidValue {
-            field: "limit".into(),
-            message: format!("must be from 1 to {MAX_LIMIT}"),
-        })
-    }
+    Ok(crate::app::paging::limit(asked)?)
 }
 
 /// The id after which a page starts: none without a cursor.

@@ -413,7 +413,6 @@ pub async fn resets_list(
     state: web::Data<AppState>,
     Query(query): Query<ResetQuery>,
 ) -> Result<web::Json<ResetPage>, ApiError> {
-    let limit = paging::limit(query.limit)?;
     let (found, next_cursor) = ops::list(
         &state,
         &caller,
@@ -422,7 +421,7 @@ pub async fn resets_list(
             company: query.company_id.map(CompanyId::from_uuid),
             status: query.status,
             after: paging::after_id(query.cursor),
-            limit,
+            limit: query.limit,
         },
     )
     .await?;

@@ -1,27 +1,24 @@
-//! Users: `GET/POST /v1/companies/{company_id}/users`, `GET /v1/users/{user_id}`
-//! and `GET /v1/users?q=` to locate a user by email or name. Lists hold only
-//! users the caller may read: SQL narrows them to the caller's companies, and
-//! each one found is decided by the policies too.
+//! The contract of users: `GET/POST /v1/companies/{company_id}/users`,
+//! `GET /v1/users/{user_id}` and `GET /v1/users?q=` to locate a user by
+//! email or name. The operations are [`crate::app::users`]'s; reading one
+//! user loads the caller and the user in one trip to the database.
 
 use actix_web::{HttpResponse, get, post, web};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
-use crate::authz::{Action, Resource};
-use crate::db::DbError;
-use crate::db::users::{self, NewUser, User, UserFilter};
+use crate::app::users as app_users;
+use crate::authz::Action;
+use crate::db::users::{self, User};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::{PageQuery, check_locale};
 use crate::http::caller::{Caller, Verified};
-use crate::http::companies::{self, visible_within};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, Name};
-use crate::ids::{CompanyId, PartnerId, UserId};
+use crate::ids::{CompanyId, UserId};
 
 /// Which client a user works in: it decides how a reset reaches them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -86,14 +83,6 @@ fn view(user: User) -> UserView {
     }
 }
 
-fn resource(partner: PartnerId, user: &User) -> Resource {
-    Resource::User {
-        id: UserId::parse(&user.id).expect("stored ids parse"),
-        company: CompanyId::parse(&user.company_id).expect("stored ids parse"),
-        partner,
-    }
-}
-
 /// A page of users.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserPage {
@@ -137,33 +126,11 @@ pub struct UserQuery {
     pub limit: Option<u32>,
 }
 
-/// Loads a page by `filter` and keeps the users the policies let the caller
-/// read.
-async fn page(
-    state: &AppState,
-    caller: &Caller,
-    mut filter: UserFilter,
-    cursor: Option<uuid::Uuid>,
-    limit: Option<u32>,
-) -> Result<UserPage, ApiError> {
-    let limit = paging::limit(limit)?;
-    filter.limit = limit + 1;
-    filter.after = paging::after_id(cursor);
-    let partner = caller.partner;
-    let (found, next_cursor) = paging::permitted_page(
-        state,
-        caller,
-        Action::ReadUser,
-        limit,
-        move |conn| users::list(conn, partner, &filter),
-        |u| u.id.clone(),
-        move |u| resource(partner, u),
-    )
-    .await?;
-    Ok(UserPage {
+fn user_page((found, next_cursor): (Vec<User>, Option<String>)) -> UserPage {
+    UserPage {
         items: found.into_iter().map(view).collect(),
         next_cursor,
-    })
+    }
 }
 
 /// Locate users
@@ -190,26 +157,16 @@ pub async fn users_search(
     state: web::Data<AppState>,
     Query(query): Query<UserQuery>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::SearchUsers,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let text = query.q.map(|q| q.into_inner().to_lowercase());
-    let companies = visible_within(
-        &caller.principal,
+    let found = app_users::search(
+        &state,
+        &caller,
+        query.q.map(|q| q.into_inner().to_lowercase()),
         query.company_id.map(CompanyId::from_uuid),
-    );
-    let filter = UserFilter {
-        companies,
-        text,
-        ..UserFilter::default()
-    };
-    Ok(web::Json(
-        page(&state, &caller, filter, query.cursor, query.limit).await?,
-    ))
+        paging::after_id(query.cursor),
+        query.limit,
+    )
+    .await?;
+    Ok(web::Json(user_page(found)))
 }
 
 /// List a company's users
@@ -235,25 +192,15 @@ pub async fn company_users_list(
     path: web::Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    let company = companies::load(&state, &caller, &path).await?;
-    let id = CompanyId::parse(&company.id).expect("stored ids parse");
-    caller
-        .authorize(
-            &state,
-            Action::ListUsers,
-            &Resource::Company {
-                id,
-                partner: caller.partner,
-            },
-        )
-        .await?;
-    let filter = UserFilter {
-        companies: Some(vec![id]),
-        ..UserFilter::default()
-    };
-    Ok(web::Json(
-        page(&state, &caller, filter, query.cursor, query.limit).await?,
-    ))
+    let found = app_users::of_company(
+        &state,
+        &caller,
+        &path,
+        paging::after_id(query.cursor),
+        query.limit,
+    )
+    .await?;
+    Ok(web::Json(user_page(found)))
 }
 
 /// Add a user to a company
@@ -286,77 +233,14 @@ pub async fn company_users_create(
     path: web::Path<String>,
     Json(new): Json<NewUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = companies::load(&state, &caller, &path).await?;
-    let company_id = CompanyId::parse(&company.id).expect("stored ids parse");
-    let id = UserId::new();
-    caller
-        .authorize(
-            &state,
-            Action::CreateUser,
-            &Resource::User {
-                id,
-                company: company_id,
-                partner: caller.partner,
-            },
-        )
-        .await?;
-    let email = new.email.0.into_string();
-    let name = new.name.into_inner();
-    let locale = check_locale(new.locale)?;
-    let is_primary = new.is_primary.unwrap_or(false);
-    let now = state.clock.now();
-    let row = NewUser {
-        id: id.to_string(),
-        partner_id: caller.partner.to_string(),
-        company_id: company.id.clone(),
-        email: email.clone(),
-        name,
-        client_kind: new.client_kind.as_str().into(),
-        locale,
-        is_primary,
-        status: "invited".into(),
-        created_at: now,
-        updated_at: now,
+    let command = app_users::NewUserCommand {
+        email: new.email.0.into_string(),
+        name: new.name.into_inner(),
+        client_kind: new.client_kind.as_str(),
+        locale: check_locale(new.locale)?,
+        is_primary: new.is_primary.unwrap_or(false),
     };
-    let mut event = caller.event("createUser", "user", id.to_string(), true, Vec::new());
-    event.details = serde_json::json!({
-        "company_id": company.id,
-        "email": email,
-        "client_kind": row.client_kind,
-        "is_primary": is_primary,
-    });
-    let keys = state.keys.clone();
-    let partner = caller.partner;
-    let result = state
-        .db
-        .write(move |conn| {
-            if is_primary && users::has_primary(conn, company_id)? {
-                return Ok(Err(ApiError::Conflict {
-                    code: "primary_user_exists",
-                    detail: "The company already has a primary user".into(),
-                }));
-            }
-            users::insert(conn, &row)?;
-            audit::append(conn, &keys, event)?;
-            Ok(Ok(users::find(conn, partner, id)?))
-        })
-        .await;
-    let user = match result {
-        Ok(Ok(Some(user))) => user,
-        Ok(Ok(None)) => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "user {id} vanished after insert"
-            )));
-        }
-        Ok(Err(conflict)) => return Err(conflict),
-        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            return Err(ApiError::Conflict {
-                code: "email_taken",
-                detail: "Another user of the company already has this email".into(),
-            });
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let user = app_users::create(&state, &caller, &path, command).await?;
     let location = format!("/v1/users/{}", user.id);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
@@ -397,7 +281,11 @@ pub async fn user_get(
         .await?;
     let user = user.ok_or(ApiError::NotFound)?;
     caller
-        .authorize(&state, Action::ReadUser, &resource(caller.partner, &user))
+        .authorize(
+            &state,
+            Action::ReadUser,
+            &crate::app::resets::user_resource(caller.partner, &user)?,
+        )
         .await?;
     Ok(web::Json(view(user)))
 }

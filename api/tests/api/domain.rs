@@ -179,7 +179,7 @@ async fn a_reset_is_one_call_into_the_domain_layer(
         app,
         &owner,
         resets::ListQuery {
-            limit: 10,
+            limit: Some(10),
             ..Default::default()
         },
     )

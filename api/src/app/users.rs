@@ -1,0 +1,171 @@
+//! End users: created in a company (an email is unique within it, a company
+//! has at most one primary user), listed and located among what the caller
+//! may see. Lists hold only users the caller may read: SQL narrows them to
+//! the caller's companies, and the policies decide each one found.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::resets::user_resource;
+use super::{App, Error, OpContext};
+use crate::audit;
+use crate::authz::{Action, Resource};
+use crate::db::DbError;
+use crate::db::users::{self, NewUser, User, UserFilter};
+use crate::ids::{CompanyId, UserId};
+
+/// A page of users by `filter`, those the policies let the caller read;
+/// and the cursor of the next page.
+async fn page(
+    app: &App,
+    ctx: &OpContext,
+    mut filter: UserFilter,
+    after: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<(Vec<User>, Option<String>), Error> {
+    let limit = super::paging::limit(limit)?;
+    filter.limit = limit + 1;
+    filter.after = after;
+    let partner = ctx.partner;
+    super::paging::permitted_page(
+        app,
+        ctx,
+        Action::ReadUser,
+        limit,
+        move |conn| users::list(conn, partner, &filter),
+        |u| u.id.clone(),
+        move |u| user_resource(partner, u),
+    )
+    .await
+}
+
+/// Users whose email starts with `text` when it reads as the start of an
+/// email, or whose email or name contains it otherwise (`text` lowercase),
+/// among those the caller may see, in `company` when one is named.
+pub async fn search(
+    app: &App,
+    ctx: &OpContext,
+    text: Option<String>,
+    company: Option<CompanyId>,
+    after: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<(Vec<User>, Option<String>), Error> {
+    ctx.authorize(app, Action::SearchUsers, &Resource::Partner(ctx.partner))
+        .await?;
+    let filter = UserFilter {
+        companies: super::visible_within(&ctx.principal, company),
+        text,
+        ..UserFilter::default()
+    };
+    page(app, ctx, filter, after, limit).await
+}
+
+/// The users of the company `raw_company` names.
+pub async fn of_company(
+    app: &App,
+    ctx: &OpContext,
+    raw_company: &str,
+    after: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<(Vec<User>, Option<String>), Error> {
+    let company = super::companies::find(app, ctx, raw_company).await?;
+    let id = super::companies::id_of(&company)?;
+    ctx.authorize(
+        app,
+        Action::ListUsers,
+        &Resource::Company {
+            id,
+            partner: ctx.partner,
+        },
+    )
+    .await?;
+    let filter = UserFilter {
+        companies: Some(vec![id]),
+        ..UserFilter::default()
+    };
+    page(app, ctx, filter, after, limit).await
+}
+
+/// A new user, as sent (each value already checked as the contract says).
+#[derive(Debug, Clone)]
+pub struct NewUserCommand {
+    /// In its one stored form.
+    pub email: String,
+    pub name: String,
+    /// `desktop` or `webapp`.
+    pub client_kind: &'static str,
+    pub locale: String,
+    pub is_primary: bool,
+}
+
+/// Adds a user to the company `raw_company` names, `invited`. The email is
+/// unique in the company (the partner's other companies are never
+/// consulted, so the answer reveals nothing outside the caller's reach); a
+/// company has at most one primary user.
+pub async fn create(
+    app: &App,
+    ctx: &OpContext,
+    raw_company: &str,
+    new: NewUserCommand,
+) -> Result<User, Error> {
+    let company = super::companies::find(app, ctx, raw_company).await?;
+    let company_id = super::companies::id_of(&company)?;
+    let id = UserId::new();
+    ctx.authorize(
+        app,
+        Action::CreateUser,
+        &Resource::User {
+            id,
+            company: company_id,
+            partner: ctx.partner,
+        },
+    )
+    .await?;
+    let is_primary = new.is_primary;
+    let row = NewUser {
+        id: id.to_string(),
+        partner_id: ctx.partner.to_string(),
+        company_id: company.id.clone(),
+        email: new.email.clone(),
+        name: new.name,
+        client_kind: new.client_kind.into(),
+        locale: new.locale,
+        is_primary,
+        status: "invited".into(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let mut event = ctx.event("createUser", "user", id.to_string(), true, Vec::new());
+    event.details = serde_json::json!({
+        "company_id": company.id,
+        "email": new.email,
+        "client_kind": row.client_kind,
+        "is_primary": is_primary,
+    });
+    let keys = app.keys.clone();
+    let partner = ctx.partner;
+    let created = app
+        .db
+        .write(move |conn| {
+            if is_primary && users::has_primary(conn, company_id)? {
+                return Err(Error::Conflict {
+                    code: "primary_user_exists",
+                    detail: "The company already has a primary user".into(),
+                });
+            }
+            users::insert(conn, &row)?;
+            audit::append(conn, &keys, event)?;
+            users::find(conn, partner, id)?
+                .ok_or_else(|| DbError::Corrupt(format!("user {id} vanished after insert")).into())
+        })
+        .await;
+    match created {
+        Err(Error::Storage(DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => Err(Error::Conflict {
+            code: "email_taken",
+            detail: "Another user of the company already has this email".into(),
+        }),
+        other => other,
+    }
+}
