@@ -490,6 +490,7 @@ impl From<crate::app::Error> for ApiError {
         use crate::app::Error;
         match error {
             Error::NotFound => ApiError::NotFound,
+            Error::ReferenceNotFound { field } => ApiError::ReferenceNotFound { field },
             Error::Forbidden { action, policy_ids } => ApiError::Forbidden { action, policy_ids },
             Error::Invalid { field, message } => ApiError::InvalidValue { field, message },
             Error::Conflict { code, detail } => ApiError::Conflict { code, detail },

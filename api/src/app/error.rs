@@ -16,6 +16,10 @@ pub enum Error {
         action: &'static str,
         policy_ids: Vec<String>,
     },
+    /// A field names objects (companies, say) that are absent, of another
+    /// partner, or outside what the caller sees: the same answer for all.
+    #[error("{field} names an absent object")]
+    ReferenceNotFound { field: String },
     /// A value the operation does not accept.
     #[error("invalid value for {field}: {message}")]
     Invalid { field: String, message: String },

@@ -10,11 +10,13 @@
 //! operation and maps the result to a view (`docs/architecture.md`).
 
 mod account;
+pub mod api_clients;
 pub mod backup;
 pub mod companies;
 mod context;
 mod error;
 pub mod paging;
+pub mod partner;
 pub mod resets;
 pub mod users;
 pub mod vault;

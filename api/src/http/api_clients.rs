@@ -1,29 +1,22 @@
-//! `/v1/api-clients`: a partner's integration credentials (RMM/PSA, scripts).
-//! The secret is drawn from the CSPRNG, answered once in the creation
-//! response, and kept only as an HMAC-SHA-256 under a server key. Only
-//! people create and remove clients (the Cedar policies say so); removing
-//! one refuses its tokens at once.
+//! The contract of `/v1/api-clients`, a partner's integration credentials:
+//! views and answers. The operations are [`crate::app::api_clients`]'s; the
+//! secret is answered once, in the creation response.
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit;
-use crate::auth::{API_CLIENT_SECRET, new_api_client_secret};
-use crate::authz::{Action, Resource, SCOPES};
-use crate::db::DbError;
-use crate::db::api_clients::{self, ApiClient};
-use crate::db::companies;
+use crate::app::api_clients as app_clients;
+use crate::db::api_clients::ApiClient;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::PageQuery;
-use crate::http::caller::{Actor, Caller};
+use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::Name;
-use crate::ids::ApiClientId;
 
 /// An integration credential (never its secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,26 +100,6 @@ impl std::fmt::Debug for CreatedApiClient {
     }
 }
 
-/// The scopes, checked and without repeats, in the order given.
-fn check_scopes(scopes: &[String]) -> Result<Vec<String>, ApiError> {
-    if scopes.is_empty() {
-        return Err(ApiError::invalid("scopes", "must name at least one scope"));
-    }
-    let mut checked: Vec<String> = Vec::with_capacity(scopes.len());
-    for (index, scope) in scopes.iter().enumerate() {
-        if !SCOPES.contains(&scope.as_str()) {
-            return Err(ApiError::invalid(
-                format!("scopes[{index}]"),
-                format!("is not a scope; one of {}", SCOPES.join(", ")),
-            ));
-        }
-        if !checked.contains(scope) {
-            checked.push(scope.clone());
-        }
-    }
-    Ok(checked)
-}
-
 /// List API clients
 ///
 /// The partner's API clients, oldest first. Never their secrets.
@@ -148,32 +121,10 @@ pub async fn api_clients_list(
     state: web::Data<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<ApiClientPage>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ListApiClients,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let limit = paging::limit(query.limit)?;
-    let after = paging::after_id(query.cursor);
-    let partner = caller.partner;
-    let (mut clients, mut limits) = state
-        .db
-        .run(move |conn| {
-            let clients = api_clients::list(conn, partner, after, limit + 1)?;
-            let mut limits = Vec::with_capacity(clients.len());
-            for client in &clients {
-                limits.push(api_clients::companies(conn, client)?);
-            }
-            Ok::<_, DbError>((clients, limits))
-        })
-        .await?;
-    let next_cursor = paging::finish(&mut clients, limit, |c| c.id.clone());
-    limits.truncate(clients.len());
+    let (clients, next_cursor) =
+        app_clients::list(&state, &caller, paging::after_id(query.cursor), query.limit).await?;
     let items = clients
         .into_iter()
-        .zip(limits)
         .map(|(client, companies)| view(client, companies))
         .collect();
     Ok(web::Json(ApiClientPage { items, next_cursor }))
@@ -203,86 +154,12 @@ pub async fn api_clients_create(
     state: web::Data<AppState>,
     Json(new): Json<NewApiClient>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ApiClientId::new();
-    caller
-        .authorize(
-            &state,
-            Action::CreateApiClient,
-            &Resource::ApiClient {
-                id,
-                partner: caller.partner,
-            },
-        )
-        .await?;
-    let name = new.name.into_inner();
-    let scopes = check_scopes(&new.scopes)?;
-    let companies = match new.companies {
-        None => None,
-        Some(list) if !(1..=1000).contains(&list.len()) => {
-            return Err(ApiError::invalid(
-                "companies",
-                "must name 1 to 1,000 companies; leave it out for all of them",
-            ));
-        }
-        Some(list) => {
-            let mut wanted: Vec<String> = list.iter().map(ToString::to_string).collect();
-            wanted.sort();
-            wanted.dedup();
-            let partner = caller.partner;
-            let asked = wanted.clone();
-            let found = state
-                .db
-                .run(move |conn| companies::existing(conn, partner, &asked))
-                .await?;
-            if found.len() != wanted.len() {
-                return Err(ApiError::ReferenceNotFound {
-                    field: "companies".into(),
-                });
-            }
-            Some(wanted)
-        }
+    let new = app_clients::NewClient {
+        name: new.name.into_inner(),
+        scopes: new.scopes,
+        companies: new.companies,
     };
-    let secret = new_api_client_secret();
-    let client = ApiClient {
-        id: id.to_string(),
-        partner_id: caller.partner.to_string(),
-        name,
-        secret_hash: state
-            .keys
-            .keyed_hash(API_CLIENT_SECRET, secret.expose_secret().as_bytes()),
-        scopes: scopes.join(" "),
-        token_generation: 0,
-        created_by_admin_id: match &caller.actor {
-            Actor::Admin(admin) => Some(admin.id.clone()),
-            Actor::ApiClient(_) => None,
-        },
-        created_at: state.clock.now(),
-        last_used_at: None,
-        limited: companies.is_some(),
-    };
-    let mut event = caller.event(
-        "createApiClient",
-        "api_client",
-        id.to_string(),
-        true,
-        Vec::new(),
-    );
-    event.details = serde_json::json!({
-        "name": client.name,
-        "scopes": scopes,
-        "companies": companies,
-    });
-    let stored = client.clone();
-    let limits = companies.clone();
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| {
-            api_clients::insert(conn, &stored, limits.as_deref())?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
+    let ((client, companies), secret) = app_clients::create(&state, &caller, new).await?;
     let location = format!("/v1/api-clients/{}", client.id);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
@@ -313,39 +190,7 @@ pub async fn api_client_delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ApiClientId::parse(&path).ok_or(ApiError::NotFound)?;
-    let partner = caller.partner;
-    let client = state
-        .db
-        .run(move |conn| api_clients::find(conn, partner, id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    caller
-        .authorize(
-            &state,
-            Action::DeleteApiClient,
-            &Resource::ApiClient { id, partner },
-        )
-        .await?;
-    let mut event = caller.event(
-        "deleteApiClient",
-        "api_client",
-        id.to_string(),
-        true,
-        Vec::new(),
-    );
-    event.details = serde_json::json!({ "name": client.name, "scopes": client.scope_list() });
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| {
-            if !api_clients::delete(conn, partner, id)? {
-                return Ok::<_, DbError>(Err(ApiError::NotFound));
-            }
-            audit::append(conn, &keys, event)?;
-            Ok(Ok(()))
-        })
-        .await??;
+    app_clients::delete(&state, &caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

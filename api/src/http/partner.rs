@@ -1,13 +1,12 @@
-//! `GET/PATCH /v1/partner`: the caller's own partner and its settings.
+//! `GET/PATCH /v1/partner`: the caller's own partner and its settings, as
+//! the contract shows them; the operations are [`crate::app::partner`]'s.
 
 use actix_web::{HttpResponse, get, patch, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit;
-use crate::authz::{Action, Resource};
-use crate::db::DbError;
-use crate::db::partners::{self, Partner, PartnerChanges};
+use crate::app::partner as app_partner;
+use crate::db::partners::Partner;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
@@ -70,18 +69,7 @@ pub async fn partner_get(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<PartnerView>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ReadPartner,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let id = caller.partner;
-    let partner = state.db.run(move |conn| partners::find(conn, id)).await?;
-    partner
-        .map(|p| web::Json(p.into()))
-        .ok_or(ApiError::NotFound)
+    Ok(web::Json(app_partner::get(&state, &caller).await?.into()))
 }
 
 /// Change the partner's settings
@@ -105,49 +93,11 @@ pub async fn partner_update(
     state: web::Data<AppState>,
     Json(update): Json<PartnerUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::UpdatePartner,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let name = update.name.map(crate::http::values::Name::into_inner);
-    if let Some(ttl) = update.temporary_secret_ttl_seconds {
-        crate::http::values::in_range(
-            "temporary_secret_ttl_seconds",
-            ttl,
-            crate::http::values::SECRET_TTL,
-        )?;
-    }
-    let changes = PartnerChanges {
-        name,
+    let update = app_partner::PartnerUpdate {
+        name: update.name.map(crate::http::values::Name::into_inner),
         links_for_everyone: update.links_for_everyone,
         temporary_secret_ttl_seconds: update.temporary_secret_ttl_seconds,
-        updated_at: Some(state.clock.now()),
     };
-    let id = caller.partner;
-    let mut event = caller.event(
-        Action::UpdatePartner.name(),
-        "partner",
-        id.to_string(),
-        true,
-        Vec::new(),
-    );
-    event.details = serde_json::json!({
-        "name": changes.name,
-        "links_for_everyone": changes.links_for_everyone,
-        "temporary_secret_ttl_seconds": changes.temporary_secret_ttl_seconds,
-    });
-    let keys = state.keys.clone();
-    let partner = state
-        .db
-        .write(move |conn| {
-            let partner = partners::update(conn, id, &changes)?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(partner)
-        })
-        .await?;
-    let partner = partner.ok_or(ApiError::NotFound)?;
+    let partner = app_partner::update(&state, &caller, update).await?;
     Ok(HttpResponse::Ok().json(PartnerView::from(partner)))
 }

@@ -223,8 +223,8 @@ pub static PUBLIC_KEY_PATTERN: std::sync::LazyLock<String> = std::sync::LazyLock
 });
 /// A temporary secret's lifetime: 5 minutes to 30 days.
 pub const SECRET_TTL: Rule = Rule::Range {
-    min: 300,
-    max: 2_592_000,
+    min: crate::app::partner::SECRET_TTL_SECONDS.0,
+    max: crate::app::partner::SECRET_TTL_SECONDS.1,
 };
 /// Checks in one authorization request.
 pub const CHECKS: Rule = Rule::Items { min: 1, max: 100 };
