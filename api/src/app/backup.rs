@@ -14,7 +14,7 @@ use crate::db::DbError;
 use crate::db::backup_profiles::{self, BackupProfile, Settings};
 use crate::db::companies::Company;
 use crate::db::vault::{self, BackupCopy};
-use crate::ids::CompanyId;
+use crate::ids::{CompanyId, PartnerId};
 
 /// A profile as read, with what it covers.
 #[derive(Debug, Clone)]
@@ -27,8 +27,7 @@ pub struct ProfileState {
 }
 
 async fn state_of(app: &App, profile: BackupProfile) -> Result<ProfileState, Error> {
-    let company = CompanyId::parse(&profile.company_id)
-        .ok_or_else(|| DbError::Corrupt(format!("stored company id {:?}", profile.company_id)))?;
+    let company = super::stored(&profile.company_id, CompanyId::parse, "company id")?;
     let (company_items, company_items_backed_up) = app
         .db
         .run(move |conn| backup_profiles::item_counts(conn, company))
@@ -45,13 +44,21 @@ async fn load_profile(
     ctx: &OpContext,
     company: &Company,
 ) -> Result<BackupProfile, Error> {
-    let partner = ctx.partner;
-    let id = id_of(company)?;
+    profile_of(app, ctx.partner, id_of(company)?).await
+}
+
+/// The backup profile of a company of `partner`; every company has one, so
+/// none is a corrupt store.
+pub(super) async fn profile_of(
+    app: &App,
+    partner: PartnerId,
+    company: CompanyId,
+) -> Result<BackupProfile, Error> {
     Ok(app
         .db
-        .run(move |conn| backup_profiles::find(conn, partner, id))
+        .run(move |conn| backup_profiles::find(conn, partner, company))
         .await?
-        .ok_or_else(|| DbError::Corrupt(format!("company {id} has no backup profile")))?)
+        .ok_or_else(|| DbError::Corrupt(format!("company {company} has no backup profile")))?)
 }
 
 /// The backup profile of the company `raw_id` names.

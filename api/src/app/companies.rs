@@ -21,8 +21,7 @@ pub async fn find(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, E
 
 /// A stored company's id, parsed.
 pub fn id_of(company: &Company) -> Result<CompanyId, DbError> {
-    CompanyId::parse(&company.id)
-        .ok_or_else(|| DbError::Corrupt(format!("stored company id {:?}", company.id)))
+    super::stored(&company.id, CompanyId::parse, "company id")
 }
 
 /// The resource a company is, to the authorizer.

@@ -46,6 +46,17 @@ pub struct App {
     pub outbox: crate::mail::Signal,
 }
 
+/// A stored id, parsed; a value that does not parse is a corrupt row,
+/// reported as a storage failure (logged), never a panic or a nil id.
+pub(crate) fn stored<T>(
+    raw: &str,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, crate::db::DbError> {
+    parse(raw)
+        .ok_or_else(|| crate::db::DbError::Corrupt(format!("stored {what} {raw:?} is not an id")))
+}
+
 /// The companies a list may show: those the caller may see, narrowed to the
 /// one a filter names (a company the caller cannot see simply shows
 /// nothing); `None` is every company of the partner. The policies decide

@@ -13,7 +13,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::{App, Error, OpContext};
+use super::{App, Error, OpContext, stored};
 use crate::audit::{self, NewEvent};
 use crate::auth::{self, RESET_SECRET};
 use crate::authz::{Action, Resource};
@@ -88,12 +88,6 @@ impl Delivery {
             Self::TemporaryPassword
         }
     }
-}
-
-/// A stored id, parsed; a value that does not parse is a corrupt row,
-/// reported as a storage failure (logged), never a panic or a nil id.
-fn stored<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, DbError> {
-    parse(raw).ok_or_else(|| DbError::Corrupt(format!("stored {what} {raw:?} is not an id")))
 }
 
 /// The resource a user is, to the authorizer.

@@ -122,11 +122,7 @@ pub async fn put(
     ctx.authorize(app)?;
     let item = check_item_id(raw_item_id)?;
     let (partner, company, user) = (ctx.partner, ctx.company, ctx.user);
-    let profile = app
-        .db
-        .run(move |conn| backup_profiles::find(conn, partner, company))
-        .await?
-        .ok_or_else(|| DbError::Corrupt(format!("company {company} has no backup profile")))?;
+    let profile = super::backup::profile_of(app, partner, company).await?;
     let backing_up = write.profile == Profile::Company && profile.backup_all_company_items;
     if backing_up && write.backup_copy.is_none() {
         return Err(Error::invalid(

@@ -61,13 +61,6 @@ pub struct CompanyUpdate {
     pub name: Option<Name>,
 }
 
-pub use crate::app::visible_within;
-
-/// The company a path names, of the caller's partner; otherwise 404.
-pub async fn load(state: &AppState, caller: &Caller, raw_id: &str) -> Result<Company, ApiError> {
-    Ok(app_companies::find(state, caller, raw_id).await?)
-}
-
 /// List companies
 ///
 /// The companies the caller may see, oldest first: all of the partner's

@@ -6,14 +6,8 @@
 //! where it points, only for its form (422): what the contract says of it
 //! (`format: uuid`, say) is exactly what the server takes.
 
-use crate::authz::{Action, Resource};
-use crate::db::{DbConn, DbError};
 use crate::error::ApiError;
-use crate::http::AppState;
-use crate::http::caller::Caller;
 use crate::ids::Id;
-
-pub use crate::app::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// The page size asked for, checked (see [`crate::app::paging::limit`]).
 pub fn limit(asked: Option<u32>) -> Result<i64, ApiError> {
@@ -26,25 +20,6 @@ pub fn after_id<K>(cursor: Option<uuid::Uuid>) -> Option<Id<K>> {
 }
 
 pub use crate::app::paging::finish;
-
-/// A page of a list as the caller may see it, and the next cursor: see
-/// [`crate::app::paging::permitted_page`], for rows whose resource cannot
-/// fail to read.
-pub async fn permitted_page<T: Send + 'static>(
-    state: &AppState,
-    caller: &Caller,
-    action: Action,
-    limit: i64,
-    load: impl FnOnce(&mut DbConn) -> Result<Vec<T>, DbError> + Send + 'static,
-    key: impl Fn(&T) -> String + Send + 'static,
-    resource: impl Fn(&T) -> Resource + Send + 'static,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    crate::app::paging::permitted_page(state, caller, action, limit, load, key, move |row| {
-        Ok(resource(row))
-    })
-    .await
-    .map_err(Into::into)
-}
 
 #[cfg(test)]
 mod tests {
