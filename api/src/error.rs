@@ -490,6 +490,8 @@ impl From<crate::app::Error> for ApiError {
         use crate::app::Error;
         match error {
             Error::NotFound => ApiError::NotFound,
+            Error::Unauthorized { reason } => ApiError::Unauthorized { reason },
+            Error::RateLimited { wait } => ApiError::rate_limited(wait),
             Error::ReferenceNotFound { field } => ApiError::ReferenceNotFound { field },
             Error::Forbidden { action, policy_ids } => ApiError::Forbidden { action, policy_ids },
             Error::Invalid { field, message } => ApiError::InvalidValue { field, message },

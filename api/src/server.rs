@@ -145,13 +145,13 @@ impl Server {
             authz: Arc::new(authz),
             clock: clock.clone(),
             outbox: outbox.clone(),
+            passwords,
+            tokens: tokens.clone(),
+            throttle,
         };
         let state = web::Data::new(AppState {
             app: domain.clone(),
             metrics,
-            passwords,
-            tokens: tokens.clone(),
-            throttle,
             proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors_origins.clone(),
             metrics_listener: metrics_addr,

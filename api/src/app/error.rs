@@ -10,6 +10,13 @@ pub enum Error {
     /// partner's, or outside the caller's companies): one answer for all.
     #[error("not found")]
     NotFound,
+    /// The credential is not good: wrong, expired, used, revoked. One
+    /// answer for all, so nothing is learned from it; `reason` is logged.
+    #[error("unauthorized: {reason}")]
+    Unauthorized { reason: String },
+    /// Too many failed attempts: wait before trying again.
+    #[error("rate limited for {wait:?}")]
+    RateLimited { wait: std::time::Duration },
     /// A policy denies the action; the deciding policies are named.
     #[error("forbidden by {policy_ids:?}")]
     Forbidden {
@@ -43,6 +50,12 @@ pub enum Error {
 }
 
 impl Error {
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            reason: reason.into(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.into(),

@@ -9,7 +9,7 @@
 //! test reads them to make sure). The HTTP layer extracts, calls one
 //! operation and maps the result to a view (`docs/architecture.md`).
 
-mod account;
+pub mod account;
 pub mod api_clients;
 pub mod backup;
 pub mod companies;
@@ -28,6 +28,9 @@ pub use context::{Actor, Decider, OpContext};
 pub use error::Error;
 
 use crate::auth::keys::ServerKeys;
+use crate::auth::password::Passwords;
+use crate::auth::throttle::Throttle;
+use crate::auth::tokens::TokenService;
 use crate::authz::Authz;
 use crate::authz::Principal;
 use crate::clock::Clock;
@@ -44,6 +47,46 @@ pub struct App {
     pub clock: Clock,
     /// Wakes this instance's outbox workers after a change queued an email.
     pub outbox: crate::mail::Signal,
+    /// argon2id, on threads of its own.
+    pub passwords: Passwords,
+    /// Issues and verifies the tokens admins, API clients and users carry.
+    pub tokens: Arc<TokenService>,
+    /// Counts failed sign-ins and other guesses, per account and address.
+    pub throttle: Arc<Throttle>,
+}
+
+impl App {
+    /// Counts an attempt of `path` before any work a guess could use; a
+    /// caller over its budget waits.
+    pub async fn throttled(
+        &self,
+        path: crate::auth::throttle::Path,
+        account: Option<&str>,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<crate::auth::throttle::Ticket, Error> {
+        use crate::auth::throttle::{Attempt, Verdict};
+        let attempt = Attempt {
+            path,
+            account,
+            address,
+        };
+        match self.throttle.begin(attempt, self.clock.now()).await? {
+            Verdict::Go(ticket) => Ok(ticket),
+            Verdict::Wait(wait) => {
+                tracing::warn!(wait_seconds = wait.as_secs(), ?path, "attempt throttled");
+                Err(Error::RateLimited { wait })
+            }
+        }
+    }
+
+    /// Writes one audit event in a transaction of its own.
+    pub async fn audit(&self, event: crate::audit::NewEvent) -> Result<(), Error> {
+        let keys = self.keys.clone();
+        self.db
+            .write(move |conn| crate::audit::append(conn, &keys, event).map(drop))
+            .await?;
+        Ok(())
+    }
 }
 
 /// A stored id, parsed; a value that does not parse is a corrupt row,

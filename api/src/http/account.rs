@@ -19,71 +19,21 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::account::{self, Credential, NewKey};
 use crate::app::vault as vault_ops;
-use crate::audit::{self, ActorKind, NewEvent};
-use crate::auth::throttle::Path;
-use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
-use crate::db::DbError;
 use crate::db::vault::VaultItem;
-use crate::db::{outbox, resets, users};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::time::Timestamp;
 use crate::http::values;
-use crate::http::{AppState, request_id, throttled};
-use crate::ids::{CompanyId, PartnerId, UserId};
+use crate::http::{AppState, client_address, request_id};
+use crate::ids::{CompanyId, PartnerId};
 
-/// An account token's scope: the vault and the account.
-pub const SCOPE_VAULT: &str = "vault";
-
-/// A restricted account token's scope, from signing in with a reset's
-/// temporary password: its only use is setting a new master password.
-pub const SCOPE_MASTER_PASSWORD: &str = "master-password:set";
-
-/// A restricted account token's scope, from signing in with a recovery
-/// key's verifier: its only use is `POST /v1/account/recovery`.
-pub const SCOPE_RECOVER: &str = "account:recover";
+pub use crate::app::account::{SCOPE_MASTER_PASSWORD, SCOPE_RECOVER, SCOPE_VAULT};
 
 /// An end user signed in with an account token: the context their
 /// operations run in.
 pub type AccountCaller = crate::app::AccountContext;
-
-fn unauthorized(reason: impl Into<String>) -> ApiError {
-    ApiError::Unauthorized {
-        reason: reason.into(),
-    }
-}
-
-/// Queues an email of `template` to the user, in their locale, whose
-/// payload is their name and `at_field` set to `now`; nothing for a user
-/// that is gone.
-fn email_user(
-    conn: &mut crate::db::DbConn,
-    keys: &crate::auth::keys::ServerKeys,
-    (partner, user): (PartnerId, UserId),
-    template: &str,
-    at_field: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<(), crate::db::DbError> {
-    let Some((name, email, locale)) = users::contact(conn, user)? else {
-        return Ok(());
-    };
-    let mut payload = serde_json::json!({ "name": name });
-    payload[at_field] = serde_json::json!(now);
-    outbox::queue(
-        conn,
-        keys,
-        partner,
-        outbox::Email {
-            template,
-            locale: &locale,
-            recipient: &email,
-            payload: &payload,
-            now,
-        },
-    )?;
-    Ok(())
-}
 
 /// Verifies an account token of `scope` and checks it is still current.
 async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<AccountCaller, ApiError> {
@@ -92,40 +42,14 @@ async fn account_caller(req: HttpRequest, scope: &'static str) -> Result<Account
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
         .clone();
     let token = crate::http::caller::bearer(&req)?;
-    let claims = state
-        .tokens
-        .verify_account(&token)
-        .map_err(|e| unauthorized(format!("token refused: {e}")))?;
-    let (Some(partner), Some(user)) = (
-        PartnerId::parse(&claims.partner),
-        UserId::parse(&claims.sub),
-    ) else {
-        return Err(unauthorized("token names no user"));
-    };
-    if claims.scope != scope {
-        return Err(unauthorized("the token's scope does not allow this"));
-    }
-    let found = state
-        .db
-        .run(move |conn| users::generation(conn, partner, user))
-        .await?;
-    let Some((company, generation)) = found else {
-        return Err(unauthorized("the user no longer exists"));
-    };
-    if generation != claims.generation {
-        return Err(unauthorized("the token was revoked"));
-    }
-    let company = CompanyId::parse(&company)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {user} has a bad company")))?;
-    let request_id = request_id(&req);
-    Ok(AccountCaller {
-        user,
-        company,
-        partner,
-        generation,
-        request_id,
-        now: state.clock.now(),
-    })
+    Ok(account::context(
+        &state.app,
+        &token,
+        scope,
+        request_id(&req),
+        client_address(&req),
+    )
+    .await?)
 }
 
 impl FromRequest for AccountCaller {
@@ -299,153 +223,36 @@ pub async fn account_token_create(
     state: web::Data<AppState>,
     Json(sign_in): Json<SignInFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let partner = PartnerId::from_uuid(sign_in.partner_id);
-    let company = sign_in.company_id.map(CompanyId::from_uuid);
-    let email = sign_in.email.0;
-    let credentials = [
-        sign_in.auth_key.is_some(),
-        sign_in.temporary_password.is_some(),
-        sign_in.recovery_verifier.is_some(),
-    ];
-    if credentials.iter().filter(|sent| **sent).count() != 1 {
-        return Err(one_credential());
-    }
-    // Counted before any database or argon2 work.
-    let account = format!("{partner}/{email}");
-    let ticket = throttled(&state, Path::AccountSignIn, Some(&account), &req).await?;
-    let lookup = email.clone();
-    let mut wrapped_vault_key = None;
-    let (found, signed_in, scope, method) = match (
+    let credential = match (
         sign_in.auth_key,
         sign_in.temporary_password,
         sign_in.recovery_verifier,
     ) {
-        (Some(auth_key), None, None) => {
-            let found = state
-                .db
-                .run(move |conn| users::credentials(conn, partner, company, &lookup))
-                .await?;
-            let stored = found.as_ref().and_then(|f| f.2.clone());
-            let signed_in = state.passwords.verify(auth_key, stored).await;
-            let found = found.map(|(id, _, _, generation)| (id, generation));
-            (found, signed_in, SCOPE_VAULT, "auth_key")
-        }
-        (None, Some(temporary), None) => {
-            let now = state.clock.now();
-            let found = state
-                .db
-                .run(move |conn| {
-                    let Some((id, _, _, generation)) =
-                        users::credentials(conn, partner, company, &lookup)?
-                    else {
-                        return Ok::<_, DbError>(None);
-                    };
-                    let Some(user) = UserId::parse(&id) else {
-                        return Ok(None);
-                    };
-                    let pending = resets::pending_secret(conn, user)?;
-                    Ok(Some((id, generation, pending)))
-                })
-                .await?;
-            // Drawn secrets are compared by keyed hash in constant time (no
-            // argon2: docs/design.md, "Which hash for which secret").
-            let signed_in = found
-                .as_ref()
-                .and_then(|(_, _, pending)| pending.as_ref())
-                .is_some_and(|pending| {
-                    pending.delivery_kind == "temporary_password"
-                        && pending.secret_expires_at > now
-                        && pending.secret_hash.as_deref().is_some_and(|hash| {
-                            state.keys.verify_keyed_hash(
-                                RESET_SECRET,
-                                temporary.expose_secret().as_bytes(),
-                                hash,
-                            )
-                        })
-                });
-            let found = found.map(|(id, generation, _)| (id, generation));
-            (
-                found,
-                signed_in,
-                SCOPE_MASTER_PASSWORD,
-                "temporary_password",
-            )
-        }
-        (None, None, Some(verifier)) => {
-            let found = state
-                .db
-                .run(move |conn| {
-                    let Some((id, _, _, generation)) =
-                        users::credentials(conn, partner, company, &lookup)?
-                    else {
-                        return Ok::<_, DbError>(None);
-                    };
-                    let Some(user) = UserId::parse(&id) else {
-                        return Ok(None);
-                    };
-                    Ok(Some((id, generation, users::recovery_key(conn, user)?)))
-                })
-                .await?;
-            // A drawn secret: keyed hash, constant-time comparison.
-            let registered = found.as_ref().and_then(|(_, _, key)| key.as_ref());
-            let signed_in = registered.is_some_and(|key| {
-                state.keys.verify_keyed_hash(
-                    RECOVERY_VERIFIER,
-                    verifier.expose_secret().as_bytes(),
-                    &key.verifier_hash,
-                )
-            });
-            if signed_in {
-                wrapped_vault_key = registered.map(|key| STANDARD.encode(&key.wrapped_vault_key));
-            }
-            let found = found.map(|(id, generation, _)| (id, generation));
-            (found, signed_in, SCOPE_RECOVER, "recovery_verifier")
-        }
+        (Some(key), None, None) => Credential::AuthKey(key),
+        (None, Some(temporary), None) => Credential::TemporaryPassword(temporary),
+        (None, None, Some(verifier)) => Credential::RecoveryVerifier(verifier),
         _ => return Err(one_credential()),
     };
-    if signed_in {
-        state.throttle.succeeded(ticket, state.clock.now()).await?;
-    }
-    let request_id = request_id(&req);
-    let event = NewEvent {
-        partner: found.as_ref().map(|_| partner),
-        actor_kind: if signed_in {
-            ActorKind::User
-        } else {
-            ActorKind::Anonymous
+    let signed_in = account::sign_in(
+        &state.app,
+        account::SignIn {
+            partner: PartnerId::from_uuid(sign_in.partner_id),
+            company: sign_in.company_id.map(CompanyId::from_uuid),
+            email: sign_in.email.0,
+            credential,
+            request_id: request_id(&req),
+            address: client_address(&req),
         },
-        actor_id: found.as_ref().filter(|_| signed_in).map(|f| f.0.clone()),
-        action: "signInAccount".into(),
-        target_kind: Some("user".into()),
-        target_id: found.as_ref().map(|f| f.0.clone()),
-        allowed: signed_in,
-        policy_ids: Vec::new(),
-        request_id,
-        details: serde_json::json!({ "email": email.as_str(), "method": method }),
-    };
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| audit::append(conn, &keys, event).map(drop))
-        .await?;
-    let Some((id, generation)) = found.filter(|_| signed_in) else {
-        return Err(unauthorized(
-            "wrong email, key, temporary password or recovery verifier (an email with \
-             accounts at several companies also names company_id)",
-        ));
-    };
-    let (access_token, expires_in) =
-        state
-            .tokens
-            .issue_account(&id, &partner.to_string(), generation, scope);
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AccountTokenResponse {
-            access_token,
+            access_token: signed_in.access_token,
             token_type: "Bearer".into(),
-            expires_in,
-            scope: scope.into(),
-            wrapped_vault_key,
+            expires_in: signed_in.expires_in,
+            scope: signed_in.scope.into(),
+            wrapped_vault_key: signed_in.wrapped_vault_key.map(|key| STANDARD.encode(key)),
         }))
 }
 
@@ -490,162 +297,27 @@ pub async fn account_master_password_set(
     state: web::Data<AppState>,
     Json(new): Json<NewMasterPassword>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller.0;
-    caller.authorize(&state)?;
-    let material = Material::check(new, &state).await?;
-    let user = caller.user;
-    let done = change_master_password(
-        &state,
-        &caller,
-        material,
-        Change::FinishReset {
-            via: "restricted_token",
-        },
-        move |conn, now| resets::complete_pending(conn, user, now),
-    )
-    .await?;
-    if !done {
-        return Err(unauthorized("the reset is no longer pending"));
-    }
+    account::set_master_password(&state.app, &caller.0, new_key(new)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A new master password's material, checked, its key hashed (argon2id, off
-/// the executor).
-struct Material {
-    hash: String,
-    kdf_params: Option<String>,
-    vault_key: Vec<u8>,
-}
-
-/// A new master password's material, checked, its key not hashed yet.
-struct Checked {
-    auth_key: SecretString,
-    kdf_params: Option<String>,
-    vault_key: Vec<u8>,
-}
-
-impl Checked {
-    /// Hashes the key (argon2id, on the password threads).
-    async fn hash(self, state: &AppState) -> Material {
-        Material {
-            hash: state.passwords.hash(self.auth_key).await,
-            kdf_params: self.kdf_params,
-            vault_key: self.vault_key,
-        }
+/// The key material a client sent, its shapes checked: what a client sent
+/// wrong answers 422 before any other work.
+fn new_key(new: NewMasterPassword) -> Result<NewKey, ApiError> {
+    values::checked("auth_key", new.auth_key.expose_secret(), values::AUTH_KEY)?;
+    let vault_key = values::base64(
+        "encrypted_vault_key",
+        &new.encrypted_vault_key,
+        values::VAULT_KEY,
+    )?;
+    if let Some(params) = &new.kdf_params {
+        values::checked("kdf_params", params, values::KDF_PARAMS)?;
     }
-}
-
-impl Material {
-    async fn check(new: NewMasterPassword, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Self::validate(new)?.hash(state).await)
-    }
-
-    /// The checks alone, cheap: what a client sent wrong answers 422 before
-    /// any other work.
-    fn validate(new: NewMasterPassword) -> Result<Checked, ApiError> {
-        values::checked("auth_key", new.auth_key.expose_secret(), values::AUTH_KEY)?;
-        let vault_key = values::base64(
-            "encrypted_vault_key",
-            &new.encrypted_vault_key,
-            values::VAULT_KEY,
-        )?;
-        if let Some(params) = &new.kdf_params {
-            values::checked("kdf_params", params, values::KDF_PARAMS)?;
-        }
-        Ok(Checked {
-            auth_key: new.auth_key,
-            kdf_params: new.kdf_params,
-            vault_key,
-        })
-    }
-}
-
-/// Why a master password changes.
-enum Change {
-    /// A reset is finished (through its restricted token, or its link).
-    FinishReset { via: &'static str },
-    /// The user recovered with their recovery key: nothing was purged.
-    Recovery,
-}
-
-/// Changes the master password in one transaction: `complete` checks the
-/// change may still happen (and records what it finishes), then the new key
-/// material is stored (which bumps the token generation: every earlier
-/// token dies), the user is emailed that the master password changed (ASVS
-/// 2.5.5) and the change audited. Whether `complete` let it happen.
-async fn change_master_password(
-    state: &web::Data<AppState>,
-    caller: &AccountCaller,
-    material: Material,
-    change: Change,
-    complete: impl FnOnce(
-        &mut crate::db::DbConn,
-        chrono::NaiveDateTime,
-    ) -> Result<bool, crate::db::DbError>
-    + Send
-    + 'static,
-) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let keys = state.keys.clone();
-    let event = NewEvent {
-        partner: Some(caller.partner),
-        actor_kind: ActorKind::User,
-        actor_id: Some(caller.user.to_string()),
-        action: match change {
-            Change::FinishReset { .. } => "setMasterPassword",
-            Change::Recovery => "recoverAccount",
-        }
-        .into(),
-        target_kind: Some("user".into()),
-        target_id: Some(caller.user.to_string()),
-        allowed: true,
-        policy_ids: Vec::new(),
-        request_id: caller.request_id.clone(),
-        details: match change {
-            Change::FinishReset { via } => {
-                serde_json::json!({ "completes": "master_password_reset", "via": via })
-            }
-            Change::Recovery => serde_json::json!({ "vault_kept": true }),
-        },
-    };
-    let (user, partner, generation) = (caller.user, caller.partner, caller.generation);
-    let done = state
-        .db
-        .write(move |conn| {
-            // The user's row first, as every change of a user's reset takes
-            // it (no lock-order deadlock), then the token (or link) must
-            // still be current: a re-issue, a reset or an earlier change of
-            // the master password since bumped the generation.
-            resets::lock_user(conn, partner, user)?;
-            let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
-            if current != Some(generation) || !complete(conn, now)? {
-                return Ok::<_, DbError>(false);
-            }
-            users::set_master_password(
-                conn,
-                user,
-                &material.hash,
-                material.kdf_params.as_deref(),
-                &material.vault_key,
-                now,
-            )?;
-            email_user(
-                conn,
-                &keys,
-                (partner, user),
-                "master_password_changed",
-                "changed_at",
-                now,
-            )?;
-            audit::append(conn, &keys, event)?;
-            Ok(true)
-        })
-        .await?;
-    if done {
-        state.outbox.wake();
-    }
-    Ok(done)
+    Ok(NewKey {
+        auth_key: new.auth_key,
+        kdf_params: new.kdf_params,
+        vault_key,
+    })
 }
 
 /// A webapp user's new master password, with the reset link's token.
@@ -687,7 +359,6 @@ pub async fn account_reset_link_complete(
     state: web::Data<AppState>,
     Json(completion): Json<ResetLinkCompletion>,
 ) -> Result<HttpResponse, ApiError> {
-    const REFUSED: &str = "the link is not valid: it may have expired, been used or been replaced";
     let ResetLinkCompletion {
         token,
         auth_key,
@@ -695,84 +366,19 @@ pub async fn account_reset_link_complete(
         encrypted_vault_key,
     } = completion;
     values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
-    // Cheap checks first; argon2 only once the link proved good.
-    let checked = Material::validate(NewMasterPassword {
+    let key = new_key(NewMasterPassword {
         auth_key,
         kdf_params,
         encrypted_vault_key,
     })?;
-    // A 256-bit token cannot be guessed, but refusals cost an audit write:
-    // they are throttled per address as sign-ins are.
-    let ticket = throttled(&state, Path::ResetLink, None, &req).await?;
-    let secret_hash = state
-        .keys
-        .keyed_hash(RESET_SECRET, token.expose_secret().as_bytes());
-    let now = state.clock.now();
-    let lookup = secret_hash.clone();
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(found) = resets::pending_by_secret(conn, &lookup)? else {
-                return Ok::<_, DbError>(None);
-            };
-            let (Some(partner), Some(user)) = (
-                PartnerId::parse(&found.partner_id),
-                UserId::parse(&found.user_id),
-            ) else {
-                return Ok(None);
-            };
-            let usable = found.delivery_kind == "link" && found.secret_expires_at > now;
-            Ok(users::generation(conn, partner, user)?
-                .filter(|_| usable)
-                .and_then(|(company, generation)| {
-                    CompanyId::parse(&company).map(|company| (company, generation))
-                })
-                .map(|(company, generation)| (found.reset_id, partner, user, company, generation)))
-        })
-        .await?;
-    let request_id = request_id(&req);
-    let Some((reset, partner, user, company, generation)) = found else {
-        let keys = state.keys.clone();
-        let event = NewEvent {
-            partner: None,
-            actor_kind: ActorKind::Anonymous,
-            actor_id: None,
-            action: "redeemResetLink".into(),
-            target_kind: None,
-            target_id: None,
-            allowed: false,
-            policy_ids: Vec::new(),
-            request_id,
-            details: serde_json::json!({ "refused": "no pending link reset has this token" }),
-        };
-        state
-            .db
-            .write(move |conn| audit::append(conn, &keys, event).map(drop))
-            .await?;
-        return Err(unauthorized(REFUSED));
-    };
-    let caller = AccountCaller {
-        user,
-        company,
-        partner,
-        generation,
-        request_id,
-        now: state.clock.now(),
-    };
-    caller.authorize(&state)?;
-    let material = checked.hash(&state).await;
-    let done = change_master_password(
-        &state,
-        &caller,
-        material,
-        Change::FinishReset { via: "link" },
-        move |conn, now| resets::complete_with_secret(conn, &reset, &secret_hash, now),
+    account::complete_reset_link(
+        &state.app,
+        token,
+        key,
+        request_id(&req),
+        client_address(&req),
     )
     .await?;
-    if !done {
-        return Err(unauthorized(REFUSED));
-    }
-    state.throttle.succeeded(ticket, state.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -818,12 +424,10 @@ pub struct RecoveryKeyRegistration {
 )]
 #[put("/v1/account/recovery-key")]
 pub async fn account_recovery_key_set(
-    req: HttpRequest,
     caller: AccountCaller,
     state: web::Data<AppState>,
     Json(registration): Json<RecoveryKeyRegistration>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.authorize(&state)?;
     let verifier = registration.verifier.expose_secret();
     values::base64("verifier", verifier, values::RECOVERY_VERIFIER)?;
     let wrapped = values::base64(
@@ -831,84 +435,14 @@ pub async fn account_recovery_key_set(
         &registration.wrapped_vault_key,
         values::VAULT_KEY,
     )?;
-    let verifier_hash = state
-        .keys
-        .keyed_hash(RECOVERY_VERIFIER, verifier.as_bytes());
-    let (partner, user) = (caller.partner, caller.user);
-    // The key is checked with argon2: throttled per user and address, as
-    // sign-ins are, and a refusal audited.
-    let account = user.to_string();
-    let ticket = throttled(&state, Path::RecoveryKey, Some(&account), &req).await?;
-    let stored = state
-        .db
-        .run(move |conn| users::auth_key_hash(conn, partner, user))
-        .await?;
-    if !state.passwords.verify(registration.auth_key, stored).await {
-        let keys = state.keys.clone();
-        let event = NewEvent {
-            partner: Some(partner),
-            actor_kind: ActorKind::User,
-            actor_id: Some(user.to_string()),
-            action: "setRecoveryKey".into(),
-            target_kind: Some("user".into()),
-            target_id: Some(user.to_string()),
-            allowed: false,
-            policy_ids: Vec::new(),
-            request_id: caller.request_id.clone(),
-            details: serde_json::json!({ "refused": "wrong auth_key" }),
-        };
-        state
-            .db
-            .write(move |conn| audit::append(conn, &keys, event).map(drop))
-            .await?;
-        return Err(ApiError::invalid(
-            "auth_key",
-            "is not the key of this account",
-        ));
-    }
-    state.throttle.succeeded(ticket, state.clock.now()).await?;
-    let now = state.clock.now();
-    let keys = state.keys.clone();
-    let event = NewEvent {
-        partner: Some(caller.partner),
-        actor_kind: ActorKind::User,
-        actor_id: Some(caller.user.to_string()),
-        action: "setRecoveryKey".into(),
-        target_kind: Some("user".into()),
-        target_id: Some(caller.user.to_string()),
-        allowed: true,
-        policy_ids: Vec::new(),
-        request_id: caller.request_id.clone(),
-        details: serde_json::json!({}),
-    };
-    let generation = caller.generation;
-    let registered = state
-        .db
-        .write(move |conn| {
-            // Under the user's lock, the token must still be current: a
-            // reset committed meanwhile forgot the recovery key on purpose.
-            resets::lock_user(conn, partner, user)?;
-            let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
-            let active = users::find(conn, partner, user)?.is_some_and(|u| u.status == "active");
-            if current != Some(generation) || !active {
-                return Ok(false);
-            }
-            users::set_recovery_key(conn, user, &verifier_hash, &wrapped, now)?;
-            email_user(
-                conn,
-                &keys,
-                (partner, user),
-                "recovery_key_set",
-                "set_at",
-                now,
-            )?;
-            audit::append(conn, &keys, event).map(|_| true)
-        })
-        .await?;
-    if !registered {
-        return Err(unauthorized("the token was revoked"));
-    }
-    state.outbox.wake();
+    account::set_recovery_key(
+        &state.app,
+        &caller,
+        registration.auth_key,
+        verifier,
+        wrapped,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -937,24 +471,7 @@ pub async fn account_recovery(
     state: web::Data<AppState>,
     Json(new): Json<NewMasterPassword>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller.0;
-    caller.authorize(&state)?;
-    let material = Material::check(new, &state).await?;
-    let (partner, user) = (caller.partner, caller.user);
-    let done = change_master_password(
-        &state,
-        &caller,
-        material,
-        Change::Recovery,
-        // Single use: the change bumps the generation the token carries.
-        // Not while a reset is pending: that user has no vault to recover
-        // (the reset forgot the recovery key too; this is belt and braces).
-        move |conn, _| Ok(users::find(conn, partner, user)?.is_some_and(|u| u.status == "active")),
-    )
-    .await?;
-    if !done {
-        return Err(unauthorized("the token was revoked"));
-    }
+    account::recover(&state.app, &caller.0, new_key(new)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

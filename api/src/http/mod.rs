@@ -39,8 +39,6 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::password::Passwords;
-use crate::auth::tokens::TokenService;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::metrics::Metrics;
 use extract::BodyLimit;
@@ -179,12 +177,10 @@ impl Published {
 /// What every handler may reach.
 pub struct AppState {
     /// The domain layer's services (the database, the keys, the
-    /// authorizer, the clock, the outbox): `state.db` reads through.
+    /// authorizer, the clock, the outbox, passwords, tokens, the
+    /// throttle): `state.db` reads through.
     pub app: crate::app::App,
     pub metrics: Arc<Metrics>,
-    pub passwords: Passwords,
-    pub tokens: Arc<TokenService>,
-    pub throttle: Arc<crate::auth::throttle::Throttle>,
     /// Whose forwarding headers name the client.
     pub proxies: forwarded::TrustedProxies,
     /// Browser origins allowed to call the API (none: CORS is off).
@@ -228,19 +224,10 @@ pub(crate) async fn throttled(
     account: Option<&str>,
     req: &HttpRequest,
 ) -> Result<crate::auth::throttle::Ticket, ApiError> {
-    use crate::auth::throttle::{Attempt, Verdict};
-    let attempt = Attempt {
-        path,
-        account,
-        address: client_address(req),
-    };
-    match state.throttle.begin(attempt, state.clock.now()).await? {
-        Verdict::Go(ticket) => Ok(ticket),
-        Verdict::Wait(wait) => {
-            tracing::warn!(wait_seconds = wait.as_secs(), ?path, "attempt throttled");
-            Err(ApiError::rate_limited(wait))
-        }
-    }
+    Ok(state
+        .app
+        .throttled(path, account, client_address(req))
+        .await?)
 }
 
 /// The application: routes, shared state, limits, the 404/405 fallback and
