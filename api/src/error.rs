@@ -492,6 +492,7 @@ impl From<crate::app::Error> for ApiError {
             Error::NotFound => ApiError::NotFound,
             Error::Unauthorized { reason } => ApiError::Unauthorized { reason },
             Error::RateLimited { wait } => ApiError::rate_limited(wait),
+            Error::PasswordChangeRequired => ApiError::PasswordChangeRequired,
             Error::ReferenceNotFound { field } => ApiError::ReferenceNotFound { field },
             Error::Forbidden { action, policy_ids } => ApiError::Forbidden { action, policy_ids },
             Error::Invalid { field, message } => ApiError::InvalidValue { field, message },

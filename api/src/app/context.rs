@@ -7,11 +7,12 @@ use chrono::NaiveDateTime;
 
 use super::{App, Error};
 use crate::audit::{self, ActorKind, NewEvent};
+use crate::auth::tokens::{AdminClaims, SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE, SubjectKind};
 use crate::authz::{Action, Principal, Resource};
-use crate::db::DbConn;
-use crate::db::admins::Admin;
-use crate::db::api_clients::ApiClient;
-use crate::ids::PartnerId;
+use crate::db::admins::{self, Admin, Role};
+use crate::db::api_clients::{self, ApiClient};
+use crate::db::{DbConn, DbError};
+use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId};
 
 /// An authenticated admin with a full-scope token, or an API client, acting
 /// now.
@@ -75,12 +76,15 @@ fn denial(
 
 /// Decides again inside a write transaction, on rows read under their
 /// locks, so a change is never decided on what another one has changed
-/// since; a denial is written to the audit log in that transaction.
+/// since. A denial rolls the transaction back; its audit event is kept
+/// here and written afterwards ([`Decider::audit_denial`]), so a refused
+/// change leaves exactly one trace: the refusal.
+#[derive(Clone)]
 pub struct Decider {
     principal: Principal,
     authz: std::sync::Arc<crate::authz::Authz>,
-    keys: std::sync::Arc<crate::auth::keys::ServerKeys>,
-    denied: NewEvent,
+    template: NewEvent,
+    denied: std::sync::Arc<std::sync::Mutex<Option<NewEvent>>>,
 }
 
 impl Decider {
@@ -88,35 +92,41 @@ impl Decider {
         Self {
             principal: caller.principal.clone(),
             authz: app.authz.clone(),
-            keys: app.keys.clone(),
-            denied: caller.event("", "", String::new(), false, Vec::new()),
+            template: caller.event("", "", String::new(), false, Vec::new()),
+            denied: Default::default(),
         }
     }
 
-    /// `Ok(Ok(()))` when allowed; `Ok(Err(..))` with the answer to a denial.
-    pub fn decide(
-        &self,
-        conn: &mut DbConn,
-        action: Action,
-        resource: &Resource,
-    ) -> Result<Result<(), Error>, crate::db::DbError> {
+    /// `Ok(())` when allowed; the answer to a denial otherwise, its audit
+    /// event kept for [`Decider::audit_denial`].
+    pub fn decide(&self, action: Action, resource: &Resource) -> Result<(), Error> {
         let decision = self.authz.decide(&self.principal, &action, resource);
         if decision.allowed {
-            return Ok(Ok(()));
+            return Ok(());
         }
         let (target_kind, target_id) = resource.kind_and_id();
-        let mut event = self.denied.clone();
+        let mut event = self.template.clone();
         event.action = action.name().to_owned();
         event.target_kind = Some(target_kind.to_owned());
         event.target_id = Some(target_id);
         event.policy_ids = decision.policy_ids.clone();
-        audit::append(conn, &self.keys, event)?;
-        Ok(Err(denial(
+        *self.denied.lock().unwrap_or_else(|e| e.into_inner()) = Some(event);
+        Err(denial(
             &self.principal,
             &action,
             resource,
             decision.policy_ids,
-        )))
+        ))
+    }
+
+    /// Writes the audit event of a denial [`Decider::decide`] answered, if
+    /// it answered one.
+    pub async fn audit_denial(&self, app: &App) -> Result<(), Error> {
+        let denied = self.denied.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match denied {
+            Some(event) => app.audit(event).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -186,5 +196,164 @@ impl OpContext {
             request_id: self.request_id.clone(),
             details: serde_json::json!({}),
         }
+    }
+}
+
+/// An admin's or API client's bearer token, verified (signature, expiry,
+/// audience) but not yet matched against the database. [`Token::load`]
+/// finishes the job inside a database call, so that an operation can load
+/// its context and the object it reads in one trip to the blocking pool
+/// ([`Token::run`]); [`Token::context`] is the same two steps for every
+/// other operation.
+#[derive(Debug, Clone)]
+pub struct Token {
+    claims: AdminClaims,
+    partner: PartnerId,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+}
+
+/// Which scopes of admin token an operation accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// Full-scope admin tokens and API clients.
+    Full,
+    /// Also the token of an admin who must replace a one-time password.
+    PasswordChange,
+}
+
+impl App {
+    /// Verifies an admin's or API client's token.
+    pub fn verify_token(&self, token: &str, request_id: Option<String>) -> Result<Token, Error> {
+        let claims = self
+            .tokens
+            .verify_admin(token)
+            .map_err(|e| Error::unauthorized(format!("token refused: {e}")))?;
+        let partner = PartnerId::parse(&claims.partner)
+            .ok_or_else(|| Error::unauthorized("token names no partner"))?;
+        Ok(Token {
+            claims,
+            partner,
+            request_id,
+            now: self.clock.now(),
+        })
+    }
+}
+
+fn company_ids(raw: &[String]) -> Result<Vec<CompanyId>, DbError> {
+    raw.iter()
+        .map(|c| super::stored(c, CompanyId::parse, "company id"))
+        .collect()
+}
+
+impl Token {
+    /// The token's partner: every object an operation loads is looked up
+    /// in it.
+    pub fn partner(&self) -> PartnerId {
+        self.partner
+    }
+
+    /// Loads the token's subject (an admin, with a technician's companies,
+    /// or an API client with its company limit) and checks that the token
+    /// is still current and of a scope the operation accepts.
+    pub fn load(self, conn: &mut DbConn, accept: Accept) -> Result<OpContext, Error> {
+        let Self {
+            claims,
+            partner,
+            request_id,
+            now,
+        } = self;
+        let (principal, actor, generation) = match claims.kind {
+            SubjectKind::Admin => {
+                let id = AdminId::parse(&claims.sub)
+                    .ok_or_else(|| Error::unauthorized("token names no admin"))?;
+                let admin = admins::find(conn, partner, id)?
+                    .ok_or_else(|| Error::unauthorized("the admin no longer exists"))?;
+                let role = super::stored(&admin.role, Role::parse, "admin role")?;
+                // Only technicians are assigned companies (creating or
+                // changing an admin of another role refuses or clears them):
+                // the others skip a query on every request.
+                let companies = if role == Role::Technician {
+                    company_ids(&admins::assigned_companies(conn, id)?)?
+                } else {
+                    Vec::new()
+                };
+                let principal = Principal::Admin {
+                    id,
+                    partner,
+                    role,
+                    companies,
+                };
+                let generation = admin.token_generation;
+                (principal, Actor::Admin(admin), generation)
+            }
+            SubjectKind::ApiClient => {
+                let id = ApiClientId::parse(&claims.sub)
+                    .ok_or_else(|| Error::unauthorized("token names no API client"))?;
+                let client = api_clients::find(conn, partner, id)?
+                    .ok_or_else(|| Error::unauthorized("the API client no longer exists"))?;
+                let companies = match api_clients::companies(conn, &client)? {
+                    Some(companies) => Some(company_ids(&companies)?),
+                    None => None,
+                };
+                // The client's scopes as they are now, narrowed to those
+                // its token was issued for (a token may ask for fewer).
+                let granted: Vec<&str> = claims.scope.split_whitespace().collect();
+                let scopes = client
+                    .scope_list()
+                    .into_iter()
+                    .filter(|scope| granted.contains(&scope.as_str()))
+                    .collect();
+                let principal = Principal::ApiClient {
+                    id,
+                    partner,
+                    scopes,
+                    companies,
+                };
+                let generation = client.token_generation;
+                (principal, Actor::ApiClient(client), generation)
+            }
+        };
+        if generation != claims.generation {
+            return Err(Error::unauthorized("the token was revoked"));
+        }
+        match (&actor, claims.scope.as_str(), accept) {
+            (Actor::ApiClient(_), _, _) | (Actor::Admin(_), SCOPE_ADMIN, _) => {}
+            (Actor::Admin(_), SCOPE_PASSWORD_CHANGE, Accept::PasswordChange) => {}
+            (Actor::Admin(_), SCOPE_PASSWORD_CHANGE, Accept::Full) => {
+                return Err(Error::PasswordChangeRequired);
+            }
+            _ => return Err(Error::unauthorized("the token's scope is unknown")),
+        }
+        tracing::Span::current().record("principal", tracing::field::display(actor.id()));
+        Ok(OpContext {
+            principal,
+            partner,
+            actor,
+            request_id,
+            now,
+        })
+    }
+
+    /// The operation context the token names, loaded.
+    pub async fn context(self, app: &App, accept: Accept) -> Result<OpContext, Error> {
+        app.db.run(move |conn| self.load(conn, accept)).await
+    }
+
+    /// Loads the context and then runs `f` with it on the same connection:
+    /// one trip to the blocking pool for an operation that reads one object
+    /// (`f` loads it in [`Token::partner`], the operation then authorizes).
+    pub async fn run<T, F>(self, app: &App, f: F) -> Result<(OpContext, T), Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &OpContext) -> Result<T, DbError> + Send + 'static,
+    {
+        app.db
+            .run(move |conn| {
+                let ctx = self.load(conn, Accept::Full)?;
+                let found = f(conn, &ctx)?;
+                Ok((ctx, found))
+            })
+            .await
     }
 }

@@ -14,6 +14,10 @@ pub enum Error {
     /// answer for all, so nothing is learned from it; `reason` is logged.
     #[error("unauthorized: {reason}")]
     Unauthorized { reason: String },
+    /// The caller signed in with a one-time password and must replace it
+    /// before doing anything else.
+    #[error("password change required")]
+    PasswordChangeRequired,
     /// Too many failed attempts: wait before trying again.
     #[error("rate limited for {wait:?}")]
     RateLimited { wait: std::time::Duration },

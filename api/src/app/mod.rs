@@ -10,7 +10,10 @@
 //! operation and maps the result to a view (`docs/architecture.md`).
 
 pub mod account;
+pub mod admins;
 pub mod api_clients;
+pub mod audit;
+pub mod authorization;
 pub mod backup;
 pub mod companies;
 mod context;
@@ -18,13 +21,14 @@ mod error;
 pub mod paging;
 pub mod partner;
 pub mod resets;
+pub mod sign_in;
 pub mod users;
 pub mod vault;
 
 use std::sync::Arc;
 
 pub use account::AccountContext;
-pub use context::{Actor, Decider, OpContext};
+pub use context::{Accept, Actor, Decider, OpContext, Token};
 pub use error::Error;
 
 use crate::auth::keys::ServerKeys;
@@ -79,6 +83,21 @@ impl App {
         }
     }
 
+    /// The migrations this build knows that the database has not applied,
+    /// and the newest it has: whether this instance may serve.
+    pub async fn schema(&self) -> Result<(Vec<String>, Option<String>), Error> {
+        use crate::db::migrations;
+        Ok(self
+            .db
+            .run(|conn| {
+                Ok::<_, crate::db::DbError>((
+                    migrations::pending(conn)?,
+                    migrations::current_version(conn)?,
+                ))
+            })
+            .await?)
+    }
+
     /// Writes one audit event in a transaction of its own.
     pub async fn audit(&self, event: crate::audit::NewEvent) -> Result<(), Error> {
         let keys = self.keys.clone();
@@ -86,6 +105,25 @@ impl App {
             .write(move |conn| crate::audit::append(conn, &keys, event).map(drop))
             .await?;
         Ok(())
+    }
+}
+
+/// The product's locales.
+pub const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
+
+/// The product's locales, as a person reads the list.
+pub const LOCALE_LIST: &str = "en, fr, de, es, it, nl, ja";
+
+/// A locale of the product's; `en` when none is named.
+pub fn locale(locale: Option<String>) -> Result<String, Error> {
+    let locale = locale.unwrap_or_else(|| "en".into());
+    if LOCALES.contains(&locale.as_str()) {
+        Ok(locale)
+    } else {
+        Err(Error::invalid(
+            "locale",
+            format!("must be one of {LOCALE_LIST}"),
+        ))
     }
 }
 

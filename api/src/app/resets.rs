@@ -13,6 +13,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::users::user_resource;
 use super::{App, Error, OpContext, stored};
 use crate::audit::{self, NewEvent};
 use crate::auth::{self, RESET_SECRET};
@@ -88,15 +89,6 @@ impl Delivery {
             Self::TemporaryPassword
         }
     }
-}
-
-/// The resource a user is, to the authorizer.
-pub fn user_resource(partner: PartnerId, user: &User) -> Result<Resource, DbError> {
-    Ok(Resource::User {
-        id: stored(&user.id, UserId::parse, "user id")?,
-        company: stored(&user.company_id, CompanyId::parse, "company id")?,
-        partner,
-    })
 }
 
 /// The resource a reset is to the authorizer: its user.

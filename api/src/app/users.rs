@@ -5,13 +5,21 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::resets::user_resource;
-use super::{App, Error, OpContext};
+use super::{App, Error, OpContext, stored};
 use crate::audit;
 use crate::authz::{Action, Resource};
 use crate::db::DbError;
 use crate::db::users::{self, NewUser, User, UserFilter};
-use crate::ids::{CompanyId, UserId};
+use crate::ids::{CompanyId, PartnerId, UserId};
+
+/// The resource a user is, to the authorizer.
+pub fn user_resource(partner: PartnerId, user: &User) -> Result<Resource, DbError> {
+    Ok(Resource::User {
+        id: stored(&user.id, UserId::parse, "user id")?,
+        company: stored(&user.company_id, CompanyId::parse, "company id")?,
+        partner,
+    })
+}
 
 /// A page of users by `filter`, those the policies let the caller read;
 /// and the cursor of the next page.
@@ -168,4 +176,23 @@ pub async fn create(
         }),
         other => other,
     }
+}
+
+/// One user the caller may see. The caller's context and the user are
+/// loaded in one trip to the database (a caller who cannot be loaded is
+/// refused before a malformed id is answered 404).
+pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
+    let id = UserId::parse(raw_id);
+    let partner = token.partner();
+    let (ctx, user) = token
+        .run(app, move |conn, _| {
+            id.map(|id| users::find(conn, partner, id))
+                .transpose()
+                .map(Option::flatten)
+        })
+        .await?;
+    let user = user.ok_or(Error::NotFound)?;
+    ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user)?)
+        .await?;
+    Ok(user)
 }

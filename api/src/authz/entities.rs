@@ -67,6 +67,33 @@ pub enum Resource {
 }
 
 impl Principal {
+    /// The principal as the resource of actions on itself (changing its
+    /// own password, say).
+    pub fn as_resource(&self) -> Resource {
+        match self {
+            Self::Admin {
+                id, partner, role, ..
+            } => Resource::Admin {
+                id: *id,
+                partner: *partner,
+                role: *role,
+            },
+            Self::ApiClient { id, partner, .. } => Resource::ApiClient {
+                id: *id,
+                partner: *partner,
+            },
+            Self::User {
+                id,
+                company,
+                partner,
+            } => Resource::User {
+                id: *id,
+                company: *company,
+                partner: *partner,
+            },
+        }
+    }
+
     /// The companies this principal is limited to (a technician's assigned
     /// companies, a limited API client's, an end user's own); `None` for all
     /// of its partner's.

@@ -3,30 +3,21 @@
 //! one (the Cedar policies decide). A partner keeps at least one owner. A
 //! role change or a removal revokes the admin's tokens at once.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit;
-use crate::auth::draw_secret;
-use crate::authz::{Action, Resource};
-use crate::db::DbError;
-use crate::db::admins::{self, Admin, AdminChanges, Role};
-use crate::db::companies;
+use crate::app::admins::{self as admins_ops, AdminWithCompanies};
+use crate::db::admins::Role;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
-use crate::http::caller::{Caller, Decider};
+use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, Name};
-use crate::ids::AdminId;
-
-const LOCALES: &[&str] = &["en", "fr", "de", "es", "it", "nl", "ja"];
+use crate::ids::CompanyId;
 
 /// An admin's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -73,23 +64,6 @@ pub struct AdminView {
     pub must_change_password: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-fn view(admin: Admin, companies: Vec<String>) -> AdminView {
-    AdminView {
-        id: uuid::Uuid::parse_str(&admin.id).unwrap_or_default(),
-        role: Role::parse(&admin.role).map_or(AdminRole::Technician, AdminRole::from),
-        email: admin.email,
-        name: admin.name,
-        companies: companies
-            .iter()
-            .filter_map(|c| uuid::Uuid::parse_str(c).ok())
-            .collect(),
-        locale: admin.locale,
-        must_change_password: admin.must_change_password,
-        created_at: admin.created_at.into(),
-        updated_at: admin.updated_at.into(),
-    }
 }
 
 /// Paging of a list.
@@ -156,88 +130,37 @@ pub struct AdminUpdate {
     pub companies: Option<Vec<uuid::Uuid>>,
 }
 
-pub(crate) const LOCALE_LIST: &str = "en, fr, de, es, it, nl, ja";
+/// Company ids a client sent.
+fn ids(companies: Option<Vec<uuid::Uuid>>) -> Vec<CompanyId> {
+    companies
+        .unwrap_or_default()
+        .into_iter()
+        .map(CompanyId::from_uuid)
+        .collect()
+}
 
 /// A locale of the product's: en, fr, de, es, it, nl or ja.
 pub(crate) fn check_locale(locale: Option<String>) -> Result<String, ApiError> {
-    let locale = locale.unwrap_or_else(|| "en".into());
-    if LOCALES.contains(&locale.as_str()) {
-        Ok(locale)
-    } else {
-        Err(ApiError::invalid(
-            "locale",
-            format!("must be one of {LOCALE_LIST}"),
-        ))
-    }
+    Ok(crate::app::locale(locale)?)
 }
 
-/// The admin a path names, of the caller's partner; otherwise 404.
-async fn load(
-    state: &AppState,
-    caller: &Caller,
-    raw_id: &str,
-) -> Result<(Admin, Vec<String>, AdminId), ApiError> {
-    let id = AdminId::parse(raw_id).ok_or(ApiError::NotFound)?;
-    let partner = caller.partner;
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(admin) = admins::find(conn, partner, id)? else {
-                return Ok::<_, DbError>(None);
-            };
-            Ok(Some((admin, admins::assigned_companies(conn, id)?)))
-        })
-        .await?;
-    let (admin, companies) = found.ok_or(ApiError::NotFound)?;
-    Ok((admin, companies, id))
-}
-
-fn resource(caller: &Caller, id: AdminId, admin: &Admin) -> Resource {
-    Resource::Admin {
-        id,
-        partner: caller.partner,
-        role: Role::parse(&admin.role).unwrap_or(Role::Technician),
+fn view(found: AdminWithCompanies) -> AdminView {
+    let AdminWithCompanies {
+        admin,
+        role,
+        companies,
+    } = found;
+    AdminView {
+        id: uuid::Uuid::parse_str(&admin.id).unwrap_or_default(),
+        role: role.into(),
+        email: admin.email,
+        name: admin.name,
+        companies: companies.iter().map(|c| c.uuid()).collect(),
+        locale: admin.locale,
+        must_change_password: admin.must_change_password,
+        created_at: admin.created_at.into(),
+        updated_at: admin.updated_at.into(),
     }
-}
-
-/// Validates a technician's companies: all of the caller's partner.
-async fn check_companies(
-    state: &AppState,
-    caller: &Caller,
-    role: Role,
-    companies: Option<Vec<uuid::Uuid>>,
-) -> Result<Vec<String>, ApiError> {
-    let companies: Vec<String> = companies
-        .unwrap_or_default()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if companies.is_empty() {
-        return Ok(companies);
-    }
-    if role != Role::Technician {
-        return Err(ApiError::invalid(
-            "companies",
-            "only a technician is assigned companies",
-        ));
-    }
-    let partner = caller.partner;
-    let wanted = companies.clone();
-    let found = state
-        .db
-        .run(move |conn| companies::existing(conn, partner, &wanted))
-        .await?;
-    if found.len()
-        != companies
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len()
-    {
-        return Err(ApiError::ReferenceNotFound {
-            field: "companies".into(),
-        });
-    }
-    Ok(companies)
 }
 
 /// List admins
@@ -261,39 +184,9 @@ pub async fn admins_list(
     state: web::Data<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Result<web::Json<AdminPage>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ListAdmins,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let limit = paging::limit(query.limit)?;
-    let after = paging::after_id(query.cursor);
-    let partner = caller.partner;
-    let (mut admins, mut companies) = state
-        .db
-        .run(move |conn| {
-            let admins = admins::list(conn, partner, after, limit + 1)?;
-            let mut companies = HashMap::new();
-            for admin in admins
-                .iter()
-                .filter(|a| a.role == Role::Technician.as_str())
-            {
-                let id = AdminId::parse(&admin.id).expect("stored ids parse");
-                companies.insert(admin.id.clone(), admins::assigned_companies(conn, id)?);
-            }
-            Ok::<_, DbError>((admins, companies))
-        })
-        .await?;
-    let next_cursor = paging::finish(&mut admins, limit, |a| a.id.clone());
-    let items = admins
-        .into_iter()
-        .map(|a| {
-            let assigned = companies.remove(&a.id).unwrap_or_default();
-            view(a, assigned)
-        })
-        .collect();
+    let (page, next_cursor) =
+        admins_ops::list(&state, &caller, paging::after_id(query.cursor), query.limit).await?;
+    let items = page.into_iter().map(view).collect();
     Ok(web::Json(AdminPage { items, next_cursor }))
 }
 
@@ -322,67 +215,19 @@ pub async fn admins_create(
     state: web::Data<AppState>,
     Json(new): Json<NewAdmin>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = Role::from(new.role);
-    let id = AdminId::new();
-    let target = Resource::Admin {
-        id,
-        partner: caller.partner,
-        role,
+    let new = admins_ops::NewAdmin {
+        email: new.email.0,
+        name: new.name.into_inner(),
+        role: new.role.into(),
+        companies: ids(new.companies),
+        locale: new.locale,
     };
-    caller
-        .authorize(&state, Action::CreateAdmin { role }, &target)
-        .await?;
-    let email = new.email.0.into_string();
-    let name = new.name.into_inner();
-    let locale = check_locale(new.locale)?;
-    let companies = check_companies(&state, &caller, role, new.companies).await?;
-    let password = draw_secret(15);
-    let hash = state.passwords.hash(password.clone()).await;
-    let now = state.clock.now();
-    let admin = Admin {
-        id: id.to_string(),
-        partner_id: caller.partner.to_string(),
-        email: email.clone(),
-        name,
-        role: role.as_str().into(),
-        password_hash: hash,
-        must_change_password: true,
-        token_generation: 0,
-        locale,
-        created_at: now,
-        updated_at: now,
-    };
-    let mut event = caller.event("createAdmin", "admin", id.to_string(), true, Vec::new());
-    event.details =
-        serde_json::json!({ "email": email, "role": role.as_str(), "companies": companies });
-    let partner = caller.partner;
-    let stored = admin.clone();
-    let assigned = companies.clone();
-    let keys = state.keys.clone();
-    let result = state
-        .db
-        .write(move |conn| {
-            admins::insert(conn, &stored)?;
-            admins::set_companies(conn, partner, id, &assigned)?;
-            audit::append(conn, &keys, event)?;
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => {}
-        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            return Err(ApiError::Conflict {
-                code: "email_taken",
-                detail: "An admin of this partner already has this email".into(),
-            });
-        }
-        Err(other) => return Err(other.into()),
-    }
-    let location = format!("/v1/admins/{}", admin.id);
+    let (admin, password) = admins_ops::create(&state, &caller, new).await?;
+    let location = format!("/v1/admins/{}", admin.admin.id);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
         .json(CreatedAdmin {
-            admin: view(admin, companies),
+            admin: view(admin),
             one_time_password: password.expose_secret().to_owned(),
         }))
 }
@@ -409,11 +254,9 @@ pub async fn admin_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<AdminView>, ApiError> {
-    let (admin, companies, id) = load(&state, &caller, &path).await?;
-    caller
-        .authorize(&state, Action::ReadAdmin, &resource(&caller, id, &admin))
-        .await?;
-    Ok(web::Json(view(admin, companies)))
+    Ok(web::Json(view(
+        admins_ops::get(&state, &caller, &path).await?,
+    )))
 }
 
 /// Change an admin
@@ -442,74 +285,14 @@ pub async fn admin_update(
     path: web::Path<String>,
     Json(update): Json<AdminUpdate>,
 ) -> Result<web::Json<AdminView>, ApiError> {
-    let (admin, _, id) = load(&state, &caller, &path).await?;
-    let current = Role::parse(&admin.role).unwrap_or(Role::Technician);
-    let role = update.role.map_or(current, Role::from);
-    caller
-        .authorize(
-            &state,
-            Action::UpdateAdmin { role },
-            &resource(&caller, id, &admin),
-        )
-        .await?;
-    let name = update.name.map(Name::into_inner);
-    let companies = match update.companies {
-        Some(list) => Some(check_companies(&state, &caller, role, Some(list)).await?),
-        // A technician who becomes something else keeps no companies.
-        None if role != Role::Technician => Some(Vec::new()),
-        None => None,
+    let update = admins_ops::AdminUpdate {
+        name: update.name.map(Name::into_inner),
+        role: update.role.map(Role::from),
+        companies: update.companies.map(|list| ids(Some(list))),
     };
-    let event = caller.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
-    let now = state.clock.now();
-    let again = Decider::new(&state, &caller);
-    let partner = caller.partner;
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| {
-            // Owners first, then the admin, always in that order; then
-            // decide on the row as it is now, not as it was read.
-            let owners = admins::lock_owners(conn, partner)?;
-            let Some(locked) = admins::lock(conn, partner, id)? else {
-                return Ok::<_, DbError>(Err(ApiError::NotFound));
-            };
-            let was = Role::parse(&locked.role).unwrap_or(Role::Technician);
-            if was != current
-                && let Err(denied) = again.decide(
-                    conn,
-                    Action::UpdateAdmin { role },
-                    &Resource::Admin { id, partner, role: was },
-                )?
-            {
-                return Ok(Err(denied.into()));
-            }
-            let role_changed = role != was;
-            if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
-                return Ok(Err(ApiError::Conflict {
-                    code: "last_owner",
-                    detail: "The last owner cannot be demoted; make another owner first".into(),
-                }));
-            }
-            let changes = AdminChanges {
-                name,
-                role: role_changed.then(|| role.as_str().to_owned()),
-                updated_at: Some(now),
-            };
-            admins::update(conn, partner, id, &changes)?;
-            if role_changed {
-                admins::revoke_tokens(conn, partner, id)?;
-            }
-            if let Some(companies) = &companies {
-                admins::set_companies(conn, partner, id, companies)?;
-            }
-            let mut event = event;
-            event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
-            audit::append(conn, &keys, event)?;
-            Ok(Ok(()))
-        })
-        .await??;
-    let (admin, companies, _) = load(&state, &caller, &path).await?;
-    Ok(web::Json(view(admin, companies)))
+    Ok(web::Json(view(
+        admins_ops::update(&state, &caller, &path, update).await?,
+    )))
 }
 
 /// Remove an admin
@@ -534,46 +317,6 @@ pub async fn admin_delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (admin, _, id) = load(&state, &caller, &path).await?;
-    caller
-        .authorize(&state, Action::DeleteAdmin, &resource(&caller, id, &admin))
-        .await?;
-    let read_as = Role::parse(&admin.role).unwrap_or(Role::Technician);
-    let event = caller.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
-    let again = Decider::new(&state, &caller);
-    let partner = caller.partner;
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| {
-            let owners = admins::lock_owners(conn, partner)?;
-            let Some(locked) = admins::lock(conn, partner, id)? else {
-                return Ok::<_, DbError>(Err(ApiError::NotFound));
-            };
-            let role = Role::parse(&locked.role).unwrap_or(Role::Technician);
-            if role != read_as
-                && let Err(denied) = again.decide(
-                    conn,
-                    Action::DeleteAdmin,
-                    &Resource::Admin { id, partner, role },
-                )?
-            {
-                return Ok(Err(denied.into()));
-            }
-            if role == Role::Owner && owners.len() <= 1 {
-                return Ok(Err(ApiError::Conflict {
-                    code: "last_owner",
-                    detail: "The last owner cannot be removed; make another owner first".into(),
-                }));
-            }
-            if !admins::delete(conn, partner, id)? {
-                return Ok(Err(ApiError::NotFound));
-            }
-            let mut event = event;
-            event.details = serde_json::json!({ "email": locked.email, "role": locked.role });
-            audit::append(conn, &keys, event)?;
-            Ok(Ok(()))
-        })
-        .await??;
+    admins_ops::delete(&state, &caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,13 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit::{self, AuditEvent, Filter, Verification};
-use crate::authz::{Action, Resource};
+use crate::app::audit::{self as audit_ops, Event};
+use crate::audit::{Filter, Verification};
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::Query;
-use crate::http::paging;
 use crate::http::time::Timestamp;
 
 /// Filters and paging of the audit log.
@@ -63,8 +62,13 @@ pub struct AuditEventView {
     pub hash: String,
 }
 
-impl From<AuditEvent> for AuditEventView {
-    fn from(e: AuditEvent) -> Self {
+impl From<Event> for AuditEventView {
+    fn from(event: Event) -> Self {
+        let Event {
+            row: e,
+            policy_ids,
+            details,
+        } = event;
         Self {
             id: e.id,
             seq: e.seq,
@@ -75,9 +79,9 @@ impl From<AuditEvent> for AuditEventView {
             target_kind: e.target_kind,
             target_id: e.target_id,
             decision: e.decision,
-            policy_ids: serde_json::from_str(&e.policy_ids).unwrap_or_default(),
+            policy_ids,
             request_id: e.request_id,
-            details: serde_json::from_str(&e.details).unwrap_or_default(),
+            details,
             hash: e.hash.iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
@@ -112,34 +116,16 @@ pub async fn audit_events_list(
     state: web::Data<AppState>,
     Query(query): Query<AuditQuery>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ReadAudit,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let limit = paging::limit(query.limit)?;
-    if query.cursor.is_some_and(|seq| seq < 0) {
-        return Err(ApiError::invalid("cursor", "must be 0 or more"));
-    }
-    let after_seq = query.cursor;
     let filter = Filter {
         actor_id: query.actor_id,
         action: query.action,
         target_id: query.target_id,
         from: query.from.map(|t| t.naive_utc()),
         to: query.to.map(|t| t.naive_utc()),
-        after_seq,
-        // One more than asked, to know whether a next page exists.
-        limit: limit + 1,
+        after_seq: query.cursor,
+        limit: 0,
     };
-    let partner = caller.partner;
-    let mut events = state
-        .db
-        .run(move |conn| audit::list(conn, partner, &filter))
-        .await?;
-    let next_cursor = paging::finish(&mut events, limit, |e| e.seq.to_string());
+    let (events, next_cursor) = audit_ops::list(&state, &caller, filter, query.limit).await?;
     Ok(web::Json(AuditEventPage {
         items: events.into_iter().map(AuditEventView::from).collect(),
         next_cursor,
@@ -165,18 +151,6 @@ pub async fn audit_events_verify(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Verification>, ApiError> {
-    caller
-        .authorize(
-            &state,
-            Action::ReadAudit,
-            &Resource::Partner(caller.partner),
-        )
-        .await?;
-    let partner = caller.partner;
-    let keys = state.keys.clone();
-    let verdict = state
-        .db
-        .run(move |conn| audit::verify(conn, &keys, partner))
-        .await?;
+    let verdict = audit_ops::verify(&state, &caller).await?;
     Ok(web::Json(verdict))
 }

@@ -216,20 +216,6 @@ pub(crate) fn client_address(req: &HttpRequest) -> Option<std::net::IpAddr> {
     }
 }
 
-/// Counts an attempt at a secret on `path` before it is checked (see
-/// [`crate::auth::throttle`]): 429 with `Retry-After` when it must wait.
-pub(crate) async fn throttled(
-    state: &AppState,
-    path: crate::auth::throttle::Path,
-    account: Option<&str>,
-    req: &HttpRequest,
-) -> Result<crate::auth::throttle::Ticket, ApiError> {
-    Ok(state
-        .app
-        .throttled(path, account, client_address(req))
-        .await?)
-}
-
 /// The application: routes, shared state, limits, the 404/405 fallback and
 /// the request middleware. Built once per worker.
 pub fn app(

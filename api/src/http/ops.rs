@@ -7,8 +7,6 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::DbError;
-use crate::db::migrations;
 use crate::error::{ApiError, Problem};
 use crate::http::{AppState, Published};
 use crate::metrics;
@@ -72,15 +70,7 @@ pub async fn health_get() -> web::Json<Health> {
 #[get("/readyz")]
 pub async fn readiness_get(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     let backend = state.db.backend();
-    let (pending, version) = state
-        .db
-        .run(|conn| {
-            Ok::<_, DbError>((
-                migrations::pending(conn)?,
-                migrations::current_version(conn)?,
-            ))
-        })
-        .await?;
+    let (pending, version) = state.schema().await?;
     if !pending.is_empty() {
         return Err(ApiError::MigrationsPending { pending });
     }

@@ -14,18 +14,12 @@ use utoipa::ToSchema;
 
 use std::net::IpAddr;
 
-use crate::audit::{self, ActorKind, NewEvent};
-use crate::auth::API_CLIENT_SECRET;
-use crate::auth::throttle::{Attempt, Path, Ticket, Verdict};
 use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
-use crate::db::DbError;
-use crate::db::{admins, api_clients};
 use crate::domain::Email;
 use crate::error::ApiError;
-use crate::http::caller::Actor;
 use crate::http::contract::CLIENT_SCOPES;
 use crate::http::extract::{BodyLimit, decode_json, decode_query, read_body};
-use crate::http::{AppState, client_address, request_id, throttled};
+use crate::http::{AppState, client_address, request_id};
 use crate::ids::{ApiClientId, PartnerId};
 
 /// A grant type this endpoint takes.
@@ -304,23 +298,6 @@ impl RequestedScope {
     }
 }
 
-/// Counts a sign-in attempt before it is checked; a 429 to answer when it
-/// must wait.
-async fn begin(
-    state: &AppState,
-    attempt: Attempt<'_>,
-) -> Result<Result<Ticket, HttpResponse>, ApiError> {
-    Ok(
-        match state.throttle.begin(attempt, state.clock.now()).await? {
-            Verdict::Go(ticket) => Ok(ticket),
-            Verdict::Wait(wait) => {
-                tracing::warn!(wait_seconds = wait.as_secs(), path = ?attempt.path, "sign-in throttled");
-                Err(rate_limited(wait))
-            }
-        },
-    )
-}
-
 /// 429 with `Retry-After`, in the RFC 6749 error form of this endpoint.
 fn rate_limited(wait: std::time::Duration) -> HttpResponse {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -359,63 +336,18 @@ async fn password_grant(
             "username must be an email address",
         ));
     };
-    // Counted before any database or argon2 work.
-    let account = format!("{partner}/{email}");
-    let attempt = Attempt {
-        path: Path::AdminSignIn,
-        account: Some(&account),
-        address,
-    };
-    let ticket = match begin(state, attempt).await? {
-        Ok(ticket) => ticket,
-        Err(refused) => return Ok(refused),
-    };
-    let lookup = email.clone();
-    let admin = state
-        .db
-        .run(move |conn| admins::find_by_email(conn, partner, &lookup))
-        .await?;
-    let stored = admin.as_ref().map(|a| a.password_hash.clone());
-    let signed_in = state.passwords.verify(password, stored).await;
-    if signed_in {
-        state.throttle.succeeded(ticket, state.clock.now()).await?;
-    }
-    // Sign-ins, failed or not, are audited: to the admin's partner when the
-    // email is known, to the chain of no partner otherwise.
-    let event = NewEvent {
-        partner: admin.as_ref().and_then(|a| PartnerId::parse(&a.partner_id)),
-        actor_kind: if signed_in {
-            ActorKind::Admin
-        } else {
-            ActorKind::Anonymous
-        },
-        actor_id: admin.as_ref().filter(|_| signed_in).map(|a| a.id.clone()),
-        action: "signIn".into(),
-        target_kind: Some("admin".into()),
-        target_id: admin.as_ref().map(|a| a.id.clone()),
-        allowed: signed_in,
-        policy_ids: Vec::new(),
-        request_id,
-        details: serde_json::json!({
-            "grant_type": "password",
-            "username": email.as_str(),
-        }),
-    };
-    let keys = state.keys.clone();
-    state
-        .db
-        .write(move |conn| audit::append(conn, &keys, event).map(drop))
-        .await?;
-    if !signed_in {
-        return Ok(oauth_error(
-            "invalid_grant",
-            "the email or the password is wrong",
-        ));
-    }
-    let Some(admin) = admin else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a password verified without an admin"
-        )));
+    let signed_in =
+        crate::app::sign_in::admin(&state.app, partner, email, password, request_id, address).await;
+    let admin = match signed_in {
+        Ok(Some(admin)) => admin,
+        Ok(None) => {
+            return Ok(oauth_error(
+                "invalid_grant",
+                "the email or the password is wrong",
+            ));
+        }
+        Err(crate::app::Error::RateLimited { wait }) => return Ok(rate_limited(wait)),
+        Err(error) => return Err(error.into()),
     };
     let scope = match requested.for_admin(admin.must_change_password) {
         Ok(scope) => scope,
@@ -543,7 +475,6 @@ async fn client_credentials_grant(
     request_id: Option<String>,
     address: Option<IpAddr>,
 ) -> Result<HttpResponse, ApiError> {
-    use secrecy::ExposeSecret;
     let credentials = match client_credentials(req, request) {
         Ok(credentials) => credentials,
         Err(unusable) => return Ok(unusable.response()),
@@ -556,74 +487,19 @@ async fn client_credentials_grant(
             "the client id or the secret is wrong",
         ));
     };
-    let account = id.to_string();
-    let attempt = Attempt {
-        path: Path::ClientSignIn,
-        account: Some(&account),
-        address,
-    };
-    let ticket = match begin(state, attempt).await? {
-        Ok(ticket) => ticket,
-        Err(refused) => return Ok(refused),
-    };
-    let client = state
-        .db
-        .run(move |conn| api_clients::find_by_id(conn, id))
-        .await?;
-    let secret = credentials.secret.expose_secret().as_bytes();
-    let signed_in = match &client {
-        Some(client) => {
-            state
-                .keys
-                .verify_keyed_hash(API_CLIENT_SECRET, secret, &client.secret_hash)
+    let signed_in =
+        crate::app::sign_in::api_client(&state.app, id, credentials.secret, request_id, address)
+            .await;
+    let client = match signed_in {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return Ok(client_refused(
+                credentials.basic,
+                "the client id or the secret is wrong",
+            ));
         }
-        None => {
-            // The same HMAC work for an unknown client as for a known one.
-            let _ = state.keys.keyed_hash(API_CLIENT_SECRET, secret);
-            false
-        }
-    };
-    if signed_in {
-        state.throttle.succeeded(ticket, state.clock.now()).await?;
-    }
-    let event = NewEvent {
-        partner: client
-            .as_ref()
-            .and_then(|c| PartnerId::parse(&c.partner_id)),
-        actor_kind: if signed_in {
-            ActorKind::ApiClient
-        } else {
-            ActorKind::Anonymous
-        },
-        actor_id: client.as_ref().filter(|_| signed_in).map(|c| c.id.clone()),
-        action: "signIn".into(),
-        target_kind: Some("api_client".into()),
-        target_id: client.as_ref().map(|c| c.id.clone()),
-        allowed: signed_in,
-        policy_ids: Vec::new(),
-        request_id,
-        details: serde_json::json!({ "grant_type": "client_credentials" }),
-    };
-    let used = client
-        .as_ref()
-        .filter(|_| signed_in)
-        .and_then(|c| ApiClientId::parse(&c.id));
-    let keys = state.keys.clone();
-    let now = state.clock.now();
-    state
-        .db
-        .write(move |conn| {
-            if let Some(id) = used {
-                api_clients::touch(conn, id, now)?;
-            }
-            audit::append(conn, &keys, event).map(drop)
-        })
-        .await?;
-    let Some(client) = client.filter(|_| signed_in) else {
-        return Ok(client_refused(
-            credentials.basic,
-            "the client id or the secret is wrong",
-        ));
+        Err(crate::app::Error::RateLimited { wait }) => return Ok(rate_limited(wait)),
+        Err(error) => return Err(error.into()),
     };
     let scopes = match requested.for_client(&client.scope_list()) {
         Ok(scopes) => scopes.join(" "),
@@ -700,82 +576,13 @@ pub async fn password_change(
     state: web::Data<AppState>,
     crate::http::extract::Json(change): crate::http::extract::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::authz::{Action, Principal, Resource};
-    use secrecy::ExposeSecret;
-    let caller = caller.0;
-    // The caller themselves: an API client has no password, and the
-    // policies say so (no permit for it).
-    let me = match &caller.principal {
-        Principal::Admin { id, role, .. } => Resource::Admin {
-            id: *id,
-            partner: caller.partner,
-            role: *role,
-        },
-        Principal::ApiClient { id, .. } => Resource::ApiClient {
-            id: *id,
-            partner: caller.partner,
-        },
-        Principal::User {
-            id,
-            company,
-            partner,
-        } => Resource::User {
-            id: *id,
-            company: *company,
-            partner: *partner,
-        },
-    };
-    caller
-        .authorize(&state, Action::ChangeOwnPassword, &me)
-        .await?;
-    let (Resource::Admin { id, .. }, Actor::Admin(admin)) = (&me, &caller.actor) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "an API client was allowed to change a password"
-        )));
-    };
-    let id = *id;
-    crate::http::values::checked(
-        "new_password",
-        change.new_password.expose_secret(),
-        crate::http::values::NEW_PASSWORD,
-    )?;
-    if change.new_password.expose_secret() == change.current_password.expose_secret() {
-        return Err(ApiError::InvalidValue {
-            field: "new_password".into(),
-            message: "must differ from the current password".into(),
-        });
-    }
-    // A stolen token must not become a way to guess the password: the
-    // check is throttled per admin and address, as sign-in is.
-    let account = id.to_string();
-    let ticket = throttled(&state, Path::PasswordChange, Some(&account), &req).await?;
-    let stored = Some(admin.password_hash.clone());
-    if !state
-        .passwords
-        .verify(change.current_password, stored)
-        .await
-    {
-        return Err(ApiError::InvalidValue {
-            field: "current_password".into(),
-            message: "is not the password of this account".into(),
-        });
-    }
-    state.throttle.succeeded(ticket, state.clock.now()).await?;
-    let hash = state.passwords.hash(change.new_password).await;
-    let partner = caller.partner;
-    let event = caller.event("changePassword", "admin", id.to_string(), true, Vec::new());
-    let keys = state.keys.clone();
-    let now = state.clock.now();
-    let changed = state
-        .db
-        .write(move |conn| {
-            let changed = crate::db::admins::set_password(conn, partner, id, &hash, now)?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(changed)
-        })
-        .await?;
-    if !changed {
-        return Err(ApiError::NotFound);
-    }
+    crate::app::sign_in::change_password(
+        &state.app,
+        &caller.0,
+        change.current_password,
+        change.new_password,
+        client_address(&req),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

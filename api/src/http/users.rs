@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::users as app_users;
-use crate::authz::Action;
-use crate::db::users::{self, User};
+use crate::db::users::User;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::{PageQuery, check_locale};
@@ -18,7 +17,7 @@ use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, Name};
-use crate::ids::{CompanyId, UserId};
+use crate::ids::CompanyId;
 
 /// Which client a user works in: it decides how a reset reaches them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -268,24 +267,6 @@ pub async fn user_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let id = UserId::parse(&path);
-    let partner = token.partner();
-    // The caller and the user in one trip to the database (a caller who
-    // cannot be loaded is refused before a malformed id is answered 404).
-    let (caller, user) = token
-        .run(&state, move |conn, _| {
-            id.map(|id| users::find(conn, partner, id))
-                .transpose()
-                .map(Option::flatten)
-        })
-        .await?;
-    let user = user.ok_or(ApiError::NotFound)?;
-    caller
-        .authorize(
-            &state,
-            Action::ReadUser,
-            &crate::app::resets::user_resource(caller.partner, &user)?,
-        )
-        .await?;
+    let user = app_users::get(&state, token, &path).await?;
     Ok(web::Json(view(user)))
 }

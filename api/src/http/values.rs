@@ -188,7 +188,10 @@ pub const RECOVERY_VERIFIER: Rule = Rule::Base64 {
 };
 /// An admin's new password, in characters (NIST SP 800-63B asks for at
 /// least 8; an admin plane asks for more).
-pub const NEW_PASSWORD: Rule = Rule::Length { min: 12, max: 128 };
+pub const NEW_PASSWORD: Rule = Rule::Length {
+    min: *crate::app::sign_in::PASSWORD_CHARS.start(),
+    max: *crate::app::sign_in::PASSWORD_CHARS.end(),
+};
 /// A vault item's ciphertext or backup copy: at most 256 KiB.
 pub const ITEM: Rule = Rule::Base64 {
     min: 4,

@@ -1,0 +1,344 @@
+//! A partner's portal operators. Owners manage everyone; admins manage
+//! everyone but owners; technicians and API clients manage no one (the
+//! Cedar policies decide). A partner keeps at least one owner. A role
+//! change or a removal revokes the admin's tokens at once.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use secrecy::SecretString;
+
+use super::{App, Decider, Error, OpContext, paging, stored};
+use crate::auth::draw_secret;
+use crate::authz::{Action, Resource};
+use crate::db::admins::{self, Admin, AdminChanges, Role};
+use crate::db::{DbError, companies};
+use crate::domain::Email;
+use crate::ids::{AdminId, CompanyId};
+
+/// An admin and, for a technician, their assigned companies.
+#[derive(Debug, Clone)]
+pub struct AdminWithCompanies {
+    pub admin: Admin,
+    pub role: Role,
+    pub companies: Vec<CompanyId>,
+}
+
+fn role_of(admin: &Admin) -> Result<Role, DbError> {
+    stored(&admin.role, Role::parse, "admin role")
+}
+
+fn with_companies(admin: Admin, companies: Vec<String>) -> Result<AdminWithCompanies, DbError> {
+    Ok(AdminWithCompanies {
+        role: role_of(&admin)?,
+        companies: companies
+            .iter()
+            .map(|c| stored(c, CompanyId::parse, "company id"))
+            .collect::<Result<_, _>>()?,
+        admin,
+    })
+}
+
+/// The admin a path names, of the caller's partner, with their companies.
+async fn load(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+) -> Result<(AdminId, AdminWithCompanies), Error> {
+    let id = AdminId::parse(raw_id).ok_or(Error::NotFound)?;
+    let partner = ctx.partner;
+    let found = app
+        .db
+        .run(move |conn| {
+            let Some(admin) = admins::find(conn, partner, id)? else {
+                return Ok::<_, DbError>(None);
+            };
+            let companies = admins::assigned_companies(conn, id)?;
+            Ok(Some(with_companies(admin, companies)?))
+        })
+        .await?;
+    Ok((id, found.ok_or(Error::NotFound)?))
+}
+
+fn resource(ctx: &OpContext, id: AdminId, role: Role) -> Resource {
+    Resource::Admin {
+        id,
+        partner: ctx.partner,
+        role,
+    }
+}
+
+/// A technician's companies, checked: only a technician has any, and each
+/// must be a company of the caller's partner.
+async fn check_companies(
+    app: &App,
+    ctx: &OpContext,
+    role: Role,
+    companies: Vec<CompanyId>,
+) -> Result<Vec<String>, Error> {
+    let companies: Vec<String> = companies.iter().map(ToString::to_string).collect();
+    if companies.is_empty() {
+        return Ok(companies);
+    }
+    if role != Role::Technician {
+        return Err(Error::invalid(
+            "companies",
+            "only a technician is assigned companies",
+        ));
+    }
+    let partner = ctx.partner;
+    let wanted = companies.clone();
+    let found = app
+        .db
+        .run(move |conn| companies::existing(conn, partner, &wanted))
+        .await?;
+    if found.len() != companies.iter().collect::<HashSet<_>>().len() {
+        return Err(Error::ReferenceNotFound {
+            field: "companies".into(),
+        });
+    }
+    Ok(companies)
+}
+
+/// A page of the partner's admins, oldest first, and the next page's cursor.
+pub async fn list(
+    app: &App,
+    ctx: &OpContext,
+    after: Option<AdminId>,
+    limit: Option<u32>,
+) -> Result<(Vec<AdminWithCompanies>, Option<String>), Error> {
+    ctx.authorize(app, Action::ListAdmins, &Resource::Partner(ctx.partner))
+        .await?;
+    let limit = paging::limit(limit)?;
+    let partner = ctx.partner;
+    let mut page = app
+        .db
+        .run(move |conn| {
+            let admins = admins::list(conn, partner, after, limit + 1)?;
+            let mut companies = HashMap::new();
+            for admin in &admins {
+                if role_of(admin)? == Role::Technician {
+                    let id = stored(&admin.id, AdminId::parse, "admin id")?;
+                    companies.insert(admin.id.clone(), admins::assigned_companies(conn, id)?);
+                }
+            }
+            admins
+                .into_iter()
+                .map(|a| {
+                    let assigned = companies.remove(&a.id).unwrap_or_default();
+                    with_companies(a, assigned)
+                })
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+        .await?;
+    let next_cursor = paging::finish(&mut page, limit, |a| a.admin.id.clone());
+    Ok((page, next_cursor))
+}
+
+/// An admin to create.
+pub struct NewAdmin {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    /// A technician's companies.
+    pub companies: Vec<CompanyId>,
+    pub locale: Option<String>,
+}
+
+/// Creates an admin with a one-time password, answered only here (stored
+/// as its argon2id hash); the first sign-in must replace it.
+pub async fn create(
+    app: &App,
+    ctx: &OpContext,
+    new: NewAdmin,
+) -> Result<(AdminWithCompanies, SecretString), Error> {
+    let role = new.role;
+    let id = AdminId::new();
+    ctx.authorize(app, Action::CreateAdmin { role }, &resource(ctx, id, role))
+        .await?;
+    let email = new.email.into_string();
+    let locale = super::locale(new.locale)?;
+    let companies = check_companies(app, ctx, role, new.companies).await?;
+    let password = draw_secret(15);
+    let hash = app.passwords.hash(password.clone()).await;
+    let now = app.clock.now();
+    let admin = Admin {
+        id: id.to_string(),
+        partner_id: ctx.partner.to_string(),
+        email: email.clone(),
+        name: new.name,
+        role: role.as_str().into(),
+        password_hash: hash,
+        must_change_password: true,
+        token_generation: 0,
+        locale,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut event = ctx.event("createAdmin", "admin", id.to_string(), true, Vec::new());
+    event.details =
+        serde_json::json!({ "email": email, "role": role.as_str(), "companies": companies });
+    let partner = ctx.partner;
+    let row = admin.clone();
+    let assigned = companies.clone();
+    let keys = app.keys.clone();
+    let result = app
+        .db
+        .write(move |conn| {
+            admins::insert(conn, &row)?;
+            admins::set_companies(conn, partner, id, &assigned)?;
+            crate::audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            return Err(Error::Conflict {
+                code: "email_taken",
+                detail: "An admin of this partner already has this email".into(),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    Ok((with_companies(admin, companies)?, password))
+}
+
+/// One admin of the caller's partner.
+pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<AdminWithCompanies, Error> {
+    let (id, found) = load(app, ctx, raw_id).await?;
+    ctx.authorize(app, Action::ReadAdmin, &resource(ctx, id, found.role))
+        .await?;
+    Ok(found)
+}
+
+/// Changes to an admin; what is `None` stays as it is.
+pub struct AdminUpdate {
+    pub name: Option<String>,
+    /// Changing it revokes the admin's tokens.
+    pub role: Option<Role>,
+    /// A technician's companies, replacing those before.
+    pub companies: Option<Vec<CompanyId>>,
+}
+
+/// Changes an admin. Only owners change owners or make them, and the last
+/// owner stays an owner; a role change revokes the admin's tokens.
+pub async fn update(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    update: AdminUpdate,
+) -> Result<AdminWithCompanies, Error> {
+    let (id, found) = load(app, ctx, raw_id).await?;
+    let current = found.role;
+    let role = update.role.unwrap_or(current);
+    ctx.authorize(
+        app,
+        Action::UpdateAdmin { role },
+        &resource(ctx, id, current),
+    )
+    .await?;
+    let companies = match update.companies {
+        Some(list) => Some(check_companies(app, ctx, role, list).await?),
+        // A technician who becomes something else keeps no companies.
+        None if role != Role::Technician => Some(Vec::new()),
+        None => None,
+    };
+    let name = update.name;
+    let event = ctx.event("updateAdmin", "admin", id.to_string(), true, Vec::new());
+    let now = app.clock.now();
+    let again = Decider::new(app, ctx);
+    let partner = ctx.partner;
+    let keys = app.keys.clone();
+    let deciding = again.clone();
+    let written = app
+        .db
+        .write(move |conn| {
+            // Owners first, then the admin, always in that order; then
+            // decide on the row as it is now, not as it was read.
+            let owners = admins::lock_owners(conn, partner)?;
+            let Some(locked) = admins::lock(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            let was = role_of(&locked)?;
+            if was != current {
+                deciding.decide(
+                    Action::UpdateAdmin { role },
+                    &Resource::Admin {
+                        id,
+                        partner,
+                        role: was,
+                    },
+                )?;
+            }
+            let role_changed = role != was;
+            if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
+                return Err(Error::Conflict {
+                    code: "last_owner",
+                    detail: "The last owner cannot be demoted; make another owner first".into(),
+                });
+            }
+            let changes = AdminChanges {
+                name,
+                role: role_changed.then(|| role.as_str().to_owned()),
+                updated_at: Some(now),
+            };
+            admins::update(conn, partner, id, &changes)?;
+            if role_changed {
+                admins::revoke_tokens(conn, partner, id)?;
+            }
+            if let Some(companies) = &companies {
+                admins::set_companies(conn, partner, id, companies)?;
+            }
+            let mut event = event;
+            event.details = serde_json::json!({ "role": role.as_str(), "role_changed": role_changed, "companies": companies });
+            crate::audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await;
+    again.audit_denial(app).await?;
+    written?;
+    Ok(load(app, ctx, raw_id).await?.1)
+}
+
+/// Removes an admin: their tokens stop working at once. The last owner
+/// cannot be removed.
+pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Error> {
+    let (id, found) = load(app, ctx, raw_id).await?;
+    let read_as = found.role;
+    ctx.authorize(app, Action::DeleteAdmin, &resource(ctx, id, read_as))
+        .await?;
+    let event = ctx.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
+    let again = Decider::new(app, ctx);
+    let partner = ctx.partner;
+    let keys = app.keys.clone();
+    let deciding = again.clone();
+    let written = app
+        .db
+        .write(move |conn| {
+            let owners = admins::lock_owners(conn, partner)?;
+            let Some(locked) = admins::lock(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            let role = role_of(&locked)?;
+            if role != read_as {
+                deciding.decide(Action::DeleteAdmin, &Resource::Admin { id, partner, role })?;
+            }
+            if role == Role::Owner && owners.len() <= 1 {
+                return Err(Error::Conflict {
+                    code: "last_owner",
+                    detail: "The last owner cannot be removed; make another owner first".into(),
+                });
+            }
+            if !admins::delete(conn, partner, id)? {
+                return Err(Error::NotFound);
+            }
+            let mut event = event;
+            event.details = serde_json::json!({ "email": locked.email, "role": locked.role });
+            crate::audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await;
+    again.audit_denial(app).await?;
+    written
+}
