@@ -78,7 +78,7 @@ pub async fn bootstrap(
         partner_id: partner.id.clone(),
         email: email.clone(),
         name: owner_name,
-        role: Role::Owner.as_str().to_owned(),
+        role: Role::Owner,
         password_hash: hash,
         must_change_password: true,
         token_generation: 0,

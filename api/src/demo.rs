@@ -7,6 +7,7 @@
 //! users can sign in with the derived key [`USER_KEY`]; a real client
 //! derives its key from a master password.
 
+use crate::db::types::Profile;
 use chrono::NaiveDateTime;
 use rand::{RngCore, rngs::OsRng};
 
@@ -28,7 +29,7 @@ const BACKUP_PUBLIC_KEY: &str = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
 struct Sample {
     email: &'static str,
     name: &'static str,
-    client_kind: &'static str,
+    client_kind: crate::db::types::ClientKind,
     locale: &'static str,
     personal: usize,
     company: usize,
@@ -124,7 +125,7 @@ pub async fn seed(
                 Sample {
                     email: "dana.desktop@acme-dental.example",
                     name: "Dana Desktop",
-                    client_kind: "desktop",
+                    client_kind: crate::db::types::ClientKind::Desktop,
                     locale: "en",
                     personal: 3,
                     company: 4,
@@ -136,7 +137,7 @@ pub async fn seed(
                 Sample {
                     email: "wim.webapp@acme-dental.example",
                     name: "Wim Webapp",
-                    client_kind: "webapp",
+                    client_kind: crate::db::types::ClientKind::Webapp,
                     locale: "nl",
                     personal: 2,
                     company: 3,
@@ -148,7 +149,7 @@ pub async fn seed(
                 Sample {
                     email: "fleur.desktop@bistro-nord.example",
                     name: "Fleur Desktop",
-                    client_kind: "desktop",
+                    client_kind: crate::db::types::ClientKind::Desktop,
                     locale: "fr",
                     personal: 2,
                     company: 2,
@@ -167,10 +168,10 @@ pub async fn seed(
                     company_id: company.to_string(),
                     email: sample.email.into(),
                     name: sample.name.into(),
-                    client_kind: sample.client_kind.into(),
+                    client_kind: sample.client_kind,
                     locale: sample.locale.into(),
                     is_primary: false,
-                    status: "active".into(),
+                    status: crate::db::types::UserStatus::Active,
                     created_at: now,
                     updated_at: now,
                 },
@@ -178,9 +179,9 @@ pub async fn seed(
             users::set_auth_key(conn, partner, user, &key_hash, now)?;
             for i in 0..sample.personal + sample.company {
                 let profile = if i < sample.personal {
-                    "personal"
+                    Profile::Personal
                 } else {
-                    "company"
+                    Profile::Company
                 };
                 let item = format!("{profile}-{i}");
                 vault::put(conn, user, &item, profile, 0, &random_bytes(96), now)?;
@@ -203,7 +204,7 @@ pub async fn seed(
                     )?;
                 }
             }
-            seeded.push((sample.email.to_owned(), sample.client_kind.to_owned()));
+            seeded.push((sample.email.to_owned(), sample.client_kind.to_string()));
         }
         Ok(Some(Seeded { users: seeded }))
     })

@@ -282,7 +282,7 @@ impl TestServer {
             partner_id: self.owner.partner_id.clone(),
             email: email.clone(),
             name: role.as_str().to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             password_hash: hash,
             must_change_password: false,
             token_generation: 0,

@@ -20,6 +20,7 @@ use crate::audit::{ActorKind, NewEvent};
 use crate::auth::throttle::Path;
 use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
+use crate::db::types::{Delivery, UserStatus};
 use crate::db::{DbConn, DbError, outbox, resets, users};
 use crate::domain::Email;
 use crate::ids::{CompanyId, PartnerId, UserId};
@@ -191,6 +192,8 @@ pub async fn sign_in(app: &App, sign_in: SignIn) -> Result<SignedIn, Error> {
         .throttled(Path::AccountSignIn, Some(&account), address)
         .await?;
     let method = credential.method();
+    let wants_pending = matches!(credential, Credential::TemporaryPassword(_));
+    let wants_recovery = matches!(credential, Credential::RecoveryVerifier(_));
     let lookup = email.clone();
     let now = app.clock.now();
     let found = app
@@ -202,13 +205,13 @@ pub async fn sign_in(app: &App, sign_in: SignIn) -> Result<SignedIn, Error> {
                 return Ok::<_, DbError>(None);
             };
             let user = stored(&id, UserId::parse, "user id")?;
-            let pending = match method {
-                "temporary_password" => resets::pending_secret(conn, user)?,
-                _ => None,
+            let pending = match wants_pending {
+                true => resets::pending_secret(conn, user)?,
+                false => None,
             };
-            let recovery = match method {
-                "recovery_verifier" => users::recovery_key(conn, user)?,
-                _ => None,
+            let recovery = match wants_recovery {
+                true => users::recovery_key(conn, user)?,
+                false => None,
             };
             Ok(Some((user, generation, hash, pending, recovery)))
         })
@@ -221,7 +224,7 @@ pub async fn sign_in(app: &App, sign_in: SignIn) -> Result<SignedIn, Error> {
         Credential::TemporaryPassword(temporary) => {
             let pending = found.as_ref().and_then(|f| f.3.as_ref());
             let good = pending.is_some_and(|pending| {
-                pending.delivery_kind == "temporary_password"
+                pending.delivery_kind == Delivery::TemporaryPassword
                     && pending.secret_expires_at > now
                     && pending.secret_hash.as_deref().is_some_and(|hash| {
                         app.keys.verify_keyed_hash(
@@ -371,7 +374,7 @@ pub async fn complete_reset_link(
             };
             let partner = stored(&found.partner_id, PartnerId::parse, "partner id")?;
             let user = stored(&found.user_id, UserId::parse, "user id")?;
-            let usable = found.delivery_kind == "link" && found.secret_expires_at > now;
+            let usable = found.delivery_kind == Delivery::Link && found.secret_expires_at > now;
             let Some((company, generation)) =
                 users::generation(conn, partner, user)?.filter(|_| usable)
             else {
@@ -463,7 +466,8 @@ pub async fn set_recovery_key(
             // reset committed meanwhile forgot the recovery key on purpose.
             resets::lock_user(conn, partner, user)?;
             let current = users::generation(conn, partner, user)?.map(|(_, g)| g);
-            let active = users::find(conn, partner, user)?.is_some_and(|u| u.status == "active");
+            let active =
+                users::find(conn, partner, user)?.is_some_and(|u| u.status == UserStatus::Active);
             if current != Some(generation) || !active {
                 return Ok::<_, DbError>(false);
             }
@@ -502,7 +506,9 @@ pub async fn recover(app: &App, ctx: &AccountContext, key: NewKey) -> Result<(),
         // Single use: the change bumps the generation the token carries.
         // Not while a reset is pending: that user has no vault to recover
         // (the reset forgot the recovery key too; this is belt and braces).
-        move |conn, _| Ok(users::find(conn, partner, user)?.is_some_and(|u| u.status == "active")),
+        move |conn, _| {
+            Ok(users::find(conn, partner, user)?.is_some_and(|u| u.status == UserStatus::Active))
+        },
     )
     .await?;
     if !done {

@@ -25,7 +25,7 @@ pub struct AdminWithCompanies {
 }
 
 fn role_of(admin: &Admin) -> Result<Role, DbError> {
-    stored(&admin.role, Role::parse, "admin role")
+    Ok(admin.role)
 }
 
 fn with_companies(admin: Admin, companies: Vec<String>) -> Result<AdminWithCompanies, DbError> {
@@ -167,7 +167,7 @@ pub async fn create(
         partner_id: ctx.partner.to_string(),
         email: email.clone(),
         name: new.name,
-        role: role.as_str().into(),
+        role,
         password_hash: hash,
         must_change_password: true,
         token_generation: 0,
@@ -280,7 +280,7 @@ pub async fn update(
             }
             let changes = AdminChanges {
                 name,
-                role: role_changed.then(|| role.as_str().to_owned()),
+                role: role_changed.then_some(role),
                 updated_at: Some(now),
             };
             admins::update(conn, partner, id, &changes)?;

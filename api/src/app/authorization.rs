@@ -226,7 +226,7 @@ fn resolve(
                 match admins::find(conn, partner, other)? {
                     None => None,
                     Some(admin) => {
-                        let role = stored(&admin.role, Role::parse, "admin role")?;
+                        let role = admin.role;
                         Some((
                             Action::ChangeOwnPassword,
                             Resource::Admin {
@@ -255,7 +255,7 @@ fn resolve(
             match admins::find(conn, partner, admin_id)? {
                 None => None,
                 Some(admin) => {
-                    let current = stored(&admin.role, Role::parse, "admin role")?;
+                    let current = admin.role;
                     let action = match plan.action.as_str() {
                         "readAdmin" => Action::ReadAdmin,
                         "updateAdmin" => Action::UpdateAdmin {

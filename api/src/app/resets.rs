@@ -19,6 +19,7 @@ use crate::audit::{self, NewEvent};
 use crate::auth::{self, RESET_SECRET};
 use crate::authz::{Action, Resource};
 use crate::db::resets::{self, NewReset, Reset, ResetFilter, VaultSummary, WithEmail};
+use crate::db::types::{ClientKind, ResetStatus, UserStatus};
 use crate::db::users::{self, User};
 use crate::db::{
     DbConn, DbError, Storage, StorageFailure, backup_profiles, idempotency, outbox, partners,
@@ -54,36 +55,13 @@ pub fn confirms(typed: &str, caller_locale: &str) -> bool {
         || localized_confirmation(caller_locale).is_some_and(|word| typed == word.to_lowercase())
 }
 
-/// How a user receives the secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// A temporary master password (desktop users), typed into the app.
-    TemporaryPassword,
-    /// A single-use link (webapp users, or everyone when the partner set
-    /// `links_for_everyone`).
-    Link,
-}
+pub use crate::db::types::Delivery;
 
 impl Delivery {
     /// Webapp users get a link, desktop users a temporary password, unless
     /// the partner sends links to everyone.
-    pub fn of(client_kind: &str, links_for_everyone: bool) -> Self {
-        if links_for_everyone || client_kind == "webapp" {
-            Self::Link
-        } else {
-            Self::TemporaryPassword
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TemporaryPassword => "temporary_password",
-            Self::Link => "link",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Self {
-        if raw == "link" {
+    pub fn of(client_kind: ClientKind, links_for_everyone: bool) -> Self {
+        if links_for_everyone || client_kind == ClientKind::Webapp {
             Self::Link
         } else {
             Self::TemporaryPassword
@@ -144,7 +122,7 @@ pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview
         })
         .await?;
     Ok(Preview {
-        delivery: Delivery::of(&user.client_kind, links_for_everyone),
+        delivery: Delivery::of(user.client_kind, links_for_everyone),
         user,
         vault,
         supersedes: pending.map(|p| p.id),
@@ -481,7 +459,7 @@ fn reset_in_transaction(
 
     let reset_id = ResetId::new();
     let superseded = resets::supersede_pending(conn, user_id, reset_id, now)?;
-    let delivery = Delivery::of(&user.client_kind, links_for_everyone);
+    let delivery = Delivery::of(user.client_kind, links_for_everyone);
     let expires_at = now + Duration::seconds(ttl);
     let (secret_hash, message_id) = issue_secret(
         conn, app, partner, user, reset_id, delivery, expires_at, now,
@@ -491,8 +469,8 @@ fn reset_in_transaction(
         partner_id: partner.to_string(),
         company_id: user.company_id.clone(),
         user_id: user.id.clone(),
-        status: resets::PENDING.into(),
-        delivery_kind: delivery.as_str().into(),
+        status: resets::PENDING,
+        delivery_kind: delivery,
         secret_hash: Some(secret_hash),
         secret_expires_at: expires_at,
         personal_items_purged: purged.personal_items,
@@ -592,7 +570,9 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
                 return Err(Error::NotFound);
             };
             if current.status != resets::PENDING && current.status != resets::EXPIRED {
-                return Err(not_reissued(NotReissued::Finished(current.status)));
+                return Err(not_reissued(NotReissued::Finished(
+                    current.status.to_string(),
+                )));
             }
             // An expired reset comes back only if no other one is pending
             // (one pending reset per user).
@@ -606,7 +586,7 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
             };
             // Only a user still waiting on this reset (belt and braces: a
             // newer reset supersedes an expired one).
-            if user.status != "reset_pending" {
+            if user.status != UserStatus::ResetPending {
                 return Err(not_reissued(NotReissued::Finished(format!(
                     "{} (the user is {})",
                     current.status, user.status
@@ -617,7 +597,7 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
                     p.temporary_secret_ttl_seconds
                 });
             let expires_at = now + Duration::seconds(ttl);
-            let delivery = Delivery::parse(&current.delivery_kind);
+            let delivery = current.delivery_kind;
             let (secret_hash, message_id) =
                 issue_secret(conn, &app, partner, &user, id, delivery, expires_at, now)?;
             if let Some(old) = &current.outbox_message_id {
@@ -663,20 +643,13 @@ fn not_reissued(why: NotReissued) -> Error {
 pub struct ListQuery {
     pub user: Option<UserId>,
     pub company: Option<CompanyId>,
+    /// A status a client named (checked here: one of [`ResetStatus`]).
     pub status: Option<String>,
     /// The id of the last reset of the page before.
     pub after: Option<ResetId>,
     /// 1 to 200; 50 when none is asked.
     pub limit: Option<u32>,
 }
-
-/// The statuses a reset can have.
-pub const STATUSES: [&str; 4] = [
-    resets::PENDING,
-    resets::COMPLETED,
-    resets::SUPERSEDED,
-    resets::EXPIRED,
-];
 
 /// The partner's resets the caller may read, oldest first: a page, and the
 /// cursor of the next.
@@ -688,18 +661,19 @@ pub async fn list(
     ctx.authorize(app, Action::ListResets, &Resource::Partner(ctx.partner))
         .await?;
     let limit = super::paging::limit(query.limit)?;
-    if let Some(status) = &query.status
-        && !STATUSES.contains(&status.as_str())
-    {
-        return Err(Error::invalid(
-            "status",
-            "must be pending_user_action, completed, superseded or expired",
-        ));
-    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(raw) => Some(ResetStatus::parse(raw).ok_or_else(|| {
+            Error::invalid(
+                "status",
+                "must be pending_user_action, completed, superseded or expired",
+            )
+        })?),
+    };
     let filter = ResetFilter {
         companies: super::visible_within(&ctx.principal, query.company),
         user: query.user,
-        status: query.status,
+        status,
         after: query.after,
         limit: limit + 1,
     };
@@ -738,12 +712,11 @@ mod tests {
 
     #[test]
     fn webapp_users_and_partners_who_choose_links_get_links() {
-        assert_eq!(Delivery::of("desktop", false), Delivery::TemporaryPassword);
-        assert_eq!(Delivery::of("webapp", false), Delivery::Link);
-        assert_eq!(Delivery::of("desktop", true), Delivery::Link);
-        for delivery in [Delivery::TemporaryPassword, Delivery::Link] {
-            assert_eq!(Delivery::parse(delivery.as_str()), delivery);
-        }
+        use ClientKind::{Desktop, Webapp};
+        assert_eq!(Delivery::of(Desktop, false), Delivery::TemporaryPassword);
+        assert_eq!(Delivery::of(Webapp, false), Delivery::Link);
+        assert_eq!(Delivery::of(Desktop, true), Delivery::Link);
+        assert_eq!(Delivery::of(Webapp, true), Delivery::Link);
     }
 
     #[test]

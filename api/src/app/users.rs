@@ -9,6 +9,7 @@ use super::{App, Error, OpContext, stored};
 use crate::audit;
 use crate::authz::{Action, Resource};
 use crate::db::DbError;
+use crate::db::types::{ClientKind, UserStatus};
 use crate::db::users::{self, NewUser, User, UserFilter};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
@@ -99,8 +100,7 @@ pub struct NewUserCommand {
     /// In its one stored form.
     pub email: String,
     pub name: String,
-    /// `desktop` or `webapp`.
-    pub client_kind: &'static str,
+    pub client_kind: ClientKind,
     pub locale: String,
     pub is_primary: bool,
 }
@@ -135,10 +135,10 @@ pub async fn create(
         company_id: company.id.clone(),
         email: new.email.clone(),
         name: new.name,
-        client_kind: new.client_kind.into(),
+        client_kind: new.client_kind,
         locale: new.locale,
         is_primary,
-        status: "invited".into(),
+        status: UserStatus::Invited,
         created_at: ctx.now,
         updated_at: ctx.now,
     };

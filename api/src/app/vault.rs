@@ -9,30 +9,7 @@ use super::{AccountContext, App, Error};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{DbError, backup_profiles};
 
-/// Which profile an item belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    Personal,
-    Company,
-}
-
-impl Profile {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Personal => "personal",
-            Self::Company => "company",
-        }
-    }
-
-    /// As stored; anything but `company` is personal.
-    pub fn parse(raw: &str) -> Self {
-        if raw == "company" {
-            Self::Company
-        } else {
-            Self::Personal
-        }
-    }
-}
+pub use crate::db::types::Profile;
 
 /// Item ids are the client's: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
 pub fn check_item_id(raw: &str) -> Result<String, Error> {
@@ -148,7 +125,7 @@ pub async fn put(
                 conn,
                 user,
                 &item_id,
-                kind.as_str(),
+                kind,
                 replaces_revision,
                 &ciphertext,
                 now,
@@ -265,12 +242,5 @@ mod tests {
             panic!()
         };
         assert!(detail.contains("revision 7"));
-    }
-
-    #[test]
-    fn profiles_read_back_as_written() {
-        for profile in [Profile::Personal, Profile::Company] {
-            assert_eq!(Profile::parse(profile.as_str()), profile);
-        }
     }
 }

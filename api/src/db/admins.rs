@@ -8,32 +8,7 @@ use super::schema::admins;
 use super::{DbConn, DbError};
 use crate::ids::{AdminId, PartnerId};
 
-/// What an admin may do across the partner (refined by Cedar policies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Owner,
-    Admin,
-    Technician,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Technician => "technician",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Self::Owner),
-            "admin" => Some(Self::Admin),
-            "technician" => Some(Self::Technician),
-            _ => None,
-        }
-    }
-}
+pub use super::types::Role;
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = admins)]
@@ -42,7 +17,7 @@ pub struct Admin {
     pub partner_id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub must_change_password: bool,
     pub token_generation: i64,
@@ -236,7 +211,7 @@ pub fn revoke_tokens(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Resu
 #[diesel(table_name = admins)]
 pub struct AdminChanges {
     pub name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -22,6 +22,7 @@ pub mod resets;
 pub mod schema;
 pub mod signing_keys;
 pub mod throttle;
+pub mod types;
 pub mod users;
 pub mod vault;
 

@@ -12,17 +12,14 @@ use super::{DbConn, DbError};
 use crate::auth::keys::ServerKeys;
 use crate::ids::{OutboxMessageId, PartnerId};
 
-/// The statuses of a message: written, not yet tried.
-pub const QUEUED: &str = "queued";
-/// Claimed by a worker (`locked_by`) until `locked_until`; a worker that
-/// died leaves it to be claimed again once that time passes.
-pub const SENDING: &str = "sending";
-/// Accepted by the SMTP server (or written to its file); payload erased.
-pub const SENT: &str = "sent";
-/// A try failed; tried again at `next_attempt_at`.
-pub const RETRYING: &str = "retrying";
-/// Given up (or withdrawn); payload erased.
-pub const DEAD: &str = "dead";
+pub use super::types::EmailStatus;
+
+/// The statuses of a message (see [`EmailStatus`]).
+pub const QUEUED: EmailStatus = EmailStatus::Queued;
+pub const SENDING: EmailStatus = EmailStatus::Sending;
+pub const SENT: EmailStatus = EmailStatus::Sent;
+pub const RETRYING: EmailStatus = EmailStatus::Retrying;
+pub const DEAD: EmailStatus = EmailStatus::Dead;
 
 /// A new message's row.
 #[derive(Debug, Clone, Insertable)]
@@ -38,7 +35,7 @@ pub struct NewMessage {
     /// (and a person) recognises a resend of the same message.
     pub message_id: String,
     pub payload_ciphertext: Option<Vec<u8>>,
-    pub status: String,
+    pub status: EmailStatus,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -90,7 +87,7 @@ pub fn queue<P: serde::Serialize>(
             recipient: email.recipient.into(),
             message_id: format!("<{}.{id}@custodian>", email.template),
             payload_ciphertext: Some(sealed),
-            status: QUEUED.into(),
+            status: QUEUED,
             next_attempt_at: email.now,
             created_at: email.now,
             updated_at: email.now,
@@ -165,7 +162,7 @@ pub fn claim(
         .order(m::next_attempt_at.asc())
         .limit(limit)
         .select((m::id, m::status));
-    let due: Vec<(String, String)> = match conn {
+    let due: Vec<(String, EmailStatus)> = match conn {
         DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
         DbConn::Sqlite(sqlite) => due.load(sqlite)?,
     };
@@ -192,7 +189,7 @@ pub fn claim(
         .map(|message| Claim {
             reclaimed: due
                 .iter()
-                .any(|(id, status)| *id == message.id && status == SENDING),
+                .any(|(id, status)| *id == message.id && *status == SENDING),
             message,
         })
         .collect())

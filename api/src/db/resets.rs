@@ -13,11 +13,13 @@ use super::schema::{backup_copies, master_password_resets, outbox_messages, user
 use super::{DbConn, DbError};
 use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
 
+pub use super::types::{Delivery, ResetStatus};
+
 /// The statuses a reset moves through.
-pub const PENDING: &str = "pending_user_action";
-pub const COMPLETED: &str = "completed";
-pub const SUPERSEDED: &str = "superseded";
-pub const EXPIRED: &str = "expired";
+pub const PENDING: ResetStatus = ResetStatus::PendingUserAction;
+pub const COMPLETED: ResetStatus = ResetStatus::Completed;
+pub const SUPERSEDED: ResetStatus = ResetStatus::Superseded;
+pub const EXPIRED: ResetStatus = ResetStatus::Expired;
 
 /// A reset, as stored (`secret_hash` is not selected: nothing but the
 /// secret's own check reads it).
@@ -28,8 +30,8 @@ pub struct Reset {
     pub partner_id: String,
     pub company_id: String,
     pub user_id: String,
-    pub status: String,
-    pub delivery_kind: String,
+    pub status: ResetStatus,
+    pub delivery_kind: Delivery,
     pub secret_expires_at: NaiveDateTime,
     pub personal_items_purged: i64,
     pub company_items_purged: i64,
@@ -55,8 +57,8 @@ pub struct NewReset {
     pub partner_id: String,
     pub company_id: String,
     pub user_id: String,
-    pub status: String,
-    pub delivery_kind: String,
+    pub status: ResetStatus,
+    pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
     pub secret_expires_at: NaiveDateTime,
     pub personal_items_purged: i64,
@@ -164,7 +166,7 @@ pub fn mark_user_reset(conn: &mut DbConn, user: UserId, at: NaiveDateTime) -> Re
     diesel::update(users::table.filter(users::id.eq(user.to_string())))
         .set((
             users::token_generation.eq(users::token_generation + 1),
-            users::status.eq("reset_pending"),
+            users::status.eq(super::types::UserStatus::ResetPending),
             users::last_reset_at.eq(at),
             users::auth_key_hash.eq(None::<String>),
             users::kdf_params.eq(None::<String>),
@@ -248,7 +250,7 @@ pub struct ResetFilter {
     /// Resets of these companies only (`None`: every company of the partner).
     pub companies: Option<Vec<CompanyId>>,
     pub user: Option<UserId>,
-    pub status: Option<String>,
+    pub status: Option<ResetStatus>,
     pub after: Option<ResetId>,
     pub limit: i64,
 }
@@ -275,7 +277,7 @@ pub fn list(
         query = query.filter(master_password_resets::user_id.eq(user.to_string()));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(master_password_resets::status.eq(status.clone()));
+        query = query.filter(master_password_resets::status.eq(*status));
     }
     if let Some(after) = filter.after {
         query = query.filter(master_password_resets::id.gt(after.to_string()));
@@ -292,7 +294,7 @@ pub fn list(
 #[derive(Debug, Clone, Queryable)]
 pub struct PendingSecret {
     pub reset_id: String,
-    pub delivery_kind: String,
+    pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
     pub secret_expires_at: NaiveDateTime,
 }
@@ -319,7 +321,7 @@ pub struct BySecret {
     pub reset_id: String,
     pub partner_id: String,
     pub user_id: String,
-    pub delivery_kind: String,
+    pub delivery_kind: Delivery,
     pub secret_expires_at: NaiveDateTime,
 }
 

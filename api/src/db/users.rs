@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
+use super::types::{ClientKind, UserStatus};
 use super::{DbConn, DbError};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
@@ -23,10 +24,10 @@ pub struct User {
     pub company_id: String,
     pub email: String,
     pub name: String,
-    pub client_kind: String,
+    pub client_kind: ClientKind,
     pub locale: String,
     pub is_primary: bool,
-    pub status: String,
+    pub status: UserStatus,
     pub last_reset_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -46,10 +47,10 @@ pub struct NewUser {
     pub company_id: String,
     pub email: String,
     pub name: String,
-    pub client_kind: String,
+    pub client_kind: ClientKind,
     pub locale: String,
     pub is_primary: bool,
-    pub status: String,
+    pub status: UserStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -257,7 +258,7 @@ pub fn set_auth_key(
     )
     .set((
         users::auth_key_hash.eq(auth_key_hash),
-        users::status.eq("active"),
+        users::status.eq(UserStatus::Active),
         users::updated_at.eq(at),
     ))
     .execute(conn)?;
@@ -282,7 +283,7 @@ pub fn set_master_password(
             users::auth_key_hash.eq(auth_key_hash),
             users::kdf_params.eq(kdf_params),
             users::encrypted_vault_key.eq(encrypted_vault_key),
-            users::status.eq("active"),
+            users::status.eq(UserStatus::Active),
             users::token_generation.eq(users::token_generation + 1),
             users::updated_at.eq(at),
         ))

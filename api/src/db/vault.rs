@@ -31,7 +31,7 @@ pub fn company_items_not_backed_up(conn: &mut DbConn, user: UserId) -> Result<i6
 pub struct VaultItem {
     pub user_id: String,
     pub item_id: String,
-    pub profile: String,
+    pub profile: super::types::Profile,
     pub revision: i64,
     pub ciphertext: Vec<u8>,
     pub created_at: NaiveDateTime,
@@ -84,7 +84,7 @@ pub fn put(
     conn: &mut DbConn,
     user: UserId,
     item: &str,
-    profile: &str,
+    profile: super::types::Profile,
     replaces: i64,
     ciphertext: &[u8],
     at: NaiveDateTime,
@@ -93,7 +93,7 @@ pub fn put(
         let row = VaultItem {
             user_id: user.to_string(),
             item_id: item.to_owned(),
-            profile: profile.to_owned(),
+            profile,
             revision: 1,
             ciphertext: ciphertext.to_vec(),
             created_at: at,

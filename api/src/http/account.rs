@@ -514,7 +514,7 @@ pub struct VaultItemView {
 
 fn item_view(item: VaultItem) -> VaultItemView {
     VaultItemView {
-        profile: vault_ops::Profile::parse(&item.profile).into(),
+        profile: item.profile.into(),
         ciphertext: STANDARD.encode(&item.ciphertext),
         item_id: item.item_id,
         revision: item.revision,

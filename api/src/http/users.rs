@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::users as app_users;
+use crate::db::types::ClientKind as StoredClientKind;
 use crate::db::users::User;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -29,11 +30,20 @@ pub enum ClientKind {
     Webapp,
 }
 
-impl ClientKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Desktop => "desktop",
-            Self::Webapp => "webapp",
+impl From<ClientKind> for StoredClientKind {
+    fn from(kind: ClientKind) -> Self {
+        match kind {
+            ClientKind::Desktop => Self::Desktop,
+            ClientKind::Webapp => Self::Webapp,
+        }
+    }
+}
+
+impl From<StoredClientKind> for ClientKind {
+    fn from(kind: StoredClientKind) -> Self {
+        match kind {
+            StoredClientKind::Desktop => Self::Desktop,
+            StoredClientKind::Webapp => Self::Webapp,
         }
     }
 }
@@ -68,15 +78,11 @@ fn view(user: User) -> UserView {
         company_id: uuid::Uuid::parse_str(&user.company_id).unwrap_or_default(),
         email: user.email,
         name: user.name,
-        client_kind: if user.client_kind == "webapp" {
-            ClientKind::Webapp
-        } else {
-            ClientKind::Desktop
-        },
+        client_kind: user.client_kind.into(),
         locale: user.locale,
         is_primary: user.is_primary,
         has_recovery_key: user.has_recovery_key,
-        status: user.status,
+        status: user.status.to_string(),
         last_reset_at: user.last_reset_at.map(Timestamp::from),
         created_at: user.created_at.into(),
     }
@@ -235,7 +241,7 @@ pub async fn company_users_create(
     let command = app_users::NewUserCommand {
         email: new.email.0.into_string(),
         name: new.name.into_inner(),
-        client_kind: new.client_kind.as_str(),
+        client_kind: new.client_kind.into(),
         locale: check_locale(new.locale)?,
         is_primary: new.is_primary.unwrap_or(false),
     };

@@ -30,7 +30,7 @@ pub enum RenderError {
 #[derive(Deserialize)]
 struct ResetPayload {
     name: String,
-    delivery_kind: String,
+    delivery_kind: crate::db::types::Delivery,
     secret: String,
     expires_at: NaiveDateTime,
 }
@@ -287,7 +287,7 @@ pub fn render(
         "master_password_reset" => {
             let p: ResetPayload = serde_json::from_slice(payload)?;
             let expires = when(p.expires_at);
-            let secret = if p.delivery_kind == "link" {
+            let secret = if p.delivery_kind == crate::db::types::Delivery::Link {
                 vec![
                     Block::Paragraph(w.reset_link.into()),
                     Block::Link(reset_link(webapp, &p.secret)),

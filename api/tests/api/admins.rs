@@ -306,7 +306,7 @@ async fn other_partners_owner(
         partner_id: other.id.clone(),
         email: email.into(),
         name: "Stranger".into(),
-        role: "owner".into(),
+        role: custodian_api::db::admins::Role::Owner,
         password_hash,
         must_change_password: false,
         token_generation: 0,

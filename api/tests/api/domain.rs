@@ -5,6 +5,7 @@ use custodian_api::app::{self, Actor, OpContext, resets};
 use custodian_api::authz::Principal;
 use custodian_api::db::admins::{self, Role};
 use custodian_api::db::schema::{outbox_messages, vault_items};
+use custodian_api::db::types::ResetStatus;
 use custodian_api::db::{Backend, DbError};
 use custodian_api::ids::{AdminId, CompanyId, PartnerId};
 use custodian_api::testing::TestServer;
@@ -27,7 +28,7 @@ async fn context_of(server: &TestServer, admin: AdminId, companies: Vec<CompanyI
         principal: Principal::Admin {
             id: admin,
             partner,
-            role: Role::parse(&row.role).unwrap(),
+            role: row.role,
             companies,
         },
         partner,
@@ -140,7 +141,7 @@ async fn a_reset_is_one_call_into_the_domain_layer(
         reset.0.id.as_bytes(),
         "the caller's rendering is kept"
     );
-    assert_eq!(reset.0.status, "pending_user_action");
+    assert_eq!(reset.0.status, ResetStatus::PendingUserAction);
     assert_eq!(
         (reset.0.personal_items_purged, reset.0.company_items_purged),
         (1, 1)

@@ -48,7 +48,7 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
     assert_eq!(partner.name, "Acme IT");
     assert_eq!(partner.temporary_secret_ttl_seconds, 72 * 3600);
     assert_eq!(owner.partner_id, partner.id);
-    assert_eq!(Role::parse(&owner.role), Some(Role::Owner));
+    assert_eq!(owner.role, Role::Owner);
     assert!(
         owner.must_change_password,
         "the one-time password must be replaced"
