@@ -163,9 +163,9 @@ pub async fn seed(
             users::insert(
                 conn,
                 &NewUser {
-                    id: user.to_string(),
-                    partner_id: partner.to_string(),
-                    company_id: company.to_string(),
+                    id: user,
+                    partner_id: partner,
+                    company_id: company,
                     email: sample.email.into(),
                     name: sample.name.into(),
                     client_kind: sample.client_kind,

@@ -10,7 +10,11 @@ use std::marker::PhantomData;
 
 use uuid::Uuid;
 
-/// The id of an object of kind `K`.
+/// The id of an object of kind `K`. Rows read it and queries bind it as
+/// the text it is stored as; a stored value that is not a UUID fails the
+/// row's read (a corrupt row, logged), never a nil id.
+#[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Id<K> {
     uuid: Uuid,
     kind: PhantomData<fn() -> K>,
@@ -99,6 +103,57 @@ impl<K> fmt::Debug for Id<K> {
             .next()
             .unwrap_or("?");
         write!(f, "{kind}Id({})", self.uuid)
+    }
+}
+
+mod sql {
+    use diesel::deserialize::{self, FromSql};
+    use diesel::serialize::{self, IsNull, Output, ToSql};
+    use diesel::sql_types::Text;
+
+    use super::Id;
+
+    impl<K, DB> FromSql<Text, DB> for Id<K>
+    where
+        DB: diesel::backend::Backend,
+        String: FromSql<Text, DB>,
+    {
+        fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+            let raw = <String as FromSql<Text, DB>>::from_sql(bytes)?;
+            Self::parse(&raw).ok_or_else(|| format!("stored id {raw:?} is not a UUID").into())
+        }
+    }
+
+    // Binding: each backend its own way, as the text is made here and a
+    // backend-generic impl could only lend `str` what lives as long as the
+    // id (diesel's `str` binding borrows).
+    impl<K> ToSql<Text, diesel::pg::Pg> for Id<K> {
+        fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
+            use std::io::Write;
+            let mut buffer = uuid::Uuid::encode_buffer();
+            out.write_all(self.uuid.hyphenated().encode_lower(&mut buffer).as_bytes())?;
+            Ok(IsNull::No)
+        }
+    }
+
+    impl<K> ToSql<Text, diesel::sqlite::Sqlite> for Id<K> {
+        fn to_sql<'b>(
+            &'b self,
+            out: &mut Output<'b, '_, diesel::sqlite::Sqlite>,
+        ) -> serialize::Result {
+            out.set_value(self.to_string());
+            Ok(IsNull::No)
+        }
+    }
+
+    impl<K: 'static> ToSql<Text, crate::db::MultiBackend> for Id<K> {
+        fn to_sql<'b>(
+            &'b self,
+            out: &mut Output<'b, '_, crate::db::MultiBackend>,
+        ) -> serialize::Result {
+            out.set_value((Text, self));
+            Ok(IsNull::No)
+        }
     }
 }
 

@@ -372,8 +372,7 @@ pub async fn complete_reset_link(
             let Some(found) = resets::pending_by_secret(conn, &lookup)? else {
                 return Ok::<_, DbError>(None);
             };
-            let partner = stored(&found.partner_id, PartnerId::parse, "partner id")?;
-            let user = stored(&found.user_id, UserId::parse, "user id")?;
+            let (partner, user) = (found.partner_id, found.user_id);
             let usable = found.delivery_kind == Delivery::Link && found.secret_expires_at > now;
             let Some((company, generation)) =
                 users::generation(conn, partner, user)?.filter(|_| usable)
@@ -416,7 +415,7 @@ pub async fn complete_reset_link(
         &ctx,
         material,
         Change::FinishReset { via: "link" },
-        move |conn, now| resets::complete_with_secret(conn, &reset, &secret_hash, now),
+        move |conn, now| resets::complete_with_secret(conn, reset, &secret_hash, now),
     )
     .await?;
     if !done {

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::users::user_resource;
-use super::{App, Error, OpContext, stored};
+use super::{App, Error, OpContext};
 use crate::audit::{self, NewEvent};
 use crate::auth::{self, RESET_SECRET};
 use crate::authz::{Action, Resource};
@@ -70,12 +70,12 @@ impl Delivery {
 }
 
 /// The resource a reset is to the authorizer: its user.
-pub fn reset_resource(partner: PartnerId, reset: &Reset) -> Result<Resource, DbError> {
-    Ok(Resource::User {
-        id: stored(&reset.user_id, UserId::parse, "user id")?,
-        company: stored(&reset.company_id, CompanyId::parse, "company id")?,
+pub fn reset_resource(partner: PartnerId, reset: &Reset) -> Resource {
+    Resource::User {
+        id: reset.user_id,
+        company: reset.company_id,
         partner,
-    })
+    }
 }
 
 /// The user `raw_id` names, of the caller's partner; otherwise not found.
@@ -95,7 +95,7 @@ pub struct Preview {
     pub vault: VaultSummary,
     pub delivery: Delivery,
     /// The pending reset a new one would supersede.
-    pub supersedes: Option<String>,
+    pub supersedes: Option<ResetId>,
     /// The word for "yes" in the caller's locale, accepted besides `Yes`.
     pub localized_confirmation: Option<&'static str>,
 }
@@ -107,10 +107,10 @@ pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview
     ctx.authorize(
         app,
         Action::ResetMasterPassword,
-        &user_resource(ctx.partner, &user)?,
+        &user_resource(ctx.partner, &user),
     )
     .await?;
-    let id = stored(&user.id, UserId::parse, "user id")?;
+    let id = user.id;
     let partner = ctx.partner;
     let (vault, pending, links_for_everyone) = app
         .db
@@ -220,7 +220,7 @@ pub async fn create(
     render: impl FnOnce(&WithEmail) -> Vec<u8> + Send + 'static,
 ) -> Result<Created, Error> {
     let user = find_user(app, ctx, raw_id).await?;
-    let resource = user_resource(ctx.partner, &user)?;
+    let resource = user_resource(ctx.partner, &user);
     ctx.authorize(app, Action::ResetMasterPassword, &resource)
         .await?;
     let partner = ctx.partner;
@@ -248,8 +248,8 @@ pub async fn create(
             format!("must be `{CONFIRMATION}`{localized}, as the preview says"),
         ));
     }
-    let user_id = stored(&user.id, UserId::parse, "user id")?;
-    let supersedes = command.supersedes.map(|id| id.to_string());
+    let user_id = user.id;
+    let supersedes = command.supersedes.map(ResetId::from_uuid);
     let (app_in, ctx_in) = (app.clone(), ctx.clone());
     let result = app
         .db
@@ -444,8 +444,8 @@ fn reset_in_transaction(
     now: NaiveDateTime,
 ) -> Result<WithEmail, DbError> {
     let partner = ctx.partner;
-    let user_id = stored(&user.id, UserId::parse, "user id")?;
-    let company = stored(&user.company_id, CompanyId::parse, "company id")?;
+    let user_id = user.id;
+    let company = user.company_id;
     let settings = partners::find(conn, partner)?;
     let links_for_everyone = settings.as_ref().is_some_and(|p| p.links_for_everyone);
     let ttl = settings
@@ -465,10 +465,10 @@ fn reset_in_transaction(
         conn, app, partner, user, reset_id, delivery, expires_at, now,
     )?;
     let row = NewReset {
-        id: reset_id.to_string(),
-        partner_id: partner.to_string(),
-        company_id: user.company_id.clone(),
-        user_id: user.id.clone(),
+        id: reset_id,
+        partner_id: partner,
+        company_id: user.company_id,
+        user_id: user.id,
         status: resets::PENDING,
         delivery_kind: delivery,
         secret_hash: Some(secret_hash),
@@ -491,7 +491,7 @@ fn reset_in_transaction(
     let mut event = ctx.event(
         "resetMasterPassword",
         "user",
-        user.id.clone(),
+        user.id.to_string(),
         true,
         Vec::new(),
     );
@@ -528,7 +528,7 @@ pub async fn find(
         .run(move |conn| resets::find(conn, partner, id))
         .await?
         .ok_or(Error::NotFound)?;
-    ctx.authorize(app, action, &reset_resource(partner, &found.0)?)
+    ctx.authorize(app, action, &reset_resource(partner, &found.0))
         .await?;
     Ok((id, found))
 }
@@ -555,7 +555,7 @@ enum NotReissued {
 pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEmail, Error> {
     let (id, (reset, _)) = find(app, ctx, raw_id, Action::ResetMasterPassword).await?;
     let partner = ctx.partner;
-    let user_id = stored(&reset.user_id, UserId::parse, "user id")?;
+    let user_id = reset.user_id;
     let now = ctx.now;
     let (app_in, ctx_in) = (app.clone(), ctx.clone());
     let reissued = app
@@ -579,7 +579,9 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
             if let Some(other) = resets::pending_of(conn, user_id)?
                 && other.id != current.id
             {
-                return Err(not_reissued(NotReissued::OtherPending(other.id)));
+                return Err(not_reissued(NotReissued::OtherPending(
+                    other.id.to_string(),
+                )));
             }
             let Some(user) = users::find(conn, partner, user_id)? else {
                 return Err(Error::NotFound);
@@ -684,8 +686,8 @@ pub async fn list(
         Action::ReadReset,
         limit,
         move |conn| resets::list(conn, partner, &filter),
-        |(r, _)| r.id.clone(),
-        move |(r, _)| reset_resource(partner, r),
+        |(r, _)| r.id.to_string(),
+        move |(r, _)| Ok(reset_resource(partner, r)),
     )
     .await
 }
@@ -693,6 +695,7 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::stored;
 
     #[test]
     fn the_phrase_is_yes_or_the_callers_word_in_any_case() {

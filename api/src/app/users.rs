@@ -5,7 +5,7 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::{App, Error, OpContext, stored};
+use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::{Action, Resource};
 use crate::db::DbError;
@@ -14,12 +14,12 @@ use crate::db::users::{self, NewUser, User, UserFilter};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// The resource a user is, to the authorizer.
-pub fn user_resource(partner: PartnerId, user: &User) -> Result<Resource, DbError> {
-    Ok(Resource::User {
-        id: stored(&user.id, UserId::parse, "user id")?,
-        company: stored(&user.company_id, CompanyId::parse, "company id")?,
+pub fn user_resource(partner: PartnerId, user: &User) -> Resource {
+    Resource::User {
+        id: user.id,
+        company: user.company_id,
         partner,
-    })
+    }
 }
 
 /// A page of users by `filter`, those the policies let the caller read;
@@ -41,8 +41,8 @@ async fn page(
         Action::ReadUser,
         limit,
         move |conn| users::list(conn, partner, &filter),
-        |u| u.id.clone(),
-        move |u| user_resource(partner, u),
+        |u| u.id.to_string(),
+        move |u| Ok(user_resource(partner, u)),
     )
     .await
 }
@@ -130,9 +130,9 @@ pub async fn create(
     .await?;
     let is_primary = new.is_primary;
     let row = NewUser {
-        id: id.to_string(),
-        partner_id: ctx.partner.to_string(),
-        company_id: company.id.clone(),
+        id,
+        partner_id: ctx.partner,
+        company_id: super::companies::id_of(&company)?,
         email: new.email.clone(),
         name: new.name,
         client_kind: new.client_kind,
@@ -192,7 +192,7 @@ pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, E
         })
         .await?;
     let user = user.ok_or(Error::NotFound)?;
-    ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user)?)
+    ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user))
         .await?;
     Ok(user)
 }

@@ -26,10 +26,10 @@ pub const EXPIRED: ResetStatus = ResetStatus::Expired;
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = master_password_resets)]
 pub struct Reset {
-    pub id: String,
-    pub partner_id: String,
-    pub company_id: String,
-    pub user_id: String,
+    pub id: ResetId,
+    pub partner_id: PartnerId,
+    pub company_id: CompanyId,
+    pub user_id: UserId,
     pub status: ResetStatus,
     pub delivery_kind: Delivery,
     pub secret_expires_at: NaiveDateTime,
@@ -43,7 +43,7 @@ pub struct Reset {
     pub requested_by_id: String,
     pub outbox_message_id: Option<String>,
     pub reissue_count: i32,
-    pub superseded_by: Option<String>,
+    pub superseded_by: Option<ResetId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
@@ -53,10 +53,10 @@ pub struct Reset {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = master_password_resets)]
 pub struct NewReset {
-    pub id: String,
-    pub partner_id: String,
-    pub company_id: String,
-    pub user_id: String,
+    pub id: ResetId,
+    pub partner_id: PartnerId,
+    pub company_id: CompanyId,
+    pub user_id: UserId,
     pub status: ResetStatus,
     pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
@@ -293,7 +293,7 @@ pub fn list(
 /// delivery, the secret's keyed hash and expiry.
 #[derive(Debug, Clone, Queryable)]
 pub struct PendingSecret {
-    pub reset_id: String,
+    pub reset_id: ResetId,
     pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
     pub secret_expires_at: NaiveDateTime,
@@ -318,9 +318,9 @@ pub fn pending_secret(conn: &mut DbConn, user: UserId) -> Result<Option<PendingS
 /// A pending reset found by its secret.
 #[derive(Debug, Clone, Queryable)]
 pub struct BySecret {
-    pub reset_id: String,
-    pub partner_id: String,
-    pub user_id: String,
+    pub reset_id: ResetId,
+    pub partner_id: PartnerId,
+    pub user_id: UserId,
     pub delivery_kind: Delivery,
     pub secret_expires_at: NaiveDateTime,
 }
@@ -350,7 +350,7 @@ pub fn pending_by_secret(
 /// has not expired at `at`; whether it did.
 pub fn complete_with_secret(
     conn: &mut DbConn,
-    id: &str,
+    id: ResetId,
     secret_hash: &[u8],
     at: NaiveDateTime,
 ) -> Result<bool, DbError> {

@@ -19,9 +19,9 @@ diesel::define_sql_function! {
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
-    pub partner_id: String,
-    pub company_id: String,
+    pub id: UserId,
+    pub partner_id: PartnerId,
+    pub company_id: CompanyId,
     pub email: String,
     pub name: String,
     pub client_kind: ClientKind,
@@ -42,9 +42,9 @@ pub struct User {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser {
-    pub id: String,
-    pub partner_id: String,
-    pub company_id: String,
+    pub id: UserId,
+    pub partner_id: PartnerId,
+    pub company_id: CompanyId,
     pub email: String,
     pub name: String,
     pub client_kind: ClientKind,

@@ -154,9 +154,9 @@ fn uuid_of(raw: &str) -> uuid::Uuid {
 
 fn view((reset, email_status): WithEmail) -> ResetView {
     ResetView {
-        id: uuid_of(&reset.id),
-        user_id: uuid_of(&reset.user_id),
-        company_id: uuid_of(&reset.company_id),
+        id: reset.id.uuid(),
+        user_id: reset.user_id.uuid(),
+        company_id: reset.company_id.uuid(),
         status: reset.status.to_string(),
         delivery_kind: reset.delivery_kind.into(),
         personal_items_purged: reset.personal_items_purged,
@@ -172,7 +172,7 @@ fn view((reset, email_status): WithEmail) -> ResetView {
         email_status,
         secret_expires_at: reset.secret_expires_at.into(),
         reissue_count: reset.reissue_count,
-        superseded_by: reset.superseded_by.as_deref().map(uuid_of),
+        superseded_by: reset.superseded_by.map(|id| id.uuid()),
         created_at: reset.created_at.into(),
         updated_at: reset.updated_at.into(),
         completed_at: reset.completed_at.map(Timestamp::from),
@@ -208,8 +208,8 @@ pub async fn reset_preview_get(
     let (user, vault) = (preview.user, preview.vault);
     let not_backed_up = vault.company_items_not_backed_up();
     Ok(web::Json(ResetPreview {
-        user_id: uuid_of(&user.id),
-        company_id: uuid_of(&user.company_id),
+        user_id: user.id.uuid(),
+        company_id: user.company_id.uuid(),
         delivery_kind: preview.delivery.into(),
         email: user.email,
         personal_items: vault.personal_items,
@@ -218,7 +218,7 @@ pub async fn reset_preview_get(
         company_items_not_backed_up: not_backed_up,
         acknowledgement_required: not_backed_up > 0,
         has_recovery_key: user.has_recovery_key,
-        supersedes: preview.supersedes.as_deref().map(uuid_of),
+        supersedes: preview.supersedes.map(|id| id.uuid()),
         confirmation: ConfirmationPhrase {
             phrase: CONFIRMATION.into(),
             localized: preview.localized_confirmation.map(Into::into),

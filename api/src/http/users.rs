@@ -74,8 +74,8 @@ pub struct UserView {
 
 fn view(user: User) -> UserView {
     UserView {
-        id: uuid::Uuid::parse_str(&user.id).unwrap_or_default(),
-        company_id: uuid::Uuid::parse_str(&user.company_id).unwrap_or_default(),
+        id: user.id.uuid(),
+        company_id: user.company_id.uuid(),
         email: user.email,
         name: user.name,
         client_kind: user.client_kind.into(),

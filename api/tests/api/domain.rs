@@ -129,7 +129,7 @@ async fn a_reset_is_one_call_into_the_domain_layer(
     assert!(matches!(hidden, Err(app::Error::NotFound)), "{hidden:?}");
 
     let created = resets::create(app, &owner, &user, command(true), |reset| {
-        reset.0.id.as_bytes().to_vec()
+        reset.0.id.to_string().into_bytes()
     })
     .await
     .unwrap();
@@ -138,7 +138,7 @@ async fn a_reset_is_one_call_into_the_domain_layer(
     };
     assert_eq!(
         body,
-        reset.0.id.as_bytes(),
+        reset.0.id.to_string().as_bytes(),
         "the caller's rendering is kept"
     );
     assert_eq!(reset.0.status, ResetStatus::PendingUserAction);
