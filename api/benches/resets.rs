@@ -47,8 +47,9 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
         .write(move |conn: &mut DbConn| {
             let now = chrono::Utc::now().naive_utc();
             let company = companies::Company {
-                id: uuid::Uuid::now_v7().to_string(),
-                partner_id: partner.clone(),
+                id: custodian_api::ids::CompanyId::new(),
+                partner_id: custodian_api::ids::PartnerId::parse(&partner)
+                    .expect("the partner's id"),
                 name: format!("Company of {users_count}"),
                 created_at: now,
                 updated_at: now,
@@ -61,7 +62,7 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
                     .values((
                         users::id.eq(&id),
                         users::partner_id.eq(&partner),
-                        users::company_id.eq(&company.id),
+                        users::company_id.eq(company.id),
                         users::email.eq(format!("{id}@bench.example")),
                         users::name.eq("Bench User"),
                         users::client_kind.eq("desktop"),
@@ -93,7 +94,7 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
                         (
                             backup_copies::id.eq(uuid::Uuid::now_v7().to_string()),
                             backup_copies::partner_id.eq(partner.clone()),
-                            backup_copies::company_id.eq(company.id.clone()),
+                            backup_copies::company_id.eq(company.id),
                             backup_copies::user_id.eq(id.clone()),
                             backup_copies::item_id.eq(format!("item-{i}")),
                             backup_copies::revision.eq(1i64),

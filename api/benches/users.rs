@@ -107,14 +107,15 @@ async fn seed(server: &TestServer) -> Vec<String> {
             let mut company_ids = Vec::with_capacity(COMPANIES);
             for c in 0..COMPANIES {
                 let company = companies::Company {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    partner_id: partner.clone(),
+                    id: custodian_api::ids::CompanyId::new(),
+                    partner_id: custodian_api::ids::PartnerId::parse(&partner)
+                        .expect("the partner's id"),
                     name: format!("Company {c}"),
                     created_at: now,
                     updated_at: now,
                 };
                 companies::insert(conn, &company)?;
-                company_ids.push(company.id);
+                company_ids.push(company.id.to_string());
             }
             let mut ids = Vec::with_capacity(USERS);
             for chunk in (0..USERS).collect::<Vec<_>>().chunks(1_000) {

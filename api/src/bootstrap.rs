@@ -74,8 +74,8 @@ pub async fn bootstrap(
     let now = crate::clock::system_now();
     let partner = Partner::new(&partner_name, now);
     let admin = Admin {
-        id: crate::ids::AdminId::new().to_string(),
-        partner_id: partner.id.clone(),
+        id: crate::ids::AdminId::new(),
+        partner_id: partner.id,
         email: email.clone(),
         name: owner_name,
         role: Role::Owner,
@@ -87,7 +87,7 @@ pub async fn bootstrap(
         updated_at: now,
     };
     let created = partner.clone();
-    let owner_id = admin.id.clone();
+    let owner_id = admin.id.to_string();
     let inserted = db
         .run(move |conn| {
             conn.transaction(|conn| {
@@ -111,7 +111,7 @@ pub async fn bootstrap(
         return Err(BootstrapError::AlreadyBootstrapped);
     }
     Ok(Bootstrapped {
-        partner_id: created.id,
+        partner_id: created.id.to_string(),
         partner_name: created.name,
         owner_id,
         owner_email: email,

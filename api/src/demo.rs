@@ -59,8 +59,8 @@ fn add_company(
     companies::insert(
         conn,
         &companies::Company {
-            id: id.to_string(),
-            partner_id: partner.to_string(),
+            id,
+            partner_id: partner,
             name: name.into(),
             created_at: now,
             updated_at: now,

@@ -106,6 +106,13 @@ impl<K> fmt::Debug for Id<K> {
     }
 }
 
+/// As its text, in audit details and the like.
+impl<K> serde::Serialize for Id<K> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 mod sql {
     use diesel::deserialize::{self, FromSql};
     use diesel::serialize::{self, IsNull, Output, ToSql};

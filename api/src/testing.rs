@@ -275,11 +275,13 @@ impl TestServer {
         let password = crate::auth::draw_secret(12);
         let hash = crate::auth::password::hash_blocking(&password);
         let now = self.clock.now();
-        let id = crate::ids::AdminId::new().to_string();
+        let admin_id = crate::ids::AdminId::new();
+        let id = admin_id.to_string();
         let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
         let admin = crate::db::admins::Admin {
-            id: id.clone(),
-            partner_id: self.owner.partner_id.clone(),
+            id: admin_id,
+            partner_id: crate::ids::PartnerId::parse(&self.owner.partner_id)
+                .expect("the bootstrapped partner's id is a UUID"),
             email: email.clone(),
             name: role.as_str().to_owned(),
             role,

@@ -118,8 +118,7 @@ pub async fn list(
             let mut companies = HashMap::new();
             for admin in &admins {
                 if role_of(admin)? == Role::Technician {
-                    let id = stored(&admin.id, AdminId::parse, "admin id")?;
-                    companies.insert(admin.id.clone(), admins::assigned_companies(conn, id)?);
+                    companies.insert(admin.id, admins::assigned_companies(conn, admin.id)?);
                 }
             }
             admins
@@ -131,7 +130,7 @@ pub async fn list(
                 .collect::<Result<Vec<_>, DbError>>()
         })
         .await?;
-    let next_cursor = paging::finish(&mut page, limit, |a| a.admin.id.clone());
+    let next_cursor = paging::finish(&mut page, limit, |a| a.admin.id.to_string());
     Ok((page, next_cursor))
 }
 
@@ -163,8 +162,8 @@ pub async fn create(
     let hash = app.passwords.hash(password.clone()).await;
     let now = app.clock.now();
     let admin = Admin {
-        id: id.to_string(),
-        partner_id: ctx.partner.to_string(),
+        id,
+        partner_id: ctx.partner,
         email: email.clone(),
         name: new.name,
         role,

@@ -60,7 +60,7 @@ pub async fn list(
             Ok::<_, DbError>((clients, limits))
         })
         .await?;
-    let next_cursor = super::paging::finish(&mut clients, limit, |c| c.id.clone());
+    let next_cursor = super::paging::finish(&mut clients, limit, |c| c.id.to_string());
     limits.truncate(clients.len());
     Ok((clients.into_iter().zip(limits).collect(), next_cursor))
 }
@@ -120,8 +120,8 @@ pub async fn create(
     };
     let secret = new_api_client_secret();
     let client = ApiClient {
-        id: id.to_string(),
-        partner_id: ctx.partner.to_string(),
+        id,
+        partner_id: ctx.partner,
         name: new.name,
         secret_hash: app
             .keys
@@ -129,7 +129,7 @@ pub async fn create(
         scopes: scopes.join(" "),
         token_generation: 0,
         created_by_admin_id: match &ctx.actor {
-            Actor::Admin(admin) => Some(admin.id.clone()),
+            Actor::Admin(admin) => Some(admin.id.to_string()),
             Actor::ApiClient(_) => None,
         },
         created_at: ctx.now,

@@ -144,7 +144,7 @@ pub async fn update_profile(
     let mut event = ctx.event(
         "updateBackupProfile",
         "company",
-        company.id.clone(),
+        company.id.to_string(),
         true,
         Vec::new(),
     );
@@ -200,7 +200,9 @@ pub async fn copies(
     let after = after.map(|c| c.to_string());
     let mut copies = app
         .db
-        .run(move |conn| vault::copies_of_company(conn, &company.id, after.as_deref(), limit + 1))
+        .run(move |conn| {
+            vault::copies_of_company(conn, &company.id.to_string(), after.as_deref(), limit + 1)
+        })
         .await?;
     let next_cursor = super::paging::finish(&mut copies, limit, |c| c.id.clone());
     Ok((copies, next_cursor))
@@ -226,7 +228,7 @@ pub async fn copy(
         &super::companies::resource(ctx.partner, &company)?,
     )
     .await?;
-    let lookup = (company.id.clone(), copy_id.clone());
+    let lookup = (company.id.to_string(), copy_id.clone());
     let copy = app
         .db
         .run(move |conn| vault::copy_of_company(conn, &lookup.0, &lookup.1))

@@ -21,7 +21,7 @@ pub async fn find(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, E
 
 /// A stored company's id, parsed.
 pub fn id_of(company: &Company) -> Result<CompanyId, DbError> {
-    super::stored(&company.id, CompanyId::parse, "company id")
+    Ok(company.id)
 }
 
 /// The resource a company is, to the authorizer.
@@ -64,7 +64,7 @@ pub async fn list(
         Action::ReadCompany,
         limit,
         move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
-        |c| c.id.clone(),
+        |c| c.id.to_string(),
         move |c| resource(partner, c),
     )
     .await
@@ -84,8 +84,8 @@ pub async fn create(app: &App, ctx: &OpContext, name: String) -> Result<Company,
     )
     .await?;
     let company = Company {
-        id: id.to_string(),
-        partner_id: ctx.partner.to_string(),
+        id,
+        partner_id: ctx.partner,
         name,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -124,7 +124,7 @@ pub async fn rename(
     let mut event = ctx.event(
         "updateCompany",
         "company",
-        company.id.clone(),
+        company.id.to_string(),
         true,
         Vec::new(),
     );

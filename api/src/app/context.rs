@@ -43,10 +43,10 @@ impl Actor {
         }
     }
 
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> String {
         match self {
-            Self::Admin(admin) => &admin.id,
-            Self::ApiClient(client) => &client.id,
+            Self::Admin(admin) => admin.id.to_string(),
+            Self::ApiClient(client) => client.id.to_string(),
         }
     }
 }
@@ -187,7 +187,7 @@ impl OpContext {
         NewEvent {
             partner: Some(self.partner),
             actor_kind: self.actor.kind(),
-            actor_id: Some(self.actor.id().to_owned()),
+            actor_id: Some(self.actor.id()),
             action: action.to_owned(),
             target_kind: Some(target_kind.to_owned()),
             target_id: Some(target_id),

@@ -224,7 +224,7 @@ pub async fn create(
     ctx.authorize(app, Action::ResetMasterPassword, &resource)
         .await?;
     let partner = ctx.partner;
-    let principal_id = ctx.actor.id().to_owned();
+    let principal_id = ctx.actor.id();
     let now = ctx.now;
     if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
         let principal_id = principal_id.clone();
@@ -480,7 +480,7 @@ fn reset_in_transaction(
         reason: command.reason.clone(),
         ticket: command.ticket.clone(),
         requested_by_kind: ctx.actor.kind().as_str().into(),
-        requested_by_id: ctx.actor.id().to_owned(),
+        requested_by_id: ctx.actor.id(),
         outbox_message_id: Some(message_id.clone()),
         created_at: now,
         updated_at: now,

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Actor, App, Error, OpContext, stored};
+use super::{Actor, App, Error, OpContext};
 use crate::audit::{ActorKind, NewEvent};
 use crate::auth::API_CLIENT_SECRET;
 use crate::auth::throttle::Path;
@@ -51,10 +51,7 @@ pub async fn admin(
     if signed_in {
         app.throttle.succeeded(ticket, app.clock.now()).await?;
     }
-    let admin_partner = match &admin {
-        Some(a) => Some(stored(&a.partner_id, PartnerId::parse, "partner id")?),
-        None => None,
-    };
+    let admin_partner = admin.as_ref().map(|a| a.partner_id);
     app.audit(NewEvent {
         partner: admin_partner,
         actor_kind: if signed_in {
@@ -62,10 +59,13 @@ pub async fn admin(
         } else {
             ActorKind::Anonymous
         },
-        actor_id: admin.as_ref().filter(|_| signed_in).map(|a| a.id.clone()),
+        actor_id: admin
+            .as_ref()
+            .filter(|_| signed_in)
+            .map(|a| a.id.to_string()),
         action: "signIn".into(),
         target_kind: Some("admin".into()),
-        target_id: admin.as_ref().map(|a| a.id.clone()),
+        target_id: admin.as_ref().map(|a| a.id.to_string()),
         allowed: signed_in,
         policy_ids: Vec::new(),
         request_id,
@@ -109,10 +109,7 @@ pub async fn api_client(
     if signed_in {
         app.throttle.succeeded(ticket, app.clock.now()).await?;
     }
-    let client_partner = match &client {
-        Some(c) => Some(stored(&c.partner_id, PartnerId::parse, "partner id")?),
-        None => None,
-    };
+    let client_partner = client.as_ref().map(|c| c.partner_id);
     let event = NewEvent {
         partner: client_partner,
         actor_kind: if signed_in {
@@ -120,10 +117,13 @@ pub async fn api_client(
         } else {
             ActorKind::Anonymous
         },
-        actor_id: client.as_ref().filter(|_| signed_in).map(|c| c.id.clone()),
+        actor_id: client
+            .as_ref()
+            .filter(|_| signed_in)
+            .map(|c| c.id.to_string()),
         action: "signIn".into(),
         target_kind: Some("api_client".into()),
-        target_id: client.as_ref().map(|c| c.id.clone()),
+        target_id: client.as_ref().map(|c| c.id.to_string()),
         allowed: signed_in,
         policy_ids: Vec::new(),
         request_id,

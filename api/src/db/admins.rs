@@ -13,8 +13,8 @@ pub use super::types::Role;
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = admins)]
 pub struct Admin {
-    pub id: String,
-    pub partner_id: String,
+    pub id: AdminId,
+    pub partner_id: PartnerId,
     pub email: String,
     pub name: String,
     pub role: Role,

@@ -13,8 +13,8 @@ use crate::ids::{ApiClientId, PartnerId};
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_clients)]
 pub struct ApiClient {
-    pub id: String,
-    pub partner_id: String,
+    pub id: ApiClientId,
+    pub partner_id: PartnerId,
     pub name: String,
     pub secret_hash: Vec<u8>,
     pub scopes: String,

@@ -15,8 +15,8 @@ pub const DEFAULT_RETENTION_DAYS: i32 = 90;
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = companies)]
 pub struct Company {
-    pub id: String,
-    pub partner_id: String,
+    pub id: CompanyId,
+    pub partner_id: PartnerId,
     pub name: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

@@ -10,7 +10,7 @@ use crate::ids::PartnerId;
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = partners)]
 pub struct Partner {
-    pub id: String,
+    pub id: PartnerId,
     pub name: String,
     pub links_for_everyone: bool,
     pub temporary_secret_ttl_seconds: i64,
@@ -24,7 +24,7 @@ pub const DEFAULT_TEMPORARY_SECRET_TTL_SECONDS: i64 = 72 * 3600;
 impl Partner {
     pub fn new(name: &str, now: NaiveDateTime) -> Self {
         Self {
-            id: PartnerId::new().to_string(),
+            id: PartnerId::new(),
             name: name.to_owned(),
             links_for_everyone: false,
             temporary_secret_ttl_seconds: DEFAULT_TEMPORARY_SECRET_TTL_SECONDS,

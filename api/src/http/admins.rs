@@ -151,7 +151,7 @@ fn view(found: AdminWithCompanies) -> AdminView {
         companies,
     } = found;
     AdminView {
-        id: uuid::Uuid::parse_str(&admin.id).unwrap_or_default(),
+        id: admin.id.uuid(),
         role: role.into(),
         email: admin.email,
         name: admin.name,

@@ -44,7 +44,7 @@ fn uuids(ids: &[String]) -> Vec<uuid::Uuid> {
 
 fn view(client: ApiClient, companies: Option<Vec<String>>) -> ApiClientView {
     ApiClientView {
-        id: uuid::Uuid::parse_str(&client.id).unwrap_or_default(),
+        id: client.id.uuid(),
         scopes: client.scope_list(),
         name: client.name,
         companies: companies.as_deref().map(uuids),

@@ -31,7 +31,7 @@ pub struct CompanyView {
 
 fn view(company: Company) -> CompanyView {
     CompanyView {
-        id: uuid::Uuid::parse_str(&company.id).unwrap_or_default(),
+        id: company.id.uuid(),
         name: company.name,
         created_at: company.created_at.into(),
         updated_at: company.updated_at.into(),

@@ -31,7 +31,7 @@ pub struct PartnerView {
 impl From<Partner> for PartnerView {
     fn from(p: Partner) -> Self {
         Self {
-            id: uuid::Uuid::parse_str(&p.id).unwrap_or_default(),
+            id: p.id.uuid(),
             name: p.name,
             links_for_everyone: p.links_for_everyone,
             temporary_secret_ttl_seconds: p.temporary_secret_ttl_seconds,

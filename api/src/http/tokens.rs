@@ -353,10 +353,12 @@ async fn password_grant(
         Ok(scope) => scope,
         Err(description) => return Ok(oauth_error("invalid_scope", description)),
     };
-    let (access_token, expires_in) =
-        state
-            .tokens
-            .issue_admin(&admin.id, &admin.partner_id, admin.token_generation, scope);
+    let (access_token, expires_in) = state.tokens.issue_admin(
+        &admin.id.to_string(),
+        &admin.partner_id.to_string(),
+        admin.token_generation,
+        scope,
+    );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -506,8 +508,8 @@ async fn client_credentials_grant(
         Err(description) => return Ok(oauth_error("invalid_scope", description)),
     };
     let (access_token, expires_in) = state.tokens.issue_api_client(
-        &client.id,
-        &client.partner_id,
+        &client.id.to_string(),
+        &client.partner_id.to_string(),
         client.token_generation,
         &scopes,
     );

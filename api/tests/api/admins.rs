@@ -302,8 +302,8 @@ async fn other_partners_owner(
     let now = chrono::Utc::now().naive_utc();
     let other = partners::Partner::new("Other MSP", now);
     let stranger = Admin {
-        id: custodian_api::ids::AdminId::new().to_string(),
-        partner_id: other.id.clone(),
+        id: custodian_api::ids::AdminId::new(),
+        partner_id: other.id,
         email: email.into(),
         name: "Stranger".into(),
         role: custodian_api::db::admins::Role::Owner,
@@ -314,7 +314,7 @@ async fn other_partners_owner(
         created_at: now,
         updated_at: now,
     };
-    let ids = (other.id.clone(), stranger.id.clone());
+    let ids = (other.id.to_string(), stranger.id.to_string());
     server
         .database
         .pool()

@@ -359,8 +359,8 @@ async fn another_partners_client_is_not_found(
     };
     let other = seed::partner(&server, "Other MSP").await;
     let theirs = custodian_api::db::api_clients::ApiClient {
-        id: uuid::Uuid::now_v7().to_string(),
-        partner_id: other,
+        id: custodian_api::ids::ApiClientId::new(),
+        partner_id: custodian_api::ids::PartnerId::parse(&other).unwrap(),
         name: "Theirs".into(),
         secret_hash: vec![0; 32],
         scopes: "partner:read".into(),
@@ -370,7 +370,7 @@ async fn another_partners_client_is_not_found(
         last_used_at: None,
         limited: false,
     };
-    let their_id = theirs.id.clone();
+    let their_id = theirs.id.to_string();
     server
         .database
         .pool()

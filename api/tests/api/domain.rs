@@ -124,7 +124,7 @@ async fn a_reset_is_one_call_into_the_domain_layer(
         .await
         .unwrap()
         .unwrap();
-    let technician = context_of(&server, AdminId::parse(&technician.id).unwrap(), Vec::new()).await;
+    let technician = context_of(&server, technician.id, Vec::new()).await;
     let hidden = resets::create(app, &technician, &user, command(true), |_| Vec::new()).await;
     assert!(matches!(hidden, Err(app::Error::NotFound)), "{hidden:?}");
 

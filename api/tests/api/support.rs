@@ -115,7 +115,7 @@ pub mod seed {
     /// Another partner: its id.
     pub async fn partner(server: &TestServer, name: &str) -> String {
         let partner = partners::Partner::new(name, chrono::Utc::now().naive_utc());
-        let id = partner.id.clone();
+        let id = partner.id.to_string();
         server
             .database
             .pool()
@@ -129,13 +129,13 @@ pub mod seed {
     pub async fn company(server: &TestServer, partner: &str, name: &str) -> String {
         let now = chrono::Utc::now().naive_utc();
         let company = custodian_api::db::companies::Company {
-            id: uuid::Uuid::now_v7().to_string(),
-            partner_id: partner.to_owned(),
+            id: custodian_api::ids::CompanyId::new(),
+            partner_id: custodian_api::ids::PartnerId::parse(partner).expect("a partner's id"),
             name: name.to_owned(),
             created_at: now,
             updated_at: now,
         };
-        let id = company.id.clone();
+        let id = company.id.to_string();
         server
             .database
             .pool()
