@@ -189,10 +189,10 @@ pub async fn seed(
                     vault::insert_copy(
                         conn,
                         &BackupCopy {
-                            id: uuid::Uuid::now_v7().to_string(),
-                            partner_id: partner.to_string(),
-                            company_id: company.to_string(),
-                            user_id: user.to_string(),
+                            id: crate::ids::BackupCopyId::new(),
+                            partner_id: partner,
+                            company_id: company,
+                            user_id: user,
                             item_id: item,
                             revision: 1,
                             ciphertext: random_bytes(128),

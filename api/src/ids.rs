@@ -29,6 +29,9 @@ pub mod kind {
     pub enum User {}
     pub enum Reset {}
     pub enum OutboxMessage {}
+    pub enum BackupCopy {}
+    /// An admin or an API client: who requested something, as stored.
+    pub enum Actor {}
 }
 
 pub type PartnerId = Id<kind::Partner>;
@@ -38,6 +41,8 @@ pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;
 pub type ResetId = Id<kind::Reset>;
 pub type OutboxMessageId = Id<kind::OutboxMessage>;
+pub type BackupCopyId = Id<kind::BackupCopy>;
+pub type ActorId = Id<kind::Actor>;
 
 impl<K> Id<K> {
     /// A new, time-ordered id.

@@ -204,7 +204,7 @@ pub async fn copies(
             vault::copies_of_company(conn, &company.id.to_string(), after.as_deref(), limit + 1)
         })
         .await?;
-    let next_cursor = super::paging::finish(&mut copies, limit, |c| c.id.clone());
+    let next_cursor = super::paging::finish(&mut copies, limit, |c| c.id.to_string());
     Ok((copies, next_cursor))
 }
 

@@ -12,7 +12,7 @@ use crate::authz::{Action, Principal, Resource};
 use crate::db::admins::{self, Admin, Role};
 use crate::db::api_clients::{self, ApiClient};
 use crate::db::{DbConn, DbError};
-use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId};
+use crate::ids::{ActorId, AdminId, ApiClientId, CompanyId, PartnerId};
 
 /// An authenticated admin with a full-scope token, or an API client, acting
 /// now.
@@ -43,11 +43,11 @@ impl Actor {
         }
     }
 
-    pub fn id(&self) -> String {
-        match self {
-            Self::Admin(admin) => admin.id.to_string(),
-            Self::ApiClient(client) => client.id.to_string(),
-        }
+    pub fn id(&self) -> ActorId {
+        ActorId::from_uuid(match self {
+            Self::Admin(admin) => admin.id.uuid(),
+            Self::ApiClient(client) => client.id.uuid(),
+        })
     }
 }
 
@@ -187,7 +187,7 @@ impl OpContext {
         NewEvent {
             partner: Some(self.partner),
             actor_kind: self.actor.kind(),
-            actor_id: Some(self.actor.id()),
+            actor_id: Some(self.actor.id().to_string()),
             action: action.to_owned(),
             target_kind: Some(target_kind.to_owned()),
             target_id: Some(target_id),

@@ -224,7 +224,7 @@ pub async fn create(
     ctx.authorize(app, Action::ResetMasterPassword, &resource)
         .await?;
     let partner = ctx.partner;
-    let principal_id = ctx.actor.id();
+    let principal_id = ctx.actor.id().to_string();
     let now = ctx.now;
     if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
         let principal_id = principal_id.clone();

@@ -8,6 +8,7 @@ use chrono::Duration;
 use super::{AccountContext, App, Error};
 use crate::db::vault::{self, BackupCopy, VaultItem, Written};
 use crate::db::{DbError, backup_profiles};
+use crate::ids::BackupCopyId;
 
 pub use crate::db::types::Profile;
 
@@ -137,10 +138,10 @@ pub async fn put(
                 vault::insert_copy(
                     conn,
                     &BackupCopy {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        partner_id: partner.to_string(),
-                        company_id: company.to_string(),
-                        user_id: user.to_string(),
+                        id: BackupCopyId::new(),
+                        partner_id: partner,
+                        company_id: company,
+                        user_id: user,
                         item_id: item_id.clone(),
                         revision,
                         ciphertext: copy,

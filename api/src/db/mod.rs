@@ -170,6 +170,9 @@ impl From<DieselError> for DbError {
             {
                 Self::Unavailable(one_line(info.message()))
             }
+            // A stored value its Rust type does not read (an id that is
+            // not a UUID, a status outside its enum): a corrupt row.
+            DieselError::DeserializationError(cause) => Self::Corrupt(cause.to_string()),
             other => Self::Query(other),
         }
     }

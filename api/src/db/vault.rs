@@ -166,10 +166,10 @@ pub fn delete(
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = backup_copies)]
 pub struct BackupCopy {
-    pub id: String,
-    pub partner_id: String,
-    pub company_id: String,
-    pub user_id: String,
+    pub id: crate::ids::BackupCopyId,
+    pub partner_id: crate::ids::PartnerId,
+    pub company_id: crate::ids::CompanyId,
+    pub user_id: crate::ids::UserId,
     pub item_id: String,
     pub revision: i64,
     pub ciphertext: Vec<u8>,

@@ -412,9 +412,9 @@ pub async fn backups_list(
 
 fn copy_view(c: crate::db::vault::BackupCopy) -> BackupCopyView {
     BackupCopyView {
-        id: uuid::Uuid::parse_str(&c.id).unwrap_or_default(),
+        id: c.id.uuid(),
         item_id: c.item_id,
-        user_id: uuid::Uuid::parse_str(&c.user_id).unwrap_or_default(),
+        user_id: c.user_id.uuid(),
         revision: c.revision,
         created_at: c.created_at.into(),
         item_removed_at: c.item_removed_at.map(Timestamp::from),

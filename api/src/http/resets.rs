@@ -148,10 +148,6 @@ pub struct ResetView {
     pub completed_at: Option<Timestamp>,
 }
 
-fn uuid_of(raw: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(raw).unwrap_or_default()
-}
-
 fn view((reset, email_status): WithEmail) -> ResetView {
     ResetView {
         id: reset.id.uuid(),
@@ -167,7 +163,7 @@ fn view((reset, email_status): WithEmail) -> ResetView {
         ticket: reset.ticket,
         requested_by: RequestedBy {
             kind: reset.requested_by_kind,
-            id: uuid_of(&reset.requested_by_id),
+            id: reset.requested_by_id.uuid(),
         },
         email_status,
         secret_expires_at: reset.secret_expires_at.into(),

@@ -188,3 +188,60 @@ async fn a_reset_is_one_call_into_the_domain_layer(
     .unwrap();
     assert_eq!(listed.0.len(), 1);
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_corrupt_stored_id_is_a_logged_storage_error_never_a_nil_id(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::schema::users;
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    seed::user(&server, &partner, &company).await;
+    let (partner_in, company_in) = (partner.clone(), company.clone());
+    server
+        .database
+        .pool()
+        .run(move |conn| {
+            let now = chrono::Utc::now().naive_utc();
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq("not-a-uuid"),
+                    users::partner_id.eq(partner_in),
+                    users::company_id.eq(company_in),
+                    users::email.eq("corrupt@example.com"),
+                    users::name.eq("Corrupt Row"),
+                    users::client_kind.eq("desktop"),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    let owner = context_of(
+        &server,
+        AdminId::parse(&server.owner.owner_id).unwrap(),
+        Vec::new(),
+    )
+    .await;
+    let listed = app::users::search(&server.app, &owner, None, None, None, None).await;
+    assert!(
+        matches!(listed, Err(app::Error::Storage(DbError::Corrupt(_)))),
+        "{listed:?}"
+    );
+
+    // Through the API: a server fault (500), not a list with a nil id.
+    let token = crate::support::owner_token(&server).await;
+    let (status, body) = crate::support::send(&server, &token, "GET", "/v1/users", None).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        !body
+            .to_string()
+            .contains("00000000-0000-0000-0000-000000000000")
+    );
+}
