@@ -86,17 +86,15 @@ fn add_company(
 /// The first partner (the one `serve` bootstrapped).
 pub async fn first_partner(db: &Db) -> Result<PartnerId, DbError> {
     use diesel::prelude::*;
-    let id: String = db
-        .run(|conn| {
-            Ok::<_, DbError>(
-                crate::db::schema::partners::table
-                    .order(crate::db::schema::partners::id.asc())
-                    .select(crate::db::schema::partners::id)
-                    .first(conn)?,
-            )
-        })
-        .await?;
-    Ok(PartnerId::parse(&id).expect("stored ids parse"))
+    db.run(|conn| {
+        Ok::<_, DbError>(
+            crate::db::schema::partners::table
+                .order(crate::db::schema::partners::id.asc())
+                .select(crate::db::schema::partners::id)
+                .first(conn)?,
+        )
+    })
+    .await
 }
 
 /// Adds the sample companies, users and items to `partner`, unless it has

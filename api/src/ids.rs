@@ -132,7 +132,14 @@ mod sql {
     {
         fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
             let raw = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-            Self::parse(&raw).ok_or_else(|| format!("stored id {raw:?} is not a UUID").into())
+            // Only the form the server writes (lowercase, hyphenated): a
+            // row in another spelling is corrupt, not quietly respelled.
+            Self::parse(&raw)
+                .filter(|id| {
+                    let mut buffer = uuid::Uuid::encode_buffer();
+                    raw.as_str() == &*id.uuid.hyphenated().encode_lower(&mut buffer)
+                })
+                .ok_or_else(|| format!("stored id {raw:?} is not a UUID as written").into())
         }
     }
 

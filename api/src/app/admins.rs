@@ -24,13 +24,9 @@ pub struct AdminWithCompanies {
     pub companies: Vec<CompanyId>,
 }
 
-fn role_of(admin: &Admin) -> Result<Role, DbError> {
-    Ok(admin.role)
-}
-
 fn with_companies(admin: Admin, companies: Vec<String>) -> Result<AdminWithCompanies, DbError> {
     Ok(AdminWithCompanies {
-        role: role_of(&admin)?,
+        role: admin.role,
         companies: companies
             .iter()
             .map(|c| stored(c, CompanyId::parse, "company id"))
@@ -117,7 +113,7 @@ pub async fn list(
             let admins = admins::list(conn, partner, after, limit + 1)?;
             let mut companies = HashMap::new();
             for admin in &admins {
-                if role_of(admin)? == Role::Technician {
+                if admin.role == Role::Technician {
                     companies.insert(admin.id, admins::assigned_companies(conn, admin.id)?);
                 }
             }
@@ -259,7 +255,7 @@ pub async fn update(
             let Some(locked) = admins::lock(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
-            let was = role_of(&locked)?;
+            let was = locked.role;
             if was != current {
                 deciding.decide(
                     Action::UpdateAdmin { role },
@@ -319,7 +315,7 @@ pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Erro
             let Some(locked) = admins::lock(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
-            let role = role_of(&locked)?;
+            let role = locked.role;
             if role != read_as {
                 deciding.decide(Action::DeleteAdmin, &Resource::Admin { id, partner, role })?;
             }

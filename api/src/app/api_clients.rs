@@ -12,10 +12,10 @@ use crate::authz::{Action, Resource, SCOPES};
 use crate::db::DbError;
 use crate::db::api_clients::{self, ApiClient};
 use crate::db::companies;
-use crate::ids::ApiClientId;
+use crate::ids::{ApiClientId, CompanyId};
 
 /// A client with the companies it is limited to (`None`: all of them).
-pub type Limited = (ApiClient, Option<Vec<String>>);
+pub type Limited = (ApiClient, Option<Vec<CompanyId>>);
 
 /// The scopes asked for: at least one, each known; duplicates dropped.
 pub fn check_scopes(scopes: &[String]) -> Result<Vec<String>, Error> {
@@ -129,7 +129,7 @@ pub async fn create(
         scopes: scopes.join(" "),
         token_generation: 0,
         created_by_admin_id: match &ctx.actor {
-            Actor::Admin(admin) => Some(admin.id.to_string()),
+            Actor::Admin(admin) => Some(admin.id),
             Actor::ApiClient(_) => None,
         },
         created_at: ctx.now,
@@ -158,6 +158,13 @@ pub async fn create(
             Ok::<_, DbError>(())
         })
         .await?;
+    let companies = companies
+        .map(|list| {
+            list.iter()
+                .map(|c| super::stored(c, CompanyId::parse, "company id"))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
     Ok(((client, companies), secret))
 }
 

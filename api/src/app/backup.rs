@@ -6,7 +6,7 @@
 
 use base64::Engine;
 
-use super::companies::{authorized, find, id_of};
+use super::companies::{authorized, find};
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::Action;
@@ -44,7 +44,7 @@ async fn load_profile(
     ctx: &OpContext,
     company: &Company,
 ) -> Result<BackupProfile, Error> {
-    profile_of(app, ctx.partner, id_of(company)?).await
+    profile_of(app, ctx.partner, company.id).await
 }
 
 /// The backup profile of a company of `partner`; every company has one, so
@@ -155,7 +155,7 @@ pub async fn update_profile(
         "version": current.version + 1,
     });
     let partner = ctx.partner;
-    let id = id_of(&company)?;
+    let id = company.id;
     let keys = app.keys.clone();
     let version = current.version;
     let now = ctx.now;

@@ -19,15 +19,10 @@ pub async fn find(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, E
         .ok_or(Error::NotFound)
 }
 
-/// A stored company's id, parsed.
-pub fn id_of(company: &Company) -> Result<CompanyId, DbError> {
-    Ok(company.id)
-}
-
 /// The resource a company is, to the authorizer.
 pub fn resource(partner: PartnerId, company: &Company) -> Result<Resource, DbError> {
     Ok(Resource::Company {
-        id: id_of(company)?,
+        id: company.id,
         partner,
     })
 }
@@ -120,7 +115,7 @@ pub async fn rename(
     let Some(name) = name else {
         return Ok(company);
     };
-    let id = id_of(&company)?;
+    let id = company.id;
     let mut event = ctx.event(
         "updateCompany",
         "company",

@@ -292,10 +292,7 @@ impl Token {
                     .ok_or_else(|| Error::unauthorized("token names no API client"))?;
                 let client = api_clients::find(conn, partner, id)?
                     .ok_or_else(|| Error::unauthorized("the API client no longer exists"))?;
-                let companies = match api_clients::companies(conn, &client)? {
-                    Some(companies) => Some(company_ids(&companies)?),
-                    None => None,
-                };
+                let companies = api_clients::companies(conn, &client)?;
                 // The client's scopes as they are now, narrowed to those
                 // its token was issued for (a token may ask for fewer).
                 let granted: Vec<&str> = claims.scope.split_whitespace().collect();

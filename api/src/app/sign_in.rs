@@ -4,7 +4,7 @@
 //! A wrong password and an unknown email answer alike, after the same
 //! argon2 work; a wrong secret and an unknown client after the same HMAC
 //! work (an API client's secret is drawn, so a keyed hash suffices:
-//! `docs/decisions.md`, "Which hash for which secret"). Every attempt is
+//! `docs/design.md`, "Which hash for which secret"). Every attempt is
 //! counted by the throttle before any database or hashing work, and
 //! audited: to the account's partner when it is known, to the chain of no
 //! partner otherwise.

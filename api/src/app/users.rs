@@ -77,7 +77,7 @@ pub async fn of_company(
     limit: Option<u32>,
 ) -> Result<(Vec<User>, Option<String>), Error> {
     let company = super::companies::find(app, ctx, raw_company).await?;
-    let id = super::companies::id_of(&company)?;
+    let id = company.id;
     ctx.authorize(
         app,
         Action::ListUsers,
@@ -116,7 +116,7 @@ pub async fn create(
     new: NewUserCommand,
 ) -> Result<User, Error> {
     let company = super::companies::find(app, ctx, raw_company).await?;
-    let company_id = super::companies::id_of(&company)?;
+    let company_id = company.id;
     let id = UserId::new();
     ctx.authorize(
         app,
@@ -132,7 +132,7 @@ pub async fn create(
     let row = NewUser {
         id,
         partner_id: ctx.partner,
-        company_id: super::companies::id_of(&company)?,
+        company_id: company.id,
         email: new.email.clone(),
         name: new.name,
         client_kind: new.client_kind,

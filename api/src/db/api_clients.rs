@@ -19,7 +19,7 @@ pub struct ApiClient {
     pub secret_hash: Vec<u8>,
     pub scopes: String,
     pub token_generation: i64,
-    pub created_by_admin_id: Option<String>,
+    pub created_by_admin_id: Option<crate::ids::AdminId>,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     /// Limited to the companies listed in `api_client_companies`, even
@@ -101,11 +101,14 @@ pub fn find(
 /// The companies a client is limited to; `None` when it is not limited.
 /// A limited client whose companies are all gone is limited to none: the
 /// limit fails closed.
-pub fn companies(conn: &mut DbConn, client: &ApiClient) -> Result<Option<Vec<String>>, DbError> {
+pub fn companies(
+    conn: &mut DbConn,
+    client: &ApiClient,
+) -> Result<Option<Vec<crate::ids::CompanyId>>, DbError> {
     if !client.limited {
         return Ok(None);
     }
-    let companies: Vec<String> = api_client_companies::table
+    let companies = api_client_companies::table
         .filter(api_client_companies::api_client_id.eq(&client.id))
         .select(api_client_companies::company_id)
         .order(api_client_companies::company_id)

@@ -297,6 +297,8 @@ pub async fn account_master_password_set(
     state: web::Data<AppState>,
     Json(new): Json<NewMasterPassword>,
 ) -> Result<HttpResponse, ApiError> {
+    // A denial answers before a bad value, as the operation decides it.
+    caller.0.authorize(&state)?;
     account::set_master_password(&state.app, &caller.0, new_key(new)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -428,6 +430,8 @@ pub async fn account_recovery_key_set(
     state: web::Data<AppState>,
     Json(registration): Json<RecoveryKeyRegistration>,
 ) -> Result<HttpResponse, ApiError> {
+    // A denial answers before a bad value, as the operation decides it.
+    caller.authorize(&state)?;
     let verifier = registration.verifier.expose_secret();
     values::base64("verifier", verifier, values::RECOVERY_VERIFIER)?;
     let wrapped = values::base64(
@@ -471,6 +475,8 @@ pub async fn account_recovery(
     state: web::Data<AppState>,
     Json(new): Json<NewMasterPassword>,
 ) -> Result<HttpResponse, ApiError> {
+    // A denial answers before a bad value, as the operation decides it.
+    caller.0.authorize(&state)?;
     account::recover(&state.app, &caller.0, new_key(new)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -17,6 +17,7 @@ use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
 use crate::http::values::Name;
+use crate::ids::CompanyId;
 
 /// An integration credential (never its secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,22 +37,13 @@ pub struct ApiClientView {
     pub last_used_at: Option<Timestamp>,
 }
 
-fn uuids(ids: &[String]) -> Vec<uuid::Uuid> {
-    ids.iter()
-        .filter_map(|c| uuid::Uuid::parse_str(c).ok())
-        .collect()
-}
-
-fn view(client: ApiClient, companies: Option<Vec<String>>) -> ApiClientView {
+fn view(client: ApiClient, companies: Option<Vec<CompanyId>>) -> ApiClientView {
     ApiClientView {
         id: client.id.uuid(),
         scopes: client.scope_list(),
         name: client.name,
-        companies: companies.as_deref().map(uuids),
-        created_by: client
-            .created_by_admin_id
-            .as_deref()
-            .and_then(|id| uuid::Uuid::parse_str(id).ok()),
+        companies: companies.map(|list| list.iter().map(|c| c.uuid()).collect()),
+        created_by: client.created_by_admin_id.map(|id| id.uuid()),
         created_at: client.created_at.into(),
         last_used_at: client.last_used_at.map(Timestamp::from),
     }
