@@ -6,13 +6,16 @@
 //! `CUSTODIAN_TEST_POSTGRES_URL` is set), mailing to an SMTP sink, and:
 //!
 //! - resets users with 1,000 vault items each, one at a time: p50 and p99 of
-//!   `POST /v1/users/{id}/master-password-resets`;
+//!   `POST /v1/users/{id}/master-password-resets` (with `RESETS_SINGLE_ONLY`
+//!   set, only this, on each backend: a run of seconds, to compare builds);
 //! - resets users with 100 items each from 8 concurrent clients: resets per
 //!   second, with the p99 of `GET /healthz` probed meanwhile;
 //! - times the steps of one reset's transaction in process, to show where
 //!   its time goes (the secret's keyed hash against an argon2id hash);
-//! - delivers 1,000 queued emails to the SMTP sink with one worker, then
-//!   with two: emails per second.
+//! - sends 1,000 messages to the SMTP sink from a bare client on one
+//!   connection (the sink's ceiling), then delivers 1,000 queued emails
+//!   with one outbox worker, then with two: emails per second, and as a
+//!   ratio of the ceiling.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -278,6 +281,52 @@ async fn deliver(server: &TestServer, db: &Db, workers: usize) -> f64 {
     rate
 }
 
+/// The sink's own ceiling: `EMAILS` copies of `message` sent by a bare SMTP
+/// client (blocking, `TCP_NODELAY`) on one connection, one after another
+/// as a worker sends them; emails per second.
+fn ceiling(addr: std::net::SocketAddr, message: &[u8]) -> f64 {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut out = stream.try_clone().unwrap();
+    let mut replies = BufReader::new(stream);
+    let mut expect = |code: &str| loop {
+        let mut line = String::new();
+        replies.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "{line}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect("220");
+    out.write_all(b"EHLO bench\r\n").unwrap();
+    expect("250");
+    let mut data = Vec::with_capacity(message.len() + 8);
+    for line in message.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
+            data.push(b'.');
+        }
+        data.extend_from_slice(line);
+    }
+    let started = Instant::now();
+    for i in 0..EMAILS {
+        out.write_all(b"MAIL FROM:<custodian@localhost>\r\n")
+            .unwrap();
+        expect("250");
+        out.write_all(format!("RCPT TO:<reader{i}@bench.example>\r\n").as_bytes())
+            .unwrap();
+        expect("250");
+        out.write_all(b"DATA\r\n").unwrap();
+        expect("354");
+        out.write_all(&data).unwrap();
+        out.write_all(b"\r\n.\r\n").unwrap();
+        expect("250");
+    }
+    let rate = EMAILS as f64 / started.elapsed().as_secs_f64();
+    out.write_all(b"QUIT\r\n").unwrap();
+    rate
+}
+
 /// Runs `workers` workers until nothing is due.
 async fn drain(mailer: &Arc<Mailer>, workers: usize) {
     let loops: Vec<_> = (0..workers)
@@ -328,6 +377,10 @@ async fn run(backend: Backend) {
         percentile(&mut latencies, 0.99),
         latencies.len()
     );
+    // Only this measure, to compare builds over many short runs.
+    if std::env::var_os("RESETS_SINGLE_ONLY").is_some() {
+        return;
+    }
 
     // Throughput at 8 clients on 100-item vaults, with the health probe.
     let small = Arc::new(seed(&server, SMALL_USERS, SMALL_ITEMS).await);
@@ -398,9 +451,21 @@ async fn run(backend: Backend) {
     // The resets' own emails go first, then the measured batches.
     let db = server.database.pool();
     drain(&mailer(&server, &db), 2).await;
+    let message = server.mail.received().last().unwrap().data.clone();
+    let (addr, bare) = (server.mail.addr(), message.clone());
+    let ceiling = actix_web::rt::task::spawn_blocking(move || ceiling(addr, &bare))
+        .await
+        .unwrap();
+    println!(
+        "  the sink's ceiling, a bare client on one connection: {ceiling:.0}/s ({} bytes a message)",
+        message.len()
+    );
     for workers in [1, 2] {
         let rate = deliver(&server, &db, workers).await;
-        println!("  emails delivered to the SMTP sink, {workers} worker(s): {rate:.0}/s");
+        println!(
+            "  emails delivered to the SMTP sink, {workers} worker(s): {rate:.0}/s, {:.2} of the ceiling",
+            rate / ceiling
+        );
     }
 }
 

@@ -139,11 +139,18 @@ pub struct Claim {
 }
 
 /// Claims up to `limit` messages due at `now` for `worker` until
-/// `lease_until`: queued or retrying ones whose time came, and ones a worker
-/// claimed and never finished (it died) whose lease ran out. On PostgreSQL
-/// the rows are locked `FOR UPDATE SKIP LOCKED`, so workers of several
-/// instances claim disjoint rows without waiting on each other; SQLite has
-/// one writer at a time, which does the same.
+/// `lease_until`, oldest first: queued or retrying ones whose time came,
+/// and ones a worker claimed and never finished (it died) whose lease ran
+/// out. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`, so
+/// workers of several instances claim disjoint rows without waiting on each
+/// other; SQLite has one writer at a time, which does the same.
+///
+/// Each status is looked up on its own, in the order of the index on
+/// `(status, next_attempt_at)`, so a claim costs the same whether ten or a
+/// hundred thousand messages wait (one query over all three statuses would
+/// sort every due message, each time). Up to `limit` of each are locked
+/// and the oldest `limit` claimed; the others go back to waiting when the
+/// transaction ends.
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
@@ -152,21 +159,25 @@ pub fn claim(
     limit: i64,
 ) -> Result<Vec<Claim>, DbError> {
     use outbox_messages::dsl as m;
-    let due = m::outbox_messages
-        .filter(
-            m::status
-                .eq_any([QUEUED, RETRYING])
-                .and(m::next_attempt_at.le(now))
-                .or(m::status.eq(SENDING).and(m::locked_until.le(now))),
-        )
-        .order(m::next_attempt_at.asc())
-        .limit(limit)
-        .select((m::id, m::status));
-    let due: Vec<(String, EmailStatus)> = match conn {
-        DbConn::Postgres(pg) => due.for_update().skip_locked().load(pg)?,
-        DbConn::Sqlite(sqlite) => due.load(sqlite)?,
-    };
-    let ids: Vec<&String> = due.iter().map(|(id, _)| id).collect();
+    let mut due: Vec<(String, EmailStatus, NaiveDateTime)> = Vec::new();
+    for status in [QUEUED, RETRYING, SENDING] {
+        let waiting = m::outbox_messages
+            .filter(m::status.eq(status))
+            .filter(m::next_attempt_at.le(now))
+            // Only a message being sent holds a lease: it is due again once
+            // the lease ran out.
+            .filter(m::locked_until.is_null().or(m::locked_until.le(now)))
+            .order(m::next_attempt_at.asc())
+            .limit(limit)
+            .select((m::id, m::status, m::next_attempt_at));
+        due.extend(match conn {
+            DbConn::Postgres(pg) => waiting.for_update().skip_locked().load(pg)?,
+            DbConn::Sqlite(sqlite) => waiting.load(sqlite)?,
+        });
+    }
+    due.sort_by_key(|(_, _, at)| *at);
+    due.truncate(usize::try_from(limit).unwrap_or(0));
+    let ids: Vec<&String> = due.iter().map(|(id, _, _)| id).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -189,7 +200,7 @@ pub fn claim(
         .map(|message| Claim {
             reclaimed: due
                 .iter()
-                .any(|(id, status)| *id == message.id && *status == SENDING),
+                .any(|(id, status, _)| *id == message.id && *status == SENDING),
             message,
         })
         .collect())

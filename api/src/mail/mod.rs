@@ -1,8 +1,8 @@
 //! Delivering the outbox: workers claim due messages, open their sealed
 //! payloads, render them in the recipient's locale and hand them to SMTP
-//! (lettre; STARTTLS or implicit TLS, and auth, as `CUSTODIAN_SMTP_URL`
-//! says) or, with no SMTP configured, write them as `.eml` files under the
-//! data directory.
+//! (lettre, on a connection each worker keeps: [`smtp`]; STARTTLS or
+//! implicit TLS, and auth, as `CUSTODIAN_SMTP_URL` says) or, with no SMTP
+//! configured, write them as `.eml` files under the data directory.
 //!
 //! Delivery is at least once: a worker that dies after the SMTP server
 //! accepted a message but before it recorded so leaves the message to be
@@ -16,6 +16,7 @@
 //! dead-lettered; a permanent refusal (5xx) dead-letters it at once. Sent
 //! and dead messages lose their payload, the secret with it.
 
+pub mod smtp;
 pub mod templates;
 
 use std::path::PathBuf;
@@ -23,11 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::Address;
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Mutex, Notify, watch};
 use url::Url;
 
 use crate::auth::keys::ServerKeys;
@@ -36,16 +35,15 @@ use crate::config::{Config, SmtpUrl};
 use crate::db::outbox::{self, Claimed, Outcome};
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
+use smtp::{Failure, Session, Smtp};
 
 /// How long a claim holds: a worker that has not recorded an outcome by
 /// then is taken for dead and the message is claimed again. Twice the
 /// longest a send may take ([`SEND_TIMEOUT`]), and a worker claims one
 /// message at a time, so a live worker never loses its claim mid-send.
 pub const LEASE: Duration = Duration::from_secs(120);
-/// The longest one send may take, the whole SMTP conversation included.
+/// The longest one send may take, opening a connection included.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// The longest one SMTP command may take.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often an idle worker looks for due messages (retries, and messages
 /// other instances wrote); a change that queues a message wakes a worker of
 /// its own instance at once.
@@ -74,7 +72,8 @@ impl Signal {
 /// Where messages go.
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    /// SMTP, each worker on a connection of its own ([`smtp`]).
+    Smtp(Box<Smtp>),
     /// `.eml` files, one per message, named by its outbox id: a retry
     /// writes the same file again.
     Files(PathBuf),
@@ -91,7 +90,7 @@ impl Transport {
 
     /// SMTP as the URL says (see [`SmtpUrl`]).
     pub fn smtp(smtp: &SmtpUrl) -> anyhow::Result<Self> {
-        Ok(Self::Smtp(Box::new(smtp_transport(smtp)?)))
+        Ok(Self::Smtp(Box::new(Smtp::new(smtp, None)?)))
     }
 
     /// Where the server says it sends mail, for its start-up line: never a
@@ -100,53 +99,6 @@ impl Transport {
         match self {
             Self::Smtp(_) => "smtp".into(),
             Self::Files(dir) => format!(".eml files in {}", dir.display()),
-        }
-    }
-}
-
-fn smtp_transport(smtp: &SmtpUrl) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let url = smtp.url();
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let tls_wanted = url
-        .query_pairs()
-        .find(|(k, _)| k == "tls")
-        .map(|(_, v)| v.into_owned());
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone());
-    builder = match (url.scheme(), tls_wanted.as_deref()) {
-        ("smtps", _) => builder
-            .port(url.port().unwrap_or(465))
-            .tls(Tls::Wrapper(TlsParameters::new(host)?)),
-        (_, Some("none")) => builder.port(url.port().unwrap_or(25)),
-        _ => builder
-            .port(url.port().unwrap_or(587))
-            .tls(Tls::Required(TlsParameters::new(host)?)),
-    };
-    if !url.username().is_empty() {
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        builder = builder.credentials(Credentials::new(
-            decode(url.username()),
-            decode(url.password().unwrap_or_default()),
-        ));
-    }
-    Ok(builder.timeout(Some(SMTP_TIMEOUT)).build())
-}
-
-/// Why a try failed, and whether trying again can help.
-#[derive(Debug)]
-struct Failure {
-    permanent: bool,
-    error: String,
-}
-
-impl Failure {
-    fn permanent(error: impl std::fmt::Display) -> Self {
-        Self {
-            permanent: true,
-            error: error.to_string(),
         }
     }
 }
@@ -165,10 +117,12 @@ pub struct Mailer {
     pub dead_letter_after: chrono::Duration,
 }
 
-/// One worker: claims under its own name.
+/// One worker: claims under its own name, and keeps its SMTP connection
+/// from one message to the next.
 pub struct Worker {
     name: String,
     mailer: Arc<Mailer>,
+    connection: Mutex<Option<Session>>,
 }
 
 impl Worker {
@@ -176,20 +130,59 @@ impl Worker {
         Self {
             name: uuid::Uuid::now_v7().to_string(),
             mailer,
+            connection: Mutex::new(None),
         }
     }
 
-    /// Claims the messages due now and tries each once; how many it tried.
+    /// Closes the kept SMTP connection once it has been idle for
+    /// [`smtp::IDLE`], or at once when `now`.
+    pub async fn close_connection(&self, now: bool) {
+        let mut connection = self.connection.lock().await;
+        if now {
+            if let Some(session) = connection.take() {
+                smtp::close(session).await;
+            }
+        } else {
+            smtp::close_if_idle(&mut connection).await;
+        }
+    }
+
+    /// Delivers what is due, one message at a time, until nothing is; how
+    /// many it tried. A try's outcome is recorded in the transaction that
+    /// claims the next message (the last in one that finds nothing more),
+    /// so a message costs one write transaction, not two; a worker still
+    /// holds one claim at a time, and every outcome is recorded when this
+    /// returns.
     pub async fn run_once(&self) -> Result<usize, DbError> {
         let m = &self.mailer;
-        let now = m.clock.now();
-        let lease_until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
-        let name = self.name.clone();
-        let claimed =
-            m.db.write(move |conn| outbox::claim(conn, &name, now, lease_until, BATCH))
+        let mut tried = 0;
+        let mut previous: Option<(String, Outcome)> = None;
+        loop {
+            let now = m.clock.now();
+            let lease_until = now + chrono::Duration::from_std(LEASE).expect("a small duration");
+            let name = self.name.clone();
+            let record = previous.take();
+            let (unrecorded, claimed) =
+                m.db.write(move |conn| {
+                    let unrecorded = match record {
+                        Some((id, outcome))
+                            if !outbox::record(conn, &id, &name, &outcome, now)? =>
+                        {
+                            Some(id)
+                        }
+                        _ => None,
+                    };
+                    let claimed = outbox::claim(conn, &name, now, lease_until, BATCH)?;
+                    Ok::<_, DbError>((unrecorded, claimed))
+                })
                 .await?;
-        let tried = claimed.len();
-        for claim in claimed {
+            if let Some(id) = unrecorded {
+                tracing::warn!(outbox_id = %id, "the outcome was not recorded: the message was withdrawn or claimed by another worker meanwhile");
+            }
+            let Some(claim) = claimed.into_iter().next() else {
+                return Ok(tried);
+            };
+            tried += 1;
             let message = claim.message;
             let give_up_at = message.created_at + m.dead_letter_after;
             let outcome = if claim.reclaimed && m.clock.now() >= give_up_at {
@@ -221,15 +214,8 @@ impl Worker {
                 }
             }
             m.metrics.email(&message.template, label);
-            let (id, name, now) = (message.id.clone(), self.name.clone(), m.clock.now());
-            let recorded =
-                m.db.write(move |conn| outbox::record(conn, &id, &name, &outcome, now))
-                    .await?;
-            if !recorded {
-                tracing::warn!(outbox_id = %message.id, "the outcome was not recorded: the message was withdrawn or claimed by another worker meanwhile");
-            }
+            previous = Some((message.id, outcome));
         }
-        Ok(tried)
     }
 
     /// A failed try's outcome: dead if permanent or past the bound, else a
@@ -285,11 +271,12 @@ impl Worker {
             .map_err(Failure::permanent)?;
         match &m.transport {
             Transport::Smtp(smtp) => {
-                match tokio::time::timeout(SEND_TIMEOUT, smtp.send(email)).await {
-                    Ok(sent) => sent.map(drop).map_err(|e| Failure {
-                        permanent: e.is_permanent(),
-                        error: e.to_string(),
-                    }),
+                let mut connection = self.connection.lock().await;
+                let formatted = email.formatted();
+                let sent = smtp.send(&mut connection, email.envelope(), &formatted);
+                // A send cut short drops its connection with it.
+                match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+                    Ok(sent) => sent,
                     Err(_) => Err(Failure {
                         permanent: false,
                         error: format!("the SMTP server took longer than {SEND_TIMEOUT:?}"),
@@ -365,16 +352,10 @@ pub fn spawn(mailer: Arc<Mailer>, count: usize, signal: &Signal) -> Workers {
         let mut stopped = stopped.clone();
         actix_web::rt::spawn(async move {
             loop {
-                let busy = match worker.run_once().await {
-                    Ok(tried) => tried as i64 == BATCH,
-                    Err(error) => {
-                        tracing::warn!(%error, "outbox worker cannot reach the database");
-                        false
-                    }
-                };
-                if busy {
-                    continue;
+                if let Err(error) = worker.run_once().await {
+                    tracing::warn!(%error, "outbox worker cannot reach the database");
                 }
+                worker.close_connection(false).await;
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
@@ -389,6 +370,7 @@ pub fn spawn(mailer: Arc<Mailer>, count: usize, signal: &Signal) -> Workers {
                     break;
                 }
             }
+            worker.close_connection(true).await;
         });
     }
     Workers { stop }

@@ -11,8 +11,9 @@ use custodian_api::db::outbox;
 use custodian_api::db::schema::outbox_messages;
 use custodian_api::db::{Backend, Db};
 use custodian_api::ids::PartnerId;
+use custodian_api::mail::smtp::Smtp;
 use custodian_api::mail::{Mailer, Transport, Worker};
-use custodian_api::testing::TestServer;
+use custodian_api::testing::{SmtpSink, TestServer};
 use diesel::prelude::*;
 use rstest::rstest;
 use serde_json::json;
@@ -262,12 +263,17 @@ async fn an_unsent_email_withdrawn_by_a_reissue_is_never_sent(
 /// test server's database, mailing to its sink.
 fn other_worker(server: &TestServer, db: &Db) -> Worker {
     let smtp = SmtpUrl::parse(&server.mail.url()).unwrap();
+    worker_on(server, db, Transport::smtp(&smtp).unwrap())
+}
+
+/// A worker over `db` delivering through `transport`.
+fn worker_on(server: &TestServer, db: &Db, transport: Transport) -> Worker {
     Worker::new(Arc::new(Mailer {
         db: db.clone(),
         keys: server.keys.clone(),
         clock: server.clock.clone(),
         metrics: Default::default(),
-        transport: Transport::smtp(&smtp).unwrap(),
+        transport,
         from: "Custodian <custodian@localhost>".parse().unwrap(),
         webapp: url::Url::parse(&server.base_url).unwrap(),
         dead_letter_after: chrono::Duration::hours(24),
@@ -332,31 +338,7 @@ async fn two_workers_send_each_message_exactly_once(
     let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
         return;
     };
-    let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
-    let keys = server.keys.clone();
-    let now = server.clock.now();
-    server
-        .database
-        .pool()
-        .write(move |conn| {
-            for i in 0..60 {
-                outbox::queue(
-                    conn,
-                    &keys,
-                    partner,
-                    outbox::Email {
-                        template: "master_password_changed",
-                        locale: ["en", "fr", "de", "es", "it", "nl", "ja"][i % 7],
-                        recipient: &format!("user{i}@example.com"),
-                        payload: &json!({"name": format!("User {i}"), "changed_at": now}),
-                        now,
-                    },
-                )?;
-            }
-            Ok::<_, DbError>(())
-        })
-        .await
-        .unwrap();
+    queue_emails(&server, 60).await;
     // One process's workers share its pool (on SQLite, its one writer).
     let db = server.database.pool();
     let (a, b) = (other_worker(&server, &db), other_worker(&server, &db));
@@ -374,7 +356,103 @@ async fn two_workers_send_each_message_exactly_once(
     let subjects: std::collections::HashSet<String> =
         received.iter().map(|m| m.subject()).collect();
     assert_eq!(subjects.len(), 7, "each in its recipient's language");
-    let sent: i64 = server
+    let sent = sent_at_the_first_try(&server).await;
+    assert_eq!(sent, 60);
+    assert_eq!(
+        server.mail.connections(),
+        2,
+        "each worker sent message after message on a connection of its own"
+    );
+}
+
+/// Queues `count` emails, in seven languages.
+async fn queue_emails(server: &TestServer, count: usize) {
+    let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
+    let keys = server.keys.clone();
+    let now = server.clock.now();
+    server
+        .database
+        .pool()
+        .write(move |conn| {
+            for i in 0..count {
+                outbox::queue(
+                    conn,
+                    &keys,
+                    partner,
+                    outbox::Email {
+                        template: "master_password_changed",
+                        locale: ["en", "fr", "de", "es", "it", "nl", "ja"][i % 7],
+                        recipient: &format!("user{i}@example.com"),
+                        payload: &json!({"name": format!("User {i}"), "changed_at": now}),
+                        now,
+                    },
+                )?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_connection_the_smtp_server_hung_up_is_replaced_without_a_retry(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    // As a server that takes 3 messages per connection and then hangs up
+    // without a word: the worker finds out on the fourth.
+    server.mail.hang_up_after(3);
+    queue_emails(&server, 7).await;
+    let worker = other_worker(&server, &server.database.pool());
+    while worker.run_once().await.unwrap() > 0 {}
+    assert_eq!(server.mail.received().len(), 7);
+    assert_eq!(server.mail.connections(), 3, "3 + 3 + 1 messages");
+    assert_eq!(sent_at_the_first_try(&server).await, 7);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn mail_goes_over_starttls_or_implicit_tls_and_only_to_a_trusted_certificate(
+    #[values(false, true)] implicit: bool,
+) {
+    let Some(server) = TestServer::spawn_with(Backend::Sqlite, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let (sink, certificate) = SmtpSink::start_with_tls(implicit);
+    let url = SmtpUrl::parse(&sink.url()).unwrap();
+    assert_eq!(url.url().scheme(), if implicit { "smtps" } else { "smtp" });
+    queue_emails(&server, 3).await;
+    let db = server.database.pool();
+
+    // A certificate nobody vouched for: nothing is sent, the try retries.
+    let untrusting = worker_on(&server, &db, Transport::smtp(&url).unwrap());
+    while untrusting.run_once().await.unwrap() > 0 {}
+    assert!(sink.received().is_empty());
+    assert_eq!(sent_at_the_first_try(&server).await, 0);
+
+    // Trusted, the three messages go over one encrypted connection. (The
+    // failed tries wait for their retry; the clock is moved past it.)
+    server.clock.advance(chrono::Duration::hours(2));
+    let trusting = worker_on(
+        &server,
+        &db,
+        Transport::Smtp(Box::new(Smtp::new(&url, Some(&certificate)).unwrap())),
+    );
+    while trusting.run_once().await.unwrap() > 0 {}
+    assert_eq!(sink.received().len(), 3);
+    assert_eq!(
+        sink.connections(),
+        4,
+        "one per failed try, then one for the three"
+    );
+}
+
+/// Messages sent at their first try, their payload erased.
+async fn sent_at_the_first_try(server: &TestServer) -> i64 {
+    server
         .database
         .pool()
         .run(|conn| {
@@ -388,8 +466,7 @@ async fn two_workers_send_each_message_exactly_once(
             )
         })
         .await
-        .unwrap();
-    assert_eq!(sent, 60);
+        .unwrap()
 }
 
 #[rstest]
