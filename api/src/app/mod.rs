@@ -15,6 +15,7 @@ pub mod api_clients;
 pub mod audit;
 pub mod authorization;
 pub mod backup;
+pub mod batches;
 pub mod companies;
 mod context;
 mod error;

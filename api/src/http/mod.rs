@@ -11,6 +11,7 @@ pub mod admins;
 pub mod api_clients;
 pub mod audit;
 pub mod authorization;
+pub mod batches;
 pub mod caller;
 pub mod companies;
 pub mod contract;
@@ -103,6 +104,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::user_get)
         .service(resets::reset_preview_get)
         .service(resets::reset_create)
+        .service(batches::reset_batch_preview)
         .service(resets::resets_list)
         .service(resets::reset_get)
         .service(resets::reset_reissue)

@@ -200,10 +200,16 @@ pub async fn reset_preview_get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<web::Json<ResetPreview>, ApiError> {
-    let preview = ops::preview(&state, &caller, &path).await?;
+    Ok(web::Json(preview_view(
+        ops::preview(&state, &caller, &path).await?,
+    )))
+}
+
+/// A preview's view.
+pub(crate) fn preview_view(preview: ops::Preview) -> ResetPreview {
     let (user, vault) = (preview.user, preview.vault);
     let not_backed_up = vault.company_items_not_backed_up();
-    Ok(web::Json(ResetPreview {
+    ResetPreview {
         user_id: user.id.uuid(),
         company_id: user.company_id.uuid(),
         delivery_kind: preview.delivery.into(),
@@ -215,12 +221,17 @@ pub async fn reset_preview_get(
         acknowledgement_required: not_backed_up > 0,
         has_recovery_key: user.has_recovery_key,
         supersedes: preview.supersedes.map(|id| id.uuid()),
-        confirmation: ConfirmationPhrase {
-            phrase: CONFIRMATION.into(),
-            localized: preview.localized_confirmation.map(Into::into),
-            case_sensitive: false,
-        },
-    }))
+        confirmation: confirmation_phrase(preview.localized_confirmation),
+    }
+}
+
+/// The phrase that confirms a reset, and its word in the caller's locale.
+pub(crate) fn confirmation_phrase(localized: Option<&'static str>) -> ConfirmationPhrase {
+    ConfirmationPhrase {
+        phrase: CONFIRMATION.into(),
+        localized: localized.map(Into::into),
+        case_sensitive: false,
+    }
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.

@@ -5,6 +5,7 @@ mod admins;
 mod api_clients;
 mod audit;
 mod authz;
+mod batches;
 mod binary;
 mod browser;
 mod check;

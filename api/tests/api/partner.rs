@@ -59,6 +59,10 @@ enum Denied {
     /// No HTTP caller can be denied (the operation acts on the caller); the
     /// policy's deny is proven by this request fixture in `policies/DENY`.
     Fixture(&'static str),
+    /// An API client with these scopes, denied user by user: the operation
+    /// answers for each user it names (a batch), and lists the seeded user
+    /// under `denied`.
+    ClientPerUser(&'static [&'static str]),
 }
 
 /// One authorization case per operation: a request the allowed role may
@@ -68,8 +72,9 @@ struct Case {
     method: &'static str,
     /// The path, given the server and its seeded objects.
     path: fn(&Seeded) -> String,
-    /// The request body, given the allowed caller's password.
-    body: fn(&str) -> Option<Value>,
+    /// The request body, given the seeded objects and the allowed caller's
+    /// password.
+    body: fn(&Seeded, &str) -> Option<Value>,
     allowed: Allowed,
     denied: Denied,
     /// Extra request headers.
@@ -105,7 +110,7 @@ fn cases() -> Vec<Case> {
             operation: "partner_get",
             method: "GET",
             path: |_| "/v1/partner".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Technician),
             denied: Denied::PasswordChangeOnly,
             headers: &[],
@@ -114,7 +119,7 @@ fn cases() -> Vec<Case> {
             operation: "partner_update",
             method: "PATCH",
             path: |_| "/v1/partner".into(),
-            body: |_| Some(json!({"links_for_everyone": true})),
+            body: |_, _| Some(json!({"links_for_everyone": true})),
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
@@ -123,7 +128,7 @@ fn cases() -> Vec<Case> {
             operation: "admins_list",
             method: "GET",
             path: |_| "/v1/admins".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -132,7 +137,7 @@ fn cases() -> Vec<Case> {
             operation: "admins_create",
             method: "POST",
             path: |_| "/v1/admins".into(),
-            body: |_| {
+            body: |_, _| {
                 Some(
                     json!({"email": "new.tech@example.com", "name": "New Tech", "role": "technician"}),
                 )
@@ -145,7 +150,7 @@ fn cases() -> Vec<Case> {
             operation: "admin_get",
             method: "GET",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -154,7 +159,7 @@ fn cases() -> Vec<Case> {
             operation: "admin_update",
             method: "PATCH",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
-            body: |_| Some(json!({"name": "The Owner"})),
+            body: |_, _| Some(json!({"name": "The Owner"})),
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
@@ -163,7 +168,7 @@ fn cases() -> Vec<Case> {
             operation: "admin_delete",
             method: "DELETE",
             path: |s| format!("/v1/admins/{}", s.server.owner.owner_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
             headers: &[],
@@ -172,7 +177,7 @@ fn cases() -> Vec<Case> {
             operation: "audit_events_list",
             method: "GET",
             path: |_| "/v1/audit-events?limit=10".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -181,7 +186,7 @@ fn cases() -> Vec<Case> {
             operation: "audit_events_verify",
             method: "GET",
             path: |_| "/v1/audit-events/verify".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -190,7 +195,7 @@ fn cases() -> Vec<Case> {
             operation: "api_clients_list",
             method: "GET",
             path: |_| "/v1/api-clients".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -199,7 +204,7 @@ fn cases() -> Vec<Case> {
             operation: "api_clients_create",
             method: "POST",
             path: |_| "/v1/api-clients".into(),
-            body: |_| Some(json!({"name": "RMM", "scopes": ["users:read"]})),
+            body: |_, _| Some(json!({"name": "RMM", "scopes": ["users:read"]})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -208,7 +213,7 @@ fn cases() -> Vec<Case> {
             operation: "api_client_delete",
             method: "DELETE",
             path: |s| format!("/v1/api-clients/{}", s.client_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -217,7 +222,7 @@ fn cases() -> Vec<Case> {
             operation: "authorization_check",
             method: "POST",
             path: |_| "/v1/authorization/check".into(),
-            body: |_| Some(json!({"checks": [{"action": "readPartner"}]})),
+            body: |_, _| Some(json!({"checks": [{"action": "readPartner"}]})),
             allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["partner:read"]),
             headers: &[],
@@ -226,7 +231,7 @@ fn cases() -> Vec<Case> {
             operation: "companies_list",
             method: "GET",
             path: |_| "/v1/companies".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -235,7 +240,7 @@ fn cases() -> Vec<Case> {
             operation: "companies_create",
             method: "POST",
             path: |_| "/v1/companies".into(),
-            body: |_| Some(json!({"name": "Acme Law"})),
+            body: |_, _| Some(json!({"name": "Acme Law"})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
             headers: &[],
@@ -244,7 +249,7 @@ fn cases() -> Vec<Case> {
             operation: "company_get",
             method: "GET",
             path: |s| format!("/v1/companies/{}", s.company_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -253,7 +258,7 @@ fn cases() -> Vec<Case> {
             operation: "company_update",
             method: "PATCH",
             path: |s| format!("/v1/companies/{}", s.company_id),
-            body: |_| Some(json!({"name": "Acme Dental Group"})),
+            body: |_, _| Some(json!({"name": "Acme Dental Group"})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::AssignedTechnician,
             headers: &[],
@@ -262,7 +267,7 @@ fn cases() -> Vec<Case> {
             operation: "backup_profile_get",
             method: "GET",
             path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -271,7 +276,7 @@ fn cases() -> Vec<Case> {
             operation: "backup_profile_update",
             method: "PUT",
             path: |s| format!("/v1/companies/{}/backup-profile", s.company_id),
-            body: |_| Some(json!({"backup_all_company_items": false, "retention_days": 30})),
+            body: |_, _| Some(json!({"backup_all_company_items": false, "retention_days": 30})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::AssignedTechnician,
             headers: &[("if-match", "*")],
@@ -280,7 +285,7 @@ fn cases() -> Vec<Case> {
             operation: "users_search",
             method: "GET",
             path: |_| "/v1/users?q=a".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["companies:read"]),
             headers: &[],
@@ -289,7 +294,7 @@ fn cases() -> Vec<Case> {
             operation: "company_users_list",
             method: "GET",
             path: |s| format!("/v1/companies/{}/users", s.company_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["companies:read"]),
             headers: &[],
@@ -298,7 +303,7 @@ fn cases() -> Vec<Case> {
             operation: "company_users_create",
             method: "POST",
             path: |s| format!("/v1/companies/{}/users", s.company_id),
-            body: |_| {
+            body: |_, _| {
                 Some(json!({"email": "case@example.com", "name": "Case", "client_kind": "desktop"}))
             },
             allowed: Allowed::Role(Role::Admin),
@@ -309,7 +314,7 @@ fn cases() -> Vec<Case> {
             operation: "user_get",
             method: "GET",
             path: |s| format!("/v1/users/{}", s.user_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["companies:read"]),
             headers: &[],
@@ -318,7 +323,7 @@ fn cases() -> Vec<Case> {
             operation: "backups_list",
             method: "GET",
             path: |s| format!("/v1/companies/{}/backups", s.company_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -327,7 +332,7 @@ fn cases() -> Vec<Case> {
             operation: "backup_get",
             method: "GET",
             path: |s| format!("/v1/companies/{}/backups/{}", s.company_id, s.copy_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -336,7 +341,7 @@ fn cases() -> Vec<Case> {
             operation: "vault_items_list",
             method: "GET",
             path: |_| "/v1/account/vault/items".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::User,
             denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
             headers: &[],
@@ -345,7 +350,7 @@ fn cases() -> Vec<Case> {
             operation: "vault_item_put",
             method: "PUT",
             path: |_| "/v1/account/vault/items/case-item".into(),
-            body: |_| {
+            body: |_, _| {
                 Some(json!({"profile": "personal", "replaces_revision": 0, "ciphertext": "AAAA"}))
             },
             allowed: Allowed::User,
@@ -356,7 +361,7 @@ fn cases() -> Vec<Case> {
             operation: "vault_item_delete",
             method: "DELETE",
             path: |_| "/v1/account/vault/items/case-item".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::User,
             denied: Denied::Fixture("DENY/user_uses_anothers_vault.json"),
             headers: &[],
@@ -365,7 +370,7 @@ fn cases() -> Vec<Case> {
             operation: "password_change",
             method: "POST",
             path: |_| "/v1/auth/password".into(),
-            body: |current| {
+            body: |_, current| {
                 Some(
                     json!({"current_password": current, "new_password": "a much longer passphrase"}),
                 )
@@ -378,7 +383,7 @@ fn cases() -> Vec<Case> {
             operation: "reset_preview_get",
             method: "GET",
             path: |s| format!("/v1/users/{}/master-password-reset-preview", s.user_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["resets:read", "users:read"]),
             headers: &[],
@@ -387,7 +392,7 @@ fn cases() -> Vec<Case> {
             operation: "reset_get",
             method: "GET",
             path: |s| format!("/v1/master-password-resets/{}", s.reset_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -396,7 +401,7 @@ fn cases() -> Vec<Case> {
             operation: "resets_list",
             method: "GET",
             path: |_| "/v1/master-password-resets".into(),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Technician),
             denied: Denied::Client(&["users:read"]),
             headers: &[],
@@ -405,7 +410,7 @@ fn cases() -> Vec<Case> {
             operation: "account_master_password_set",
             method: "POST",
             path: |_| "/v1/account/master-password".into(),
-            body: |_| {
+            body: |_, _| {
                 Some(json!({"auth_key": "a-new-derived-key-0123", "encrypted_vault_key": "a2V5"}))
             },
             allowed: Allowed::ResettingUser,
@@ -416,7 +421,7 @@ fn cases() -> Vec<Case> {
             operation: "account_recovery_key_set",
             method: "PUT",
             path: |_| "/v1/account/recovery-key".into(),
-            body: |_| {
+            body: |_, _| {
                 Some(json!({
                     "auth_key": "a-derived-key",
                     "verifier": "cmVjb3Zlcnkta2V5LXZlcmlmaWVyLTMyLWJ5dGVzISE=",
@@ -431,7 +436,7 @@ fn cases() -> Vec<Case> {
             operation: "account_recovery",
             method: "POST",
             path: |_| "/v1/account/recovery".into(),
-            body: |_| {
+            body: |_, _| {
                 Some(json!({"auth_key": "a-new-derived-key-0123", "encrypted_vault_key": "a2V5"}))
             },
             allowed: Allowed::RecoveringUser,
@@ -442,9 +447,18 @@ fn cases() -> Vec<Case> {
             operation: "reset_reissue",
             method: "POST",
             path: |s| format!("/v1/master-password-resets/{}/reissue", s.reissue_id),
-            body: |_| None,
+            body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_batch_preview",
+            method: "POST",
+            path: |_| "/v1/master-password-reset-batches/preview".into(),
+            body: |s, _| Some(json!({"user_ids": [s.user_id]})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::ClientPerUser(&["resets:read", "users:read"]),
             headers: &[],
         },
         // Last: it purges the seeded user's vault.
@@ -452,7 +466,7 @@ fn cases() -> Vec<Case> {
             operation: "reset_create",
             method: "POST",
             path: |s| format!("/v1/users/{}/master-password-resets", s.user_id),
-            body: |_| Some(json!({"confirmation": "Yes"})),
+            body: |_, _| Some(json!({"confirmation": "Yes"})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["resets:read", "users:read"]),
             headers: &[],
@@ -484,7 +498,7 @@ async fn call(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    if let Some(body) = (case.body)(password) {
+    if let Some(body) = (case.body)(seeded, password) {
         request = request.json(&body);
     }
     for (name, value) in case.headers {
@@ -603,7 +617,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                     .await
                     .expect("signed in")
             }
-            Denied::Client(scopes) => {
+            Denied::Client(scopes) | Denied::ClientPerUser(scopes) => {
                 let (id, secret) = create_client(&server, scopes, None).await;
                 client_token(&server, &id, &secret).await
             }
@@ -631,14 +645,24 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             }
         };
         let (status, problem) = call(&seeded, case, Some(&denied), "").await;
-        assert_eq!(status, 403, "{} denied: {problem}", case.operation);
-        assert!(
-            matches!(
-                problem["code"].as_str(),
-                Some("forbidden" | "password_change_required")
-            ),
-            "{problem}"
-        );
+        if let Denied::ClientPerUser(_) = case.denied {
+            assert_eq!(status, 200, "{}: {problem}", case.operation);
+            assert_eq!(
+                problem["denied"],
+                json!([seeded.user_id]),
+                "{} denied user by user",
+                case.operation
+            );
+        } else {
+            assert_eq!(status, 403, "{} denied: {problem}", case.operation);
+            assert!(
+                matches!(
+                    problem["code"].as_str(),
+                    Some("forbidden" | "password_change_required")
+                ),
+                "{problem}"
+            );
+        }
 
         // Allowed last: it may change what the denied request would see.
         let (allowed, password) = match case.allowed {
