@@ -5,8 +5,9 @@
 
 use futures_util::StreamExt;
 
-use super::resets::{self, Preview};
+use super::resets::{self, Preview, Refused};
 use super::{App, Error, OpContext};
+use crate::audit::NewEvent;
 use crate::ids::UserId;
 
 /// The most users one batch names.
@@ -65,15 +66,21 @@ pub fn check_user_ids(ids: &[uuid::Uuid]) -> Result<Vec<UserId>, Error> {
 
 /// What resetting each user `ids` names would do: each user's preview as a
 /// reset of one would answer it, and which users the caller may not reset
-/// or does not see. A denial is audited as a single preview's is.
+/// or does not see. The denials are audited as one event, naming the users:
+/// a request of 1,000 users writes one row, not 1,000.
 pub async fn preview(
     app: &App,
     ctx: &OpContext,
     ids: &[uuid::Uuid],
 ) -> Result<BatchPreview, Error> {
     let ids = check_user_ids(ids)?;
-    let answers: Vec<(UserId, Result<Preview, Error>)> = futures_util::stream::iter(ids)
-        .map(|id| async move { (id, resets::preview(app, ctx, &id.to_string()).await) })
+    let answers: Vec<(UserId, Result<Preview, Refused>)> = futures_util::stream::iter(ids)
+        .map(|id| async move {
+            (
+                id,
+                resets::preview_deciding(app, ctx, &id.to_string()).await,
+            )
+        })
         .buffered(CONCURRENCY)
         .collect()
         .await;
@@ -83,15 +90,54 @@ pub async fn preview(
         not_found: Vec::new(),
         localized_confirmation: resets::localized_confirmation(ctx.locale()),
     };
+    let mut denials = Vec::new();
     for (id, answer) in answers {
-        match answer {
-            Ok(preview) => batch.previews.push(preview),
-            Err(Error::NotFound) => batch.not_found.push(id),
-            Err(Error::Forbidden { .. }) => batch.denied.push(id),
-            Err(other) => return Err(other),
+        let error = match answer {
+            Ok(preview) => {
+                batch.previews.push(preview);
+                continue;
+            }
+            Err(Refused::Error(error)) => error,
+            Err(Refused::Denied(denied)) => {
+                denials.push(denied.event);
+                denied.error
+            }
+        };
+        match error {
+            Error::NotFound => batch.not_found.push(id),
+            Error::Forbidden { .. } => batch.denied.push(id),
+            other => return Err(other),
         }
     }
+    if !denials.is_empty() {
+        resets::append(app, denials_as_one(ctx, denials)).await?;
+    }
     Ok(batch)
+}
+
+/// One audit event for a batch's denials: the users, and every policy that
+/// decided.
+fn denials_as_one(ctx: &OpContext, denials: Vec<NewEvent>) -> NewEvent {
+    let mut policy_ids: Vec<String> = denials
+        .iter()
+        .flat_map(|event| event.policy_ids.iter().cloned())
+        .collect();
+    policy_ids.sort();
+    policy_ids.dedup();
+    let users: Vec<String> = denials
+        .into_iter()
+        .filter_map(|event| event.target_id)
+        .collect();
+    let mut event = ctx.event(
+        crate::authz::Action::ResetMasterPassword.name(),
+        "users",
+        String::new(),
+        false,
+        policy_ids,
+    );
+    event.target_id = None;
+    event.details = serde_json::json!({"batch_preview": true, "user_ids": users});
+    event
 }
 
 #[cfg(test)]

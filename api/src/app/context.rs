@@ -51,6 +51,13 @@ impl Actor {
     }
 }
 
+/// A denial, decided: its answer, and the audit event still to be written.
+#[derive(Debug)]
+pub struct Denied {
+    pub error: Error,
+    pub event: NewEvent,
+}
+
 /// How a denial is answered: 404 for what the caller must not know exists
 /// (another partner's object, or one in a company outside the caller's:
 /// a technician's assigned companies, a limited client's), 403 naming the
@@ -140,6 +147,26 @@ impl OpContext {
         action: Action,
         resource: &Resource,
     ) -> Result<(), Error> {
+        let Err(denied) = self.decide(app, action, resource) else {
+            return Ok(());
+        };
+        let keys = app.keys.clone();
+        let Denied { event, error } = *denied;
+        app.db
+            .write(move |conn| audit::append(conn, &keys, event).map(drop))
+            .await?;
+        Err(error)
+    }
+
+    /// Asks the authorizer, and leaves a denial's audit event to the
+    /// caller, who must write it (one operation that asks many times, a
+    /// batch, writes its denials as one event).
+    pub fn decide(
+        &self,
+        app: &App,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), Box<Denied>> {
         let decision = app.authz.decide(&self.principal, &action, resource);
         if decision.allowed {
             return Ok(());
@@ -155,16 +182,10 @@ impl OpContext {
             false,
             decision.policy_ids.clone(),
         );
-        let keys = app.keys.clone();
-        app.db
-            .write(move |conn| audit::append(conn, &keys, event).map(drop))
-            .await?;
-        Err(denial(
-            &self.principal,
-            &action,
-            resource,
-            decision.policy_ids,
-        ))
+        Err(Box::new(Denied {
+            error: denial(&self.principal, &action, resource, decision.policy_ids),
+            event,
+        }))
     }
 
     /// The caller's locale: an admin's own; English for an API client.

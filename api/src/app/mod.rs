@@ -29,7 +29,7 @@ pub mod vault;
 use std::sync::Arc;
 
 pub use account::AccountContext;
-pub use context::{Accept, Actor, Decider, OpContext, Token};
+pub use context::{Accept, Actor, Decider, Denied, OpContext, Token};
 pub use error::Error;
 
 use crate::auth::keys::ServerKeys;

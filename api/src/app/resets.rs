@@ -103,13 +103,38 @@ pub struct Preview {
 /// What a reset of the user `raw_id` names would do, changing nothing.
 /// Needs the right to reset the user.
 pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview, Error> {
-    let user = find_user(app, ctx, raw_id).await?;
-    ctx.authorize(
+    match preview_deciding(app, ctx, raw_id).await {
+        Ok(preview) => Ok(preview),
+        Err(Refused::Error(error)) => Err(error),
+        Err(Refused::Denied(denied)) => {
+            let super::Denied { error, event } = *denied;
+            append(app, event).await?;
+            Err(error)
+        }
+    }
+}
+
+/// Why [`preview_deciding`] answered no preview.
+pub(crate) enum Refused {
+    /// Not found, or the storage failed.
+    Error(Error),
+    /// Denied; its audit event is the caller's to write.
+    Denied(Box<super::Denied>),
+}
+
+/// [`preview`], leaving a denial's audit event to the caller.
+pub(crate) async fn preview_deciding(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+) -> Result<Preview, Refused> {
+    let user = find_user(app, ctx, raw_id).await.map_err(Refused::Error)?;
+    ctx.decide(
         app,
         Action::ResetMasterPassword,
         &user_resource(ctx.partner, &user),
     )
-    .await?;
+    .map_err(Refused::Denied)?;
     let id = user.id;
     let partner = ctx.partner;
     let (vault, pending, links_for_everyone) = app
@@ -120,7 +145,8 @@ pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview
             let links = partners::find(conn, partner)?.is_some_and(|p| p.links_for_everyone);
             Ok::<_, DbError>((summary, pending, links))
         })
-        .await?;
+        .await
+        .map_err(|e| Refused::Error(e.into()))?;
     Ok(Preview {
         delivery: Delivery::of(user.client_kind, links_for_everyone),
         user,
@@ -373,7 +399,7 @@ pub async fn create(
 }
 
 /// Writes one audit event on its own.
-async fn append(app: &App, event: NewEvent) -> Result<(), DbError> {
+pub(crate) async fn append(app: &App, event: NewEvent) -> Result<(), DbError> {
     let keys = app.keys.clone();
     app.db
         .write(move |conn| audit::append(conn, &keys, event).map(drop))

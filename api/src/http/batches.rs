@@ -15,8 +15,8 @@ use crate::http::resets::{ConfirmationPhrase, ResetPreview, confirmation_phrase,
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPreviewRequest {
-    /// 1 to 1,000 users, each once.
-    #[schema(min_items = 1, max_items = 1000)]
+    /// 1 to 1,000 users, each once (a repeat is refused, not ignored).
+    #[schema(value_type = std::collections::BTreeSet<uuid::Uuid>, min_items = 1, max_items = 1000)]
     pub user_ids: Vec<uuid::Uuid>,
 }
 
@@ -62,7 +62,8 @@ pub struct BatchPreview {
 /// kept, users whose company items are not all backed up, pending resets
 /// superseded; and which users the caller may not reset, or does not see.
 /// Changes nothing. Each user is looked at as their own reset preview
-/// would be, with its own authorization (a denial is audited).
+/// would be, with its own authorization; the denials are audited as one
+/// event naming the users.
 #[utoipa::path(
     operation_id = "reset_batch_preview",
     tag = "resets",

@@ -151,8 +151,10 @@ impl Worker {
     /// many it tried. A try's outcome is recorded in the transaction that
     /// claims the next message (the last in one that finds nothing more),
     /// so a message costs one write transaction, not two; a worker still
-    /// holds one claim at a time, and every outcome is recorded when this
-    /// returns.
+    /// holds one claim at a time. When this returns `Ok`, every outcome is
+    /// recorded; when that transaction fails, the outcome it carried is
+    /// lost, and its message is sent again once the lease runs out, as when
+    /// a worker dies.
     pub async fn run_once(&self) -> Result<usize, DbError> {
         let m = &self.mailer;
         let mut tried = 0;

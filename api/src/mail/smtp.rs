@@ -7,8 +7,8 @@
 //! answer until the message ends.
 //!
 //! A connection is dropped after any error (the next message opens a new
-//! one), after [`MESSAGES_PER_CONNECTION`] messages, and once it has been
-//! idle for [`IDLE`]. None of this changes what a message is promised: each
+//! one), and closed after [`MESSAGES_PER_CONNECTION`] messages and once it
+//! has been idle for [`IDLE`]. None of this changes what a message is promised: each
 //! is still claimed, sent and recorded one at a time, with its own
 //! Message-ID.
 
@@ -38,6 +38,10 @@ pub const MESSAGES_PER_CONNECTION: u32 = 100;
 pub const IDLE: Duration = Duration::from_secs(30);
 /// The longest the TCP connection, the greeting, TLS and AUTH may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a message may take on a kept connection before it is tried
+/// on a new one: a connection dropped without a word (a firewall's idle
+/// timeout) would otherwise hold it for the whole send timeout.
+const KEPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a try failed, and whether trying again can help.
 #[derive(Debug)]
@@ -202,11 +206,12 @@ impl Smtp {
 
     /// Sends one message on `kept` (the worker's connection) when it may
     /// be reused, else on a new connection, which is then kept for the next
-    /// message. A transient failure on a kept connection (the server closed
-    /// it meanwhile, or reached a limit of its own) is tried once more at
-    /// once on a new connection: at worst the message arrives twice with
-    /// one Message-ID, which is the outbox's promise anyway. A connection
-    /// that failed is dropped.
+    /// message. When the kept connection turns out to be gone (the server
+    /// hung up or said `421`, or nothing answered within [`KEPT_TIMEOUT`]),
+    /// the message is tried once more at once on a new connection: at worst
+    /// it arrives twice with one Message-ID, which is the outbox's promise
+    /// anyway. Any other answer is about the message, and is its outcome. A
+    /// connection that failed is dropped.
     pub async fn send(
         &self,
         kept: &mut Option<Session>,
@@ -215,14 +220,22 @@ impl Smtp {
     ) -> Result<(), Failure> {
         match kept.take() {
             Some(mut session) if session.reusable() => {
-                match session.connection.send(envelope, message).await {
-                    Ok(_) => {
-                        keep(kept, session).await;
+                let sent =
+                    tokio::time::timeout(KEPT_TIMEOUT, session.connection.send(envelope, message))
+                        .await;
+                match sent {
+                    Ok(Ok(_)) => {
+                        keep(kept, session);
                         return Ok(());
                     }
-                    Err(error) if error.is_permanent() => return Err(error.into()),
-                    Err(error) => {
-                        tracing::debug!(%error, "the kept SMTP connection failed; sending on a new one");
+                    Ok(Err(error)) if !connection_gone(&error) => return Err(error.into()),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "the kept SMTP connection is gone; sending on a new one");
+                    }
+                    Err(_) => {
+                        tracing::debug!(
+                            "the kept SMTP connection did not answer; sending on a new one"
+                        );
                     }
                 }
             }
@@ -235,21 +248,30 @@ impl Smtp {
             last_used: Instant::now(),
         };
         session.connection.send(envelope, message).await?;
-        keep(kept, session).await;
+        keep(kept, session);
         Ok(())
     }
 }
 
-/// Counts a message sent on `session` and keeps it in `kept`, or closes it
-/// once it has carried [`MESSAGES_PER_CONNECTION`].
-async fn keep(kept: &mut Option<Session>, mut session: Session) {
+/// Whether a failure says the connection is gone rather than answering the
+/// message: no reply at all (the socket closed, a reply cut short), or
+/// `421`, a server closing the connection. Other replies, a greylisting
+/// `451` say, are the message's outcome and wait for its retry.
+fn connection_gone(error: &lettre::transport::smtp::Error) -> bool {
+    match error.status() {
+        Some(code) => code.to_string() == "421",
+        None => !error.is_client(),
+    }
+}
+
+/// Counts a message sent on `session` and keeps it in `kept`. One that has
+/// carried [`MESSAGES_PER_CONNECTION`] is closed when the next message
+/// comes (or when it idles), not now: its QUIT must not delay the outcome
+/// of the message just sent.
+fn keep(kept: &mut Option<Session>, mut session: Session) {
     session.sent += 1;
     session.last_used = Instant::now();
-    if session.sent >= MESSAGES_PER_CONNECTION {
-        close(session).await;
-    } else {
-        *kept = Some(session);
-    }
+    *kept = Some(session);
 }
 
 /// Closes a connection with QUIT, waiting briefly for the answer; the

@@ -117,7 +117,7 @@ async fn a_batch_preview_sums_each_reset_and_names_who_is_out_of_reach(
     assert_eq!(batch["totals"]["users"], 0);
     assert_eq!(ids(&batch["denied"]), [first.clone(), second.clone()]);
     assert_eq!(ids(&batch["not_found"]), [unknown]);
-    // Each denial is in the audit log, as a single preview's would be.
+    // The denials are in the audit log as one event naming the users.
     let (status, events) = send(
         &server,
         &owner,
@@ -127,16 +127,17 @@ async fn a_batch_preview_sums_each_reset_and_names_who_is_out_of_reach(
     )
     .await;
     assert_eq!(status, 200, "{events}");
-    let denied_targets: Vec<&str> = events["items"]
+    let denials: Vec<&Value> = events["items"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["decision"] == "deny")
-        .map(|e| e["target_id"].as_str().unwrap())
         .collect();
-    assert!(
-        denied_targets.contains(&first.as_str()) && denied_targets.contains(&second.as_str()),
-        "{events}"
+    assert_eq!(denials.len(), 1, "{events}");
+    assert_eq!(denials[0]["target_kind"], "users");
+    assert_eq!(
+        denials[0]["details"],
+        json!({"batch_preview": true, "user_ids": [first, second]})
     );
 }
 

@@ -415,6 +415,28 @@ async fn a_connection_the_smtp_server_hung_up_is_replaced_without_a_retry(
 
 #[rstest]
 #[actix_web::test]
+async fn a_refusal_on_a_kept_connection_is_the_messages_outcome_not_a_reason_to_reconnect(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let worker = other_worker(&server, &server.database.pool());
+    queue_emails(&server, 1).await;
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    // The server now answers `451` to MAIL (greylisting, say) on the
+    // connection the worker kept: the message waits for its retry, and the
+    // worker does not hammer the server from a new connection.
+    server.mail.refuse(true);
+    queue_emails(&server, 1).await;
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!((server.mail.connections(), server.mail.refused()), (1, 1));
+    assert_eq!(server.mail.received().len(), 1);
+    assert_eq!(sent_at_the_first_try(&server).await, 1);
+}
+
+#[rstest]
+#[actix_web::test]
 async fn mail_goes_over_starttls_or_implicit_tls_and_only_to_a_trusted_certificate(
     #[values(false, true)] implicit: bool,
 ) {

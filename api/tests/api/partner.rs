@@ -672,6 +672,14 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Allowed::RecoveringUser => (seeded.recovering_token.clone(), String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
+        if let Denied::ClientPerUser(_) = case.denied {
+            assert_eq!(
+                (&body["users"][0]["user_id"], &body["denied"]),
+                (&json!(seeded.user_id), &json!([])),
+                "{} allowed user by user",
+                case.operation
+            );
+        }
         assert!(
             (200..300).contains(&status),
             "{} as {:?}: {status} {body}",
