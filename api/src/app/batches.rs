@@ -90,7 +90,7 @@ pub async fn preview(
         not_found: Vec::new(),
         localized_confirmation: resets::localized_confirmation(ctx.locale()),
     };
-    let mut denials = Vec::new();
+    let (mut denials, mut failed) = (Vec::new(), None);
     for (id, answer) in answers {
         let error = match answer {
             Ok(preview) => {
@@ -106,13 +106,17 @@ pub async fn preview(
         match error {
             Error::NotFound => batch.not_found.push(id),
             Error::Forbidden { .. } => batch.denied.push(id),
-            other => return Err(other),
+            other => failed = failed.or(Some(other)),
         }
     }
+    // The denials are audited even when another user's preview failed.
     if !denials.is_empty() {
         resets::append(app, denials_as_one(ctx, denials)).await?;
     }
-    Ok(batch)
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(batch),
+    }
 }
 
 /// One audit event for a batch's denials: the users, and every policy that
