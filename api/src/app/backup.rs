@@ -241,10 +241,7 @@ pub async fn copy(
         "item_id": copy.item_id,
         "revision": copy.revision,
     });
-    let keys = app.keys.clone();
-    app.db
-        .write(move |conn| audit::append(conn, &keys, event).map(drop))
-        .await?;
+    app.audit(event).await?;
     Ok(copy)
 }
 

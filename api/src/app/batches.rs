@@ -111,7 +111,7 @@ pub async fn preview(
     }
     // The denials are audited even when another user's preview failed.
     if !denials.is_empty() {
-        resets::append(app, denials_as_one(ctx, denials)).await?;
+        app.audit(denials_as_one(ctx, denials)).await?;
     }
     match failed {
         Some(error) => Err(error),

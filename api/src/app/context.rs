@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 
 use super::{App, Error};
-use crate::audit::{self, ActorKind, NewEvent};
+use crate::audit::{ActorKind, NewEvent};
 use crate::auth::tokens::{AdminClaims, SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE, SubjectKind};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::admins::{self, Admin, Role};
@@ -150,12 +150,8 @@ impl OpContext {
         let Err(denied) = self.decide(app, action, resource) else {
             return Ok(());
         };
-        let keys = app.keys.clone();
-        let Denied { event, error } = *denied;
-        app.db
-            .write(move |conn| audit::append(conn, &keys, event).map(drop))
-            .await?;
-        Err(error)
+        app.audit(denied.event).await?;
+        Err(denied.error)
     }
 
     /// Asks the authorizer, and leaves a denial's audit event to the

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::users::user_resource;
 use super::{App, Error, OpContext};
-use crate::audit::{self, NewEvent};
+use crate::audit;
 use crate::auth::{self, RESET_SECRET};
 use crate::authz::{Action, Resource};
 use crate::db::resets::{self, NewReset, Reset, ResetFilter, VaultSummary, WithEmail};
@@ -107,9 +107,8 @@ pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview
         Ok(preview) => Ok(preview),
         Err(Refused::Error(error)) => Err(error),
         Err(Refused::Denied(denied)) => {
-            let super::Denied { error, event } = *denied;
-            append(app, event).await?;
-            Err(error)
+            app.audit(denied.event).await?;
+            Err(denied.error)
         }
     }
 }
@@ -385,7 +384,7 @@ pub async fn create(
                 "company_items": vault.company_items,
                 "company_items_not_backed_up": vault.company_items_not_backed_up(),
             });
-            append(app, event).await?;
+            app.audit(event).await?;
             Err(if backups_missing {
                 Error::CompanyItemsNotBackedUp { vault }
             } else {
@@ -396,14 +395,6 @@ pub async fn create(
             })
         }
     }
-}
-
-/// Writes one audit event on its own.
-pub(crate) async fn append(app: &App, event: NewEvent) -> Result<(), DbError> {
-    let keys = app.keys.clone();
-    app.db
-        .write(move |conn| audit::append(conn, &keys, event).map(drop))
-        .await
 }
 
 /// The secret's email, sealed in the outbox row until it is sent.
