@@ -41,6 +41,15 @@ pub struct Config {
     /// How long an undeliverable email is retried before it is
     /// dead-lettered (`CUSTODIAN_MAIL_DEAD_LETTER_HOURS`).
     pub mail_dead_letter_after: chrono::Duration,
+    /// Users of reset batches this instance resets at once
+    /// (`CUSTODIAN_BATCH_CONCURRENCY`): 4 by default, 0 to leave batches to
+    /// other instances.
+    pub batch_concurrency: usize,
+    /// How long a batch's user stays claimed by the instance resetting it
+    /// (`CUSTODIAN_BATCH_LEASE_SECONDS`, 60 by default): after a crash,
+    /// another instance (or this one, restarted) takes the user over once
+    /// it has passed. Taking over never resets a user twice.
+    pub batch_lease: std::time::Duration,
     /// Where the single-use links of webapp resets point
     /// (`CUSTODIAN_WEBAPP_URL`); unset, the public URL. The webapp's page
     /// `reset-master-password` reads the token from the link's fragment.
@@ -88,6 +97,8 @@ const SETTINGS: &[&str] = &[
     "mail_from",
     "mail_workers",
     "mail_dead_letter_hours",
+    "batch_concurrency",
+    "batch_lease_seconds",
     "webapp_url",
     "public_url",
     "log",
@@ -257,6 +268,8 @@ struct RawConfig {
     mail_from: String,
     mail_workers: usize,
     mail_dead_letter_hours: u32,
+    batch_concurrency: usize,
+    batch_lease_seconds: u64,
     webapp_url: Option<String>,
     public_url: Option<String>,
     log: String,
@@ -282,6 +295,8 @@ impl Default for RawConfig {
             mail_from: "Custodian <custodian@localhost>".into(),
             mail_workers: 1,
             mail_dead_letter_hours: 24,
+            batch_concurrency: 4,
+            batch_lease_seconds: 60,
             webapp_url: None,
             public_url: None,
             log: "info".into(),
@@ -393,6 +408,18 @@ impl Config {
                 format!("must be from 0 to 16, not {}", raw.mail_workers),
             ));
         }
+        if raw.batch_concurrency > 64 {
+            return Err(bad(
+                "CUSTODIAN_BATCH_CONCURRENCY",
+                format!("must be from 0 to 64, not {}", raw.batch_concurrency),
+            ));
+        }
+        if !(1..=3600).contains(&raw.batch_lease_seconds) {
+            return Err(bad(
+                "CUSTODIAN_BATCH_LEASE_SECONDS",
+                format!("must be from 1 to 3600, not {}", raw.batch_lease_seconds),
+            ));
+        }
         if !(1..=720).contains(&raw.mail_dead_letter_hours) {
             return Err(bad(
                 "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",
@@ -493,6 +520,8 @@ impl Config {
             mail_from,
             mail_workers: raw.mail_workers,
             mail_dead_letter_after: chrono::Duration::hours(raw.mail_dead_letter_hours.into()),
+            batch_concurrency: raw.batch_concurrency,
+            batch_lease: std::time::Duration::from_secs(raw.batch_lease_seconds),
             webapp_url,
             public_url,
             log: raw.log,
@@ -718,6 +747,16 @@ mod tests {
                 "CUSTODIAN_MAIL_WORKERS",
                 "17",
                 "CUSTODIAN_MAIL_WORKERS must be from 0 to 16",
+            ),
+            (
+                "CUSTODIAN_BATCH_CONCURRENCY",
+                "65",
+                "CUSTODIAN_BATCH_CONCURRENCY must be from 0 to 64",
+            ),
+            (
+                "CUSTODIAN_BATCH_LEASE_SECONDS",
+                "0",
+                "CUSTODIAN_BATCH_LEASE_SECONDS must be from 1 to 3600",
             ),
             (
                 "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",

@@ -251,6 +251,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Only a pending or expired reset is re-issued; this one was completed or superseded. Start a new reset if the user still needs one.",
     },
     ProblemType {
+        code: "batch_finished",
+        status: StatusCode::CONFLICT,
+        title: "Batch finished",
+        description: "Every user of the batch already has an outcome, so there is nothing left to cancel.",
+    },
+    ProblemType {
         code: "rate_limited",
         status: StatusCode::TOO_MANY_REQUESTS,
         title: "Rate limited",

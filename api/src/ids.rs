@@ -28,6 +28,7 @@ pub mod kind {
     pub enum Company {}
     pub enum User {}
     pub enum Reset {}
+    pub enum ResetBatch {}
     pub enum OutboxMessage {}
     pub enum BackupCopy {}
     /// An admin or an API client: who requested something, as stored.
@@ -40,6 +41,7 @@ pub type ApiClientId = Id<kind::ApiClient>;
 pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;
 pub type ResetId = Id<kind::Reset>;
+pub type BatchId = Id<kind::ResetBatch>;
 pub type OutboxMessageId = Id<kind::OutboxMessage>;
 pub type BackupCopyId = Id<kind::BackupCopy>;
 pub type ActorId = Id<kind::Actor>;

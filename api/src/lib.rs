@@ -17,6 +17,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod batch_worker;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;

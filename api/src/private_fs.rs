@@ -24,17 +24,35 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Makes sure `path` exists and is the owner's only: created empty with
 /// mode 0600 when absent, narrowed to 0600 when others could read it.
+///
+/// An existing file is never opened: closing any descriptor of a file drops
+/// every POSIX lock this process holds on it, and SQLite's connections (a
+/// second pool over the same database, say) would go on believing they
+/// hold theirs, so another process could checkpoint and reset the
+/// write-ahead log under their readers.
 pub fn create_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    drop(options.open(path)?);
+    match options.open(path) {
+        Ok(file) => drop(file),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            if !std::fs::metadata(path)?.is_file() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a regular file",
+                ));
+            }
+        }
+        Err(error) => return Err(error),
+    }
     narrow(path)
 }
 
 /// Narrows an existing file to 0600 when its group or others have any
-/// access; a missing file is fine.
+/// access; a missing file is fine, and anything but a regular file (a
+/// directory named by mistake) is left as it is.
 pub fn narrow(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
@@ -45,7 +63,7 @@ pub fn narrow(path: &Path) -> std::io::Result<()> {
             Err(error) => return Err(error),
         };
         let mode = metadata.permissions().mode();
-        if mode & 0o077 != 0 {
+        if metadata.is_file() && mode & 0o077 != 0 {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
             tracing::warn!(
                 path = %path.display(),
@@ -93,5 +111,12 @@ mod tests {
         assert_eq!(mode(&loose), 0o600);
         assert_eq!(std::fs::read(&loose).unwrap(), b"kept", "never truncated");
         narrow(&dir.path().join("absent")).unwrap();
+
+        // A directory named where a file belongs (a database path of `/`,
+        // say) is refused and left as it is.
+        let error = create_file(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        narrow(dir.path()).unwrap();
+        assert_eq!(mode(dir.path()), 0o755);
     }
 }

@@ -36,6 +36,7 @@ pub struct Server {
     server: actix_web::dev::Server,
     outbox: crate::mail::Signal,
     mail_workers: crate::mail::Workers,
+    batch_workers: crate::batch_worker::Workers,
     /// The domain layer's services, as the API's handlers use them.
     app: crate::app::App,
 }
@@ -145,10 +146,17 @@ impl Server {
             authz: Arc::new(authz),
             clock: clock.clone(),
             outbox: outbox.clone(),
+            batches: crate::mail::Signal::default(),
             passwords,
             tokens: tokens.clone(),
             throttle,
         };
+        let batch_workers = crate::batch_worker::spawn(
+            domain.clone(),
+            config.batch_concurrency,
+            config.batch_lease,
+            &domain.batches,
+        );
         let state = web::Data::new(AppState {
             app: domain.clone(),
             metrics,
@@ -181,6 +189,7 @@ impl Server {
             server,
             outbox,
             mail_workers,
+            batch_workers,
             app: domain,
         })
     }
@@ -237,6 +246,7 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_workers.stop();
+        self.batch_workers.stop();
         served
     }
 }

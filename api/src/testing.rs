@@ -68,6 +68,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
             ),
             clock: crate::clock::Clock::system(),
             outbox: Default::default(),
+            batches: Default::default(),
             passwords: Passwords::new(1),
             tokens: std::sync::Arc::new(tokens),
             throttle: std::sync::Arc::new(throttle),

@@ -131,7 +131,8 @@ pub async fn check(
 fn expected_type(action: &str) -> Option<Kind> {
     Some(match action {
         "readPartner" | "updatePartner" | "listAdmins" | "listApiClients" | "listCompanies"
-        | "searchUsers" | "listResets" | "readAudit" | "checkAuthorization" => Kind::Partner,
+        | "searchUsers" | "listResets" | "createResetBatch" | "readAudit"
+        | "checkAuthorization" => Kind::Partner,
         "changeOwnPassword" | "readAdmin" | "createAdmin" | "updateAdmin" | "deleteAdmin" => {
             Kind::Admin
         }
@@ -211,6 +212,7 @@ fn resolve(
         "listCompanies" => on_partner(Action::ListCompanies),
         "searchUsers" => on_partner(Action::SearchUsers),
         "listResets" => on_partner(Action::ListResets),
+        "createResetBatch" => on_partner(Action::CreateResetBatch),
         "readAudit" => on_partner(Action::ReadAudit),
         "checkAuthorization" => on_partner(Action::CheckAuthorization),
         "changeOwnPassword" => {

@@ -3,12 +3,16 @@
 //! ([`super::resets`]), with its own authorization and its own answer, so a
 //! batch can never do what the caller could not do one user at a time.
 
+use chrono::Duration;
 use futures_util::StreamExt;
 
-use super::resets::{self, Preview, Refused};
+use super::resets::{self, Created, Idempotency, Preview, Refused, ResetCommand};
 use super::{App, Error, OpContext};
-use crate::audit::NewEvent;
-use crate::ids::UserId;
+use crate::audit::{self, NewEvent};
+use crate::authz::{Action, Resource};
+use crate::db::batches::{self, Batch, BatchStatus, Claimed, Item, ItemStatus};
+use crate::db::{DbError, idempotency};
+use crate::ids::{BatchId, ResetId, UserId};
 
 /// The most users one batch names.
 pub const MAX_USERS: usize = 1_000;
@@ -142,6 +146,420 @@ fn denials_as_one(ctx: &OpContext, denials: Vec<NewEvent>) -> NewEvent {
     event.target_id = None;
     event.details = serde_json::json!({"batch_preview": true, "user_ids": users});
     event
+}
+
+/// A batch of resets, as the caller confirmed it.
+#[derive(Debug, Clone)]
+pub struct BatchCommand {
+    pub user_ids: Vec<uuid::Uuid>,
+    /// `Yes`, or the caller's localized word.
+    pub confirmation: String,
+    /// Required for each user whose company items are not backed up: they
+    /// will be lost. Without it, such a user's outcome is `not_backed_up`.
+    pub acknowledge_company_data_loss: bool,
+    /// Why (already checked as text); each reset carries it.
+    pub reason: Option<String>,
+    /// The ticket in the partner's PSA (already checked as text).
+    pub ticket: Option<String>,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A batch and where it stands: a count per status, and a page of its
+/// users in the order asked.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub batch: Batch,
+    pub counts: Vec<(ItemStatus, i64)>,
+    pub items: Vec<Item>,
+    /// The position to pass as cursor for the next page.
+    pub next_cursor: Option<String>,
+}
+
+impl Progress {
+    /// Users with an outcome.
+    pub fn done(&self) -> i64 {
+        self.count(|status| status.is_done())
+    }
+
+    /// Users at statuses `which` picks.
+    pub fn count(&self, which: impl Fn(ItemStatus) -> bool) -> i64 {
+        self.counts
+            .iter()
+            .filter(|(status, _)| which(*status))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// What [`create`] made.
+#[derive(Debug)]
+pub enum Made {
+    /// A new batch, and its representation as kept under the idempotency
+    /// key (the caller's rendering).
+    New { batch: Box<Progress>, body: Vec<u8> },
+    /// A retry under the same key: the first result's representation.
+    Replayed(idempotency::Stored),
+}
+
+/// The policy that keeps a caller limited to some companies to their own
+/// batches: its denial answers as for an absent batch.
+const OWN_BATCHES_ONLY: &str = "limited-callers-see-their-own-batches";
+
+/// The page of a batch's users a read shows at most.
+const PAGE: i64 = 100;
+
+/// Makes a batch of resets: checks the whole request first (1 to 1,000
+/// users, each once; the phrase), then stores the batch and its users,
+/// queued, and wakes this instance's batch workers. Each user's reset runs
+/// later as a reset of one ([`run_item`]), with its own authorization. The
+/// batch is audited as one event naming its users.
+pub async fn create(
+    app: &App,
+    ctx: &OpContext,
+    command: BatchCommand,
+    render: impl FnOnce(&Progress) -> Vec<u8> + Send + 'static,
+) -> Result<Made, Error> {
+    ctx.authorize(
+        app,
+        Action::CreateResetBatch,
+        &Resource::Partner(ctx.partner),
+    )
+    .await?;
+    let partner = ctx.partner;
+    let principal_id = ctx.actor.id().to_string();
+    let now = ctx.now;
+    if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
+        let principal_id = principal_id.clone();
+        let stored = app
+            .db
+            .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
+            .await?;
+        if let Some(stored) = stored {
+            if stored.request_fingerprint != fingerprint {
+                return Err(resets::key_reused());
+            }
+            return Ok(Made::Replayed(stored));
+        }
+    }
+    let users = check_user_ids(&command.user_ids)?;
+    if !resets::confirms(&command.confirmation, ctx.locale()) {
+        let localized = resets::localized_confirmation(ctx.locale())
+            .map(|w| format!(" or `{w}`"))
+            .unwrap_or_default();
+        return Err(Error::invalid(
+            "confirmation",
+            format!(
+                "must be `{}`{localized}, as the preview says",
+                resets::CONFIRMATION
+            ),
+        ));
+    }
+    let batch = Batch {
+        id: BatchId::new(),
+        partner_id: partner,
+        requested_by_kind: ctx.actor.kind().as_str().into(),
+        requested_by_id: ctx.actor.id(),
+        acknowledge_company_data_loss: command.acknowledge_company_data_loss,
+        reason: command.reason,
+        ticket: command.ticket,
+        status: BatchStatus::Running,
+        total: i32::try_from(users.len()).unwrap_or(i32::MAX),
+        created_at: now,
+        updated_at: now,
+        cancelled_at: None,
+        finished_at: None,
+    };
+    let mut event = ctx.event(
+        Action::CreateResetBatch.name(),
+        "reset_batch",
+        batch.id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "user_ids": users.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "acknowledge_company_data_loss": batch.acknowledge_company_data_loss,
+        "reason": batch.reason,
+        "ticket": batch.ticket,
+    });
+    let keys = app.keys.clone();
+    let idempotency = command.idempotency;
+    let made = app
+        .db
+        .write(move |conn| {
+            if let Some(Idempotency { key, fingerprint }) = &idempotency
+                && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
+            {
+                return if &stored.request_fingerprint == fingerprint {
+                    Ok(Made::Replayed(stored))
+                } else {
+                    Err(resets::key_reused())
+                };
+            }
+            batches::insert(conn, &batch, &users)?;
+            audit::append(conn, &keys, event)?;
+            let progress = progress(conn, batch, None, PAGE)?;
+            let body = render(&progress);
+            if let Some(Idempotency { key, fingerprint }) = &idempotency {
+                idempotency::insert(
+                    conn,
+                    partner,
+                    &principal_id,
+                    key,
+                    fingerprint,
+                    202,
+                    &body,
+                    now,
+                    now + Duration::hours(resets::IDEMPOTENCY_HOURS),
+                )?;
+            }
+            Ok(Made::New {
+                batch: Box::new(progress),
+                body,
+            })
+        })
+        .await?;
+    if matches!(made, Made::New { .. }) {
+        app.batches.wake();
+    }
+    Ok(made)
+}
+
+/// The batch, its counts, and the page of its users after `after`.
+fn progress(
+    conn: &mut crate::db::DbConn,
+    batch: Batch,
+    after: Option<i32>,
+    limit: i64,
+) -> Result<Progress, DbError> {
+    let counts = batches::counts(conn, batch.id)?;
+    let mut items = batches::items(conn, batch.id, after, limit + 1)?;
+    let next_cursor = super::paging::finish(&mut items, limit, |item| item.position.to_string());
+    Ok(Progress {
+        batch,
+        counts,
+        items,
+        next_cursor,
+    })
+}
+
+/// The batch `raw_id` names, once the caller may take the action `make`
+/// builds on it. A batch is the partner's, but someone limited to some
+/// companies (a technician, a limited API client) sees only their own
+/// batches: another's is not found, as an absent one.
+async fn find(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    make: fn(bool) -> Action,
+) -> Result<Batch, Error> {
+    let id = BatchId::parse(raw_id).ok_or(Error::NotFound)?;
+    let partner = ctx.partner;
+    let batch = app
+        .db
+        .run(move |conn| batches::find(conn, partner, id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let own = batch.requested_by_id == ctx.actor.id()
+        && batch.requested_by_kind == ctx.actor.kind().as_str();
+    let mut denied = match ctx.decide(app, make(own), &Resource::Partner(partner)) {
+        Ok(()) => return Ok(batch),
+        Err(denied) => *denied,
+    };
+    denied.event.target_kind = Some("reset_batch".into());
+    denied.event.target_id = Some(batch.id.to_string());
+    let limited = denied
+        .event
+        .policy_ids
+        .iter()
+        .any(|id| id == OWN_BATCHES_ONLY);
+    app.audit(denied.event).await?;
+    Err(if limited {
+        Error::NotFound
+    } else {
+        denied.error
+    })
+}
+
+/// A batch the caller may read: its counts and a page of its users.
+pub async fn get(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<Progress, Error> {
+    let limit = match limit {
+        None => PAGE,
+        Some(asked) => super::paging::limit(Some(asked))?,
+    };
+    let after = match cursor {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<i32>()
+                .ok()
+                .filter(|at| *at >= 0)
+                .ok_or_else(|| Error::invalid("cursor", "is not a cursor of this batch"))?,
+        ),
+    };
+    let batch = find(app, ctx, raw_id, |own| Action::ReadResetBatch {
+        requested_by_caller: own,
+    })
+    .await?;
+    Ok(app
+        .db
+        .run(move |conn| progress(conn, batch, after, limit))
+        .await?)
+}
+
+/// Cancels a batch: users not yet started are not reset (their outcome is
+/// `cancelled`); users being reset finish. Cancelling a cancelled batch
+/// answers it again; a finished batch cannot be cancelled.
+pub async fn cancel(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Progress, Error> {
+    let batch = find(app, ctx, raw_id, |own| Action::CancelResetBatch {
+        requested_by_caller: own,
+    })
+    .await?;
+    let (keys, partner, now, id) = (app.keys.clone(), ctx.partner, ctx.now, batch.id);
+    let event = ctx.event(
+        "cancelResetBatch",
+        "reset_batch",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
+    app
+        .db
+        .write(move |conn| {
+            let batch = batches::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+            match batch.status {
+                BatchStatus::Cancelled => {}
+                BatchStatus::Completed => {
+                    return Err(Error::Conflict {
+                        code: "batch_finished",
+                        detail: "Every user of the batch has an outcome; there is nothing left \
+                                 to cancel"
+                            .into(),
+                    });
+                }
+                BatchStatus::Running => {
+                    let withdrawn = batches::cancel(conn, id, now)?;
+                    let mut event = event;
+                    event.details = serde_json::json!({"users_not_started": withdrawn});
+                    audit::append(conn, &keys, event)?;
+                }
+            }
+            let batch = batches::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+            Ok(progress(conn, batch, None, PAGE)?)
+        })
+        .await
+}
+
+/// What became of one user's reset in a batch.
+#[derive(Debug)]
+pub enum ItemOutcome {
+    /// An outcome to record.
+    Done {
+        status: ItemStatus,
+        reset_id: Option<ResetId>,
+        /// Why, when the reset failed (`failed`) or the requester is gone.
+        error: Option<Error>,
+    },
+    /// The storage failed: the user goes back to the queue for another
+    /// try.
+    Again(Error),
+}
+
+/// How many times a user whose reset meets a failing storage is tried.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Resets one user of a batch, as the requester (as they are now) would
+/// reset them alone: the same operation, authorization, transaction,
+/// email and audit. The reset's idempotency key is the batch and the
+/// user's position, so a user taken over after a crash, or claimed twice,
+/// finds the reset already made instead of purging again.
+pub async fn run_item(app: &App, claimed: &Claimed) -> ItemOutcome {
+    let item = &claimed.item;
+    let (partner, kind, requester) = (
+        claimed.partner_id,
+        claimed.requested_by_kind.clone(),
+        claimed.requested_by_id,
+    );
+    let batch_id = item.batch_id;
+    let now = app.clock.now();
+    let loaded = app
+        .db
+        .run(move |conn| {
+            let batch = batches::find(conn, partner, batch_id)?.ok_or(Error::NotFound)?;
+            let ctx = OpContext::acting_for(conn, partner, &kind, requester, now)?;
+            Ok::<_, Error>((batch, ctx))
+        })
+        .await;
+    let (batch, ctx) = match loaded {
+        Ok(loaded) => loaded,
+        Err(Error::Storage(error)) => return again(item, error.into()),
+        // The requester no longer exists: nobody may reset on their behalf.
+        Err(error) => {
+            return ItemOutcome::Done {
+                status: ItemStatus::Denied,
+                reset_id: None,
+                error: Some(error),
+            };
+        }
+    };
+    let key = format!("reset batch {batch_id} {}", item.position);
+    let command = ResetCommand {
+        confirmation: resets::CONFIRMATION.into(),
+        acknowledge_company_data_loss: batch.acknowledge_company_data_loss,
+        reason: batch.reason,
+        ticket: batch.ticket,
+        supersedes: None,
+        idempotency: Some(Idempotency {
+            fingerprint: format!("{key} {}", item.user_id).into_bytes(),
+            key,
+        }),
+        batch: Some(batch_id),
+    };
+    let render = |reset: &crate::db::resets::WithEmail| reset.0.id.to_string().into_bytes();
+    let made = resets::create(app, &ctx, &item.user_id.to_string(), command, render).await;
+    let (status, reset_id, error) = match made {
+        Ok(Created::New { reset, .. }) => (ItemStatus::Completed, Some(reset.0.id), None),
+        Ok(Created::Replayed(stored)) => {
+            let reset_id = stored
+                .response_body
+                .as_deref()
+                .and_then(|body| std::str::from_utf8(body).ok())
+                .and_then(ResetId::parse);
+            (ItemStatus::Completed, reset_id, None)
+        }
+        Err(Error::Storage(error)) => return again(item, error.into()),
+        Err(Error::NotFound) => (ItemStatus::NotFound, None, None),
+        Err(Error::Forbidden { .. }) => (ItemStatus::Denied, None, None),
+        Err(Error::CompanyItemsNotBackedUp { .. }) => (ItemStatus::NotBackedUp, None, None),
+        Err(Error::Conflict {
+            code: "reset_pending",
+            ..
+        }) => (ItemStatus::ResetPending, None, None),
+        Err(error) => (ItemStatus::Failed, None, Some(error)),
+    };
+    ItemOutcome::Done {
+        status,
+        reset_id,
+        error,
+    }
+}
+
+/// A storage failure: another try, unless the user has had all of theirs.
+fn again(item: &Item, error: Error) -> ItemOutcome {
+    if item.attempts >= MAX_ATTEMPTS {
+        ItemOutcome::Done {
+            status: ItemStatus::Failed,
+            reset_id: None,
+            error: Some(error),
+        }
+    } else {
+        ItemOutcome::Again(error)
+    }
 }
 
 #[cfg(test)]

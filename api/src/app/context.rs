@@ -263,6 +263,95 @@ fn company_ids(raw: &[String]) -> Result<Vec<CompanyId>, DbError> {
         .collect()
 }
 
+/// An admin (with a technician's companies) or an API client (with its
+/// company limit and its scopes, narrowed to `granted` when a token names
+/// fewer), loaded as the authorizer sees it; and its token generation.
+fn subject(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    kind: SubjectKind,
+    raw_id: &str,
+    granted: Option<&[&str]>,
+) -> Result<(Principal, Actor, i64), Error> {
+    Ok(match kind {
+        SubjectKind::Admin => {
+            let id = AdminId::parse(raw_id)
+                .ok_or_else(|| Error::unauthorized("token names no admin"))?;
+            let admin = admins::find(conn, partner, id)?
+                .ok_or_else(|| Error::unauthorized("the admin no longer exists"))?;
+            let role = admin.role;
+            // Only technicians are assigned companies (creating or
+            // changing an admin of another role refuses or clears them):
+            // the others skip a query on every request.
+            let companies = if role == Role::Technician {
+                company_ids(&admins::assigned_companies(conn, id)?)?
+            } else {
+                Vec::new()
+            };
+            let principal = Principal::Admin {
+                id,
+                partner,
+                role,
+                companies,
+            };
+            let generation = admin.token_generation;
+            (principal, Actor::Admin(admin), generation)
+        }
+        SubjectKind::ApiClient => {
+            let id = ApiClientId::parse(raw_id)
+                .ok_or_else(|| Error::unauthorized("token names no API client"))?;
+            let client = api_clients::find(conn, partner, id)?
+                .ok_or_else(|| Error::unauthorized("the API client no longer exists"))?;
+            let companies = api_clients::companies(conn, &client)?;
+            // The client's scopes as they are now, narrowed to those its
+            // token was issued for (a token may ask for fewer).
+            let scopes = client
+                .scope_list()
+                .into_iter()
+                .filter(|scope| granted.is_none_or(|granted| granted.contains(&scope.as_str())))
+                .collect();
+            let principal = Principal::ApiClient {
+                id,
+                partner,
+                scopes,
+                companies,
+            };
+            let generation = client.token_generation;
+            (principal, Actor::ApiClient(client), generation)
+        }
+    })
+}
+
+impl OpContext {
+    /// The context of work an admin or API client asked for earlier and a
+    /// worker does now (a batch's resets): who they are and what they may
+    /// do as of now, so a requester removed, demoted or narrowed meanwhile
+    /// is decided as they are. `Unauthorized` when they no longer exist.
+    pub fn acting_for(
+        conn: &mut DbConn,
+        partner: PartnerId,
+        kind: &str,
+        id: ActorId,
+        now: NaiveDateTime,
+    ) -> Result<Self, Error> {
+        let kind = match kind {
+            "admin" => SubjectKind::Admin,
+            "api_client" => SubjectKind::ApiClient,
+            other => {
+                return Err(DbError::Corrupt(format!("stored requester kind {other:?}")).into());
+            }
+        };
+        let (principal, actor, _) = subject(conn, partner, kind, &id.to_string(), None)?;
+        Ok(Self {
+            principal,
+            partner,
+            actor,
+            request_id: None,
+            now,
+        })
+    }
+}
+
 impl Token {
     /// The token's partner: every object an operation loads is looked up
     /// in it.
@@ -280,54 +369,9 @@ impl Token {
             request_id,
             now,
         } = self;
-        let (principal, actor, generation) = match claims.kind {
-            SubjectKind::Admin => {
-                let id = AdminId::parse(&claims.sub)
-                    .ok_or_else(|| Error::unauthorized("token names no admin"))?;
-                let admin = admins::find(conn, partner, id)?
-                    .ok_or_else(|| Error::unauthorized("the admin no longer exists"))?;
-                let role = admin.role;
-                // Only technicians are assigned companies (creating or
-                // changing an admin of another role refuses or clears them):
-                // the others skip a query on every request.
-                let companies = if role == Role::Technician {
-                    company_ids(&admins::assigned_companies(conn, id)?)?
-                } else {
-                    Vec::new()
-                };
-                let principal = Principal::Admin {
-                    id,
-                    partner,
-                    role,
-                    companies,
-                };
-                let generation = admin.token_generation;
-                (principal, Actor::Admin(admin), generation)
-            }
-            SubjectKind::ApiClient => {
-                let id = ApiClientId::parse(&claims.sub)
-                    .ok_or_else(|| Error::unauthorized("token names no API client"))?;
-                let client = api_clients::find(conn, partner, id)?
-                    .ok_or_else(|| Error::unauthorized("the API client no longer exists"))?;
-                let companies = api_clients::companies(conn, &client)?;
-                // The client's scopes as they are now, narrowed to those
-                // its token was issued for (a token may ask for fewer).
-                let granted: Vec<&str> = claims.scope.split_whitespace().collect();
-                let scopes = client
-                    .scope_list()
-                    .into_iter()
-                    .filter(|scope| granted.contains(&scope.as_str()))
-                    .collect();
-                let principal = Principal::ApiClient {
-                    id,
-                    partner,
-                    scopes,
-                    companies,
-                };
-                let generation = client.token_generation;
-                (principal, Actor::ApiClient(client), generation)
-            }
-        };
+        let granted: Vec<&str> = claims.scope.split_whitespace().collect();
+        let (principal, actor, generation) =
+            subject(conn, partner, claims.kind, &claims.sub, Some(&granted))?;
         if generation != claims.generation {
             return Err(Error::unauthorized("the token was revoked"));
         }

@@ -52,6 +52,8 @@ pub struct App {
     pub clock: Clock,
     /// Wakes this instance's outbox workers after a change queued an email.
     pub outbox: crate::mail::Signal,
+    /// Wakes this instance's batch workers after a batch was made.
+    pub batches: crate::mail::Signal,
     /// argon2id, on threads of its own.
     pub passwords: Passwords,
     /// Issues and verifies the tokens admins, API clients and users carry.

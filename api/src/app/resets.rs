@@ -178,6 +178,8 @@ pub struct ResetCommand {
     /// The user's pending reset this one replaces.
     pub supersedes: Option<uuid::Uuid>,
     pub idempotency: Option<Idempotency>,
+    /// The batch this reset is part of, if any.
+    pub batch: Option<crate::ids::BatchId>,
 }
 
 /// What [`create`] made.
@@ -193,7 +195,7 @@ pub enum Created {
     Replayed(idempotency::Stored),
 }
 
-fn key_reused() -> Error {
+pub(crate) fn key_reused() -> Error {
     Error::invalid(
         "Idempotency-Key",
         "was used for another request; send a new key for a new request",
@@ -486,6 +488,7 @@ fn reset_in_transaction(
         partner_id: partner,
         company_id: user.company_id,
         user_id: user.id,
+        batch_id: command.batch,
         status: resets::PENDING,
         delivery_kind: delivery,
         secret_hash: Some(secret_hash),
@@ -523,6 +526,7 @@ fn reset_in_transaction(
         "reason": command.reason,
         "ticket": command.ticket,
         "outbox_message_id": message_id,
+        "batch_id": command.batch.map(|batch| batch.to_string()),
     });
     audit::append(conn, &app.keys, event)?;
 

@@ -176,6 +176,16 @@ pub enum Action {
         company_items_not_backed_up: i64,
         acknowledge_company_data_loss: bool,
     },
+    /// Making a batch of resets (each user's reset is then decided as a
+    /// reset of one).
+    CreateResetBatch,
+    /// `requested_by_caller`: whether the caller made the batch.
+    ReadResetBatch {
+        requested_by_caller: bool,
+    },
+    CancelResetBatch {
+        requested_by_caller: bool,
+    },
     ReadAudit,
     CheckAuthorization,
     UseOwnVault,
@@ -209,6 +219,9 @@ impl Action {
         "listResets",
         "resetMasterPassword",
         "purgeVault",
+        "createResetBatch",
+        "readResetBatch",
+        "cancelResetBatch",
         "readAudit",
         "checkAuthorization",
         "useOwnVault",
@@ -242,6 +255,9 @@ impl Action {
             Self::ListResets => "listResets",
             Self::ResetMasterPassword => "resetMasterPassword",
             Self::PurgeVault { .. } => "purgeVault",
+            Self::CreateResetBatch => "createResetBatch",
+            Self::ReadResetBatch { .. } => "readResetBatch",
+            Self::CancelResetBatch { .. } => "cancelResetBatch",
             Self::ReadAudit => "readAudit",
             Self::CheckAuthorization => "checkAuthorization",
             Self::UseOwnVault => "useOwnVault",
@@ -270,6 +286,15 @@ impl Action {
                     RestrictedExpression::new_bool(*acknowledge_company_data_loss),
                 ),
             ]),
+            Self::ReadResetBatch {
+                requested_by_caller,
+            }
+            | Self::CancelResetBatch {
+                requested_by_caller,
+            } => Context::from_pairs([(
+                "requested_by_caller".to_owned(),
+                RestrictedExpression::new_bool(*requested_by_caller),
+            )]),
             _ => Ok(Context::empty()),
         };
         context.map_err(|e: ContextCreationError| EntityError(e.to_string()))

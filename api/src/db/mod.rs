@@ -13,6 +13,7 @@
 pub mod admins;
 pub mod api_clients;
 pub mod backup_profiles;
+pub mod batches;
 pub mod companies;
 pub mod idempotency;
 pub mod migrations;

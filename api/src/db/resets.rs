@@ -57,6 +57,8 @@ pub struct NewReset {
     pub partner_id: PartnerId,
     pub company_id: CompanyId,
     pub user_id: UserId,
+    /// The batch that made it, if one did.
+    pub batch_id: Option<crate::ids::BatchId>,
     pub status: ResetStatus,
     pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,

@@ -151,11 +151,10 @@ diesel::table! {
         ticket -> Nullable<Text>,
         status -> Text,
         total -> Integer,
-        succeeded -> Integer,
-        failed -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        completed_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
@@ -188,14 +187,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    reset_batch_items (batch_id, user_id) {
+    reset_batch_items (batch_id, position) {
         batch_id -> Text,
+        position -> Integer,
         user_id -> Text,
-        ordinal -> Integer,
         status -> Text,
         reset_id -> Nullable<Text>,
-        error_code -> Nullable<Text>,
-        error_detail -> Nullable<Text>,
+        problem -> Nullable<Text>,
+        attempts -> Integer,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
     }
 }
@@ -285,6 +286,8 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::joinable!(reset_batch_items -> reset_batches (batch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     partners,

@@ -133,6 +133,52 @@ stored_enum! {
 }
 
 stored_enum! {
+    /// Where a reset batch stands.
+    BatchStatus {
+        /// Users are still queued or being reset.
+        Running = "running",
+        /// Every user has an outcome.
+        Completed = "completed",
+        /// Stopped: users not yet started were not reset.
+        Cancelled = "cancelled",
+    }
+}
+
+stored_enum! {
+    /// Where one user of a batch stands: waiting, being reset, or the
+    /// outcome of their reset.
+    ItemStatus {
+        Queued = "queued",
+        /// Claimed by a worker until its lease ends.
+        Running = "running",
+        /// The reset was made (the user is emailed).
+        Completed = "completed",
+        /// The reset waits for a second admin's approval.
+        AwaitingApproval = "awaiting_approval",
+        /// The requester may not reset this user.
+        Denied = "denied",
+        /// Company items are not backed up and the batch did not
+        /// acknowledge losing them.
+        NotBackedUp = "not_backed_up",
+        /// The user already has a pending reset.
+        ResetPending = "reset_pending",
+        /// No such user, as far as the requester may see.
+        NotFound = "not_found",
+        /// Something else refused the reset; the problem says what.
+        Failed = "failed",
+        /// The batch was cancelled before this user's turn.
+        Cancelled = "cancelled",
+    }
+}
+
+impl ItemStatus {
+    /// Whether the user has an outcome (nothing more will happen).
+    pub fn is_done(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+stored_enum! {
     /// How a user receives a reset's secret.
     Delivery {
         /// A temporary master password (desktop users), typed into the app.

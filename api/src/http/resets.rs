@@ -235,7 +235,7 @@ pub(crate) fn confirmation_phrase(localized: Option<&'static str>) -> Confirmati
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
@@ -264,7 +264,7 @@ fn fingerprint(user: &str, request: &ResetRequest) -> Vec<u8> {
 }
 
 /// The first response stored under a key, answered again.
-fn replay(stored: idempotency::Stored) -> HttpResponse {
+pub(crate) fn replay(stored: idempotency::Stored) -> HttpResponse {
     let status = stored
         .response_status
         .and_then(|s| u16::try_from(s).ok())
@@ -333,6 +333,7 @@ pub async fn reset_create(
         ticket: request.ticket.and_then(Ticket::into_text),
         supersedes: request.supersedes,
         idempotency,
+        batch: None,
     };
     let render =
         |reset: &WithEmail| serde_json::to_vec(&view(reset.clone())).expect("a reset serializes");

@@ -71,6 +71,32 @@ pub enum ResetStatus {
     Expired,
 }
 
+/// Where a reset batch stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum BatchStatus {
+    Running,
+    Completed,
+    Cancelled,
+}
+
+/// Where one user of a batch stands: waiting (`queued`), being reset
+/// (`running`), or the outcome of their reset.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum BatchUserStatus {
+    Queued,
+    Running,
+    Completed,
+    AwaitingApproval,
+    Denied,
+    NotBackedUp,
+    ResetPending,
+    NotFound,
+    Failed,
+    Cancelled,
+}
+
 /// Where a reset's email stands in the outbox.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -128,6 +154,7 @@ pub enum CheckedAction {
     ListCompanies,
     SearchUsers,
     ListResets,
+    CreateResetBatch,
     ReadAudit,
     CheckAuthorization,
     ChangeOwnPassword,

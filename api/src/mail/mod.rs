@@ -67,6 +67,11 @@ impl Signal {
     pub fn wake(&self) {
         self.0.notify_one();
     }
+
+    /// Until [`Signal::wake`] is called (a call before this one counts).
+    pub async fn woken(&self) {
+        self.0.notified().await;
+    }
 }
 
 /// Where messages go.

@@ -46,6 +46,7 @@ fn command(acknowledge: bool) -> resets::ResetCommand {
         ticket: Some("PSA-1".into()),
         supersedes: None,
         idempotency: None,
+        batch: None,
     }
 }
 

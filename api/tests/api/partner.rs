@@ -96,6 +96,9 @@ struct Seeded<'a> {
     copy_id: String,
     /// A reset of another user of the company.
     reset_id: String,
+    /// A batch of the owner's, one user of which another instance is
+    /// resetting (so it runs until cancelled).
+    batch_id: String,
     /// That user's restricted token, from the reset's temporary password.
     resetting_token: String,
     /// Another user's restricted token, from their recovery key's verifier.
@@ -461,6 +464,35 @@ fn cases() -> Vec<Case> {
             denied: Denied::ClientPerUser(&["resets:read", "users:read"]),
             headers: &[],
         },
+        Case {
+            operation: "reset_batch_create",
+            method: "POST",
+            path: |_| "/v1/master-password-reset-batches".into(),
+            // A user nobody has: the batch changes nothing the other cases
+            // see.
+            body: |_, _| Some(json!({"user_ids": [uuid::Uuid::now_v7()], "confirmation": "Yes"})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_batch_get",
+            method: "GET",
+            path: |s| format!("/v1/master-password-reset-batches/{}", s.batch_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:write", "users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_batch_cancel",
+            method: "POST",
+            path: |s| format!("/v1/master-password-reset-batches/{}/cancel", s.batch_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "users:read"]),
+            headers: &[],
+        },
         // Last: it purges the seeded user's vault.
         Case {
             operation: "reset_create",
@@ -484,6 +516,49 @@ async fn token_and_password(server: &TestServer, role: Role) -> (String, String)
         sign_in(server, &email, &password).await.expect("signed in"),
         password,
     )
+}
+
+/// A batch of the owner's naming `user`, whom a worker of another instance
+/// has claimed for a day: it stays running until cancelled.
+async fn running_batch(server: &TestServer, user: &str) -> String {
+    use custodian_api::db::batches::{self, Batch, BatchStatus};
+    use custodian_api::ids::{ActorId, BatchId, PartnerId, UserId};
+    let now = chrono::Utc::now().naive_utc();
+    let batch = Batch {
+        id: BatchId::new(),
+        partner_id: PartnerId::parse(&server.owner.partner_id).unwrap(),
+        requested_by_kind: "admin".into(),
+        requested_by_id: ActorId::parse(&server.owner.owner_id).unwrap(),
+        acknowledge_company_data_loss: false,
+        reason: None,
+        ticket: None,
+        status: BatchStatus::Running,
+        total: 1,
+        created_at: now,
+        updated_at: now,
+        cancelled_at: None,
+        finished_at: None,
+    };
+    let id = batch.id.to_string();
+    let user = UserId::parse(user).unwrap();
+    server
+        .app
+        .db
+        .write(move |conn| {
+            batches::insert(conn, &batch, &[user])?;
+            let claimed = batches::claim(
+                conn,
+                "another instance",
+                now,
+                now + chrono::Duration::days(1),
+                1,
+            )?;
+            assert_eq!(claimed.len(), 1);
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    id
 }
 
 async fn call(
@@ -564,6 +639,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             .await
             .expect("a copy"),
         reset_id: reset["id"].as_str().unwrap().to_owned(),
+        batch_id: running_batch(&server, &user).await,
         resetting_token,
         recovering_token: {
             let (_, user, token) = signed_in_user(&server).await;

@@ -381,6 +381,11 @@ fn user_emails_are_unique_per_company_and_the_way_back_loses_nothing(
         return;
     };
     let mut conn = migrated(&db);
+    // Back to the migration that made emails unique per company: the way
+    // back tried below is its own.
+    while migrations::current_version(&mut conn).unwrap().as_deref() != Some("20261202000009") {
+        migrations::revert_last(&mut conn).unwrap();
+    }
     insert_partner_and_company(&mut conn, "p1", "c1");
     diesel::insert_into(schema::companies::table)
         .values((

@@ -1,0 +1,156 @@
+//! Working through reset batches in the background: each instance claims
+//! a few queued users at a time (`CUSTODIAN_BATCH_CONCURRENCY`), resets
+//! them side by side through [`app::batches::run_item`], and records each
+//! outcome. The work lives in the database, so a restarted instance, or
+//! another one, carries on where a stopped one left off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::app::batches::{ItemOutcome, run_item};
+use crate::app::{App, Error};
+use crate::db::DbError;
+use crate::db::batches::{self, Claimed, Outcome};
+
+/// How often an idle worker looks for work another instance queued (this
+/// instance's own batches wake it at once).
+const POLL: Duration = Duration::from_secs(1);
+
+/// The batch workers of an instance; dropping this does not stop them.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+}
+
+impl Workers {
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// One worker, resetting up to `concurrency` users at once.
+pub struct Worker {
+    app: App,
+    /// Names this worker's claims (`locked_by`).
+    name: Arc<str>,
+    concurrency: usize,
+    lease: Duration,
+}
+
+impl Worker {
+    pub fn new(app: App, concurrency: usize, lease: Duration) -> Self {
+        Self {
+            app,
+            name: format!("batches-{}", uuid::Uuid::now_v7()).into(),
+            concurrency: concurrency.max(1),
+            lease,
+        }
+    }
+
+    /// Claims and resets users until none is due; how many it tried.
+    pub async fn run_once(&self) -> Result<usize, DbError> {
+        let mut tried = 0;
+        loop {
+            let now = self.app.clock.now();
+            let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            let (name, limit) = (self.name.clone(), self.concurrency as i64);
+            let claimed = self
+                .app
+                .db
+                .write(move |conn| batches::claim(conn, &name, now, lease_until, limit))
+                .await?;
+            if claimed.is_empty() {
+                return Ok(tried);
+            }
+            tried += claimed.len();
+            futures_util::stream::iter(claimed)
+                .for_each_concurrent(self.concurrency, |claimed| self.reset(claimed))
+                .await;
+        }
+    }
+
+    /// Resets one claimed user and records the outcome (or gives the user
+    /// back to the queue when the storage failed under the reset).
+    async fn reset(&self, claimed: Claimed) {
+        let outcome = run_item(&self.app, &claimed).await;
+        let (name, now) = (self.name.clone(), self.app.clock.now());
+        let item = claimed.item;
+        let recorded = match outcome {
+            ItemOutcome::Done {
+                status,
+                reset_id,
+                error,
+            } => {
+                let outcome = Outcome {
+                    status,
+                    reset_id,
+                    problem: error.map(|error| problem(&item, error)),
+                };
+                self.app
+                    .db
+                    .write(move |conn| batches::record(conn, &item, &name, &outcome, now))
+                    .await
+                    .map(drop)
+            }
+            ItemOutcome::Again(error) => {
+                tracing::warn!(%error, batch = %item.batch_id, position = item.position, "a batch's reset meets a failing storage; trying again");
+                self.app
+                    .db
+                    .write(move |conn| batches::release(conn, &item, &name, now))
+                    .await
+            }
+        };
+        // Unrecorded, the user is claimed again once the lease runs out,
+        // and the reset, made already, is found under its key.
+        if let Err(error) = recorded {
+            tracing::warn!(%error, "cannot record a batch's outcome; it is retried after the lease");
+        }
+    }
+}
+
+/// The problem a `failed` user's result carries, as the API would answer
+/// the same reset of one (JSON).
+fn problem(item: &batches::Item, error: Error) -> String {
+    let problem = crate::error::ApiError::from(error).problem();
+    tracing::info!(batch = %item.batch_id, position = item.position, code = %problem.code, "a batch's reset failed");
+    serde_json::to_string(&problem).unwrap_or_default()
+}
+
+/// Starts this instance's batch worker on the current runtime: it resets
+/// what is due, then sleeps until woken, [`POLL`] passes, or it is stopped.
+/// A `concurrency` of 0 starts none.
+pub fn spawn(
+    app: App,
+    concurrency: usize,
+    lease: Duration,
+    signal: &crate::mail::Signal,
+) -> Workers {
+    let (stop, mut stopped) = watch::channel(false);
+    if concurrency == 0 {
+        return Workers { stop };
+    }
+    let worker = Worker::new(app, concurrency, lease);
+    let wake = signal.clone();
+    actix_web::rt::spawn(async move {
+        loop {
+            if let Err(error) = worker.run_once().await {
+                tracing::warn!(%error, "batch worker cannot reach the database");
+            }
+            tokio::select! {
+                _ = wake.woken() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                changed = stopped.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+            if *stopped.borrow() {
+                break;
+            }
+        }
+    });
+    Workers { stop }
+}
