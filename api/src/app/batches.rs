@@ -395,10 +395,15 @@ pub async fn get(
     };
     let after = match cursor {
         None => None,
+        // A position as `next_cursor` spells it: digits, no leading zero.
         Some(raw) => Some(
-            raw.parse::<i32>()
-                .ok()
-                .filter(|at| *at >= 0)
+            Some(raw)
+                .filter(|raw| {
+                    (1..=9).contains(&raw.len())
+                        && raw.bytes().all(|b| b.is_ascii_digit())
+                        && (*raw == "0" || !raw.starts_with('0'))
+                })
+                .and_then(|raw| raw.parse::<i32>().ok())
                 .ok_or_else(|| Error::invalid("cursor", "is not a cursor of this batch"))?,
         ),
     };
@@ -428,8 +433,7 @@ pub async fn cancel(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Progress
         true,
         Vec::new(),
     );
-    app
-        .db
+    app.db
         .write(move |conn| {
             let batch = batches::find(conn, partner, id)?.ok_or(Error::NotFound)?;
             match batch.status {

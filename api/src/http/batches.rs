@@ -326,6 +326,7 @@ pub async fn reset_batch_create(
 #[into_params(parameter_in = Query)]
 pub struct BatchQuery {
     /// `next_cursor` of the page before: the page starts after it.
+    #[param(pattern = "^(0|[1-9][0-9]{0,8})$")]
     pub cursor: Option<String>,
     /// Users per page, 1 to 200; 100 when absent.
     #[param(minimum = 1, maximum = 200)]
@@ -358,6 +359,13 @@ pub async fn reset_batch_get(
     path: web::Path<String>,
     Query(query): Query<BatchQuery>,
 ) -> Result<web::Json<BatchView>, ApiError> {
+    // `…/preview` is a path of its own, for POST only.
+    if path.as_str() == "preview" {
+        return Err(ApiError::MethodNotAllowed {
+            method: actix_web::http::Method::GET,
+            allowed: vec![actix_web::http::Method::POST],
+        });
+    }
     let progress = ops::get(&state, &caller, &path, query.cursor.as_deref(), query.limit).await?;
     Ok(web::Json(batch_view(progress)))
 }

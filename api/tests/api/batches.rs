@@ -179,6 +179,13 @@ async fn a_malformed_batch_is_refused_whole_naming_what_is_wrong(
     let (status, problem) = preview(&server, &owner, &[&user, "not-a-uuid"]).await;
     assert_eq!(status, 422, "{problem}");
     assert!(problem.to_string().contains("user_ids"), "{problem}");
+
+    // The preview is a path of its own, not a batch's id.
+    let (status, problem) = send(&server, &owner, "GET", PREVIEW, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 }
 
 /// An SDK client signed in as an admin of `role` (assigned `companies`).
