@@ -12,6 +12,10 @@
 //! Commands: `health`, `ready`, `login`, `admins`, `api-clients`, `audit`,
 //! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
 //! `resets list|show`.
+//!
+//! Exit status: 0 when the command did what it asked; 1 when it failed (the
+//! line on stderr says why). `reset` of several users adds 2 when some of
+//! them were reset and some not, and 3 when none was.
 
 use std::process::ExitCode;
 
@@ -64,10 +68,13 @@ enum Command {
     /// A company's backup profile.
     #[command(subcommand, name = "backup-profile")]
     BackupProfile(BackupProfileCommand),
-    /// Reset a user's master password: prints the preview (on stderr), then
-    /// asks for the confirmation phrase when run in a terminal; `--yes`
-    /// confirms without asking (scripts). The user's vault is purged and the
-    /// user gets an email; the secret is never shown.
+    /// Reset master passwords: prints the preview (on stderr), then asks
+    /// for the confirmation phrase when run in a terminal; `--yes` confirms
+    /// without asking (scripts). Each user's vault is purged and the user
+    /// gets an email; the secret is never shown. Several users (or
+    /// `--from`) make a batch: its progress is shown until it ends, then a
+    /// summary per outcome is printed, and the exit status is 0 when every
+    /// user was reset, 2 when some were, 3 when none was.
     Reset(ResetArgs),
     /// Master-password resets.
     #[command(subcommand)]
@@ -76,14 +83,20 @@ enum Command {
 
 #[derive(Args)]
 struct ResetArgs {
-    user_id: uuid::Uuid,
+    /// The users, by id or email.
+    users: Vec<String>,
+    /// A file of users, one id or email per line (`-`: standard input);
+    /// blank lines and lines starting with `#` are skipped.
+    #[arg(long, value_name = "FILE")]
+    from: Option<String>,
     /// Confirm without asking.
     #[arg(long)]
     yes: bool,
     /// Go on although company items that are not backed up will be lost.
     #[arg(long)]
     ack_company_data_loss: bool,
-    /// Replace the user's pending reset (the one the preview names).
+    /// Replace the user's pending reset (the one the preview names); one
+    /// user only: a batch leaves users with a pending reset alone.
     #[arg(long)]
     supersede: bool,
     /// Why, kept with the reset and in the audit log.
@@ -277,6 +290,18 @@ struct Page {
     limit: Option<u32>,
 }
 
+/// What a command printed, and the exit status it ends with.
+struct Done {
+    json: String,
+    status: u8,
+}
+
+impl From<String> for Done {
+    fn from(json: String) -> Self {
+        Self { json, status: 0 }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -284,9 +309,9 @@ fn main() -> ExitCode {
         .build()
         .expect("a Tokio runtime");
     match runtime.block_on(run(cli)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
+        Ok(done) => {
+            println!("{}", done.json);
+            ExitCode::from(done.status)
         }
         Err(message) => {
             eprintln!("custodianctl: {message}");
@@ -341,7 +366,14 @@ async fn signed_in(cli: &Cli) -> Result<Client, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn run(cli: Cli) -> Result<String, String> {
+async fn run(cli: Cli) -> Result<Done, String> {
+    if let Command::Reset(args) = &cli.command {
+        return reset(&signed_in(&cli).await?, args).await;
+    }
+    run_command(&cli).await.map(Done::from)
+}
+
+async fn run_command(cli: &Cli) -> Result<String, String> {
     let anonymous = || {
         ClientBuilder::new(&cli.url)
             .build()
@@ -356,36 +388,36 @@ async fn run(cli: Cli) -> Result<String, String> {
             let token = session.token().await.map_err(|e| e.to_string())?;
             Ok(pretty(&token))
         }
-        Command::Admins(command) => admins(&signed_in(&cli).await?, command).await,
-        Command::ApiClients(command) => api_clients(&signed_in(&cli).await?, command).await,
-        Command::Audit(command) => audit(&signed_in(&cli).await?, command).await,
-        Command::Companies(command) => companies(&signed_in(&cli).await?, command).await,
-        Command::Users(command) => users(&signed_in(&cli).await?, command).await,
-        Command::BackupProfile(command) => backup_profile(&signed_in(&cli).await?, command).await,
-        Command::Reset(args) => reset(&signed_in(&cli).await?, args).await,
-        Command::Resets(command) => resets(&signed_in(&cli).await?, command).await,
+        Command::Admins(command) => admins(&signed_in(cli).await?, command).await,
+        Command::ApiClients(command) => api_clients(&signed_in(cli).await?, command).await,
+        Command::Audit(command) => audit(&signed_in(cli).await?, command).await,
+        Command::Companies(command) => companies(&signed_in(cli).await?, command).await,
+        Command::Users(command) => users(&signed_in(cli).await?, command).await,
+        Command::BackupProfile(command) => backup_profile(&signed_in(cli).await?, command).await,
+        Command::Reset(_) => unreachable!("answered by `run`"),
+        Command::Resets(command) => resets(&signed_in(cli).await?, command).await,
     }
 }
 
 /// The phrase, from `--yes` or typed at the terminal after the preview.
-fn confirmation(preview: &types::ResetPreview, yes: bool) -> Result<String, String> {
+fn confirmation(
+    phrase: &types::ConfirmationPhrase,
+    yes: bool,
+    what: &str,
+) -> Result<String, String> {
     use std::io::{BufRead, IsTerminal, Write};
     if yes {
-        return Ok(preview.confirmation.phrase.clone());
+        return Ok(phrase.phrase.clone());
     }
     if !std::io::stdin().is_terminal() {
         return Err("not in a terminal: pass --yes to confirm the reset".into());
     }
-    let localized = preview
-        .confirmation
+    let localized = phrase
         .localized
         .as_deref()
         .map(|word| format!(" (or {word})"))
         .unwrap_or_default();
-    eprint!(
-        "Type {}{localized} to reset {}'s master password: ",
-        preview.confirmation.phrase, preview.email
-    );
+    eprint!("Type {}{localized} to reset {what}: ", phrase.phrase);
     std::io::stderr().flush().map_err(|e| e.to_string())?;
     let mut typed = String::new();
     std::io::stdin()
@@ -395,17 +427,81 @@ fn confirmation(preview: &types::ResetPreview, yes: bool) -> Result<String, Stri
     Ok(typed.trim().to_owned())
 }
 
-async fn reset(client: &Client, args: &ResetArgs) -> Result<String, String> {
+/// Resets one user (`reset_one`) or, for several or `--from`, makes a batch
+/// (`reset_many`).
+async fn reset(client: &Client, args: &ResetArgs) -> Result<Done, String> {
+    let mut named = args.users.clone();
+    if let Some(from) = &args.from {
+        named.extend(read_users(from)?);
+    }
+    let mut ids = Vec::with_capacity(named.len());
+    for user in &named {
+        ids.push(user_id(client, user).await?);
+    }
+    match (ids.as_slice(), &args.from) {
+        ([], _) => Err("name the users to reset, or --from a file of them".into()),
+        ([one], None) => reset_one(client, args, *one).await.map(Done::from),
+        _ if args.supersede => Err("--supersede resets one user at a time".into()),
+        _ => reset_many(client, args, ids).await,
+    }
+}
+
+/// The users a file names, one per line (`-`: standard input).
+fn read_users(from: &str) -> Result<Vec<String>, String> {
+    let text = if from == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(from).map_err(|e| format!("{from}: {e}"))?
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// A user's id: as given, or the one user the email names among those the
+/// caller sees.
+async fn user_id(client: &Client, user: &str) -> Result<uuid::Uuid, String> {
+    if let Ok(id) = user.parse() {
+        return Ok(id);
+    }
+    if !user.contains('@') {
+        return Err(format!("{user:?} is neither a user's id nor an email"));
+    }
+    let found = client
+        .users_search()
+        .q(user)
+        .send()
+        .await
+        .map_err(|e| describe(&e))?
+        .into_inner();
+    let mut matching = found
+        .items
+        .iter()
+        .filter(|u| u.email.eq_ignore_ascii_case(user));
+    match (matching.next(), matching.next()) {
+        (Some(one), None) => Ok(one.id),
+        (None, _) => Err(format!("no user has the email {user}")),
+        (Some(_), Some(_)) => Err(format!(
+            "{user} has accounts at several companies: name the user by id"
+        )),
+    }
+}
+
+async fn reset_one(client: &Client, args: &ResetArgs, user: uuid::Uuid) -> Result<String, String> {
     let preview = client
         .reset_preview_get()
-        .user_id(args.user_id)
+        .user_id(user)
         .send()
         .await
         .map_err(|e| describe(&e))?
         .into_inner();
     eprintln!("{}", pretty(&preview));
+    let what = format!("{}'s master password", preview.email);
     let body = types::ResetRequest {
-        confirmation: confirmation(&preview, args.yes)?,
+        confirmation: confirmation(&preview.confirmation, args.yes, &what)?,
         acknowledge_company_data_loss: args.ack_company_data_loss.then_some(true),
         reason: args.reason.clone(),
         ticket: args.ticket.clone(),
@@ -415,11 +511,159 @@ async fn reset(client: &Client, args: &ResetArgs) -> Result<String, String> {
             None
         },
     };
-    let mut request = client.reset_create().user_id(args.user_id).body(body);
+    let mut request = client.reset_create().user_id(user).body(body);
     if let Some(key) = &args.idempotency_key {
         request = request.idempotency_key(key.clone());
     }
     answer(request.send()).await
+}
+
+/// Resets several users as a batch: the preview's sums (on stderr), the
+/// phrase, the batch, its progress until it ends (a bar on a terminal,
+/// a line per change otherwise, on stderr), and a summary per outcome.
+async fn reset_many(
+    client: &Client,
+    args: &ResetArgs,
+    users: Vec<uuid::Uuid>,
+) -> Result<Done, String> {
+    let preview = client
+        .reset_batch_preview()
+        .body(types::BatchPreviewRequest {
+            user_ids: users.clone(),
+        })
+        .send()
+        .await
+        .map_err(|e| describe(&e))?
+        .into_inner();
+    let t = &preview.totals;
+    eprintln!(
+        "{} of {} users may be reset: {} personal and {} company items deleted, {} of these kept \
+         as backup copies and {} lost; {} users need --ack-company-data-loss; {} have a pending \
+         reset and are left alone; {} denied; {} not found",
+        t.users,
+        users.len(),
+        t.personal_items,
+        t.company_items,
+        t.company_items_backed_up,
+        t.company_items_not_backed_up,
+        t.users_needing_acknowledgement,
+        t.pending_resets,
+        preview.denied.len(),
+        preview.not_found.len()
+    );
+    let what = format!("{} users' master passwords", users.len());
+    let body = types::BatchRequest {
+        user_ids: users,
+        confirmation: confirmation(&preview.confirmation, args.yes, &what)?,
+        acknowledge_company_data_loss: args.ack_company_data_loss.then_some(true),
+        reason: args.reason.clone(),
+        ticket: args.ticket.clone(),
+    };
+    let mut request = client.reset_batch_create().body(body);
+    if let Some(key) = &args.idempotency_key {
+        request = request.idempotency_key(key.clone());
+    }
+    let batch = request.send().await.map_err(|e| describe(&e))?.into_inner();
+    let view = follow(client, batch.id, batch.total).await?;
+    let mut results: Vec<types::BatchUser> = Vec::with_capacity(batch.total as usize);
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = client.reset_batch_get().batch_id(batch.id).limit(200u32);
+        if let Some(cursor) = cursor.take() {
+            request = request.cursor(cursor);
+        }
+        let page = request.send().await.map_err(|e| describe(&e))?.into_inner();
+        results.extend(page.users);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut by_status = serde_json::Map::new();
+    for user in &results {
+        let entry = by_status
+            .entry(user.status.to_string())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(list) = entry {
+            list.push(serde_json::json!({
+                "user_id": user.user_id,
+                "reset_id": user.reset_id,
+                "problem": user.problem,
+            }));
+        }
+    }
+    let completed = view.counts.completed;
+    let status = if completed == view.total {
+        0
+    } else if completed > 0 {
+        2
+    } else {
+        3
+    };
+    let summary = serde_json::json!({
+        "batch_id": view.id,
+        "status": view.status,
+        "total": view.total,
+        "counts": view.counts,
+        "users": by_status,
+    });
+    Ok(Done {
+        json: pretty(&summary),
+        status,
+    })
+}
+
+/// Reads the batch until it stops running, showing its progress on stderr:
+/// a bar on a terminal, otherwise a line each time more users are done.
+async fn follow(
+    client: &Client,
+    batch: uuid::Uuid,
+    total: i64,
+) -> Result<types::BatchView, String> {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut shown = -1;
+    loop {
+        let view = client
+            .reset_batch_get()
+            .batch_id(batch)
+            .limit(1u32)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?
+            .into_inner();
+        let running = view.status == types::BatchStatus::Running;
+        if view.done != shown {
+            shown = view.done;
+            let counts = &view.counts;
+            let message = format!(
+                "({} reset, {} not)",
+                counts.completed,
+                view.done - counts.completed
+            );
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(u64::try_from(view.done).unwrap_or(0));
+                    bar.set_message(message);
+                }
+                None => eprintln!("{}/{} users done {message}", view.done, view.total),
+            }
+        }
+        if !running {
+            if let Some(bar) = &bar {
+                bar.finish();
+            }
+            return Ok(view);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, String> {

@@ -47,6 +47,16 @@ async fn failures_are_one_line_and_exit_1() {
 /// custodianctl with `env` set (and nothing of the caller's environment's
 /// Custodian settings).
 async fn custodianctl_as(args: &[&str], url: &str, env: &[(&str, &str)]) -> Output {
+    custodianctl_fed(args, url, env, None).await
+}
+
+/// As [`custodianctl_as`], with `input` on standard input.
+async fn custodianctl_fed(
+    args: &[&str],
+    url: &str,
+    env: &[(&str, &str)],
+    input: Option<&str>,
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_custodianctl"));
     command.args(args).env("CUSTODIAN_URL", url);
     for name in [
@@ -62,9 +72,24 @@ async fn custodianctl_as(args: &[&str], url: &str, env: &[(&str, &str)]) -> Outp
     for (name, value) in env {
         command.env(name, value);
     }
-    actix_web::rt::task::spawn_blocking(move || command.output().expect("custodianctl runs"))
-        .await
-        .unwrap()
+    let input = input.map(str::to_owned);
+    actix_web::rt::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::Stdio;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("custodianctl runs");
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(input) = input {
+            stdin.write_all(input.as_bytes()).unwrap();
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 fn json(output: &Output) -> serde_json::Value {
@@ -332,5 +357,138 @@ async fn a_reset_from_a_shell() {
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("HTTP 409 reset_not_pending"),
         "a superseded reset is not re-issued"
+    );
+}
+
+#[actix_web::test]
+async fn a_batch_reset_from_a_shell_shows_progress_and_says_by_its_status_what_happened() {
+    use custodian_api::db::admins::Role;
+    let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let url = server.base_url.as_str();
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let admin = [
+        ("CUSTODIAN_PARTNER", server.owner.partner_id.as_str()),
+        ("CUSTODIAN_EMAIL", email.as_str()),
+        ("CUSTODIAN_PASSWORD", password.as_str()),
+    ];
+    let company =
+        json(&custodianctl_as(&["companies", "create", "--name", "Acme"], url, &admin).await);
+    let mut users = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        let email = format!("{name}@acme.example");
+        let user = json(
+            &custodianctl_as(
+                &[
+                    "users",
+                    "add",
+                    "--company",
+                    company["id"].as_str().unwrap(),
+                    "--email",
+                    &email,
+                    "--name",
+                    name,
+                    "--client-kind",
+                    "desktop",
+                ],
+                url,
+                &admin,
+            )
+            .await,
+        );
+        users.push((user["id"].as_str().unwrap().to_owned(), email));
+    }
+
+    // Ann and Bob by email from standard input, Cy by id: all reset, 0.
+    let fed = format!("# offboarding\n{}\n\n{}\n", users[0].1, users[1].1);
+    let output = custodianctl_fed(
+        &[
+            "reset",
+            &users[2].0,
+            "--from",
+            "-",
+            "--yes",
+            "--ticket",
+            "T-9",
+        ],
+        url,
+        &admin,
+        Some(&fed),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("3 of 3 users may be reset"), "{stderr}");
+    assert!(
+        stderr.contains("3/3 users done (3 reset, 0 not)"),
+        "plain progress lines without a terminal: {stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["counts"]["completed"], 3);
+    assert_eq!(summary["users"]["completed"].as_array().unwrap().len(), 3);
+
+    // Each now has a pending reset; with a user nobody has, nobody is reset.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let output = custodianctl_as(
+        &["reset", &users[0].0, &users[1].0, &unknown, "--yes"],
+        url,
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["counts"]["reset_pending"], 2);
+    assert_eq!(
+        summary["users"]["not_found"][0]["user_id"],
+        unknown.as_str()
+    );
+
+    // One more user: some reset, some not, 2.
+    let dee = json(
+        &custodianctl_as(
+            &[
+                "users",
+                "add",
+                "--company",
+                company["id"].as_str().unwrap(),
+                "--email",
+                "dee@acme.example",
+                "--name",
+                "Dee",
+                "--client-kind",
+                "webapp",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let output = custodianctl_as(
+        &["reset", dee["id"].as_str().unwrap(), &users[2].0, "--yes"],
+        url,
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Without a terminal, only --yes confirms; nothing is made.
+    let output = custodianctl_as(&["reset", &users[0].0, &users[1].0], url, &admin).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("pass --yes"));
+    let output = custodianctl_as(&["reset", "nobody@acme.example", "--yes"], url, &admin).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("no user has the email nobody@acme.example")
     );
 }
