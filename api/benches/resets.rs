@@ -15,7 +15,13 @@
 //! - sends 1,000 messages to the SMTP sink from a bare client on one
 //!   connection (the sink's ceiling), then delivers 1,000 queued emails
 //!   with one outbox worker, then with two: emails per second, and as a
-//!   ratio of the ceiling.
+//!   ratio of the ceiling;
+//! - on a server of its own with the default workers, resets 100 users with
+//!   100 items each one at a time over HTTP (the single reset's mean
+//!   latency), then 1,000 such users in one batch: the time until every
+//!   reset is done, as a ratio of 1,000 × that latency, the time until every
+//!   email reached the sink, and the process's peak memory meanwhile (with
+//!   `RESETS_BATCH_ONLY` set, only this).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +44,8 @@ const SMALL_ITEMS: usize = 100;
 const CLIENTS: usize = 8;
 const SECONDS: u64 = 10;
 const EMAILS: usize = 1_000;
+const BATCH_USERS: usize = 1_000;
+const BATCH_ITEMS: usize = 100;
 
 /// Users of one new company, each with `items` vault items: 70 % personal,
 /// 30 % company of which two thirds are backed up. Their ids.
@@ -340,13 +348,22 @@ async fn drain(mailer: &Arc<Mailer>, workers: usize) {
     }
 }
 
-async fn run(backend: Backend) {
-    // No outbox worker of the server's own: the benchmark runs its own, so
-    // each measure has the machine to itself.
-    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
-        return;
-    };
-    println!("{} backend:", backend.name());
+/// The process's resident memory at its peak since the last reset of the
+/// peak (Linux), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// An owner's token on `server`.
+async fn owner_token(server: &TestServer) -> String {
     let (email, password) = server.create_admin(Role::Owner, &[]).await;
     let token: Value = reqwest::Client::new()
         .post(format!("{}/v1/auth/token", server.base_url))
@@ -362,7 +379,92 @@ async fn run(backend: Backend) {
         .json()
         .await
         .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A batch of 1,000 users against 1,000 resets one at a time, on a server
+/// with the default workers (batches and outbox).
+async fn batch(backend: Backend) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let token = owner_token(&server).await;
+    let http = reqwest::Client::new();
+    let single = seed(&server, 100, BATCH_ITEMS).await;
+    let mut latencies = Vec::new();
+    for user in &single {
+        latencies.push(reset(&http, &server.base_url, &token, user).await);
+    }
+    let mean = latencies.iter().sum::<Duration>().as_secs_f64() / latencies.len() as f64;
+    let one_by_one = mean * BATCH_USERS as f64;
+    let users = seed(&server, BATCH_USERS, BATCH_ITEMS).await;
+    // Let the single resets' emails go first.
+    while server.mail.received().len() < single.len() {
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Resets the peak so it covers the batch only (the seeding is above).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = server.mail.received().len();
+    let started = Instant::now();
+    let response = http
+        .post(format!("{}/v1/master-password-reset-batches", server.base_url))
+        .bearer_auth(&token)
+        .json(&json!({"user_ids": users, "confirmation": "Yes", "acknowledge_company_data_loss": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let batch: Value = response.json().await.unwrap();
+    let url = format!(
+        "{}/v1/master-password-reset-batches/{}?limit=1",
+        server.base_url,
+        batch["id"].as_str().unwrap()
+    );
+    let done = loop {
+        let view: Value = http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if view["status"] != "running" {
+            assert_eq!(view["counts"]["completed"], BATCH_USERS, "{view}");
+            break started.elapsed().as_secs_f64();
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    };
+    while server.mail.received().len() < before + BATCH_USERS {
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mailed = started.elapsed().as_secs_f64();
+    println!(
+        "  one reset of a {BATCH_ITEMS}-item vault over HTTP, one at a time: mean {:.2} ms, p50 {:.2} ms (n={}), so 1,000 one by one: {one_by_one:.1} s",
+        mean * 1e3,
+        percentile(&mut latencies, 0.5),
+        latencies.len()
+    );
+    println!(
+        "  a batch of {BATCH_USERS} users with {BATCH_ITEMS} items each: every reset done in {done:.2} s ({:.1}x faster than one by one), every email at the sink in {mailed:.2} s; peak memory of the process meanwhile {:.0} MiB",
+        one_by_one / done,
+        peak_rss_mib()
+    );
+}
+
+async fn run(backend: Backend) {
+    if std::env::var_os("RESETS_BATCH_ONLY").is_some() {
+        println!("{} backend:", backend.name());
+        return batch(backend).await;
+    }
+    // No outbox worker of the server's own: the benchmark runs its own, so
+    // each measure has the machine to itself.
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    println!("{} backend:", backend.name());
+    let token = owner_token(&server).await;
     let http = reqwest::Client::new();
 
     // Latency of one reset of a 1,000-item vault.
@@ -467,6 +569,8 @@ async fn run(backend: Backend) {
             rate / ceiling
         );
     }
+    drop(server);
+    batch(backend).await;
 }
 
 fn main() {

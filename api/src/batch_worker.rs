@@ -4,20 +4,27 @@
 //! outcome. The work lives in the database, so a restarted instance, or
 //! another one, carries on where a stopped one left off.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::app::batches::{ItemOutcome, run_item};
+use crate::app::batches::{ItemOutcome, Requester, requester, run_item, without_requester};
 use crate::app::{App, Error};
 use crate::db::DbError;
-use crate::db::batches::{self, Claimed, Outcome};
+use crate::db::batches::{self, Outcome};
+use crate::ids::BatchId;
 
 /// How often an idle worker looks for work another instance queued (this
 /// instance's own batches wake it at once).
 const POLL: Duration = Duration::from_secs(1);
+
+/// Users claimed at once per user reset side by side: a claim is a
+/// transaction, and a user waiting in a claim costs nothing.
+const CLAIM_PER_SLOT: usize = 8;
 
 /// The batch workers of an instance; dropping this does not stop them.
 pub struct Workers {
@@ -55,7 +62,12 @@ impl Worker {
         loop {
             let now = self.app.clock.now();
             let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-            let (name, limit) = (self.name.clone(), self.concurrency as i64);
+            // Several users per claim (a transaction each is what a claim
+            // costs), reset `concurrency` at a time.
+            let (name, limit) = (
+                self.name.clone(),
+                (self.concurrency * CLAIM_PER_SLOT) as i64,
+            );
             let claimed = self
                 .app
                 .db
@@ -65,19 +77,45 @@ impl Worker {
                 return Ok(tried);
             }
             tried += claimed.len();
+            // Each batch's requester, loaded once for the users claimed.
+            let mut requesters: HashMap<BatchId, Result<Requester, Error>> = HashMap::new();
+            for claimed in &claimed {
+                if let Entry::Vacant(slot) = requesters.entry(claimed.item.batch_id) {
+                    slot.insert(requester(&self.app, claimed).await);
+                }
+            }
+            let requesters = &requesters;
             futures_util::stream::iter(claimed)
-                .for_each_concurrent(self.concurrency, |claimed| self.reset(claimed))
+                .for_each_concurrent(self.concurrency, |claimed| async move {
+                    let outcome = match &requesters[&claimed.item.batch_id] {
+                        Ok(requester) => run_item(&self.app, requester, &claimed.item).await,
+                        Err(error) => without_requester(&claimed.item, error),
+                    };
+                    self.record(claimed.item, outcome).await;
+                })
                 .await;
+            // Finish the batches whose last users these were, now that
+            // their outcomes committed.
+            for batch in requesters.keys().copied() {
+                let now = self.app.clock.now();
+                let finished = self
+                    .app
+                    .db
+                    .write(move |conn| batches::finish_if_done(conn, batch, now))
+                    .await;
+                if let Err(error) = finished {
+                    tracing::warn!(%error, %batch, "cannot finish a batch; the next worker to record one of its users will");
+                }
+            }
         }
     }
 
-    /// Resets one claimed user and records the outcome (or gives the user
-    /// back to the queue when the storage failed under the reset).
-    async fn reset(&self, claimed: Claimed) {
-        let outcome = run_item(&self.app, &claimed).await;
+    /// Records a user's outcome (or gives the user back to the queue when
+    /// the storage failed under the reset).
+    async fn record(&self, item: batches::Item, outcome: ItemOutcome) {
         let (name, now) = (self.name.clone(), self.app.clock.now());
-        let item = claimed.item;
         let recorded = match outcome {
+            ItemOutcome::Recorded => Ok(()),
             ItemOutcome::Done {
                 status,
                 reset_id,

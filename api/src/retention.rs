@@ -1,13 +1,15 @@
 //! The retention sweep: backup copies of items that were deleted, purged
 //! or superseded are kept `retention_days` (their `expires_at`) and then
-//! removed; pending resets whose secret expired become `expired`. The
+//! removed; pending resets whose secret expired become `expired`; results
+//! kept under idempotency keys (a batch keeps one per user) go once their
+//! day is over. The
 //! server sweeps at start and every hour; time is read through the
 //! [`Clock`], so tests move it instead of waiting.
 
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::db::{Db, DbError, resets, vault};
+use crate::db::{Db, DbError, idempotency, resets, vault};
 
 /// How often the server sweeps.
 pub const INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -36,6 +38,19 @@ pub async fn expire_resets(db: &Db, clock: &Clock) -> Result<usize, DbError> {
     Ok(expired)
 }
 
+/// Removes the results kept under idempotency keys whose time is over by
+/// the clock's now; how many.
+pub async fn forget_idempotency_keys(db: &Db, clock: &Clock) -> Result<usize, DbError> {
+    let now = clock.now();
+    let removed = db
+        .write(move |conn| idempotency::sweep_expired(conn, now))
+        .await?;
+    if removed > 0 {
+        tracing::info!(removed, "forgot expired idempotency keys");
+    }
+    Ok(removed)
+}
+
 /// Sweeps now and every [`INTERVAL`] while the server runs. A failed sweep
 /// (the database away) is logged and tried again next time.
 pub fn spawn(db: Db, clock: Clock) {
@@ -46,6 +61,9 @@ pub fn spawn(db: Db, clock: Clock) {
             }
             if let Err(error) = expire_resets(&db, &clock).await {
                 tracing::warn!(%error, "expiring resets failed; next try in an hour");
+            }
+            if let Err(error) = forget_idempotency_keys(&db, &clock).await {
+                tracing::warn!(%error, "forgetting idempotency keys failed; next try in an hour");
             }
             actix_web::rt::time::sleep(INTERVAL).await;
         }

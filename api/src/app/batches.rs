@@ -462,6 +462,8 @@ pub async fn cancel(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Progress
 /// What became of one user's reset in a batch.
 #[derive(Debug)]
 pub enum ItemOutcome {
+    /// The reset was made, and its transaction recorded the outcome.
+    Recorded,
     /// An outcome to record.
     Done {
         status: ItemStatus,
@@ -477,57 +479,77 @@ pub enum ItemOutcome {
 /// How many times a user whose reset meets a failing storage is tried.
 pub const MAX_ATTEMPTS: i32 = 5;
 
-/// Resets one user of a batch, as the requester (as they are now) would
-/// reset them alone: the same operation, authorization, transaction,
-/// email and audit. The reset's idempotency key is the batch and the
-/// user's position, so a user taken over after a crash, or claimed twice,
-/// finds the reset already made instead of purging again.
-pub async fn run_item(app: &App, claimed: &Claimed) -> ItemOutcome {
-    let item = &claimed.item;
-    let (partner, kind, requester) = (
+/// Who a batch's resets act as: the batch, and its requester as they are
+/// now (loaded once for the users a worker claimed together).
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub batch: Batch,
+    pub ctx: OpContext,
+}
+
+/// The batch of a claimed user and its requester, loaded now; an error
+/// when the requester no longer exists (or the storage failed).
+pub async fn requester(app: &App, claimed: &Claimed) -> Result<Requester, Error> {
+    let (partner, kind, requester, batch_id) = (
         claimed.partner_id,
         claimed.requested_by_kind.clone(),
         claimed.requested_by_id,
+        claimed.item.batch_id,
     );
-    let batch_id = item.batch_id;
     let now = app.clock.now();
-    let loaded = app
-        .db
+    app.db
         .run(move |conn| {
             let batch = batches::find(conn, partner, batch_id)?.ok_or(Error::NotFound)?;
             let ctx = OpContext::acting_for(conn, partner, &kind, requester, now)?;
-            Ok::<_, Error>((batch, ctx))
+            Ok(Requester { batch, ctx })
         })
-        .await;
-    let (batch, ctx) = match loaded {
-        Ok(loaded) => loaded,
-        Err(Error::Storage(error)) => return again(item, error.into()),
-        // The requester no longer exists: nobody may reset on their behalf.
-        Err(error) => {
-            return ItemOutcome::Done {
-                status: ItemStatus::Denied,
-                reset_id: None,
-                error: Some(error),
-            };
-        }
-    };
-    let key = format!("reset batch {batch_id} {}", item.position);
+        .await
+}
+
+/// The outcome of a user whose requester could not be loaded: another try
+/// when the storage failed; `denied` when the requester is gone (nobody
+/// may reset on their behalf), with the problem a reset would answer.
+pub fn without_requester(item: &Item, error: &Error) -> ItemOutcome {
+    match error {
+        Error::Storage(error) => again(item, DbError::Unavailable(error.to_string()).into()),
+        _ => ItemOutcome::Done {
+            status: ItemStatus::Denied,
+            reset_id: None,
+            error: Some(Error::Forbidden {
+                action: Action::ResetMasterPassword.name(),
+                policy_ids: Vec::new(),
+            }),
+        },
+    }
+}
+
+/// Resets one user of a batch, as the requester would reset them alone:
+/// the same operation, authorization, transaction, email and audit. The
+/// reset's idempotency key is the batch and the user's position, so a user
+/// taken over after a crash, or claimed twice, finds the reset already
+/// made instead of purging again.
+pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutcome {
+    let batch = &requester.batch;
+    let mut ctx = requester.ctx.clone();
+    ctx.now = app.clock.now();
+    let key = format!("reset batch {} {}", batch.id, item.position);
     let command = ResetCommand {
         confirmation: resets::CONFIRMATION.into(),
         acknowledge_company_data_loss: batch.acknowledge_company_data_loss,
-        reason: batch.reason,
-        ticket: batch.ticket,
+        reason: batch.reason.clone(),
+        ticket: batch.ticket.clone(),
         supersedes: None,
         idempotency: Some(Idempotency {
             fingerprint: format!("{key} {}", item.user_id).into_bytes(),
             key,
         }),
-        batch: Some(batch_id),
+        batch: Some((batch.id, item.position)),
     };
     let render = |reset: &crate::db::resets::WithEmail| reset.0.id.to_string().into_bytes();
     let made = resets::create(app, &ctx, &item.user_id.to_string(), command, render).await;
     let (status, reset_id, error) = match made {
-        Ok(Created::New { reset, .. }) => (ItemStatus::Completed, Some(reset.0.id), None),
+        Ok(Created::New { .. }) => return ItemOutcome::Recorded,
+        // Made before (a crash, or a claim that outlived its lease).
         Ok(Created::Replayed(stored)) => {
             let reset_id = stored
                 .response_body

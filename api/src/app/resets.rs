@@ -178,8 +178,9 @@ pub struct ResetCommand {
     /// The user's pending reset this one replaces.
     pub supersedes: Option<uuid::Uuid>,
     pub idempotency: Option<Idempotency>,
-    /// The batch this reset is part of, if any.
-    pub batch: Option<crate::ids::BatchId>,
+    /// The batch and the position of the user in it, when a batch makes
+    /// this reset: the reset's own transaction records the user's outcome.
+    pub batch: Option<(crate::ids::BatchId, i32)>,
 }
 
 /// What [`create`] made.
@@ -488,7 +489,7 @@ fn reset_in_transaction(
         partner_id: partner,
         company_id: user.company_id,
         user_id: user.id,
-        batch_id: command.batch,
+        batch_id: command.batch.map(|(batch, _)| batch),
         status: resets::PENDING,
         delivery_kind: delivery,
         secret_hash: Some(secret_hash),
@@ -526,9 +527,12 @@ fn reset_in_transaction(
         "reason": command.reason,
         "ticket": command.ticket,
         "outbox_message_id": message_id,
-        "batch_id": command.batch.map(|batch| batch.to_string()),
+        "batch_id": command.batch.map(|(batch, _)| batch.to_string()),
     });
     audit::append(conn, &app.keys, event)?;
+    if let Some((batch, position)) = command.batch {
+        crate::db::batches::complete(conn, batch, position, reset_id, now)?;
+    }
 
     resets::find(conn, partner, reset_id)?
         .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))

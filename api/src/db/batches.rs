@@ -3,7 +3,8 @@
 //! `locked_until`, and `attempts`, which names the claim): a worker that
 //! dies leaves its users to be claimed again once the lease runs out, and
 //! only the claim that still holds a user records its outcome (and
-//! `locked_by` then names the worker that reset the user). PostgreSQL
+//! `locked_by` then names the worker that reset the user). A reset made
+//! records its user's outcome in its own transaction ([`complete`]). PostgreSQL
 //! instances share the work with `FOR UPDATE SKIP LOCKED`, as the outbox
 //! does; SQLite's write transactions take turns.
 
@@ -212,11 +213,36 @@ pub struct Outcome {
     pub problem: Option<String>,
 }
 
+/// Records that the reset of the user at `position` was made, in the
+/// reset's own transaction: a reset and its outcome commit together, so a
+/// crash between them cannot happen. Whoever made the reset records it,
+/// whatever claim the user is under.
+pub fn complete(
+    conn: &mut DbConn,
+    batch: BatchId,
+    position: i32,
+    reset: ResetId,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use reset_batch_items::dsl as i;
+    diesel::update(
+        i::reset_batch_items
+            .filter(i::batch_id.eq(batch))
+            .filter(i::position.eq(position))
+            .filter(i::status.eq(ItemStatus::Running)),
+    )
+    .set((
+        i::status.eq(ItemStatus::Completed),
+        i::reset_id.eq(Some(reset)),
+        i::locked_until.eq(None::<NaiveDateTime>),
+        i::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Records the outcome of a claimed user, if the claim (`worker`,
-/// `attempts`) still holds it, and finishes the batch when it was its last
-/// user; whether the claim held. The batch's row is locked first, so two
-/// workers recording a batch's last two users cannot both miss finishing
-/// it.
+/// `attempts`) still holds it; whether it did.
 pub fn record(
     conn: &mut DbConn,
     claimed: &Item,
@@ -225,8 +251,7 @@ pub fn record(
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
     use reset_batch_items::dsl as i;
-    lock_batch(conn, claimed.batch_id)?;
-    let held = diesel::update(
+    Ok(diesel::update(
         i::reset_batch_items
             .filter(i::batch_id.eq(claimed.batch_id))
             .filter(i::position.eq(claimed.position))
@@ -243,11 +268,7 @@ pub fn record(
         i::updated_at.eq(now),
     ))
     .execute(conn)?
-        == 1;
-    if held {
-        finish_if_done(conn, claimed.batch_id, now)?;
-    }
-    Ok(held)
+        == 1)
 }
 
 /// Gives a claimed user back to the queue (the storage failed under its
@@ -277,22 +298,16 @@ pub fn release(
     Ok(())
 }
 
-/// Locks the batch's row until the transaction ends (PostgreSQL; SQLite's
-/// write transactions take turns anyway).
-fn lock_batch(conn: &mut DbConn, batch: BatchId) -> Result<(), DbError> {
-    let query = reset_batches::table
-        .filter(reset_batches::id.eq(batch))
-        .select(reset_batches::id);
-    match conn {
-        DbConn::Postgres(pg) => query.for_update().first::<String>(pg).optional()?,
-        DbConn::Sqlite(sqlite) => query.first::<String>(sqlite).optional()?,
-    };
-    Ok(())
-}
-
 /// Marks the batch finished when none of its users waits or runs: completed,
-/// or it stays cancelled.
-fn finish_if_done(conn: &mut DbConn, batch: BatchId, now: NaiveDateTime) -> Result<(), DbError> {
+/// or it stays cancelled. Workers call it after their outcomes committed,
+/// each in a transaction of its own, so whoever commits a batch's last
+/// outcome sees every other one and finishes the batch; two finishing at
+/// once set the same thing.
+pub fn finish_if_done(
+    conn: &mut DbConn,
+    batch: BatchId,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
     use reset_batch_items::dsl as i;
     let unfinished: i64 = i::reset_batch_items
         .filter(i::batch_id.eq(batch))
@@ -327,7 +342,6 @@ fn finish_if_done(conn: &mut DbConn, batch: BatchId, now: NaiveDateTime) -> Resu
 /// finish. How many users it withdrew.
 pub fn cancel(conn: &mut DbConn, batch: BatchId, now: NaiveDateTime) -> Result<usize, DbError> {
     use reset_batch_items::dsl as i;
-    lock_batch(conn, batch)?;
     let withdrawn = diesel::update(
         i::reset_batch_items
             .filter(i::batch_id.eq(batch))

@@ -74,3 +74,11 @@ pub fn insert(
         .execute(conn)?;
     Ok(())
 }
+
+/// Removes the results whose time is over by `now`; how many.
+pub fn sweep_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.le(now)))
+            .execute(conn)?,
+    )
+}

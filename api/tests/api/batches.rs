@@ -554,16 +554,27 @@ async fn a_batch_is_checked_whole_replays_under_its_key_and_cancels_what_has_not
     let (_, resets) = send(&server, &owner, "GET", "/v1/master-password-resets", None).await;
     assert_eq!(resets["items"], json!([]), "nobody was reset");
 
-    // Unknown ids are 404, whatever their shape.
-    for id in [uuid::Uuid::now_v7()] {
-        let error = admin
-            .reset_batch_get()
-            .batch_id(id)
-            .send()
-            .await
-            .expect_err("no such batch");
-        assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
-    }
+    // An id nobody has is 404.
+    let error = admin
+        .reset_batch_get()
+        .batch_id(uuid::Uuid::now_v7())
+        .send()
+        .await
+        .expect_err("no such batch");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
+
+    // A day on, the key is forgotten (and so are the results a batch keeps
+    // under its users' keys: none here, nobody was reset).
+    let pool = server.database.pool();
+    let kept = custodian_api::retention::forget_idempotency_keys(&pool, &server.clock)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "kept for a day");
+    server.clock.advance(chrono::Duration::hours(25));
+    let forgotten = custodian_api::retention::forget_idempotency_keys(&pool, &server.clock)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
 }
 
 /// A `custodian serve` process over the test server's database, data
