@@ -74,6 +74,7 @@ impl Worker {
                 .write(move |conn| batches::claim(conn, &name, now, lease_until, limit))
                 .await?;
             if claimed.is_empty() {
+                self.finish_unfinished().await?;
                 return Ok(tried);
             }
             tried += claimed.len();
@@ -110,6 +111,21 @@ impl Worker {
         }
     }
 
+    /// Finishes the batches none of whose users waits or runs, should a
+    /// worker have died between their last outcome and finishing them.
+    async fn finish_unfinished(&self) -> Result<(), DbError> {
+        let now = self.app.clock.now();
+        self.app
+            .db
+            .write(move |conn| {
+                for batch in batches::unfinished(conn)? {
+                    batches::finish_if_done(conn, batch, now)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     /// Records a user's outcome (or gives the user back to the queue when
     /// the storage failed under the reset).
     async fn record(&self, item: batches::Item, outcome: ItemOutcome) {
@@ -133,10 +149,13 @@ impl Worker {
                     .map(drop)
             }
             ItemOutcome::Again(error) => {
-                tracing::warn!(%error, batch = %item.batch_id, position = item.position, "a batch's reset meets a failing storage; trying again");
+                // 2, 4, 8, 16 s: a storage that falters for a moment does
+                // not use up a user's tries.
+                let wait = chrono::Duration::seconds(1 << item.attempts.clamp(1, 4));
+                tracing::warn!(%error, batch = %item.batch_id, position = item.position, attempts = item.attempts, "a batch's reset meets a failing storage; trying again");
                 self.app
                     .db
-                    .write(move |conn| batches::release(conn, &item, &name, now))
+                    .write(move |conn| batches::release(conn, &item, &name, now, now + wait))
                     .await
             }
         };
@@ -151,8 +170,8 @@ impl Worker {
 /// The problem a `failed` user's result carries, as the API would answer
 /// the same reset of one (JSON).
 fn problem(item: &batches::Item, error: Error) -> String {
+    tracing::info!(batch = %item.batch_id, position = item.position, %error, "a batch's reset did not go through");
     let problem = crate::error::ApiError::from(error).problem();
-    tracing::info!(batch = %item.batch_id, position = item.position, code = %problem.code, "a batch's reset failed");
     serde_json::to_string(&problem).unwrap_or_default()
 }
 

@@ -564,6 +564,7 @@ async fn reset_many(
         request = request.idempotency_key(key.clone());
     }
     let batch = request.send().await.map_err(|e| describe(&e))?.into_inner();
+    eprintln!("batch {} accepted", batch.id);
     let view = follow(client, batch.id, batch.total).await?;
     let mut results: Vec<types::BatchUser> = Vec::with_capacity(batch.total as usize);
     let mut cursor: Option<String> = None;
@@ -613,7 +614,8 @@ async fn reset_many(
     })
 }
 
-/// Reads the batch until it stops running, showing its progress on stderr:
+/// Reads the batch until it is finished (a cancelled batch's users being
+/// reset finish too), showing its progress on stderr:
 /// a bar on a terminal, otherwise a line each time more users are done.
 async fn follow(
     client: &Client,
@@ -639,7 +641,7 @@ async fn follow(
             .await
             .map_err(|e| describe(&e))?
             .into_inner();
-        let running = view.status == types::BatchStatus::Running;
+        let running = view.finished_at.is_none();
         if view.done != shown {
             shown = view.done;
             let counts = &view.counts;

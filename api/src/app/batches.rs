@@ -4,6 +4,7 @@
 //! batch can never do what the caller could not do one user at a time.
 
 use chrono::Duration;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use futures_util::StreamExt;
 
 use super::resets::{self, Created, Idempotency, Preview, Refused, ResetCommand};
@@ -284,6 +285,7 @@ pub async fn create(
     });
     let keys = app.keys.clone();
     let idempotency = command.idempotency;
+    let retried = idempotency.clone();
     let made = app
         .db
         .write(move |conn| {
@@ -318,11 +320,38 @@ pub async fn create(
                 body,
             })
         })
-        .await?;
-    if matches!(made, Made::New { .. }) {
-        app.batches.wake();
+        .await;
+    match made {
+        Ok(made) => {
+            if matches!(made, Made::New { .. }) {
+                app.batches.wake();
+            }
+            Ok(made)
+        }
+        // A retry racing the first request under the same key, which
+        // committed first (PostgreSQL: nothing locks a key not yet
+        // stored): its result.
+        Err(Error::Storage(DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) if retried.is_some() => {
+            let Some(Idempotency { key, fingerprint }) = retried else {
+                return Err(resets::key_reused());
+            };
+            let principal_id = ctx.actor.id().to_string();
+            let stored = app
+                .db
+                .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
+                .await?;
+            match stored {
+                Some(stored) if stored.request_fingerprint == fingerprint => {
+                    Ok(Made::Replayed(stored))
+                }
+                _ => Err(resets::key_reused()),
+            }
+        }
+        Err(error) => Err(error),
     }
-    Ok(made)
 }
 
 /// The batch, its counts, and the page of its users after `after`.
@@ -435,25 +464,20 @@ pub async fn cancel(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Progress
     );
     app.db
         .write(move |conn| {
-            let batch = batches::find(conn, partner, id)?.ok_or(Error::NotFound)?;
-            match batch.status {
-                BatchStatus::Cancelled => {}
-                BatchStatus::Completed => {
-                    return Err(Error::Conflict {
-                        code: "batch_finished",
-                        detail: "Every user of the batch has an outcome; there is nothing left \
-                                 to cancel"
-                            .into(),
-                    });
-                }
-                BatchStatus::Running => {
-                    let withdrawn = batches::cancel(conn, id, now)?;
-                    let mut event = event;
-                    event.details = serde_json::json!({"users_not_started": withdrawn});
-                    audit::append(conn, &keys, event)?;
-                }
+            if let Some(withdrawn) = batches::cancel(conn, id, now)? {
+                let mut event = event;
+                event.details = serde_json::json!({"users_not_started": withdrawn});
+                audit::append(conn, &keys, event)?;
             }
             let batch = batches::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+            if batch.status == BatchStatus::Completed {
+                return Err(Error::Conflict {
+                    code: "batch_finished",
+                    detail: "Every user of the batch has an outcome; there is nothing left to \
+                             cancel"
+                        .into(),
+                });
+            }
             Ok(progress(conn, batch, None, PAGE)?)
         })
         .await
@@ -530,6 +554,24 @@ pub fn without_requester(item: &Item, error: &Error) -> ItemOutcome {
 /// made instead of purging again.
 pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutcome {
     let batch = &requester.batch;
+    // A user claimed but not yet started when the batch was cancelled is
+    // not reset: cancelling stops what has not started.
+    let (partner, batch_id) = (batch.partner_id, batch.id);
+    match app
+        .db
+        .run(move |conn| batches::find(conn, partner, batch_id))
+        .await
+    {
+        Ok(Some(now)) if now.status == BatchStatus::Cancelled => {
+            return ItemOutcome::Done {
+                status: ItemStatus::Cancelled,
+                reset_id: None,
+                error: None,
+            };
+        }
+        Ok(_) => {}
+        Err(error) => return again(item, error.into()),
+    }
     let mut ctx = requester.ctx.clone();
     ctx.now = app.clock.now();
     let key = format!("reset batch {} {}", batch.id, item.position);

@@ -216,7 +216,8 @@ pub struct Outcome {
 /// Records that the reset of the user at `position` was made, in the
 /// reset's own transaction: a reset and its outcome commit together, so a
 /// crash between them cannot happen. Whoever made the reset records it,
-/// whatever claim the user is under.
+/// whatever claim (or none: a claim that outlived its lease, and a cancel
+/// since) the user is under: the user was reset.
 pub fn complete(
     conn: &mut DbConn,
     batch: BatchId,
@@ -229,7 +230,7 @@ pub fn complete(
         i::reset_batch_items
             .filter(i::batch_id.eq(batch))
             .filter(i::position.eq(position))
-            .filter(i::status.eq(ItemStatus::Running)),
+            .filter(i::status.ne(ItemStatus::Completed)),
     )
     .set((
         i::status.eq(ItemStatus::Completed),
@@ -272,12 +273,14 @@ pub fn record(
 }
 
 /// Gives a claimed user back to the queue (the storage failed under its
-/// reset: another try will do), if the claim still holds it.
+/// reset: another try will do), if the claim still holds it; not due again
+/// before `retry_at`.
 pub fn release(
     conn: &mut DbConn,
     claimed: &Item,
     worker: &str,
     now: NaiveDateTime,
+    retry_at: NaiveDateTime,
 ) -> Result<(), DbError> {
     use reset_batch_items::dsl as i;
     diesel::update(
@@ -291,7 +294,8 @@ pub fn release(
     .set((
         i::status.eq(ItemStatus::Queued),
         i::locked_by.eq(None::<String>),
-        i::locked_until.eq(None::<NaiveDateTime>),
+        // A queued user is due once `locked_until` has passed.
+        i::locked_until.eq(Some(retry_at)),
         i::updated_at.eq(now),
     ))
     .execute(conn)?;
@@ -338,10 +342,32 @@ pub fn finish_if_done(
     Ok(())
 }
 
-/// Cancels the batch: its queued users will not be reset; users being reset
-/// finish. How many users it withdrew.
-pub fn cancel(conn: &mut DbConn, batch: BatchId, now: NaiveDateTime) -> Result<usize, DbError> {
+/// Cancels the batch if it is running: its queued users will not be reset;
+/// users being reset finish. How many users it withdrew; `None` when the
+/// batch was not running (finished, or cancelled already).
+pub fn cancel(
+    conn: &mut DbConn,
+    batch: BatchId,
+    now: NaiveDateTime,
+) -> Result<Option<usize>, DbError> {
     use reset_batch_items::dsl as i;
+    // The status changes first: of two racing cancels, or a cancel racing
+    // the batch's end, one only goes on (PostgreSQL rechecks the status
+    // under the row's lock).
+    let cancelled = diesel::update(
+        reset_batches::table
+            .filter(reset_batches::id.eq(batch))
+            .filter(reset_batches::status.eq(BatchStatus::Running)),
+    )
+    .set((
+        reset_batches::status.eq(BatchStatus::Cancelled),
+        reset_batches::cancelled_at.eq(now),
+        reset_batches::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if cancelled == 0 {
+        return Ok(None);
+    }
     let withdrawn = diesel::update(
         i::reset_batch_items
             .filter(i::batch_id.eq(batch))
@@ -349,13 +375,16 @@ pub fn cancel(conn: &mut DbConn, batch: BatchId, now: NaiveDateTime) -> Result<u
     )
     .set((i::status.eq(ItemStatus::Cancelled), i::updated_at.eq(now)))
     .execute(conn)?;
-    diesel::update(reset_batches::table.filter(reset_batches::id.eq(batch)))
-        .set((
-            reset_batches::status.eq(BatchStatus::Cancelled),
-            reset_batches::cancelled_at.eq(now),
-            reset_batches::updated_at.eq(now),
-        ))
-        .execute(conn)?;
     finish_if_done(conn, batch, now)?;
-    Ok(withdrawn)
+    Ok(Some(withdrawn))
+}
+
+/// The batches not yet marked finished: a worker that died between its
+/// users' outcomes and finishing their batch leaves one, which the next
+/// idle worker finishes.
+pub fn unfinished(conn: &mut DbConn) -> Result<Vec<BatchId>, DbError> {
+    Ok(reset_batches::table
+        .filter(reset_batches::finished_at.is_null())
+        .select(reset_batches::id)
+        .load(conn)?)
 }

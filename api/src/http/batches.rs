@@ -316,7 +316,18 @@ pub async fn reset_batch_create(
             .content_type("application/json")
             .insert_header((header::LOCATION, location(batch.batch.id.uuid())))
             .body(body)),
-        ops::Made::Replayed(stored) => Ok(replay(stored)),
+        ops::Made::Replayed(stored) => {
+            let id = stored
+                .response_body
+                .as_deref()
+                .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+                .and_then(|batch| batch["id"].as_str().and_then(|id| id.parse().ok()));
+            let mut response = replay(stored);
+            if let Some(Ok(value)) = id.map(|id| header::HeaderValue::from_str(&location(id))) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            Ok(response)
+        }
     }
 }
 

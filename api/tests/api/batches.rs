@@ -502,6 +502,7 @@ async fn a_batch_is_checked_whole_replays_under_its_key_and_cancels_what_has_not
         retried.headers()["idempotent-replayed"].to_str().unwrap(),
         "true"
     );
+    assert_eq!(retried.headers()["location"].to_str().unwrap(), location);
     assert_eq!(retried.into_inner().id, first.id);
 
     // Another technician does not see it; an admin does.
@@ -731,10 +732,15 @@ async fn a_batch_killed_midway_resumes_after_a_restart_and_resets_nobody_twice(
     let (view, results) = finished(&admin, batch.id, Duration::from_secs(120)).await;
     assert_eq!(view.counts.completed, 300, "{view:?}");
     assert!(results.iter().all(|u| u.reset_id.is_some()));
-    let (resets, _) = resets_and_workers(&server, batch.id).await;
+    let (resets, workers) = resets_and_workers(&server, batch.id).await;
     for user in &users {
         assert_eq!(resets.get(user), Some(&1), "{user} reset once");
     }
+    assert_eq!(
+        workers.len(),
+        2,
+        "the second process took over: {workers:?}"
+    );
     each_emailed_once(&server, &users).await;
 }
 
@@ -757,8 +763,10 @@ async fn two_processes_on_one_postgresql_database_share_a_batch_and_reset_nobody
         .await
         .expect("accepted")
         .into_inner();
-    let _one = serve(&server, 2, 1, "one.log");
-    let _two = serve(&server, 2, 1, "two.log");
+    // One user at a time each (eight per claim), so that neither process
+    // can take the whole batch before the other has started.
+    let _one = serve(&server, 1, 1, "one.log");
+    let _two = serve(&server, 1, 1, "two.log");
     let (view, _) = finished(&admin, batch.id, Duration::from_secs(120)).await;
     assert_eq!(view.counts.completed, 200, "{view:?}");
     let (resets, workers) = resets_and_workers(&server, batch.id).await;
@@ -767,4 +775,127 @@ async fn two_processes_on_one_postgresql_database_share_a_batch_and_reset_nobody
     }
     assert_eq!(workers.len(), 2, "both processes took part: {workers:?}");
     each_emailed_once(&server, &users).await;
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_user_claimed_but_not_started_when_the_batch_is_cancelled_is_not_reset(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::app::batches::{ItemOutcome, requester, run_item};
+    use custodian_api::db::batches::{self, ItemStatus};
+    let Some(server) = TestServer::spawn_with(backend, |c| c.batch_concurrency = 0).await else {
+        return;
+    };
+    let users = resettable_users(&server, 2).await;
+    let (admin, _) = sdk_admin(&server, Role::Admin, &[]).await;
+    let batch = admin
+        .reset_batch_create()
+        .body(batch_request(&users, false))
+        .send()
+        .await
+        .expect("accepted")
+        .into_inner();
+    // A worker claims both users, as it claims several at once...
+    let now = server.clock.now();
+    let claimed = server
+        .app
+        .db
+        .write(move |conn| {
+            batches::claim(
+                conn,
+                "a worker",
+                now,
+                now + chrono::Duration::minutes(1),
+                10,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    // ...and the batch is cancelled before it starts the second.
+    let cancelled = admin
+        .reset_batch_cancel()
+        .batch_id(batch.id)
+        .send()
+        .await
+        .expect("cancelled")
+        .into_inner();
+    assert_eq!(
+        cancelled.counts.running, 2,
+        "claimed users are not withdrawn"
+    );
+    let acting = requester(&server.app, &claimed[1]).await.unwrap();
+    let outcome = run_item(&server.app, &acting, &claimed[1].item).await;
+    assert!(
+        matches!(
+            outcome,
+            ItemOutcome::Done {
+                status: ItemStatus::Cancelled,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let (resets, _) = resets_and_workers(&server, batch.id).await;
+    assert!(resets.is_empty(), "nobody was reset: {resets:?}");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_batch_whose_last_outcome_was_left_unfinished_is_finished_by_an_idle_worker(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::batches::{self, ItemStatus, Outcome};
+    let Some(server) = TestServer::spawn_with(backend, |c| c.batch_concurrency = 0).await else {
+        return;
+    };
+    let (admin, _) = sdk_admin(&server, Role::Admin, &[]).await;
+    let nobody = vec![uuid::Uuid::now_v7().to_string()];
+    let batch = admin
+        .reset_batch_create()
+        .body(batch_request(&nobody, false))
+        .send()
+        .await
+        .expect("accepted")
+        .into_inner();
+    // A worker records the only outcome and dies before finishing the batch.
+    let now = server.clock.now();
+    server
+        .app
+        .db
+        .write(move |conn| {
+            let claimed = batches::claim(conn, "a worker", now, now, 1)?;
+            let outcome = Outcome {
+                status: ItemStatus::NotFound,
+                reset_id: None,
+                problem: None,
+            };
+            batches::record(conn, &claimed[0].item, "a worker", &outcome, now)
+        })
+        .await
+        .unwrap();
+    let view = admin
+        .reset_batch_get()
+        .batch_id(batch.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(view.status, types::BatchStatus::Running);
+    assert_eq!(view.done, 1);
+
+    let worker = custodian_api::batch_worker::Worker::new(
+        server.app.clone(),
+        1,
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(worker.run_once().await.unwrap(), 0, "nothing to claim");
+    let view = admin
+        .reset_batch_get()
+        .batch_id(batch.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(view.status, types::BatchStatus::Completed);
+    assert!(view.finished_at.is_some());
 }

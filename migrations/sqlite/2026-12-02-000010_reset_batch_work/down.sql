@@ -1,3 +1,5 @@
+-- Resets keep no reference to a batch that goes.
+UPDATE master_password_resets SET batch_id = NULL WHERE batch_id IS NOT NULL;
 DROP TABLE reset_batch_items;
 DROP TABLE reset_batches;
 CREATE TABLE reset_batches (

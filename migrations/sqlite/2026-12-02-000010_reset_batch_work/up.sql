@@ -22,6 +22,9 @@ CREATE TABLE reset_batches (
     finished_at TIMESTAMP
 );
 CREATE INDEX reset_batches_partner ON reset_batches (partner_id, id);
+-- The batches still running, which idle workers look at to finish those
+-- whose last outcome a dying worker left unfinished.
+CREATE INDEX reset_batches_unfinished ON reset_batches (id) WHERE finished_at IS NULL;
 
 CREATE TABLE reset_batch_items (
     batch_id TEXT NOT NULL REFERENCES reset_batches (id) ON DELETE CASCADE,
