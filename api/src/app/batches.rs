@@ -229,32 +229,11 @@ pub async fn create(
     let partner = ctx.partner;
     let principal_id = ctx.actor.id().to_string();
     let now = ctx.now;
-    if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
-        let principal_id = principal_id.clone();
-        let stored = app
-            .db
-            .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
-            .await?;
-        if let Some(stored) = stored {
-            if stored.request_fingerprint != fingerprint {
-                return Err(resets::key_reused());
-            }
-            return Ok(Made::Replayed(stored));
-        }
+    if let Some(stored) = resets::stored_result(app, ctx, command.idempotency.clone()).await? {
+        return Ok(Made::Replayed(stored));
     }
     let users = check_user_ids(&command.user_ids)?;
-    if !resets::confirms(&command.confirmation, ctx.locale()) {
-        let localized = resets::localized_confirmation(ctx.locale())
-            .map(|w| format!(" or `{w}`"))
-            .unwrap_or_default();
-        return Err(Error::invalid(
-            "confirmation",
-            format!(
-                "must be `{}`{localized}, as the preview says",
-                resets::CONFIRMATION
-            ),
-        ));
-    }
+    resets::check_confirmation(ctx, &command.confirmation)?;
     let batch = Batch {
         id: BatchId::new(),
         partner_id: partner,
@@ -334,22 +313,10 @@ pub async fn create(
         Err(Error::Storage(DbError::Query(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
-        )))) if retried.is_some() => {
-            let Some(Idempotency { key, fingerprint }) = retried else {
-                return Err(resets::key_reused());
-            };
-            let principal_id = ctx.actor.id().to_string();
-            let stored = app
-                .db
-                .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
-                .await?;
-            match stored {
-                Some(stored) if stored.request_fingerprint == fingerprint => {
-                    Ok(Made::Replayed(stored))
-                }
-                _ => Err(resets::key_reused()),
-            }
-        }
+        )))) if retried.is_some() => match resets::stored_result(app, ctx, retried).await? {
+            Some(stored) => Ok(Made::Replayed(stored)),
+            None => Err(resets::key_reused()),
+        },
         Err(error) => Err(error),
     }
 }

@@ -203,6 +203,43 @@ pub(crate) fn key_reused() -> Error {
     )
 }
 
+/// The result stored under the caller's idempotency key, to answer again;
+/// `None` for a first request (or none under a key); 422 when the key
+/// was used for another request.
+pub(crate) async fn stored_result(
+    app: &App,
+    ctx: &OpContext,
+    idempotency: Option<Idempotency>,
+) -> Result<Option<idempotency::Stored>, Error> {
+    let Some(Idempotency { key, fingerprint }) = idempotency else {
+        return Ok(None);
+    };
+    let (partner, principal_id, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
+    let stored = app
+        .db
+        .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
+        .await?;
+    match stored {
+        Some(stored) if stored.request_fingerprint != fingerprint => Err(key_reused()),
+        stored => Ok(stored),
+    }
+}
+
+/// The phrase typed to confirm: `Yes` or the caller's localized word, or
+/// 422 saying which.
+pub(crate) fn check_confirmation(ctx: &OpContext, typed: &str) -> Result<(), Error> {
+    if confirms(typed, ctx.locale()) {
+        return Ok(());
+    }
+    let localized = localized_confirmation(ctx.locale())
+        .map(|w| format!(" or `{w}`"))
+        .unwrap_or_default();
+    Err(Error::invalid(
+        "confirmation",
+        format!("must be `{CONFIRMATION}`{localized}, as the preview says"),
+    ))
+}
+
 /// A refusal decided inside the reset's transaction, which rolls it back.
 enum Refusal {
     Refused(Error),
@@ -254,28 +291,10 @@ pub async fn create(
     let partner = ctx.partner;
     let principal_id = ctx.actor.id().to_string();
     let now = ctx.now;
-    if let Some(Idempotency { key, fingerprint }) = command.idempotency.clone() {
-        let principal_id = principal_id.clone();
-        let stored = app
-            .db
-            .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
-            .await?;
-        if let Some(stored) = stored {
-            if stored.request_fingerprint != fingerprint {
-                return Err(key_reused());
-            }
-            return Ok(Created::Replayed(stored));
-        }
+    if let Some(stored) = stored_result(app, ctx, command.idempotency.clone()).await? {
+        return Ok(Created::Replayed(stored));
     }
-    if !confirms(&command.confirmation, ctx.locale()) {
-        let localized = localized_confirmation(ctx.locale())
-            .map(|w| format!(" or `{w}`"))
-            .unwrap_or_default();
-        return Err(Error::invalid(
-            "confirmation",
-            format!("must be `{CONFIRMATION}`{localized}, as the preview says"),
-        ));
-    }
+    check_confirmation(ctx, &command.confirmation)?;
     let user_id = user.id;
     let supersedes = command.supersedes.map(ResetId::from_uuid);
     let (app_in, ctx_in) = (app.clone(), ctx.clone());

@@ -681,21 +681,22 @@ async fn each_emailed_once(server: &TestServer, users: &[String]) {
     assert_eq!(ids.len(), users.len(), "nobody else was emailed");
 }
 
-#[rstest]
-#[actix_web::test]
-async fn a_batch_killed_midway_resumes_after_a_restart_and_resets_nobody_twice(
-    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
-) {
-    // This instance only answers requests: the processes do the work.
-    let Some(server) = TestServer::spawn_with(backend, |c| {
+/// A batch of `count` resettable users on a server that only answers
+/// requests: `custodian serve` processes do the work.
+struct BatchForProcesses {
+    server: TestServer,
+    users: Vec<String>,
+    admin: custodian_sdk::Client,
+    batch: types::BatchView,
+}
+
+async fn batch_for_processes(backend: Backend, count: usize) -> Option<BatchForProcesses> {
+    let server = TestServer::spawn_with(backend, |c| {
         c.batch_concurrency = 0;
         c.mail_workers = 0;
     })
-    .await
-    else {
-        return;
-    };
-    let users = resettable_users(&server, 300).await;
+    .await?;
+    let users = resettable_users(&server, count).await;
     let (admin, _) = sdk_admin(&server, Role::Admin, &[]).await;
     let batch = admin
         .reset_batch_create()
@@ -704,6 +705,28 @@ async fn a_batch_killed_midway_resumes_after_a_restart_and_resets_nobody_twice(
         .await
         .expect("accepted")
         .into_inner();
+    Some(BatchForProcesses {
+        server,
+        users,
+        admin,
+        batch,
+    })
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_batch_killed_midway_resumes_after_a_restart_and_resets_nobody_twice(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(BatchForProcesses {
+        server,
+        users,
+        admin,
+        batch,
+    }) = batch_for_processes(backend, 300).await
+    else {
+        return;
+    };
 
     // The killed process sends no email: what is at stake here is the
     // batch (each reset queues its email in its own transaction), not a
@@ -746,23 +769,15 @@ async fn a_batch_killed_midway_resumes_after_a_restart_and_resets_nobody_twice(
 
 #[actix_web::test]
 async fn two_processes_on_one_postgresql_database_share_a_batch_and_reset_nobody_twice() {
-    let Some(server) = TestServer::spawn_with(Backend::Postgres, |c| {
-        c.batch_concurrency = 0;
-        c.mail_workers = 0;
-    })
-    .await
+    let Some(BatchForProcesses {
+        server,
+        users,
+        admin,
+        batch,
+    }) = batch_for_processes(Backend::Postgres, 200).await
     else {
         return;
     };
-    let users = resettable_users(&server, 200).await;
-    let (admin, _) = sdk_admin(&server, Role::Admin, &[]).await;
-    let batch = admin
-        .reset_batch_create()
-        .body(batch_request(&users, false))
-        .send()
-        .await
-        .expect("accepted")
-        .into_inner();
     // One user at a time each (eight per claim), so that neither process
     // can take the whole batch before the other has started.
     let _one = serve(&server, 1, 1, "one.log");
