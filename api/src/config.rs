@@ -50,6 +50,9 @@ pub struct Config {
     /// another instance (or this one, restarted) takes the user over once
     /// it has passed. Taking over never resets a user twice.
     pub batch_lease: std::time::Duration,
+    /// How long a reset awaiting a second admin's approval waits before it
+    /// expires (`CUSTODIAN_APPROVAL_HOURS`, 24 by default, 1 to 720).
+    pub approval_ttl: chrono::Duration,
     /// Where the single-use links of webapp resets point
     /// (`CUSTODIAN_WEBAPP_URL`); unset, the public URL. The webapp's page
     /// `reset-master-password` reads the token from the link's fragment.
@@ -99,6 +102,7 @@ const SETTINGS: &[&str] = &[
     "mail_dead_letter_hours",
     "batch_concurrency",
     "batch_lease_seconds",
+    "approval_hours",
     "webapp_url",
     "public_url",
     "log",
@@ -270,6 +274,7 @@ struct RawConfig {
     mail_dead_letter_hours: u32,
     batch_concurrency: usize,
     batch_lease_seconds: u64,
+    approval_hours: u32,
     webapp_url: Option<String>,
     public_url: Option<String>,
     log: String,
@@ -297,6 +302,7 @@ impl Default for RawConfig {
             mail_dead_letter_hours: 24,
             batch_concurrency: 4,
             batch_lease_seconds: 60,
+            approval_hours: 24,
             webapp_url: None,
             public_url: None,
             log: "info".into(),
@@ -420,6 +426,12 @@ impl Config {
                 format!("must be from 1 to 3600, not {}", raw.batch_lease_seconds),
             ));
         }
+        if !(1..=720).contains(&raw.approval_hours) {
+            return Err(bad(
+                "CUSTODIAN_APPROVAL_HOURS",
+                format!("must be from 1 to 720, not {}", raw.approval_hours),
+            ));
+        }
         if !(1..=720).contains(&raw.mail_dead_letter_hours) {
             return Err(bad(
                 "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",
@@ -522,6 +534,7 @@ impl Config {
             mail_dead_letter_after: chrono::Duration::hours(raw.mail_dead_letter_hours.into()),
             batch_concurrency: raw.batch_concurrency,
             batch_lease: std::time::Duration::from_secs(raw.batch_lease_seconds),
+            approval_ttl: chrono::Duration::hours(raw.approval_hours.into()),
             webapp_url,
             public_url,
             log: raw.log,
@@ -757,6 +770,11 @@ mod tests {
                 "CUSTODIAN_BATCH_LEASE_SECONDS",
                 "0",
                 "CUSTODIAN_BATCH_LEASE_SECONDS must be from 1 to 3600",
+            ),
+            (
+                "CUSTODIAN_APPROVAL_HOURS",
+                "721",
+                "CUSTODIAN_APPROVAL_HOURS must be from 1 to 720",
             ),
             (
                 "CUSTODIAN_MAIL_DEAD_LETTER_HOURS",

@@ -251,6 +251,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Only a pending or expired reset is re-issued; this one was completed or superseded. Start a new reset if the user still needs one.",
     },
     ProblemType {
+        code: "reset_awaiting_approval",
+        status: StatusCode::CONFLICT,
+        title: "Reset awaiting approval",
+        description: "A reset of the user already waits for a second admin's approval; nothing was done. Approve or reject that one first.",
+    },
+    ProblemType {
+        code: "reset_not_awaiting_approval",
+        status: StatusCode::CONFLICT,
+        title: "Reset not awaiting approval",
+        description: "Only a reset awaiting approval is approved or rejected; this one was already decided, or its approval expired. Nothing was done.",
+    },
+    ProblemType {
         code: "batch_finished",
         status: StatusCode::CONFLICT,
         title: "Batch finished",

@@ -1,6 +1,7 @@
 //! The retention sweep: backup copies of items that were deleted, purged
 //! or superseded are kept `retention_days` (their `expires_at`) and then
-//! removed; pending resets whose secret expired become `expired`; results
+//! removed; pending resets whose secret expired become `expired`, and so do
+//! requests whose approval expired (each audited); results
 //! kept under idempotency keys (a batch keeps one per user) go once their
 //! day is over. The
 //! server sweeps at start and every hour; time is read through the
@@ -38,6 +39,24 @@ pub async fn expire_resets(db: &Db, clock: &Clock) -> Result<usize, DbError> {
     Ok(expired)
 }
 
+/// Marks the requests awaiting approval whose time ran out by the clock's
+/// now `expired`, each audited; how many.
+pub async fn expire_approvals(
+    db: &Db,
+    clock: &Clock,
+    keys: &std::sync::Arc<crate::auth::keys::ServerKeys>,
+) -> Result<usize, DbError> {
+    let now = clock.now();
+    let keys = keys.clone();
+    let expired = db
+        .write(move |conn| crate::app::resets::expire_requests(conn, &keys, now))
+        .await?;
+    if expired > 0 {
+        tracing::info!(expired, "marked requests whose approval expired");
+    }
+    Ok(expired)
+}
+
 /// Removes the results kept under idempotency keys whose time is over by
 /// the clock's now; how many.
 pub async fn forget_idempotency_keys(db: &Db, clock: &Clock) -> Result<usize, DbError> {
@@ -53,7 +72,7 @@ pub async fn forget_idempotency_keys(db: &Db, clock: &Clock) -> Result<usize, Db
 
 /// Sweeps now and every [`INTERVAL`] while the server runs. A failed sweep
 /// (the database away) is logged and tried again next time.
-pub fn spawn(db: Db, clock: Clock) {
+pub fn spawn(db: Db, clock: Clock, keys: std::sync::Arc<crate::auth::keys::ServerKeys>) {
     actix_web::rt::spawn(async move {
         loop {
             if let Err(error) = sweep(&db, &clock).await {
@@ -61,6 +80,9 @@ pub fn spawn(db: Db, clock: Clock) {
             }
             if let Err(error) = expire_resets(&db, &clock).await {
                 tracing::warn!(%error, "expiring resets failed; next try in an hour");
+            }
+            if let Err(error) = expire_approvals(&db, &clock, &keys).await {
+                tracing::warn!(%error, "expiring approvals failed; next try in an hour");
             }
             if let Err(error) = forget_idempotency_keys(&db, &clock).await {
                 tracing::warn!(%error, "forgetting idempotency keys failed; next try in an hour");

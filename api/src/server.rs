@@ -147,6 +147,7 @@ impl Server {
             clock: clock.clone(),
             outbox: outbox.clone(),
             batches: crate::mail::Signal::default(),
+            approval_ttl: config.approval_ttl,
             passwords,
             tokens: tokens.clone(),
             throttle,
@@ -164,7 +165,7 @@ impl Server {
             cors_origins: config.cors_origins.clone(),
             metrics_listener: metrics_addr,
         });
-        crate::retention::spawn(db.clone(), clock);
+        crate::retention::spawn(db.clone(), clock, keys.clone());
         let published = web::Data::new(Published::new(&openapi()));
         let limit = BodyLimit(config.max_body_bytes);
         let mut http = HttpServer::new(move || app(state.clone(), published.clone(), limit))

@@ -69,6 +69,7 @@ pub fn app_state(db: Db) -> actix_web::web::Data<AppState> {
             clock: crate::clock::Clock::system(),
             outbox: Default::default(),
             batches: Default::default(),
+            approval_ttl: chrono::Duration::hours(24),
             passwords: Passwords::new(1),
             tokens: std::sync::Arc::new(tokens),
             throttle: std::sync::Arc::new(throttle),

@@ -121,7 +121,8 @@ enum ResetsCommand {
         /// Resets of this company's users only.
         #[arg(long)]
         company: Option<uuid::Uuid>,
-        /// pending_user_action, completed, superseded or expired.
+        /// awaiting_approval, pending_user_action, completed, superseded,
+        /// expired or rejected.
         #[arg(long)]
         status: Option<String>,
         #[command(flatten)]
@@ -132,6 +133,34 @@ enum ResetsCommand {
     /// Send a pending reset's user a fresh secret: the old one dies at once,
     /// nothing is purged again.
     Reissue { reset_id: uuid::Uuid },
+    /// Resets waiting for a second admin's approval (one page), oldest
+    /// first: each with the policies that asked for approval and when it
+    /// expires.
+    Pending {
+        /// Resets of this company's users only.
+        #[arg(long)]
+        company: Option<uuid::Uuid>,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Approve a reset another admin asked for: it runs now, on the vault as
+    /// it is (purge, email). Never your own request.
+    Approve {
+        reset_id: uuid::Uuid,
+        /// Go on although company items that are not backed up will be lost.
+        #[arg(long)]
+        ack_company_data_loss: bool,
+        /// Why, kept with the decision and in the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a reset another admin asked for: nothing of the user changes.
+    Reject {
+        reset_id: uuid::Uuid,
+        /// Why, kept with the decision and in the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -686,7 +715,8 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
             if let Some(status) = status {
                 let status: types::ResetStatus = status.parse().map_err(|_| {
                     format!(
-                        "--status {status:?}: one of pending_user_action, completed, superseded, expired"
+                        "--status {status:?}: one of awaiting_approval, pending_user_action, \
+                         completed, superseded, expired, rejected"
                     )
                 })?;
                 request = request.status(status);
@@ -704,6 +734,38 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
         }
         ResetsCommand::Reissue { reset_id } => {
             answer(client.reset_reissue().reset_id(*reset_id).send()).await
+        }
+        ResetsCommand::Pending { company, page } => {
+            let mut request = client
+                .resets_list()
+                .status(types::ResetStatus::AwaitingApproval);
+            if let Some(company) = company {
+                request = request.company_id(*company);
+            }
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            answer(request.send()).await
+        }
+        ResetsCommand::Approve {
+            reset_id,
+            ack_company_data_loss,
+            comment,
+        } => {
+            let body = types::ApproveRequest {
+                acknowledge_company_data_loss: ack_company_data_loss.then_some(true),
+                comment: comment.clone(),
+            };
+            answer(client.reset_approve().reset_id(*reset_id).body(body).send()).await
+        }
+        ResetsCommand::Reject { reset_id, comment } => {
+            let body = types::RejectRequest {
+                comment: comment.clone(),
+            };
+            answer(client.reset_reject().reset_id(*reset_id).body(body).send()).await
         }
     }
 }

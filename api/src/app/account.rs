@@ -225,7 +225,7 @@ pub async fn sign_in(app: &App, sign_in: SignIn) -> Result<SignedIn, Error> {
             let pending = found.as_ref().and_then(|f| f.3.as_ref());
             let good = pending.is_some_and(|pending| {
                 pending.delivery_kind == Delivery::TemporaryPassword
-                    && pending.secret_expires_at > now
+                    && pending.secret_expires_at.is_some_and(|at| at > now)
                     && pending.secret_hash.as_deref().is_some_and(|hash| {
                         app.keys.verify_keyed_hash(
                             RESET_SECRET,
@@ -373,7 +373,8 @@ pub async fn complete_reset_link(
                 return Ok::<_, DbError>(None);
             };
             let (partner, user) = (found.partner_id, found.user_id);
-            let usable = found.delivery_kind == Delivery::Link && found.secret_expires_at > now;
+            let usable = found.delivery_kind == Delivery::Link
+                && found.secret_expires_at.is_some_and(|at| at > now);
             let Some((company, generation)) =
                 users::generation(conn, partner, user)?.filter(|_| usable)
             else {

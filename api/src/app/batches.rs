@@ -12,6 +12,7 @@ use super::{App, Error, OpContext};
 use crate::audit::{self, NewEvent};
 use crate::authz::{Action, Resource};
 use crate::db::batches::{self, Batch, BatchStatus, Claimed, Item, ItemStatus};
+use crate::db::types::ResetStatus;
 use crate::db::{DbError, idempotency};
 use crate::ids::{BatchId, ResetId, UserId};
 
@@ -79,11 +80,12 @@ pub async fn preview(
     ids: &[uuid::Uuid],
 ) -> Result<BatchPreview, Error> {
     let ids = check_user_ids(ids)?;
+    let size = i64::try_from(ids.len()).unwrap_or(i64::MAX);
     let answers: Vec<(UserId, Result<Preview, Refused>)> = futures_util::stream::iter(ids)
         .map(|id| async move {
             (
                 id,
-                resets::preview_deciding(app, ctx, &id.to_string()).await,
+                resets::preview_deciding(app, ctx, &id.to_string(), size).await,
             )
         })
         .buffered(CONCURRENCY)
@@ -552,27 +554,40 @@ pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutc
             fingerprint: format!("{key} {}", item.user_id).into_bytes(),
             key,
         }),
-        batch: Some((batch.id, item.position)),
+        batch: Some(resets::BatchRef {
+            id: batch.id,
+            position: item.position,
+            size: batch.total.into(),
+        }),
     };
-    let render = |reset: &crate::db::resets::WithEmail| reset.0.id.to_string().into_bytes();
+    // The reset's id and status, kept under the user's idempotency key.
+    let render = |(reset, _): &crate::db::resets::WithEmail| {
+        format!("{} {}", reset.id, reset.status).into_bytes()
+    };
     let made = resets::create(app, &ctx, &item.user_id.to_string(), command, render).await;
     let (status, reset_id, error) = match made {
         Ok(Created::New { .. }) => return ItemOutcome::Recorded,
         // Made before (a crash, or a claim that outlived its lease).
         Ok(Created::Replayed(stored)) => {
-            let reset_id = stored
+            let kept = stored
                 .response_body
                 .as_deref()
                 .and_then(|body| std::str::from_utf8(body).ok())
-                .and_then(ResetId::parse);
-            (ItemStatus::Completed, reset_id, None)
+                .unwrap_or_default();
+            let mut words = kept.split(' ');
+            let reset_id = words.next().and_then(ResetId::parse);
+            let status = match words.next().and_then(ResetStatus::parse) {
+                Some(ResetStatus::AwaitingApproval) => ItemStatus::AwaitingApproval,
+                _ => ItemStatus::Completed,
+            };
+            (status, reset_id, None)
         }
         Err(Error::Storage(error)) => return again(item, error.into()),
         Err(Error::NotFound) => (ItemStatus::NotFound, None, None),
         Err(Error::Forbidden { .. }) => (ItemStatus::Denied, None, None),
         Err(Error::CompanyItemsNotBackedUp { .. }) => (ItemStatus::NotBackedUp, None, None),
         Err(Error::Conflict {
-            code: "reset_pending",
+            code: "reset_pending" | "reset_awaiting_approval",
             ..
         }) => (ItemStatus::ResetPending, None, None),
         Err(error) => (ItemStatus::Failed, None, Some(error)),

@@ -54,6 +54,8 @@ pub struct App {
     pub outbox: crate::mail::Signal,
     /// Wakes this instance's batch workers after a batch was made.
     pub batches: crate::mail::Signal,
+    /// How long a reset awaiting approval waits before it expires.
+    pub approval_ttl: chrono::Duration,
     /// argon2id, on threads of its own.
     pub passwords: Passwords,
     /// Issues and verifies the tokens admins, API clients and users carry.

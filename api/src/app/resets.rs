@@ -13,18 +13,20 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::context::Actor;
 use super::users::user_resource;
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::auth::{self, RESET_SECRET};
 use crate::authz::{Action, Resource};
 use crate::db::resets::{self, NewReset, Reset, ResetFilter, VaultSummary, WithEmail};
-use crate::db::types::{ClientKind, ResetStatus, UserStatus};
+use crate::db::types::{ClientKind, ItemStatus, ResetStatus, UserStatus};
 use crate::db::users::{self, User};
 use crate::db::{
-    DbConn, DbError, Storage, StorageFailure, backup_profiles, idempotency, outbox, partners,
+    DbConn, DbError, Storage, StorageFailure, admins, api_clients, backup_profiles, idempotency,
+    outbox, partners,
 };
-use crate::ids::{CompanyId, PartnerId, ResetId, UserId};
+use crate::ids::{ActorId, AdminId, ApiClientId, BatchId, CompanyId, PartnerId, ResetId, UserId};
 
 /// The confirmation phrase in every locale.
 pub const CONFIRMATION: &str = "Yes";
@@ -98,12 +100,15 @@ pub struct Preview {
     pub supersedes: Option<ResetId>,
     /// The word for "yes" in the caller's locale, accepted besides `Yes`.
     pub localized_confirmation: Option<&'static str>,
+    /// The policies that would send the reset for a second admin's
+    /// approval, as of now; empty when it would run at once.
+    pub approval_required_by: Vec<String>,
 }
 
 /// What a reset of the user `raw_id` names would do, changing nothing.
 /// Needs the right to reset the user.
 pub async fn preview(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Preview, Error> {
-    match preview_deciding(app, ctx, raw_id).await {
+    match preview_deciding(app, ctx, raw_id, 1).await {
         Ok(preview) => Ok(preview),
         Err(Refused::Error(error)) => Err(error),
         Err(Refused::Denied(denied)) => {
@@ -121,11 +126,13 @@ pub(crate) enum Refused {
     Denied(Box<super::Denied>),
 }
 
-/// [`preview`], leaving a denial's audit event to the caller.
+/// [`preview`], leaving a denial's audit event to the caller; `batch_size`
+/// users are reset together (1 alone).
 pub(crate) async fn preview_deciding(
     app: &App,
     ctx: &OpContext,
     raw_id: &str,
+    batch_size: i64,
 ) -> Result<Preview, Refused> {
     let user = find_user(app, ctx, raw_id).await.map_err(Refused::Error)?;
     ctx.decide(
@@ -146,8 +153,22 @@ pub(crate) async fn preview_deciding(
         })
         .await
         .map_err(|e| Refused::Error(e.into()))?;
+    let unattended = app.authz.decide(
+        &ctx.principal,
+        &Action::ResetWithoutApproval {
+            batch_size,
+            primary_user: user.is_primary,
+            company_items_not_backed_up: vault.company_items_not_backed_up(),
+        },
+        &user_resource(partner, &user),
+    );
     Ok(Preview {
         delivery: Delivery::of(user.client_kind, links_for_everyone),
+        approval_required_by: if unattended.allowed {
+            Vec::new()
+        } else {
+            unattended.policy_ids
+        },
         user,
         vault,
         supersedes: pending.map(|p| p.id),
@@ -178,9 +199,18 @@ pub struct ResetCommand {
     /// The user's pending reset this one replaces.
     pub supersedes: Option<uuid::Uuid>,
     pub idempotency: Option<Idempotency>,
-    /// The batch and the position of the user in it, when a batch makes
-    /// this reset: the reset's own transaction records the user's outcome.
-    pub batch: Option<(crate::ids::BatchId, i32)>,
+    /// The batch that makes this reset, if one does: the reset's own
+    /// transaction records the user's outcome.
+    pub batch: Option<BatchRef>,
+}
+
+/// A user of a batch: the batch, the user's position in it, and how many
+/// users the batch names (policy may ask a second admin for large ones).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRef {
+    pub id: BatchId,
+    pub position: i32,
+    pub size: i64,
 }
 
 /// What [`create`] made.
@@ -318,6 +348,17 @@ pub async fn create(
                     Err(key_reused().into())
                 };
             }
+            if let Some(awaiting) = resets::awaiting_of(conn, user_id)? {
+                return Err(Error::Conflict {
+                    code: "reset_awaiting_approval",
+                    detail: format!(
+                        "Reset {} of this user awaits a second admin's approval; approve or \
+                         reject it first",
+                        awaiting.id
+                    ),
+                }
+                .into());
+            }
             let pending = resets::pending_of(conn, user_id)?.map(|r| r.id);
             match (pending, supersedes) {
                 (None, None) => {}
@@ -357,7 +398,28 @@ pub async fn create(
                     policy_ids: decision.policy_ids,
                 });
             }
-            let reset = reset_in_transaction(conn, &app, &ctx, &user, &command, now)?;
+            let unattended = app.authz.decide(
+                &ctx.principal,
+                &Action::ResetWithoutApproval {
+                    batch_size: command.batch.map_or(1, |batch| batch.size),
+                    primary_user: user.is_primary,
+                    company_items_not_backed_up: vault.company_items_not_backed_up(),
+                },
+                &resource,
+            );
+            let reset = if unattended.allowed {
+                reset_in_transaction(conn, &app, &ctx, &user, &command, now)?
+            } else {
+                request_approval(
+                    conn,
+                    &app,
+                    &ctx,
+                    &user,
+                    &command,
+                    &vault,
+                    unattended.policy_ids,
+                )?
+            };
             let body = render(&reset);
             if let Some(Idempotency { key, fingerprint }) = &command.idempotency {
                 idempotency::insert(
@@ -392,31 +454,43 @@ pub async fn create(
         ))))) => Err(key_reused()),
         Err(Refusal::Refused(error)) => Err(error),
         Err(Refusal::PurgeDenied { vault, policy_ids }) => {
-            let backups_missing = policy_ids
-                .iter()
-                .any(|id| id == "purge-needs-backups-or-acknowledgement");
-            let mut event = ctx.event(
-                "purgeVault",
-                "user",
-                user_id.to_string(),
-                false,
-                policy_ids.clone(),
-            );
-            event.details = serde_json::json!({
-                "company_items": vault.company_items,
-                "company_items_not_backed_up": vault.company_items_not_backed_up(),
-            });
-            app.audit(event).await?;
-            Err(if backups_missing {
-                Error::CompanyItemsNotBackedUp { vault }
-            } else {
-                Error::Forbidden {
-                    action: "purgeVault",
-                    policy_ids,
-                }
-            })
+            Err(purge_denied(app, ctx, user_id, vault, policy_ids).await?)
         }
     }
+}
+
+/// A purge `purgeVault` denied, audited: the answer to give (422 with the
+/// counts when company items lack backups, 403 otherwise).
+async fn purge_denied(
+    app: &App,
+    ctx: &OpContext,
+    user: UserId,
+    vault: VaultSummary,
+    policy_ids: Vec<String>,
+) -> Result<Error, Error> {
+    let backups_missing = policy_ids
+        .iter()
+        .any(|id| id == "purge-needs-backups-or-acknowledgement");
+    let mut event = ctx.event(
+        "purgeVault",
+        "user",
+        user.to_string(),
+        false,
+        policy_ids.clone(),
+    );
+    event.details = serde_json::json!({
+        "company_items": vault.company_items,
+        "company_items_not_backed_up": vault.company_items_not_backed_up(),
+    });
+    app.audit(event).await?;
+    Ok(if backups_missing {
+        Error::CompanyItemsNotBackedUp { vault }
+    } else {
+        Error::Forbidden {
+            action: "purgeVault",
+            policy_ids,
+        }
+    })
 }
 
 /// The secret's email, sealed in the outbox row until it is sent.
@@ -471,9 +545,73 @@ fn issue_secret(
     Ok((secret_hash, message_id))
 }
 
-/// Step 5 of the runbook, inside the caller's transaction: purge, supersede,
-/// draw and hash the secret, queue the sealed email, record the reset, bump
-/// the user's tokens, audit. Returns the reset as stored.
+/// The destructive half of step 5, inside the caller's transaction: purge
+/// (backup copies start their retention clock), supersede the user's
+/// pending reset, draw and hash the secret, queue its sealed email, and
+/// refuse every token of the user. A direct reset and an approved request
+/// both run exactly this.
+fn carry_out(
+    conn: &mut DbConn,
+    app: &App,
+    partner: PartnerId,
+    user: &User,
+    reset_id: ResetId,
+    acknowledged_company_data_loss: bool,
+    now: NaiveDateTime,
+) -> Result<(resets::Carried, usize), DbError> {
+    let settings = partners::find(conn, partner)?;
+    let links_for_everyone = settings.as_ref().is_some_and(|p| p.links_for_everyone);
+    let ttl = settings
+        .as_ref()
+        .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
+            p.temporary_secret_ttl_seconds
+        });
+    let retention_days = backup_profiles::find(conn, partner, user.company_id)?
+        .map_or(30, |profile| i64::from(profile.retention_days));
+    let purged = resets::purge(conn, user.id, now, now + Duration::days(retention_days))?;
+    let superseded = resets::supersede_pending(conn, user.id, reset_id, now)?;
+    let delivery = Delivery::of(user.client_kind, links_for_everyone);
+    let expires_at = now + Duration::seconds(ttl);
+    let (secret_hash, message_id) = issue_secret(
+        conn, app, partner, user, reset_id, delivery, expires_at, now,
+    )?;
+    resets::mark_user_reset(conn, user.id, now)?;
+    let carried = resets::Carried {
+        delivery_kind: delivery,
+        secret_hash,
+        secret_expires_at: expires_at,
+        outbox_message_id: message_id,
+        personal_items_purged: purged.personal_items,
+        company_items_purged: purged.company_items_not_backed_up(),
+        company_items_preserved: purged.company_items_backed_up,
+        acknowledged_company_data_loss,
+    };
+    Ok((carried, superseded))
+}
+
+/// What a reset did, as its audit event details it.
+fn carried_details(carried: &resets::Carried, superseded: usize) -> serde_json::Value {
+    serde_json::json!({
+        "delivery_kind": carried.delivery_kind.as_str(),
+        "personal_items_purged": carried.personal_items_purged,
+        "company_items_purged": carried.company_items_purged,
+        "company_items_preserved": carried.company_items_preserved,
+        "acknowledged_company_data_loss": carried.acknowledged_company_data_loss,
+        "superseded": superseded,
+        "outbox_message_id": carried.outbox_message_id,
+    })
+}
+
+/// Adds `extra`'s fields to the object `details`.
+fn with_fields(mut details: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(details), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
+        details.extend(extra);
+    }
+    details
+}
+
+/// Step 5 of the runbook, inside the caller's transaction: [`carry_out`],
+/// record the reset, audit. Returns the reset as stored.
 fn reset_in_transaction(
     conn: &mut DbConn,
     app: &App,
@@ -483,50 +621,42 @@ fn reset_in_transaction(
     now: NaiveDateTime,
 ) -> Result<WithEmail, DbError> {
     let partner = ctx.partner;
-    let user_id = user.id;
-    let company = user.company_id;
-    let settings = partners::find(conn, partner)?;
-    let links_for_everyone = settings.as_ref().is_some_and(|p| p.links_for_everyone);
-    let ttl = settings
-        .as_ref()
-        .map_or(partners::DEFAULT_TEMPORARY_SECRET_TTL_SECONDS, |p| {
-            p.temporary_secret_ttl_seconds
-        });
-    let retention_days = backup_profiles::find(conn, partner, company)?
-        .map_or(30, |profile| i64::from(profile.retention_days));
-    let purged = resets::purge(conn, user_id, now, now + Duration::days(retention_days))?;
-
     let reset_id = ResetId::new();
-    let superseded = resets::supersede_pending(conn, user_id, reset_id, now)?;
-    let delivery = Delivery::of(user.client_kind, links_for_everyone);
-    let expires_at = now + Duration::seconds(ttl);
-    let (secret_hash, message_id) = issue_secret(
-        conn, app, partner, user, reset_id, delivery, expires_at, now,
+    let (carried, superseded) = carry_out(
+        conn,
+        app,
+        partner,
+        user,
+        reset_id,
+        command.acknowledge_company_data_loss,
+        now,
     )?;
     let row = NewReset {
         id: reset_id,
         partner_id: partner,
         company_id: user.company_id,
         user_id: user.id,
-        batch_id: command.batch.map(|(batch, _)| batch),
+        batch_id: command.batch.map(|batch| batch.id),
         status: resets::PENDING,
-        delivery_kind: delivery,
-        secret_hash: Some(secret_hash),
-        secret_expires_at: expires_at,
-        personal_items_purged: purged.personal_items,
-        company_items_purged: purged.company_items_not_backed_up(),
-        company_items_preserved: purged.company_items_backed_up,
+        delivery_kind: carried.delivery_kind,
+        secret_hash: Some(carried.secret_hash.clone()),
+        secret_expires_at: Some(carried.secret_expires_at),
+        personal_items_purged: carried.personal_items_purged,
+        company_items_purged: carried.company_items_purged,
+        company_items_preserved: carried.company_items_preserved,
         acknowledged_company_data_loss: command.acknowledge_company_data_loss,
         reason: command.reason.clone(),
         ticket: command.ticket.clone(),
         requested_by_kind: ctx.actor.kind().as_str().into(),
         requested_by_id: ctx.actor.id(),
-        outbox_message_id: Some(message_id.clone()),
+        outbox_message_id: Some(carried.outbox_message_id.clone()),
         created_at: now,
         updated_at: now,
+        approval_required_by: None,
+        approval_expires_at: None,
+        supersedes: None,
     };
     resets::insert(conn, &row)?;
-    resets::mark_user_reset(conn, user_id, now)?;
 
     let mut event = ctx.event(
         "resetMasterPassword",
@@ -535,26 +665,472 @@ fn reset_in_transaction(
         true,
         Vec::new(),
     );
-    event.details = serde_json::json!({
-        "reset_id": reset_id.to_string(),
-        "delivery_kind": delivery.as_str(),
-        "personal_items_purged": row.personal_items_purged,
-        "company_items_purged": row.company_items_purged,
-        "company_items_preserved": row.company_items_preserved,
-        "acknowledged_company_data_loss": command.acknowledge_company_data_loss,
-        "superseded": superseded,
-        "reason": command.reason,
-        "ticket": command.ticket,
-        "outbox_message_id": message_id,
-        "batch_id": command.batch.map(|(batch, _)| batch.to_string()),
-    });
+    event.details = with_fields(
+        carried_details(&carried, superseded),
+        serde_json::json!({
+            "reset_id": reset_id.to_string(),
+            "reason": command.reason,
+            "ticket": command.ticket,
+            "batch_id": command.batch.map(|batch| batch.id.to_string()),
+        }),
+    );
     audit::append(conn, &app.keys, event)?;
-    if let Some((batch, position)) = command.batch {
-        crate::db::batches::complete(conn, batch, position, reset_id, now)?;
+    if let Some(batch) = command.batch {
+        crate::db::batches::complete(
+            conn,
+            batch.id,
+            batch.position,
+            reset_id,
+            ItemStatus::Completed,
+            now,
+        )?;
     }
 
     resets::find(conn, partner, reset_id)?
         .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))
+}
+
+/// A reset policy sent for a second admin's approval, inside the caller's
+/// transaction: the request is recorded `awaiting_approval` (nothing is
+/// purged, no secret is drawn, the user is told nothing), the admins who
+/// may approve it are emailed, and it is audited with the policies that
+/// asked for the approval.
+fn request_approval(
+    conn: &mut DbConn,
+    app: &App,
+    ctx: &OpContext,
+    user: &User,
+    command: &ResetCommand,
+    vault: &VaultSummary,
+    required_by: Vec<String>,
+) -> Result<WithEmail, Error> {
+    let (partner, now) = (ctx.partner, ctx.now);
+    let links_for_everyone = partners::find(conn, partner)?.is_some_and(|p| p.links_for_everyone);
+    let reset_id = ResetId::new();
+    let expires_at = now + app.approval_ttl;
+    let row = NewReset {
+        id: reset_id,
+        partner_id: partner,
+        company_id: user.company_id,
+        user_id: user.id,
+        batch_id: command.batch.map(|batch| batch.id),
+        status: resets::AWAITING_APPROVAL,
+        delivery_kind: Delivery::of(user.client_kind, links_for_everyone),
+        secret_hash: None,
+        secret_expires_at: None,
+        personal_items_purged: 0,
+        company_items_purged: 0,
+        company_items_preserved: 0,
+        acknowledged_company_data_loss: command.acknowledge_company_data_loss,
+        reason: command.reason.clone(),
+        ticket: command.ticket.clone(),
+        requested_by_kind: ctx.actor.kind().as_str().into(),
+        requested_by_id: ctx.actor.id(),
+        outbox_message_id: None,
+        created_at: now,
+        updated_at: now,
+        approval_required_by: Some(
+            serde_json::to_string(&required_by)
+                .map_err(|e| DbError::Corrupt(format!("policy ids that do not serialize: {e}")))?,
+        ),
+        approval_expires_at: Some(expires_at),
+        supersedes: command.supersedes.map(ResetId::from_uuid),
+    };
+    resets::insert(conn, &row)?;
+    let notified = notify_approvers(conn, app, ctx, user, &row, &required_by)?;
+    let mut event = ctx.event(
+        "requestResetApproval",
+        "user",
+        user.id.to_string(),
+        true,
+        required_by.clone(),
+    );
+    event.details = serde_json::json!({
+        "reset_id": reset_id.to_string(),
+        "approval_required_by": required_by,
+        "approval_expires_at": expires_at,
+        "approvers_notified": notified,
+        "company_items": vault.company_items,
+        "company_items_not_backed_up": vault.company_items_not_backed_up(),
+        "acknowledged_company_data_loss": command.acknowledge_company_data_loss,
+        "reason": command.reason,
+        "ticket": command.ticket,
+        "batch_id": command.batch.map(|batch| batch.id.to_string()),
+    });
+    audit::append(conn, &app.keys, event)?;
+    if let Some(batch) = command.batch {
+        crate::db::batches::complete(
+            conn,
+            batch.id,
+            batch.position,
+            reset_id,
+            ItemStatus::AwaitingApproval,
+            now,
+        )?;
+    }
+    Ok(resets::find(conn, partner, reset_id)?
+        .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))?)
+}
+
+/// The email that asks an admin to approve or reject a request.
+#[derive(Serialize)]
+struct ApprovalEmail<'a> {
+    name: &'a str,
+    requester: String,
+    user_name: &'a str,
+    user_email: &'a str,
+    reset_id: String,
+    required_by: &'a [String],
+    reason: Option<&'a str>,
+    ticket: Option<&'a str>,
+    expires_at: NaiveDateTime,
+}
+
+/// The admin behind an actor: the admin, or the admin who made the API
+/// client (a person acting through an integration is still that person).
+fn person_of(actor: &Actor) -> Option<AdminId> {
+    match actor {
+        Actor::Admin(admin) => Some(admin.id),
+        Actor::ApiClient(client) => client.created_by_admin_id,
+    }
+}
+
+/// Emails every admin of the partner who may approve the request, other
+/// than the person who asked, in their own locale; how many.
+fn notify_approvers(
+    conn: &mut DbConn,
+    app: &App,
+    ctx: &OpContext,
+    user: &User,
+    request: &NewReset,
+    required_by: &[String],
+) -> Result<usize, Error> {
+    let (partner, now) = (ctx.partner, ctx.now);
+    let asker = person_of(&ctx.actor);
+    let requester = match &ctx.actor {
+        Actor::Admin(admin) => format!("{} <{}>", admin.name, admin.email),
+        Actor::ApiClient(client) => format!("{} (API client)", client.name),
+    };
+    let resource = user_resource(partner, user);
+    let mut notified = 0;
+    for admin in admins::list(conn, partner, None, 10_000)? {
+        if Some(admin.id) == asker {
+            continue;
+        }
+        let approver = OpContext::acting_for(
+            conn,
+            partner,
+            "admin",
+            ActorId::from_uuid(admin.id.uuid()),
+            now,
+        )?;
+        let may = app.authz.decide(
+            &approver.principal,
+            &Action::ApproveReset {
+                requested_by_caller: false,
+            },
+            &resource,
+        );
+        if !may.allowed {
+            continue;
+        }
+        outbox::queue(
+            conn,
+            &app.keys,
+            partner,
+            outbox::Email {
+                template: "reset_approval_requested",
+                locale: &admin.locale,
+                recipient: &admin.email,
+                payload: &ApprovalEmail {
+                    name: &admin.name,
+                    requester: requester.clone(),
+                    user_name: &user.name,
+                    user_email: &user.email,
+                    reset_id: request.id.to_string(),
+                    required_by,
+                    reason: request.reason.as_deref(),
+                    ticket: request.ticket.as_deref(),
+                    expires_at: request.approval_expires_at.unwrap_or(now),
+                },
+                now,
+            },
+        )?;
+        notified += 1;
+    }
+    Ok(notified)
+}
+
+/// Whether the caller asked for `reset`: the same admin or API client, or
+/// the same person behind them (an admin and an API client the admin
+/// made).
+fn requested_by_caller(conn: &mut DbConn, ctx: &OpContext, reset: &Reset) -> Result<bool, DbError> {
+    if reset.requested_by_id == ctx.actor.id() {
+        return Ok(true);
+    }
+    let asker = match reset.requested_by_kind.as_str() {
+        "admin" => Some(AdminId::from_uuid(reset.requested_by_id.uuid())),
+        _ => api_clients::find_by_id(conn, ApiClientId::from_uuid(reset.requested_by_id.uuid()))?
+            .and_then(|client| client.created_by_admin_id),
+    };
+    Ok(asker.is_some() && asker == person_of(&ctx.actor))
+}
+
+/// A second admin's decision on a request awaiting approval.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionCommand {
+    /// Approving only: acknowledges that company items without a backup
+    /// will be lost (the request's own acknowledgement counts too).
+    pub acknowledge_company_data_loss: bool,
+    /// Why (already checked as text); kept with the decision and audited.
+    pub comment: Option<String>,
+}
+
+/// The request `raw_id` names, once the caller may decide it: 404 as for
+/// any reset the caller may not see; 403 for the person who asked (however
+/// they sign in), an API client, or whom policy does not allow.
+async fn decidable(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Reset, Error> {
+    let id = ResetId::parse(raw_id).ok_or(Error::NotFound)?;
+    let (partner, ctx_in) = (ctx.partner, ctx.clone());
+    let (reset, mine) = app
+        .db
+        .run(move |conn| {
+            let Some((reset, _)) = resets::find(conn, partner, id)? else {
+                return Ok(None);
+            };
+            let mine = requested_by_caller(conn, &ctx_in, &reset)?;
+            Ok::<_, DbError>(Some((reset, mine)))
+        })
+        .await?
+        .ok_or(Error::NotFound)?;
+    let resource = reset_resource(partner, &reset);
+    ctx.authorize(
+        app,
+        Action::ApproveReset {
+            requested_by_caller: mine,
+        },
+        &resource,
+    )
+    .await?;
+    if mine {
+        // Whatever the policies say: a second admin is a second person.
+        let mut event = ctx.event(
+            "approveReset",
+            "user",
+            reset.user_id.to_string(),
+            false,
+            Vec::new(),
+        );
+        event.details =
+            serde_json::json!({ "reset_id": reset.id.to_string(), "requested_by_caller": true });
+        app.audit(event).await?;
+        return Err(Error::Forbidden {
+            action: "approveReset",
+            policy_ids: Vec::new(),
+        });
+    }
+    Ok(reset)
+}
+
+fn not_awaiting(reset: &Reset, now: NaiveDateTime) -> Error {
+    let status = if reset.status == resets::AWAITING_APPROVAL
+        && reset.approval_expires_at.is_some_and(|at| at <= now)
+    {
+        "expired".to_owned()
+    } else {
+        reset.status.to_string()
+    };
+    Error::Conflict {
+        code: "reset_not_awaiting_approval",
+        detail: format!("The reset is {status}; only a reset awaiting approval is decided"),
+    }
+}
+
+/// The people of a decision, for its audit event.
+fn decision_details(reset: &Reset, ctx: &OpContext, comment: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "reset_id": reset.id.to_string(),
+        "requested_by": { "kind": reset.requested_by_kind, "id": reset.requested_by_id.to_string() },
+        "decided_by": { "kind": ctx.actor.kind().as_str(), "id": ctx.actor.id().to_string() },
+        "approval_required_by": reset.approval_policies(),
+        "comment": comment,
+        "batch_id": reset.batch_id.map(|batch| batch.to_string()),
+    })
+}
+
+/// Approves a request awaiting approval: the reset runs as a direct one
+/// would, on the vault as it is now (purge, secret, email, tokens refused,
+/// `purgeVault` decided for the approver with the counts of this moment),
+/// in one transaction, audited with both people.
+pub async fn approve(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    command: DecisionCommand,
+) -> Result<WithEmail, Error> {
+    let request = decidable(app, ctx, raw_id).await?;
+    let (partner, user_id, id, now) = (ctx.partner, request.user_id, request.id, ctx.now);
+    let (app_in, ctx_in) = (app.clone(), ctx.clone());
+    let result = app
+        .db
+        .write(move |conn| {
+            let (app, ctx) = (app_in, ctx_in);
+            if resets::lock_user(conn, partner, user_id)?.is_none() {
+                return Err(Error::NotFound.into());
+            }
+            let Some((current, _)) = resets::find(conn, partner, id)? else {
+                return Err(Error::NotFound.into());
+            };
+            if current.status != resets::AWAITING_APPROVAL
+                || current.approval_expires_at.is_some_and(|at| at <= now)
+            {
+                return Err(not_awaiting(&current, now).into());
+            }
+            let user = users::find(conn, partner, user_id)?.ok_or(Error::NotFound)?;
+            if let Some(pending) = resets::pending_of(conn, user_id)?
+                && Some(pending.id) != current.supersedes
+            {
+                return Err(Error::Conflict {
+                    code: "reset_pending",
+                    detail: format!(
+                        "The user has a pending reset ({}) this request does not replace; \
+                         reject the request, or re-issue that reset",
+                        pending.id
+                    ),
+                }
+                .into());
+            }
+            let acknowledged =
+                current.acknowledged_company_data_loss || command.acknowledge_company_data_loss;
+            let vault = resets::summarize(conn, user_id)?;
+            let purge = app.authz.decide(
+                &ctx.principal,
+                &Action::PurgeVault {
+                    company_items_not_backed_up: vault.company_items_not_backed_up(),
+                    acknowledge_company_data_loss: acknowledged,
+                },
+                &user_resource(partner, &user),
+            );
+            if !purge.allowed {
+                return Err(Refusal::PurgeDenied {
+                    vault,
+                    policy_ids: purge.policy_ids,
+                });
+            }
+            let (carried, superseded) =
+                carry_out(conn, &app, partner, &user, id, acknowledged, now)?;
+            let decision = resets::Decision {
+                by_kind: ctx.actor.kind().as_str(),
+                by_id: &ctx.actor.id().to_string(),
+                comment: command.comment.as_deref(),
+                at: now,
+            };
+            if !resets::approve(conn, id, &carried, &decision)? {
+                return Err(not_awaiting(&current, now).into());
+            }
+            if let Some(batch) = current.batch_id {
+                crate::db::batches::decided(conn, batch, id, ItemStatus::Completed, now)?;
+            }
+            let mut event = ctx.event(
+                "approveReset",
+                "user",
+                user_id.to_string(),
+                true,
+                Vec::new(),
+            );
+            event.details = with_fields(
+                decision_details(&current, &ctx, command.comment.as_deref()),
+                carried_details(&carried, superseded),
+            );
+            audit::append(conn, &app.keys, event)?;
+            Ok(resets::find(conn, partner, id)?.ok_or(Error::NotFound)?)
+        })
+        .await;
+    match result {
+        Ok(reset) => {
+            app.outbox.wake();
+            Ok(reset)
+        }
+        Err(Refusal::Refused(error)) => Err(error),
+        Err(Refusal::PurgeDenied { vault, policy_ids }) => {
+            Err(purge_denied(app, ctx, user_id, vault, policy_ids).await?)
+        }
+    }
+}
+
+/// Rejects a request awaiting approval: nothing of the user changes; the
+/// decision is audited with both people.
+pub async fn reject(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    command: DecisionCommand,
+) -> Result<WithEmail, Error> {
+    let request = decidable(app, ctx, raw_id).await?;
+    let (partner, user_id, id, now) = (ctx.partner, request.user_id, request.id, ctx.now);
+    let (app_in, ctx_in) = (app.clone(), ctx.clone());
+    app.db
+        .write(move |conn| {
+            let (app, ctx) = (app_in, ctx_in);
+            if resets::lock_user(conn, partner, user_id)?.is_none() {
+                return Err(Error::NotFound);
+            }
+            let Some((current, _)) = resets::find(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            let decision = resets::Decision {
+                by_kind: ctx.actor.kind().as_str(),
+                by_id: &ctx.actor.id().to_string(),
+                comment: command.comment.as_deref(),
+                at: now,
+            };
+            if current.approval_expires_at.is_some_and(|at| at <= now)
+                || !resets::reject(conn, id, &decision)?
+            {
+                return Err(not_awaiting(&current, now));
+            }
+            if let Some(batch) = current.batch_id {
+                crate::db::batches::decided(conn, batch, id, ItemStatus::Denied, now)?;
+            }
+            let mut event = ctx.event("rejectReset", "user", user_id.to_string(), true, Vec::new());
+            event.details = decision_details(&current, &ctx, command.comment.as_deref());
+            audit::append(conn, &app.keys, event)?;
+            resets::find(conn, partner, id)?.ok_or(Error::NotFound)
+        })
+        .await
+}
+
+/// Requests whose approval expired by the clock's now become `expired`,
+/// each audited (the system acting) and its batch's user `denied`; how
+/// many.
+pub fn expire_requests(
+    conn: &mut DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let expired = resets::expire_requests(conn, now)?;
+    for request in &expired {
+        if let Some(batch) = request.batch_id {
+            crate::db::batches::decided(conn, batch, request.id, ItemStatus::Denied, now)?;
+        }
+        audit::append(
+            conn,
+            keys,
+            audit::NewEvent {
+                partner: Some(request.partner_id),
+                actor_kind: audit::ActorKind::System,
+                actor_id: None,
+                action: "expireResetApproval".into(),
+                target_kind: Some("user".into()),
+                target_id: Some(request.user_id.to_string()),
+                allowed: true,
+                policy_ids: Vec::new(),
+                request_id: None,
+                details: serde_json::json!({ "reset_id": request.id.to_string() }),
+            },
+        )?;
+    }
+    Ok(expired.len())
 }
 
 /// The reset `raw_id` names, of the caller's partner (otherwise not found),
@@ -613,6 +1189,14 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
             let Some((current, _)) = resets::find(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
+            // A request that never ran (its approval expired) has no
+            // secret to renew: nothing was purged.
+            if current.secret_expires_at.is_none() {
+                return Err(not_reissued(NotReissued::Finished(format!(
+                    "{} without having run (it awaited approval)",
+                    current.status
+                ))));
+            }
             if current.status != resets::PENDING && current.status != resets::EXPIRED {
                 return Err(not_reissued(NotReissued::Finished(
                     current.status.to_string(),
@@ -712,7 +1296,8 @@ pub async fn list(
         Some(raw) => Some(ResetStatus::parse(raw).ok_or_else(|| {
             Error::invalid(
                 "status",
-                "must be pending_user_action, completed, superseded or expired",
+                "must be awaiting_approval, pending_user_action, completed, superseded, expired \
+                 or rejected",
             )
         })?),
     };

@@ -78,7 +78,8 @@ pub struct NewEvent {
     /// denial); where none does, a name of the same form (`signIn`,
     /// `signInAccount`, `changePassword`, `setMasterPassword`,
     /// `recoverAccount`, `redeemResetLink`, `setRecoveryKey`,
-    /// `reissueReset`). See [`is_action_name`].
+    /// `reissueReset`, `requestResetApproval`, `rejectReset`,
+    /// `expireResetApproval`). See [`is_action_name`].
     pub action: String,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,

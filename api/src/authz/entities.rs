@@ -172,6 +172,19 @@ pub enum Action {
     ReadReset,
     ListResets,
     ResetMasterPassword,
+    /// Whether an allowed reset may run without a second admin.
+    ResetWithoutApproval {
+        /// How many users the batch names (1 for a reset of one).
+        batch_size: i64,
+        primary_user: bool,
+        company_items_not_backed_up: i64,
+    },
+    /// Approving or rejecting a request awaiting approval;
+    /// `requested_by_caller`: whether the caller (or an API client the
+    /// caller made) asked for it.
+    ApproveReset {
+        requested_by_caller: bool,
+    },
     PurgeVault {
         company_items_not_backed_up: i64,
         acknowledge_company_data_loss: bool,
@@ -218,6 +231,8 @@ impl Action {
         "readReset",
         "listResets",
         "resetMasterPassword",
+        "resetWithoutApproval",
+        "approveReset",
         "purgeVault",
         "createResetBatch",
         "readResetBatch",
@@ -254,6 +269,8 @@ impl Action {
             Self::ReadReset => "readReset",
             Self::ListResets => "listResets",
             Self::ResetMasterPassword => "resetMasterPassword",
+            Self::ResetWithoutApproval { .. } => "resetWithoutApproval",
+            Self::ApproveReset { .. } => "approveReset",
             Self::PurgeVault { .. } => "purgeVault",
             Self::CreateResetBatch => "createResetBatch",
             Self::ReadResetBatch { .. } => "readResetBatch",
@@ -286,7 +303,28 @@ impl Action {
                     RestrictedExpression::new_bool(*acknowledge_company_data_loss),
                 ),
             ]),
+            Self::ResetWithoutApproval {
+                batch_size,
+                primary_user,
+                company_items_not_backed_up,
+            } => Context::from_pairs([
+                (
+                    "batch_size".to_owned(),
+                    RestrictedExpression::new_long(*batch_size),
+                ),
+                (
+                    "primary_user".to_owned(),
+                    RestrictedExpression::new_bool(*primary_user),
+                ),
+                (
+                    "company_items_not_backed_up".to_owned(),
+                    RestrictedExpression::new_long(*company_items_not_backed_up),
+                ),
+            ]),
             Self::ReadResetBatch {
+                requested_by_caller,
+            }
+            | Self::ApproveReset {
                 requested_by_caller,
             }
             | Self::CancelResetBatch {

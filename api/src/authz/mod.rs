@@ -53,6 +53,10 @@ pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Policy files of `policies/` left out of the binary on purpose: they
+/// apply only where `CUSTODIAN_POLICY_DIR` loads them (approval is opt-in).
+pub const OPTIONAL_POLICIES: &[&str] = &["approval.cedar"];
+
 /// The schema compiled into the binary.
 pub const EMBEDDED_SCHEMA: &str = include_str!("../../../policies/custodian.cedarschema");
 

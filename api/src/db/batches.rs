@@ -213,16 +213,18 @@ pub struct Outcome {
     pub problem: Option<String>,
 }
 
-/// Records that the reset of the user at `position` was made, in the
-/// reset's own transaction: a reset and its outcome commit together, so a
-/// crash between them cannot happen. Whoever made the reset records it,
-/// whatever claim (or none: a claim that outlived its lease, and a cancel
-/// since) the user is under: the user was reset.
+/// Records that the reset of the user at `position` was made (`status`
+/// `completed`, or `awaiting_approval` when policy asked for a second
+/// admin), in the reset's own transaction: a reset and its outcome commit
+/// together, so a crash between them cannot happen. Whoever made the reset
+/// records it, whatever claim (or none: a claim that outlived its lease,
+/// and a cancel since) the user is under: the user was reset.
 pub fn complete(
     conn: &mut DbConn,
     batch: BatchId,
     position: i32,
     reset: ResetId,
+    status: ItemStatus,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
     use reset_batch_items::dsl as i;
@@ -230,14 +232,37 @@ pub fn complete(
         i::reset_batch_items
             .filter(i::batch_id.eq(batch))
             .filter(i::position.eq(position))
-            .filter(i::status.ne(ItemStatus::Completed)),
+            .filter(i::status.ne(status)),
     )
     .set((
-        i::status.eq(ItemStatus::Completed),
+        i::status.eq(status),
         i::reset_id.eq(Some(reset)),
         i::locked_until.eq(None::<NaiveDateTime>),
         i::updated_at.eq(now),
     ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The outcome of the batch's user whose reset awaited approval, once it
+/// was decided: `completed` when approved, `denied` when rejected or
+/// expired (its reset, which the item keeps, says which). In the
+/// decision's own transaction.
+pub fn decided(
+    conn: &mut DbConn,
+    batch: BatchId,
+    reset: ResetId,
+    status: ItemStatus,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use reset_batch_items::dsl as i;
+    diesel::update(
+        i::reset_batch_items
+            .filter(i::batch_id.eq(batch))
+            .filter(i::reset_id.eq(Some(reset)))
+            .filter(i::status.eq(ItemStatus::AwaitingApproval)),
+    )
+    .set((i::status.eq(status), i::updated_at.eq(now)))
     .execute(conn)?;
     Ok(())
 }

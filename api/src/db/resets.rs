@@ -20,6 +20,8 @@ pub const PENDING: ResetStatus = ResetStatus::PendingUserAction;
 pub const COMPLETED: ResetStatus = ResetStatus::Completed;
 pub const SUPERSEDED: ResetStatus = ResetStatus::Superseded;
 pub const EXPIRED: ResetStatus = ResetStatus::Expired;
+pub const AWAITING_APPROVAL: ResetStatus = ResetStatus::AwaitingApproval;
+pub const REJECTED: ResetStatus = ResetStatus::Rejected;
 
 /// A reset, as stored (`secret_hash` is not selected: nothing but the
 /// secret's own check reads it).
@@ -30,9 +32,13 @@ pub struct Reset {
     pub partner_id: PartnerId,
     pub company_id: CompanyId,
     pub user_id: UserId,
+    /// The batch that made it, if one did.
+    pub batch_id: Option<crate::ids::BatchId>,
     pub status: ResetStatus,
     pub delivery_kind: Delivery,
-    pub secret_expires_at: NaiveDateTime,
+    /// When the secret dies; `None` while no secret was drawn (awaiting
+    /// approval, rejected, or expired before approval).
+    pub secret_expires_at: Option<NaiveDateTime>,
     pub personal_items_purged: i64,
     pub company_items_purged: i64,
     pub company_items_preserved: i64,
@@ -47,6 +53,28 @@ pub struct Reset {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    /// The ids of the policies that asked for a second admin (a JSON
+    /// array); `None` for a reset that needed none.
+    pub approval_required_by: Option<String>,
+    /// When a request awaiting approval expires.
+    pub approval_expires_at: Option<NaiveDateTime>,
+    /// The pending reset an approval replaces.
+    pub supersedes: Option<ResetId>,
+    /// Who approved or rejected it (`admin` or `api_client`), and when.
+    pub decided_by_kind: Option<String>,
+    pub decided_by_id: Option<crate::ids::ActorId>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub decision_comment: Option<String>,
+}
+
+impl Reset {
+    /// The policies that asked for a second admin, as stored.
+    pub fn approval_policies(&self) -> Vec<String> {
+        self.approval_required_by
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A new reset's row.
@@ -62,7 +90,7 @@ pub struct NewReset {
     pub status: ResetStatus,
     pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
-    pub secret_expires_at: NaiveDateTime,
+    pub secret_expires_at: Option<NaiveDateTime>,
     pub personal_items_purged: i64,
     pub company_items_purged: i64,
     pub company_items_preserved: i64,
@@ -74,6 +102,9 @@ pub struct NewReset {
     pub outbox_message_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub approval_required_by: Option<String>,
+    pub approval_expires_at: Option<NaiveDateTime>,
+    pub supersedes: Option<ResetId>,
 }
 
 /// What a user's vault holds, as the preview and the purge count it.
@@ -246,6 +277,140 @@ pub fn pending_of(conn: &mut DbConn, user: UserId) -> Result<Option<Reset>, DbEr
         .optional()?)
 }
 
+/// The user's request awaiting approval, if any (at most one).
+pub fn awaiting_of(conn: &mut DbConn, user: UserId) -> Result<Option<Reset>, DbError> {
+    Ok(master_password_resets::table
+        .filter(master_password_resets::user_id.eq(user.to_string()))
+        .filter(master_password_resets::status.eq(AWAITING_APPROVAL))
+        .select(Reset::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What carrying out an approved request did: the counts of the purge, the
+/// secret and its email.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub delivery_kind: Delivery,
+    pub secret_hash: Vec<u8>,
+    pub secret_expires_at: NaiveDateTime,
+    pub outbox_message_id: String,
+    pub personal_items_purged: i64,
+    pub company_items_purged: i64,
+    pub company_items_preserved: i64,
+    pub acknowledged_company_data_loss: bool,
+}
+
+/// Who decided a request awaiting approval, when, and why.
+#[derive(Debug, Clone)]
+pub struct Decision<'a> {
+    pub by_kind: &'a str,
+    pub by_id: &'a str,
+    pub comment: Option<&'a str>,
+    pub at: NaiveDateTime,
+}
+
+/// The request `id`, approved and carried out: pending the user's action,
+/// with what the purge did and the secret it drew; whether it was still
+/// awaiting approval.
+pub fn approve(
+    conn: &mut DbConn,
+    id: ResetId,
+    carried: &Carried,
+    decision: &Decision,
+) -> Result<bool, DbError> {
+    use master_password_resets::dsl as r;
+    let updated = diesel::update(
+        r::master_password_resets
+            .filter(r::id.eq(id.to_string()))
+            .filter(r::status.eq(AWAITING_APPROVAL)),
+    )
+    .set((
+        (
+            r::status.eq(PENDING),
+            r::delivery_kind.eq(carried.delivery_kind),
+            r::secret_hash.eq(&carried.secret_hash),
+            r::secret_expires_at.eq(carried.secret_expires_at),
+            r::outbox_message_id.eq(&carried.outbox_message_id),
+            r::personal_items_purged.eq(carried.personal_items_purged),
+            r::company_items_purged.eq(carried.company_items_purged),
+            r::company_items_preserved.eq(carried.company_items_preserved),
+            r::acknowledged_company_data_loss.eq(carried.acknowledged_company_data_loss),
+        ),
+        (
+            r::decided_by_kind.eq(decision.by_kind),
+            r::decided_by_id.eq(decision.by_id),
+            r::decided_at.eq(decision.at),
+            r::decision_comment.eq(decision.comment),
+            r::updated_at.eq(decision.at),
+        ),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// The request `id`, rejected: nothing of the user changes; whether it was
+/// still awaiting approval.
+pub fn reject(conn: &mut DbConn, id: ResetId, decision: &Decision) -> Result<bool, DbError> {
+    use master_password_resets::dsl as r;
+    let updated = diesel::update(
+        r::master_password_resets
+            .filter(r::id.eq(id.to_string()))
+            .filter(r::status.eq(AWAITING_APPROVAL)),
+    )
+    .set((
+        r::status.eq(REJECTED),
+        r::decided_by_kind.eq(decision.by_kind),
+        r::decided_by_id.eq(decision.by_id),
+        r::decided_at.eq(decision.at),
+        r::decision_comment.eq(decision.comment),
+        r::updated_at.eq(decision.at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// A request whose approval expired, as the sweep found it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ExpiredRequest {
+    pub id: ResetId,
+    pub partner_id: PartnerId,
+    pub user_id: UserId,
+    pub batch_id: Option<crate::ids::BatchId>,
+}
+
+/// Requests awaiting approval whose time ran out by `now` become
+/// `expired`; nothing of their users changes. Returns them.
+pub fn expire_requests(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+) -> Result<Vec<ExpiredRequest>, DbError> {
+    use master_password_resets::dsl as r;
+    let due: Vec<ExpiredRequest> = r::master_password_resets
+        .filter(r::approval_expires_at.le(now))
+        .filter(r::status.eq(AWAITING_APPROVAL))
+        .order(r::id.asc())
+        .select((r::id, r::partner_id, r::user_id, r::batch_id))
+        .load(conn)?;
+    let mut expired = Vec::with_capacity(due.len());
+    for request in due {
+        // The user's row first, as every change of a user's resets takes
+        // it; an approval may have won meanwhile.
+        lock_user(conn, request.partner_id, request.user_id)?;
+        let updated = diesel::update(
+            r::master_password_resets
+                .filter(r::id.eq(request.id.to_string()))
+                .filter(r::status.eq(AWAITING_APPROVAL)),
+        )
+        .set((r::status.eq(EXPIRED), r::updated_at.eq(now)))
+        .execute(conn)?;
+        if updated == 1 {
+            expired.push(request);
+        }
+    }
+    Ok(expired)
+}
+
 /// What a list of resets is filtered by.
 #[derive(Debug, Clone, Default)]
 pub struct ResetFilter {
@@ -298,7 +463,7 @@ pub struct PendingSecret {
     pub reset_id: ResetId,
     pub delivery_kind: Delivery,
     pub secret_hash: Option<Vec<u8>>,
-    pub secret_expires_at: NaiveDateTime,
+    pub secret_expires_at: Option<NaiveDateTime>,
 }
 
 /// The secret of the user's pending reset, if any.
@@ -324,7 +489,7 @@ pub struct BySecret {
     pub partner_id: PartnerId,
     pub user_id: UserId,
     pub delivery_kind: Delivery,
-    pub secret_expires_at: NaiveDateTime,
+    pub secret_expires_at: Option<NaiveDateTime>,
 }
 
 /// The pending reset a link's token belongs to, found by the token's keyed

@@ -168,7 +168,7 @@ diesel::table! {
         status -> Text,
         delivery_kind -> Text,
         secret_hash -> Nullable<Binary>,
-        secret_expires_at -> Timestamp,
+        secret_expires_at -> Nullable<Timestamp>,
         personal_items_purged -> BigInt,
         company_items_purged -> BigInt,
         company_items_preserved -> BigInt,
@@ -183,6 +183,13 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        approval_required_by -> Nullable<Text>,
+        approval_expires_at -> Nullable<Timestamp>,
+        supersedes -> Nullable<Text>,
+        decided_by_kind -> Nullable<Text>,
+        decided_by_id -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_comment -> Nullable<Text>,
     }
 }
 

@@ -122,13 +122,18 @@ stored_enum! {
 stored_enum! {
     /// The statuses a reset moves through.
     ResetStatus {
+        /// Policy asked for a second admin: nothing was purged or sent yet.
+        AwaitingApproval = "awaiting_approval",
         /// Waiting for the user to set a new master password.
         PendingUserAction = "pending_user_action",
         Completed = "completed",
         /// A later reset (or a re-issue) replaced it.
         Superseded = "superseded",
-        /// Its secret expired before the user used it.
+        /// Its secret expired before the user used it, or its approval
+        /// before anyone decided.
         Expired = "expired",
+        /// A second admin refused it: nothing was purged or sent.
+        Rejected = "rejected",
     }
 }
 

@@ -111,6 +111,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(resets::resets_list)
         .service(resets::reset_get)
         .service(resets::reset_reissue)
+        .service(resets::reset_approve)
+        .service(resets::reset_reject)
         .service(companies::backups_list)
         .service(companies::backup_get)
         .service(account::account_token_create)

@@ -2,7 +2,9 @@
 //! step by step"): `GET /v1/users/{user_id}/master-password-reset-preview`
 //! says what a reset would do; `POST /v1/users/{user_id}/master-password-resets`
 //! does it; `GET /v1/master-password-resets[/{reset_id}]` read resets, and
-//! `POST …/{reset_id}/reissue` sends a fresh secret. The rules and the
+//! `POST …/{reset_id}/reissue` sends a fresh secret; `POST …/approve` and
+//! `…/reject` are a second admin's decision on a reset that policy sent for
+//! approval. The rules and the
 //! transactions are the domain layer's ([`crate::app::resets`]); here are
 //! the views, the idempotency header and the answers.
 
@@ -84,6 +86,10 @@ pub struct ResetPreview {
     pub supersedes: Option<uuid::Uuid>,
     /// What to send as `confirmation`.
     pub confirmation: ConfirmationPhrase,
+    /// The policies that would send the reset for a second admin's approval
+    /// (it would wait `awaiting_approval`, nothing purged or sent, until
+    /// another admin approves it); empty when it would run at once.
+    pub approval_required_by: Vec<String>,
 }
 
 /// A reset, confirmed.
@@ -115,15 +121,35 @@ pub struct RequestedBy {
     pub id: uuid::Uuid,
 }
 
+/// Why a reset waits for a second admin, and who decided it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApprovalView {
+    /// The ids of the policies that asked for a second admin.
+    pub required_by: Vec<String>,
+    /// When the request expires if nobody decides.
+    pub expires_at: Timestamp,
+    /// Who approved or rejected it; absent while it waits, or when it
+    /// expired.
+    pub decided_by: Option<RequestedBy>,
+    pub decided_at: Option<Timestamp>,
+    /// What the deciding admin wrote.
+    pub comment: Option<String>,
+}
+
 /// A master-password reset (never its secret).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ResetView {
     pub id: uuid::Uuid,
     pub user_id: uuid::Uuid,
     pub company_id: uuid::Uuid,
+    /// The batch that made it, if one did.
+    pub batch_id: Option<uuid::Uuid>,
     /// `pending_user_action` until the user sets a new master password
     /// (`completed`), or a later reset replaces it (`superseded`), or its
-    /// secret expires (`expired`).
+    /// secret expires (`expired`). A reset policy sent for approval is
+    /// `awaiting_approval` first (nothing purged, nothing sent), then
+    /// `pending_user_action` once approved, `rejected`, or `expired` when
+    /// nobody decided in time.
     #[schema(value_type = crate::http::vocabulary::ResetStatus)]
     pub status: String,
     pub delivery_kind: DeliveryKind,
@@ -139,20 +165,38 @@ pub struct ResetView {
     /// The email's state in the outbox.
     #[schema(value_type = Option<crate::http::vocabulary::EmailStatus>)]
     pub email_status: Option<String>,
-    /// When the secret stops working.
-    pub secret_expires_at: Timestamp,
+    /// When the secret stops working; absent while no secret was drawn
+    /// (a reset awaiting approval, rejected, or expired before approval).
+    pub secret_expires_at: Option<Timestamp>,
     pub reissue_count: i32,
     pub superseded_by: Option<uuid::Uuid>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub completed_at: Option<Timestamp>,
+    /// Present when policy asked for a second admin's approval.
+    pub approval: Option<ApprovalView>,
 }
 
 fn view((reset, email_status): WithEmail) -> ResetView {
+    let approval = reset.approval_expires_at.map(|expires_at| ApprovalView {
+        required_by: reset.approval_policies(),
+        expires_at: expires_at.into(),
+        decided_by: reset
+            .decided_by_kind
+            .clone()
+            .zip(reset.decided_by_id)
+            .map(|(kind, id)| RequestedBy {
+                kind,
+                id: id.uuid(),
+            }),
+        decided_at: reset.decided_at.map(Timestamp::from),
+        comment: reset.decision_comment.clone(),
+    });
     ResetView {
         id: reset.id.uuid(),
         user_id: reset.user_id.uuid(),
         company_id: reset.company_id.uuid(),
+        batch_id: reset.batch_id.map(|id| id.uuid()),
         status: reset.status.to_string(),
         delivery_kind: reset.delivery_kind.into(),
         personal_items_purged: reset.personal_items_purged,
@@ -166,12 +210,13 @@ fn view((reset, email_status): WithEmail) -> ResetView {
             id: reset.requested_by_id.uuid(),
         },
         email_status,
-        secret_expires_at: reset.secret_expires_at.into(),
+        secret_expires_at: reset.secret_expires_at.map(Timestamp::from),
         reissue_count: reset.reissue_count,
         superseded_by: reset.superseded_by.map(|id| id.uuid()),
         created_at: reset.created_at.into(),
         updated_at: reset.updated_at.into(),
         completed_at: reset.completed_at.map(Timestamp::from),
+        approval,
     }
 }
 
@@ -222,6 +267,7 @@ pub(crate) fn preview_view(preview: ops::Preview) -> ResetPreview {
         has_recovery_key: user.has_recovery_key,
         supersedes: preview.supersedes.map(|id| id.uuid()),
         confirmation: confirmation_phrase(preview.localized_confirmation),
+        approval_required_by: preview.approval_required_by,
     }
 }
 
@@ -297,7 +343,7 @@ pub(crate) fn replay(stored: idempotency::Stored) -> HttpResponse {
     ),
     request_body = ResetRequest,
     responses(
-        (status = 201, description = "The reset, made; the email is queued", body = ResetView,
+        (status = 201, description = "The reset, made; the email is queued. When policy asks for a second admin, the reset is `awaiting_approval` instead: nothing is purged or sent until another admin approves it", body = ResetView,
             headers(
                 ("Location" = String, description = "The reset's URL"),
                 ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
@@ -305,7 +351,7 @@ pub(crate) fn replay(stored: idempotency::Stored) -> HttpResponse {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy (the deciding policies are named)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`company_items_not_backed_up` (with the counts; acknowledge to go on), or `reset_pending` (the user has a pending reset the request does not name in `supersedes`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`company_items_not_backed_up` (with the counts; acknowledge to go on), `reset_pending` (the user has a pending reset the request does not name in `supersedes`), or `reset_awaiting_approval` (a reset of the user waits for a second admin)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A wrong confirmation phrase, an invalid field, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -466,4 +512,100 @@ pub async fn reset_reissue(
     path: web::Path<String>,
 ) -> Result<web::Json<ResetView>, ApiError> {
     Ok(web::Json(view(ops::reissue(&state, &caller, &path).await?)))
+}
+
+/// A second admin approves a reset.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// Acknowledges that company items without a backup copy will be lost
+    /// (the request's own acknowledgement counts too): the reset runs on
+    /// the vault as it is at approval.
+    #[serde(default)]
+    pub acknowledge_company_data_loss: bool,
+    /// Why (kept with the decision and in the audit log).
+    pub comment: Option<Reason>,
+}
+
+/// A second admin rejects a reset.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Why (kept with the decision and in the audit log).
+    pub comment: Option<Reason>,
+}
+
+/// Approve a reset awaiting approval
+///
+/// Runs the reset exactly as a direct one would, on the vault as it is now:
+/// the purge (company items backed up survive as copies), the secret and
+/// its email, every token of the user refused, in one transaction, audited
+/// with the admin who asked and the one who approved. Only a *different*
+/// admin whom policy allows may approve: never the one who asked, nor an
+/// API client, nor the person behind the API client that asked.
+#[utoipa::path(
+    operation_id = "reset_approve",
+    tag = "resets",
+    security(("oauth2" = [])),
+    params(("reset_id" = uuid::Uuid, Path, description = "The reset's id")),
+    request_body = ApproveRequest,
+    responses(
+        (status = 200, description = "The reset, carried out: pending the user's action, its email queued", body = ResetView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied: the caller asked for this reset (policy `nobody-approves-their-own-reset`), is an API client (`people-approve-resets`), or policy does not allow it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reset in the caller's partner or companies", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`reset_not_awaiting_approval`: already decided, or expired; `reset_pending`: the user has a pending reset this request does not replace; `company_items_not_backed_up` (with the counts): company items without a backup would be lost and nobody acknowledged it (send `acknowledge_company_data_loss`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed field", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/master-password-resets/{reset_id}/approve")]
+pub async fn reset_approve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(request): Json<ApproveRequest>,
+) -> Result<web::Json<ResetView>, ApiError> {
+    let command = ops::DecisionCommand {
+        acknowledge_company_data_loss: request.acknowledge_company_data_loss,
+        comment: request.comment.and_then(Reason::into_text),
+    };
+    Ok(web::Json(view(
+        ops::approve(&state, &caller, &path, command).await?,
+    )))
+}
+
+/// Reject a reset awaiting approval
+///
+/// Nothing of the user changes: no purge, no email. Audited with the admin
+/// who asked and the one who rejected. The same people may reject as may
+/// approve.
+#[utoipa::path(
+    operation_id = "reset_reject",
+    tag = "resets",
+    security(("oauth2" = [])),
+    params(("reset_id" = uuid::Uuid, Path, description = "The reset's id")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "The reset, rejected", body = ResetView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied: the caller asked for this reset, is an API client, or policy does not allow it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reset in the caller's partner or companies", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`reset_not_awaiting_approval`: already decided, or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed field", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/master-password-resets/{reset_id}/reject")]
+pub async fn reset_reject(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(request): Json<RejectRequest>,
+) -> Result<web::Json<ResetView>, ApiError> {
+    let command = ops::DecisionCommand {
+        acknowledge_company_data_loss: false,
+        comment: request.comment.and_then(Reason::into_text),
+    };
+    Ok(web::Json(view(
+        ops::reject(&state, &caller, &path, command).await?,
+    )))
 }

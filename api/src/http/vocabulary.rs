@@ -65,10 +65,12 @@ pub enum UserStatus {
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 pub enum ResetStatus {
+    AwaitingApproval,
     PendingUserAction,
     Completed,
     Superseded,
     Expired,
+    Rejected,
 }
 
 /// Where a reset batch stands.

@@ -49,6 +49,20 @@ struct ChangedPayload {
     changed_at: NaiveDateTime,
 }
 
+/// The payload of the email that asks an admin to approve a reset.
+#[derive(Deserialize)]
+struct ApprovalPayload {
+    name: String,
+    requester: String,
+    user_name: String,
+    user_email: String,
+    reset_id: String,
+    required_by: Vec<String>,
+    reason: Option<String>,
+    ticket: Option<String>,
+    expires_at: NaiveDateTime,
+}
+
 /// The words of one locale.
 struct Words {
     hello: &'static str,
@@ -62,6 +76,13 @@ struct Words {
     changed_body: &'static str,
     recovery_subject: &'static str,
     recovery_body: &'static str,
+    approval_subject: &'static str,
+    approval_body: &'static str,
+    approval_why: &'static str,
+    approval_reason: &'static str,
+    approval_ticket: &'static str,
+    approval_how: &'static str,
+    approval_expires: &'static str,
     footer: &'static str,
 }
 
@@ -77,6 +98,13 @@ const EN: Words = Words {
     changed_body: "The master password of your password manager account was changed on {at}.",
     recovery_subject: "A recovery key was set up for your account",
     recovery_body: "A recovery key was registered for your password manager account on {at}. With it you can set a new master password without losing your items.",
+    approval_subject: "A master password reset awaits your approval",
+    approval_body: "{requester} asked to reset the master password of {user} <{email}>. A policy asks a second admin to approve it first; until then nothing is deleted and the user is told nothing.",
+    approval_why: "Policies that ask for approval: {policies}",
+    approval_reason: "Reason: {reason}",
+    approval_ticket: "Ticket: {ticket}",
+    approval_how: "Approve or reject it in the partner portal, or with custodianctl:",
+    approval_expires: "Unless someone decides, the request expires on {expires}.",
     footer: "This message was sent automatically; please do not reply to it.",
 };
 
@@ -92,6 +120,13 @@ const FR: Words = Words {
     changed_body: "Le mot de passe maître de votre compte de gestionnaire de mots de passe a été modifié le {at}.",
     recovery_subject: "Une clé de récupération a été configurée pour votre compte",
     recovery_body: "Une clé de récupération a été enregistrée pour votre compte de gestionnaire de mots de passe le {at}. Elle vous permet de choisir un nouveau mot de passe maître sans perdre vos éléments.",
+    approval_subject: "Une réinitialisation de mot de passe maître attend votre approbation",
+    approval_body: "{requester} a demandé la réinitialisation du mot de passe maître de {user} <{email}>. Une règle exige qu'un second administrateur l'approuve d'abord ; d'ici là, rien n'est supprimé et l'utilisateur n'est pas prévenu.",
+    approval_why: "Règles qui demandent une approbation : {policies}",
+    approval_reason: "Motif : {reason}",
+    approval_ticket: "Ticket : {ticket}",
+    approval_how: "Approuvez-la ou refusez-la dans le portail partenaire, ou avec custodianctl :",
+    approval_expires: "Sans décision, la demande expire le {expires}.",
     footer: "Ce message a été envoyé automatiquement ; merci de ne pas y répondre.",
 };
 
@@ -107,6 +142,13 @@ const DE: Words = Words {
     changed_body: "Das Master-Passwort Ihres Passwort-Manager-Kontos wurde am {at} geändert.",
     recovery_subject: "Für Ihr Konto wurde ein Wiederherstellungsschlüssel eingerichtet",
     recovery_body: "Für Ihr Passwort-Manager-Konto wurde am {at} ein Wiederherstellungsschlüssel registriert. Damit können Sie ein neues Master-Passwort festlegen, ohne Ihre Einträge zu verlieren.",
+    approval_subject: "Eine Zurücksetzung des Master-Passworts wartet auf Ihre Freigabe",
+    approval_body: "{requester} möchte das Master-Passwort von {user} <{email}> zurücksetzen. Eine Richtlinie verlangt, dass ein zweiter Administrator dies zuerst freigibt; bis dahin wird nichts gelöscht und der Benutzer erfährt nichts.",
+    approval_why: "Richtlinien, die eine Freigabe verlangen: {policies}",
+    approval_reason: "Grund: {reason}",
+    approval_ticket: "Ticket: {ticket}",
+    approval_how: "Geben Sie sie im Partnerportal frei oder lehnen Sie sie ab, oder mit custodianctl:",
+    approval_expires: "Ohne Entscheidung verfällt die Anfrage am {expires}.",
     footer: "Diese Nachricht wurde automatisch gesendet; bitte antworten Sie nicht darauf.",
 };
 
@@ -122,6 +164,13 @@ const ES: Words = Words {
     changed_body: "La contraseña maestra de su cuenta del gestor de contraseñas se cambió el {at}.",
     recovery_subject: "Se ha configurado una clave de recuperación para su cuenta",
     recovery_body: "Se registró una clave de recuperación para su cuenta del gestor de contraseñas el {at}. Con ella puede establecer una nueva contraseña maestra sin perder sus elementos.",
+    approval_subject: "Un restablecimiento de contraseña maestra espera su aprobación",
+    approval_body: "{requester} ha pedido restablecer la contraseña maestra de {user} <{email}>. Una política exige que otro administrador lo apruebe antes; hasta entonces no se elimina nada y no se avisa al usuario.",
+    approval_why: "Políticas que piden aprobación: {policies}",
+    approval_reason: "Motivo: {reason}",
+    approval_ticket: "Ticket: {ticket}",
+    approval_how: "Apruébelo o recházelo en el portal de socios, o con custodianctl:",
+    approval_expires: "Si nadie decide, la solicitud caduca el {expires}.",
     footer: "Este mensaje se envió automáticamente; no responda a este mensaje.",
 };
 
@@ -137,6 +186,13 @@ const IT: Words = Words {
     changed_body: "La password principale del tuo account del gestore di password è stata modificata il {at}.",
     recovery_subject: "È stata configurata una chiave di recupero per il tuo account",
     recovery_body: "Il {at} è stata registrata una chiave di recupero per il tuo account del gestore di password. Con essa puoi impostare una nuova password principale senza perdere i tuoi elementi.",
+    approval_subject: "Una reimpostazione della password principale attende la tua approvazione",
+    approval_body: "{requester} ha chiesto di reimpostare la password principale di {user} <{email}>. Una regola richiede che un secondo amministratore la approvi prima; fino ad allora non viene eliminato nulla e l'utente non viene avvisato.",
+    approval_why: "Regole che chiedono l'approvazione: {policies}",
+    approval_reason: "Motivo: {reason}",
+    approval_ticket: "Ticket: {ticket}",
+    approval_how: "Approvala o rifiutala nel portale partner, oppure con custodianctl:",
+    approval_expires: "Senza una decisione, la richiesta scade il {expires}.",
     footer: "Questo messaggio è stato inviato automaticamente; non rispondere.",
 };
 
@@ -152,6 +208,13 @@ const NL: Words = Words {
     changed_body: "Het hoofdwachtwoord van uw wachtwoordmanageraccount is gewijzigd op {at}.",
     recovery_subject: "Er is een herstelsleutel ingesteld voor uw account",
     recovery_body: "Op {at} is een herstelsleutel geregistreerd voor uw wachtwoordmanageraccount. Daarmee kunt u een nieuw hoofdwachtwoord instellen zonder uw items te verliezen.",
+    approval_subject: "Een reset van een hoofdwachtwoord wacht op uw goedkeuring",
+    approval_body: "{requester} heeft gevraagd het hoofdwachtwoord van {user} <{email}> opnieuw in te stellen. Een beleidsregel vraagt eerst de goedkeuring van een tweede beheerder; tot dan wordt niets verwijderd en hoort de gebruiker niets.",
+    approval_why: "Beleidsregels die goedkeuring vragen: {policies}",
+    approval_reason: "Reden: {reason}",
+    approval_ticket: "Ticket: {ticket}",
+    approval_how: "Keur het goed of af in het partnerportaal, of met custodianctl:",
+    approval_expires: "Zonder beslissing vervalt het verzoek op {expires}.",
     footer: "Dit bericht is automatisch verzonden; beantwoord het niet.",
 };
 
@@ -167,6 +230,13 @@ const JA: Words = Words {
     changed_body: "パスワードマネージャーアカウントのマスターパスワードが {at} に変更されました。",
     recovery_subject: "アカウントに回復キーが設定されました",
     recovery_body: "{at} に、パスワードマネージャーアカウントの回復キーが登録されました。回復キーがあれば、アイテムを失わずに新しいマスターパスワードを設定できます。",
+    approval_subject: "マスターパスワードのリセットが承認を待っています",
+    approval_body: "{requester} が {user} <{email}> のマスターパスワードのリセットを依頼しました。ポリシーにより、先に別の管理者の承認が必要です。承認されるまで何も削除されず、ユーザーにも通知されません。",
+    approval_why: "承認を求めるポリシー：{policies}",
+    approval_reason: "理由：{reason}",
+    approval_ticket: "チケット：{ticket}",
+    approval_how: "パートナーポータル、または custodianctl で承認または却下してください：",
+    approval_expires: "決定がない場合、この依頼は {expires} に失効します。",
     footer: "このメッセージは自動送信されています。返信しないでください。",
 };
 
@@ -332,6 +402,45 @@ pub fn render(
             ];
             Ok(assemble(locale, w.recovery_subject, &blocks))
         }
+        "reset_approval_requested" => {
+            let p: ApprovalPayload = serde_json::from_slice(payload)?;
+            let expires = when(p.expires_at);
+            let mut blocks = vec![
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(fill(
+                    w.approval_body,
+                    &[
+                        ("requester", &p.requester),
+                        ("user", &p.user_name),
+                        ("email", &p.user_email),
+                    ],
+                )),
+                Block::Paragraph(fill(
+                    w.approval_why,
+                    &[("policies", &p.required_by.join(", "))],
+                )),
+            ];
+            if let Some(reason) = &p.reason {
+                blocks.push(Block::Paragraph(fill(
+                    w.approval_reason,
+                    &[("reason", reason)],
+                )));
+            }
+            if let Some(ticket) = &p.ticket {
+                blocks.push(Block::Paragraph(fill(
+                    w.approval_ticket,
+                    &[("ticket", ticket)],
+                )));
+            }
+            blocks.extend([
+                Block::Paragraph(w.approval_how.into()),
+                Block::Code(format!("custodianctl resets approve {}", p.reset_id)),
+                Block::Code(format!("custodianctl resets reject {}", p.reset_id)),
+                Block::Paragraph(fill(w.approval_expires, &[("expires", &expires)])),
+                Block::Paragraph(w.footer.into()),
+            ]);
+            Ok(assemble(locale, w.approval_subject, &blocks))
+        }
         other => Err(RenderError::UnknownTemplate(other.into())),
     }
 }
@@ -365,6 +474,13 @@ mod tests {
             "name": "Ann", "set_at": "2026-11-25T10:00:00",
         }))
         .unwrap();
+        let approval = serde_json::to_vec(&serde_json::json!({
+            "name": "Carol", "requester": "Bob <bob@example.com>", "user_name": "Ann",
+            "user_email": "ann@example.com", "reset_id": "r-1",
+            "required_by": ["approval-for-primary-users"], "reason": null, "ticket": "PSA-42",
+            "expires_at": "2026-11-26T10:00:00",
+        }))
+        .unwrap();
         let mut subjects = std::collections::HashSet::new();
         for locale in LOCALES {
             let reset = render(
@@ -382,10 +498,24 @@ mod tests {
             assert!(changed.text.contains("2026-11-25 10:00 UTC"), "{locale}");
             let recovery = render("recovery_key_set", locale, &recovery, &webapp()).unwrap();
             assert!(recovery.text.contains("2026-11-25 10:00 UTC"), "{locale}");
+            let approval =
+                render("reset_approval_requested", locale, &approval, &webapp()).unwrap();
+            for part in [
+                "2026-11-26 10:00 UTC",
+                "Bob <bob@example.com>",
+                "Ann",
+                "ann@example.com",
+                "custodianctl resets approve r-1",
+                "approval-for-primary-users",
+                "PSA-42",
+            ] {
+                assert!(approval.text.contains(part), "{locale}: {part}");
+            }
             assert!(
                 subjects.insert(reset.subject)
                     && subjects.insert(changed.subject)
                     && subjects.insert(recovery.subject)
+                    && subjects.insert(approval.subject)
             );
         }
     }

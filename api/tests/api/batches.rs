@@ -189,7 +189,7 @@ async fn a_malformed_batch_is_refused_whole_naming_what_is_wrong(
 }
 
 /// An SDK client signed in as an admin of `role` (assigned `companies`).
-async fn sdk_admin(
+pub async fn sdk_admin(
     server: &TestServer,
     role: Role,
     companies: &[String],
@@ -206,7 +206,7 @@ async fn sdk_admin(
     (client, email)
 }
 
-fn batch_request(users: &[String], acknowledge: bool) -> types::BatchRequest {
+pub fn batch_request(users: &[String], acknowledge: bool) -> types::BatchRequest {
     types::BatchRequest {
         user_ids: users.iter().map(|u| u.parse().unwrap()).collect(),
         confirmation: "Yes".into(),
@@ -218,7 +218,7 @@ fn batch_request(users: &[String], acknowledge: bool) -> types::BatchRequest {
 
 /// Reads the batch until it stops running (or `deadline` passes): every
 /// user of it, through the cursor, and the batch as last read.
-async fn finished(
+pub async fn finished(
     client: &custodian_sdk::Client,
     batch: uuid::Uuid,
     deadline: Duration,

@@ -3,6 +3,7 @@
 
 mod admins;
 mod api_clients;
+mod approvals;
 mod audit;
 mod authz;
 mod batches;

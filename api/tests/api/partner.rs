@@ -105,6 +105,10 @@ struct Seeded<'a> {
     recovering_token: String,
     /// A pending reset of a third user, to re-issue.
     reissue_id: String,
+    /// Resets of two more users awaiting approval, asked by the owner: one
+    /// to approve, one to reject.
+    approval_id: String,
+    rejection_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -456,6 +460,24 @@ fn cases() -> Vec<Case> {
             headers: &[],
         },
         Case {
+            operation: "reset_approve",
+            method: "POST",
+            path: |s| format!("/v1/master-password-resets/{}/approve", s.approval_id),
+            body: |_, _| Some(json!({})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "resets:write"]),
+            headers: &[],
+        },
+        Case {
+            operation: "reset_reject",
+            method: "POST",
+            path: |s| format!("/v1/master-password-resets/{}/reject", s.rejection_id),
+            body: |_, _| Some(json!({"comment": "not this one"})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["resets:read", "resets:write"]),
+            headers: &[],
+        },
+        Case {
             operation: "reset_batch_preview",
             method: "POST",
             path: |_| "/v1/master-password-reset-batches/preview".into(),
@@ -559,6 +581,51 @@ async fn running_batch(server: &TestServer, user: &str) -> String {
         .await
         .unwrap();
     id
+}
+
+/// A reset of a new user of `company` awaiting approval, asked by the
+/// owner (the embedded policies never ask for approval, so it is stored as
+/// `policies/approval.cedar` would have it).
+async fn awaiting_request(server: &TestServer, company: &str) -> String {
+    use custodian_api::db::resets::NewReset;
+    use custodian_api::db::types::{Delivery, ResetStatus};
+    use custodian_api::ids::{ActorId, CompanyId, PartnerId, ResetId, UserId};
+    let partner = server.owner.partner_id.clone();
+    let user = seed::user(server, &partner, company).await;
+    let now = server.clock.now();
+    let id = ResetId::new();
+    let row = NewReset {
+        id,
+        partner_id: PartnerId::parse(&partner).unwrap(),
+        company_id: CompanyId::parse(company).unwrap(),
+        user_id: UserId::parse(&user).unwrap(),
+        batch_id: None,
+        status: ResetStatus::AwaitingApproval,
+        delivery_kind: Delivery::TemporaryPassword,
+        secret_hash: None,
+        secret_expires_at: None,
+        personal_items_purged: 0,
+        company_items_purged: 0,
+        company_items_preserved: 0,
+        acknowledged_company_data_loss: false,
+        reason: None,
+        ticket: None,
+        requested_by_kind: "admin".into(),
+        requested_by_id: ActorId::parse(&server.owner.owner_id).unwrap(),
+        outbox_message_id: None,
+        created_at: now,
+        updated_at: now,
+        approval_required_by: Some(r#"["approval-for-primary-users"]"#.into()),
+        approval_expires_at: Some(now + chrono::Duration::hours(24)),
+        supersedes: None,
+    };
+    server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::resets::insert(conn, &row))
+        .await
+        .unwrap();
+    id.to_string()
 }
 
 async fn call(
@@ -673,6 +740,8 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             assert_eq!(status, 201, "{reset}");
             reset["id"].as_str().unwrap().to_owned()
         },
+        approval_id: awaiting_request(&server, &company).await,
+        rejection_id: awaiting_request(&server, &company).await,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

@@ -78,7 +78,7 @@ pub async fn post_reset(
     )
 }
 
-async fn count_items(server: &TestServer, user: &str) -> i64 {
+pub async fn count_items(server: &TestServer, user: &str) -> i64 {
     let user = user.to_owned();
     server
         .database

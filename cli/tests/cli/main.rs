@@ -492,3 +492,102 @@ async fn a_batch_reset_from_a_shell_shows_progress_and_says_by_its_status_what_h
             .contains("no user has the email nobody@acme.example")
     );
 }
+
+#[actix_web::test]
+async fn a_reset_awaiting_approval_is_listed_approved_and_rejected_from_a_shell() {
+    use custodian_api::db::admins::Role;
+    let server = TestServer::spawn_with(Backend::Sqlite, |config| {
+        config.policy_dir = Some(std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies"
+        )));
+    })
+    .await
+    .unwrap();
+    let url = server.base_url.as_str();
+    let as_admin = |email: &str, password: &str| {
+        [
+            ("CUSTODIAN_PARTNER", server.owner.partner_id.clone()),
+            ("CUSTODIAN_EMAIL", email.to_owned()),
+            ("CUSTODIAN_PASSWORD", password.to_owned()),
+        ]
+    };
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let requester = as_admin(&email, &password);
+    let requester: Vec<(&str, &str)> = requester.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let approver = as_admin(&email, &password);
+    let approver: Vec<(&str, &str)> = approver.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut primaries = Vec::new();
+    for name in ["ann", "bob"] {
+        let company =
+            json(&custodianctl_as(&["companies", "create", "--name", name], url, &requester).await);
+        let user = json(
+            &custodianctl_as(
+                &[
+                    "users",
+                    "add",
+                    "--company",
+                    company["id"].as_str().unwrap(),
+                    "--email",
+                    &format!("{name}@acme.example"),
+                    "--name",
+                    name,
+                    "--client-kind",
+                    "desktop",
+                    "--primary",
+                ],
+                url,
+                &requester,
+            )
+            .await,
+        );
+        primaries.push(user["id"].as_str().unwrap().to_owned());
+    }
+    // A company's primary user waits for a second admin.
+    let mut requests = Vec::new();
+    for user in &primaries {
+        let request = json(&custodianctl_as(&["reset", user, "--yes"], url, &requester).await);
+        assert_eq!(request["status"], "awaiting_approval", "{request}");
+        assert_eq!(
+            request["approval"]["required_by"][0],
+            "approval-for-primary-users"
+        );
+        requests.push(request["id"].as_str().unwrap().to_owned());
+    }
+    let pending = json(&custodianctl_as(&["resets", "pending"], url, &approver).await);
+    let listed: Vec<&str> = pending["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        requests.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // Not by the admin who asked.
+    let own = custodianctl_as(&["resets", "approve", &requests[0]], url, &requester).await;
+    assert_eq!(own.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&own.stderr).contains("HTTP 403"),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let approved = json(
+        &custodianctl_as(
+            &["resets", "approve", &requests[0], "--comment", "checked"],
+            url,
+            &approver,
+        )
+        .await,
+    );
+    assert_eq!(approved["status"], "pending_user_action");
+    assert_eq!(approved["approval"]["comment"], "checked");
+    let rejected =
+        json(&custodianctl_as(&["resets", "reject", &requests[1]], url, &approver).await);
+    assert_eq!(rejected["status"], "rejected");
+    let pending = json(&custodianctl_as(&["resets", "pending"], url, &approver).await);
+    assert_eq!(pending["items"], serde_json::json!([]));
+}
