@@ -263,6 +263,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Only a reset awaiting approval is approved or rejected; this one was already decided, or its approval expired. Nothing was done.",
     },
     ProblemType {
+        code: "no_approver",
+        status: StatusCode::CONFLICT,
+        title: "No approver",
+        description: "Policy asks a second admin to approve this reset, and no other admin of the partner may approve it; nothing was done. Add an admin who may, or change the policy.",
+    },
+    ProblemType {
+        code: "reset_request_stale",
+        status: StatusCode::CONFLICT,
+        title: "Reset request stale",
+        description: "The reset this request was to replace is no longer pending (the user finished it, say); approving would purge what the user has since. Nothing was done: reject the request, and ask again if the user still needs a reset.",
+    },
+    ProblemType {
         code: "batch_finished",
         status: StatusCode::CONFLICT,
         title: "Batch finished",

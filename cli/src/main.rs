@@ -74,7 +74,8 @@ enum Command {
     /// gets an email; the secret is never shown. Several users (or
     /// `--from`) make a batch: its progress is shown until it ends, then a
     /// summary per outcome is printed, and the exit status is 0 when every
-    /// user was reset, 2 when some were, 3 when none was.
+    /// user was reset, 2 when some were, 3 when none was, 4 when every user
+    /// not reset awaits a second admin's approval.
     Reset(ResetArgs),
     /// Master-password resets.
     #[command(subcommand)]
@@ -622,9 +623,12 @@ async fn reset_many(
             }));
         }
     }
-    let completed = view.counts.completed;
+    let (completed, awaiting) = (view.counts.completed, view.counts.awaiting_approval);
     let status = if completed == view.total {
         0
+    } else if awaiting > 0 && completed + awaiting == view.total {
+        // Nobody refused: the rest wait for a second admin.
+        4
     } else if completed > 0 {
         2
     } else {
@@ -674,11 +678,20 @@ async fn follow(
         if view.done != shown {
             shown = view.done;
             let counts = &view.counts;
-            let message = format!(
-                "({} reset, {} not)",
-                counts.completed,
-                view.done - counts.completed
-            );
+            let message = if counts.awaiting_approval > 0 {
+                format!(
+                    "({} reset, {} awaiting approval, {} not)",
+                    counts.completed,
+                    counts.awaiting_approval,
+                    view.done - counts.completed - counts.awaiting_approval
+                )
+            } else {
+                format!(
+                    "({} reset, {} not)",
+                    counts.completed,
+                    view.done - counts.completed
+                )
+            };
             match &bar {
                 Some(bar) => {
                     bar.set_position(u64::try_from(view.done).unwrap_or(0));

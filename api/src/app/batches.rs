@@ -585,6 +585,13 @@ pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutc
         Err(Error::Storage(error)) => return again(item, error.into()),
         Err(Error::NotFound) => (ItemStatus::NotFound, None, None),
         Err(Error::Forbidden { .. }) => (ItemStatus::Denied, None, None),
+        // Policy asks for a second admin and nobody else may approve.
+        Err(
+            error @ Error::Conflict {
+                code: "no_approver",
+                ..
+            },
+        ) => (ItemStatus::Denied, None, Some(error)),
         Err(Error::CompanyItemsNotBackedUp { .. }) => (ItemStatus::NotBackedUp, None, None),
         Err(Error::Conflict {
             code: "reset_pending" | "reset_awaiting_approval",

@@ -100,8 +100,10 @@ pub struct Preview {
     pub supersedes: Option<ResetId>,
     /// The word for "yes" in the caller's locale, accepted besides `Yes`.
     pub localized_confirmation: Option<&'static str>,
-    /// The policies that would send the reset for a second admin's
-    /// approval, as of now; empty when it would run at once.
+    /// Whether the reset would wait for a second admin's approval, as of
+    /// now, and the policies that would ask for it (none when no policy
+    /// permits running without approval: that asks for it too).
+    pub approval_required: bool,
     pub approval_required_by: Vec<String>,
 }
 
@@ -164,6 +166,7 @@ pub(crate) async fn preview_deciding(
     );
     Ok(Preview {
         delivery: Delivery::of(user.client_kind, links_for_everyone),
+        approval_required: !unattended.allowed,
         approval_required_by: if unattended.allowed {
             Vec::new()
         } else {
@@ -348,6 +351,15 @@ pub async fn create(
                     Err(key_reused().into())
                 };
             }
+            if let Some(awaiting) = resets::awaiting_of(conn, user_id)?
+                && awaiting.approval_expires_at.is_some_and(|at| at <= now)
+            {
+                // Its time ran out before the sweep came: it expires now,
+                // and the new reset goes on.
+                if resets::expire_request(conn, awaiting.id, now)? {
+                    record_expiry(conn, &app.keys, &expired(&awaiting), now)?;
+                }
+            }
             if let Some(awaiting) = resets::awaiting_of(conn, user_id)? {
                 return Err(Error::Conflict {
                     code: "reset_awaiting_approval",
@@ -459,7 +471,7 @@ pub async fn create(
     }
 }
 
-/// A purge `purgeVault` denied, audited: the answer to give (422 with the
+/// A purge `purgeVault` denied, audited: the answer to give (409 with the
 /// counts when company items lack backups, 403 otherwise).
 async fn purge_denied(
     app: &App,
@@ -738,6 +750,15 @@ fn request_approval(
     };
     resets::insert(conn, &row)?;
     let notified = notify_approvers(conn, app, ctx, user, &row, &required_by)?;
+    if notified == 0 {
+        // A request nobody may decide would only wait and expire.
+        return Err(Error::Conflict {
+            code: "no_approver",
+            detail: "Policy asks a second admin to approve this reset, and no other admin \
+                     of the partner may approve it; add one, or change the policy"
+                .into(),
+        });
+    }
     let mut event = ctx.event(
         "requestResetApproval",
         "user",
@@ -912,8 +933,10 @@ async fn decidable(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Reset, Er
         &resource,
     )
     .await?;
-    if mine {
-        // Whatever the policies say: a second admin is a second person.
+    let client = matches!(ctx.actor, Actor::ApiClient(_));
+    if mine || client {
+        // Whatever the policies say: a second admin is a second person,
+        // and a person.
         let mut event = ctx.event(
             "approveReset",
             "user",
@@ -921,8 +944,11 @@ async fn decidable(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Reset, Er
             false,
             Vec::new(),
         );
-        event.details =
-            serde_json::json!({ "reset_id": reset.id.to_string(), "requested_by_caller": true });
+        event.details = serde_json::json!({
+            "reset_id": reset.id.to_string(),
+            "requested_by_caller": mine,
+            "api_client": client,
+        });
         app.audit(event).await?;
         return Err(Error::Forbidden {
             action: "approveReset",
@@ -996,6 +1022,23 @@ pub async fn approve(
                         "The user has a pending reset ({}) this request does not replace; \
                          reject the request, or re-issue that reset",
                         pending.id
+                    ),
+                }
+                .into());
+            }
+            // The reset the request was to replace, finished since (the
+            // user set a new master password): approving would purge what
+            // the user has now, which nobody asked for.
+            if let Some(named) = current.supersedes
+                && let Some((replaced, _)) = resets::find(conn, partner, named)?
+                && replaced.status != resets::PENDING
+            {
+                return Err(Error::Conflict {
+                    code: "reset_request_stale",
+                    detail: format!(
+                        "The reset this request was to replace ({named}) is {} now; reject \
+                         the request, and ask again if the user still needs a reset",
+                        replaced.status
                     ),
                 }
                 .into());
@@ -1110,27 +1153,48 @@ pub fn expire_requests(
 ) -> Result<usize, DbError> {
     let expired = resets::expire_requests(conn, now)?;
     for request in &expired {
-        if let Some(batch) = request.batch_id {
-            crate::db::batches::decided(conn, batch, request.id, ItemStatus::Denied, now)?;
-        }
-        audit::append(
-            conn,
-            keys,
-            audit::NewEvent {
-                partner: Some(request.partner_id),
-                actor_kind: audit::ActorKind::System,
-                actor_id: None,
-                action: "expireResetApproval".into(),
-                target_kind: Some("user".into()),
-                target_id: Some(request.user_id.to_string()),
-                allowed: true,
-                policy_ids: Vec::new(),
-                request_id: None,
-                details: serde_json::json!({ "reset_id": request.id.to_string() }),
-            },
-        )?;
+        record_expiry(conn, keys, request, now)?;
     }
     Ok(expired.len())
+}
+
+fn expired(request: &Reset) -> resets::ExpiredRequest {
+    resets::ExpiredRequest {
+        id: request.id,
+        partner_id: request.partner_id,
+        user_id: request.user_id,
+        batch_id: request.batch_id,
+    }
+}
+
+/// What follows a request's expiry, in its transaction: its batch's user
+/// is `denied`, and the expiry is audited, the system acting.
+fn record_expiry(
+    conn: &mut DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    request: &resets::ExpiredRequest,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    if let Some(batch) = request.batch_id {
+        crate::db::batches::decided(conn, batch, request.id, ItemStatus::Denied, now)?;
+    }
+    audit::append(
+        conn,
+        keys,
+        audit::NewEvent {
+            partner: Some(request.partner_id),
+            actor_kind: audit::ActorKind::System,
+            actor_id: None,
+            action: "expireResetApproval".into(),
+            target_kind: Some("user".into()),
+            target_id: Some(request.user_id.to_string()),
+            allowed: true,
+            policy_ids: Vec::new(),
+            request_id: None,
+            details: serde_json::json!({ "reset_id": request.id.to_string() }),
+        },
+    )?;
+    Ok(())
 }
 
 /// The reset `raw_id` names, of the caller's partner (otherwise not found),
@@ -1189,13 +1253,20 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
             let Some((current, _)) = resets::find(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
-            // A request that never ran (its approval expired) has no
-            // secret to renew: nothing was purged.
+            // A request that never ran (awaiting approval, rejected, or
+            // expired before approval) has no secret to renew: nothing was
+            // purged.
             if current.secret_expires_at.is_none() {
-                return Err(not_reissued(NotReissued::Finished(format!(
-                    "{} without having run (it awaited approval)",
-                    current.status
-                ))));
+                return Err(not_reissued(NotReissued::Finished(
+                    if current.status == resets::AWAITING_APPROVAL {
+                        "awaiting approval: it runs, and emails the user, once approved".into()
+                    } else {
+                        format!(
+                            "{} without having run (it awaited approval)",
+                            current.status
+                        )
+                    },
+                )));
             }
             if current.status != resets::PENDING && current.status != resets::EXPIRED {
                 return Err(not_reissued(NotReissued::Finished(

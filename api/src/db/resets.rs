@@ -224,8 +224,10 @@ pub fn supersede_pending(
         master_password_resets::table
             .filter(master_password_resets::user_id.eq(user.to_string()))
             // An expired one too: a re-issue must never bring back a reset
-            // a newer one replaced.
-            .filter(master_password_resets::status.eq_any([PENDING, EXPIRED])),
+            // a newer one replaced. Not a request that never ran (its
+            // approval expired): it stays as it ended.
+            .filter(master_password_resets::status.eq_any([PENDING, EXPIRED]))
+            .filter(master_password_resets::secret_expires_at.is_not_null()),
     )
     .set((
         master_password_resets::status.eq(SUPERSEDED),
@@ -397,18 +399,25 @@ pub fn expire_requests(
         // The user's row first, as every change of a user's resets takes
         // it; an approval may have won meanwhile.
         lock_user(conn, request.partner_id, request.user_id)?;
-        let updated = diesel::update(
-            r::master_password_resets
-                .filter(r::id.eq(request.id.to_string()))
-                .filter(r::status.eq(AWAITING_APPROVAL)),
-        )
-        .set((r::status.eq(EXPIRED), r::updated_at.eq(now)))
-        .execute(conn)?;
-        if updated == 1 {
+        if expire_request(conn, request.id, now)? {
             expired.push(request);
         }
     }
     Ok(expired)
+}
+
+/// The request `id`, still awaiting approval, becomes `expired` (the
+/// caller holds its user's lock); whether it was still awaiting.
+pub fn expire_request(conn: &mut DbConn, id: ResetId, now: NaiveDateTime) -> Result<bool, DbError> {
+    use master_password_resets::dsl as r;
+    let updated = diesel::update(
+        r::master_password_resets
+            .filter(r::id.eq(id.to_string()))
+            .filter(r::status.eq(AWAITING_APPROVAL)),
+    )
+    .set((r::status.eq(EXPIRED), r::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 /// What a list of resets is filtered by.

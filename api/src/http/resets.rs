@@ -86,9 +86,12 @@ pub struct ResetPreview {
     pub supersedes: Option<uuid::Uuid>,
     /// What to send as `confirmation`.
     pub confirmation: ConfirmationPhrase,
-    /// The policies that would send the reset for a second admin's approval
-    /// (it would wait `awaiting_approval`, nothing purged or sent, until
-    /// another admin approves it); empty when it would run at once.
+    /// The reset would wait for a second admin's approval
+    /// (`awaiting_approval`: nothing purged or sent until another admin
+    /// approves it).
+    pub approval_required: bool,
+    /// The policies that would ask for the approval (empty when none
+    /// permits running without one, which asks for it too).
     pub approval_required_by: Vec<String>,
 }
 
@@ -128,7 +131,7 @@ pub struct ApprovalView {
     pub required_by: Vec<String>,
     /// When the request expires if nobody decides.
     pub expires_at: Timestamp,
-    /// Who approved or rejected it; absent while it waits, or when it
+    /// Who approved or rejected it; null while it waits, or when it
     /// expired.
     pub decided_by: Option<RequestedBy>,
     pub decided_at: Option<Timestamp>,
@@ -165,8 +168,8 @@ pub struct ResetView {
     /// The email's state in the outbox.
     #[schema(value_type = Option<crate::http::vocabulary::EmailStatus>)]
     pub email_status: Option<String>,
-    /// When the secret stops working; absent while no secret was drawn
-    /// (a reset awaiting approval, rejected, or expired before approval).
+    /// When the secret stops working; null while no secret was drawn (a
+    /// reset awaiting approval, rejected, or expired before approval).
     pub secret_expires_at: Option<Timestamp>,
     pub reissue_count: i32,
     pub superseded_by: Option<uuid::Uuid>,
@@ -267,6 +270,7 @@ pub(crate) fn preview_view(preview: ops::Preview) -> ResetPreview {
         has_recovery_key: user.has_recovery_key,
         supersedes: preview.supersedes.map(|id| id.uuid()),
         confirmation: confirmation_phrase(preview.localized_confirmation),
+        approval_required: preview.approval_required,
         approval_required_by: preview.approval_required_by,
     }
 }
@@ -351,7 +355,7 @@ pub(crate) fn replay(stored: idempotency::Stored) -> HttpResponse {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy (the deciding policies are named)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`company_items_not_backed_up` (with the counts; acknowledge to go on), `reset_pending` (the user has a pending reset the request does not name in `supersedes`), or `reset_awaiting_approval` (a reset of the user waits for a second admin)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`company_items_not_backed_up` (with the counts; acknowledge to go on), `reset_pending` (the user has a pending reset the request does not name in `supersedes`), `reset_awaiting_approval` (a reset of the user waits for a second admin), or `no_approver` (policy asks for a second admin and no other admin may approve)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A wrong confirmation phrase, an invalid field, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -554,7 +558,7 @@ pub struct RejectRequest {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied: the caller asked for this reset (policy `nobody-approves-their-own-reset`), is an API client (`people-approve-resets`), or policy does not allow it", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such reset in the caller's partner or companies", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`reset_not_awaiting_approval`: already decided, or expired; `reset_pending`: the user has a pending reset this request does not replace; `company_items_not_backed_up` (with the counts): company items without a backup would be lost and nobody acknowledged it (send `acknowledge_company_data_loss`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`reset_not_awaiting_approval`: already decided, or expired; `reset_pending`: the user has a pending reset this request does not replace; `reset_request_stale`: the reset this request was to replace is finished; `company_items_not_backed_up` (with the counts): company items without a backup would be lost and nobody acknowledged it (send `acknowledge_company_data_loss`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A malformed field", body = Problem, content_type = "application/problem+json"),
     ),
 )]

@@ -374,6 +374,67 @@ async fn rejection_and_expiry_leave_the_user_untouched(
     )
     .await;
     assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+
+    // A request whose time ran out before the sweep came does not stand in
+    // the way of the next one: it expires then and there.
+    let ask = json!({"confirmation": "Yes", "acknowledge_company_data_loss": true});
+    let (status, third, _) = post_reset(&server, &owner, &user, ask.clone(), None).await;
+    assert_eq!(status, 201, "{third}");
+    server.clock.advance(chrono::Duration::hours(25));
+    let owner = owner_token(&server).await;
+    let (status, fourth, _) = post_reset(&server, &owner, &user, ask, None).await;
+    assert_eq!(status, 201, "{fourth}");
+    assert_eq!(fourth["status"], "awaiting_approval");
+    let (_, third) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!(
+            "/v1/master-password-resets/{}",
+            third["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(third["status"], "expired", "{third}");
+    assert_eq!(count_items(&server, &user).await, 5);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_request_nobody_else_may_decide_is_refused(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = with_approval(backend).await else {
+        return;
+    };
+    // The partner's only admin, once the bootstrapped owner is gone.
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+    let bootstrapped = custodian_api::ids::AdminId::parse(&server.owner.owner_id).unwrap();
+    server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::admins::delete(conn, partner, bootstrapped))
+        .await
+        .unwrap();
+    let only = sign_in(&server, &email, &password).await.unwrap();
+    let (company, user, _, _) = user_with_items(&server, 1, 2, 0).await;
+    let ask = json!({"confirmation": "Yes", "acknowledge_company_data_loss": true});
+    let (status, problem, _) = post_reset(&server, &only, &user, ask.clone(), None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("no_approver")),
+        "{problem}"
+    );
+    // A technician of the user's company may decide: then the request stands.
+    server
+        .create_admin(Role::Technician, std::slice::from_ref(&company))
+        .await;
+    let (status, request, _) = post_reset(&server, &only, &user, ask, None).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "awaiting_approval");
+    assert_eq!(count_items(&server, &user).await, 3, "nothing purged");
 }
 
 #[rstest]
@@ -441,4 +502,65 @@ async fn each_user_of_a_batch_over_25_waits_and_an_approval_completes_them(
         (1, 1, 24),
         "{view:?}"
     );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_request_to_replace_a_reset_the_user_finished_since_is_not_approved(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = with_approval(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let (_, user, email, _) = user_with_items(&server, 1, 0, 0).await;
+    // An owner's reset of an ordinary user runs at once.
+    let (status, first, _) =
+        post_reset(&server, &owner, &user, json!({"confirmation": "Yes"}), None).await;
+    assert_eq!(
+        (status, first["status"].as_str()),
+        (201, Some("pending_user_action"))
+    );
+    // An integration asks to replace it; that waits for a second person.
+    let (id, secret) = crate::support::create_client(&server, &["resets:write"], None).await;
+    let integration = client_token(&server, &id, &secret).await;
+    let (status, request, _) = post_reset(
+        &server,
+        &integration,
+        &user,
+        json!({"confirmation": "Yes", "supersedes": first["id"]}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "awaiting_approval");
+    // Meanwhile the user finishes the first reset and starts a new vault.
+    let secret = crate::resets::emailed_secret(&server, &email).await;
+    let (status, token) = crate::resets::sign_in_with_temporary(&server, &email, &secret).await;
+    assert_eq!(status, 200, "{token}");
+    let (status, body) = send(
+        &server,
+        token["access_token"].as_str().unwrap(),
+        "POST",
+        "/v1/account/master-password",
+        Some(json!({"auth_key": "a-new-derived-key-0123", "encrypted_vault_key": "c2VhbGVk"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let approver = owner_token(&server).await;
+    let (status, problem) = send(
+        &server,
+        &approver,
+        "POST",
+        &approve_path(request["id"].as_str().unwrap(), "approve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("reset_request_stale")),
+        "{problem}"
+    );
+    let (_, read) = send(&server, &owner, "GET", &format!("/v1/users/{user}"), None).await;
+    assert_eq!(read["status"], "active", "untouched: {read}");
 }

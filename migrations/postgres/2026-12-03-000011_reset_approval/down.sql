@@ -1,6 +1,7 @@
--- Requests that never ran leave as expired resets that purged nothing.
+-- Requests that never ran leave as superseded resets that purged nothing
+-- (never `expired`, which a re-issue would bring back without approval).
 UPDATE master_password_resets
-    SET status = 'expired', secret_expires_at = COALESCE(secret_expires_at, updated_at)
+    SET status = 'superseded', secret_expires_at = COALESCE(secret_expires_at, updated_at)
     WHERE status IN ('awaiting_approval', 'rejected') OR secret_expires_at IS NULL;
 DROP INDEX master_password_resets_approval_expiry;
 DROP INDEX master_password_resets_one_awaiting;

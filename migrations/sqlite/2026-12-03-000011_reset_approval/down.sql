@@ -1,8 +1,9 @@
--- Requests that never ran leave as expired resets that purged nothing.
+-- Requests that never ran leave as superseded resets that purged nothing
+-- (never `expired`, which a re-issue would bring back without approval).
 PRAGMA foreign_keys = OFF;
 BEGIN;
 UPDATE master_password_resets
-    SET status = 'expired', secret_expires_at = COALESCE(secret_expires_at, updated_at)
+    SET status = 'superseded', secret_expires_at = COALESCE(secret_expires_at, updated_at)
     WHERE status IN ('awaiting_approval', 'rejected') OR secret_expires_at IS NULL;
 CREATE TABLE master_password_resets_rebuilt (
     id TEXT NOT NULL PRIMARY KEY,
