@@ -14,14 +14,17 @@
 //!   its time goes (the secret's keyed hash against an argon2id hash);
 //! - sends 1,000 messages to the SMTP sink from a bare client on one
 //!   connection (the sink's ceiling), then delivers 1,000 queued emails
-//!   with one outbox worker, then with two: emails per second, and as a
-//!   ratio of the ceiling;
+//!   with one outbox worker, then with two, each claiming one message at a
+//!   time and then the default 16 (alternating, twice for one worker), then
+//!   measures the ceiling again: emails per second, and as a ratio of the
+//!   ceiling;
 //! - on a server of its own with the default workers, resets 100 users with
 //!   100 items each one at a time over HTTP (the single reset's mean
 //!   latency), then 1,000 such users in one batch: the time until every
 //!   reset is done, as a ratio of 1,000 × that latency, the time until every
 //!   email reached the sink, and the process's peak memory meanwhile (with
-//!   `RESETS_BATCH_ONLY` set, only this).
+//!   `RESETS_BATCH_ONLY` set, only this; with `RESETS_EMAIL_ONLY`, only the
+//!   ceiling and the outbox's rate).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -187,9 +190,9 @@ async fn breakdown(server: &TestServer, user: String) {
                 at = Instant::now();
             };
             resets::lock_user(conn, partner, user)?;
-            resets::summarize(conn, user)?;
+            let vault = resets::summarize(conn, user)?;
             lap("lock the user, count the vault", &mut steps);
-            resets::purge(conn, user, now, now + chrono::Duration::days(90))?;
+            resets::purge(conn, user, vault, now, now + chrono::Duration::days(90))?;
             lap("purge 100 items, age the copies", &mut steps);
             let secret = custodian_api::auth::temporary_password();
             let hash = keys.keyed_hash(
@@ -256,8 +259,8 @@ fn mailer(server: &TestServer, db: &Db) -> Arc<Mailer> {
 }
 
 /// Queues `EMAILS` messages, then drains them with `workers` workers over
-/// one pool; emails per second.
-async fn deliver(server: &TestServer, db: &Db, workers: usize) -> f64 {
+/// one pool, each claiming `claim` messages at a time; emails per second.
+async fn deliver(server: &TestServer, db: &Db, workers: usize, claim: i64) -> f64 {
     let partner = PartnerId::parse(&server.owner.partner_id).unwrap();
     let keys = server.keys.clone();
     let now = server.clock.now();
@@ -283,7 +286,7 @@ async fn deliver(server: &TestServer, db: &Db, workers: usize) -> f64 {
     let mailer = mailer(server, db);
     let before = server.mail.received().len();
     let started = Instant::now();
-    drain(&mailer, workers).await;
+    drain_claiming(&mailer, workers, claim).await;
     let rate = EMAILS as f64 / started.elapsed().as_secs_f64();
     assert_eq!(server.mail.received().len() - before, EMAILS);
     rate
@@ -337,9 +340,14 @@ fn ceiling(addr: std::net::SocketAddr, message: &[u8]) -> f64 {
 
 /// Runs `workers` workers until nothing is due.
 async fn drain(mailer: &Arc<Mailer>, workers: usize) {
+    drain_claiming(mailer, workers, custodian_api::mail::BATCH).await;
+}
+
+/// [`drain`], each worker claiming `claim` messages at a time.
+async fn drain_claiming(mailer: &Arc<Mailer>, workers: usize, claim: i64) {
     let loops: Vec<_> = (0..workers)
         .map(|_| {
-            let worker = Worker::new(mailer.clone());
+            let worker = Worker::new(mailer.clone()).claiming(claim);
             actix_web::rt::spawn(async move { while worker.run_once().await.unwrap() > 0 {} })
         })
         .collect();
@@ -466,6 +474,13 @@ async fn run(backend: Backend) {
     println!("{} backend:", backend.name());
     let token = owner_token(&server).await;
     let http = reqwest::Client::new();
+    if std::env::var_os("RESETS_EMAIL_ONLY").is_some() {
+        // A few resets' emails, the message the ceiling is measured with.
+        for user in &seed(&server, 10, SMALL_ITEMS).await {
+            reset(&http, &server.base_url, &token, user).await;
+        }
+        return emails(&server).await;
+    }
 
     // Latency of one reset of a 1,000-item vault.
     let big = seed(&server, BIG_USERS, BIG_ITEMS).await;
@@ -549,10 +564,16 @@ async fn run(backend: Backend) {
         probes.len()
     );
     breakdown(&server, spare).await;
+    emails(&server).await;
+    drop(server);
+    batch(backend).await;
+}
 
+/// The sink's ceiling, then the outbox's rate with one worker and two.
+async fn emails(server: &TestServer) {
     // The resets' own emails go first, then the measured batches.
     let db = server.database.pool();
-    drain(&mailer(&server, &db), 2).await;
+    drain(&mailer(server, &db), 2).await;
     let message = server.mail.received().last().unwrap().data.clone();
     let (addr, bare) = (server.mail.addr(), message.clone());
     let ceiling = actix_web::rt::task::spawn_blocking(move || ceiling(addr, &bare))
@@ -562,15 +583,21 @@ async fn run(backend: Backend) {
         "  the sink's ceiling, a bare client on one connection: {ceiling:.0}/s ({} bytes a message)",
         message.len()
     );
-    for workers in [1, 2] {
-        let rate = deliver(&server, &db, workers).await;
+    // Claims of one message each (as the outbox claimed before), then of
+    // the default size, alternating, so that both meet the same machine.
+    let batch = custodian_api::mail::BATCH;
+    for (workers, claim) in [(1, 1), (1, batch), (2, 1), (2, batch), (1, 1), (1, batch)] {
+        let rate = deliver(server, &db, workers, claim).await;
         println!(
-            "  emails delivered to the SMTP sink, {workers} worker(s): {rate:.0}/s, {:.2} of the ceiling",
+            "  emails delivered to the SMTP sink, {workers} worker(s) claiming {claim} at a time: {rate:.0}/s, {:.2} of the ceiling",
             rate / ceiling
         );
     }
-    drop(server);
-    batch(backend).await;
+    let (addr, bare) = (server.mail.addr(), message.clone());
+    let after = actix_web::rt::task::spawn_blocking(move || self::ceiling(addr, &bare))
+        .await
+        .unwrap();
+    println!("  the sink's ceiling again, after: {after:.0}/s");
 }
 
 fn main() {

@@ -324,7 +324,11 @@ pub async fn create(
     let partner = ctx.partner;
     let principal_id = ctx.actor.id().to_string();
     let now = ctx.now;
-    if let Some(stored) = stored_result(app, ctx, command.idempotency.clone()).await? {
+    // A batch's user is replayed only after a crash: the check inside the
+    // transaction finds it then, and a batch saves a round trip per user.
+    if command.batch.is_none()
+        && let Some(stored) = stored_result(app, ctx, command.idempotency.clone()).await?
+    {
         return Ok(Created::Replayed(stored));
     }
     check_confirmation(ctx, &command.confirmation)?;
@@ -420,7 +424,7 @@ pub async fn create(
                 &resource,
             );
             let reset = if unattended.allowed {
-                reset_in_transaction(conn, &app, &ctx, &user, &command, now)?
+                reset_in_transaction(conn, &app, &ctx, &user, vault, &command, now)?
             } else {
                 request_approval(
                     conn,
@@ -557,16 +561,19 @@ fn issue_secret(
     Ok((secret_hash, message_id))
 }
 
-/// The destructive half of step 5, inside the caller's transaction: purge
+/// The destructive half of step 5, inside the caller's transaction, on the
+/// vault `vault` counts (under the user's lock): purge
 /// (backup copies start their retention clock), supersede the user's
 /// pending reset, draw and hash the secret, queue its sealed email, and
 /// refuse every token of the user. A direct reset and an approved request
 /// both run exactly this.
+#[allow(clippy::too_many_arguments)]
 fn carry_out(
     conn: &mut DbConn,
     app: &App,
     partner: PartnerId,
     user: &User,
+    vault: VaultSummary,
     reset_id: ResetId,
     acknowledged_company_data_loss: bool,
     now: NaiveDateTime,
@@ -580,7 +587,13 @@ fn carry_out(
         });
     let retention_days = backup_profiles::find(conn, partner, user.company_id)?
         .map_or(30, |profile| i64::from(profile.retention_days));
-    let purged = resets::purge(conn, user.id, now, now + Duration::days(retention_days))?;
+    let purged = resets::purge(
+        conn,
+        user.id,
+        vault,
+        now,
+        now + Duration::days(retention_days),
+    )?;
     let superseded = resets::supersede_pending(conn, user.id, reset_id, now)?;
     let delivery = Delivery::of(user.client_kind, links_for_everyone);
     let expires_at = now + Duration::seconds(ttl);
@@ -629,6 +642,7 @@ fn reset_in_transaction(
     app: &App,
     ctx: &OpContext,
     user: &User,
+    vault: VaultSummary,
     command: &ResetCommand,
     now: NaiveDateTime,
 ) -> Result<WithEmail, DbError> {
@@ -639,6 +653,7 @@ fn reset_in_transaction(
         app,
         partner,
         user,
+        vault,
         reset_id,
         command.acknowledge_company_data_loss,
         now,
@@ -1061,7 +1076,7 @@ pub async fn approve(
                 });
             }
             let (carried, superseded) =
-                carry_out(conn, &app, partner, &user, id, acknowledged, now)?;
+                carry_out(conn, &app, partner, &user, vault, id, acknowledged, now)?;
             let decision = resets::Decision {
                 by_kind: ctx.actor.kind().as_str(),
                 by_id: &ctx.actor.id().to_string(),

@@ -421,7 +421,9 @@ impl Db {
 
     /// Runs `f` in a write transaction on the blocking pool: committed when it
     /// returns `Ok`, rolled back otherwise. On SQLite the process's write
-    /// transactions take turns, because a deferred transaction that reads and
+    /// transactions take turns, and each begins `IMMEDIATE` (taking the
+    /// database's write lock first, waiting on the busy timeout for a writer
+    /// of another process or pool): a deferred transaction that reads and
     /// then writes fails (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout
     /// retries) when another writer committed in between; WAL readers are not
     /// held up. On PostgreSQL they run side by side under row and advisory locks.
@@ -438,11 +440,12 @@ impl Db {
         let serialize = self.backend == Backend::Sqlite;
         self.run(move |conn| {
             let _turn = serialize.then(|| writer.lock().unwrap_or_else(|e| e.into_inner()));
-            conn.transaction(|conn| f(conn).map_err(TransactionError::Refused))
-                .map_err(|error| match error {
+            write_transaction(conn, |conn| f(conn).map_err(TransactionError::Refused)).map_err(
+                |error| match error {
                     TransactionError::Storage(error) => E::from(error),
                     TransactionError::Refused(error) => error,
-                })
+                },
+            )
         })
         .await
     }
@@ -484,4 +487,34 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
         crate::private_fs::narrow(&side).map_err(|e| unavailable(&side, e))?;
     }
     Ok(())
+}
+
+/// `f` in a transaction, as `Connection::transaction` runs it, but begun
+/// `BEGIN IMMEDIATE` on SQLite (see [`Db::write`]).
+fn write_transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    // Nested transactions inside `f` become savepoints: the connection's
+    // transaction manager counts this one.
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            match <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+                Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(error),
+                Err(rollback) => Err(rollback.into()),
+            }
+        }
+    }
 }

@@ -206,6 +206,51 @@ pub fn claim(
         .collect())
 }
 
+/// Whether `worker` still holds its claim on the message (it was not
+/// withdrawn, nor claimed by another worker, since).
+pub fn still_claimed(conn: &mut DbConn, id: &str, worker: &str) -> Result<bool, DbError> {
+    use outbox_messages::dsl as m;
+    let held: i64 = m::outbox_messages
+        .filter(m::id.eq(id))
+        .filter(m::status.eq(SENDING))
+        .filter(m::locked_by.eq(worker))
+        .count()
+        .get_result(conn)?;
+    Ok(held == 1)
+}
+
+/// Gives back a claimed message that was not tried: waiting again at once,
+/// as it was before the claim (the try it would have been is not counted).
+pub fn release(
+    conn: &mut DbConn,
+    id: &str,
+    worker: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use outbox_messages::dsl as m;
+    let claimed = || {
+        m::outbox_messages
+            .filter(m::id.eq(id))
+            .filter(m::status.eq(SENDING))
+            .filter(m::locked_by.eq(worker))
+    };
+    let attempts: Option<i32> = claimed().select(m::attempts).first(conn).optional()?;
+    let Some(attempts) = attempts else {
+        return Ok(());
+    };
+    diesel::update(claimed())
+        .set((
+            m::status.eq(if attempts <= 1 { QUEUED } else { RETRYING }),
+            m::attempts.eq(attempts - 1),
+            m::locked_by.eq(None::<String>),
+            m::locked_until.eq(None::<NaiveDateTime>),
+            m::next_attempt_at.eq(now),
+            m::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// What became of a claimed message's try.
 #[derive(Debug, Clone)]
 pub enum Outcome {

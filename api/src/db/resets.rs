@@ -145,16 +145,18 @@ pub fn summarize(conn: &mut DbConn, user_id: UserId) -> Result<VaultSummary, DbE
     })
 }
 
-/// Deletes every item of the user's vault. The backup copies of the user's
-/// company items stay, their retention clock started now (`expires_at`);
-/// copies already aging keep their earlier expiry. Returns what was there.
+/// Deletes every item of the user's vault, which holds what `summary`
+/// counts (the caller counted it under the user's lock, in this
+/// transaction). The backup copies of the user's company items stay, their
+/// retention clock started now (`expires_at`); copies already aging keep
+/// their earlier expiry. Returns what was there.
 pub fn purge(
     conn: &mut DbConn,
     user: UserId,
+    summary: VaultSummary,
     at: NaiveDateTime,
     copies_expire_at: NaiveDateTime,
 ) -> Result<VaultSummary, DbError> {
-    let summary = summarize(conn, user)?;
     let user = user.to_string();
     diesel::update(
         backup_copies::table

@@ -72,6 +72,8 @@ struct Shared {
     credentials: Option<(String, String)>,
     received: Mutex<Vec<Received>>,
     refusing: AtomicBool,
+    /// Holds each message's answer (after taking it) while set.
+    holding: AtomicBool,
     stopped: AtomicBool,
     /// Conversations turned away while refusing.
     refused: AtomicUsize,
@@ -158,6 +160,12 @@ impl SmtpSink {
     /// Turns senders away (`true`) or takes their mail again (`false`).
     pub fn refuse(&self, refusing: bool) {
         self.shared.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    /// Takes each message but holds its answer while `true`, as a slow
+    /// server does: the sender waits on its send meanwhile.
+    pub fn hold(&self, holding: bool) {
+        self.shared.holding.store(holding, Ordering::SeqCst);
     }
 
     /// Hangs up each conversation after `messages` messages (0: never).
@@ -378,6 +386,11 @@ fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                         rcpt_to: std::mem::take(&mut rcpt_to),
                         data,
                     });
+                while shared.holding.load(Ordering::SeqCst)
+                    && !shared.stopped.load(Ordering::SeqCst)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
                 wire.get_mut().write_all(b"250 2.0.0 queued\r\n")?;
                 messages += 1;
                 if messages == shared.messages_per_connection.load(Ordering::SeqCst) {

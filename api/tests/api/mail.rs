@@ -579,3 +579,63 @@ async fn a_message_whose_workers_keep_dying_is_dead_lettered_after_the_bound(
     assert_eq!((row.status.as_str(), row.has_payload), ("dead", false));
     assert!(server.mail.received().is_empty());
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_message_withdrawn_after_its_claim_is_not_sent(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    // Nothing sends until the worker below claims both messages at once.
+    let Some(server) = TestServer::spawn_with(backend, |c| c.mail_workers = 0).await else {
+        return;
+    };
+    let (owner, first_email, first_reset) = reset_someone(&server).await;
+    let (_, second_email, second_reset) = reset_someone(&server).await;
+    // The sink takes the first message it is sent and holds its answer.
+    server.mail.hold(true);
+    let worker = other_worker(&server, &server.database.pool());
+    let run = actix_web::rt::spawn(async move { worker.run_once().await });
+    let held = server
+        .mail
+        .wait_for(Duration::from_secs(20), |_| true)
+        .await;
+    // Meanwhile the other message's reset is re-issued: its email is
+    // withdrawn, though the worker claimed it with the first.
+    let (other_email, other_reset) = if held.rcpt_to.contains(&first_email) {
+        (second_email, second_reset)
+    } else {
+        (first_email, first_reset)
+    };
+    let (status, _) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/master-password-resets/{other_reset}/reissue"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.mail.hold(false);
+    assert_eq!(
+        run.await.unwrap().unwrap(),
+        2,
+        "the held message and the re-issued one; never the withdrawn one"
+    );
+    let rows = rows(&server, &other_email).await;
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].has_payload),
+        ("dead", false)
+    );
+    assert_eq!(rows[1].status, "sent");
+    let received: Vec<String> = server
+        .mail
+        .received()
+        .iter()
+        .filter(|r| r.rcpt_to.contains(&other_email))
+        .map(|r| r.message_id())
+        .collect();
+    assert_eq!(
+        received,
+        [rows[1].message_id.trim_matches(['<', '>']).to_owned()]
+    );
+}
