@@ -635,6 +635,60 @@ fn with_fields(mut details: serde_json::Value, extra: serde_json::Value) -> serd
     details
 }
 
+/// A new reset's row as the caller's command asks for it, before anything
+/// was carried out: no secret, no email, nothing purged yet.
+fn new_row(
+    ctx: &OpContext,
+    user: &User,
+    command: &ResetCommand,
+    id: ResetId,
+    status: ResetStatus,
+    delivery_kind: Delivery,
+) -> NewReset {
+    NewReset {
+        id,
+        partner_id: ctx.partner,
+        company_id: user.company_id,
+        user_id: user.id,
+        batch_id: command.batch.map(|batch| batch.id),
+        status,
+        delivery_kind,
+        secret_hash: None,
+        secret_expires_at: None,
+        personal_items_purged: 0,
+        company_items_purged: 0,
+        company_items_preserved: 0,
+        acknowledged_company_data_loss: command.acknowledge_company_data_loss,
+        reason: command.reason.clone(),
+        ticket: command.ticket.clone(),
+        requested_by_kind: ctx.actor.kind().as_str().into(),
+        requested_by_id: ctx.actor.id(),
+        outbox_message_id: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        approval_required_by: None,
+        approval_expires_at: None,
+        supersedes: None,
+    }
+}
+
+/// Records the outcome of the batch's user a command resets, if a batch
+/// made it, in the reset's transaction.
+fn record_in_batch(
+    conn: &mut DbConn,
+    command: &ResetCommand,
+    reset: ResetId,
+    status: ItemStatus,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    match command.batch {
+        Some(batch) => {
+            crate::db::batches::complete(conn, batch.id, batch.position, reset, status, now)
+        }
+        None => Ok(()),
+    }
+}
+
 /// Step 5 of the runbook, inside the caller's transaction: [`carry_out`],
 /// record the reset, audit. Returns the reset as stored.
 fn reset_in_transaction(
@@ -659,29 +713,20 @@ fn reset_in_transaction(
         now,
     )?;
     let row = NewReset {
-        id: reset_id,
-        partner_id: partner,
-        company_id: user.company_id,
-        user_id: user.id,
-        batch_id: command.batch.map(|batch| batch.id),
-        status: resets::PENDING,
-        delivery_kind: carried.delivery_kind,
         secret_hash: Some(carried.secret_hash.clone()),
         secret_expires_at: Some(carried.secret_expires_at),
         personal_items_purged: carried.personal_items_purged,
         company_items_purged: carried.company_items_purged,
         company_items_preserved: carried.company_items_preserved,
-        acknowledged_company_data_loss: command.acknowledge_company_data_loss,
-        reason: command.reason.clone(),
-        ticket: command.ticket.clone(),
-        requested_by_kind: ctx.actor.kind().as_str().into(),
-        requested_by_id: ctx.actor.id(),
         outbox_message_id: Some(carried.outbox_message_id.clone()),
-        created_at: now,
-        updated_at: now,
-        approval_required_by: None,
-        approval_expires_at: None,
-        supersedes: None,
+        ..new_row(
+            ctx,
+            user,
+            command,
+            reset_id,
+            resets::PENDING,
+            carried.delivery_kind,
+        )
     };
     resets::insert(conn, &row)?;
 
@@ -702,16 +747,7 @@ fn reset_in_transaction(
         }),
     );
     audit::append(conn, &app.keys, event)?;
-    if let Some(batch) = command.batch {
-        crate::db::batches::complete(
-            conn,
-            batch.id,
-            batch.position,
-            reset_id,
-            ItemStatus::Completed,
-            now,
-        )?;
-    }
+    record_in_batch(conn, command, reset_id, ItemStatus::Completed, now)?;
 
     resets::find(conn, partner, reset_id)?
         .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))
@@ -736,32 +772,20 @@ fn request_approval(
     let reset_id = ResetId::new();
     let expires_at = now + app.approval_ttl;
     let row = NewReset {
-        id: reset_id,
-        partner_id: partner,
-        company_id: user.company_id,
-        user_id: user.id,
-        batch_id: command.batch.map(|batch| batch.id),
-        status: resets::AWAITING_APPROVAL,
-        delivery_kind: Delivery::of(user.client_kind, links_for_everyone),
-        secret_hash: None,
-        secret_expires_at: None,
-        personal_items_purged: 0,
-        company_items_purged: 0,
-        company_items_preserved: 0,
-        acknowledged_company_data_loss: command.acknowledge_company_data_loss,
-        reason: command.reason.clone(),
-        ticket: command.ticket.clone(),
-        requested_by_kind: ctx.actor.kind().as_str().into(),
-        requested_by_id: ctx.actor.id(),
-        outbox_message_id: None,
-        created_at: now,
-        updated_at: now,
         approval_required_by: Some(
             serde_json::to_string(&required_by)
                 .map_err(|e| DbError::Corrupt(format!("policy ids that do not serialize: {e}")))?,
         ),
         approval_expires_at: Some(expires_at),
         supersedes: command.supersedes.map(ResetId::from_uuid),
+        ..new_row(
+            ctx,
+            user,
+            command,
+            reset_id,
+            resets::AWAITING_APPROVAL,
+            Delivery::of(user.client_kind, links_for_everyone),
+        )
     };
     resets::insert(conn, &row)?;
     let notified = notify_approvers(conn, app, ctx, user, &row, &required_by)?;
@@ -794,16 +818,7 @@ fn request_approval(
         "batch_id": command.batch.map(|batch| batch.id.to_string()),
     });
     audit::append(conn, &app.keys, event)?;
-    if let Some(batch) = command.batch {
-        crate::db::batches::complete(
-            conn,
-            batch.id,
-            batch.position,
-            reset_id,
-            ItemStatus::AwaitingApproval,
-            now,
-        )?;
-    }
+    record_in_batch(conn, command, reset_id, ItemStatus::AwaitingApproval, now)?;
     Ok(resets::find(conn, partner, reset_id)?
         .ok_or_else(|| DbError::Corrupt(format!("reset {reset_id} vanished in its transaction")))?)
 }
