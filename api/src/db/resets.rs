@@ -146,8 +146,8 @@ pub fn summarize(conn: &mut DbConn, user_id: UserId) -> Result<VaultSummary, DbE
 }
 
 /// Deletes every item of the user's vault, which holds what `summary`
-/// counts (the caller counted it under the user's lock, in this
-/// transaction). The backup copies of the user's company items stay, their
+/// counts (the caller counted it in this transaction; if the vault holds
+/// anything else by now, nothing is deleted: the transaction fails). The backup copies of the user's company items stay, their
 /// retention clock started now (`expires_at`); copies already aging keep
 /// their earlier expiry. Returns what was there.
 pub fn purge(
@@ -169,7 +169,17 @@ pub fn purge(
         backup_copies::expires_at.eq(copies_expire_at),
     ))
     .execute(conn)?;
-    diesel::delete(vault_items::table.filter(vault_items::user_id.eq(&user))).execute(conn)?;
+    let deleted =
+        diesel::delete(vault_items::table.filter(vault_items::user_id.eq(&user))).execute(conn)?;
+    // Vault writes do not take the user's lock: an item written since the
+    // count (PostgreSQL reads committed rows) would be deleted without the
+    // rules having counted it. The transaction fails instead; a retry
+    // counts again.
+    if i64::try_from(deleted).ok() != Some(summary.personal_items + summary.company_items) {
+        return Err(DbError::Unavailable(
+            "the vault changed while it was being reset; try again".into(),
+        ));
+    }
     Ok(summary)
 }
 

@@ -38,11 +38,15 @@ use crate::metrics::Metrics;
 use smtp::{Failure, Session, Smtp};
 
 /// How long a claim holds: a worker that has not recorded an outcome by
-/// then is taken for dead and the message is claimed again. Twice the
-/// longest a send may take ([`SEND_TIMEOUT`]), and a worker begins a send
-/// only while its claim has a whole [`SEND_TIMEOUT`] left (the rest of its
-/// claim it gives back), so a live worker never loses its claim mid-send.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// then is taken for dead and the message is claimed again. A worker
+/// begins a send only in the first [`SENDING_WINDOW`] of its claim (the
+/// rest of the claim it gives back), each send takes at most
+/// [`SEND_TIMEOUT`], and what remains is the margin for recording the
+/// outcomes: a live worker never loses its claim mid-send, nor before it
+/// recorded what it sent.
+pub const LEASE: Duration = Duration::from_secs(180);
+/// How long after its claim a worker may still begin a send.
+pub const SENDING_WINDOW: Duration = Duration::from_secs(60);
 /// The longest one send may take, opening a connection included.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often an idle worker looks for due messages (retries, and messages
@@ -171,12 +175,13 @@ impl Worker {
     /// are recorded in the transaction that makes the next claim (the last
     /// in one that finds nothing more), so messages cost a fraction of a
     /// write transaction each. Each message but a claim's first is sent
-    /// only if the worker still holds it (it was not withdrawn meanwhile),
-    /// and only while the claim has a whole [`SEND_TIMEOUT`] left; the
-    /// messages it does not try go back to waiting. When this returns `Ok`,
-    /// every outcome is recorded; when a transaction fails, the outcomes it
-    /// carried are lost, and their messages are sent again once the lease
-    /// runs out, as when a worker dies.
+    /// only if the worker still holds it (it was not withdrawn meanwhile:
+    /// a read, which when it fails gives the rest of the claim back), and
+    /// only within the claim's [`SENDING_WINDOW`]; the messages it does not
+    /// try go back to waiting. When this returns `Ok`, every outcome is
+    /// recorded; when a transaction fails, the outcomes it carried are lost,
+    /// and their messages are sent again once the lease runs out, as when a
+    /// worker dies.
     pub async fn run_once(&self) -> Result<usize, DbError> {
         let m = &self.mailer;
         let mut tried = 0;
@@ -210,15 +215,33 @@ impl Worker {
                 return Ok(tried);
             }
             let send_by =
-                lease_until - chrono::Duration::from_std(SEND_TIMEOUT).expect("a small duration");
+                now + chrono::Duration::from_std(SENDING_WINDOW).expect("a small duration");
+            let mut giving_up = false;
             for (i, claim) in claimed.into_iter().enumerate() {
                 let message = claim.message;
-                if m.clock.now() > send_by {
+                if giving_up {
                     untried.push(message.id);
                     continue;
                 }
-                if i > 0 && !self.still_held(&message.id).await? {
-                    tracing::info!(outbox_id = %message.id, "a claimed message was withdrawn before its send");
+                if i > 0 {
+                    match self.still_held(&message.id).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(outbox_id = %message.id, "a claimed message was withdrawn before its send");
+                            continue;
+                        }
+                        Err(error) => {
+                            // Record what was sent, and give the rest back.
+                            tracing::warn!(%error, "could not read whether a claimed message was withdrawn; giving the rest of the claim back");
+                            giving_up = true;
+                            untried.push(message.id);
+                            continue;
+                        }
+                    }
+                }
+                if m.clock.now() > send_by {
+                    giving_up = true;
+                    untried.push(message.id);
                     continue;
                 }
                 tried += 1;
