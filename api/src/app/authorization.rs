@@ -4,11 +4,11 @@
 //! since a check is a question rather than an attempt, a "no" is not
 //! written to the audit log.
 
-use super::{App, Error, OpContext, stored};
-use crate::authz::{Action, Principal, Resource};
+use super::{Actor, App, Error, OpContext, stored};
+use crate::authz::{Action, Resource};
 use crate::db::admins::{self, Role};
 use crate::db::{DbConn, DbError, api_clients, companies, users, vault};
-use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId, UserId};
+use crate::ids::{AdminId, ApiClientId, CompanyId, UserId};
 
 /// The most checks one request may carry.
 pub const MAX_CHECKS: usize = 100;
@@ -86,8 +86,7 @@ pub async fn check(
         .enumerate()
         .map(|(index, question)| plan(ctx, index, question))
         .collect::<Result<Vec<_>, _>>()?;
-    let principal = ctx.principal.clone();
-    let partner = ctx.partner;
+    let caller = ctx.clone();
     let (plans, resolved) = app
         .db
         .run(move |conn| {
@@ -95,7 +94,7 @@ pub async fn check(
                 .iter()
                 .map(|plan| match plan.names_nothing {
                     true => Ok(None),
-                    false => resolve(conn, &principal, partner, plan),
+                    false => resolve(conn, &caller, plan),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, DbError>((plans, resolved))
@@ -114,10 +113,18 @@ pub async fn check(
             },
             Some((action, target)) => {
                 let decision = app.authz.decide(&ctx.principal, &action, &target);
+                // As the operation itself answers, whatever the policies
+                // say: a second admin is a second person, and a person.
+                let refused_anyway = match action {
+                    Action::ApproveReset {
+                        requested_by_caller,
+                    } => requested_by_caller || matches!(ctx.actor, Actor::ApiClient(_)),
+                    _ => false,
+                };
                 Answer {
                     action: plan.action,
                     resource: plan.reference,
-                    allowed: decision.allowed,
+                    allowed: decision.allowed && !refused_anyway,
                     policy_ids: decision.policy_ids,
                     not_found: false,
                 }
@@ -144,7 +151,9 @@ fn expected_type(action: &str) -> Option<Kind> {
         | "updateBackupProfile"
         | "listUsers"
         | "createUser" => Kind::Company,
-        "readUser" | "readReset" | "resetMasterPassword" | "purgeVault" => Kind::User,
+        "readUser" | "readReset" | "resetMasterPassword" | "purgeVault" | "approveReset" => {
+            Kind::User
+        }
         _ => return None,
     })
 }
@@ -197,10 +206,10 @@ fn plan(ctx: &OpContext, index: usize, check: &Question) -> Result<Plan, Error> 
 /// partner.
 fn resolve(
     conn: &mut DbConn,
-    principal: &Principal,
-    partner: PartnerId,
+    caller: &OpContext,
     plan: &Plan,
 ) -> Result<Option<(Action, Resource)>, DbError> {
+    let (principal, partner) = (&caller.principal, caller.partner);
     let id = plan.reference.id.unwrap_or_default();
     let on_partner =
         |action| (id == partner.uuid()).then_some((action, Resource::Partner(partner)));
@@ -354,6 +363,16 @@ fn resolve(
                 "readUser" => Action::ReadUser,
                 "readReset" => Action::ReadReset,
                 "resetMasterPassword" => Action::ResetMasterPassword,
+                // The user's request awaiting approval, if any: whether
+                // the caller is the person who made it.
+                "approveReset" => Action::ApproveReset {
+                    requested_by_caller: match crate::db::resets::awaiting_of(conn, user)? {
+                        Some(request) => {
+                            super::resets::requested_by_caller(conn, caller, &request)?
+                        }
+                        None => false,
+                    },
+                },
                 _ => Action::PurgeVault {
                     company_items_not_backed_up: vault::company_items_not_backed_up(conn, user)?,
                     acknowledge_company_data_loss: plan.acknowledge,

@@ -915,7 +915,11 @@ fn notify_approvers(
 /// Whether the caller asked for `reset`: the same admin or API client, or
 /// the same person behind them (an admin and an API client the admin
 /// made).
-fn requested_by_caller(conn: &mut DbConn, ctx: &OpContext, reset: &Reset) -> Result<bool, DbError> {
+pub(crate) fn requested_by_caller(
+    conn: &mut DbConn,
+    ctx: &OpContext,
+    reset: &Reset,
+) -> Result<bool, DbError> {
     if reset.requested_by_id == ctx.actor.id() {
         return Ok(true);
     }

@@ -177,4 +177,5 @@ pub enum CheckedAction {
     ReadReset,
     ResetMasterPassword,
     PurgeVault,
+    ApproveReset,
 }

@@ -222,3 +222,51 @@ async fn an_api_client_may_not_ask(#[values(Backend::Sqlite, Backend::Postgres)]
     assert_eq!(status, 403, "{problem}");
     assert_eq!(problem["code"], "forbidden");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_portal_learns_who_may_approve_a_reset(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    // Admin Ann asked for the reset of a user, which awaits approval.
+    let (ann_email, ann_password) = server.create_admin(Role::Admin, &[]).await;
+    let ann = sign_in(&server, &ann_email, &ann_password).await.unwrap();
+    let (status, admins) = send(&server, &ann, "GET", "/v1/admins?limit=200", None).await;
+    assert_eq!(status, 200, "{admins}");
+    let ann_id = admins["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == ann_email.as_str())
+        .expect("Ann is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (user, _) = crate::support::awaiting_request(&server, &company, &ann_id).await;
+    let approve = json!([{"action": "approveReset", "resource": {"type": "user", "id": user}}]);
+
+    let (status, answer) = check(&server, &ann, approve.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        decisions(&answer),
+        [(
+            false,
+            false,
+            vec!["nobody-approves-their-own-reset".to_owned()]
+        )],
+        "not the person who asked"
+    );
+    let (status, answer) = check(&server, &owner_token(&server).await, approve.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(decisions(&answer)[0].0, "another admin may: {answer}");
+    let (id, secret) = create_client(&server, &["resets:write"], None).await;
+    let client = client_token(&server, &id, &secret).await;
+    let (status, answer) = check(&server, &client, approve).await;
+    // An API client may not ask at all, let alone approve.
+    assert!(status == 403 || !decisions(&answer)[0].0, "{answer}");
+}

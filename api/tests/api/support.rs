@@ -386,3 +386,53 @@ pub async fn dump_database(server: &TestServer) -> String {
         .await
         .unwrap()
 }
+
+/// A new user of `company` and a reset of theirs awaiting approval, asked
+/// by the admin `requester` (the embedded policies never ask for approval,
+/// so it is stored as `policies/approval.cedar` would have it): (user id,
+/// reset id).
+pub async fn awaiting_request(
+    server: &TestServer,
+    company: &str,
+    requester: &str,
+) -> (String, String) {
+    use custodian_api::db::resets::NewReset;
+    use custodian_api::db::types::{Delivery, ResetStatus};
+    use custodian_api::ids::{ActorId, CompanyId, PartnerId, ResetId, UserId};
+    let partner = server.owner.partner_id.clone();
+    let user = seed::user(server, &partner, company).await;
+    let now = server.clock.now();
+    let id = ResetId::new();
+    let row = NewReset {
+        id,
+        partner_id: PartnerId::parse(&partner).unwrap(),
+        company_id: CompanyId::parse(company).unwrap(),
+        user_id: UserId::parse(&user).unwrap(),
+        batch_id: None,
+        status: ResetStatus::AwaitingApproval,
+        delivery_kind: Delivery::TemporaryPassword,
+        secret_hash: None,
+        secret_expires_at: None,
+        personal_items_purged: 0,
+        company_items_purged: 0,
+        company_items_preserved: 0,
+        acknowledged_company_data_loss: false,
+        reason: None,
+        ticket: None,
+        requested_by_kind: "admin".into(),
+        requested_by_id: ActorId::parse(requester).unwrap(),
+        outbox_message_id: None,
+        created_at: now,
+        updated_at: now,
+        approval_required_by: Some(r#"["approval-for-primary-users"]"#.into()),
+        approval_expires_at: Some(now + chrono::Duration::hours(24)),
+        supersedes: None,
+    };
+    server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::resets::insert(conn, &row))
+        .await
+        .unwrap();
+    (user, id.to_string())
+}
