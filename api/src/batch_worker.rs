@@ -1,7 +1,7 @@
 //! Working through reset batches in the background: each instance claims
-//! a few queued users at a time (`CUSTODIAN_BATCH_CONCURRENCY`), resets
-//! them side by side through [`app::batches::run_item`], and records each
-//! outcome. The work lives in the database, so a restarted instance, or
+//! a few queued users at a time, resets them in `CUSTODIAN_BATCH_CONCURRENCY`
+//! groups side by side through [`app::batches::run_group`] (a transaction
+//! per group), and records each outcome. The work lives in the database, so a restarted instance, or
 //! another one, carries on where a stopped one left off.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::app::batches::{ItemOutcome, Requester, requester, run_item, without_requester};
+use crate::app::batches::{ItemOutcome, Requester, requester, run_group, without_requester};
 use crate::app::{App, Error};
 use crate::db::DbError;
 use crate::db::batches::{self, Outcome};
@@ -22,9 +22,11 @@ use crate::ids::BatchId;
 /// instance's own batches wake it at once).
 const POLL: Duration = Duration::from_secs(1);
 
-/// Users claimed at once per user reset side by side: a claim is a
-/// transaction, and a user waiting in a claim costs nothing.
-const CLAIM_PER_SLOT: usize = 8;
+/// Users claimed at once per group of resets side by side: a claim is a
+/// transaction, and a group's resets commit together (one commit, one
+/// `fsync`, for as many users), while a crashed worker's users wait out
+/// its lease.
+const CLAIM_PER_SLOT: usize = 16;
 
 /// The batch workers of an instance; dropping this does not stop them.
 pub struct Workers {
@@ -85,14 +87,33 @@ impl Worker {
                     slot.insert(requester(&self.app, claimed).await);
                 }
             }
+            // The claim in `concurrency` groups side by side, each group's
+            // resets in one transaction.
+            let groups = claimed.len().div_ceil(self.concurrency);
             let requesters = &requesters;
-            futures_util::stream::iter(claimed)
-                .for_each_concurrent(self.concurrency, |claimed| async move {
-                    let outcome = match &requesters[&claimed.item.batch_id] {
-                        Ok(requester) => run_item(&self.app, requester, &claimed.item).await,
-                        Err(error) => without_requester(&claimed.item, error),
-                    };
-                    self.record(claimed.item, outcome).await;
+            futures_util::stream::iter(claimed.chunks(groups))
+                .for_each_concurrent(self.concurrency, |group| async move {
+                    let mut outcomes: Vec<Option<ItemOutcome>> =
+                        std::iter::repeat_with(|| None).take(group.len()).collect();
+                    let mut members = Vec::new();
+                    for (at, claimed) in group.iter().enumerate() {
+                        match &requesters[&claimed.item.batch_id] {
+                            Ok(requester) => members.push((at, requester, &claimed.item)),
+                            Err(error) => {
+                                outcomes[at] = Some(without_requester(&claimed.item, error))
+                            }
+                        }
+                    }
+                    let run: Vec<_> = members.iter().map(|(_, r, item)| (*r, *item)).collect();
+                    let ran = run_group(&self.app, &run).await;
+                    for ((at, _, _), outcome) in members.into_iter().zip(ran) {
+                        outcomes[at] = Some(outcome);
+                    }
+                    let outcomes = group
+                        .iter()
+                        .zip(outcomes)
+                        .filter_map(|(claimed, outcome)| Some((claimed.item.clone(), outcome?)));
+                    self.record(outcomes.collect()).await;
                 })
                 .await;
             // Finish the batches whose last users these were, now that
@@ -126,45 +147,72 @@ impl Worker {
             .await
     }
 
-    /// Records a user's outcome (or gives the user back to the queue when
-    /// the storage failed under the reset).
-    async fn record(&self, item: batches::Item, outcome: ItemOutcome) {
+    /// Records the outcomes of a group's users (or gives users back to the
+    /// queue when the storage failed under their resets), in one
+    /// transaction; resets made record themselves.
+    async fn record(&self, outcomes: Vec<(batches::Item, ItemOutcome)>) {
         let (name, now) = (self.name.clone(), self.app.clock.now());
-        let recorded = match outcome {
-            ItemOutcome::Recorded => Ok(()),
-            ItemOutcome::Done {
-                status,
-                reset_id,
-                error,
-            } => {
-                let outcome = Outcome {
+        let mut writes = Vec::new();
+        for (item, outcome) in outcomes {
+            match outcome {
+                ItemOutcome::Recorded => {}
+                ItemOutcome::Done {
                     status,
                     reset_id,
-                    problem: error.map(|error| problem(&item, error)),
-                };
-                self.app
-                    .db
-                    .write(move |conn| batches::record(conn, &item, &name, &outcome, now))
-                    .await
-                    .map(drop)
+                    error,
+                } => {
+                    let problem = error.map(|error| problem(&item, error));
+                    writes.push((
+                        item,
+                        Write::Record(Outcome {
+                            status,
+                            reset_id,
+                            problem,
+                        }),
+                    ));
+                }
+                ItemOutcome::Again(error) => {
+                    // 2, 4, 8, 16 s: a storage that falters for a moment
+                    // does not use up a user's tries.
+                    let wait = chrono::Duration::seconds(1 << item.attempts.clamp(1, 4));
+                    tracing::warn!(%error, batch = %item.batch_id, position = item.position, attempts = item.attempts, "a batch's reset meets a failing storage; trying again");
+                    writes.push((item, Write::Release(now + wait)));
+                }
             }
-            ItemOutcome::Again(error) => {
-                // 2, 4, 8, 16 s: a storage that falters for a moment does
-                // not use up a user's tries.
-                let wait = chrono::Duration::seconds(1 << item.attempts.clamp(1, 4));
-                tracing::warn!(%error, batch = %item.batch_id, position = item.position, attempts = item.attempts, "a batch's reset meets a failing storage; trying again");
-                self.app
-                    .db
-                    .write(move |conn| batches::release(conn, &item, &name, now, now + wait))
-                    .await
-            }
-        };
-        // Unrecorded, the user is claimed again once the lease runs out,
-        // and the reset, made already, is found under its key.
+        }
+        if writes.is_empty() {
+            return;
+        }
+        let recorded = self
+            .app
+            .db
+            .write(move |conn| {
+                for (item, write) in &writes {
+                    match write {
+                        Write::Record(outcome) => {
+                            batches::record(conn, item, &name, outcome, now)?;
+                        }
+                        Write::Release(again_at) => {
+                            batches::release(conn, item, &name, now, *again_at)?;
+                        }
+                    }
+                }
+                Ok::<_, DbError>(())
+            })
+            .await;
+        // Unrecorded, the users are claimed again once the lease runs out,
+        // and the resets, made already, are found under their keys.
         if let Err(error) = recorded {
-            tracing::warn!(%error, "cannot record a batch's outcome; it is retried after the lease");
+            tracing::warn!(%error, "cannot record a batch's outcomes; they are retried after the lease");
         }
     }
+}
+
+/// What recording a user's outcome writes.
+enum Write {
+    Record(Outcome),
+    /// Back to the queue, due again then.
+    Release(chrono::NaiveDateTime),
 }
 
 /// The problem a `failed` user's result carries, as the API would answer

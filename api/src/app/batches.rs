@@ -4,10 +4,11 @@
 //! batch can never do what the caller could not do one user at a time.
 
 use chrono::Duration;
+use diesel::Connection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use futures_util::StreamExt;
 
-use super::resets::{self, Created, Idempotency, Preview, Refused, ResetCommand};
+use super::resets::{self, Created, Idempotency, Preview, Ready, Refusal, Refused, ResetCommand};
 use super::{App, Error, OpContext};
 use crate::audit::{self, NewEvent};
 use crate::authz::{Action, Resource};
@@ -504,7 +505,7 @@ pub async fn requester(app: &App, claimed: &Claimed) -> Result<Requester, Error>
 /// may reset on their behalf), with the problem a reset would answer.
 pub fn without_requester(item: &Item, error: &Error) -> ItemOutcome {
     match error {
-        Error::Storage(error) => again(item, DbError::Unavailable(error.to_string()).into()),
+        Error::Storage(error) => again(item, unavailable(error)),
         _ => ItemOutcome::Done {
             status: ItemStatus::Denied,
             reset_id: None,
@@ -516,35 +517,120 @@ pub fn without_requester(item: &Item, error: &Error) -> ItemOutcome {
     }
 }
 
-/// Resets one user of a batch, as the requester would reset them alone:
-/// the same operation, authorization, transaction, email and audit. The
+/// Resets a group of a batch's users, each as the requester would reset
+/// them alone: the same checks, authorization, transaction body, email and
+/// audit ([`resets::prepare`], [`resets::Prepared::run`]). The group's
+/// resets run in one transaction, each under a savepoint of its own: a
+/// user refused rolls back that user's changes alone, and the group pays
+/// for one commit (on SQLite, one `fsync`) instead of one per user. Each
 /// reset's idempotency key is the batch and the user's position, so a user
-/// taken over after a crash, or claimed twice, finds the reset already
-/// made instead of purging again.
-pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutcome {
-    let batch = &requester.batch;
+/// taken over after a crash, or claimed twice, finds the reset already made
+/// instead of purging again. Outcomes come back in the order of `group`.
+pub async fn run_group(app: &App, group: &[(&Requester, &Item)]) -> Vec<ItemOutcome> {
     // A user claimed but not yet started when the batch was cancelled is
     // not reset: cancelling stops what has not started.
-    let (partner, batch_id) = (batch.partner_id, batch.id);
-    match app
+    let mut batches_of_group: Vec<(crate::ids::PartnerId, BatchId)> = Vec::new();
+    for (requester, _) in group {
+        let batch = (requester.batch.partner_id, requester.batch.id);
+        if !batches_of_group.contains(&batch) {
+            batches_of_group.push(batch);
+        }
+    }
+    let cancelled = app
         .db
-        .run(move |conn| batches::find(conn, partner, batch_id))
-        .await
-    {
-        Ok(Some(now)) if now.status == BatchStatus::Cancelled => {
-            return ItemOutcome::Done {
+        .run(move |conn| {
+            let mut cancelled = Vec::new();
+            for (partner, batch) in batches_of_group {
+                if batches::find(conn, partner, batch)?
+                    .is_some_and(|now| now.status == BatchStatus::Cancelled)
+                {
+                    cancelled.push(batch);
+                }
+            }
+            Ok::<_, DbError>(cancelled)
+        })
+        .await;
+    let cancelled = match cancelled {
+        Ok(cancelled) => cancelled,
+        Err(error) => {
+            return group
+                .iter()
+                .map(|(_, item)| again(item, unavailable(&error)))
+                .collect();
+        }
+    };
+    let mut outcomes: Vec<Option<ItemOutcome>> = Vec::with_capacity(group.len());
+    let mut to_run = Vec::new();
+    for (at, (requester, item)) in group.iter().enumerate() {
+        if cancelled.contains(&item.batch_id) {
+            outcomes.push(Some(ItemOutcome::Done {
                 status: ItemStatus::Cancelled,
                 reset_id: None,
                 error: None,
-            };
+            }));
+            continue;
         }
-        Ok(_) => {}
-        Err(error) => return again(item, error.into()),
+        let mut ctx = requester.ctx.clone();
+        ctx.now = app.clock.now();
+        let command = command_for(&requester.batch, item);
+        let user = item.user_id.to_string();
+        match resets::prepare(app, &ctx, &user, command, render()).await {
+            Ok(Ready::ToRun(prepared)) => {
+                outcomes.push(None);
+                to_run.push((at, ctx, prepared));
+            }
+            Ok(Ready::Replayed(stored)) => {
+                outcomes.push(Some(outcome(item, Ok(Created::Replayed(stored)))))
+            }
+            Err(error) => outcomes.push(Some(outcome(item, Err(error)))),
+        }
     }
-    let mut ctx = requester.ctx.clone();
-    ctx.now = app.clock.now();
+    if to_run.is_empty() {
+        return outcomes.into_iter().flatten().collect();
+    }
+    let (mut waiting, mut bodies) = (Vec::new(), Vec::new());
+    for (at, ctx, prepared) in to_run {
+        waiting.push((at, ctx, prepared.user_id()));
+        bodies.push(prepared);
+    }
+    let users: Vec<UserId> = waiting.iter().map(|(_, _, user)| *user).collect();
+    let ran = app
+        .db
+        .write(move |conn| {
+            crate::db::resets::lock_users(conn, &users)?;
+            let results: Vec<Result<Created, Refusal>> = bodies
+                .into_iter()
+                .map(|prepared| conn.transaction(|conn| prepared.run(conn)))
+                .collect();
+            Ok::<_, DbError>(results)
+        })
+        .await;
+    match ran {
+        Err(error) => {
+            for (at, _, _) in waiting {
+                outcomes[at] = Some(again(group[at].1, unavailable(&error)));
+            }
+        }
+        Ok(results) => {
+            if results
+                .iter()
+                .any(|made| matches!(made, Ok(Created::New { .. })))
+            {
+                app.outbox.wake();
+            }
+            for ((at, ctx, user), result) in waiting.into_iter().zip(results) {
+                let made = resets::settle(app, &ctx, user, result).await;
+                outcomes[at] = Some(outcome(group[at].1, made));
+            }
+        }
+    }
+    outcomes.into_iter().flatten().collect()
+}
+
+/// The reset of the batch's user at `item`, as the requester asked it.
+fn command_for(batch: &Batch, item: &Item) -> ResetCommand {
     let key = format!("reset batch {} {}", batch.id, item.position);
-    let command = ResetCommand {
+    ResetCommand {
         confirmation: resets::CONFIRMATION.into(),
         acknowledge_company_data_loss: batch.acknowledge_company_data_loss,
         reason: batch.reason.clone(),
@@ -559,15 +645,20 @@ pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutc
             position: item.position,
             size: batch.total.into(),
         }),
-    };
-    // The reset's id and status, kept under the user's idempotency key.
-    let render = |(reset, _): &crate::db::resets::WithEmail| {
+    }
+}
+
+/// The reset's id and status, kept under the user's idempotency key.
+fn render() -> resets::Render {
+    Box::new(|(reset, _): &crate::db::resets::WithEmail| {
         format!("{} {}", reset.id, reset.status).into_bytes()
-    };
-    let made = resets::create(app, &ctx, &item.user_id.to_string(), command, render).await;
+    })
+}
+
+/// A user's outcome from what their reset answered.
+fn outcome(item: &Item, made: Result<Created, Error>) -> ItemOutcome {
     let (status, reset_id, error) = match made {
         Ok(Created::New { .. }) => return ItemOutcome::Recorded,
-        // Made before (a crash, or a claim that outlived its lease).
         Ok(Created::Replayed(stored)) => {
             let kept = stored
                 .response_body
@@ -604,6 +695,11 @@ pub async fn run_item(app: &App, requester: &Requester, item: &Item) -> ItemOutc
         reset_id,
         error,
     }
+}
+
+/// A storage failure met by a whole group, as each of its users' error.
+fn unavailable(error: &DbError) -> Error {
+    DbError::Unavailable(error.to_string()).into()
 }
 
 /// A storage failure: another try, unless the user has had all of theirs.

@@ -274,7 +274,7 @@ pub(crate) fn check_confirmation(ctx: &OpContext, typed: &str) -> Result<(), Err
 }
 
 /// A refusal decided inside the reset's transaction, which rolls it back.
-enum Refusal {
+pub enum Refusal {
     Refused(Error),
     /// `purgeVault` denied: nothing changed; the denial is audited apart.
     PurgeDenied {
@@ -286,6 +286,12 @@ enum Refusal {
 impl From<DbError> for Refusal {
     fn from(error: DbError) -> Self {
         Self::Refused(Error::Storage(error))
+    }
+}
+
+impl From<DieselError> for Refusal {
+    fn from(error: DieselError) -> Self {
+        Self::Refused(Error::Storage(error.into()))
     }
 }
 
@@ -317,152 +323,220 @@ pub async fn create(
     command: ResetCommand,
     render: impl FnOnce(&WithEmail) -> Vec<u8> + Send + 'static,
 ) -> Result<Created, Error> {
+    let prepared = match prepare(app, ctx, raw_id, command, Box::new(render)).await? {
+        Ready::Replayed(stored) => return Ok(Created::Replayed(stored)),
+        Ready::ToRun(prepared) => prepared,
+    };
+    let user = prepared.user.id;
+    let result = app.db.write(move |conn| prepared.run(conn)).await;
+    if matches!(result, Ok(Created::New { .. })) {
+        app.outbox.wake();
+    }
+    settle(app, ctx, user, result).await
+}
+
+/// How a prepared reset renders its result for its idempotency key.
+pub type Render = Box<dyn FnOnce(&WithEmail) -> Vec<u8> + Send>;
+
+/// A reset checked outside its transaction (the user found, the caller
+/// authorized, the phrase confirmed), to run in one: its own, or a batch's
+/// group transaction, where it runs under a savepoint of its own.
+pub struct Prepared {
+    app: App,
+    ctx: OpContext,
+    user: User,
+    resource: Resource,
+    command: ResetCommand,
+    render: Render,
+}
+
+/// What [`prepare`] found.
+pub enum Ready {
+    /// A retry under the same key, answered before.
+    Replayed(idempotency::Stored),
+    ToRun(Box<Prepared>),
+}
+
+/// The checks of [`create`] that come before its transaction.
+pub async fn prepare(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    command: ResetCommand,
+    render: Render,
+) -> Result<Ready, Error> {
     let user = find_user(app, ctx, raw_id).await?;
     let resource = user_resource(ctx.partner, &user);
     ctx.authorize(app, Action::ResetMasterPassword, &resource)
         .await?;
-    let partner = ctx.partner;
-    let principal_id = ctx.actor.id().to_string();
-    let now = ctx.now;
     // A batch's user is replayed only after a crash: the check inside the
     // transaction finds it then, and a batch saves a round trip per user.
     if command.batch.is_none()
         && let Some(stored) = stored_result(app, ctx, command.idempotency.clone()).await?
     {
-        return Ok(Created::Replayed(stored));
+        return Ok(Ready::Replayed(stored));
     }
     check_confirmation(ctx, &command.confirmation)?;
-    let user_id = user.id;
-    let supersedes = command.supersedes.map(ResetId::from_uuid);
-    let (app_in, ctx_in) = (app.clone(), ctx.clone());
-    let result = app
-        .db
-        .write(move |conn| {
-            let (app, ctx) = (app_in, ctx_in);
-            // Resets of one user take turns from here (PostgreSQL: the
-            // user's row lock; SQLite: write transactions take turns).
-            if resets::lock_user(conn, partner, user_id)?.is_none() {
-                return Err(Error::NotFound.into());
+    Ok(Ready::ToRun(Box::new(Prepared {
+        app: app.clone(),
+        ctx: ctx.clone(),
+        user,
+        resource,
+        command,
+        render,
+    })))
+}
+
+impl Prepared {
+    /// The user this reset is for.
+    pub fn user_id(&self) -> UserId {
+        self.user.id
+    }
+
+    /// The reset's transaction body: every change of the reset, or (an
+    /// error) none, once the caller's transaction rolls back.
+    pub fn run(self, conn: &mut DbConn) -> Result<Created, Refusal> {
+        let Prepared {
+            app,
+            ctx,
+            user,
+            resource,
+            command,
+            render,
+        } = self;
+        let partner = ctx.partner;
+        let principal_id = ctx.actor.id().to_string();
+        let now = ctx.now;
+        let user_id = user.id;
+        let supersedes = command.supersedes.map(ResetId::from_uuid);
+        // Resets of one user take turns from here (PostgreSQL: the
+        // user's row lock; SQLite: write transactions take turns).
+        if resets::lock_user(conn, partner, user_id)?.is_none() {
+            return Err(Error::NotFound.into());
+        }
+        // A retry racing the first request under the same key finds the
+        // first result here, once the first commit released the lock.
+        if let Some(Idempotency { key, fingerprint }) = &command.idempotency
+            && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
+        {
+            return if &stored.request_fingerprint == fingerprint {
+                Ok(Created::Replayed(stored))
+            } else {
+                Err(key_reused().into())
+            };
+        }
+        if let Some(awaiting) = resets::awaiting_of(conn, user_id)?
+            && awaiting.approval_expires_at.is_some_and(|at| at <= now)
+        {
+            // Its time ran out before the sweep came: it expires now,
+            // and the new reset goes on.
+            if resets::expire_request(conn, awaiting.id, now)? {
+                record_expiry(conn, &app.keys, &expired(&awaiting), now)?;
             }
-            // A retry racing the first request under the same key finds the
-            // first result here, once the first commit released the lock.
-            if let Some(Idempotency { key, fingerprint }) = &command.idempotency
-                && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
-            {
-                return if &stored.request_fingerprint == fingerprint {
-                    Ok(Created::Replayed(stored))
-                } else {
-                    Err(key_reused().into())
-                };
+        }
+        if let Some(awaiting) = resets::awaiting_of(conn, user_id)? {
+            return Err(Error::Conflict {
+                code: "reset_awaiting_approval",
+                detail: format!(
+                    "Reset {} of this user awaits a second admin's approval; approve or reject \
+                     it first",
+                    awaiting.id
+                ),
             }
-            if let Some(awaiting) = resets::awaiting_of(conn, user_id)?
-                && awaiting.approval_expires_at.is_some_and(|at| at <= now)
-            {
-                // Its time ran out before the sweep came: it expires now,
-                // and the new reset goes on.
-                if resets::expire_request(conn, awaiting.id, now)? {
-                    record_expiry(conn, &app.keys, &expired(&awaiting), now)?;
-                }
-            }
-            if let Some(awaiting) = resets::awaiting_of(conn, user_id)? {
+            .into());
+        }
+        let pending = resets::pending_of(conn, user_id)?.map(|r| r.id);
+        match (pending, supersedes) {
+            (None, None) => {}
+            (Some(pending), Some(named)) if pending == named => {}
+            (Some(pending), None) => {
                 return Err(Error::Conflict {
-                    code: "reset_awaiting_approval",
+                    code: "reset_pending",
                     detail: format!(
-                        "Reset {} of this user awaits a second admin's approval; approve or \
-                         reject it first",
-                        awaiting.id
+                        "The user has a pending reset ({pending}); re-issue its email, or send \
+                         `supersedes` with its id to replace it"
                     ),
                 }
                 .into());
             }
-            let pending = resets::pending_of(conn, user_id)?.map(|r| r.id);
-            match (pending, supersedes) {
-                (None, None) => {}
-                (Some(pending), Some(named)) if pending == named => {}
-                (Some(pending), None) => {
-                    return Err(Error::Conflict {
-                        code: "reset_pending",
-                        detail: format!(
-                            "The user has a pending reset ({pending}); re-issue its email, or \
-                             send `supersedes` with its id to replace it"
-                        ),
-                    }
-                    .into());
+            (_, Some(_)) => {
+                return Err(Error::Conflict {
+                    code: "reset_pending",
+                    detail: "`supersedes` does not name the user's pending reset; read the \
+                             preview again"
+                        .into(),
                 }
-                (_, Some(_)) => {
-                    return Err(Error::Conflict {
-                        code: "reset_pending",
-                        detail: "`supersedes` does not name the user's pending reset; read the \
-                                 preview again"
-                            .into(),
-                    }
-                    .into());
-                }
+                .into());
             }
-            let vault = resets::summarize(conn, user_id)?;
-            let decision = app.authz.decide(
-                &ctx.principal,
-                &Action::PurgeVault {
-                    company_items_not_backed_up: vault.company_items_not_backed_up(),
-                    acknowledge_company_data_loss: command.acknowledge_company_data_loss,
-                },
-                &resource,
-            );
-            if !decision.allowed {
-                return Err(Refusal::PurgeDenied {
-                    vault,
-                    policy_ids: decision.policy_ids,
-                });
-            }
-            let unattended = app.authz.decide(
-                &ctx.principal,
-                &Action::ResetWithoutApproval {
-                    batch_size: command.batch.map_or(1, |batch| batch.size),
-                    primary_user: user.is_primary,
-                    company_items_not_backed_up: vault.company_items_not_backed_up(),
-                },
-                &resource,
-            );
-            let reset = if unattended.allowed {
-                reset_in_transaction(conn, &app, &ctx, &user, vault, &command, now)?
-            } else {
-                request_approval(
-                    conn,
-                    &app,
-                    &ctx,
-                    &user,
-                    &command,
-                    &vault,
-                    unattended.policy_ids,
-                )?
-            };
-            let body = render(&reset);
-            if let Some(Idempotency { key, fingerprint }) = &command.idempotency {
-                idempotency::insert(
-                    conn,
-                    partner,
-                    &principal_id,
-                    key,
-                    fingerprint,
-                    201,
-                    &body,
-                    now,
-                    now + Duration::hours(IDEMPOTENCY_HOURS),
-                )?;
-            }
-            Ok(Created::New {
-                reset: Box::new(reset),
-                body,
-            })
-        })
-        .await;
-    match result {
-        Ok(created) => {
-            if matches!(created, Created::New { .. }) {
-                app.outbox.wake();
-            }
-            Ok(created)
         }
+        let vault = resets::summarize(conn, user_id)?;
+        let decision = app.authz.decide(
+            &ctx.principal,
+            &Action::PurgeVault {
+                company_items_not_backed_up: vault.company_items_not_backed_up(),
+                acknowledge_company_data_loss: command.acknowledge_company_data_loss,
+            },
+            &resource,
+        );
+        if !decision.allowed {
+            return Err(Refusal::PurgeDenied {
+                vault,
+                policy_ids: decision.policy_ids,
+            });
+        }
+        let unattended = app.authz.decide(
+            &ctx.principal,
+            &Action::ResetWithoutApproval {
+                batch_size: command.batch.map_or(1, |batch| batch.size),
+                primary_user: user.is_primary,
+                company_items_not_backed_up: vault.company_items_not_backed_up(),
+            },
+            &resource,
+        );
+        let reset = if unattended.allowed {
+            reset_in_transaction(conn, &app, &ctx, &user, vault, &command, now)?
+        } else {
+            request_approval(
+                conn,
+                &app,
+                &ctx,
+                &user,
+                &command,
+                &vault,
+                unattended.policy_ids,
+            )?
+        };
+        let body = render(&reset);
+        if let Some(Idempotency { key, fingerprint }) = &command.idempotency {
+            idempotency::insert(
+                conn,
+                partner,
+                &principal_id,
+                key,
+                fingerprint,
+                201,
+                &body,
+                now,
+                now + Duration::hours(IDEMPOTENCY_HOURS),
+            )?;
+        }
+        Ok(Created::New {
+            reset: Box::new(reset),
+            body,
+        })
+    }
+}
+
+/// The answer to a reset once its transaction ended: what it made, or the
+/// error to give (a refused purge audited first).
+pub async fn settle(
+    app: &App,
+    ctx: &OpContext,
+    user: UserId,
+    result: Result<Created, Refusal>,
+) -> Result<Created, Error> {
+    match result {
+        Ok(created) => Ok(created),
         // A different user's request under the same key, committed first.
         Err(Refusal::Refused(Error::Storage(DbError::Query(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
@@ -470,7 +544,7 @@ pub async fn create(
         ))))) => Err(key_reused()),
         Err(Refusal::Refused(error)) => Err(error),
         Err(Refusal::PurgeDenied { vault, policy_ids }) => {
-            Err(purge_denied(app, ctx, user_id, vault, policy_ids).await?)
+            Err(purge_denied(app, ctx, user, vault, policy_ids).await?)
         }
     }
 }

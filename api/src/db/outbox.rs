@@ -206,17 +206,20 @@ pub fn claim(
         .collect())
 }
 
-/// Whether `worker` still holds its claim on the message (it was not
+/// Which of the messages `worker` still holds its claim on (they were not
 /// withdrawn, nor claimed by another worker, since).
-pub fn still_claimed(conn: &mut DbConn, id: &str, worker: &str) -> Result<bool, DbError> {
+pub fn still_claimed(
+    conn: &mut DbConn,
+    ids: &[String],
+    worker: &str,
+) -> Result<Vec<String>, DbError> {
     use outbox_messages::dsl as m;
-    let held: i64 = m::outbox_messages
-        .filter(m::id.eq(id))
+    Ok(m::outbox_messages
+        .filter(m::id.eq_any(ids))
         .filter(m::status.eq(SENDING))
         .filter(m::locked_by.eq(worker))
-        .count()
-        .get_result(conn)?;
-    Ok(held == 1)
+        .select(m::id)
+        .load(conn)?)
 }
 
 /// Gives back a claimed message that was not tried: waiting again at once,

@@ -201,6 +201,26 @@ pub fn lock_user(
     })
 }
 
+/// Locks the rows of several users at once, in the order of their ids
+/// (PostgreSQL; SQLite write transactions already take turns). A batch's
+/// group transaction takes them all before any of its resets appends to the
+/// audit chain (which holds the chain's lock until the commit): a reset of
+/// one of them that locked its user first then waits for the group, never
+/// the group for it while it waits for the chain.
+pub fn lock_users(conn: &mut DbConn, ids: &[UserId]) -> Result<(), DbError> {
+    if let DbConn::Postgres(pg) = conn {
+        let mut ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        ids.sort();
+        users::table
+            .filter(users::id.eq_any(ids))
+            .order(users::id.asc())
+            .select(users::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
 /// Bumps the user's token generation (every token issued before is refused),
 /// marks the user `reset_pending`, records the time of the reset, and
 /// forgets the old master password's key material (whoever still knows the

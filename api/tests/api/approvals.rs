@@ -439,6 +439,91 @@ async fn a_request_nobody_else_may_decide_is_refused(
 
 #[rstest]
 #[actix_web::test]
+async fn a_user_refused_inside_a_batchs_group_transaction_leaves_nothing_and_the_others_commit(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    // One group: the worker resets the batch's three users in one
+    // transaction, each under a savepoint.
+    let Some(server) = TestServer::spawn_with(backend, |config| {
+        config.policy_dir = Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies"
+        )));
+        config.batch_concurrency = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    // The partner's only admin, once the bootstrapped owner is gone: a
+    // request for approval finds nobody else to ask.
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let token = sign_in(&server, &email, &password).await.unwrap();
+    let only = custodian_sdk::Session::new(
+        custodian_sdk::ClientBuilder::new(&server.base_url),
+        custodian_sdk::Credentials::password(
+            server.owner.partner_id.parse().unwrap(),
+            email,
+            password,
+        ),
+    )
+    .client()
+    .await
+    .expect("signed in");
+    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+    let bootstrapped = custodian_api::ids::AdminId::parse(&server.owner.owner_id).unwrap();
+    server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::admins::delete(conn, partner, bootstrapped))
+        .await
+        .unwrap();
+    let first = user_with_items(&server, 2, 1, 1).await.1;
+    // A company item not backed up: policy asks a second admin. The request
+    // is written, then refused (no_approver) inside the group's transaction.
+    let (_, second, second_email, _) = user_with_items(&server, 2, 1, 0).await;
+    let third = user_with_items(&server, 2, 1, 1).await.1;
+    let users = vec![first.clone(), second.clone(), third.clone()];
+    let batch = only
+        .reset_batch_create()
+        .body(batch_request(&users, true))
+        .send()
+        .await
+        .expect("made")
+        .into_inner();
+    let (view, outcomes) = finished(&only, batch.id, Duration::from_secs(60)).await;
+    assert_eq!(
+        (view.counts.completed, view.counts.denied),
+        (2, 1),
+        "{view:?}"
+    );
+    let statuses: Vec<String> = outcomes.iter().map(|o| o.status.to_string()).collect();
+    assert_eq!(statuses, ["completed", "denied", "completed"]);
+    let problem = serde_json::to_value(&outcomes[1].problem).unwrap();
+    assert_eq!(problem["code"], "no_approver", "{problem}");
+    // The refused user's request rolled back with its savepoint: no reset,
+    // no email, nothing purged; the others' resets committed.
+    let (status, resets) = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/v1/master-password-resets?user_id={second}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resets}");
+    assert_eq!(resets["items"], json!([]), "{resets}");
+    assert_eq!(count_items(&server, &second).await, 3, "nothing purged");
+    for user in [&first, &third] {
+        assert_eq!(count_items(&server, user).await, 0, "purged");
+    }
+    settle(&server).await;
+    assert!(mail_to(&server, &second_email).is_empty());
+    assert_eq!(server.mail.received().len(), 2, "one email per reset");
+}
+
+#[rstest]
+#[actix_web::test]
 async fn each_user_of_a_batch_over_25_waits_and_an_approval_completes_them(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {

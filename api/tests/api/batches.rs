@@ -797,7 +797,7 @@ async fn two_processes_on_one_postgresql_database_share_a_batch_and_reset_nobody
 async fn a_user_claimed_but_not_started_when_the_batch_is_cancelled_is_not_reset(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
-    use custodian_api::app::batches::{ItemOutcome, requester, run_item};
+    use custodian_api::app::batches::{ItemOutcome, requester, run_group};
     use custodian_api::db::batches::{self, ItemStatus};
     let Some(server) = TestServer::spawn_with(backend, |c| c.batch_concurrency = 0).await else {
         return;
@@ -841,7 +841,8 @@ async fn a_user_claimed_but_not_started_when_the_batch_is_cancelled_is_not_reset
         "claimed users are not withdrawn"
     );
     let acting = requester(&server.app, &claimed[1]).await.unwrap();
-    let outcome = run_item(&server.app, &acting, &claimed[1].item).await;
+    let outcomes = run_group(&server.app, &[(&acting, &claimed[1].item)]).await;
+    let outcome = &outcomes[0];
     assert!(
         matches!(
             outcome,
