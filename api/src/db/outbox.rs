@@ -206,20 +206,17 @@ pub fn claim(
         .collect())
 }
 
-/// Which of the messages `worker` still holds its claim on (they were not
+/// Whether `worker` still holds its claim on the message (it was not
 /// withdrawn, nor claimed by another worker, since).
-pub fn still_claimed(
-    conn: &mut DbConn,
-    ids: &[String],
-    worker: &str,
-) -> Result<Vec<String>, DbError> {
+pub fn still_claimed(conn: &mut DbConn, id: &str, worker: &str) -> Result<bool, DbError> {
     use outbox_messages::dsl as m;
-    Ok(m::outbox_messages
-        .filter(m::id.eq_any(ids))
+    let held: i64 = m::outbox_messages
+        .filter(m::id.eq(id))
         .filter(m::status.eq(SENDING))
         .filter(m::locked_by.eq(worker))
-        .select(m::id)
-        .load(conn)?)
+        .count()
+        .get_result(conn)?;
+    Ok(held == 1)
 }
 
 /// Gives back a claimed message that was not tried: waiting again at once,

@@ -47,13 +47,6 @@ use smtp::{Failure, Session, Smtp};
 pub const LEASE: Duration = Duration::from_secs(180);
 /// How long after its claim a worker may still begin a send.
 pub const SENDING_WINDOW: Duration = Duration::from_secs(60);
-/// How old the read that a claimed message is still held (not withdrawn)
-/// may be when the message is sent. The read of a claim's later messages
-/// runs while the message before them is sent, so it costs no wait of its
-/// own; a send that takes longer than this (a slow server) has it read
-/// again. A withdrawal is thus honoured unless it commits within this
-/// much of the send.
-pub const FRESH: Duration = Duration::from_millis(5);
 /// The longest one send may take, opening a connection included.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often an idle worker looks for due messages (retries, and messages
@@ -182,12 +175,10 @@ impl Worker {
     /// are recorded in the transaction that makes the next claim (the last
     /// in one that finds nothing more), so messages cost a fraction of a
     /// write transaction each. Each message but a claim's first is sent
-    /// only if the worker still held it at most [`FRESH`] before (it was not
-    /// withdrawn meanwhile: a read of the rest of the claim, made while the
-    /// message before goes out and made again when that send took longer,
-    /// which when it fails gives the rest of the claim back), and only
-    /// within the claim's [`SENDING_WINDOW`]; the messages it does not try
-    /// go back to waiting. When this returns `Ok`, every outcome is
+    /// only if the worker still holds it (it was not withdrawn meanwhile:
+    /// a read, which when it fails gives the rest of the claim back), and
+    /// only within the claim's [`SENDING_WINDOW`]; the messages it does not
+    /// try go back to waiting. When this returns `Ok`, every outcome is
     /// recorded; when a transaction fails, the outcomes it carried are lost,
     /// and their messages are sent again once the lease runs out, as when a
     /// worker dies.
@@ -226,36 +217,26 @@ impl Worker {
             let send_by =
                 now + chrono::Duration::from_std(SENDING_WINDOW).expect("a small duration");
             let mut giving_up = false;
-            // Which of the claim's later messages the worker still holds,
-            // as read (from when) while the one before was being sent.
-            let mut held: Option<(std::time::Instant, Result<Vec<String>, DbError>)> = None;
-            let ids: Vec<String> = claimed.iter().map(|c| c.message.id.clone()).collect();
             for (i, claim) in claimed.into_iter().enumerate() {
                 let message = claim.message;
                 if giving_up {
                     untried.push(message.id);
                     continue;
                 }
-                let held_now = match held.take() {
-                    // A claim's first message: the claim was the read.
-                    None => None,
-                    Some((read_at, held)) if read_at.elapsed() <= FRESH => Some(held),
-                    // The send before took longer: read again.
-                    Some(_) => Some(self.held_among(&ids[i..]).await),
-                };
-                match held_now {
-                    None => {}
-                    Some(Ok(held)) if held.contains(&message.id) => {}
-                    Some(Ok(_)) => {
-                        tracing::info!(outbox_id = %message.id, "a claimed message was withdrawn before its send");
-                        continue;
-                    }
-                    Some(Err(error)) => {
-                        // Record what was sent, and give the rest back.
-                        tracing::warn!(%error, "could not read whether a claimed message was withdrawn; giving the rest of the claim back");
-                        giving_up = true;
-                        untried.push(message.id);
-                        continue;
+                if i > 0 {
+                    match self.still_held(&message.id).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(outbox_id = %message.id, "a claimed message was withdrawn before its send");
+                            continue;
+                        }
+                        Err(error) => {
+                            // Record what was sent, and give the rest back.
+                            tracing::warn!(%error, "could not read whether a claimed message was withdrawn; giving the rest of the claim back");
+                            giving_up = true;
+                            untried.push(message.id);
+                            continue;
+                        }
                     }
                 }
                 if m.clock.now() > send_by {
@@ -264,31 +245,18 @@ impl Worker {
                     continue;
                 }
                 tried += 1;
-                let rest = &ids[i + 1..];
-                let read_at = std::time::Instant::now();
-                let (outcome, still) = futures_util::future::join(
-                    self.attempt(&message, claim.reclaimed),
-                    self.held_among(rest),
-                )
-                .await;
-                held = (!rest.is_empty()).then_some((read_at, still));
+                let outcome = self.attempt(&message, claim.reclaimed).await;
                 outcomes.push((message.id, outcome));
             }
         }
     }
 
-    /// Which of `ids` this worker still holds (none was withdrawn, nor
-    /// claimed by another worker): read while the message before them is
-    /// being sent, and again before the next send when that took longer
-    /// than [`FRESH`].
-    async fn held_among(&self, ids: &[String]) -> Result<Vec<String>, DbError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (ids, name) = (ids.to_vec(), self.name.clone());
+    /// Whether this worker still holds its claim on the message.
+    async fn still_held(&self, id: &str) -> Result<bool, DbError> {
+        let (id, name) = (id.to_owned(), self.name.clone());
         self.mailer
             .db
-            .run(move |conn| outbox::still_claimed(conn, &ids, &name))
+            .run(move |conn| outbox::still_claimed(conn, &id, &name))
             .await
     }
 
