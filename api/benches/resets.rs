@@ -67,6 +67,7 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
                 name: format!("Company of {users_count}"),
                 created_at: now,
                 updated_at: now,
+                external_id: None,
             };
             companies::insert(conn, &company)?;
             let mut ids = Vec::with_capacity(users_count);

@@ -113,6 +113,7 @@ async fn seed(server: &TestServer) -> Vec<String> {
                     name: format!("Company {c}"),
                     created_at: now,
                     updated_at: now,
+                    external_id: None,
                 };
                 companies::insert(conn, &company)?;
                 company_ids.push(company.id.to_string());

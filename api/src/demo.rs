@@ -64,6 +64,7 @@ fn add_company(
             name: name.into(),
             created_at: now,
             updated_at: now,
+            external_id: None,
         },
     )?;
     if backup {
@@ -172,6 +173,7 @@ pub async fn seed(
                     status: crate::db::types::UserStatus::Active,
                     created_at: now,
                     updated_at: now,
+                    external_id: None,
                 },
             )?;
             users::set_auth_key(conn, partner, user, &key_hash, now)?;

@@ -215,6 +215,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Another admin of the partner, or another user of the company, already has this email.",
     },
     ProblemType {
+        code: "external_id_taken",
+        status: StatusCode::CONFLICT,
+        title: "External id taken",
+        description: "Another company of the partner, or another user of the company, already has this external_id: find it with `?external_id=` instead of creating it again.",
+    },
+    ProblemType {
         code: "primary_user_exists",
         status: StatusCode::CONFLICT,
         title: "Primary user exists",

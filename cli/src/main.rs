@@ -174,6 +174,9 @@ enum CompaniesCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// The PSA's own id for it, unique in the partner.
+        #[arg(long)]
+        external_id: Option<String>,
     },
 }
 
@@ -208,6 +211,10 @@ enum UsersCommand {
         /// The company's primary user.
         #[arg(long)]
         primary: bool,
+        /// The PSA's or the directory's own id for the user, unique in the
+        /// company.
+        #[arg(long)]
+        external_id: Option<String>,
     },
 }
 
@@ -935,11 +942,14 @@ async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String
         CompaniesCommand::Get { company_id } => {
             answer(client.company_get().company_id(*company_id).send()).await
         }
-        CompaniesCommand::Create { name } => {
+        CompaniesCommand::Create { name, external_id } => {
             answer(
                 client
                     .companies_create()
-                    .body(types::NewCompany { name: name.clone() })
+                    .body(types::NewCompany {
+                        external_id: external_id.clone(),
+                        name: name.clone(),
+                    })
                     .send(),
             )
             .await
@@ -974,6 +984,7 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
             client_kind,
             locale,
             primary,
+            external_id,
         } => {
             let client_kind: types::ClientKind = client_kind
                 .parse()
@@ -983,6 +994,7 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
                     .company_users_create()
                     .company_id(*company)
                     .body(types::NewUserRequest {
+                        external_id: external_id.clone(),
                         email: email.clone(),
                         name: name.clone(),
                         client_kind,

@@ -38,6 +38,7 @@ async fn user_of_new_company(
     let company = admin
         .companies_create()
         .body(types::NewCompany {
+            external_id: None,
             name: company.into(),
         })
         .send()
@@ -89,6 +90,7 @@ async fn a_company_is_set_up_and_its_user_located(
     let company = client
         .companies_create()
         .body(types::NewCompany {
+            external_id: None,
             name: "Acme Dental".into(),
         })
         .send()
@@ -135,6 +137,7 @@ async fn a_company_is_set_up_and_its_user_located(
         .company_users_create()
         .company_id(company.id)
         .body(types::NewUserRequest {
+            external_id: None,
             email: "dana@acme-dental.example".into(),
             name: "Dana Smith".into(),
             client_kind: types::ClientKind::Webapp,
@@ -183,6 +186,7 @@ async fn an_end_user_keeps_a_backed_up_company_item(
         Role::Owner,
         "Acme Law",
         types::NewUserRequest {
+            external_id: None,
             email: "lou@acme-law.example".into(),
             name: "Lou Law".into(),
             client_kind: types::ClientKind::Desktop,
@@ -454,6 +458,7 @@ async fn a_webapp_user_finishes_a_reset_with_the_emailed_link(
         Role::Admin,
         "Acme Web",
         types::NewUserRequest {
+            external_id: None,
             email: "wen@acme-web.example".into(),
             name: "Wen".into(),
             client_kind: types::ClientKind::Webapp,
@@ -555,6 +560,7 @@ async fn a_user_recovers_with_the_recovery_key_and_keeps_every_item(
         Role::Admin,
         "Acme Keys",
         types::NewUserRequest {
+            external_id: None,
             email: "kim@acme-keys.example".into(),
             name: "Kim".into(),
             client_kind: types::ClientKind::Webapp,

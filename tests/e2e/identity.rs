@@ -135,7 +135,10 @@ async fn refusals_are_typed_for_scripts(
     assert_eq!((problem.status, problem.code.as_str()), (404, "not_found"));
     let invalid = owner
         .companies_create()
-        .body(types::NewCompany { name: " ".into() })
+        .body(types::NewCompany {
+            external_id: None,
+            name: " ".into(),
+        })
         .send()
         .await
         .unwrap_err();

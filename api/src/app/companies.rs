@@ -41,10 +41,12 @@ pub async fn authorized(
 }
 
 /// A page of the companies the caller may see, oldest first, after the
-/// company `after`; and the cursor of the next page.
+/// company `after` (only the one with `external_id` when given); and the
+/// cursor of the next page.
 pub async fn list(
     app: &App,
     ctx: &OpContext,
+    external_id: Option<String>,
     after: Option<CompanyId>,
     limit: Option<u32>,
 ) -> Result<(Vec<Company>, Option<String>), Error> {
@@ -58,16 +60,32 @@ pub async fn list(
         ctx,
         Action::ReadCompany,
         limit,
-        move |conn| companies::list(conn, partner, visible.as_deref(), after, limit + 1),
+        move |conn| {
+            let external_id = external_id.as_deref();
+            companies::list(
+                conn,
+                partner,
+                visible.as_deref(),
+                external_id,
+                after,
+                limit + 1,
+            )
+        },
         |c| c.id.to_string(),
         move |c| resource(partner, c),
     )
     .await
 }
 
-/// A new company named `name` (already checked as a name); its backup
-/// profile starts off.
-pub async fn create(app: &App, ctx: &OpContext, name: String) -> Result<Company, Error> {
+/// A new company named `name` (already checked as a name), with the PSA's
+/// `external_id` for it if given (unique in the partner: 409
+/// `external_id_taken`); its backup profile starts off.
+pub async fn create(
+    app: &App,
+    ctx: &OpContext,
+    name: String,
+    external_id: Option<String>,
+) -> Result<Company, Error> {
     let id = CompanyId::new();
     ctx.authorize(
         app,
@@ -84,19 +102,35 @@ pub async fn create(app: &App, ctx: &OpContext, name: String) -> Result<Company,
         name,
         created_at: ctx.now,
         updated_at: ctx.now,
+        external_id,
     };
     let mut event = ctx.event("createCompany", "company", id.to_string(), true, Vec::new());
-    event.details = serde_json::json!({ "name": company.name });
+    event.details = serde_json::json!({ "name": company.name, "external_id": company.external_id });
     let stored = company.clone();
     let keys = app.keys.clone();
-    app.db
+    let created = app
+        .db
         .write(move |conn| {
             companies::insert(conn, &stored)?;
             audit::append(conn, &keys, event)?;
             Ok::<_, DbError>(())
         })
-        .await?;
-    Ok(company)
+        .await;
+    match created {
+        Ok(()) => Ok(company),
+        Err(error) if error.is_unique_violation() => Err(external_id_taken("company", "partner")),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// 409 `external_id_taken`: another `what` of the `scope` has the id.
+pub(crate) fn external_id_taken(what: &str, scope: &str) -> Error {
+    Error::Conflict {
+        code: "external_id_taken",
+        detail: format!(
+            "Another {what} of the {scope} has this external_id; find it with `?external_id=`"
+        ),
+    }
 }
 
 /// One company the caller may see.

@@ -3,8 +3,6 @@
 //! may see. Lists hold only users the caller may read: SQL narrows them to
 //! the caller's companies, and the policies decide each one found.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::{Action, Resource};
@@ -49,12 +47,14 @@ async fn page(
 
 /// Users whose email starts with `text` when it reads as the start of an
 /// email, or whose email or name contains it otherwise (`text` lowercase),
-/// among those the caller may see, in `company` when one is named.
+/// among those the caller may see, in `company` when one is named, with
+/// `external_id` when one is given.
 pub async fn search(
     app: &App,
     ctx: &OpContext,
     text: Option<String>,
     company: Option<CompanyId>,
+    external_id: Option<String>,
     after: Option<UserId>,
     limit: Option<u32>,
 ) -> Result<(Vec<User>, Option<String>), Error> {
@@ -63,6 +63,7 @@ pub async fn search(
     let filter = UserFilter {
         companies: super::visible_within(&ctx.principal, company),
         text,
+        external_id,
         ..UserFilter::default()
     };
     page(app, ctx, filter, after, limit).await
@@ -103,6 +104,9 @@ pub struct NewUserCommand {
     pub client_kind: ClientKind,
     pub locale: String,
     pub is_primary: bool,
+    /// The PSA's or the directory's own id for the user, unique in the
+    /// company.
+    pub external_id: Option<String>,
 }
 
 /// Adds a user to the company `raw_company` names, `invited`. The email is
@@ -141,6 +145,7 @@ pub async fn create(
         status: UserStatus::Invited,
         created_at: ctx.now,
         updated_at: ctx.now,
+        external_id: new.external_id,
     };
     let mut event = ctx.event("createUser", "user", id.to_string(), true, Vec::new());
     event.details = serde_json::json!({
@@ -148,6 +153,7 @@ pub async fn create(
         "email": new.email,
         "client_kind": row.client_kind,
         "is_primary": is_primary,
+        "external_id": row.external_id,
     });
     let keys = app.keys.clone();
     let partner = ctx.partner;
@@ -167,10 +173,13 @@ pub async fn create(
         })
         .await;
     match created {
-        Err(Error::Storage(DbError::Query(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            _,
-        )))) => Err(Error::Conflict {
+        // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
+        Err(Error::Storage(error))
+            if error.is_unique_violation() && error.to_string().contains("external_id") =>
+        {
+            Err(super::companies::external_id_taken("user", "company"))
+        }
+        Err(Error::Storage(error)) if error.is_unique_violation() => Err(Error::Conflict {
             code: "email_taken",
             detail: "Another user of the company already has this email".into(),
         }),

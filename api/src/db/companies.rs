@@ -20,6 +20,8 @@ pub struct Company {
     pub name: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The PSA's own id for it, unique in the partner.
+    pub external_id: Option<String>,
 }
 
 /// Which of `ids` are companies of `partner`.
@@ -71,17 +73,22 @@ pub fn find(
 }
 
 /// A page of a partner's companies by id (time-ordered), among `visible`
-/// only when given (a technician's or a limited client's).
+/// only when given (a technician's or a limited client's), and only the one
+/// with `external_id` when given.
 pub fn list(
     conn: &mut DbConn,
     partner: PartnerId,
     visible: Option<&[CompanyId]>,
+    external_id: Option<&str>,
     after: Option<CompanyId>,
     limit: i64,
 ) -> Result<Vec<Company>, DbError> {
     let mut query = companies::table
         .filter(companies::partner_id.eq(partner.to_string()))
         .into_boxed();
+    if let Some(external_id) = external_id {
+        query = query.filter(companies::external_id.eq(external_id.to_owned()));
+    }
     if let Some(visible) = visible {
         let ids: Vec<String> = visible.iter().map(ToString::to_string).collect();
         query = query.filter(companies::id.eq_any(ids));

@@ -31,6 +31,9 @@ pub struct User {
     pub last_reset_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The PSA's or the directory's own id for the user, unique in the
+    /// company.
+    pub external_id: Option<String>,
     /// Whether a recovery-key verifier is registered (the column is read
     /// only as "is it there").
     #[diesel(select_expression = users::recovery_key_verifier.is_not_null())]
@@ -53,6 +56,7 @@ pub struct NewUser {
     pub status: UserStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub external_id: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, user: &NewUser) -> Result<(), DbError> {
@@ -108,6 +112,8 @@ pub struct UserFilter {
     pub companies: Option<Vec<CompanyId>>,
     /// Lowercase text found in the email or the name.
     pub text: Option<String>,
+    /// Users with this external id only.
+    pub external_id: Option<String>,
     pub after: Option<UserId>,
     pub limit: i64,
 }
@@ -170,6 +176,9 @@ pub fn list(
             }
             (false, false) => query.filter(instr(users::search_text, text.clone()).gt(0)),
         };
+    }
+    if let Some(external_id) = &filter.external_id {
+        query = query.filter(users::external_id.eq(external_id.clone()));
     }
     if let Some(after) = filter.after {
         query = query.filter(users::id.gt(after.to_string()));

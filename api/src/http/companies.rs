@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::backup::{self, Precondition, ProfileChange, ProfileState};
 use crate::app::companies as app_companies;
@@ -18,13 +18,16 @@ use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
-use crate::http::values::Name;
+use crate::http::values::{ExternalId, Name};
 
 /// A partner's customer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CompanyView {
     pub id: uuid::Uuid,
     pub name: String,
+    /// The PSA's own id for the company, unique in the partner; null when
+    /// none was given.
+    pub external_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -33,6 +36,7 @@ fn view(company: Company) -> CompanyView {
     CompanyView {
         id: company.id.uuid(),
         name: company.name,
+        external_id: company.external_id,
         created_at: company.created_at.into(),
         updated_at: company.updated_at.into(),
     }
@@ -52,6 +56,23 @@ pub struct CompanyPage {
 pub struct NewCompany {
     /// Two companies may share a name.
     pub name: Name,
+    /// Unique in the partner (409 `external_id_taken`): a PSA's sync sends
+    /// its own id, and finds the company again with `?external_id=`.
+    pub external_id: Option<ExternalId>,
+}
+
+/// Listing companies.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyQuery {
+    /// The company with this external id only (none, or one).
+    pub external_id: Option<ExternalId>,
+    /// `next_cursor` of the page before: the page starts after it.
+    pub cursor: Option<uuid::Uuid>,
+    /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
 }
 
 /// Changes to a company; a field left out stays as it is.
@@ -65,27 +86,33 @@ pub struct CompanyUpdate {
 ///
 /// The companies the caller may see, oldest first: all of the partner's
 /// for owners and admins, a technician's assigned ones, a limited API
-/// client's own.
+/// client's own; with `external_id`, the one a PSA's sync made before.
 #[utoipa::path(
     operation_id = "companies_list",
     tag = "companies",
     security(("oauth2" = [])),
-    params(PageQuery),
+    params(CompanyQuery),
     responses(
         (status = 200, description = "A page of companies", body = CompanyPage),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid external id, cursor or limit", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/v1/companies")]
 pub async fn companies_list(
     caller: Caller,
     state: web::Data<AppState>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<CompanyQuery>,
 ) -> Result<web::Json<CompanyPage>, ApiError> {
-    let (page, next_cursor) =
-        app_companies::list(&state, &caller, paging::after_id(query.cursor), query.limit).await?;
+    let (page, next_cursor) = app_companies::list(
+        &state,
+        &caller,
+        query.external_id.map(ExternalId::into_inner),
+        paging::after_id(query.cursor),
+        query.limit,
+    )
+    .await?;
     Ok(web::Json(CompanyPage {
         items: page.into_iter().map(view).collect(),
         next_cursor,
@@ -105,6 +132,7 @@ pub async fn companies_list(
             headers(("Location" = String, description = "The company's URL"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another company of the partner has this `external_id` (`external_id_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -114,7 +142,13 @@ pub async fn companies_create(
     state: web::Data<AppState>,
     Json(new): Json<NewCompany>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = app_companies::create(&state, &caller, new.name.into_inner()).await?;
+    let company = app_companies::create(
+        &state,
+        &caller,
+        new.name.into_inner(),
+        new.external_id.map(ExternalId::into_inner),
+    )
+    .await?;
     let location = format!("/v1/companies/{}", company.id);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))

@@ -17,7 +17,7 @@ use crate::http::caller::{Caller, Verified};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::time::Timestamp;
-use crate::http::values::{EmailAddress, Name};
+use crate::http::values::{EmailAddress, ExternalId, Name};
 use crate::ids::CompanyId;
 
 /// Which client a user works in: it decides how a reset reaches them.
@@ -69,6 +69,9 @@ pub struct UserView {
     pub status: String,
     /// When their master password was last reset.
     pub last_reset_at: Option<Timestamp>,
+    /// The PSA's or the directory's own id for the user, unique in the
+    /// company; null when none was given.
+    pub external_id: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -84,6 +87,7 @@ fn view(user: User) -> UserView {
         has_recovery_key: user.has_recovery_key,
         status: user.status.to_string(),
         last_reset_at: user.last_reset_at.map(Timestamp::from),
+        external_id: user.external_id,
         created_at: user.created_at.into(),
     }
 }
@@ -109,6 +113,10 @@ pub struct NewUserRequest {
     pub locale: Option<String>,
     /// The company's primary user; a company has at most one.
     pub is_primary: Option<bool>,
+    /// Unique in the company (409 `external_id_taken`): a PSA's or a
+    /// directory's sync sends its own id, and finds the user again with
+    /// `GET /v1/users?external_id=`.
+    pub external_id: Option<ExternalId>,
 }
 
 /// Locating users.
@@ -124,6 +132,9 @@ pub struct UserQuery {
     pub q: Option<Name>,
     /// Users of this company only.
     pub company_id: Option<uuid::Uuid>,
+    /// Users with this external id only (unique in a company, so one per
+    /// company at most).
+    pub external_id: Option<ExternalId>,
     /// `next_cursor` of the page before: the page starts after it.
     pub cursor: Option<uuid::Uuid>,
     /// 1 to 200; 50 when left out.
@@ -167,6 +178,7 @@ pub async fn users_search(
         &caller,
         query.q.map(|q| q.into_inner().to_lowercase()),
         query.company_id.map(CompanyId::from_uuid),
+        query.external_id.map(ExternalId::into_inner),
         paging::after_id(query.cursor),
         query.limit,
     )
@@ -213,7 +225,8 @@ pub async fn company_users_list(
 /// Creates an end user in the company: the email is unique in the company
 /// (409 `email_taken`; the partner's other companies are never consulted, so
 /// the answer reveals nothing outside the caller's reach), at most one
-/// primary user per company (409 `primary_user_exists`).
+/// primary user per company (409 `primary_user_exists`), and an external id
+/// is unique in the company (409 `external_id_taken`).
 #[utoipa::path(
     operation_id = "company_users_create",
     tag = "users",
@@ -226,7 +239,7 @@ pub async fn company_users_list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken in the company, or the company has a primary user",
+        (status = 409, description = "The email or the external id is taken in the company, or the company has a primary user",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
@@ -244,6 +257,7 @@ pub async fn company_users_create(
         client_kind: new.client_kind.into(),
         locale: check_locale(new.locale)?,
         is_primary: new.is_primary.unwrap_or(false),
+        external_id: new.external_id.map(ExternalId::into_inner),
     };
     let user = app_users::create(&state, &caller, &path, command).await?;
     let location = format!("/v1/users/{}", user.id);

@@ -50,6 +50,41 @@ impl PartialSchema for Name {
 
 impl ToSchema for Name {}
 
+/// The id a PSA or a directory gives a company or a user: one line of 1 to
+/// 255 visible characters, kept trimmed and in NFC, compared exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalId(String);
+
+/// The longest external id.
+pub const EXTERNAL_ID_MAX: usize = 255;
+
+impl ExternalId {
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ExternalId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        text::name_of(&raw, EXTERNAL_ID_MAX)
+            .map(Self)
+            .map_err(de::Error::custom)
+    }
+}
+
+impl PartialSchema for ExternalId {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            EXTERNAL_ID_MAX,
+            &text::NAME_PATTERN,
+            "The PSA's or the directory's own id for it, which a sync finds it by: one line of 1 to 255 characters, at least one visible and not a space (no control, format or line-separator characters). Kept trimmed, in Unicode NFC, and compared exactly.",
+        )
+    }
+}
+
+impl ToSchema for ExternalId {}
+
 /// Why a reset was made: one line of at most 500 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason(String);

@@ -417,3 +417,223 @@ async fn the_profile_counts_items_and_backed_up_copies(
     assert_eq!(profile["company_items_backed_up"], 2);
     assert_eq!(profile["backup_public_key"], Value::Null);
 }
+
+/// What one run of a PSA's sync did: the company's id, its users' ids, and
+/// how many objects it had to create.
+struct Synced {
+    company: uuid::Uuid,
+    users: Vec<uuid::Uuid>,
+    created: usize,
+}
+
+/// A PSA's sync, as one would write it against the SDK: find the company
+/// and each user by the PSA's own id, and create only what is not there.
+async fn psa_sync(client: &custodian_sdk::Client, contacts: &[(&str, &str)]) -> Synced {
+    use custodian_sdk::types;
+    let mut created = 0;
+    let found = client
+        .companies_list()
+        .external_id("psa-company-1001")
+        .send()
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(found.items.len() <= 1, "{found:?}");
+    let company = match found.items.first() {
+        Some(company) => company.id,
+        None => {
+            created += 1;
+            let made = client
+                .companies_create()
+                .body(types::NewCompany {
+                    name: "Acme Dental".into(),
+                    external_id: Some("psa-company-1001".into()),
+                })
+                .send()
+                .await
+                .expect("created");
+            assert_eq!(made.status().as_u16(), 201);
+            made.into_inner().id
+        }
+    };
+    let mut users = Vec::new();
+    for (email, contact) in contacts {
+        let found = client
+            .users_search()
+            .company_id(company)
+            .external_id(*contact)
+            .send()
+            .await
+            .expect("searched")
+            .into_inner();
+        assert!(found.items.len() <= 1, "{found:?}");
+        let user = match found.items.first() {
+            Some(user) => user.id,
+            None => {
+                created += 1;
+                client
+                    .company_users_create()
+                    .company_id(company)
+                    .body(types::NewUserRequest {
+                        email: (*email).into(),
+                        name: "A Contact".into(),
+                        client_kind: types::ClientKind::Desktop,
+                        locale: None,
+                        is_primary: None,
+                        external_id: Some((*contact).into()),
+                    })
+                    .send()
+                    .await
+                    .expect("created")
+                    .into_inner()
+                    .id
+            }
+        };
+        users.push(user);
+    }
+    Synced {
+        company,
+        users,
+        created,
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_psa_sync_run_twice_finds_what_it_made_by_external_id_and_changes_nothing(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (client, _) = crate::batches::sdk_admin(&server, Role::Admin, &[]).await;
+    let contacts = [
+        ("dana@acme-dental.example", "psa-contact-1"),
+        ("lou@acme-dental.example", "psa-contact-2"),
+        ("sam@acme-dental.example", "psa-contact-3"),
+    ];
+    let first = psa_sync(&client, &contacts).await;
+    assert_eq!(first.created, 4);
+    let second = psa_sync(&client, &contacts).await;
+    assert_eq!(second.created, 0, "the second run makes nothing");
+    assert_eq!(
+        (second.company, &second.users),
+        (first.company, &first.users)
+    );
+    let owner = owner_token(&server).await;
+    let (_, companies) = send(&server, &owner, "GET", "/v1/companies", None).await;
+    assert_eq!(
+        companies["items"].as_array().unwrap().len(),
+        1,
+        "{companies}"
+    );
+    let company = companies["items"][0].clone();
+    assert_eq!(company["external_id"], "psa-company-1001", "{company}");
+    let (_, user) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/users/{}", first.users[1]),
+        None,
+    )
+    .await;
+    assert_eq!(user["external_id"], "psa-contact-2", "{user}");
+
+    // A company's external id is the partner's once; a user's, the
+    // company's once, so another company may hold the same one.
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/companies",
+        Some(json!({"name": "Acme Again", "external_id": "psa-company-1001"})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("external_id_taken")),
+        "{problem}"
+    );
+    let again = json!({"email": "other@acme-dental.example", "name": "Other", "client_kind": "desktop", "external_id": "psa-contact-1"});
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/companies/{}/users", first.company),
+        Some(again.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("external_id_taken")),
+        "{problem}"
+    );
+    let partner = server.owner.partner_id.clone();
+    let elsewhere = seed::company(&server, &partner, "Bravo Legal").await;
+    let (status, made) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/companies/{elsewhere}/users"),
+        Some(again),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["external_id"], "psa-contact-1");
+    let (_, both) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/users?external_id=psa-contact-1",
+        None,
+    )
+    .await;
+    assert_eq!(both["items"].as_array().unwrap().len(), 2, "{both}");
+
+    // A technician of the other company finds neither the company nor the
+    // users of the first by their external ids: as absent.
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&elsewhere))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let (status, none) = send(
+        &server,
+        &technician,
+        "GET",
+        "/v1/companies?external_id=psa-company-1001",
+        None,
+    )
+    .await;
+    assert_eq!((status, &none["items"]), (200, &json!([])), "{none}");
+    let (_, theirs) = send(
+        &server,
+        &technician,
+        "GET",
+        "/v1/users?external_id=psa-contact-1",
+        None,
+    )
+    .await;
+    let theirs = theirs["items"].as_array().unwrap().clone();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(theirs[0]["company_id"], elsewhere.as_str());
+
+    // An external id is one line of 1 to 255 characters.
+    for bad in [
+        json!(""),
+        json!("   "),
+        json!("a\u{0}b"),
+        json!("x".repeat(256)),
+    ] {
+        let (status, problem) = send(
+            &server,
+            &owner,
+            "POST",
+            "/v1/companies",
+            Some(json!({"name": "Bad", "external_id": bad})),
+        )
+        .await;
+        assert_eq!(status, 422, "{problem}");
+    }
+    let (status, problem) = send(&server, &owner, "GET", "/v1/companies?external_id=", None).await;
+    assert_eq!(status, 422, "{problem}");
+}

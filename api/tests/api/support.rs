@@ -134,6 +134,7 @@ pub mod seed {
             name: name.to_owned(),
             created_at: now,
             updated_at: now,
+            external_id: None,
         };
         let id = company.id.to_string();
         server

@@ -195,7 +195,14 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     ];
     let company = json(
         &custodianctl_as(
-            &["companies", "create", "--name", "Acme Dental"],
+            &[
+                "companies",
+                "create",
+                "--name",
+                "Acme Dental",
+                "--external-id",
+                "psa-1001",
+            ],
             url,
             &admin,
         )
@@ -204,6 +211,7 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     let id = company["id"].as_str().unwrap();
     let listed = json(&custodianctl_as(&["companies", "list"], url, &admin).await);
     assert_eq!(listed["items"][0]["name"], "Acme Dental");
+    assert_eq!(listed["items"][0]["external_id"], "psa-1001");
     json(
         &custodianctl_as(
             &[
@@ -217,6 +225,8 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
                 "Dana Smith",
                 "--client-kind",
                 "webapp",
+                "--external-id",
+                "psa-contact-7",
             ],
             url,
             &admin,
@@ -225,6 +235,7 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     );
     let found = json(&custodianctl_as(&["users", "find", "SMITH"], url, &admin).await);
     assert_eq!(found["items"][0]["email"], "dana@acme-dental.example");
+    assert_eq!(found["items"][0]["external_id"], "psa-contact-7");
 
     let profile = json(&custodianctl_as(&["backup-profile", "get", id], url, &admin).await);
     assert_eq!(
