@@ -2,11 +2,13 @@
 //! companies only, a company-limited API client on its own; lists hold what
 //! the caller may read, each company also decided by the policies.
 
+use super::idempotent::{self, Made};
+use super::resets::Idempotency;
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::{Action, Resource};
-use crate::db::DbError;
 use crate::db::companies::{self, Company};
+use crate::db::{DbConn, DbError};
 use crate::ids::{CompanyId, PartnerId};
 
 /// The company `raw_id` names, of the caller's partner; otherwise not found.
@@ -79,13 +81,16 @@ pub async fn list(
 
 /// A new company named `name` (already checked as a name), with the PSA's
 /// `external_id` for it if given (unique in the partner: 409
-/// `external_id_taken`); its backup profile starts off.
+/// `external_id_taken`); its backup profile starts off. Under the caller's
+/// idempotency `key`, a retry answers the first result (`render`ed).
 pub async fn create(
     app: &App,
     ctx: &OpContext,
     name: String,
     external_id: Option<String>,
-) -> Result<Company, Error> {
+    key: Option<Idempotency>,
+    render: impl FnOnce(&Company) -> Vec<u8> + Send + 'static,
+) -> Result<Made<Company>, Error> {
     let id = CompanyId::new();
     ctx.authorize(
         app,
@@ -106,20 +111,17 @@ pub async fn create(
     };
     let mut event = ctx.event("createCompany", "company", id.to_string(), true, Vec::new());
     event.details = serde_json::json!({ "name": company.name, "external_id": company.external_id });
-    let stored = company.clone();
     let keys = app.keys.clone();
-    let created = app
-        .db
-        .write(move |conn| {
-            companies::insert(conn, &stored)?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(())
-        })
-        .await;
-    match created {
-        Ok(()) => Ok(company),
-        Err(error) if error.is_unique_violation() => Err(external_id_taken("company", "partner")),
-        Err(error) => Err(error.into()),
+    let insert = move |conn: &mut DbConn| {
+        companies::insert(conn, &company)?;
+        audit::append(conn, &keys, event)?;
+        Ok(company)
+    };
+    match idempotent::create(app, ctx, key, insert, render).await {
+        Err(Error::Storage(error)) if error.is_unique_violation() => {
+            Err(external_id_taken("company", "partner"))
+        }
+        made => made,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod batches;
 pub mod companies;
 mod context;
 mod error;
+pub mod idempotent;
 pub mod paging;
 pub mod partner;
 pub mod resets;

@@ -3,12 +3,14 @@
 //! may see. Lists hold only users the caller may read: SQL narrows them to
 //! the caller's companies, and the policies decide each one found.
 
+use super::idempotent::{self, Made};
+use super::resets::Idempotency;
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::{Action, Resource};
-use crate::db::DbError;
 use crate::db::types::{ClientKind, UserStatus};
 use crate::db::users::{self, NewUser, User, UserFilter};
+use crate::db::{DbConn, DbError};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// The resource a user is, to the authorizer.
@@ -112,13 +114,16 @@ pub struct NewUserCommand {
 /// Adds a user to the company `raw_company` names, `invited`. The email is
 /// unique in the company (the partner's other companies are never
 /// consulted, so the answer reveals nothing outside the caller's reach); a
-/// company has at most one primary user.
+/// company has at most one primary user. Under the caller's idempotency
+/// `key`, a retry answers the first result (`render`ed).
 pub async fn create(
     app: &App,
     ctx: &OpContext,
     raw_company: &str,
     new: NewUserCommand,
-) -> Result<User, Error> {
+    key: Option<Idempotency>,
+    render: impl FnOnce(&User) -> Vec<u8> + Send + 'static,
+) -> Result<Made<User>, Error> {
     let company = super::companies::find(app, ctx, raw_company).await?;
     let company_id = company.id;
     let id = UserId::new();
@@ -157,22 +162,19 @@ pub async fn create(
     });
     let keys = app.keys.clone();
     let partner = ctx.partner;
-    let created = app
-        .db
-        .write(move |conn| {
-            if is_primary && users::has_primary(conn, company_id)? {
-                return Err(Error::Conflict {
-                    code: "primary_user_exists",
-                    detail: "The company already has a primary user".into(),
-                });
-            }
-            users::insert(conn, &row)?;
-            audit::append(conn, &keys, event)?;
-            users::find(conn, partner, id)?
-                .ok_or_else(|| DbError::Corrupt(format!("user {id} vanished after insert")).into())
-        })
-        .await;
-    match created {
+    let insert = move |conn: &mut DbConn| {
+        if is_primary && users::has_primary(conn, company_id)? {
+            return Err(Error::Conflict {
+                code: "primary_user_exists",
+                detail: "The company already has a primary user".into(),
+            });
+        }
+        users::insert(conn, &row)?;
+        audit::append(conn, &keys, event)?;
+        users::find(conn, partner, id)?
+            .ok_or_else(|| DbError::Corrupt(format!("user {id} vanished after insert")).into())
+    };
+    match idempotent::create(app, ctx, key, insert, render).await {
         // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
         Err(Error::Storage(error))
             if error.is_unique_violation() && error.to_string().contains("external_id") =>

@@ -10,6 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::backup::{self, Precondition, ProfileChange, ProfileState};
 use crate::app::companies as app_companies;
+use crate::app::idempotent::Made;
+use crate::app::resets::Idempotency;
 use crate::db::companies::Company;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -17,6 +19,7 @@ use crate::http::admins::PageQuery;
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
 use crate::http::time::Timestamp;
 use crate::http::values::{ExternalId, Name};
 
@@ -122,37 +125,54 @@ pub async fn companies_list(
 /// Create a company
 ///
 /// Its backup profile starts off, with 90 days' retention and no key.
+/// Retry safely with an `Idempotency-Key` header: the same key and body
+/// answer the first result again (`Idempotent-Replayed: true`), the same
+/// key with another body is 422.
 #[utoipa::path(
     operation_id = "companies_create",
     tag = "companies",
     security(("oauth2" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of creating another company (kept 24 h)"),
+    ),
     request_body = NewCompany,
     responses(
         (status = 201, description = "Created", body = CompanyView,
-            headers(("Location" = String, description = "The company's URL"))),
+            headers(
+                ("Location" = String, description = "The company's URL (on the first answer)"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another company of the partner has this `external_id` (`external_id_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/companies")]
 pub async fn companies_create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     Json(new): Json<NewCompany>,
 ) -> Result<HttpResponse, ApiError> {
-    let company = app_companies::create(
-        &state,
-        &caller,
+    let (name, external_id) = (
         new.name.into_inner(),
         new.external_id.map(ExternalId::into_inner),
-    )
-    .await?;
-    let location = format!("/v1/companies/{}", company.id);
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(view(company)))
+    );
+    let key = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        fingerprint: creation_fingerprint("POST /v1/companies", &(&name, &external_id)),
+    });
+    let render = |company: &Company| rendered(&view(company.clone()));
+    match app_companies::create(&state, &caller, name, external_id, key, render).await? {
+        Made::New(company) => {
+            let location = format!("/v1/companies/{}", company.id);
+            Ok(HttpResponse::Created()
+                .insert_header((header::LOCATION, location))
+                .json(view(company)))
+        }
+        Made::Replayed(stored) => Ok(replay(stored)),
+    }
 }
 
 /// Get a company

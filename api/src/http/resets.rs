@@ -313,6 +313,22 @@ fn fingerprint(user: &str, request: &ResetRequest) -> Vec<u8> {
     hash.finalize().to_vec()
 }
 
+/// What a creating request under a key was: the operation and its values,
+/// as checked (so a retry that spells a value another accepted way is
+/// still the same request).
+pub(crate) fn creation_fingerprint(operation: &str, values: &impl Serialize) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(operation.as_bytes());
+    hash.update(b"\n");
+    hash.update(serde_json::to_vec(values).expect("checked values serialize"));
+    hash.finalize().to_vec()
+}
+
+/// A view as the body kept under an idempotency key.
+pub(crate) fn rendered(view: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(view).expect("a view serializes")
+}
+
 /// The first response stored under a key, answered again.
 pub(crate) fn replay(stored: idempotency::Stored) -> HttpResponse {
     let status = stored

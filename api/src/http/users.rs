@@ -3,10 +3,12 @@
 //! email or name. The operations are [`crate::app::users`]'s; reading one
 //! user loads the caller and the user in one trip to the database.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::idempotent::Made;
+use crate::app::resets::Idempotency;
 use crate::app::users as app_users;
 use crate::db::types::ClientKind as StoredClientKind;
 use crate::db::users::User;
@@ -16,6 +18,7 @@ use crate::http::admins::{PageQuery, check_locale};
 use crate::http::caller::{Caller, Verified};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, ExternalId, Name};
 use crate::ids::CompanyId;
@@ -226,28 +229,38 @@ pub async fn company_users_list(
 /// (409 `email_taken`; the partner's other companies are never consulted, so
 /// the answer reveals nothing outside the caller's reach), at most one
 /// primary user per company (409 `primary_user_exists`), and an external id
-/// is unique in the company (409 `external_id_taken`).
+/// is unique in the company (409 `external_id_taken`). Retry safely with an
+/// `Idempotency-Key` header: the same key and body answer the first result
+/// again (`Idempotent-Replayed: true`), the same key with another body is
+/// 422.
 #[utoipa::path(
     operation_id = "company_users_create",
     tag = "users",
     security(("oauth2" = [])),
-    params(("company_id" = uuid::Uuid, Path, description = "The company's id")),
+    params(
+        ("company_id" = uuid::Uuid, Path, description = "The company's id"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of adding the user again (kept 24 h)"),
+    ),
     request_body = NewUserRequest,
     responses(
         (status = 201, description = "Created", body = UserView,
-            headers(("Location" = String, description = "The user's URL"))),
+            headers(
+                ("Location" = String, description = "The user's URL (on the first answer)"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email or the external id is taken in the company, or the company has a primary user",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/companies/{company_id}/users")]
 pub async fn company_users_create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     Json(new): Json<NewUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -259,11 +272,33 @@ pub async fn company_users_create(
         is_primary: new.is_primary.unwrap_or(false),
         external_id: new.external_id.map(ExternalId::into_inner),
     };
-    let user = app_users::create(&state, &caller, &path, command).await?;
-    let location = format!("/v1/users/{}", user.id);
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .json(view(user)))
+    let key = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        // The company as stored names it, so a retry that spells the id in
+        // another case is still the same request.
+        fingerprint: creation_fingerprint(
+            "POST /v1/companies/{company_id}/users",
+            &(
+                CompanyId::parse(&path).map_or_else(|| path.to_string(), |id| id.to_string()),
+                &command.email,
+                &command.name,
+                command.client_kind.to_string(),
+                &command.locale,
+                command.is_primary,
+                &command.external_id,
+            ),
+        ),
+    });
+    let render = |user: &User| rendered(&view(user.clone()));
+    match app_users::create(&state, &caller, &path, command, key, render).await? {
+        Made::New(user) => {
+            let location = format!("/v1/users/{}", user.id);
+            Ok(HttpResponse::Created()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .json(view(user)))
+        }
+        Made::Replayed(stored) => Ok(replay(stored)),
+    }
 }
 
 /// Get a user

@@ -637,3 +637,109 @@ async fn a_psa_sync_run_twice_finds_what_it_made_by_external_id_and_changes_noth
     let (status, problem) = send(&server, &owner, "GET", "/v1/companies?external_id=", None).await;
     assert_eq!(status, 422, "{problem}");
 }
+
+/// A POST with an `Idempotency-Key`: (status, replayed, Location, body).
+async fn post_with_key(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (u16, bool, Option<String>, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let replayed = header("idempotent-replayed").as_deref() == Some("true");
+    let location = header("location");
+    (status, replayed, location, response.json().await.unwrap())
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_company_and_a_user_created_under_a_key_are_created_once(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    let company = json!({"name": "Acme Dental", "external_id": "psa-7"});
+    let (status, replayed, location, first) =
+        post_with_key(&server, &owner, "/v1/companies", "sync-1", company.clone()).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, Some(format!("/v1/companies/{id}")));
+    // The response was lost; the PSA sends the same request again.
+    let (status, replayed, _, again) =
+        post_with_key(&server, &owner, "/v1/companies", "sync-1", company).await;
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again, first);
+    let (status, _, _, problem) = post_with_key(
+        &server,
+        &owner,
+        "/v1/companies",
+        "sync-1",
+        json!({"name": "Another"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"], "Idempotency-Key",
+        "{problem}"
+    );
+    let (_, listed) = send(&server, &owner, "GET", "/v1/companies", None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+
+    let users = format!("/v1/companies/{id}/users");
+    let user =
+        json!({"email": "dana@acme-dental.example", "name": "Dana", "client_kind": "desktop"});
+    let (status, replayed, location, first) =
+        post_with_key(&server, &owner, &users, "sync-2", user.clone()).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let user_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, Some(format!("/v1/users/{user_id}")));
+    // The company's id in capitals is the same company, so the same request.
+    let shouted = format!("/v1/companies/{}/users", id.to_uppercase());
+    let (status, replayed, _, again) =
+        post_with_key(&server, &owner, &shouted, "sync-2", user).await;
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again["id"], user_id.as_str());
+    let (status, _, _, problem) = post_with_key(
+        &server,
+        &owner,
+        &users,
+        "sync-2",
+        json!({"email": "lou@acme-dental.example", "name": "Lou", "client_kind": "desktop"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    let (_, listed) = send(&server, &owner, "GET", &users, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+
+    // A key is the caller's own: another admin's "sync-1" is another request.
+    let (email, password) = server.create_admin(Role::Admin, &[]).await;
+    let admin = sign_in(&server, &email, &password).await.unwrap();
+    let (status, replayed, _, other) = post_with_key(
+        &server,
+        &admin,
+        "/v1/companies",
+        "sync-1",
+        json!({"name": "Bravo Legal"}),
+    )
+    .await;
+    assert_eq!((status, replayed), (201, false), "{other}");
+    assert_ne!(other["id"], id.as_str());
+}
