@@ -1,7 +1,8 @@
 //! Working through reset batches in the background: each instance claims
-//! a few queued users at a time, resets them in `CUSTODIAN_BATCH_CONCURRENCY`
-//! groups side by side through [`app::batches::run_group`] (a transaction
-//! per group), and records each outcome. The work lives in the database, so a restarted instance, or
+//! a few queued users at a time, resets them in
+//! `CUSTODIAN_BATCH_CONCURRENCY` groups side by side through
+//! [`app::batches::run_group`] (a transaction per group), and records each
+//! outcome. The work lives in the database, so a restarted instance, or
 //! another one, carries on where a stopped one left off.
 
 use std::collections::HashMap;
@@ -89,9 +90,9 @@ impl Worker {
             }
             // The claim in `concurrency` groups side by side, each group's
             // resets in one transaction.
-            let groups = claimed.len().div_ceil(self.concurrency);
+            let group_size = claimed.len().div_ceil(self.concurrency);
             let requesters = &requesters;
-            futures_util::stream::iter(claimed.chunks(groups))
+            futures_util::stream::iter(claimed.chunks(group_size))
                 .for_each_concurrent(self.concurrency, |group| async move {
                     let mut outcomes: Vec<Option<ItemOutcome>> =
                         std::iter::repeat_with(|| None).take(group.len()).collect();

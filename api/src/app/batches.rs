@@ -215,7 +215,7 @@ const PAGE: i64 = 100;
 /// Makes a batch of resets: checks the whole request first (1 to 1,000
 /// users, each once; the phrase), then stores the batch and its users,
 /// queued, and wakes this instance's batch workers. Each user's reset runs
-/// later as a reset of one ([`run_item`]), with its own authorization. The
+/// later as a reset of one ([`run_group`]), with its own authorization. The
 /// batch is audited as one event naming its users.
 pub async fn create(
     app: &App,

@@ -28,6 +28,19 @@ async fn with_approval(backend: Backend) -> Option<TestServer> {
     .await
 }
 
+/// Deletes the owner the test server bootstrapped, so that the admins a
+/// test makes are the partner's only ones.
+async fn remove_bootstrapped_owner(server: &TestServer) {
+    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
+    let bootstrapped = custodian_api::ids::AdminId::parse(&server.owner.owner_id).unwrap();
+    server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::admins::delete(conn, partner, bootstrapped))
+        .await
+        .unwrap();
+}
+
 fn approve_path(reset: &str, verb: &str) -> String {
     format!("/v1/master-password-resets/{reset}/{verb}")
 }
@@ -410,14 +423,7 @@ async fn a_request_nobody_else_may_decide_is_refused(
     };
     // The partner's only admin, once the bootstrapped owner is gone.
     let (email, password) = server.create_admin(Role::Admin, &[]).await;
-    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
-    let bootstrapped = custodian_api::ids::AdminId::parse(&server.owner.owner_id).unwrap();
-    server
-        .database
-        .pool()
-        .run(move |conn| custodian_api::db::admins::delete(conn, partner, bootstrapped))
-        .await
-        .unwrap();
+    remove_bootstrapped_owner(&server).await;
     let only = sign_in(&server, &email, &password).await.unwrap();
     let (company, user, _, _) = user_with_items(&server, 1, 2, 0).await;
     let ask = json!({"confirmation": "Yes", "acknowledge_company_data_loss": true});
@@ -470,14 +476,7 @@ async fn a_user_refused_inside_a_batchs_group_transaction_leaves_nothing_and_the
     .client()
     .await
     .expect("signed in");
-    let partner = custodian_api::ids::PartnerId::parse(&server.owner.partner_id).unwrap();
-    let bootstrapped = custodian_api::ids::AdminId::parse(&server.owner.owner_id).unwrap();
-    server
-        .database
-        .pool()
-        .run(move |conn| custodian_api::db::admins::delete(conn, partner, bootstrapped))
-        .await
-        .unwrap();
+    remove_bootstrapped_owner(&server).await;
     let first = user_with_items(&server, 2, 1, 1).await.1;
     // A company item not backed up: policy asks a second admin. The request
     // is written, then refused (no_approver) inside the group's transaction.
