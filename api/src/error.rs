@@ -221,6 +221,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Another company of the partner, or another user of the company, already has this external_id: find it with `?external_id=` instead of creating it again.",
     },
     ProblemType {
+        code: "user_not_invited",
+        status: StatusCode::CONFLICT,
+        title: "User not invited",
+        description: "The user already accepted their invitation (or is no longer invited): there is nothing to send again.",
+    },
+    ProblemType {
         code: "primary_user_exists",
         status: StatusCode::CONFLICT,
         title: "Primary user exists",

@@ -62,7 +62,7 @@ enum Command {
     /// The partner's companies.
     #[command(subcommand)]
     Companies(CompaniesCommand),
-    /// Users: locate, show, add.
+    /// Users: locate, show, add (which invites them), invite again.
     #[command(subcommand)]
     Users(UsersCommand),
     /// A company's backup profile.
@@ -194,7 +194,8 @@ enum UsersCommand {
     },
     /// Show one user.
     Get { user_id: uuid::Uuid },
-    /// Add a user to a company.
+    /// Add a user to a company: they are emailed an invitation to choose
+    /// their master password.
     Add {
         #[arg(long)]
         company: uuid::Uuid,
@@ -216,6 +217,9 @@ enum UsersCommand {
         #[arg(long)]
         external_id: Option<String>,
     },
+    /// Email an invited user a new invitation; the earlier link stops
+    /// working.
+    Invite { user_id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -977,6 +981,9 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
             answer(request.send()).await
         }
         UsersCommand::Get { user_id } => answer(client.user_get().user_id(*user_id).send()).await,
+        UsersCommand::Invite { user_id } => {
+            answer(client.user_invitation_send().user_id(*user_id).send()).await
+        }
         UsersCommand::Add {
             company,
             email,

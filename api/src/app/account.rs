@@ -1,8 +1,8 @@
 //! An end user acting on their own account: signing in (with the key
 //! derived from the master password, a reset's temporary password, or the
 //! recovery key's verifier), finishing a reset (through the restricted
-//! token or the emailed link), registering a recovery key and recovering
-//! with it.
+//! token or the emailed link), accepting an invitation (choosing the first
+//! master password), registering a recovery key and recovering with it.
 //!
 //! Zero knowledge: the client derives an authentication key from the master
 //! password, and the server keeps only its argon2id hash. Drawn secrets (a
@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{App, Error, stored};
 use crate::audit::{ActorKind, NewEvent};
 use crate::auth::throttle::Path;
-use crate::auth::{RECOVERY_VERIFIER, RESET_SECRET};
+use crate::auth::{INVITATION_SECRET, RECOVERY_VERIFIER, RESET_SECRET};
 use crate::authz::{Action, Principal, Resource};
 use crate::db::types::{Delivery, UserStatus};
 use crate::db::{DbConn, DbError, outbox, resets, users};
@@ -420,6 +420,92 @@ pub async fn complete_reset_link(
     )
     .await?;
     if !done {
+        return Err(Error::unauthorized(REFUSED));
+    }
+    app.throttle.succeeded(ticket, app.clock.now()).await?;
+    Ok(())
+}
+
+/// Accepts an invitation with the token of its emailed single-use link:
+/// the invited user's first key material is stored and they become
+/// `active`. A token that is wrong, expired, used or replaced by a newer
+/// invitation is refused alike, audited, and throttled per address. The
+/// client then signs in with the key, as after any change of master
+/// password.
+pub async fn accept_invitation(
+    app: &App,
+    token: SecretString,
+    key: NewKey,
+    request_id: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<(), Error> {
+    const REFUSED: &str =
+        "the invitation is not valid: it may have expired, been used or been sent again";
+    let ticket = app.throttled(Path::Invitation, None, address).await?;
+    let hash = app
+        .keys
+        .keyed_hash(INVITATION_SECRET, token.expose_secret().as_bytes());
+    let now = app.clock.now();
+    let lookup = hash.clone();
+    let found = app
+        .db
+        .run(move |conn| users::invitation(conn, &lookup))
+        .await?
+        .filter(|found| {
+            found.status == UserStatus::Invited && found.expires_at.is_some_and(|at| at > now)
+        });
+    let Some(found) = found else {
+        app.audit(NewEvent {
+            partner: None,
+            actor_kind: ActorKind::Anonymous,
+            actor_id: None,
+            action: "acceptInvitation".into(),
+            target_kind: None,
+            target_id: None,
+            allowed: false,
+            policy_ids: Vec::new(),
+            request_id,
+            details: serde_json::json!({ "refused": "no open invitation has this token" }),
+        })
+        .await?;
+        return Err(Error::unauthorized(REFUSED));
+    };
+    let ctx = AccountContext {
+        user: found.user,
+        company: found.company,
+        partner: found.partner,
+        generation: found.generation,
+        request_id,
+        address,
+        now,
+    };
+    ctx.authorize(app)?;
+    let material = key.hash(app).await;
+    let keys = app.keys.clone();
+    let event = ctx.event("acceptInvitation", true);
+    let (partner, user) = (ctx.partner, ctx.user);
+    let accepted = app
+        .db
+        .write(move |conn| {
+            resets::lock_user(conn, partner, user)?;
+            let accepted = users::accept_invitation(
+                conn,
+                user,
+                &hash,
+                (
+                    &material.hash,
+                    material.kdf_params.as_deref(),
+                    &material.vault_key,
+                ),
+                now,
+            )?;
+            if accepted {
+                crate::audit::append(conn, &keys, event)?;
+            }
+            Ok::<_, DbError>(accepted)
+        })
+        .await?;
+    if !accepted {
         return Err(Error::unauthorized(REFUSED));
     }
     app.throttle.succeeded(ticket, app.clock.now()).await?;

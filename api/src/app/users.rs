@@ -1,16 +1,27 @@
 //! End users: created in a company (an email is unique within it, a company
-//! has at most one primary user), listed and located among what the caller
-//! may see. Lists hold only users the caller may read: SQL narrows them to
-//! the caller's companies, and the policies decide each one found.
+//! has at most one primary user) and invited by email, listed and located
+//! among what the caller may see. Lists hold only users the caller may
+//! read: SQL narrows them to the caller's companies, and the policies
+//! decide each one found.
+//!
+//! An invitation is a single-use link: its token is drawn here, travels
+//! only sealed in the outbox row of its email, and is kept as a keyed hash.
+//! Sending it again draws a new token; the earlier link dies and its email
+//! is withdrawn when not sent yet. [`super::account::accept_invitation`]
+//! redeems it.
+
+use chrono::NaiveDateTime;
+use secrecy::ExposeSecret;
 
 use super::idempotent::{self, Made};
 use super::resets::Idempotency;
 use super::{App, Error, OpContext};
 use crate::audit;
+use crate::auth::{self, INVITATION_SECRET};
 use crate::authz::{Action, Resource};
 use crate::db::types::{ClientKind, UserStatus};
-use crate::db::users::{self, NewUser, User, UserFilter};
-use crate::db::{DbConn, DbError};
+use crate::db::users::{self, InvitationRow, NewUser, User, UserFilter};
+use crate::db::{DbConn, DbError, companies, outbox, partners, resets};
 use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// The resource a user is, to the authorizer.
@@ -111,11 +122,12 @@ pub struct NewUserCommand {
     pub external_id: Option<String>,
 }
 
-/// Adds a user to the company `raw_company` names, `invited`. The email is
-/// unique in the company (the partner's other companies are never
-/// consulted, so the answer reveals nothing outside the caller's reach); a
-/// company has at most one primary user. Under the caller's idempotency
-/// `key`, a retry answers the first result (`render`ed).
+/// Adds a user to the company `raw_company` names, `invited`, and queues
+/// their invitation in the same transaction. The email is unique in the
+/// company (the partner's other companies are never consulted, so the
+/// answer reveals nothing outside the caller's reach); a company has at
+/// most one primary user. Under the caller's idempotency `key`, a retry
+/// answers the first result (`render`ed) and invites nobody again.
 pub async fn create(
     app: &App,
     ctx: &OpContext,
@@ -162,6 +174,8 @@ pub async fn create(
     });
     let keys = app.keys.clone();
     let partner = ctx.partner;
+    let now = ctx.now;
+    let company_name = company.name;
     let insert = move |conn: &mut DbConn| {
         if is_primary && users::has_primary(conn, company_id)? {
             return Err(Error::Conflict {
@@ -170,11 +184,17 @@ pub async fn create(
             });
         }
         users::insert(conn, &row)?;
+        let expires_at = issue_invitation(conn, &keys, &row, &company_name, now)?;
+        event.details["invitation_expires_at"] = serde_json::json!(expires_at);
         audit::append(conn, &keys, event)?;
         users::find(conn, partner, id)?
             .ok_or_else(|| DbError::Corrupt(format!("user {id} vanished after insert")).into())
     };
-    match idempotent::create(app, ctx, key, insert, render).await {
+    let made = idempotent::create(app, ctx, key, insert, render).await;
+    if matches!(made, Ok(Made::New(_))) {
+        app.outbox.wake();
+    }
+    match made {
         // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
         Err(Error::Storage(error))
             if error.is_unique_violation() && error.to_string().contains("external_id") =>
@@ -189,10 +209,180 @@ pub async fn create(
     }
 }
 
+/// The invitation email's payload (sealed in the outbox row).
+#[derive(serde::Serialize)]
+struct InvitationEmail<'a> {
+    name: &'a str,
+    company: &'a str,
+    secret: &'a str,
+    expires_at: NaiveDateTime,
+}
+
+/// Who an invitation goes to.
+trait Invitee {
+    fn id(&self) -> UserId;
+    fn partner(&self) -> PartnerId;
+    fn name(&self) -> &str;
+    fn email(&self) -> &str;
+    fn locale(&self) -> &str;
+}
+
+impl Invitee for NewUser {
+    fn id(&self) -> UserId {
+        self.id
+    }
+    fn partner(&self) -> PartnerId {
+        self.partner_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn email(&self) -> &str {
+        &self.email
+    }
+    fn locale(&self) -> &str {
+        &self.locale
+    }
+}
+
+impl Invitee for User {
+    fn id(&self) -> UserId {
+        self.id
+    }
+    fn partner(&self) -> PartnerId {
+        self.partner_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn email(&self) -> &str {
+        &self.email
+    }
+    fn locale(&self) -> &str {
+        &self.locale
+    }
+}
+
+/// Draws an invitation for an invited user, in the caller's transaction:
+/// a 256-bit link token, valid for the partner's invitation lifetime,
+/// queued sealed in its email's outbox row and kept as its keyed hash. An
+/// earlier invitation dies, its email withdrawn when not sent yet. When
+/// the invitation expires; `None` when the user is no longer invited.
+fn issue_invitation(
+    conn: &mut DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    user: &impl Invitee,
+    company: &str,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, Error> {
+    let partner = user.partner();
+    let ttl = partners::find(conn, partner)?
+        .map_or(partners::DEFAULT_INVITATION_TTL_SECONDS, |p| {
+            p.invitation_ttl_seconds
+        });
+    let expires_at = now + chrono::Duration::seconds(ttl);
+    let token = auth::link_token();
+    let hash = keys.keyed_hash(INVITATION_SECRET, token.expose_secret().as_bytes());
+    let message_id = outbox::queue(
+        conn,
+        keys,
+        partner,
+        outbox::Email {
+            template: "user_invitation",
+            locale: user.locale(),
+            recipient: user.email(),
+            payload: &InvitationEmail {
+                name: user.name(),
+                company,
+                secret: token.expose_secret(),
+                expires_at,
+            },
+            now,
+        },
+    )?;
+    let invitation = InvitationRow {
+        hash: &hash,
+        expires_at,
+        message_id: &message_id,
+    };
+    match users::set_invitation(conn, user.id(), &invitation, now)? {
+        None => Err(not_invited()),
+        Some(before) => {
+            if let Some(before) = before {
+                outbox::withdraw(
+                    conn,
+                    &before,
+                    "withdrawn: the invitation was sent again",
+                    now,
+                )?;
+            }
+            Ok(expires_at)
+        }
+    }
+}
+
+/// Only an invited user is sent an invitation.
+fn not_invited() -> Error {
+    Error::Conflict {
+        code: "user_not_invited",
+        detail: "The user is no longer invited: they chose a master password, or were \
+                 disabled or removed"
+            .into(),
+    }
+}
+
+/// Sends an invited user's invitation again, with a new link; the earlier
+/// link dies (its email withdrawn when not sent yet). 409
+/// `user_not_invited` once the user has accepted. Audited.
+pub async fn invite(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
+    let (ctx, user) = load(app, token, raw_id).await?;
+    ctx.authorize(app, Action::InviteUser, &user_resource(ctx.partner, &user))
+        .await?;
+    if user.status != UserStatus::Invited {
+        return Err(not_invited());
+    }
+    let keys = app.keys.clone();
+    let mut event = ctx.event(
+        Action::InviteUser.name(),
+        "user",
+        user.id.to_string(),
+        true,
+        Vec::new(),
+    );
+    let (partner, id, now) = (ctx.partner, user.id, ctx.now);
+    let invited = app
+        .db
+        .write(move |conn| {
+            resets::lock_user(conn, partner, id)?;
+            let company = companies::find(conn, partner, user.company_id)?
+                .map(|c| c.name)
+                .unwrap_or_default();
+            let expires_at = issue_invitation(conn, &keys, &user, &company, now)?;
+            event.details =
+                serde_json::json!({ "resent": true, "invitation_expires_at": expires_at });
+            audit::append(conn, &keys, event)?;
+            users::find(conn, partner, id)?
+                .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
+        })
+        .await?;
+    app.outbox.wake();
+    Ok(invited)
+}
+
 /// One user the caller may see. The caller's context and the user are
 /// loaded in one trip to the database (a caller who cannot be loaded is
 /// refused before a malformed id is answered 404).
 pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
+    let (ctx, user) = load(app, token, raw_id).await?;
+    ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user))
+        .await?;
+    Ok(user)
+}
+
+/// The caller's context and the user `raw_id` names, in one trip to the
+/// database, not yet authorized; 404 for a user not in the caller's
+/// partner.
+async fn load(app: &App, token: super::Token, raw_id: &str) -> Result<(OpContext, User), Error> {
     let id = UserId::parse(raw_id);
     let partner = token.partner();
     let (ctx, user) = token
@@ -202,8 +392,5 @@ pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, E
                 .map(Option::flatten)
         })
         .await?;
-    let user = user.ok_or(Error::NotFound)?;
-    ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user))
-        .await?;
-    Ok(user)
+    Ok((ctx, user.ok_or(Error::NotFound)?))
 }

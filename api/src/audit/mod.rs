@@ -77,7 +77,7 @@ pub struct NewEvent {
     /// (`createUser`, `resetMasterPassword`, `purgeVault`, and every
     /// denial); where none does, a name of the same form (`signIn`,
     /// `signInAccount`, `changePassword`, `setMasterPassword`,
-    /// `recoverAccount`, `redeemResetLink`, `setRecoveryKey`,
+    /// `recoverAccount`, `redeemResetLink`, `acceptInvitation`, `setRecoveryKey`,
     /// `reissueReset`, `requestResetApproval`, `rejectReset`,
     /// `expireResetApproval`). See [`is_action_name`].
     pub action: String,

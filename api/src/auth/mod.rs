@@ -43,6 +43,9 @@ pub fn new_api_client_secret() -> SecretString {
 /// token).
 pub const RESET_SECRET: &str = "reset-secret";
 
+/// The keyed-hash purpose of an invitation's link token.
+pub const INVITATION_SECRET: &str = "invitation-secret";
+
 /// The keyed-hash domain of recovery-key verifiers (drawn by the client from
 /// its CSPRNG, at least 128 bits: HMAC, not argon2).
 pub const RECOVERY_VERIFIER: &str = "recovery-verifier";

@@ -79,6 +79,8 @@ pub enum Path {
     AccountSignIn,
     /// `POST /v1/account/reset-link`: no account, the address alone.
     ResetLink,
+    /// `POST /v1/account/invitation`: no account, the address alone.
+    Invitation,
     /// `PUT /v1/account/recovery-key`: the user's current key, by user id.
     RecoveryKey,
     /// `POST /v1/auth/password`: the admin's current password, by admin id.
@@ -92,6 +94,7 @@ impl Path {
             Self::ClientSignIn => b"client-sign-in",
             Self::AccountSignIn => b"account-sign-in",
             Self::ResetLink => b"reset-link",
+            Self::Invitation => b"invitation",
             Self::RecoveryKey => b"recovery-key",
             Self::PasswordChange => b"password-change",
         }

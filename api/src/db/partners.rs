@@ -16,10 +16,15 @@ pub struct Partner {
     pub temporary_secret_ttl_seconds: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// How long an invitation's link stays valid.
+    pub invitation_ttl_seconds: i64,
 }
 
 /// The default lifetime of a temporary secret: 72 hours.
 pub const DEFAULT_TEMPORARY_SECRET_TTL_SECONDS: i64 = 72 * 3600;
+
+/// The default lifetime of an invitation: 7 days.
+pub const DEFAULT_INVITATION_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 impl Partner {
     pub fn new(name: &str, now: NaiveDateTime) -> Self {
@@ -30,6 +35,7 @@ impl Partner {
             temporary_secret_ttl_seconds: DEFAULT_TEMPORARY_SECRET_TTL_SECONDS,
             created_at: now,
             updated_at: now,
+            invitation_ttl_seconds: DEFAULT_INVITATION_TTL_SECONDS,
         }
     }
 }
@@ -60,6 +66,7 @@ pub struct PartnerChanges {
     pub name: Option<String>,
     pub links_for_everyone: Option<bool>,
     pub temporary_secret_ttl_seconds: Option<i64>,
+    pub invitation_ttl_seconds: Option<i64>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -14,6 +14,7 @@ diesel::table! {
         temporary_secret_ttl_seconds -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        invitation_ttl_seconds -> BigInt,
     }
 }
 
@@ -111,6 +112,9 @@ diesel::table! {
         /// line apart (migration 000005). Read only.
         search_text -> Text,
         external_id -> Nullable<Text>,
+        invitation_hash -> Nullable<Binary>,
+        invitation_expires_at -> Nullable<Timestamp>,
+        invitation_message_id -> Nullable<Text>,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct User {
     /// The PSA's or the directory's own id for the user, unique in the
     /// company.
     pub external_id: Option<String>,
+    /// Until when an invited user's link is valid; `None` once accepted
+    /// (and for a user never invited through the API).
+    pub invitation_expires_at: Option<NaiveDateTime>,
     /// Whether a recovery-key verifier is registered (the column is read
     /// only as "is it there").
     #[diesel(select_expression = users::recovery_key_verifier.is_not_null())]
@@ -298,6 +301,127 @@ pub fn set_master_password(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A user's invitation as stored: the keyed hash of its token, its expiry
+/// and the outbox message that carries it.
+#[derive(Debug, Clone)]
+pub struct InvitationRow<'a> {
+    pub hash: &'a [u8],
+    pub expires_at: NaiveDateTime,
+    pub message_id: &'a str,
+}
+
+/// Gives an invited user a new invitation, replacing the one before (its
+/// link dies): the message that carried the one before, if any, so the
+/// caller can withdraw it; `None` for a user no longer invited (nothing
+/// changes).
+pub fn set_invitation(
+    conn: &mut DbConn,
+    user: UserId,
+    invitation: &InvitationRow<'_>,
+    at: NaiveDateTime,
+) -> Result<Option<Option<String>>, DbError> {
+    let invited = users::table
+        .filter(users::id.eq(user.to_string()))
+        .filter(users::status.eq(UserStatus::Invited));
+    let Some(before) = invited
+        .clone()
+        .select(users::invitation_message_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    diesel::update(invited)
+        .set((
+            users::invitation_hash.eq(invitation.hash),
+            users::invitation_expires_at.eq(invitation.expires_at),
+            users::invitation_message_id.eq(invitation.message_id),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(Some(before))
+}
+
+/// An invitation found by its token's keyed hash.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub user: UserId,
+    pub partner: PartnerId,
+    pub company: CompanyId,
+    pub status: UserStatus,
+    pub expires_at: Option<NaiveDateTime>,
+    pub generation: i64,
+}
+
+/// The user whose invitation's token has `invitation_hash`, if any.
+pub fn invitation(
+    conn: &mut DbConn,
+    invitation_hash: &[u8],
+) -> Result<Option<Invitation>, DbError> {
+    type Row = (
+        UserId,
+        PartnerId,
+        CompanyId,
+        UserStatus,
+        Option<NaiveDateTime>,
+        i64,
+    );
+    let found: Option<Row> = users::table
+        .filter(users::invitation_hash.eq(invitation_hash))
+        .select((
+            users::id,
+            users::partner_id,
+            users::company_id,
+            users::status,
+            users::invitation_expires_at,
+            users::token_generation,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(
+        |(user, partner, company, status, expires_at, generation)| Invitation {
+            user,
+            partner,
+            company,
+            status,
+            expires_at,
+            generation,
+        },
+    ))
+}
+
+/// Accepts an invitation: when the user is still invited under the
+/// invitation whose token has `invitation_hash`, stores their first key
+/// material (as [`set_master_password`] does), activates them and forgets
+/// the invitation. Whether it was accepted (a second use finds nothing).
+pub fn accept_invitation(
+    conn: &mut DbConn,
+    user: UserId,
+    invitation_hash: &[u8],
+    (auth_key_hash, kdf_params, encrypted_vault_key): (&str, Option<&str>, &[u8]),
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(user.to_string()))
+            .filter(users::status.eq(UserStatus::Invited))
+            .filter(users::invitation_hash.eq(invitation_hash)),
+    )
+    .set((
+        users::auth_key_hash.eq(auth_key_hash),
+        users::kdf_params.eq(kdf_params),
+        users::encrypted_vault_key.eq(encrypted_vault_key),
+        users::status.eq(UserStatus::Active),
+        users::token_generation.eq(users::token_generation + 1),
+        users::invitation_hash.eq(None::<Vec<u8>>),
+        users::invitation_expires_at.eq(None::<NaiveDateTime>),
+        users::invitation_message_id.eq(None::<String>),
+        users::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 /// Registers (or replaces) the user's recovery key: the verifier's keyed

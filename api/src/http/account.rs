@@ -384,6 +384,70 @@ pub async fn account_reset_link_complete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// An invited user's first master password, with the invitation link's
+/// token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationAcceptance {
+    /// The token from the emailed invitation link's fragment (`#token=…`).
+    #[schema(value_type = String, format = Password)]
+    pub token: SecretString,
+    /// As in `NewMasterPassword`.
+    #[schema(value_type = String, format = Password)]
+    pub auth_key: SecretString,
+    pub kdf_params: Option<String>,
+    pub encrypted_vault_key: String,
+}
+
+/// Accept an invitation
+///
+/// The token of the emailed single-use invitation link is the credential:
+/// no bearer token. Stores the invited user's first key material (the
+/// authentication key derived from the master password they chose, the
+/// client's KDF parameters and the vault key encrypted under it) and
+/// makes them `active`; then sign in with `POST /v1/account/token`. A
+/// token that is wrong, expired, already used or replaced by a newer
+/// invitation answers the same 401, and is audited.
+#[utoipa::path(
+    operation_id = "account_invitation_accept",
+    tag = "account",
+    request_body = InvitationAcceptance,
+    responses(
+        (status = 204, description = "Accepted; sign in with the new key"),
+        (status = 401, description = "The invitation is not valid (wrong, expired, used or sent again since)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many refused invitations from this address: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/account/invitation")]
+pub async fn account_invitation_accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Json(acceptance): Json<InvitationAcceptance>,
+) -> Result<HttpResponse, ApiError> {
+    let InvitationAcceptance {
+        token,
+        auth_key,
+        kdf_params,
+        encrypted_vault_key,
+    } = acceptance;
+    values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
+    let key = new_key(NewMasterPassword {
+        auth_key,
+        kdf_params,
+        encrypted_vault_key,
+    })?;
+    account::accept_invitation(
+        &state.app,
+        token,
+        key,
+        request_id(&req),
+        client_address(&req),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// A recovery key to register: what the client derived from it. The
 /// recovery key itself (the "account recovery PDF") never leaves the user.
 #[derive(Deserialize, ToSchema)]

@@ -24,6 +24,9 @@ pub struct PartnerView {
     /// How long a reset's temporary password or link stays valid.
     #[schema(example = 259200)]
     pub temporary_secret_ttl_seconds: i64,
+    /// How long the link of a user's invitation stays valid.
+    #[schema(example = 604800)]
+    pub invitation_ttl_seconds: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -35,6 +38,7 @@ impl From<Partner> for PartnerView {
             name: p.name,
             links_for_everyone: p.links_for_everyone,
             temporary_secret_ttl_seconds: p.temporary_secret_ttl_seconds,
+            invitation_ttl_seconds: p.invitation_ttl_seconds,
             created_at: p.created_at.into(),
             updated_at: p.updated_at.into(),
         }
@@ -49,6 +53,8 @@ pub struct PartnerUpdate {
     pub links_for_everyone: Option<bool>,
     /// 300 (5 minutes) to 2592000 (30 days).
     pub temporary_secret_ttl_seconds: Option<i64>,
+    /// 3600 (1 hour) to 2592000 (30 days); invitations sent from then on.
+    pub invitation_ttl_seconds: Option<i64>,
 }
 
 /// Get the partner
@@ -97,6 +103,7 @@ pub async fn partner_update(
         name: update.name.map(crate::http::values::Name::into_inner),
         links_for_everyone: update.links_for_everyone,
         temporary_secret_ttl_seconds: update.temporary_secret_ttl_seconds,
+        invitation_ttl_seconds: update.invitation_ttl_seconds,
     };
     let partner = app_partner::update(&state, &caller, update).await?;
     Ok(HttpResponse::Ok().json(PartnerView::from(partner)))

@@ -1,6 +1,7 @@
 //! The contract of users: `GET/POST /v1/companies/{company_id}/users`,
-//! `GET /v1/users/{user_id}` and `GET /v1/users?q=` to locate a user by
-//! email or name. The operations are [`crate::app::users`]'s; reading one
+//! `GET /v1/users/{user_id}`, `GET /v1/users?q=` to locate a user by
+//! email or name, and `POST /v1/users/{user_id}/invitation` to invite a
+//! user again. The operations are [`crate::app::users`]'s; reading one
 //! user loads the caller and the user in one trip to the database.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -75,6 +76,10 @@ pub struct UserView {
     /// The PSA's or the directory's own id for the user, unique in the
     /// company; null when none was given.
     pub external_id: Option<String>,
+    /// While the user is `invited`: until when the link of their latest
+    /// invitation works (send it again with `POST
+    /// /v1/users/{user_id}/invitation`). Null once they accepted.
+    pub invitation_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 
@@ -91,6 +96,7 @@ fn view(user: User) -> UserView {
         status: user.status.to_string(),
         last_reset_at: user.last_reset_at.map(Timestamp::from),
         external_id: user.external_id,
+        invitation_expires_at: user.invitation_expires_at.map(Timestamp::from),
         created_at: user.created_at.into(),
     }
 }
@@ -225,7 +231,10 @@ pub async fn company_users_list(
 
 /// Add a user to a company
 ///
-/// Creates an end user in the company: the email is unique in the company
+/// Creates an end user in the company, `invited`, and emails them an
+/// invitation in their locale: a single-use link, valid for the partner's
+/// `invitation_ttl_seconds`, where they choose their master password
+/// (`POST /v1/account/invitation`). The email is unique in the company
 /// (409 `email_taken`; the partner's other companies are never consulted, so
 /// the answer reveals nothing outside the caller's reach), at most one
 /// primary user per company (409 `primary_user_exists`), and an external id
@@ -299,6 +308,35 @@ pub async fn company_users_create(
         }
         Made::Replayed(stored) => Ok(replay(stored)),
     }
+}
+
+/// Invite a user again
+///
+/// Emails an invited user a new invitation, with a new link valid for the
+/// partner's `invitation_ttl_seconds`: the earlier link stops working at
+/// once, and its email is withdrawn if it was not sent yet. For a user who
+/// lost or let expire the first one. Audited.
+#[utoipa::path(
+    operation_id = "user_invitation_send",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Sent; the user, with the new invitation's expiry", body = UserView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`user_not_invited`: the user already accepted", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/users/{user_id}/invitation")]
+pub async fn user_invitation_send(
+    token: Verified,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let user = app_users::invite(&state, token, &path).await?;
+    Ok(web::Json(view(user)))
 }
 
 /// Get a user

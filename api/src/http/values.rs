@@ -264,6 +264,11 @@ pub const SECRET_TTL: Rule = Rule::Range {
     min: crate::app::partner::SECRET_TTL_SECONDS.0,
     max: crate::app::partner::SECRET_TTL_SECONDS.1,
 };
+/// An invitation's lifetime: 1 hour to 30 days.
+pub const INVITATION_TTL: Rule = Rule::Range {
+    min: crate::app::partner::INVITATION_TTL_SECONDS.0,
+    max: crate::app::partner::INVITATION_TTL_SECONDS.1,
+};
 /// Checks in one authorization request.
 pub const CHECKS: Rule = Rule::Items { min: 1, max: 100 };
 /// The companies an API client is limited to, when it is.

@@ -63,6 +63,16 @@ struct ApprovalPayload {
     expires_at: NaiveDateTime,
 }
 
+/// The payload of an invitation (sealed in the outbox row: it carries the
+/// link's token).
+#[derive(Deserialize)]
+struct InvitationPayload {
+    name: String,
+    company: String,
+    secret: String,
+    expires_at: NaiveDateTime,
+}
+
 /// The words of one locale.
 struct Words {
     hello: &'static str,
@@ -83,6 +93,11 @@ struct Words {
     approval_ticket: &'static str,
     approval_how: &'static str,
     approval_expires: &'static str,
+    invitation_subject: &'static str,
+    invitation_body: &'static str,
+    invitation_link: &'static str,
+    invitation_expires: &'static str,
+    invitation_ignore: &'static str,
     footer: &'static str,
 }
 
@@ -105,6 +120,11 @@ const EN: Words = Words {
     approval_ticket: "Ticket: {ticket}",
     approval_how: "Approve or reject it in the partner portal, or with custodianctl:",
     approval_expires: "Unless someone decides, the request expires on {expires}.",
+    invitation_subject: "You are invited to your company's password manager",
+    invitation_body: "{company} set up a password manager account for you.",
+    invitation_link: "Open this link to choose your master password. Only you will know it: nobody, your administrator included, can read your vault.",
+    invitation_expires: "The link works once, until {expires}.",
+    invitation_ignore: "If you did not expect this invitation, ignore this email; without the link nothing happens.",
     footer: "This message was sent automatically; please do not reply to it.",
 };
 
@@ -127,6 +147,11 @@ const FR: Words = Words {
     approval_ticket: "Ticket : {ticket}",
     approval_how: "Approuvez-la ou refusez-la dans le portail partenaire, ou avec custodianctl :",
     approval_expires: "Sans décision, la demande expire le {expires}.",
+    invitation_subject: "Vous êtes invité au gestionnaire de mots de passe de votre entreprise",
+    invitation_body: "{company} vous a créé un compte de gestionnaire de mots de passe.",
+    invitation_link: "Ouvrez ce lien pour choisir votre mot de passe maître. Vous seul le connaîtrez : personne, pas même votre administrateur, ne peut lire votre coffre.",
+    invitation_expires: "Le lien ne sert qu'une fois, jusqu'au {expires}.",
+    invitation_ignore: "Si vous n'attendiez pas cette invitation, ignorez ce message ; sans le lien, rien ne se passe.",
     footer: "Ce message a été envoyé automatiquement ; merci de ne pas y répondre.",
 };
 
@@ -149,6 +174,11 @@ const DE: Words = Words {
     approval_ticket: "Ticket: {ticket}",
     approval_how: "Geben Sie sie im Partnerportal frei oder lehnen Sie sie ab, oder mit custodianctl:",
     approval_expires: "Ohne Entscheidung verfällt die Anfrage am {expires}.",
+    invitation_subject: "Sie sind zum Passwort-Manager Ihres Unternehmens eingeladen",
+    invitation_body: "{company} hat ein Passwort-Manager-Konto für Sie eingerichtet.",
+    invitation_link: "Öffnen Sie diesen Link, um Ihr Master-Passwort zu wählen. Nur Sie kennen es: Niemand, auch Ihr Administrator nicht, kann Ihren Tresor lesen.",
+    invitation_expires: "Der Link ist nur einmal gültig, bis {expires}.",
+    invitation_ignore: "Falls Sie diese Einladung nicht erwartet haben, ignorieren Sie diese E-Mail; ohne den Link geschieht nichts.",
     footer: "Diese Nachricht wurde automatisch gesendet; bitte antworten Sie nicht darauf.",
 };
 
@@ -171,6 +201,11 @@ const ES: Words = Words {
     approval_ticket: "Ticket: {ticket}",
     approval_how: "Apruébelo o recházelo en el portal de socios, o con custodianctl:",
     approval_expires: "Si nadie decide, la solicitud caduca el {expires}.",
+    invitation_subject: "Le invitamos al gestor de contraseñas de su empresa",
+    invitation_body: "{company} le ha creado una cuenta del gestor de contraseñas.",
+    invitation_link: "Abra este enlace para elegir su contraseña maestra. Solo usted la conocerá: nadie, ni siquiera su administrador, puede leer su bóveda.",
+    invitation_expires: "El enlace sirve una sola vez, hasta el {expires}.",
+    invitation_ignore: "Si no esperaba esta invitación, ignore este mensaje; sin el enlace no ocurre nada.",
     footer: "Este mensaje se envió automáticamente; no responda a este mensaje.",
 };
 
@@ -193,6 +228,11 @@ const IT: Words = Words {
     approval_ticket: "Ticket: {ticket}",
     approval_how: "Approvala o rifiutala nel portale partner, oppure con custodianctl:",
     approval_expires: "Senza una decisione, la richiesta scade il {expires}.",
+    invitation_subject: "Sei invitato al gestore di password della tua azienda",
+    invitation_body: "{company} ha creato per te un account del gestore di password.",
+    invitation_link: "Apri questo link per scegliere la tua password principale. La conoscerai solo tu: nessuno, nemmeno il tuo amministratore, può leggere la tua cassaforte.",
+    invitation_expires: "Il link vale una sola volta, fino al {expires}.",
+    invitation_ignore: "Se non ti aspettavi questo invito, ignora questa email; senza il link non succede nulla.",
     footer: "Questo messaggio è stato inviato automaticamente; non rispondere.",
 };
 
@@ -215,6 +255,11 @@ const NL: Words = Words {
     approval_ticket: "Ticket: {ticket}",
     approval_how: "Keur het goed of af in het partnerportaal, of met custodianctl:",
     approval_expires: "Zonder beslissing vervalt het verzoek op {expires}.",
+    invitation_subject: "U bent uitgenodigd voor de wachtwoordmanager van uw bedrijf",
+    invitation_body: "{company} heeft een wachtwoordmanageraccount voor u aangemaakt.",
+    invitation_link: "Open deze link om uw hoofdwachtwoord te kiezen. Alleen u kent het: niemand, ook uw beheerder niet, kan uw kluis lezen.",
+    invitation_expires: "De link werkt één keer, tot {expires}.",
+    invitation_ignore: "Als u deze uitnodiging niet verwachtte, negeer dan deze e-mail; zonder de link gebeurt er niets.",
     footer: "Dit bericht is automatisch verzonden; beantwoord het niet.",
 };
 
@@ -237,6 +282,11 @@ const JA: Words = Words {
     approval_ticket: "チケット：{ticket}",
     approval_how: "パートナーポータル、または custodianctl で承認または却下してください：",
     approval_expires: "決定がない場合、この依頼は {expires} に失効します。",
+    invitation_subject: "会社のパスワードマネージャーへの招待",
+    invitation_body: "{company} があなたのパスワードマネージャーアカウントを作成しました。",
+    invitation_link: "次のリンクを開いて、マスターパスワードを設定してください。マスターパスワードを知るのはあなただけです。管理者を含め、誰もあなたの保管庫を読むことはできません。",
+    invitation_expires: "リンクは1回のみ、{expires} まで使用できます。",
+    invitation_ignore: "この招待に心当たりがない場合は、このメールを無視してください。リンクを開かない限り何も起こりません。",
     footer: "このメッセージは自動送信されています。返信しないでください。",
 };
 
@@ -259,14 +309,28 @@ fn words(locale: &str) -> &'static Words {
 /// link's fragment, which browsers never send to a server or a referrer.
 pub const WEBAPP_RESET_PAGE: &str = "reset-master-password";
 
+/// The page of the webapp where an invited user chooses their first master
+/// password; the token travels in the fragment, as a reset's does.
+pub const WEBAPP_INVITATION_PAGE: &str = "accept-invitation";
+
 /// The link a webapp user opens to finish a reset.
 pub fn reset_link(webapp: &Url, token: &str) -> Url {
+    webapp_link(webapp, WEBAPP_RESET_PAGE, token)
+}
+
+/// The link an invited user opens to choose their master password.
+pub fn invitation_link(webapp: &Url, token: &str) -> Url {
+    webapp_link(webapp, WEBAPP_INVITATION_PAGE, token)
+}
+
+/// The webapp's `page`, under its base, with `token` in the fragment.
+fn webapp_link(webapp: &Url, page: &str, token: &str) -> Url {
     let mut base = webapp.clone();
     if !base.path().ends_with('/') {
         let path = format!("{}/", base.path());
         base.set_path(&path);
     }
-    let mut link = base.join(WEBAPP_RESET_PAGE).expect("a relative path joins");
+    let mut link = base.join(page).expect("a relative path joins");
     link.set_fragment(Some(&format!("token={token}")));
     link
 }
@@ -441,6 +505,20 @@ pub fn render(
             ]);
             Ok(assemble(locale, w.approval_subject, &blocks))
         }
+        "user_invitation" => {
+            let p: InvitationPayload = serde_json::from_slice(payload)?;
+            let expires = when(p.expires_at);
+            let blocks = [
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(fill(w.invitation_body, &[("company", &p.company)])),
+                Block::Paragraph(w.invitation_link.into()),
+                Block::Link(invitation_link(webapp, &p.secret)),
+                Block::Paragraph(fill(w.invitation_expires, &[("expires", &expires)])),
+                Block::Paragraph(w.invitation_ignore.into()),
+                Block::Paragraph(w.footer.into()),
+            ];
+            Ok(assemble(locale, w.invitation_subject, &blocks))
+        }
         other => Err(RenderError::UnknownTemplate(other.into())),
     }
 }
@@ -481,6 +559,11 @@ mod tests {
             "expires_at": "2026-11-26T10:00:00",
         }))
         .unwrap();
+        let invitation = serde_json::to_vec(&serde_json::json!({
+            "name": "Ann", "company": "Acme Dental", "secret": "Invite-7x",
+            "expires_at": "2026-12-10T08:00:00",
+        }))
+        .unwrap();
         let mut subjects = std::collections::HashSet::new();
         for locale in LOCALES {
             let reset = render(
@@ -511,11 +594,21 @@ mod tests {
             ] {
                 assert!(approval.text.contains(part), "{locale}: {part}");
             }
+            let invitation = render("user_invitation", locale, &invitation, &webapp()).unwrap();
+            for part in [
+                "2026-12-10 08:00 UTC",
+                "Ann",
+                "Acme Dental",
+                "https://vault.example/app/accept-invitation#token=Invite-7x",
+            ] {
+                assert!(invitation.text.contains(part), "{locale}: {part}");
+            }
             assert!(
                 subjects.insert(reset.subject)
                     && subjects.insert(changed.subject)
                     && subjects.insert(recovery.subject)
                     && subjects.insert(approval.subject)
+                    && subjects.insert(invitation.subject)
             );
         }
     }

@@ -16,6 +16,7 @@ mod domain;
 mod http;
 mod identity;
 mod input;
+mod invitations;
 mod mail;
 mod partner;
 mod problems;

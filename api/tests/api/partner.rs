@@ -28,6 +28,9 @@ const PUBLIC: &[&str] = &[
     // in resets::a_webapp_user_finishes_the_reset_with_the_emailed_link,
     // denied by the fixture DENY/user_uses_anothers_vault.json).
     "account_reset_link_complete",
+    // The same for an invitation's link (allowed in
+    // invitations::an_invited_user_chooses_a_master_password_through_the_emailed_link).
+    "account_invitation_accept",
 ];
 
 /// Who is allowed, in a case.
@@ -324,6 +327,15 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["companies:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "user_invitation_send",
+            method: "POST",
+            path: |s| format!("/v1/users/{}/invitation", s.user_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
             headers: &[],
         },
         Case {

@@ -236,6 +236,10 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     let found = json(&custodianctl_as(&["users", "find", "SMITH"], url, &admin).await);
     assert_eq!(found["items"][0]["email"], "dana@acme-dental.example");
     assert_eq!(found["items"][0]["external_id"], "psa-contact-7");
+    let dana = found["items"][0]["id"].as_str().unwrap();
+    let invited = json(&custodianctl_as(&["users", "invite", dana], url, &admin).await);
+    assert_eq!(invited["status"], "invited");
+    assert!(invited["invitation_expires_at"].is_string(), "{invited}");
 
     let profile = json(&custodianctl_as(&["backup-profile", "get", id], url, &admin).await);
     assert_eq!(
