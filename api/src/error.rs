@@ -221,6 +221,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "Another company of the partner, or another user of the company, already has this external_id: find it with `?external_id=` instead of creating it again.",
     },
     ProblemType {
+        code: "user_disabled",
+        status: StatusCode::CONFLICT,
+        title: "User disabled",
+        description: "The user is disabled: enable them first (`POST /v1/users/{user_id}/enable`).",
+    },
+    ProblemType {
         code: "user_not_invited",
         status: StatusCode::CONFLICT,
         title: "User not invited",

@@ -62,7 +62,8 @@ enum Command {
     /// The partner's companies.
     #[command(subcommand)]
     Companies(CompaniesCommand),
-    /// Users: locate, show, add (which invites them), invite again.
+    /// Users: locate, show, add (which invites them), invite again, change,
+    /// disable, enable.
     #[command(subcommand)]
     Users(UsersCommand),
     /// A company's backup profile.
@@ -220,6 +221,31 @@ enum UsersCommand {
     /// Email an invited user a new invitation; the earlier link stops
     /// working.
     Invite { user_id: uuid::Uuid },
+    /// Change a user. Without --if-match, the ETag is read just before;
+    /// with it, the change fails (412) if the user changed since.
+    Update {
+        user_id: uuid::Uuid,
+        #[arg(long)]
+        name: Option<String>,
+        /// en, fr, de, es, it, nl or ja.
+        #[arg(long)]
+        locale: Option<String>,
+        /// desktop or webapp.
+        #[arg(long)]
+        client_kind: Option<String>,
+        /// Make the user their company's primary user (true) or not (false).
+        #[arg(long)]
+        primary: Option<bool>,
+        #[arg(long)]
+        external_id: Option<String>,
+        /// The ETag of the version this change is made against.
+        #[arg(long)]
+        if_match: Option<String>,
+    },
+    /// Disable a user: their tokens, secrets and sign-ins are refused.
+    Disable { user_id: uuid::Uuid },
+    /// Enable a disabled user.
+    Enable { user_id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -980,7 +1006,77 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
             }
             answer(request.send()).await
         }
-        UsersCommand::Get { user_id } => answer(client.user_get().user_id(*user_id).send()).await,
+        UsersCommand::Get { user_id } => with_etag(
+            client
+                .user_get()
+                .user_id(*user_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?,
+        ),
+        UsersCommand::Update {
+            user_id,
+            name,
+            locale,
+            client_kind,
+            primary,
+            external_id,
+            if_match,
+        } => {
+            let client_kind = client_kind
+                .as_deref()
+                .map(|kind| {
+                    kind.parse::<types::ClientKind>()
+                        .map_err(|_| format!("--client-kind {kind:?}: desktop or webapp"))
+                })
+                .transpose()?;
+            let etag = match if_match {
+                Some(etag) => etag.clone(),
+                None => client
+                    .user_get()
+                    .user_id(*user_id)
+                    .send()
+                    .await
+                    .map_err(|e| describe(&e))?
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or("the server sent no ETag")?,
+            };
+            with_etag(
+                client
+                    .user_update()
+                    .user_id(*user_id)
+                    .if_match(etag)
+                    .body(types::UserUpdateRequest {
+                        name: name.clone(),
+                        locale: locale.as_deref().map(parse_locale).transpose()?,
+                        client_kind,
+                        is_primary: *primary,
+                        external_id: external_id.clone(),
+                    })
+                    .send()
+                    .await
+                    .map_err(|e| describe(&e))?,
+            )
+        }
+        UsersCommand::Disable { user_id } => with_etag(
+            client
+                .user_disable()
+                .user_id(*user_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?,
+        ),
+        UsersCommand::Enable { user_id } => with_etag(
+            client
+                .user_enable()
+                .user_id(*user_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?,
+        ),
         UsersCommand::Invite { user_id } => {
             answer(client.user_invitation_send().user_id(*user_id).send()).await
         }

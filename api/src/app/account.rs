@@ -114,7 +114,9 @@ pub async fn context(
         .run(move |conn| users::generation(conn, partner, user))
         .await?;
     let Some((company, generation)) = found else {
-        return Err(Error::unauthorized("the user no longer exists"));
+        return Err(Error::unauthorized(
+            "the user no longer exists or is disabled",
+        ));
     };
     if generation != claims.generation {
         return Err(Error::unauthorized("the token was revoked"));

@@ -80,7 +80,7 @@ pub enum Precondition {
 }
 
 impl Precondition {
-    fn allows(&self, version: i64) -> Result<bool, Error> {
+    pub(crate) fn allows(&self, version: i64) -> Result<bool, Error> {
         match self {
             Self::Absent => Err(Error::PreconditionRequired),
             Self::Any => Ok(true),

@@ -411,8 +411,10 @@ impl Prepared {
         let supersedes = command.supersedes.map(ResetId::from_uuid);
         // Resets of one user take turns from here (PostgreSQL: the
         // user's row lock; SQLite: write transactions take turns).
-        if resets::lock_user(conn, partner, user_id)?.is_none() {
-            return Err(Error::NotFound.into());
+        match resets::lock_user(conn, partner, user_id)? {
+            None => return Err(Error::NotFound.into()),
+            Some(UserStatus::Disabled) => return Err(user_disabled().into()),
+            Some(_) => {}
         }
         // A retry racing the first request under the same key finds the
         // first result here, once the first commit released the lock.
@@ -1092,6 +1094,15 @@ fn decision_details(reset: &Reset, ctx: &OpContext, comment: Option<&str>) -> se
     })
 }
 
+/// A disabled user is not reset: enable them first (a reset would make
+/// them able to sign in again).
+fn user_disabled() -> Error {
+    Error::Conflict {
+        code: "user_disabled",
+        detail: "The user is disabled: enable them before resetting their master password".into(),
+    }
+}
+
 /// Approves a request awaiting approval: the reset runs as a direct one
 /// would, on the vault as it is now (purge, secret, email, tokens refused,
 /// `purgeVault` decided for the approver with the counts of this moment),
@@ -1109,8 +1120,10 @@ pub async fn approve(
         .db
         .write(move |conn| {
             let (app, ctx) = (app_in, ctx_in);
-            if resets::lock_user(conn, partner, user_id)?.is_none() {
-                return Err(Error::NotFound.into());
+            match resets::lock_user(conn, partner, user_id)? {
+                None => return Err(Error::NotFound.into()),
+                Some(UserStatus::Disabled) => return Err(user_disabled().into()),
+                Some(_) => {}
             }
             let Some((current, _)) = resets::find(conn, partner, id)? else {
                 return Err(Error::NotFound.into());
@@ -1355,8 +1368,10 @@ pub async fn reissue(app: &App, ctx: &OpContext, raw_id: &str) -> Result<WithEma
         .write(move |conn| {
             let (app, ctx) = (app_in, ctx_in);
             // Resets of one user take turns (see `create`).
-            if resets::lock_user(conn, partner, user_id)?.is_none() {
-                return Err(Error::NotFound);
+            match resets::lock_user(conn, partner, user_id)? {
+                None => return Err(Error::NotFound),
+                Some(UserStatus::Disabled) => return Err(user_disabled()),
+                Some(_) => {}
             }
             let Some((current, _)) = resets::find(conn, partner, id)? else {
                 return Err(Error::NotFound);

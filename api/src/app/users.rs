@@ -4,6 +4,11 @@
 //! read: SQL narrows them to the caller's companies, and the policies
 //! decide each one found.
 //!
+//! An admin changes a user's name, locale, client, primary flag and
+//! external id under `If-Match` (the row's `version` is the `ETag`: every
+//! change of the row adds one), and disables or enables them: nothing a
+//! disabled user holds works, and they cannot sign in.
+//!
 //! An invitation is a single-use link: its token is drawn here, travels
 //! only sealed in the outbox row of its email, and is kept as a keyed hash.
 //! Sending it again draws a new token; the earlier link dies and its email
@@ -367,6 +372,157 @@ pub async fn invite(app: &App, token: super::Token, raw_id: &str) -> Result<User
         .await?;
     app.outbox.wake();
     Ok(invited)
+}
+
+/// What an admin changes of a user (each value already checked as the
+/// contract says); `None` leaves a value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub client_kind: Option<ClientKind>,
+    pub is_primary: Option<bool>,
+    /// `Some(None)` clears the external id.
+    pub external_id: Option<Option<String>>,
+}
+
+/// Changes a user, if still at a version `precondition` names (412
+/// otherwise, 428 without one). A company keeps at most one primary user;
+/// an external id stays unique in the company. Audited with what changed.
+pub async fn update(
+    app: &App,
+    token: super::Token,
+    raw_id: &str,
+    update: UserUpdate,
+    precondition: super::backup::Precondition,
+) -> Result<User, Error> {
+    let (ctx, user) = load(app, token, raw_id).await?;
+    ctx.authorize(app, Action::UpdateUser, &user_resource(ctx.partner, &user))
+        .await?;
+    if !precondition.allows(user.version)? {
+        return Err(Error::PreconditionFailed);
+    }
+    let changes = users::UserChanges {
+        name: update.name,
+        locale: update.locale,
+        client_kind: update.client_kind,
+        is_primary: update.is_primary,
+        external_id: update.external_id,
+    };
+    let mut event = ctx.event(
+        Action::UpdateUser.name(),
+        "user",
+        user.id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "name": changes.name,
+        "locale": changes.locale,
+        "client_kind": changes.client_kind.map(|k| k.to_string()),
+        "is_primary": changes.is_primary,
+        "external_id": changes.external_id,
+    });
+    let keys = app.keys.clone();
+    let (partner, id, now) = (ctx.partner, user.id, ctx.now);
+    let written = app
+        .db
+        .write(move |conn| {
+            let Some(current) = users::find(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            if !precondition.allows(current.version)? {
+                return Err(Error::PreconditionFailed);
+            }
+            if changes.is_primary == Some(true)
+                && !current.is_primary
+                && users::has_primary(conn, current.company_id)?
+            {
+                return Err(Error::Conflict {
+                    code: "primary_user_exists",
+                    detail: "The company already has a primary user".into(),
+                });
+            }
+            if !users::update(conn, id, current.version, &changes, now)? {
+                return Err(Error::PreconditionFailed);
+            }
+            audit::append(conn, &keys, event)?;
+            users::find(conn, partner, id)?
+                .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
+        })
+        .await;
+    match written {
+        // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
+        Err(Error::Storage(error))
+            if error.is_unique_violation() && error.to_string().contains("external_id") =>
+        {
+            Err(super::companies::external_id_taken("user", "company"))
+        }
+        other => other,
+    }
+}
+
+/// Disables a user: every token they hold is refused at once, they cannot
+/// sign in, and nothing else they hold works (a reset's secret or link, an
+/// invitation, a recovery key) until they are enabled. Disabling a
+/// disabled user changes nothing. Audited.
+pub async fn disable(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
+    set_enabled(app, token, raw_id, false).await
+}
+
+/// Enables a disabled user: they are `active` again when they have a
+/// master password, `reset_pending` when a reset of theirs is pending, and
+/// `invited` otherwise. Enabling a user who is not disabled changes
+/// nothing. Audited.
+pub async fn enable(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
+    set_enabled(app, token, raw_id, true).await
+}
+
+async fn set_enabled(
+    app: &App,
+    token: super::Token,
+    raw_id: &str,
+    enabled: bool,
+) -> Result<User, Error> {
+    let (ctx, user) = load(app, token, raw_id).await?;
+    let action = if enabled {
+        Action::EnableUser
+    } else {
+        Action::DisableUser
+    };
+    ctx.authorize(app, action.clone(), &user_resource(ctx.partner, &user))
+        .await?;
+    let keys = app.keys.clone();
+    let event = ctx.event(action.name(), "user", user.id.to_string(), true, Vec::new());
+    let (partner, id, now) = (ctx.partner, user.id, ctx.now);
+    app.db
+        .write(move |conn| {
+            let Some(status) = resets::lock_user(conn, partner, id)? else {
+                return Err(Error::NotFound);
+            };
+            let next = match (enabled, status) {
+                (false, UserStatus::Disabled) | (true, UserStatus::Active) => None,
+                (true, UserStatus::Invited | UserStatus::ResetPending) => None,
+                (false, _) => Some(UserStatus::Disabled),
+                (true, UserStatus::Disabled) => Some(if users::has_key(conn, id)? {
+                    UserStatus::Active
+                } else if resets::pending_of(conn, id)?.is_some() {
+                    UserStatus::ResetPending
+                } else {
+                    UserStatus::Invited
+                }),
+            };
+            if let Some(next) = next {
+                users::set_status(conn, id, next, now)?;
+                let mut event = event;
+                event.details =
+                    serde_json::json!({ "from": status.to_string(), "to": next.to_string() });
+                audit::append(conn, &keys, event)?;
+            }
+            users::find(conn, partner, id)?
+                .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
+        })
+        .await
 }
 
 /// One user the caller may see. The caller's context and the user are

@@ -185,16 +185,16 @@ pub fn purge(
 
 /// Locks the user's row for the rest of the transaction (PostgreSQL; SQLite
 /// write transactions already take turns), so resets of one user take turns;
-/// `None` when the user is gone.
+/// the user's status as locked, `None` when the user is gone.
 pub fn lock_user(
     conn: &mut DbConn,
     partner: PartnerId,
     user: UserId,
-) -> Result<Option<String>, DbError> {
+) -> Result<Option<super::types::UserStatus>, DbError> {
     let query = users::table
         .filter(users::id.eq(user.to_string()))
         .filter(users::partner_id.eq(partner.to_string()))
-        .select(users::id);
+        .select(users::status);
     Ok(match conn {
         DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
         DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
@@ -231,6 +231,7 @@ pub fn mark_user_reset(conn: &mut DbConn, user: UserId, at: NaiveDateTime) -> Re
     diesel::update(users::table.filter(users::id.eq(user.to_string())))
         .set((
             users::token_generation.eq(users::token_generation + 1),
+            users::version.eq(users::version + 1),
             users::status.eq(super::types::UserStatus::ResetPending),
             users::last_reset_at.eq(at),
             users::auth_key_hash.eq(None::<String>),
@@ -684,6 +685,7 @@ pub fn revoke_user_tokens(
     diesel::update(users::table.filter(users::id.eq(user.to_string())))
         .set((
             users::token_generation.eq(users::token_generation + 1),
+            users::version.eq(users::version + 1),
             users::updated_at.eq(at),
         ))
         .execute(conn)?;

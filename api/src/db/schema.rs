@@ -115,6 +115,7 @@ diesel::table! {
         invitation_hash -> Nullable<Binary>,
         invitation_expires_at -> Nullable<Timestamp>,
         invitation_message_id -> Nullable<Text>,
+        version -> BigInt,
     }
 }
 

@@ -37,6 +37,8 @@ pub struct User {
     /// Until when an invited user's link is valid; `None` once accepted
     /// (and for a user never invited through the API).
     pub invitation_expires_at: Option<NaiveDateTime>,
+    /// Adds one with every change of the row (the `ETag`).
+    pub version: i64,
     /// Whether a recovery-key verifier is registered (the column is read
     /// only as "is it there").
     #[diesel(select_expression = users::recovery_key_verifier.is_not_null())]
@@ -200,7 +202,8 @@ pub type Credentials = (String, String, Option<String>, i64);
 /// A user's sign-in material, by partner and email, and by company when
 /// one is named. An email is unique within a company only: when it has
 /// accounts at several of the partner's companies and no company is named,
-/// nobody is found (the sign-in must name the company).
+/// nobody is found (the sign-in must name the company). A disabled user is
+/// not found: their sign-in fails as an unknown email's does.
 pub fn credentials(
     conn: &mut DbConn,
     partner: PartnerId,
@@ -210,6 +213,7 @@ pub fn credentials(
     let mut query = users::table
         .filter(users::partner_id.eq(partner.to_string()))
         .filter(users::email.eq(email.as_str()))
+        .filter(users::status.ne(UserStatus::Disabled))
         .select((
             users::id,
             users::company_id,
@@ -239,7 +243,9 @@ pub fn auth_key_hash(
         .flatten())
 }
 
-/// A user's company and token generation, for an account token's check.
+/// A user's company and token generation, for an account token's check;
+/// `None` for a disabled user, as for an absent one: nothing a disabled
+/// user holds works (a token, a reset's secret or link, a recovery key).
 pub fn generation(
     conn: &mut DbConn,
     partner: PartnerId,
@@ -248,6 +254,7 @@ pub fn generation(
     Ok(users::table
         .filter(users::id.eq(id.to_string()))
         .filter(users::partner_id.eq(partner.to_string()))
+        .filter(users::status.ne(UserStatus::Disabled))
         .select((users::company_id, users::token_generation))
         .first(conn)
         .optional()?)
@@ -271,6 +278,7 @@ pub fn set_auth_key(
     .set((
         users::auth_key_hash.eq(auth_key_hash),
         users::status.eq(UserStatus::Active),
+        users::version.eq(users::version + 1),
         users::updated_at.eq(at),
     ))
     .execute(conn)?;
@@ -297,6 +305,7 @@ pub fn set_master_password(
             users::encrypted_vault_key.eq(encrypted_vault_key),
             users::status.eq(UserStatus::Active),
             users::token_generation.eq(users::token_generation + 1),
+            users::version.eq(users::version + 1),
             users::updated_at.eq(at),
         ))
         .execute(conn)?;
@@ -338,6 +347,7 @@ pub fn set_invitation(
             users::invitation_hash.eq(invitation.hash),
             users::invitation_expires_at.eq(invitation.expires_at),
             users::invitation_message_id.eq(invitation.message_id),
+            users::version.eq(users::version + 1),
             users::updated_at.eq(at),
         ))
         .execute(conn)?;
@@ -418,10 +428,75 @@ pub fn accept_invitation(
         users::invitation_hash.eq(None::<Vec<u8>>),
         users::invitation_expires_at.eq(None::<NaiveDateTime>),
         users::invitation_message_id.eq(None::<String>),
+        users::version.eq(users::version + 1),
         users::updated_at.eq(at),
     ))
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// What an admin changes of a user; `None` leaves a value as it is
+/// (`external_id: Some(None)` clears the id).
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub locale: Option<String>,
+    pub client_kind: Option<ClientKind>,
+    pub is_primary: Option<bool>,
+    pub external_id: Option<Option<String>>,
+}
+
+/// Applies `changes` to the user, if still at `version`; whether it was.
+pub fn update(
+    conn: &mut DbConn,
+    user: UserId,
+    version: i64,
+    changes: &UserChanges,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(user.to_string()))
+            .filter(users::version.eq(version)),
+    )
+    .set((
+        changes,
+        users::version.eq(users::version + 1),
+        users::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Sets the user's status. Disabling also moves their token generation on,
+/// so every token they hold is refused at once.
+pub fn set_status(
+    conn: &mut DbConn,
+    user: UserId,
+    status: UserStatus,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    let bump = i64::from(status == UserStatus::Disabled);
+    diesel::update(users::table.filter(users::id.eq(user.to_string())))
+        .set((
+            users::status.eq(status),
+            users::token_generation.eq(users::token_generation + bump),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the user has key material (an authentication key's hash).
+pub fn has_key(conn: &mut DbConn, user: UserId) -> Result<bool, DbError> {
+    let hash: Option<Option<String>> = users::table
+        .filter(users::id.eq(user.to_string()))
+        .select(users::auth_key_hash)
+        .first(conn)
+        .optional()?;
+    Ok(hash.flatten().is_some())
 }
 
 /// Registers (or replaces) the user's recovery key: the verifier's keyed
@@ -437,6 +512,7 @@ pub fn set_recovery_key(
         .set((
             users::recovery_key_verifier.eq(verifier_hash),
             users::recovery_wrapped_vault_key.eq(wrapped_vault_key),
+            users::version.eq(users::version + 1),
             users::updated_at.eq(at),
         ))
         .execute(conn)?;

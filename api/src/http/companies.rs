@@ -2,13 +2,13 @@
 //! backup copies: views, `ETag`/`If-Match`, and the answers. The operations
 //! are the domain layer's ([`crate::app::companies`], [`crate::app::backup`]).
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::backup::{self, Precondition, ProfileChange, ProfileState};
+use crate::app::backup::{self, ProfileChange, ProfileState};
 use crate::app::companies as app_companies;
 use crate::app::idempotent::Made;
 use crate::app::resets::Idempotency;
@@ -17,6 +17,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::PageQuery;
 use crate::http::caller::Caller;
+use crate::http::conditional::{self, precondition};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
@@ -262,41 +263,6 @@ pub struct BackupProfileUpdate {
     pub backup_public_key: Option<String>,
 }
 
-/// The strong ETag of a profile version.
-fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// What `If-Match` names: nothing, any version (`*`), or the versions of
-/// its strong tags (RFC 9110 §13.1.1: a weak tag, or one that is not a
-/// version's, never matches).
-fn precondition(req: &HttpRequest) -> Precondition {
-    let values: Vec<&str> = req
-        .headers()
-        .get_all(header::IF_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if values.is_empty() {
-        Precondition::Absent
-    } else if values.contains(&"*") {
-        Precondition::Any
-    } else {
-        Precondition::Versions(
-            values
-                .iter()
-                .filter_map(|v| {
-                    let version = v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
-                    // Strong comparison is of the exact text (`"07"` is not `"7"`).
-                    (etag(version) == *v).then_some(version)
-                })
-                .collect(),
-        )
-    }
-}
-
 fn profile_view(state: ProfileState) -> (BackupProfileView, i64) {
     let ProfileState {
         profile,
@@ -317,12 +283,7 @@ fn profile_view(state: ProfileState) -> (BackupProfileView, i64) {
 }
 
 fn with_etag((view, version): (BackupProfileView, i64)) -> HttpResponse {
-    let mut response = HttpResponse::Ok().json(view);
-    response.headers_mut().insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag(version)).expect("an ETag is a header value"),
-    );
-    response
+    conditional::with_etag(HttpResponse::Ok().json(view), version)
 }
 
 /// Get a company's backup profile
@@ -519,34 +480,4 @@ pub async fn backup_get(
         copy: copy_view(copy),
         ciphertext,
     }))
-}
-
-#[cfg(test)]
-mod precondition_tests {
-    use super::*;
-
-    fn of(values: &[&str]) -> Precondition {
-        let mut request = actix_web::test::TestRequest::default();
-        for value in values {
-            request = request.append_header((header::IF_MATCH, *value));
-        }
-        precondition(&request.to_http_request())
-    }
-
-    #[test]
-    fn if_match_names_versions_by_their_exact_strong_tags() {
-        assert_eq!(of(&[]), Precondition::Absent);
-        assert_eq!(of(&["*"]), Precondition::Any);
-        assert_eq!(of(&["\"3\""]), Precondition::Versions(vec![3]));
-        assert_eq!(of(&["\"2\", \"3\""]), Precondition::Versions(vec![2, 3]));
-        assert_eq!(of(&["\"2\"", "\"4\""]), Precondition::Versions(vec![2, 4]));
-        // Weak tags, other spellings and garbage never match a version.
-        for unusable in ["W/\"3\"", "\"03\"", "\"+3\"", "3", "\"x\""] {
-            assert_eq!(
-                of(&[unusable]),
-                Precondition::Versions(Vec::new()),
-                "{unusable}"
-            );
-        }
-    }
 }

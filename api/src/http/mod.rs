@@ -14,6 +14,7 @@ pub mod authorization;
 pub mod batches;
 pub mod caller;
 pub mod companies;
+pub mod conditional;
 pub mod contract;
 pub mod docs;
 pub mod extract;
@@ -102,6 +103,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::company_users_list)
         .service(users::company_users_create)
         .service(users::user_get)
+        .service(users::user_update)
+        .service(users::user_disable)
+        .service(users::user_enable)
         .service(users::user_invitation_send)
         .service(resets::reset_preview_get)
         .service(resets::reset_create)

@@ -1,10 +1,11 @@
 //! The contract of users: `GET/POST /v1/companies/{company_id}/users`,
-//! `GET /v1/users/{user_id}`, `GET /v1/users?q=` to locate a user by
-//! email or name, and `POST /v1/users/{user_id}/invitation` to invite a
-//! user again. The operations are [`crate::app::users`]'s; reading one
+//! `GET/PATCH /v1/users/{user_id}` (with `ETag` and `If-Match`), `GET
+//! /v1/users?q=` to locate a user by email or name, `POST
+//! /v1/users/{user_id}/invitation` to invite a user again, and `POST
+//! /v1/users/{user_id}/disable` and `…/enable`. The operations are [`crate::app::users`]'s; reading one
 //! user loads the caller and the user in one trip to the database.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,6 +18,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::admins::{PageQuery, check_locale};
 use crate::http::caller::{Caller, Verified};
+use crate::http::conditional::{precondition, with_etag};
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
 use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
@@ -341,14 +343,16 @@ pub async fn user_invitation_send(
 
 /// Get a user
 ///
-/// One user the caller may see, with their status and last reset.
+/// One user the caller may see, with their status and last reset, and an
+/// `ETag`: send it back as `If-Match` to change the user.
 #[utoipa::path(
     operation_id = "user_get",
     tag = "users",
     security(("oauth2" = [])),
     params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
     responses(
-        (status = 200, description = "The user", body = UserView),
+        (status = 200, description = "The user", body = UserView,
+            headers(("ETag" = String, description = "The user's version"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
@@ -359,7 +363,149 @@ pub async fn user_get(
     token: Verified,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<web::Json<UserView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let user = app_users::get(&state, token, &path).await?;
-    Ok(web::Json(view(user)))
+    Ok(with_version(user))
+}
+
+/// 200 with the user and their `ETag`.
+fn with_version(user: User) -> HttpResponse {
+    let version = user.version;
+    with_etag(HttpResponse::Ok().json(view(user)), version)
+}
+
+/// What to change of a user; a field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdateRequest {
+    pub name: Option<Name>,
+    /// en, fr, de, es, it, nl or ja: the language of the user's emails.
+    #[schema(value_type = Option<crate::http::vocabulary::Locale>)]
+    pub locale: Option<String>,
+    /// How the user's next reset reaches them.
+    pub client_kind: Option<ClientKind>,
+    /// Whether the user is the company's primary user; a company has at
+    /// most one (409 `primary_user_exists`).
+    pub is_primary: Option<bool>,
+    /// Unique in the company (409 `external_id_taken`); null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ExternalId>)]
+    pub external_id: Option<Option<ExternalId>>,
+}
+
+/// A field that was sent, null or not (left out, `#[serde(default)]`
+/// makes it `None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Change a user
+///
+/// Changes the user's name, locale, client kind, primary flag or external
+/// id; a field left out stays as it is. Needs `If-Match` with the `ETag`
+/// of the version read: without it 428, with a version that is no longer
+/// current 412 (someone changed the user since; read them again). Audited
+/// with what changed.
+#[utoipa::path(
+    operation_id = "user_update",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "The user's id"),
+        ("If-Match" = String, Header, description = "The ETag of the version read"),
+    ),
+    request_body = UserUpdateRequest,
+    responses(
+        (status = 200, description = "The user, changed", body = UserView,
+            headers(("ETag" = String, description = "The user's new version"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The company has another primary user, or another user of the company has the external id", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the version If-Match names", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/v1/users/{user_id}")]
+pub async fn user_update(
+    req: HttpRequest,
+    token: Verified,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Json(update): Json<UserUpdateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let update = app_users::UserUpdate {
+        name: update.name.map(Name::into_inner),
+        locale: update.locale.map(|l| check_locale(Some(l))).transpose()?,
+        client_kind: update.client_kind.map(Into::into),
+        is_primary: update.is_primary,
+        external_id: update.external_id.map(|id| id.map(ExternalId::into_inner)),
+    };
+    let user = app_users::update(&state, token, &path, update, precondition(&req)).await?;
+    Ok(with_version(user))
+}
+
+/// Disable a user
+///
+/// The user's tokens are refused at once, they cannot sign in, and nothing
+/// else they hold works (a reset's temporary password or link, an
+/// invitation, a recovery key), until they are enabled. Their vault is
+/// kept. A disabled user is not reset (409 `user_disabled`). Disabling a
+/// disabled user changes nothing. Audited.
+#[utoipa::path(
+    operation_id = "user_disable",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user, disabled", body = UserView,
+            headers(("ETag" = String, description = "The user's version"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/users/{user_id}/disable")]
+pub async fn user_disable(
+    token: Verified,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(with_version(
+        app_users::disable(&state, token, &path).await?,
+    ))
+}
+
+/// Enable a user
+///
+/// A disabled user becomes `active` again when they have a master
+/// password, `reset_pending` when a reset of theirs is pending, and
+/// `invited` otherwise; they sign in as before (their tokens from before
+/// stay refused). Enabling a user who is not disabled changes nothing.
+/// Audited.
+#[utoipa::path(
+    operation_id = "user_enable",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user, enabled", body = UserView,
+            headers(("ETag" = String, description = "The user's version"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/users/{user_id}/enable")]
+pub async fn user_enable(
+    token: Verified,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(with_version(app_users::enable(&state, token, &path).await?))
 }

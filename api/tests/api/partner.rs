@@ -112,6 +112,8 @@ struct Seeded<'a> {
     /// to approve, one to reject.
     approval_id: String,
     rejection_id: String,
+    /// A user to disable and enable.
+    disabled_user_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -327,6 +329,33 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["companies:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "user_update",
+            method: "PATCH",
+            path: |s| format!("/v1/users/{}", s.user_id),
+            body: |_, _| Some(json!({"name": "Case"})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[("If-Match", "*")],
+        },
+        Case {
+            operation: "user_disable",
+            method: "POST",
+            path: |s| format!("/v1/users/{}/disable", s.disabled_user_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "user_enable",
+            method: "POST",
+            path: |s| format!("/v1/users/{}/enable", s.disabled_user_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
             headers: &[],
         },
         Case {
@@ -719,6 +748,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 .await
                 .1
         },
+        disabled_user_id: seed::user(&server, &partner, &company).await,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

@@ -386,3 +386,263 @@ async fn text_with_an_at_sign_is_the_start_of_an_email(
         "without @: anywhere, names too"
     );
 }
+
+/// `PATCH /v1/users/{user}` with `If-Match: etag` when given: (status,
+/// the new ETag, body).
+async fn patch(
+    server: &TestServer,
+    token: &str,
+    user: &str,
+    etag: Option<&str>,
+    body: Value,
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new()
+        .patch(format!("{}/v1/users/{user}", server.base_url))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(etag) = etag {
+        request = request.header("If-Match", etag);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, etag, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The user's ETag, as `GET /v1/users/{user}` answers it.
+async fn etag_of(server: &TestServer, token: &str, user: &str) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/users/{user}", server.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_user_is_changed_only_against_the_version_read(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let (company, dana, _) = crate::support::signed_in_user(&server).await;
+    let lou = seed::user(&server, &partner, &company).await;
+    let owner = owner_token(&server).await;
+    let read = etag_of(&server, &owner, &dana).await;
+    let change = json!({"name": "Dana Q. Smith", "locale": "de", "client_kind": "webapp",
+        "external_id": "dir-7"});
+
+    let (status, _, problem) = patch(&server, &owner, &dana, None, change.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (428, Some("precondition_required"))
+    );
+    let (status, _, _) = patch(&server, &owner, &dana, Some("\"999\""), change.clone()).await;
+    assert_eq!(status, 412);
+    let (status, _, problem) =
+        patch(&server, &owner, &dana, Some(&read), json!({"locale": "xx"})).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("locale"))
+    );
+
+    let (status, changed, body) = patch(&server, &owner, &dana, Some(&read), change.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["name"],
+            &body["locale"],
+            &body["client_kind"],
+            &body["external_id"]
+        ),
+        (
+            &json!("Dana Q. Smith"),
+            &json!("de"),
+            &json!("webapp"),
+            &json!("dir-7")
+        )
+    );
+    let changed = changed.expect("an ETag");
+    assert_ne!(changed, read);
+    assert_eq!(etag_of(&server, &owner, &dana).await, changed);
+    // Whoever still holds the version read before is refused.
+    let (status, _, _) = patch(&server, &owner, &dana, Some(&read), json!({"name": "X"})).await;
+    assert_eq!(status, 412, "a lost update is refused");
+    // null removes the external id; a field left out stays.
+    let (status, _, body) = patch(
+        &server,
+        &owner,
+        &dana,
+        Some(&changed),
+        json!({"external_id": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["external_id"], &body["name"]),
+        (&Value::Null, &json!("Dana Q. Smith"))
+    );
+
+    // One primary user per company, and an external id once per company.
+    let lou_etag = etag_of(&server, &owner, &lou).await;
+    let (status, lou_etag, body) = patch(
+        &server,
+        &owner,
+        &lou,
+        Some(&lou_etag),
+        json!({"is_primary": true, "external_id": "dir-8"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let dana_etag = etag_of(&server, &owner, &dana).await;
+    let (status, _, problem) = patch(
+        &server,
+        &owner,
+        &dana,
+        Some(&dana_etag),
+        json!({"is_primary": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("primary_user_exists"))
+    );
+    let (status, _, problem) = patch(
+        &server,
+        &owner,
+        &dana,
+        Some(&dana_etag),
+        json!({"external_id": "dir-8"}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("external_id_taken"))
+    );
+    let (status, _, _) = patch(
+        &server,
+        &owner,
+        &lou,
+        lou_etag.as_deref(),
+        json!({"is_primary": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "the primary user stays primary");
+
+    // A technician of another company finds nobody to change.
+    let elsewhere = seed::company(&server, &partner, "Acme Law").await;
+    let (email, password) = server.create_admin(Role::Technician, &[elsewhere]).await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let (status, _, _) = patch(&server, &technician, &dana, Some("*"), json!({"name": "X"})).await;
+    assert_eq!(status, 404);
+
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=updateUser",
+        None,
+    )
+    .await;
+    let allowed = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["decision"] == "allow")
+        .count();
+    assert_eq!(allowed, 4, "{events}");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_disabled_user_holds_nothing_that_works_until_enabled(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let (_, dana, account) = crate::support::signed_in_user(&server).await;
+    let email = format!("{dana}@example.com");
+    let owner = owner_token(&server).await;
+    let vault = |token: String| {
+        let server = &server;
+        async move {
+            send(server, &token, "GET", "/v1/account/vault/items", None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(vault(account.clone()).await, 200);
+
+    let disable = format!("/v1/users/{dana}/disable");
+    let (status, body) = send(&server, &owner, "POST", &disable, None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("disabled")));
+    assert_eq!(
+        vault(account.clone()).await,
+        401,
+        "their token is refused at once"
+    );
+    let (status, _) =
+        crate::support::account_sign_in(&server, &partner, &email, "a-derived-key").await;
+    assert_eq!(status, 401, "they cannot sign in");
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/users/{dana}/master-password-resets"),
+        Some(json!({"confirmation": "Yes"})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("user_disabled"))
+    );
+    // Disabling again changes nothing, and is not audited again.
+    let (status, body) = send(&server, &owner, "POST", &disable, None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("disabled")));
+
+    let (status, body) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/users/{dana}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("active")),
+        "{body}"
+    );
+    assert_eq!(vault(account).await, 401, "tokens from before stay refused");
+    let (status, token) =
+        crate::support::account_sign_in(&server, &partner, &email, "a-derived-key").await;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(
+        vault(token["access_token"].as_str().unwrap().to_owned()).await,
+        200
+    );
+
+    for (action, count) in [("disableUser", 1), ("enableUser", 1)] {
+        let (_, events) = send(
+            &server,
+            &owner,
+            "GET",
+            &format!("/v1/audit-events?action={action}"),
+            None,
+        )
+        .await;
+        let items = events["items"].as_array().unwrap();
+        assert_eq!(items.len(), count, "{action}: {events}");
+        assert_eq!(items[0]["target_id"], dana);
+    }
+}

@@ -240,6 +240,34 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     let invited = json(&custodianctl_as(&["users", "invite", dana], url, &admin).await);
     assert_eq!(invited["status"], "invited");
     assert!(invited["invitation_expires_at"].is_string(), "{invited}");
+    let changed = json(
+        &custodianctl_as(
+            &[
+                "users",
+                "update",
+                dana,
+                "--name",
+                "Dana Q. Smith",
+                "--primary",
+                "true",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    assert_eq!(
+        (&changed["name"], &changed["is_primary"]),
+        (
+            &serde_json::json!("Dana Q. Smith"),
+            &serde_json::json!(true)
+        )
+    );
+    assert!(changed["etag"].is_string(), "{changed}");
+    let disabled = json(&custodianctl_as(&["users", "disable", dana], url, &admin).await);
+    assert_eq!(disabled["status"], "disabled");
+    let enabled = json(&custodianctl_as(&["users", "enable", dana], url, &admin).await);
+    assert_eq!(enabled["status"], "invited", "no master password yet");
 
     let profile = json(&custodianctl_as(&["backup-profile", "get", id], url, &admin).await);
     assert_eq!(

@@ -1,0 +1,4 @@
+-- A user's version, for `ETag` and `If-Match`: every change of a user's row
+-- adds one, so a client that changes a user it read earlier is refused
+-- (412) when someone changed the user since.
+ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
