@@ -3,11 +3,11 @@
 //! ([`super::resets`]), with its own authorization and its own answer, so a
 //! batch can never do what the caller could not do one user at a time.
 
-use chrono::Duration;
 use diesel::Connection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use futures_util::StreamExt;
 
+use super::idempotent::{self, Keyed};
 use super::resets::{self, Created, Idempotency, Preview, Ready, Refusal, Refused, ResetCommand};
 use super::{App, Error, OpContext};
 use crate::audit::{self, NewEvent};
@@ -271,31 +271,23 @@ pub async fn create(
     let made = app
         .db
         .write(move |conn| {
-            if let Some(Idempotency { key, fingerprint }) = &idempotency
-                && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
+            let keyed = idempotency.as_ref().map(|key| Keyed {
+                partner,
+                principal: &principal_id,
+                key,
+                now,
+            });
+            if let Some(keyed) = keyed
+                && let Some(stored) = idempotent::replay(conn, keyed)?
             {
-                return if &stored.request_fingerprint == fingerprint {
-                    Ok(Made::Replayed(stored))
-                } else {
-                    Err(resets::key_reused())
-                };
+                return Ok(Made::Replayed(stored));
             }
             batches::insert(conn, &batch, &users)?;
             audit::append(conn, &keys, event)?;
             let progress = progress(conn, batch, None, PAGE)?;
             let body = render(&progress);
-            if let Some(Idempotency { key, fingerprint }) = &idempotency {
-                idempotency::insert(
-                    conn,
-                    partner,
-                    &principal_id,
-                    key,
-                    fingerprint,
-                    202,
-                    &body,
-                    now,
-                    now + Duration::hours(resets::IDEMPOTENCY_HOURS),
-                )?;
+            if let Some(keyed) = keyed {
+                idempotent::keep(conn, keyed, 202, &body)?;
             }
             Ok(Made::New {
                 batch: Box::new(progress),

@@ -118,7 +118,11 @@ pub async fn create(
         Ok(company)
     };
     match idempotent::create(app, ctx, key, insert, render).await {
-        Err(Error::Storage(error)) if error.is_unique_violation() => {
+        // The constraint's name (PostgreSQL) or its columns (SQLite) say
+        // which; any other is the storage failure it is.
+        Err(Error::Storage(error))
+            if error.is_unique_violation() && error.to_string().contains("external_id") =>
+        {
             Err(external_id_taken("company", "partner"))
         }
         made => made,

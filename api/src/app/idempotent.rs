@@ -2,12 +2,64 @@
 //! and the same request answers the first result again instead of creating
 //! a second object; the same key with another request is 422. The result is
 //! kept in the creating transaction, so the two commit together.
+//!
+//! [`create`] is the whole of it for an operation that only creates;
+//! operations with a transaction of their own (a reset, a batch) call
+//! [`replay`] and [`keep`] inside it.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 
 use super::resets::{IDEMPOTENCY_HOURS, Idempotency, key_reused, stored_result};
 use super::{App, Error, OpContext};
 use crate::db::{DbConn, DbError, idempotency};
+use crate::ids::PartnerId;
+
+/// Who asked, under which key: a key is the caller's own.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'a> {
+    pub partner: PartnerId,
+    /// The admin's or API client's id.
+    pub principal: &'a str,
+    pub key: &'a Idempotency,
+    pub now: NaiveDateTime,
+}
+
+/// Inside the caller's transaction: the result kept under the key, to
+/// answer again (a retry racing the first request finds it here once the
+/// first commit is through); 422 when the key was used for another request.
+pub fn replay(conn: &mut DbConn, keyed: Keyed<'_>) -> Result<Option<idempotency::Stored>, Error> {
+    let Some(stored) = idempotency::find(
+        conn,
+        keyed.partner,
+        keyed.principal,
+        &keyed.key.key,
+        keyed.now,
+    )?
+    else {
+        return Ok(None);
+    };
+    if stored.request_fingerprint == keyed.key.fingerprint {
+        Ok(Some(stored))
+    } else {
+        Err(key_reused())
+    }
+}
+
+/// Inside the caller's transaction: keeps `body`, answered with `status`,
+/// under the key for [`IDEMPOTENCY_HOURS`].
+pub fn keep(conn: &mut DbConn, keyed: Keyed<'_>, status: u16, body: &[u8]) -> Result<(), DbError> {
+    idempotency::insert(
+        conn,
+        keyed.partner,
+        keyed.principal,
+        &keyed.key.key,
+        &keyed.key.fingerprint,
+        status,
+        body,
+        keyed.now,
+        keyed.now + Duration::hours(IDEMPOTENCY_HOURS),
+    )
+}
 
 /// What a creation under a key made.
 #[derive(Debug)]
@@ -43,28 +95,20 @@ where
     let made = app
         .db
         .write(move |conn| {
-            let Some(Idempotency { key, fingerprint }) = key else {
+            let Some(key) = key else {
                 return create(conn).map(Made::New);
             };
-            if let Some(stored) = idempotency::find(conn, partner, &principal, &key, now)? {
-                return if stored.request_fingerprint == fingerprint {
-                    Ok(Made::Replayed(stored))
-                } else {
-                    Err(key_reused())
-                };
+            let keyed = Keyed {
+                partner,
+                principal: &principal,
+                key: &key,
+                now,
+            };
+            if let Some(stored) = replay(conn, keyed)? {
+                return Ok(Made::Replayed(stored));
             }
             let made = create(conn)?;
-            idempotency::insert(
-                conn,
-                partner,
-                &principal,
-                &key,
-                &fingerprint,
-                201,
-                &render(&made),
-                now,
-                now + Duration::hours(IDEMPOTENCY_HOURS),
-            )?;
+            keep(conn, keyed, 201, &render(&made))?;
             Ok(Made::New(made))
         })
         .await;

@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::context::Actor;
+use super::idempotent::{self, Keyed};
 use super::users::user_resource;
 use super::{App, Error, OpContext};
 use crate::audit;
@@ -418,14 +419,16 @@ impl Prepared {
         }
         // A retry racing the first request under the same key finds the
         // first result here, once the first commit released the lock.
-        if let Some(Idempotency { key, fingerprint }) = &command.idempotency
-            && let Some(stored) = idempotency::find(conn, partner, &principal_id, key, now)?
+        let keyed = command.idempotency.as_ref().map(|key| Keyed {
+            partner,
+            principal: &principal_id,
+            key,
+            now,
+        });
+        if let Some(keyed) = keyed
+            && let Some(stored) = idempotent::replay(conn, keyed)?
         {
-            return if &stored.request_fingerprint == fingerprint {
-                Ok(Created::Replayed(stored))
-            } else {
-                Err(key_reused().into())
-            };
+            return Ok(Created::Replayed(stored));
         }
         if let Some(awaiting) = resets::awaiting_of(conn, user_id)?
             && awaiting.approval_expires_at.is_some_and(|at| at <= now)
@@ -509,18 +512,8 @@ impl Prepared {
             )?
         };
         let body = render(&reset);
-        if let Some(Idempotency { key, fingerprint }) = &command.idempotency {
-            idempotency::insert(
-                conn,
-                partner,
-                &principal_id,
-                key,
-                fingerprint,
-                201,
-                &body,
-                now,
-                now + Duration::hours(IDEMPOTENCY_HOURS),
-            )?;
+        if let Some(keyed) = keyed {
+            idempotent::keep(conn, keyed, 201, &body)?;
         }
         Ok(Created::New {
             reset: Box::new(reset),
