@@ -63,7 +63,7 @@ enum Command {
     #[command(subcommand)]
     Companies(CompaniesCommand),
     /// Users: locate, show, add (which invites them), invite again, change,
-    /// disable, enable.
+    /// disable, enable, offboard.
     #[command(subcommand)]
     Users(UsersCommand),
     /// A company's backup profile.
@@ -246,6 +246,17 @@ enum UsersCommand {
     Disable { user_id: uuid::Uuid },
     /// Enable a disabled user.
     Enable { user_id: uuid::Uuid },
+    /// Offboard a user: purge their vault under the reset's rules and remove
+    /// them. Prints what would go on stderr; --yes goes on.
+    Offboard {
+        user_id: uuid::Uuid,
+        /// Accept losing company items that have no backup copy.
+        #[arg(long)]
+        ack_company_data_loss: bool,
+        /// Offboard (without it, only the preview is shown).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1060,6 +1071,36 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
                     .await
                     .map_err(|e| describe(&e))?,
             )
+        }
+        UsersCommand::Offboard {
+            user_id,
+            ack_company_data_loss,
+            yes,
+        } => {
+            let preview = client
+                .user_offboarding_preview()
+                .user_id(*user_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?
+                .into_inner();
+            eprintln!(
+                "{}: {} personal and {} company items go; {} company items survive as backup \
+                 copies, {} have none and would be lost",
+                preview.email,
+                preview.personal_items,
+                preview.company_items,
+                preview.company_items_backed_up,
+                preview.company_items_not_backed_up
+            );
+            if !yes {
+                return Err("pass --yes to offboard the user".into());
+            }
+            let mut request = client.user_offboard().user_id(*user_id);
+            if *ack_company_data_loss {
+                request = request.acknowledge_company_data_loss(true);
+            }
+            answer(request.send()).await
         }
         UsersCommand::Disable { user_id } => with_etag(
             client

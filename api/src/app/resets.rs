@@ -546,7 +546,7 @@ pub async fn settle(
 
 /// A purge `purgeVault` denied, audited: the answer to give (409 with the
 /// counts when company items lack backups, 403 otherwise).
-async fn purge_denied(
+pub(super) async fn purge_denied(
     app: &App,
     ctx: &OpContext,
     user: UserId,

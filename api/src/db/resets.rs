@@ -675,6 +675,17 @@ pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbErro
     Ok(expired)
 }
 
+/// The outbox messages of the user's pending resets (their secrets'
+/// emails), to withdraw when the secrets die with the user.
+pub fn unsent_messages(conn: &mut DbConn, user: UserId) -> Result<Vec<String>, DbError> {
+    let found: Vec<Option<String>> = master_password_resets::table
+        .filter(master_password_resets::user_id.eq(user.to_string()))
+        .filter(master_password_resets::status.eq(PENDING))
+        .select(master_password_resets::outbox_message_id)
+        .load(conn)?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Bumps the user's token generation: every token issued before (a
 /// restricted one from an old temporary password too) is refused.
 pub fn revoke_user_tokens(

@@ -489,6 +489,23 @@ pub fn set_status(
     Ok(())
 }
 
+/// The outbox message of the user's open invitation, if any.
+pub fn invitation_message(conn: &mut DbConn, user: UserId) -> Result<Option<String>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq(user.to_string()))
+        .select(users::invitation_message_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Removes the user, with their vault items and resets (the backup copies
+/// of their company items stay, for their retention).
+pub fn delete(conn: &mut DbConn, user: UserId) -> Result<(), DbError> {
+    diesel::delete(users::table.filter(users::id.eq(user.to_string()))).execute(conn)?;
+    Ok(())
+}
+
 /// Whether the user has key material (an authentication key's hash).
 pub fn has_key(conn: &mut DbConn, user: UserId) -> Result<bool, DbError> {
     let hash: Option<Option<String>> = users::table

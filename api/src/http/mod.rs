@@ -106,6 +106,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::user_update)
         .service(users::user_disable)
         .service(users::user_enable)
+        .service(users::user_offboarding_preview)
+        .service(users::user_offboard)
         .service(users::user_invitation_send)
         .service(resets::reset_preview_get)
         .service(resets::reset_create)

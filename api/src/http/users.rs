@@ -1,15 +1,17 @@
 //! The contract of users: `GET/POST /v1/companies/{company_id}/users`,
 //! `GET/PATCH /v1/users/{user_id}` (with `ETag` and `If-Match`), `GET
 //! /v1/users?q=` to locate a user by email or name, `POST
-//! /v1/users/{user_id}/invitation` to invite a user again, and `POST
-//! /v1/users/{user_id}/disable` and `…/enable`. The operations are [`crate::app::users`]'s; reading one
+//! /v1/users/{user_id}/invitation` to invite a user again, `POST
+//! /v1/users/{user_id}/disable` and `…/enable`, and offboarding (`DELETE
+//! /v1/users/{user_id}`, with its preview). The operations are [`crate::app::users`]'s; reading one
 //! user loads the caller and the user in one trip to the database.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::idempotent::Made;
+use crate::app::offboarding;
 use crate::app::resets::Idempotency;
 use crate::app::users as app_users;
 use crate::db::types::ClientKind as StoredClientKind;
@@ -448,6 +450,131 @@ pub async fn user_update(
     };
     let user = app_users::update(&state, token, &path, update, precondition(&req)).await?;
     Ok(with_version(user))
+}
+
+/// What offboarding a user would purge and keep.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffboardingPreview {
+    pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    pub email: String,
+    /// Personal items: all deleted.
+    pub personal_items: i64,
+    /// Company items: all deleted from the vault; those backed up survive
+    /// as backup copies, for the company's retention.
+    pub company_items: i64,
+    /// Company items with a backup copy of their current revision.
+    pub company_items_backed_up: i64,
+    /// Company items without one: lost, unless the user is not offboarded.
+    pub company_items_not_backed_up: i64,
+    /// Offboarding must acknowledge the loss of company data
+    /// (`?acknowledge_company_data_loss=true`), because some is not backed up.
+    pub acknowledgement_required: bool,
+}
+
+/// Preview offboarding a user
+///
+/// What `DELETE /v1/users/{user_id}` would purge and keep, changing
+/// nothing.
+#[utoipa::path(
+    operation_id = "user_offboarding_preview",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "What offboarding would do", body = OffboardingPreview),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/users/{user_id}/offboarding-preview")]
+pub async fn user_offboarding_preview(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<OffboardingPreview>, ApiError> {
+    let offboarding::Preview { user, vault } = offboarding::preview(&state, &caller, &path).await?;
+    Ok(web::Json(OffboardingPreview {
+        user_id: user.id.uuid(),
+        company_id: user.company_id.uuid(),
+        email: user.email,
+        personal_items: vault.personal_items,
+        company_items: vault.company_items,
+        company_items_backed_up: vault.company_items_backed_up,
+        company_items_not_backed_up: vault.company_items_not_backed_up(),
+        acknowledgement_required: vault.company_items_not_backed_up() > 0,
+    }))
+}
+
+/// Offboarding's parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OffboardingQuery {
+    /// Required when company items are not backed up: they will be lost.
+    pub acknowledge_company_data_loss: Option<bool>,
+}
+
+/// What offboarding a user purged and kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffboardedView {
+    pub user_id: uuid::Uuid,
+    pub company_id: uuid::Uuid,
+    pub personal_items_purged: i64,
+    /// Company items without a backup copy, lost.
+    pub company_items_purged: i64,
+    /// Company items whose backup copies are kept, for the company's
+    /// retention.
+    pub company_items_preserved: i64,
+}
+
+/// Offboard a user
+///
+/// The user leaves: their vault is purged under the reset's rules (company
+/// items with a backup copy survive as that copy, for the company's
+/// retention; without one they are lost, which
+/// `acknowledge_company_data_loss=true` must accept, 409 with the counts
+/// otherwise), the unsent emails of their pending resets and invitation
+/// are withdrawn, and the user is removed with their resets, in one
+/// transaction. Purging needs the right to purge (`purgeVault`: an API
+/// client needs the `resets:write` scope too). Audited with the counts; a
+/// second request finds no user (404).
+#[utoipa::path(
+    operation_id = "user_offboard",
+    tag = "users",
+    security(("oauth2" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "The user's id"), OffboardingQuery),
+    responses(
+        (status = 200, description = "Offboarded: what was purged and kept", body = OffboardedView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`company_items_not_backed_up` (with the counts): company items without a backup would be lost and the request did not acknowledge it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/users/{user_id}")]
+pub async fn user_offboard(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Query(query): Query<OffboardingQuery>,
+) -> Result<web::Json<OffboardedView>, ApiError> {
+    let offboarding::Offboarded { user, vault } = offboarding::offboard(
+        &state,
+        &caller,
+        &path,
+        query.acknowledge_company_data_loss.unwrap_or(false),
+    )
+    .await?;
+    Ok(web::Json(OffboardedView {
+        user_id: user.id.uuid(),
+        company_id: user.company_id.uuid(),
+        personal_items_purged: vault.personal_items,
+        company_items_purged: vault.company_items_not_backed_up(),
+        company_items_preserved: vault.company_items_backed_up,
+    }))
 }
 
 /// Disable a user

@@ -251,6 +251,9 @@ async fn inviting_again_kills_the_earlier_link_and_withdraws_its_unsent_email(
     let rows = invitations(&server, email).await;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0], (first[0].0.clone(), "dead".to_owned()));
+    // The second was tried while the mail server still refused: it waits
+    // for its retry, which moving the clock makes due.
+    outbox_status_becomes(&server, &rows[1].0, "retrying").await;
     server.mail.refuse(false);
     server.clock.advance(chrono::Duration::seconds(31));
     server.outbox.wake();

@@ -114,6 +114,8 @@ struct Seeded<'a> {
     rejection_id: String,
     /// A user to disable and enable.
     disabled_user_id: String,
+    /// A user to offboard.
+    offboarded_user_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -353,6 +355,24 @@ fn cases() -> Vec<Case> {
             operation: "user_enable",
             method: "POST",
             path: |s| format!("/v1/users/{}/enable", s.disabled_user_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "user_offboarding_preview",
+            method: "GET",
+            path: |s| format!("/v1/users/{}/offboarding-preview", s.user_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["users:read"]),
+            headers: &[],
+        },
+        Case {
+            operation: "user_offboard",
+            method: "DELETE",
+            path: |s| format!("/v1/users/{}", s.offboarded_user_id),
             body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Client(&["users:read"]),
@@ -749,6 +769,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 .1
         },
         disabled_user_id: seed::user(&server, &partner, &company).await,
+        offboarded_user_id: seed::user(&server, &partner, &company).await,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

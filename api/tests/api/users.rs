@@ -646,3 +646,145 @@ async fn a_disabled_user_holds_nothing_that_works_until_enabled(
         assert_eq!(items[0]["target_id"], dana);
     }
 }
+
+#[rstest]
+#[actix_web::test]
+async fn an_offboarded_user_leaves_with_their_vault_under_the_resets_rules(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let (company, dana, account) = crate::support::signed_in_user(&server).await;
+    let at = (partner.as_str(), company.as_str(), dana.as_str());
+    seed::item(&server, at, "personal", false).await;
+    let copy = seed::item(&server, at, "company", true).await.unwrap();
+    seed::item(&server, at, "company", false).await;
+    let owner = owner_token(&server).await;
+
+    let (status, preview) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/users/{dana}/offboarding-preview"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (
+            &preview["personal_items"],
+            &preview["company_items"],
+            &preview["company_items_not_backed_up"],
+            &preview["acknowledgement_required"]
+        ),
+        (&json!(1), &json!(2), &json!(1), &json!(true))
+    );
+
+    // An API client without the resets scope may not purge a vault.
+    let (id, secret) = crate::support::create_client(&server, &["users:write"], None).await;
+    let client = crate::support::client_token(&server, &id, &secret).await;
+    let offboard = format!("/v1/users/{dana}?acknowledge_company_data_loss=true");
+    let (status, problem) = send(&server, &client, "DELETE", &offboard, None).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
+    // Company items without a backup are lost only when acknowledged.
+    let path = format!("/v1/users/{dana}");
+    let (status, problem) = send(&server, &owner, "DELETE", &path, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("company_items_not_backed_up"))
+    );
+    let (status, _) = send(&server, &owner, "GET", &path, None).await;
+    assert_eq!(status, 200, "nothing changed");
+
+    let (status, gone) = send(&server, &owner, "DELETE", &offboard, None).await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(
+        (
+            &gone["personal_items_purged"],
+            &gone["company_items_purged"],
+            &gone["company_items_preserved"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    for (method, path) in [("GET", &path), ("DELETE", &offboard)] {
+        let (status, _) = send(&server, &owner, method, path, None).await;
+        assert_eq!(status, 404, "{method} after offboarding");
+    }
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401, "their token is refused");
+    // The backed-up company item lives on as its copy, aging by retention.
+    let (_, copy_read) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{company}/backups/{copy}"),
+        None,
+    )
+    .await;
+    assert!(copy_read["expires_at"].is_string(), "{copy_read}");
+
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=offboardUser",
+        None,
+    )
+    .await;
+    let event = &events["items"][0];
+    assert_eq!(
+        (
+            &event["target_id"],
+            &event["details"]["company_items_preserved"]
+        ),
+        (&json!(dana), &json!(1)),
+        "{events}"
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn offboarding_an_invited_user_withdraws_their_unsent_invitation(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    let owner = owner_token(&server).await;
+    server.mail.refuse(true);
+    let (status, lou) = add(
+        &server,
+        &owner,
+        &company,
+        json!({"email": "lou@acme-dental.example", "name": "Lou", "client_kind": "webapp"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{lou}");
+    let lou = lou["id"].as_str().unwrap();
+    let (status, _) = send(&server, &owner, "DELETE", &format!("/v1/users/{lou}"), None).await;
+    assert_eq!(status, 200);
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=offboardUser",
+        None,
+    )
+    .await;
+    assert_eq!(
+        events["items"][0]["details"]["emails_withdrawn"], 1,
+        "{events}"
+    );
+    server.mail.refuse(false);
+    server.clock.advance(chrono::Duration::minutes(10));
+    server.outbox.wake();
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        server.mail.received().is_empty(),
+        "the withdrawn invitation never leaves"
+    );
+}

@@ -268,6 +268,11 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     assert_eq!(disabled["status"], "disabled");
     let enabled = json(&custodianctl_as(&["users", "enable", dana], url, &admin).await);
     assert_eq!(enabled["status"], "invited", "no master password yet");
+    let offboarded =
+        json(&custodianctl_as(&["users", "offboard", dana, "--yes"], url, &admin).await);
+    assert_eq!(offboarded["personal_items_purged"], 0, "{offboarded}");
+    let gone = custodianctl_as(&["users", "get", dana], url, &admin).await;
+    assert!(!gone.status.success(), "offboarded");
 
     let profile = json(&custodianctl_as(&["backup-profile", "get", id], url, &admin).await);
     assert_eq!(
