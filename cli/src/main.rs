@@ -179,6 +179,14 @@ enum CompaniesCommand {
         #[arg(long)]
         external_id: Option<String>,
     },
+    /// Rename a company, or give it the PSA's id.
+    Update {
+        company_id: uuid::Uuid,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        external_id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -990,6 +998,23 @@ async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String
                     .body(types::NewCompany {
                         external_id: external_id.clone(),
                         name: name.clone(),
+                    })
+                    .send(),
+            )
+            .await
+        }
+        CompaniesCommand::Update {
+            company_id,
+            name,
+            external_id,
+        } => {
+            answer(
+                client
+                    .company_update()
+                    .company_id(*company_id)
+                    .body(types::CompanyUpdate {
+                        name: name.clone(),
+                        external_id: external_id.clone(),
                     })
                     .send(),
             )

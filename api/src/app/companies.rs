@@ -144,17 +144,19 @@ pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, Er
     authorized(app, ctx, raw_id, Action::ReadCompany).await
 }
 
-/// Renames the company (`None` changes nothing, once authorized).
-pub async fn rename(
+/// Changes the company's name or external id (nothing to change changes
+/// nothing, once authorized); an external id stays unique in the partner
+/// (409 `external_id_taken`). Audited.
+pub async fn update(
     app: &App,
     ctx: &OpContext,
     raw_id: &str,
-    name: Option<String>,
+    change: CompanyChange,
 ) -> Result<Company, Error> {
     let company = authorized(app, ctx, raw_id, Action::UpdateCompany).await?;
-    let Some(name) = name else {
+    if change.name.is_none() && change.external_id.is_none() {
         return Ok(company);
-    };
+    }
     let id = company.id;
     let mut event = ctx.event(
         "updateCompany",
@@ -163,22 +165,39 @@ pub async fn rename(
         true,
         Vec::new(),
     );
-    event.details = serde_json::json!({ "name": name });
+    event.details = serde_json::json!({ "name": change.name, "external_id": change.external_id });
     let (partner, now) = (ctx.partner, ctx.now);
     let keys = app.keys.clone();
-    let new_name = name.clone();
-    app.db
+    let changes = companies::CompanyChanges {
+        name: change.name,
+        external_id: change.external_id,
+        updated_at: now,
+    };
+    let written = app
+        .db
         .write(move |conn| {
-            if !companies::rename(conn, partner, id, &new_name, now)? {
+            if !companies::update(conn, partner, id, &changes)? {
                 return Err(Error::NotFound);
             }
             audit::append(conn, &keys, event)?;
-            Ok(())
+            companies::find(conn, partner, id)?.ok_or(Error::NotFound)
         })
-        .await?;
-    Ok(Company {
-        name,
-        updated_at: now,
-        ..company
-    })
+        .await;
+    match written {
+        Err(Error::Storage(error))
+            if error.is_unique_violation() && error.to_string().contains("external_id") =>
+        {
+            Err(external_id_taken("company", "partner"))
+        }
+        other => other,
+    }
+}
+
+/// What to change of a company; `None` leaves a value as it is
+/// (`external_id: Some(None)` removes the id).
+#[derive(Debug, Clone, Default)]
+pub struct CompanyChange {
+    /// Already checked as a name.
+    pub name: Option<String>,
+    pub external_id: Option<Option<String>>,
 }

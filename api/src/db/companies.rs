@@ -103,20 +103,29 @@ pub fn list(
         .load(conn)?)
 }
 
-/// Renames a company.
-pub fn rename(
+/// Applies `changes` to a company of `partner`; whether there was one.
+pub fn update(
     conn: &mut DbConn,
     partner: PartnerId,
     id: CompanyId,
-    name: &str,
-    at: NaiveDateTime,
+    changes: &CompanyChanges,
 ) -> Result<bool, DbError> {
     let updated = diesel::update(
         companies::table
             .filter(companies::id.eq(id.to_string()))
             .filter(companies::partner_id.eq(partner.to_string())),
     )
-    .set((companies::name.eq(name), companies::updated_at.eq(at)))
+    .set(changes)
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// What changes of a company; `None` leaves a value as it is
+/// (`external_id: Some(None)` removes the id).
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = companies)]
+pub struct CompanyChanges {
+    pub name: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub updated_at: NaiveDateTime,
 }

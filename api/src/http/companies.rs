@@ -84,6 +84,11 @@ pub struct CompanyQuery {
 #[serde(deny_unknown_fields)]
 pub struct CompanyUpdate {
     pub name: Option<Name>,
+    /// The PSA's own id for the company, unique in the partner (409
+    /// `external_id_taken`); null removes it.
+    #[serde(default, deserialize_with = "crate::http::values::present")]
+    #[schema(value_type = Option<ExternalId>)]
+    pub external_id: Option<Option<ExternalId>>,
 }
 
 /// List companies
@@ -202,9 +207,10 @@ pub async fn company_get(
     )))
 }
 
-/// Rename a company
+/// Change a company
 ///
-/// Changes the company's name (one line of visible characters, 1 to 200).
+/// Changes the company's name (one line of visible characters, 1 to 200)
+/// or its external id (null removes it); a field left out stays as it is.
 #[utoipa::path(
     operation_id = "company_update",
     tag = "companies",
@@ -216,6 +222,7 @@ pub async fn company_get(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`external_id_taken`: another company of the partner has the external id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -226,8 +233,11 @@ pub async fn company_update(
     path: web::Path<String>,
     Json(update): Json<CompanyUpdate>,
 ) -> Result<web::Json<CompanyView>, ApiError> {
-    let name = update.name.map(Name::into_inner);
-    let company = app_companies::rename(&state, &caller, &path, name).await?;
+    let change = app_companies::CompanyChange {
+        name: update.name.map(Name::into_inner),
+        external_id: update.external_id.map(|id| id.map(ExternalId::into_inner)),
+    };
+    let company = app_companies::update(&state, &caller, &path, change).await?;
     Ok(web::Json(view(company)))
 }
 

@@ -390,19 +390,9 @@ pub struct UserUpdateRequest {
     /// most one (409 `primary_user_exists`).
     pub is_primary: Option<bool>,
     /// Unique in the company (409 `external_id_taken`); null removes it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::values::present")]
     #[schema(value_type = Option<ExternalId>)]
     pub external_id: Option<Option<ExternalId>>,
-}
-
-/// A field that was sent, null or not (left out, `#[serde(default)]`
-/// makes it `None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Change a user

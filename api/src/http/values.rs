@@ -317,6 +317,17 @@ pub fn in_range(field: &str, value: i64, rule: Rule) -> Result<(), crate::error:
     Ok(())
 }
 
+/// A field that was sent, null or not, for a change where null removes a
+/// value: `Some(None)` for null; left out, `#[serde(default)]` makes it
+/// `None`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;

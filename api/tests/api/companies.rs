@@ -743,3 +743,59 @@ async fn a_company_and_a_user_created_under_a_key_are_created_once(
     assert_eq!((status, replayed), (201, false), "{other}");
     assert_ne!(other["id"], id.as_str());
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_companys_external_id_is_set_moved_and_removed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let law = seed::company(&server, &partner, "Acme Law").await;
+    let owner = owner_token(&server).await;
+    let patch = |company: String, body: Value| {
+        let (server, owner) = (&server, &owner);
+        async move {
+            send(
+                server,
+                owner,
+                "PATCH",
+                &format!("/v1/companies/{company}"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, body) = patch(dental.clone(), json!({"external_id": "psa-1"})).await;
+    assert_eq!(
+        (status, &body["external_id"]),
+        (200, &json!("psa-1")),
+        "{body}"
+    );
+    let (status, problem) = patch(law.clone(), json!({"external_id": "psa-1"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("external_id_taken"))
+    );
+    // null removes it, and the name stays.
+    let (status, body) = patch(dental.clone(), json!({"external_id": null})).await;
+    assert_eq!(
+        (status, &body["external_id"], &body["name"]),
+        (200, &Value::Null, &json!("Acme Dental"))
+    );
+    let (status, _) = patch(law.clone(), json!({"external_id": "psa-1"})).await;
+    assert_eq!(status, 200);
+    let (_, found) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/companies?external_id=psa-1",
+        None,
+    )
+    .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["id"], json!(law));
+}

@@ -209,8 +209,23 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
         .await,
     );
     let id = company["id"].as_str().unwrap();
+    let renamed = json(
+        &custodianctl_as(
+            &["companies", "update", id, "--name", "Acme Dental Group"],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    assert_eq!(
+        (&renamed["name"], &renamed["external_id"]),
+        (
+            &serde_json::json!("Acme Dental Group"),
+            &serde_json::json!("psa-1001")
+        )
+    );
     let listed = json(&custodianctl_as(&["companies", "list"], url, &admin).await);
-    assert_eq!(listed["items"][0]["name"], "Acme Dental");
+    assert_eq!(listed["items"][0]["name"], "Acme Dental Group");
     assert_eq!(listed["items"][0]["external_id"], "psa-1001");
     json(
         &custodianctl_as(
