@@ -5,9 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use secrecy::SecretString;
 
+use super::idempotent::{self, Made};
+use super::resets::Idempotency;
 use super::{App, Decider, Error, OpContext, paging, stored};
 use crate::auth::draw_secret;
 use crate::authz::{Action, Resource};
@@ -146,7 +147,9 @@ pub async fn create(
     app: &App,
     ctx: &OpContext,
     new: NewAdmin,
-) -> Result<(AdminWithCompanies, SecretString), Error> {
+    key: Option<Idempotency>,
+    render: impl FnOnce(&Created) -> Vec<u8> + Send + 'static,
+) -> Result<Made<Created>, Error> {
     let role = new.role;
     let id = AdminId::new();
     ctx.authorize(app, Action::CreateAdmin { role }, &resource(ctx, id, role))
@@ -154,6 +157,10 @@ pub async fn create(
     let email = new.email.into_string();
     let locale = super::locale(new.locale)?;
     let companies = check_companies(app, ctx, role, new.companies).await?;
+    // A retry answers before the password is drawn and hashed again.
+    if let Some(stored) = idempotent::stored_result(app, ctx, key.clone()).await? {
+        return Ok(Made::Replayed(stored));
+    }
     let password = draw_secret(15);
     let hash = app.passwords.hash(password.clone()).await;
     let now = app.clock.now();
@@ -177,27 +184,23 @@ pub async fn create(
     let row = admin.clone();
     let assigned = companies.clone();
     let keys = app.keys.clone();
-    let result = app
-        .db
-        .write(move |conn| {
-            admins::insert(conn, &row)?;
-            admins::set_companies(conn, partner, id, &assigned)?;
-            crate::audit::append(conn, &keys, event)?;
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => {}
-        Err(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            return Err(Error::Conflict {
-                code: "email_taken",
-                detail: "An admin of this partner already has this email".into(),
-            });
-        }
-        Err(other) => return Err(other.into()),
+    let insert = move |conn: &mut crate::db::DbConn| {
+        admins::insert(conn, &row)?;
+        admins::set_companies(conn, partner, id, &assigned)?;
+        crate::audit::append(conn, &keys, event)?;
+        Ok((with_companies(admin, companies)?, password))
+    };
+    match idempotent::create(app, ctx, key, insert, render).await {
+        Err(Error::Storage(error)) if error.is_unique_violation() => Err(Error::Conflict {
+            code: "email_taken",
+            detail: "An admin of this partner already has this email".into(),
+        }),
+        other => other,
     }
-    Ok((with_companies(admin, companies)?, password))
 }
+
+/// A new admin and the one-time password they first sign in with.
+pub type Created = (AdminWithCompanies, SecretString);
 
 /// One admin of the caller's partner.
 pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<AdminWithCompanies, Error> {

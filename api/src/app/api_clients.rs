@@ -5,6 +5,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::idempotent::{self, Made};
+use super::resets::Idempotency;
 use super::{Actor, App, Error, OpContext};
 use crate::audit;
 use crate::auth::{API_CLIENT_SECRET, new_api_client_secret};
@@ -80,7 +82,9 @@ pub async fn create(
     app: &App,
     ctx: &OpContext,
     new: NewClient,
-) -> Result<(Limited, SecretString), Error> {
+    key: Option<Idempotency>,
+    render: impl FnOnce(&Created) -> Vec<u8> + Send + 'static,
+) -> Result<Made<Created>, Error> {
     let id = ApiClientId::new();
     ctx.authorize(
         app,
@@ -148,25 +152,25 @@ pub async fn create(
         "scopes": scopes,
         "companies": companies,
     });
-    let stored = client.clone();
-    let limits = companies.clone();
-    let keys = app.keys.clone();
-    app.db
-        .write(move |conn| {
-            api_clients::insert(conn, &stored, limits.as_deref())?;
-            audit::append(conn, &keys, event)?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
-    let companies = companies
+    let limits = companies
+        .as_ref()
         .map(|list| {
             list.iter()
                 .map(|c| super::stored(c, CompanyId::parse, "company id"))
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    Ok(((client, companies), secret))
+    let keys = app.keys.clone();
+    let insert = move |conn: &mut crate::db::DbConn| {
+        api_clients::insert(conn, &client, companies.as_deref())?;
+        audit::append(conn, &keys, event)?;
+        Ok(((client, limits), secret))
+    };
+    idempotent::create(app, ctx, key, insert, render).await
 }
+
+/// A new API client, its company limit and its secret.
+pub type Created = (Limited, SecretString);
 
 /// Removes the client `raw_id` names; its tokens are refused at once.
 pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Error> {

@@ -232,7 +232,7 @@ pub async fn create(
     let partner = ctx.partner;
     let principal_id = ctx.actor.id().to_string();
     let now = ctx.now;
-    if let Some(stored) = resets::stored_result(app, ctx, command.idempotency.clone()).await? {
+    if let Some(stored) = idempotent::stored_result(app, ctx, command.idempotency.clone()).await? {
         return Ok(Made::Replayed(stored));
     }
     let users = check_user_ids(&command.user_ids)?;
@@ -276,6 +276,7 @@ pub async fn create(
                 principal: &principal_id,
                 key,
                 now,
+                keys: &keys,
             });
             if let Some(keyed) = keyed
                 && let Some(stored) = idempotent::replay(conn, keyed)?
@@ -308,7 +309,7 @@ pub async fn create(
         Err(Error::Storage(DbError::Query(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             _,
-        )))) if retried.is_some() => match resets::stored_result(app, ctx, retried).await? {
+        )))) if retried.is_some() => match idempotent::stored_result(app, ctx, retried).await? {
             Some(stored) => Ok(Made::Replayed(stored)),
             None => Err(resets::key_reused()),
         },

@@ -9,19 +9,47 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use super::resets::{IDEMPOTENCY_HOURS, Idempotency, key_reused, stored_result};
+use super::resets::{IDEMPOTENCY_HOURS, Idempotency, key_reused};
 use super::{App, Error, OpContext};
+use crate::auth::keys::ServerKeys;
 use crate::db::{DbConn, DbError, idempotency};
 use crate::ids::PartnerId;
 
 /// Who asked, under which key: a key is the caller's own.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Keyed<'a> {
     pub partner: PartnerId,
     /// The admin's or API client's id.
     pub principal: &'a str,
     pub key: &'a Idempotency,
     pub now: NaiveDateTime,
+    /// Seals and opens the kept result.
+    pub keys: &'a ServerKeys,
+}
+
+impl Keyed<'_> {
+    /// What a kept result is sealed to: its partner, caller and key, so a
+    /// row moved to another key does not open.
+    fn context(&self) -> String {
+        format!(
+            "idempotency/{}/{}/{}",
+            self.partner, self.principal, self.key.key
+        )
+    }
+}
+
+/// The kept result, its body opened.
+fn opened(keyed: Keyed<'_>, mut stored: idempotency::Stored) -> Result<idempotency::Stored, Error> {
+    if stored.body_sealed
+        && let Some(sealed) = &stored.response_body
+    {
+        let body = keyed.keys.open(&keyed.context(), sealed).map_err(|_| {
+            DbError::Corrupt("a result kept under an idempotency key does not open".into())
+        })?;
+        stored.response_body = Some(body);
+        stored.body_sealed = false;
+    }
+    Ok(stored)
 }
 
 /// Inside the caller's transaction: the result kept under the key, to
@@ -39,14 +67,14 @@ pub fn replay(conn: &mut DbConn, keyed: Keyed<'_>) -> Result<Option<idempotency:
         return Ok(None);
     };
     if stored.request_fingerprint == keyed.key.fingerprint {
-        Ok(Some(stored))
+        opened(keyed, stored).map(Some)
     } else {
         Err(key_reused())
     }
 }
 
 /// Inside the caller's transaction: keeps `body`, answered with `status`,
-/// under the key for [`IDEMPOTENCY_HOURS`].
+/// sealed under the key for [`IDEMPOTENCY_HOURS`].
 pub fn keep(conn: &mut DbConn, keyed: Keyed<'_>, status: u16, body: &[u8]) -> Result<(), DbError> {
     idempotency::insert(
         conn,
@@ -55,10 +83,39 @@ pub fn keep(conn: &mut DbConn, keyed: Keyed<'_>, status: u16, body: &[u8]) -> Re
         &keyed.key.key,
         &keyed.key.fingerprint,
         status,
-        body,
+        &keyed.keys.seal(&keyed.context(), body),
         keyed.now,
         keyed.now + Duration::hours(IDEMPOTENCY_HOURS),
     )
+}
+
+/// Before any transaction: the result kept under the caller's key, to
+/// answer again; `None` for a first request (or without a key); 422 when
+/// the key was used for another request.
+pub async fn stored_result(
+    app: &App,
+    ctx: &OpContext,
+    key: Option<Idempotency>,
+) -> Result<Option<idempotency::Stored>, Error> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let (partner, principal, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
+    let keys = app.keys.clone();
+    app.db
+        .run(move |conn| {
+            replay(
+                conn,
+                Keyed {
+                    partner,
+                    principal: &principal,
+                    key: &key,
+                    now,
+                    keys: &keys,
+                },
+            )
+        })
+        .await
 }
 
 /// What a creation under a key made.
@@ -92,6 +149,7 @@ where
         return Ok(Made::Replayed(stored));
     }
     let (partner, principal, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
+    let keys = app.keys.clone();
     let made = app
         .db
         .write(move |conn| {
@@ -103,6 +161,7 @@ where
                 principal: &principal,
                 key: &key,
                 now,
+                keys: &keys,
             };
             if let Some(stored) = replay(conn, keyed)? {
                 return Ok(Made::Replayed(stored));

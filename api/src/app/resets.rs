@@ -237,28 +237,6 @@ pub(crate) fn key_reused() -> Error {
     )
 }
 
-/// The result stored under the caller's idempotency key, to answer again;
-/// `None` for a first request (or none under a key); 422 when the key
-/// was used for another request.
-pub(crate) async fn stored_result(
-    app: &App,
-    ctx: &OpContext,
-    idempotency: Option<Idempotency>,
-) -> Result<Option<idempotency::Stored>, Error> {
-    let Some(Idempotency { key, fingerprint }) = idempotency else {
-        return Ok(None);
-    };
-    let (partner, principal_id, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
-    let stored = app
-        .db
-        .run(move |conn| idempotency::find(conn, partner, &principal_id, &key, now))
-        .await?;
-    match stored {
-        Some(stored) if stored.request_fingerprint != fingerprint => Err(key_reused()),
-        stored => Ok(stored),
-    }
-}
-
 /// The phrase typed to confirm: `Yes` or the caller's localized word, or
 /// 422 saying which.
 pub(crate) fn check_confirmation(ctx: &OpContext, typed: &str) -> Result<(), Error> {
@@ -373,7 +351,8 @@ pub async fn prepare(
     // A batch's user is replayed only after a crash: the check inside the
     // transaction finds it then, and a batch saves a round trip per user.
     if command.batch.is_none()
-        && let Some(stored) = stored_result(app, ctx, command.idempotency.clone()).await?
+        && let Some(stored) =
+            idempotent::stored_result(app, ctx, command.idempotency.clone()).await?
     {
         return Ok(Ready::Replayed(stored));
     }
@@ -424,6 +403,7 @@ impl Prepared {
             principal: &principal_id,
             key,
             now,
+            keys: &app.keys,
         });
         if let Some(keyed) = keyed
             && let Some(stored) = idempotent::replay(conn, keyed)?

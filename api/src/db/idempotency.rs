@@ -18,6 +18,9 @@ pub struct Stored {
     pub request_fingerprint: Vec<u8>,
     pub response_status: Option<i32>,
     pub response_body: Option<Vec<u8>>,
+    /// Whether `response_body` is sealed under the server key (the domain
+    /// layer opens it before anyone reads it).
+    pub body_sealed: bool,
 }
 
 /// The live response stored under a key of a caller's.
@@ -38,7 +41,8 @@ pub fn find(
         .optional()?)
 }
 
-/// Stores the response to a key's first request, replacing an expired one.
+/// Stores the response to a key's first request (its body sealed by the
+/// caller), replacing an expired one.
 #[allow(clippy::too_many_arguments)]
 pub fn insert(
     conn: &mut DbConn,
@@ -47,7 +51,7 @@ pub fn insert(
     key: &str,
     fingerprint: &[u8],
     status: u16,
-    body: &[u8],
+    sealed_body: &[u8],
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<(), DbError> {
@@ -67,7 +71,8 @@ pub fn insert(
             idempotency_keys::request_fingerprint.eq(fingerprint),
             idempotency_keys::state.eq("completed"),
             idempotency_keys::response_status.eq(i32::from(status)),
-            idempotency_keys::response_body.eq(body),
+            idempotency_keys::response_body.eq(sealed_body),
+            idempotency_keys::body_sealed.eq(true),
             idempotency_keys::created_at.eq(now),
             idempotency_keys::expires_at.eq(expires_at),
         ))

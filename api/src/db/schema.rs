@@ -277,6 +277,7 @@ diesel::table! {
         response_body -> Nullable<Binary>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        body_sealed -> Bool,
     }
 }
 

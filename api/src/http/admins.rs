@@ -3,18 +3,21 @@
 //! one (the Cedar policies decide). A partner keeps at least one owner. A
 //! role change or a removal revokes the admin's tokens at once.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::admins::{self as admins_ops, AdminWithCompanies};
+use crate::app::idempotent::Made;
+use crate::app::resets::Idempotency;
 use crate::db::admins::Role;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, Name};
 use crate::ids::CompanyId;
@@ -106,7 +109,8 @@ pub struct NewAdmin {
 pub struct CreatedAdmin {
     pub admin: AdminView,
     /// Give it to the admin; the first sign-in must replace it. It is stored
-    /// only as an argon2id hash and shown nowhere else.
+    /// as an argon2id hash, and sealed with this answer for a retry under
+    /// the same `Idempotency-Key` (24 h); shown nowhere else.
     pub one_time_password: String,
 }
 
@@ -193,26 +197,36 @@ pub async fn admins_list(
 /// Create an admin
 ///
 /// Answers the admin and a one-time password, shown only here; the first
-/// sign-in must replace it.
+/// sign-in must replace it. Retry safely with an `Idempotency-Key` header:
+/// the same key and body answer the first result again, the one-time
+/// password included (`Idempotent-Replayed: true`; kept sealed for 24 h),
+/// the same key with another body is 422.
 #[utoipa::path(
     operation_id = "admins_create",
     tag = "admins",
     security(("oauth2" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of creating the admin again (kept 24 h)"),
+    ),
     request_body = NewAdmin,
     responses(
         (status = 201, description = "Created", body = CreatedAdmin,
-            headers(("Location" = String, description = "The admin's URL"))),
+            headers(
+                ("Location" = String, description = "The admin's URL (on the first answer)"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/admins")]
 pub async fn admins_create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     Json(new): Json<NewAdmin>,
 ) -> Result<HttpResponse, ApiError> {
     let new = admins_ops::NewAdmin {
@@ -222,14 +236,40 @@ pub async fn admins_create(
         companies: ids(new.companies),
         locale: new.locale,
     };
-    let (admin, password) = admins_ops::create(&state, &caller, new).await?;
-    let location = format!("/v1/admins/{}", admin.admin.id);
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .json(CreatedAdmin {
-            admin: view(admin),
+    let key = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        fingerprint: creation_fingerprint(
+            "POST /v1/admins",
+            &(
+                new.email.as_str(),
+                &new.name,
+                new.role.as_str(),
+                new.companies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                &new.locale,
+            ),
+        ),
+    });
+    let render = |(admin, password): &admins_ops::Created| {
+        rendered(&CreatedAdmin {
+            admin: view(admin.clone()),
             one_time_password: password.expose_secret().to_owned(),
-        }))
+        })
+    };
+    match admins_ops::create(&state, &caller, new, key, render).await? {
+        Made::New((admin, password)) => {
+            let location = format!("/v1/admins/{}", admin.admin.id);
+            Ok(HttpResponse::Created()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .json(CreatedAdmin {
+                    admin: view(admin),
+                    one_time_password: password.expose_secret().to_owned(),
+                }))
+        }
+        Made::Replayed(stored) => Ok(replay(stored)),
+    }
 }
 
 /// Get an admin

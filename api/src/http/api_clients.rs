@@ -2,12 +2,14 @@
 //! views and answers. The operations are [`crate::app::api_clients`]'s; the
 //! secret is answered once, in the creation response.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::api_clients as app_clients;
+use crate::app::idempotent::Made;
+use crate::app::resets::Idempotency;
 use crate::db::api_clients::ApiClient;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -15,6 +17,7 @@ use crate::http::admins::PageQuery;
 use crate::http::caller::Caller;
 use crate::http::extract::{Json, Query};
 use crate::http::paging;
+use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
 use crate::http::time::Timestamp;
 use crate::http::values::Name;
 use crate::ids::CompanyId;
@@ -77,8 +80,9 @@ pub struct NewApiClient {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedApiClient {
     pub client: ApiClientView,
-    /// The OAuth 2.0 `client_secret`. Store it now: it is kept only as a
-    /// keyed hash and shown nowhere else. Lost, it is replaced by creating
+    /// The OAuth 2.0 `client_secret`. Store it now: it is kept as a keyed
+    /// hash, and sealed with this answer for a retry under the same
+    /// `Idempotency-Key` (24 h); shown nowhere else. Lost, it is replaced by creating
     /// a new client and removing this one.
     pub client_secret: String,
 }
@@ -125,25 +129,35 @@ pub async fn api_clients_list(
 /// Create an API client
 ///
 /// Answers the client and its secret, shown only here. The client signs in
-/// with `grant_type=client_credentials` at `POST /v1/auth/token`.
+/// with `grant_type=client_credentials` at `POST /v1/auth/token`. Retry
+/// safely with an `Idempotency-Key` header: the same key and body answer
+/// the first result again, the secret included (`Idempotent-Replayed:
+/// true`; kept sealed for 24 h), the same key with another body is 422.
 #[utoipa::path(
     operation_id = "api_clients_create",
     tag = "api clients",
     security(("oauth2" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of creating another client (kept 24 h)"),
+    ),
     request_body = NewApiClient,
     responses(
         (status = 201, description = "Created", body = CreatedApiClient,
-            headers(("Location" = String, description = "The client's URL (to remove it)"))),
+            headers(
+                ("Location" = String, description = "The client's URL, to remove it (on the first answer)"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`companies` names a company that does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/api-clients")]
 pub async fn api_clients_create(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     Json(new): Json<NewApiClient>,
 ) -> Result<HttpResponse, ApiError> {
     let new = app_clients::NewClient {
@@ -151,14 +165,31 @@ pub async fn api_clients_create(
         scopes: new.scopes,
         companies: new.companies,
     };
-    let ((client, companies), secret) = app_clients::create(&state, &caller, new).await?;
-    let location = format!("/v1/api-clients/{}", client.id);
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .json(CreatedApiClient {
-            client: view(client, companies),
+    let key = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        fingerprint: creation_fingerprint(
+            "POST /v1/api-clients",
+            &(&new.name, &new.scopes, &new.companies),
+        ),
+    });
+    let render = |((client, companies), secret): &app_clients::Created| {
+        rendered(&CreatedApiClient {
+            client: view(client.clone(), companies.clone()),
             client_secret: secret.expose_secret().to_owned(),
-        }))
+        })
+    };
+    match app_clients::create(&state, &caller, new, key, render).await? {
+        Made::New(((client, companies), secret)) => {
+            let location = format!("/v1/api-clients/{}", client.id);
+            Ok(HttpResponse::Created()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .json(CreatedApiClient {
+                    client: view(client, companies),
+                    client_secret: secret.expose_secret().to_owned(),
+                }))
+        }
+        Made::Replayed(stored) => Ok(replay(stored)),
+    }
 }
 
 /// Remove an API client

@@ -639,7 +639,7 @@ async fn a_psa_sync_run_twice_finds_what_it_made_by_external_id_and_changes_noth
 }
 
 /// A POST with an `Idempotency-Key`: (status, replayed, Location, body).
-async fn post_with_key(
+pub async fn post_with_key(
     server: &TestServer,
     token: &str,
     path: &str,
@@ -798,4 +798,55 @@ async fn a_companys_external_id_is_set_moved_and_removed(
     .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
     assert_eq!(found["items"][0]["id"], json!(law));
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_admin_and_an_api_client_created_under_a_key_answer_their_secret_again_and_keep_it_sealed(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    // A key is the caller's, whatever the route: each creation has its own.
+    for (path, body, secret) in [
+        (
+            "/v1/admins",
+            json!({"email": "ann@msp.example", "name": "Ann", "role": "admin"}),
+            "/one_time_password",
+        ),
+        (
+            "/v1/api-clients",
+            json!({"name": "PSA", "scopes": ["users:read"]}),
+            "/client_secret",
+        ),
+    ] {
+        let (status, replayed, location, first) =
+            post_with_key(&server, &owner, path, path, body.clone()).await;
+        assert_eq!((status, replayed), (201, false), "{first}");
+        assert!(location.is_some(), "{path}");
+        // The answer was lost: the retry gets the same object and secret.
+        let (status, replayed, _, again) = post_with_key(&server, &owner, path, path, body).await;
+        assert_eq!((status, replayed), (201, true), "{again}");
+        assert_eq!(again, first, "{path}");
+        let shown = first.pointer(secret).and_then(Value::as_str).unwrap();
+        // Binary columns dump as hex: the secret is in none, as text or bytes.
+        let hex: String = shown.bytes().map(|b| format!("{b:02x}")).collect();
+        let dump = crate::support::dump_database(&server).await;
+        for form in [shown.to_owned(), hex.clone(), hex.to_uppercase()] {
+            assert!(!dump.contains(&form), "{path}: the kept answer is sealed");
+        }
+        let (status, _, _, problem) =
+            post_with_key(&server, &owner, path, path, json!({"name": "Other"})).await;
+        assert_eq!(status, 422, "{path}: {problem}");
+    }
+    let (_, admins) = send(&server, &owner, "GET", "/v1/admins", None).await;
+    let anns = admins["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["email"] == "ann@msp.example")
+        .count();
+    assert_eq!(anns, 1, "{admins}");
 }
