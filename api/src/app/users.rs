@@ -63,25 +63,44 @@ async fn page(
     .await
 }
 
+/// What a search of users looks for; `None` does not narrow it.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Lowercase: the start of an email when it reads as one, otherwise
+    /// text found in the email or the name.
+    pub text: Option<String>,
+    pub company: Option<CompanyId>,
+    pub external_id: Option<String>,
+    /// A status a client named (checked here: one of [`UserStatus`]).
+    pub status: Option<String>,
+}
+
 /// Users whose email starts with `text` when it reads as the start of an
-/// email, or whose email or name contains it otherwise (`text` lowercase),
-/// among those the caller may see, in `company` when one is named, with
-/// `external_id` when one is given.
+/// email, or whose email or name contains it otherwise, among those the
+/// caller may see, narrowed by the rest of `search`.
 pub async fn search(
     app: &App,
     ctx: &OpContext,
-    text: Option<String>,
-    company: Option<CompanyId>,
-    external_id: Option<String>,
+    search: Search,
     after: Option<UserId>,
     limit: Option<u32>,
 ) -> Result<(Vec<User>, Option<String>), Error> {
     ctx.authorize(app, Action::SearchUsers, &Resource::Partner(ctx.partner))
         .await?;
+    let status = match search.status.as_deref() {
+        None => None,
+        Some(raw) => Some(UserStatus::parse(raw).ok_or_else(|| {
+            Error::invalid(
+                "status",
+                "must be invited, active, reset_pending or disabled",
+            )
+        })?),
+    };
     let filter = UserFilter {
-        companies: super::visible_within(&ctx.principal, company),
-        text,
-        external_id,
+        companies: super::visible_within(&ctx.principal, search.company),
+        text: search.text,
+        external_id: search.external_id,
+        status,
         ..UserFilter::default()
     };
     page(app, ctx, filter, after, limit).await

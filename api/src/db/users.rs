@@ -119,6 +119,8 @@ pub struct UserFilter {
     pub text: Option<String>,
     /// Users with this external id only.
     pub external_id: Option<String>,
+    /// Users in this status only.
+    pub status: Option<UserStatus>,
     pub after: Option<UserId>,
     pub limit: i64,
 }
@@ -184,6 +186,9 @@ pub fn list(
     }
     if let Some(external_id) = &filter.external_id {
         query = query.filter(users::external_id.eq(external_id.clone()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(users::status.eq(status));
     }
     if let Some(after) = filter.after {
         query = query.filter(users::id.gt(after.to_string()));

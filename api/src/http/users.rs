@@ -148,6 +148,10 @@ pub struct UserQuery {
     /// Users with this external id only (unique in a company, so one per
     /// company at most).
     pub external_id: Option<ExternalId>,
+    /// Users in this status only: `invited` lists who has not accepted
+    /// their invitation yet.
+    #[param(value_type = Option<crate::http::vocabulary::UserStatus>)]
+    pub status: Option<String>,
     /// `next_cursor` of the page before: the page starts after it.
     pub cursor: Option<uuid::Uuid>,
     /// 1 to 200; 50 when left out.
@@ -186,12 +190,16 @@ pub async fn users_search(
     state: web::Data<AppState>,
     Query(query): Query<UserQuery>,
 ) -> Result<web::Json<UserPage>, ApiError> {
+    let search = app_users::Search {
+        text: query.q.map(|q| q.into_inner().to_lowercase()),
+        company: query.company_id.map(CompanyId::from_uuid),
+        external_id: query.external_id.map(ExternalId::into_inner),
+        status: query.status,
+    };
     let found = app_users::search(
         &state,
         &caller,
-        query.q.map(|q| q.into_inner().to_lowercase()),
-        query.company_id.map(CompanyId::from_uuid),
-        query.external_id.map(ExternalId::into_inner),
+        search,
         paging::after_id(query.cursor),
         query.limit,
     )

@@ -230,7 +230,14 @@ async fn a_corrupt_stored_id_is_a_logged_storage_error_never_a_nil_id(
         Vec::new(),
     )
     .await;
-    let listed = app::users::search(&server.app, &owner, None, None, None, None, None).await;
+    let listed = app::users::search(
+        &server.app,
+        &owner,
+        app::users::Search::default(),
+        None,
+        None,
+    )
+    .await;
     assert!(
         matches!(listed, Err(app::Error::Storage(DbError::Corrupt(_)))),
         "{listed:?}"

@@ -129,6 +129,25 @@ async fn an_invited_user_chooses_a_master_password_through_the_emailed_link(
         "the partner's lifetime"
     );
 
+    let pending = |client: custodian_sdk::Client| async move {
+        client
+            .users_search()
+            .status(types::UserStatus::Invited)
+            .send()
+            .await
+            .expect("searched")
+            .into_inner()
+            .items
+            .into_iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        pending(client.clone()).await,
+        [dana.id],
+        "who has not accepted"
+    );
+
     // The email, in French, links to the webapp with the token in the
     // fragment.
     let mail = newest_email(&server, email, "user_invitation").await;
@@ -169,6 +188,7 @@ async fn an_invited_user_chooses_a_master_password_through_the_emailed_link(
         .into_inner();
     assert_eq!(now.status, types::UserStatus::Active);
     assert!(now.invitation_expires_at.is_none(), "{now:?}");
+    assert!(pending(client.clone()).await.is_empty());
     let (status, token_body) =
         account_sign_in(&server, &partner, email, "dana-derived-key-0123").await;
     assert_eq!(status, 200, "{token_body}");
