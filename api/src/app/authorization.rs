@@ -151,9 +151,16 @@ fn expected_type(action: &str) -> Option<Kind> {
         | "updateBackupProfile"
         | "listUsers"
         | "createUser" => Kind::Company,
-        "readUser" | "readReset" | "resetMasterPassword" | "purgeVault" | "approveReset" => {
-            Kind::User
-        }
+        "readUser"
+        | "readReset"
+        | "resetMasterPassword"
+        | "purgeVault"
+        | "approveReset"
+        | "inviteUser"
+        | "updateUser"
+        | "disableUser"
+        | "enableUser"
+        | "offboardUser" => Kind::User,
         _ => return None,
     })
 }
@@ -361,6 +368,11 @@ fn resolve(
             };
             let action = match plan.action.as_str() {
                 "readUser" => Action::ReadUser,
+                "inviteUser" => Action::InviteUser,
+                "updateUser" => Action::UpdateUser,
+                "disableUser" => Action::DisableUser,
+                "enableUser" => Action::EnableUser,
+                "offboardUser" => Action::OffboardUser,
                 "readReset" => Action::ReadReset,
                 "resetMasterPassword" => Action::ResetMasterPassword,
                 // The user's request awaiting approval, if any: whether

@@ -165,7 +165,16 @@ pub async fn update(
         true,
         Vec::new(),
     );
-    event.details = serde_json::json!({ "name": change.name, "external_id": change.external_id });
+    // What was sent, and only that: an external id sent as null (removed)
+    // is there as null.
+    let mut sent = serde_json::Map::new();
+    if let Some(name) = &change.name {
+        sent.insert("name".into(), name.clone().into());
+    }
+    if let Some(external_id) = &change.external_id {
+        sent.insert("external_id".into(), external_id.clone().into());
+    }
+    event.details = serde_json::Value::Object(sent);
     let (partner, now) = (ctx.partner, ctx.now);
     let keys = app.keys.clone();
     let changes = companies::CompanyChanges {

@@ -150,6 +150,7 @@ where
     }
     let (partner, principal, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
     let keys = app.keys.clone();
+    let retry = key.clone();
     let made = app
         .db
         .write(move |conn| {
@@ -172,7 +173,16 @@ where
         })
         .await;
     match made {
-        Err(Error::Storage(error)) if is_key_taken(&error) => Err(key_reused()),
+        // A retry that raced the first request under its key (PostgreSQL:
+        // both inserted before either committed) answers the first result,
+        // now committed; the object's own uniqueness refused it first.
+        Err(Error::Storage(error)) if retry.is_some() && error.is_unique_violation() => {
+            match stored_result(app, ctx, retry).await? {
+                Some(stored) => Ok(Made::Replayed(stored)),
+                None if is_key_taken(&error) => Err(key_reused()),
+                None => Err(Error::Storage(error)),
+            }
+        }
         made => made,
     }
 }

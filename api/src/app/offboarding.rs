@@ -88,10 +88,13 @@ pub async fn offboard(
             let retention_days = backup_profiles::find(conn, partner, user.company_id)?
                 .map_or(30, |profile| i64::from(profile.retention_days));
             let purged = resets::purge(conn, id, vault, now, now + Duration::days(retention_days))?;
-            let mut withdrawn = resets::unsent_messages(conn, id)?;
-            withdrawn.extend(users::invitation_message(conn, id)?);
-            for message in &withdrawn {
-                outbox::withdraw(conn, message, "withdrawn: the user was offboarded", now)?;
+            let mut unsent = resets::unsent_messages(conn, id)?;
+            unsent.extend(users::invitation_message(conn, id)?);
+            let mut withdrawn = 0;
+            for message in &unsent {
+                if outbox::withdraw(conn, message, "withdrawn: the user was offboarded", now)? {
+                    withdrawn += 1;
+                }
             }
             users::delete(conn, id)?;
             let mut event = ctx.event(
@@ -109,7 +112,7 @@ pub async fn offboard(
                 "company_items_purged": purged.company_items_not_backed_up(),
                 "company_items_preserved": purged.company_items_backed_up,
                 "acknowledged_company_data_loss": acknowledge_company_data_loss,
-                "emails_withdrawn": withdrawn.len(),
+                "emails_withdrawn": withdrawn,
             });
             audit::append(conn, &app.keys, event)?;
             Ok::<_, Refusal>(Offboarded {

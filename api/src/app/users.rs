@@ -202,10 +202,7 @@ pub async fn create(
     let company_name = company.name;
     let insert = move |conn: &mut DbConn| {
         if is_primary && users::has_primary(conn, company_id)? {
-            return Err(Error::Conflict {
-                code: "primary_user_exists",
-                detail: "The company already has a primary user".into(),
-            });
+            return Err(primary_exists());
         }
         users::insert(conn, &row)?;
         let expires_at = issue_invitation(conn, &keys, &row, &company_name, now)?;
@@ -219,16 +216,7 @@ pub async fn create(
         app.outbox.wake();
     }
     match made {
-        // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
-        Err(Error::Storage(error))
-            if error.is_unique_violation() && error.to_string().contains("external_id") =>
-        {
-            Err(super::companies::external_id_taken("user", "company"))
-        }
-        Err(Error::Storage(error)) if error.is_unique_violation() => Err(Error::Conflict {
-            code: "email_taken",
-            detail: "Another user of the company already has this email".into(),
-        }),
+        Err(Error::Storage(error)) if error.is_unique_violation() => Err(taken(&error)),
         other => other,
     }
 }
@@ -377,7 +365,12 @@ pub async fn invite(app: &App, token: super::Token, raw_id: &str) -> Result<User
     let invited = app
         .db
         .write(move |conn| {
-            resets::lock_user(conn, partner, id)?;
+            if resets::lock_user(conn, partner, id)?.is_none() {
+                return Err(Error::NotFound);
+            }
+            // As it is now, under the lock: its name and locale are the
+            // email's.
+            let user = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
             let company = companies::find(conn, partner, user.company_id)?
                 .map(|c| c.name)
                 .unwrap_or_default();
@@ -435,13 +428,26 @@ pub async fn update(
         true,
         Vec::new(),
     );
-    event.details = serde_json::json!({
-        "name": changes.name,
-        "locale": changes.locale,
-        "client_kind": changes.client_kind.map(|k| k.to_string()),
-        "is_primary": changes.is_primary,
-        "external_id": changes.external_id,
-    });
+    // What was sent, and only that: an external id sent as null (removed)
+    // is there as null.
+    let mut sent = serde_json::Map::new();
+    let mut put = |field: &str, value: Option<serde_json::Value>| {
+        if let Some(value) = value {
+            sent.insert(field.to_owned(), value);
+        }
+    };
+    put("name", changes.name.clone().map(Into::into));
+    put("locale", changes.locale.clone().map(Into::into));
+    put(
+        "client_kind",
+        changes.client_kind.map(|k| k.to_string().into()),
+    );
+    put("is_primary", changes.is_primary.map(Into::into));
+    put(
+        "external_id",
+        changes.external_id.clone().map(|id| id.into()),
+    );
+    event.details = serde_json::Value::Object(sent);
     let keys = app.keys.clone();
     let (partner, id, now) = (ctx.partner, user.id, ctx.now);
     let written = app
@@ -457,27 +463,44 @@ pub async fn update(
                 && !current.is_primary
                 && users::has_primary(conn, current.company_id)?
             {
-                return Err(Error::Conflict {
-                    code: "primary_user_exists",
-                    detail: "The company already has a primary user".into(),
-                });
+                return Err(primary_exists());
             }
             if !users::update(conn, id, current.version, &changes, now)? {
                 return Err(Error::PreconditionFailed);
             }
+            // (A racing change that made another user primary meanwhile is
+            // refused by the index, mapped below.)
             audit::append(conn, &keys, event)?;
             users::find(conn, partner, id)?
                 .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
         })
         .await;
     match written {
-        // The constraint's name (PostgreSQL) or its columns (SQLite) say which.
-        Err(Error::Storage(error))
-            if error.is_unique_violation() && error.to_string().contains("external_id") =>
-        {
-            Err(super::companies::external_id_taken("user", "company"))
-        }
+        Err(Error::Storage(error)) if error.is_unique_violation() => Err(taken(&error)),
         other => other,
+    }
+}
+
+/// What a unique violation of the users table means: the constraint's name
+/// (PostgreSQL) or its columns (SQLite) say which.
+fn taken(error: &DbError) -> Error {
+    let message = error.to_string();
+    if message.contains("external_id") {
+        super::companies::external_id_taken("user", "company")
+    } else if message.contains("email") {
+        Error::Conflict {
+            code: "email_taken",
+            detail: "Another user of the company already has this email".into(),
+        }
+    } else {
+        primary_exists()
+    }
+}
+
+fn primary_exists() -> Error {
+    Error::Conflict {
+        code: "primary_user_exists",
+        detail: "The company already has a primary user".into(),
     }
 }
 
@@ -490,8 +513,8 @@ pub async fn disable(app: &App, token: super::Token, raw_id: &str) -> Result<Use
 }
 
 /// Enables a disabled user: they are `active` again when they have a
-/// master password, `reset_pending` when a reset of theirs is pending, and
-/// `invited` otherwise. Enabling a user who is not disabled changes
+/// master password, `reset_pending` when they were reset and have not set
+/// a new one yet, and `invited` otherwise. Enabling a user who is not disabled changes
 /// nothing. Audited.
 pub async fn enable(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
     set_enabled(app, token, raw_id, true).await
@@ -523,13 +546,18 @@ async fn set_enabled(
                 (false, UserStatus::Disabled) | (true, UserStatus::Active) => None,
                 (true, UserStatus::Invited | UserStatus::ResetPending) => None,
                 (false, _) => Some(UserStatus::Disabled),
-                (true, UserStatus::Disabled) => Some(if users::has_key(conn, id)? {
-                    UserStatus::Active
-                } else if resets::pending_of(conn, id)?.is_some() {
-                    UserStatus::ResetPending
-                } else {
-                    UserStatus::Invited
-                }),
+                (true, UserStatus::Disabled) => {
+                    let user = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+                    Some(if users::has_key(conn, id)? {
+                        UserStatus::Active
+                    } else if user.last_reset_at.is_some() {
+                        // Reset, and no new master password yet (the reset
+                        // may have expired meanwhile: an admin re-issues it).
+                        UserStatus::ResetPending
+                    } else {
+                        UserStatus::Invited
+                    })
+                }
             };
             if let Some(next) = next {
                 users::set_status(conn, id, next, now)?;

@@ -97,12 +97,18 @@ pub fn queue<P: serde::Serialize>(
 }
 
 /// Withdraws a message not yet sent (its secret died): the payload is erased
-/// and the message dead-lettered, so no worker sends it.
-pub fn withdraw(conn: &mut DbConn, id: &str, why: &str, at: NaiveDateTime) -> Result<(), DbError> {
-    diesel::update(
+/// and the message dead-lettered, so no worker sends it. Whether there was
+/// one to withdraw (a message sent or dead already is left as it is).
+pub fn withdraw(
+    conn: &mut DbConn,
+    id: &str,
+    why: &str,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let withdrawn = diesel::update(
         outbox_messages::table
             .filter(outbox_messages::id.eq(id))
-            .filter(outbox_messages::status.ne(SENT)),
+            .filter(outbox_messages::status.ne_all([SENT, DEAD])),
     )
     .set((
         outbox_messages::payload_ciphertext.eq(None::<Vec<u8>>),
@@ -112,7 +118,7 @@ pub fn withdraw(conn: &mut DbConn, id: &str, why: &str, at: NaiveDateTime) -> Re
         outbox_messages::updated_at.eq(at),
     ))
     .execute(conn)?;
-    Ok(())
+    Ok(withdrawn == 1)
 }
 
 /// A message a worker claimed: what it needs to render and send it.

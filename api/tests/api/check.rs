@@ -270,3 +270,54 @@ async fn a_portal_learns_who_may_approve_a_reset(
     // An API client may not ask at all, let alone approve.
     assert!(status == 403 || !decisions(&answer)[0].0, "{answer}");
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_portal_learns_who_may_manage_a_users_lifecycle(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let dental = seed::company(&server, &partner, "Acme Dental").await;
+    let law = seed::company(&server, &partner, "Acme Law").await;
+    let dana = seed::user(&server, &partner, &dental).await;
+    let lou = seed::user(&server, &partner, &law).await;
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&dental))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let actions = [
+        "inviteUser",
+        "updateUser",
+        "disableUser",
+        "enableUser",
+        "offboardUser",
+    ];
+    let checks: Vec<Value> = actions
+        .iter()
+        .flat_map(|action| {
+            [&dana, &lou]
+                .map(|id| json!({"action": action, "resource": {"type": "user", "id": id}}))
+        })
+        .collect();
+    let (status, answer) = check(&server, &technician, Value::Array(checks)).await;
+    assert_eq!(status, 200, "{answer}");
+    let got: Vec<(bool, bool)> = decisions(&answer)
+        .into_iter()
+        .map(|(allowed, not_found, _)| (allowed, not_found))
+        .collect();
+    // Each action: allowed on Dana (assigned), Lou absent (not assigned).
+    assert_eq!(got, [(true, false), (false, true)].repeat(actions.len()));
+    // An API client that may only read users may do none of it.
+    let (id, secret) = create_client(&server, &["users:read"], None).await;
+    let client = client_token(&server, &id, &secret).await;
+    let (status, _) = check(
+        &server,
+        &client,
+        json!([{"action": "offboardUser", "resource": {"type": "user", "id": dana}}]),
+    )
+    .await;
+    assert_eq!(status, 403, "API clients may not ask");
+}

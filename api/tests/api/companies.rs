@@ -810,15 +810,17 @@ async fn an_admin_and_an_api_client_created_under_a_key_answer_their_secret_agai
     };
     let owner = owner_token(&server).await;
     // A key is the caller's, whatever the route: each creation has its own.
-    for (path, body, secret) in [
+    for (path, body, other, secret) in [
         (
             "/v1/admins",
             json!({"email": "ann@msp.example", "name": "Ann", "role": "admin"}),
+            json!({"email": "bob@msp.example", "name": "Bob", "role": "admin"}),
             "/one_time_password",
         ),
         (
             "/v1/api-clients",
             json!({"name": "PSA", "scopes": ["users:read"]}),
+            json!({"name": "RMM", "scopes": ["users:read"]}),
             "/client_secret",
         ),
     ] {
@@ -837,9 +839,12 @@ async fn an_admin_and_an_api_client_created_under_a_key_answer_their_secret_agai
         for form in [shown.to_owned(), hex.clone(), hex.to_uppercase()] {
             assert!(!dump.contains(&form), "{path}: the kept answer is sealed");
         }
-        let (status, _, _, problem) =
-            post_with_key(&server, &owner, path, path, json!({"name": "Other"})).await;
-        assert_eq!(status, 422, "{path}: {problem}");
+        let (status, _, _, problem) = post_with_key(&server, &owner, path, path, other).await;
+        assert_eq!(
+            (status, problem["errors"][0]["field"].as_str()),
+            (422, Some("Idempotency-Key")),
+            "{path}: another request under the key"
+        );
     }
     let (_, admins) = send(&server, &owner, "GET", "/v1/admins", None).await;
     let anns = admins["items"]

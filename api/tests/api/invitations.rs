@@ -37,7 +37,7 @@ async fn accept(server: &TestServer, token: &str, auth_key: &str) -> (u16, Value
 }
 
 /// The invitation messages to `email`, oldest first: (id, status).
-async fn invitations(server: &TestServer, email: &str) -> Vec<(String, String)> {
+pub async fn invitations(server: &TestServer, email: &str) -> Vec<(String, String)> {
     let email = email.to_owned();
     server
         .database

@@ -779,6 +779,9 @@ async fn offboarding_an_invited_user_withdraws_their_unsent_invitation(
         events["items"][0]["details"]["emails_withdrawn"], 1,
         "{events}"
     );
+    let rows = crate::invitations::invitations(&server, "lou@acme-dental.example").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "dead", "withdrawn before it was ever sent");
     server.mail.refuse(false);
     server.clock.advance(chrono::Duration::minutes(10));
     server.outbox.wake();

@@ -1,1 +1,2 @@
+DROP INDEX users_company_primary;
 ALTER TABLE users DROP COLUMN version;
