@@ -791,3 +791,71 @@ async fn offboarding_an_invited_user_withdraws_their_unsent_invitation(
         "the withdrawn invitation never leaves"
     );
 }
+
+#[rstest]
+#[actix_web::test]
+async fn a_user_disabled_while_a_reset_waits_on_them_comes_back_to_it(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (_, dana, _) = crate::support::signed_in_user(&server).await;
+    let owner = owner_token(&server).await;
+    let (status, reset) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/users/{dana}/master-password-resets"),
+        Some(json!({"confirmation": "Yes"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{reset}");
+    let (_, body) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/users/{dana}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(body["status"], "disabled");
+    // The reset's secret expires while the user is disabled.
+    server.clock.advance(chrono::Duration::days(4));
+    // The sweep runs (as the server's would) and marks it expired.
+    let now = server.clock.now();
+    let expired = server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::resets::expire_due(conn, now))
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let owner = owner_token(&server).await;
+    let (status, body) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/users/{dana}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("reset_pending")),
+        "reset, with no master password yet: not invited, not active"
+    );
+    // So the reset can be issued again.
+    let (status, reissued) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!(
+            "/v1/master-password-resets/{}/reissue",
+            reset["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{reissued}");
+}
