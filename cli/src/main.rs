@@ -1068,17 +1068,7 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
                 .transpose()?;
             let etag = match if_match {
                 Some(etag) => etag.clone(),
-                None => client
-                    .user_get()
-                    .user_id(*user_id)
-                    .send()
-                    .await
-                    .map_err(|e| describe(&e))?
-                    .headers()
-                    .get("etag")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-                    .ok_or("the server sent no ETag")?,
+                None => etag_of(client.user_get().user_id(*user_id).send()).await?,
             };
             with_etag(
                 client
@@ -1178,6 +1168,22 @@ async fn users(client: &Client, command: &UsersCommand) -> Result<String, String
 }
 
 /// A profile answer and its ETag, as one JSON object.
+/// The `ETag` of what a read answers, to change it against (`If-Match`).
+async fn etag_of<T, E>(
+    read: impl std::future::Future<Output = Result<ResponseValue<T>, Error<E>>>,
+) -> Result<String, String>
+where
+    E: std::fmt::Debug + ProblemLike,
+{
+    read.await
+        .map_err(|e| describe(&e))?
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| "the server sent no ETag".to_owned())
+}
+
 fn with_etag<T: serde::Serialize>(
     answer: custodian_sdk::ResponseValue<T>,
 ) -> Result<String, String> {
@@ -1215,17 +1221,7 @@ async fn backup_profile(client: &Client, command: &BackupProfileCommand) -> Resu
             }
             let etag = match if_match {
                 Some(etag) => etag.clone(),
-                None => client
-                    .backup_profile_get()
-                    .company_id(*company_id)
-                    .send()
-                    .await
-                    .map_err(|e| describe(&e))?
-                    .headers()
-                    .get("etag")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-                    .ok_or("the server sent no ETag")?,
+                None => etag_of(client.backup_profile_get().company_id(*company_id).send()).await?,
             };
             let profile = client
                 .backup_profile_update()

@@ -387,20 +387,14 @@ pub async fn complete_reset_link(
         })
         .await?;
     let Some((reset, partner, user, company, generation)) = found else {
-        app.audit(NewEvent {
-            partner: None,
-            actor_kind: ActorKind::Anonymous,
-            actor_id: None,
-            action: "redeemResetLink".into(),
-            target_kind: None,
-            target_id: None,
-            allowed: false,
-            policy_ids: Vec::new(),
+        return Err(refused_link(
+            app,
+            "redeemResetLink",
+            "no pending link reset has this token",
             request_id,
-            details: serde_json::json!({ "refused": "no pending link reset has this token" }),
-        })
-        .await?;
-        return Err(Error::unauthorized(REFUSED));
+            REFUSED,
+        )
+        .await);
     };
     let ctx = AccountContext {
         user,
@@ -426,6 +420,36 @@ pub async fn complete_reset_link(
     }
     app.throttle.succeeded(ticket, app.clock.now()).await?;
     Ok(())
+}
+
+/// A link's token that opens nothing: the refusal is audited (outside any
+/// partner: the token names none) and answered 401 with `answer`, alike
+/// for every reason.
+async fn refused_link(
+    app: &App,
+    action: &str,
+    why: &str,
+    request_id: Option<String>,
+    answer: &str,
+) -> Error {
+    let audited = app
+        .audit(NewEvent {
+            partner: None,
+            actor_kind: ActorKind::Anonymous,
+            actor_id: None,
+            action: action.into(),
+            target_kind: None,
+            target_id: None,
+            allowed: false,
+            policy_ids: Vec::new(),
+            request_id,
+            details: serde_json::json!({ "refused": why }),
+        })
+        .await;
+    match audited {
+        Ok(()) => Error::unauthorized(answer.to_owned()),
+        Err(error) => error,
+    }
 }
 
 /// Accepts an invitation with the token of its emailed single-use link:
@@ -457,20 +481,14 @@ pub async fn accept_invitation(
             found.status == UserStatus::Invited && found.expires_at.is_some_and(|at| at > now)
         });
     let Some(found) = found else {
-        app.audit(NewEvent {
-            partner: None,
-            actor_kind: ActorKind::Anonymous,
-            actor_id: None,
-            action: "acceptInvitation".into(),
-            target_kind: None,
-            target_id: None,
-            allowed: false,
-            policy_ids: Vec::new(),
+        return Err(refused_link(
+            app,
+            "acceptInvitation",
+            "no open invitation has this token",
             request_id,
-            details: serde_json::json!({ "refused": "no open invitation has this token" }),
-        })
-        .await?;
-        return Err(Error::unauthorized(REFUSED));
+            REFUSED,
+        )
+        .await);
     };
     let ctx = AccountContext {
         user: found.user,

@@ -205,7 +205,7 @@ pub async fn create(
             return Err(primary_exists());
         }
         users::insert(conn, &row)?;
-        let expires_at = issue_invitation(conn, &keys, &row, &company_name, now)?;
+        let expires_at = issue_invitation(conn, &keys, (&row).into(), &company_name, now)?;
         event.details["invitation_expires_at"] = serde_json::json!(expires_at);
         audit::append(conn, &keys, event)?;
         users::find(conn, partner, id)?
@@ -231,47 +231,39 @@ struct InvitationEmail<'a> {
 }
 
 /// Who an invitation goes to.
-trait Invitee {
-    fn id(&self) -> UserId;
-    fn partner(&self) -> PartnerId;
-    fn name(&self) -> &str;
-    fn email(&self) -> &str;
-    fn locale(&self) -> &str;
+struct Invitee<'a> {
+    id: UserId,
+    partner: PartnerId,
+    name: &'a str,
+    email: &'a str,
+    locale: &'a str,
 }
 
-impl Invitee for NewUser {
-    fn id(&self) -> UserId {
-        self.id
-    }
-    fn partner(&self) -> PartnerId {
-        self.partner_id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn email(&self) -> &str {
-        &self.email
-    }
-    fn locale(&self) -> &str {
-        &self.locale
+impl<'a> From<&'a NewUser> for Invitee<'a> {
+    fn from(user: &'a NewUser) -> Self {
+        let (id, partner) = (user.id, user.partner_id);
+        let (name, email, locale) = (&*user.name, &*user.email, &*user.locale);
+        Self {
+            id,
+            partner,
+            name,
+            email,
+            locale,
+        }
     }
 }
 
-impl Invitee for User {
-    fn id(&self) -> UserId {
-        self.id
-    }
-    fn partner(&self) -> PartnerId {
-        self.partner_id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn email(&self) -> &str {
-        &self.email
-    }
-    fn locale(&self) -> &str {
-        &self.locale
+impl<'a> From<&'a User> for Invitee<'a> {
+    fn from(user: &'a User) -> Self {
+        let (id, partner) = (user.id, user.partner_id);
+        let (name, email, locale) = (&*user.name, &*user.email, &*user.locale);
+        Self {
+            id,
+            partner,
+            name,
+            email,
+            locale,
+        }
     }
 }
 
@@ -283,11 +275,11 @@ impl Invitee for User {
 fn issue_invitation(
     conn: &mut DbConn,
     keys: &crate::auth::keys::ServerKeys,
-    user: &impl Invitee,
+    user: Invitee<'_>,
     company: &str,
     now: NaiveDateTime,
 ) -> Result<NaiveDateTime, Error> {
-    let partner = user.partner();
+    let partner = user.partner;
     let ttl = partners::find(conn, partner)?
         .map_or(partners::DEFAULT_INVITATION_TTL_SECONDS, |p| {
             p.invitation_ttl_seconds
@@ -301,10 +293,10 @@ fn issue_invitation(
         partner,
         outbox::Email {
             template: "user_invitation",
-            locale: user.locale(),
-            recipient: user.email(),
+            locale: user.locale,
+            recipient: user.email,
             payload: &InvitationEmail {
-                name: user.name(),
+                name: user.name,
                 company,
                 secret: token.expose_secret(),
                 expires_at,
@@ -317,7 +309,7 @@ fn issue_invitation(
         expires_at,
         message_id: &message_id,
     };
-    match users::set_invitation(conn, user.id(), &invitation, now)? {
+    match users::set_invitation(conn, user.id, &invitation, now)? {
         None => Err(not_invited()),
         Some(before) => {
             if let Some(before) = before {
@@ -374,7 +366,7 @@ pub async fn invite(app: &App, token: super::Token, raw_id: &str) -> Result<User
             let company = companies::find(conn, partner, user.company_id)?
                 .map(|c| c.name)
                 .unwrap_or_default();
-            let expires_at = issue_invitation(conn, &keys, &user, &company, now)?;
+            let expires_at = issue_invitation(conn, &keys, (&user).into(), &company, now)?;
             event.details =
                 serde_json::json!({ "resent": true, "invitation_expires_at": expires_at });
             audit::append(conn, &keys, event)?;
