@@ -271,7 +271,8 @@ impl<'a> From<&'a User> for Invitee<'a> {
 /// a 256-bit link token, valid for the partner's invitation lifetime,
 /// queued sealed in its email's outbox row and kept as its keyed hash. An
 /// earlier invitation dies, its email withdrawn when not sent yet. When
-/// the invitation expires; `None` when the user is no longer invited.
+/// the invitation expires; 409 `user_not_invited` when the user is no
+/// longer invited.
 fn issue_invitation(
     conn: &mut DbConn,
     keys: &crate::auth::keys::ServerKeys,
