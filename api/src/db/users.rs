@@ -408,9 +408,9 @@ pub fn invitation(
 }
 
 /// Accepts an invitation: when the user is still invited under the
-/// invitation whose token has `invitation_hash`, stores their first key
-/// material (as [`set_master_password`] does), activates them and forgets
-/// the invitation. Whether it was accepted (a second use finds nothing).
+/// invitation whose token has `invitation_hash`, forgets the invitation and
+/// stores their first key material with [`set_master_password`] (which
+/// activates them). Whether it was accepted (a second use finds nothing).
 pub fn accept_invitation(
     conn: &mut DbConn,
     user: UserId,
@@ -418,26 +418,30 @@ pub fn accept_invitation(
     (auth_key_hash, kdf_params, encrypted_vault_key): (&str, Option<&str>, &[u8]),
     at: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    let updated = diesel::update(
+    let forgotten = diesel::update(
         users::table
             .filter(users::id.eq(user.to_string()))
             .filter(users::status.eq(UserStatus::Invited))
             .filter(users::invitation_hash.eq(invitation_hash)),
     )
     .set((
-        users::auth_key_hash.eq(auth_key_hash),
-        users::kdf_params.eq(kdf_params),
-        users::encrypted_vault_key.eq(encrypted_vault_key),
-        users::status.eq(UserStatus::Active),
-        users::token_generation.eq(users::token_generation + 1),
         users::invitation_hash.eq(None::<Vec<u8>>),
         users::invitation_expires_at.eq(None::<NaiveDateTime>),
         users::invitation_message_id.eq(None::<String>),
-        users::version.eq(users::version + 1),
-        users::updated_at.eq(at),
     ))
     .execute(conn)?;
-    Ok(updated == 1)
+    if forgotten != 1 {
+        return Ok(false);
+    }
+    set_master_password(
+        conn,
+        user,
+        auth_key_hash,
+        kdf_params,
+        encrypted_vault_key,
+        at,
+    )?;
+    Ok(true)
 }
 
 /// What an admin changes of a user; `None` leaves a value as it is

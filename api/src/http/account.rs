@@ -322,6 +322,14 @@ fn new_key(new: NewMasterPassword) -> Result<NewKey, ApiError> {
     })
 }
 
+/// A link's token and the key material sent with it, their shapes checked
+/// (the token's first): what a client sent wrong answers 422 before the
+/// token is looked up.
+fn link_key(token: &SecretString, new: NewMasterPassword) -> Result<NewKey, ApiError> {
+    values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
+    new_key(new)
+}
+
 /// A webapp user's new master password, with the reset link's token.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -367,12 +375,14 @@ pub async fn account_reset_link_complete(
         kdf_params,
         encrypted_vault_key,
     } = completion;
-    values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
-    let key = new_key(NewMasterPassword {
-        auth_key,
-        kdf_params,
-        encrypted_vault_key,
-    })?;
+    let key = link_key(
+        &token,
+        NewMasterPassword {
+            auth_key,
+            kdf_params,
+            encrypted_vault_key,
+        },
+    )?;
     account::complete_reset_link(
         &state.app,
         token,
@@ -431,12 +441,14 @@ pub async fn account_invitation_accept(
         kdf_params,
         encrypted_vault_key,
     } = acceptance;
-    values::checked("token", token.expose_secret(), values::LINK_TOKEN)?;
-    let key = new_key(NewMasterPassword {
-        auth_key,
-        kdf_params,
-        encrypted_vault_key,
-    })?;
+    let key = link_key(
+        &token,
+        NewMasterPassword {
+            auth_key,
+            kdf_params,
+            encrypted_vault_key,
+        },
+    )?;
     account::accept_invitation(
         &state.app,
         token,

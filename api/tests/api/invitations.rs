@@ -14,26 +14,12 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::batches::sdk_admin;
-use crate::resets::{newest_email, outbox_status_becomes, secret_in};
+use crate::resets::{newest_email, outbox_status_becomes, redeem_link, secret_in};
 use crate::support::{account_sign_in, dump_database, owner_token, send};
 
 /// `POST /v1/account/invitation` with `token` and a new key.
 async fn accept(server: &TestServer, token: &str, auth_key: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/account/invitation", server.base_url))
-        .json(&json!({
-            "token": token,
-            "auth_key": auth_key,
-            "encrypted_vault_key": "Zmlyc3QgdmF1bHQga2V5",
-            "kdf_params": "argon2id;m=65536;t=3;p=4",
-        }))
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
+    redeem_link(server, "/v1/account/invitation", token, auth_key).await
 }
 
 /// The invitation messages to `email`, oldest first: (id, status).

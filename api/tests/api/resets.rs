@@ -1050,8 +1050,19 @@ async fn make_webapp(server: &TestServer, user: &str, locale: &'static str) {
 }
 
 async fn complete_link(server: &TestServer, token: &str, auth_key: &str) -> (u16, Value) {
+    redeem_link(server, "/v1/account/reset-link", token, auth_key).await
+}
+
+/// A link's token with new key material, posted to `path` (a reset's link
+/// or an invitation's): (status, body).
+pub async fn redeem_link(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    auth_key: &str,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/account/reset-link", server.base_url))
+        .post(format!("{}{path}", server.base_url))
         .json(&json!({
             "token": token,
             "auth_key": auth_key,
