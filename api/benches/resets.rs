@@ -254,7 +254,10 @@ fn mailer(server: &TestServer, db: &Db) -> Arc<Mailer> {
         metrics: Default::default(),
         transport: Transport::smtp(&smtp).unwrap(),
         from: "Custodian <custodian@localhost>".parse().unwrap(),
-        webapp: url::Url::parse(&server.base_url).unwrap(),
+        links: custodian_api::mail::templates::Links {
+            webapp: url::Url::parse(&server.base_url).unwrap(),
+            portal: url::Url::parse(&server.base_url).unwrap(),
+        },
         dead_letter_after: chrono::Duration::hours(24),
     })
 }

@@ -85,6 +85,7 @@ pub async fn bootstrap(
         locale: "en".into(),
         created_at: now,
         updated_at: now,
+        invitation_expires_at: None,
     };
     let created = partner.clone();
     let owner_id = admin.id.to_string();

@@ -57,6 +57,11 @@ pub struct Config {
     /// (`CUSTODIAN_WEBAPP_URL`); unset, the public URL. The webapp's page
     /// `reset-master-password` reads the token from the link's fragment.
     pub webapp_url: Option<Url>,
+    /// Where the single-use links of admins' invitations point
+    /// (`CUSTODIAN_PORTAL_URL`, the partner portal); unset, the public URL.
+    /// The portal's page `accept-admin-invitation` reads the token from the
+    /// link's fragment.
+    pub portal_url: Option<Url>,
     /// The base of links in emails and the issuer of tokens
     /// (`CUSTODIAN_PUBLIC_URL`); unset, `http://` and the address bound.
     pub public_url: Option<Url>,
@@ -104,6 +109,7 @@ const SETTINGS: &[&str] = &[
     "batch_lease_seconds",
     "approval_hours",
     "webapp_url",
+    "portal_url",
     "public_url",
     "log",
     "log_format",
@@ -276,6 +282,7 @@ struct RawConfig {
     batch_lease_seconds: u64,
     approval_hours: u32,
     webapp_url: Option<String>,
+    portal_url: Option<String>,
     public_url: Option<String>,
     log: String,
     log_format: LogFormat,
@@ -304,6 +311,7 @@ impl Default for RawConfig {
             batch_lease_seconds: 60,
             approval_hours: 24,
             webapp_url: None,
+            portal_url: None,
             public_url: None,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -444,6 +452,12 @@ impl Config {
             .filter(|s| !s.trim().is_empty())
             .map(|raw_url| http_url("CUSTODIAN_WEBAPP_URL", raw_url))
             .transpose()?;
+        let portal_url = raw
+            .portal_url
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|raw_url| http_url("CUSTODIAN_PORTAL_URL", raw_url))
+            .transpose()?;
         let public_url = match raw.public_url.as_deref() {
             Some(raw_url) => Some(http_url("CUSTODIAN_PUBLIC_URL", raw_url)?),
             // Links in emails must reach this server from a user's machine; a
@@ -536,6 +550,7 @@ impl Config {
             batch_lease: std::time::Duration::from_secs(raw.batch_lease_seconds),
             approval_ttl: chrono::Duration::hours(raw.approval_hours.into()),
             webapp_url,
+            portal_url,
             public_url,
             log: raw.log,
             log_format: raw.log_format,

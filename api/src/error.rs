@@ -233,6 +233,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The user already accepted their invitation (or is no longer invited): there is nothing to send again.",
     },
     ProblemType {
+        code: "admin_not_invited",
+        status: StatusCode::CONFLICT,
+        title: "Admin not invited",
+        description: "The admin already accepted their invitation: there is nothing to send again.",
+    },
+    ProblemType {
         code: "primary_user_exists",
         status: StatusCode::CONFLICT,
         title: "Primary user exists",

@@ -113,11 +113,14 @@ impl Server {
         );
         let metrics = Arc::new(Metrics::default());
         let outbox = crate::mail::Signal::default();
-        let webapp = config
-            .webapp_url
+        let public = config
+            .public_url
             .clone()
-            .or_else(|| config.public_url.clone())
             .unwrap_or_else(|| Url::parse(&issuer).expect("the issuer is a URL"));
+        let links = crate::mail::templates::Links {
+            webapp: config.webapp_url.clone().unwrap_or_else(|| public.clone()),
+            portal: config.portal_url.clone().unwrap_or(public),
+        };
         let mailer = Arc::new(crate::mail::Mailer {
             db: db.clone(),
             keys: keys.clone(),
@@ -125,7 +128,7 @@ impl Server {
             metrics: metrics.clone(),
             transport: crate::mail::Transport::from_config(config)?,
             from: config.mail_from.clone(),
-            webapp,
+            links,
             dead_letter_after: config.mail_dead_letter_after,
         });
         tracing::info!(

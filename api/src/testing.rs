@@ -293,6 +293,7 @@ impl TestServer {
             locale: "en".into(),
             created_at: now,
             updated_at: now,
+            invitation_expires_at: None,
         };
         let partner = self.owner.partner_id.clone();
         let companies = companies.to_vec();

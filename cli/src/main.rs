@@ -300,7 +300,8 @@ enum AdminsCommand {
     List(Page),
     /// Show one admin.
     Get { admin_id: uuid::Uuid },
-    /// Create an admin; prints the admin and their one-time password.
+    /// Create an admin, who is emailed an invitation to choose their
+    /// password; prints the admin.
     Create {
         #[arg(long)]
         email: String,
@@ -316,7 +317,10 @@ enum AdminsCommand {
         #[arg(long)]
         locale: Option<String>,
     },
-    /// Remove an admin.
+    /// Email an admin who has not joined a new invitation (the earlier
+    /// link dies).
+    Invite { admin_id: uuid::Uuid },
+    /// Remove an admin (for one who has not joined: revoke the invitation).
     Delete { admin_id: uuid::Uuid },
 }
 
@@ -877,6 +881,9 @@ async fn admins(client: &Client, command: &AdminsCommand) -> Result<String, Stri
                     .send(),
             )
             .await
+        }
+        AdminsCommand::Invite { admin_id } => {
+            answer(client.admin_invitation_send().admin_id(*admin_id).send()).await
         }
         AdminsCommand::Delete { admin_id } => {
             client

@@ -425,7 +425,7 @@ pub async fn complete_reset_link(
 /// A link's token that opens nothing: the refusal is audited (outside any
 /// partner: the token names none) and answered 401 with `answer`, alike
 /// for every reason.
-async fn refused_link(
+pub(super) async fn refused_link(
     app: &App,
     action: &str,
     why: &str,

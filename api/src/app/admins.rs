@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::idempotent::{self, Made};
 use super::resets::Idempotency;
-use super::{App, Decider, Error, OpContext, paging, stored};
-use crate::auth::draw_secret;
+use super::{App, Decider, Error, OpContext, invitations, paging, stored};
+use crate::auth::{ADMIN_INVITATION_SECRET, draw_secret};
 use crate::authz::{Action, Resource};
 use crate::db::admins::{self, Admin, AdminChanges, Role};
 use crate::db::{DbError, companies};
@@ -141,15 +141,20 @@ pub struct NewAdmin {
     pub locale: Option<String>,
 }
 
-/// Creates an admin with a one-time password, answered only here (stored
-/// as its argon2id hash); the first sign-in must replace it.
+/// Creates an admin and invites them by email, in one transaction: the
+/// invitation's single-use link lets them choose their password
+/// ([`accept_invitation`]). Until then they have no password to sign in
+/// with: the stored hash is of a secret drawn here and given to nobody, so
+/// a sign-in costs the same argon2 work and fails. Under the caller's
+/// idempotency `key`, a retry answers the first result and invites nobody
+/// again.
 pub async fn create(
     app: &App,
     ctx: &OpContext,
     new: NewAdmin,
     key: Option<Idempotency>,
-    render: impl FnOnce(&Created) -> Vec<u8> + Send + 'static,
-) -> Result<Made<Created>, Error> {
+    render: impl FnOnce(&AdminWithCompanies) -> Vec<u8> + Send + 'static,
+) -> Result<Made<AdminWithCompanies>, Error> {
     let role = new.role;
     let id = AdminId::new();
     ctx.authorize(app, Action::CreateAdmin { role }, &resource(ctx, id, role))
@@ -157,12 +162,11 @@ pub async fn create(
     let email = new.email.into_string();
     let locale = super::locale(new.locale)?;
     let companies = check_companies(app, ctx, role, new.companies).await?;
-    // A retry answers before the password is drawn and hashed again.
+    // A retry answers before anything is drawn and hashed again.
     if let Some(stored) = idempotent::stored_result(app, ctx, key.clone()).await? {
         return Ok(Made::Replayed(stored));
     }
-    let password = draw_secret(15);
-    let hash = app.passwords.hash(password.clone()).await;
+    let unusable = app.passwords.hash(draw_secret(32)).await;
     let now = app.clock.now();
     let admin = Admin {
         id,
@@ -170,27 +174,37 @@ pub async fn create(
         email: email.clone(),
         name: new.name,
         role,
-        password_hash: hash,
-        must_change_password: true,
+        password_hash: unusable,
+        must_change_password: false,
         token_generation: 0,
         locale,
         created_at: now,
         updated_at: now,
+        // Invited from now; the invitation drawn below sets its expiry.
+        invitation_expires_at: Some(now),
     };
     let mut event = ctx.event("createAdmin", "admin", id.to_string(), true, Vec::new());
     event.details =
         serde_json::json!({ "email": email, "role": role.as_str(), "companies": companies });
     let partner = ctx.partner;
-    let row = admin.clone();
-    let assigned = companies.clone();
     let keys = app.keys.clone();
     let insert = move |conn: &mut crate::db::DbConn| {
-        admins::insert(conn, &row)?;
-        admins::set_companies(conn, partner, id, &assigned)?;
+        admins::insert(conn, &admin)?;
+        admins::set_companies(conn, partner, id, &companies)?;
+        let expires_at = invite_in(conn, &keys, &admin, now)?;
+        event.details["invitation_expires_at"] = serde_json::json!(expires_at);
         crate::audit::append(conn, &keys, event)?;
-        Ok((with_companies(admin, companies)?, password))
+        let admin = Admin {
+            invitation_expires_at: Some(expires_at),
+            ..admin
+        };
+        Ok(with_companies(admin, companies)?)
     };
-    match idempotent::create(app, ctx, key, insert, render).await {
+    let made = idempotent::create(app, ctx, key, insert, render).await;
+    if matches!(made, Ok(Made::New(_))) {
+        app.outbox.wake();
+    }
+    match made {
         Err(Error::Storage(error)) if error.is_unique_violation() => Err(Error::Conflict {
             code: "email_taken",
             detail: "An admin of this partner already has this email".into(),
@@ -199,8 +213,171 @@ pub async fn create(
     }
 }
 
-/// A new admin and the one-time password they first sign in with.
-pub type Created = (AdminWithCompanies, SecretString);
+/// The admin invitation email's payload (sealed in the outbox row).
+#[derive(serde::Serialize)]
+struct InvitationEmail<'a> {
+    name: &'a str,
+    partner: &'a str,
+    partner_id: String,
+    email: &'a str,
+    role: &'a str,
+    secret: &'a str,
+    expires_at: chrono::NaiveDateTime,
+}
+
+/// Draws an invitation for an invited admin, in the caller's transaction
+/// ([`super::invitations`]); when it expires. 409 `admin_not_invited` for
+/// an admin who has joined.
+pub(super) fn invite_in(
+    conn: &mut crate::db::DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    admin: &Admin,
+    now: chrono::NaiveDateTime,
+) -> Result<chrono::NaiveDateTime, Error> {
+    let partner = admin.partner_id;
+    let partner_name = crate::db::partners::find(conn, partner)?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let letter = invitations::Letter {
+        partner,
+        template: "admin_invitation",
+        locale: &admin.locale,
+        recipient: &admin.email,
+    };
+    let token = crate::auth::link_token();
+    let drawn = invitations::draw(
+        conn,
+        keys,
+        ADMIN_INVITATION_SECRET,
+        &token,
+        letter,
+        now,
+        |expires_at| InvitationEmail {
+            name: &admin.name,
+            partner: &partner_name,
+            partner_id: partner.to_string(),
+            email: &admin.email,
+            role: admin.role.as_str(),
+            secret: token.expose_secret(),
+            expires_at,
+        },
+    )?;
+    let before = admins::set_invitation(conn, partner, admin.id, &drawn.row(), now)?
+        .ok_or_else(not_invited)?;
+    invitations::replaced(conn, before, now)?;
+    Ok(drawn.expires_at)
+}
+
+/// Only an admin who has not joined is sent an invitation.
+fn not_invited() -> Error {
+    Error::Conflict {
+        code: "admin_not_invited",
+        detail: "The admin has accepted their invitation already".into(),
+    }
+}
+
+/// Sends an invited admin's invitation again, with a new link; the earlier
+/// link dies (its email withdrawn when not sent yet). Whoever may create
+/// such an admin may invite them again. 409 `admin_not_invited` once they
+/// have joined. Audited.
+pub async fn invite(app: &App, ctx: &OpContext, raw_id: &str) -> Result<AdminWithCompanies, Error> {
+    let (id, found) = load(app, ctx, raw_id).await?;
+    let role = found.role;
+    ctx.authorize(app, Action::CreateAdmin { role }, &resource(ctx, id, role))
+        .await?;
+    if !found.admin.is_invited() {
+        return Err(not_invited());
+    }
+    let mut event = ctx.event("inviteAdmin", "admin", id.to_string(), true, Vec::new());
+    let (partner, keys, now) = (ctx.partner, app.keys.clone(), app.clock.now());
+    app.db
+        .write(move |conn| {
+            // As it is now, under the lock: its name, role and locale are
+            // the email's.
+            let admin = admins::lock(conn, partner, id)?.ok_or(Error::NotFound)?;
+            let expires_at = invite_in(conn, &keys, &admin, now)?;
+            event.details =
+                serde_json::json!({ "resent": true, "invitation_expires_at": expires_at });
+            crate::audit::append(conn, &keys, event)?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+    app.outbox.wake();
+    Ok(load(app, ctx, raw_id).await?.1)
+}
+
+/// Accepts an admin's invitation with the token of its emailed single-use
+/// link: the admin's first password is stored and they can sign in. A
+/// token that is wrong, expired, used or replaced by a newer invitation is
+/// refused alike (401), audited, and throttled per address. Answers the
+/// admin, whose partner and email are what they sign in with.
+pub async fn accept_invitation(
+    app: &App,
+    token: SecretString,
+    password: SecretString,
+    request_id: Option<String>,
+    address: Option<std::net::IpAddr>,
+) -> Result<Admin, Error> {
+    const REFUSED: &str =
+        "the invitation is not valid: it may have expired, been used or been sent again";
+    super::sign_in::check_password_length("password", &password)?;
+    let ticket = app
+        .throttled(crate::auth::throttle::Path::AdminInvitation, None, address)
+        .await?;
+    let hash = app
+        .keys
+        .keyed_hash(ADMIN_INVITATION_SECRET, token.expose_secret().as_bytes());
+    let now = app.clock.now();
+    let lookup = hash.clone();
+    let found = app
+        .db
+        .run(move |conn| admins::invited_by(conn, &lookup))
+        .await?
+        .filter(|admin| admin.invitation_expires_at.is_some_and(|at| at > now));
+    let Some(admin) = found else {
+        return Err(super::account::refused_link(
+            app,
+            "acceptAdminInvitation",
+            "no open admin invitation has this token",
+            request_id,
+            REFUSED,
+        )
+        .await);
+    };
+    let password_hash = app.passwords.hash(password).await;
+    let event = crate::audit::NewEvent {
+        partner: Some(admin.partner_id),
+        actor_kind: crate::audit::ActorKind::Admin,
+        actor_id: Some(admin.id.to_string()),
+        action: "acceptAdminInvitation".into(),
+        target_kind: Some("admin".into()),
+        target_id: Some(admin.id.to_string()),
+        allowed: true,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({}),
+    };
+    let (id, keys) = (admin.id, app.keys.clone());
+    let accepted = app
+        .db
+        .write(move |conn| {
+            let accepted = admins::accept_invitation(conn, id, &hash, &password_hash, now)?;
+            if accepted {
+                crate::audit::append(conn, &keys, event)?;
+            }
+            Ok::<_, DbError>(accepted)
+        })
+        .await?;
+    if !accepted {
+        return Err(Error::unauthorized(REFUSED));
+    }
+    app.throttle.succeeded(ticket, app.clock.now()).await?;
+    Ok(Admin {
+        invitation_expires_at: None,
+        must_change_password: false,
+        ..admin
+    })
+}
 
 /// One admin of the caller's partner.
 pub async fn get(app: &App, ctx: &OpContext, raw_id: &str) -> Result<AdminWithCompanies, Error> {
@@ -307,6 +484,7 @@ pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Erro
     ctx.authorize(app, Action::DeleteAdmin, &resource(ctx, id, read_as))
         .await?;
     let event = ctx.event("deleteAdmin", "admin", id.to_string(), true, Vec::new());
+    let now = app.clock.now();
     let again = Decider::new(app, ctx);
     let partner = ctx.partner;
     let keys = app.keys.clone();
@@ -328,11 +506,26 @@ pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Erro
                     detail: "The last owner cannot be removed; make another owner first".into(),
                 });
             }
+            // Removing an admin who has not joined revokes their
+            // invitation: its email is withdrawn when not sent yet.
+            let invitation = admins::invitation_message(conn, id)?;
             if !admins::delete(conn, partner, id)? {
                 return Err(Error::NotFound);
             }
+            if let Some(message) = invitation {
+                crate::db::outbox::withdraw(
+                    conn,
+                    &message,
+                    "withdrawn: the invited admin was removed",
+                    now,
+                )?;
+            }
             let mut event = event;
-            event.details = serde_json::json!({ "email": locked.email, "role": locked.role });
+            event.details = serde_json::json!({
+                "email": locked.email,
+                "role": locked.role,
+                "invited": locked.is_invited(),
+            });
             crate::audit::append(conn, &keys, event)?;
             Ok(())
         })

@@ -20,6 +20,7 @@ pub mod companies;
 mod context;
 mod error;
 pub mod idempotent;
+mod invitations;
 pub mod offboarding;
 pub mod paging;
 pub mod partner;

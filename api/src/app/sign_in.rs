@@ -27,6 +27,23 @@ use crate::ids::{ApiClientId, PartnerId};
 /// A password's length, in characters.
 pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
 
+/// A new password must have [`PASSWORD_CHARS`] characters; 422 naming
+/// `field` otherwise.
+pub fn check_password_length(field: &str, password: &SecretString) -> Result<(), Error> {
+    let chars = password.expose_secret().chars().count();
+    if PASSWORD_CHARS.contains(&chars) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "must be {} to {} characters",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
+        ),
+    ))
+}
+
 /// Checks an admin's password. `Ok(None)` for a wrong email or password
 /// (one answer for both); the admin when it is right.
 pub async fn admin(
@@ -161,17 +178,7 @@ pub async fn change_password(
         )));
     };
     let id = *id;
-    let chars = new.expose_secret().chars().count();
-    if !PASSWORD_CHARS.contains(&chars) {
-        return Err(Error::invalid(
-            "new_password",
-            format!(
-                "must be {} to {} characters",
-                PASSWORD_CHARS.start(),
-                PASSWORD_CHARS.end()
-            ),
-        ));
-    }
+    check_password_length("new_password", &new)?;
     if new.expose_secret() == current.expose_secret() {
         return Err(Error::invalid(
             "new_password",

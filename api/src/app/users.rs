@@ -15,19 +15,18 @@
 //! is withdrawn when not sent yet. [`super::account::accept_invitation`]
 //! redeems it.
 
-use chrono::NaiveDateTime;
-use secrecy::ExposeSecret;
-
 use super::idempotent::{self, Made};
 use super::resets::Idempotency;
-use super::{App, Error, OpContext};
+use super::{App, Error, OpContext, invitations};
 use crate::audit;
-use crate::auth::{self, INVITATION_SECRET};
+use crate::auth::INVITATION_SECRET;
 use crate::authz::{Action, Resource};
 use crate::db::types::{ClientKind, UserStatus};
-use crate::db::users::{self, InvitationRow, NewUser, User, UserFilter};
-use crate::db::{DbConn, DbError, companies, outbox, partners, resets};
+use crate::db::users::{self, NewUser, User, UserFilter};
+use crate::db::{DbConn, DbError, companies, resets};
 use crate::ids::{CompanyId, PartnerId, UserId};
+use chrono::NaiveDateTime;
+use secrecy::ExposeSecret;
 
 /// The resource a user is, to the authorizer.
 pub fn user_resource(partner: PartnerId, user: &User) -> Resource {
@@ -267,12 +266,9 @@ impl<'a> From<&'a User> for Invitee<'a> {
     }
 }
 
-/// Draws an invitation for an invited user, in the caller's transaction:
-/// a 256-bit link token, valid for the partner's invitation lifetime,
-/// queued sealed in its email's outbox row and kept as its keyed hash. An
-/// earlier invitation dies, its email withdrawn when not sent yet. When
-/// the invitation expires; 409 `user_not_invited` when the user is no
-/// longer invited.
+/// Draws an invitation for an invited user, in the caller's transaction
+/// ([`super::invitations`]); when it expires. 409 `user_not_invited` when
+/// the user is no longer invited.
 fn issue_invitation(
     conn: &mut DbConn,
     keys: &crate::auth::keys::ServerKeys,
@@ -280,50 +276,31 @@ fn issue_invitation(
     company: &str,
     now: NaiveDateTime,
 ) -> Result<NaiveDateTime, Error> {
-    let partner = user.partner;
-    let ttl = partners::find(conn, partner)?
-        .map_or(partners::DEFAULT_INVITATION_TTL_SECONDS, |p| {
-            p.invitation_ttl_seconds
-        });
-    let expires_at = now + chrono::Duration::seconds(ttl);
-    let token = auth::link_token();
-    let hash = keys.keyed_hash(INVITATION_SECRET, token.expose_secret().as_bytes());
-    let message_id = outbox::queue(
+    let letter = invitations::Letter {
+        partner: user.partner,
+        template: "user_invitation",
+        locale: user.locale,
+        recipient: user.email,
+    };
+    let token = crate::auth::link_token();
+    let drawn = invitations::draw(
         conn,
         keys,
-        partner,
-        outbox::Email {
-            template: "user_invitation",
-            locale: user.locale,
-            recipient: user.email,
-            payload: &InvitationEmail {
-                name: user.name,
-                company,
-                secret: token.expose_secret(),
-                expires_at,
-            },
-            now,
+        INVITATION_SECRET,
+        &token,
+        letter,
+        now,
+        |expires_at| InvitationEmail {
+            name: user.name,
+            company,
+            secret: token.expose_secret(),
+            expires_at,
         },
     )?;
-    let invitation = InvitationRow {
-        hash: &hash,
-        expires_at,
-        message_id: &message_id,
-    };
-    match users::set_invitation(conn, user.id, &invitation, now)? {
-        None => Err(not_invited()),
-        Some(before) => {
-            if let Some(before) = before {
-                outbox::withdraw(
-                    conn,
-                    &before,
-                    "withdrawn: the invitation was sent again",
-                    now,
-                )?;
-            }
-            Ok(expires_at)
-        }
-    }
+    let before =
+        users::set_invitation(conn, user.id, &drawn.row(), now)?.ok_or_else(not_invited)?;
+    invitations::replaced(conn, before, now)?;
+    Ok(drawn.expires_at)
 }
 
 /// Only an invited user is sent an invitation.

@@ -46,6 +46,9 @@ pub const RESET_SECRET: &str = "reset-secret";
 /// The keyed-hash purpose of an invitation's link token.
 pub const INVITATION_SECRET: &str = "invitation-secret";
 
+/// The keyed-hash purpose of an admin's invitation's link token.
+pub const ADMIN_INVITATION_SECRET: &str = "admin-invitation-secret";
+
 /// The keyed-hash domain of recovery-key verifiers (drawn by the client from
 /// its CSPRNG, at least 128 bits: HMAC, not argon2).
 pub const RECOVERY_VERIFIER: &str = "recovery-verifier";

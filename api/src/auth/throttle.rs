@@ -81,6 +81,8 @@ pub enum Path {
     ResetLink,
     /// `POST /v1/account/invitation`: no account, the address alone.
     Invitation,
+    /// `POST /v1/auth/invitation`: no account, the address alone.
+    AdminInvitation,
     /// `PUT /v1/account/recovery-key`: the user's current key, by user id.
     RecoveryKey,
     /// `POST /v1/auth/password`: the admin's current password, by admin id.
@@ -95,6 +97,7 @@ impl Path {
             Self::AccountSignIn => b"account-sign-in",
             Self::ResetLink => b"reset-link",
             Self::Invitation => b"invitation",
+            Self::AdminInvitation => b"admin-invitation",
             Self::RecoveryKey => b"recovery-key",
             Self::PasswordChange => b"password-change",
         }

@@ -24,6 +24,16 @@ pub struct Admin {
     pub locale: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Until when the admin's open invitation works: `Some` while they have
+    /// not accepted it (expired or not), `None` once they have.
+    pub invitation_expires_at: Option<NaiveDateTime>,
+}
+
+impl Admin {
+    /// Not yet joined: invited, and the invitation not accepted.
+    pub fn is_invited(&self) -> bool {
+        self.invitation_expires_at.is_some()
+    }
 }
 
 /// Everything but the password hash.
@@ -36,6 +46,7 @@ impl std::fmt::Debug for Admin {
             .field("role", &self.role)
             .field("must_change_password", &self.must_change_password)
             .field("token_generation", &self.token_generation)
+            .field("invitation_expires_at", &self.invitation_expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -239,4 +250,87 @@ pub fn delete(conn: &mut DbConn, partner: PartnerId, id: AdminId) -> Result<bool
     )
     .execute(conn)?;
     Ok(deleted == 1)
+}
+
+/// Gives an invited admin a new invitation, replacing the one before (its
+/// link dies): the message that carried the one before, if any, so the
+/// caller can withdraw it; `None` for an admin who has joined or is absent
+/// (nothing changes).
+pub fn set_invitation(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: AdminId,
+    invitation: &super::users::InvitationRow<'_>,
+    at: NaiveDateTime,
+) -> Result<Option<Option<String>>, DbError> {
+    let invited = admins::table
+        .filter(admins::id.eq(id.to_string()))
+        .filter(admins::partner_id.eq(partner.to_string()))
+        .filter(admins::invitation_expires_at.is_not_null());
+    let Some(before) = invited
+        .clone()
+        .select(admins::invitation_message_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    diesel::update(invited)
+        .set((
+            admins::invitation_hash.eq(invitation.hash),
+            admins::invitation_expires_at.eq(invitation.expires_at),
+            admins::invitation_message_id.eq(invitation.message_id),
+            admins::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(Some(before))
+}
+
+/// The admin whose open invitation's token has `invitation_hash`, if any.
+pub fn invited_by(conn: &mut DbConn, invitation_hash: &[u8]) -> Result<Option<Admin>, DbError> {
+    Ok(admins::table
+        .filter(admins::invitation_hash.eq(invitation_hash))
+        .select(Admin::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Accepts an invitation: when the admin is still invited under the token
+/// whose keyed hash is `invitation_hash` and it has not expired, stores
+/// their first password's hash and forgets the invitation. Whether it was
+/// accepted (a second use finds nothing).
+pub fn accept_invitation(
+    conn: &mut DbConn,
+    id: AdminId,
+    invitation_hash: &[u8],
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let accepted = diesel::update(
+        admins::table
+            .filter(admins::id.eq(id.to_string()))
+            .filter(admins::invitation_hash.eq(invitation_hash))
+            .filter(admins::invitation_expires_at.gt(now)),
+    )
+    .set((
+        admins::password_hash.eq(password_hash),
+        admins::must_change_password.eq(false),
+        admins::invitation_hash.eq(None::<Vec<u8>>),
+        admins::invitation_expires_at.eq(None::<NaiveDateTime>),
+        admins::invitation_message_id.eq(None::<String>),
+        admins::token_generation.eq(admins::token_generation + 1),
+        admins::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(accepted == 1)
+}
+
+/// The outbox message of the admin's open invitation, if any.
+pub fn invitation_message(conn: &mut DbConn, id: AdminId) -> Result<Option<String>, DbError> {
+    Ok(admins::table
+        .filter(admins::id.eq(id.to_string()))
+        .select(admins::invitation_message_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }

@@ -42,6 +42,9 @@ diesel::table! {
         locale -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        invitation_hash -> Nullable<Binary>,
+        invitation_expires_at -> Nullable<Timestamp>,
+        invitation_message_id -> Nullable<Text>,
     }
 }
 

@@ -4,7 +4,6 @@
 //! role change or a removal revokes the admin's tokens at once.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -65,8 +64,21 @@ pub struct AdminView {
     pub locale: String,
     /// Signed in with a one-time password that must still be replaced.
     pub must_change_password: bool,
+    /// `invited` until the admin accepts their emailed invitation (no
+    /// sign-in works before), then `active`.
+    pub status: AdminStatus,
+    /// Until when the open invitation's link works; absent once accepted.
+    pub invitation_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Whether an admin has joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminStatus {
+    Invited,
+    Active,
 }
 
 /// Paging of a list.
@@ -104,25 +116,6 @@ pub struct NewAdmin {
     pub locale: Option<String>,
 }
 
-/// A created admin and their one-time password, shown only in this answer.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedAdmin {
-    pub admin: AdminView,
-    /// Give it to the admin; the first sign-in must replace it. It is stored
-    /// as an argon2id hash, and sealed with this answer for a retry under
-    /// the same `Idempotency-Key` (24 h); shown nowhere else.
-    pub one_time_password: String,
-}
-
-/// Everything but the one-time password.
-impl std::fmt::Debug for CreatedAdmin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedAdmin")
-            .field("admin", &self.admin)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Changes to an admin; a field left out stays as it is.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +147,13 @@ fn view(found: AdminWithCompanies) -> AdminView {
         role,
         companies,
     } = found;
+    let status = if admin.is_invited() {
+        AdminStatus::Invited
+    } else {
+        AdminStatus::Active
+    };
     AdminView {
+        status,
         id: admin.id.uuid(),
         role: role.into(),
         email: admin.email,
@@ -162,6 +161,7 @@ fn view(found: AdminWithCompanies) -> AdminView {
         companies: companies.iter().map(|c| c.uuid()).collect(),
         locale: admin.locale,
         must_change_password: admin.must_change_password,
+        invitation_expires_at: admin.invitation_expires_at.map(Into::into),
         created_at: admin.created_at.into(),
         updated_at: admin.updated_at.into(),
     }
@@ -196,10 +196,13 @@ pub async fn admins_list(
 
 /// Create an admin
 ///
-/// Answers the admin and a one-time password, shown only here; the first
-/// sign-in must replace it. Retry safely with an `Idempotency-Key` header:
-/// the same key and body answer the first result again, the one-time
-/// password included (`Idempotent-Replayed: true`; kept sealed for 24 h),
+/// The admin is emailed an invitation, in their locale: a single-use link
+/// to the partner portal's `accept-admin-invitation` page, valid for the
+/// partner's invitation lifetime, where they choose their password
+/// (`POST /v1/auth/invitation`). No password exists before, and none is
+/// ever shown to whoever creates the admin. Retry safely with an
+/// `Idempotency-Key` header: the same key and body answer the first result
+/// again (`Idempotent-Replayed: true`; kept 24 h) and invite nobody again;
 /// the same key with another body is 422.
 #[utoipa::path(
     operation_id = "admins_create",
@@ -210,7 +213,7 @@ pub async fn admins_list(
     ),
     request_body = NewAdmin,
     responses(
-        (status = 201, description = "Created", body = CreatedAdmin,
+        (status = 201, description = "Created and invited", body = AdminView,
             headers(
                 ("Location" = String, description = "The admin's URL (on the first answer)"),
                 ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
@@ -252,24 +255,47 @@ pub async fn admins_create(
             ),
         ),
     });
-    let render = |(admin, password): &admins_ops::Created| {
-        rendered(&CreatedAdmin {
-            admin: view(admin.clone()),
-            one_time_password: password.expose_secret().to_owned(),
-        })
-    };
+    let render = |admin: &AdminWithCompanies| rendered(&view(admin.clone()));
     match admins_ops::create(&state, &caller, new, key, render).await? {
-        Made::New((admin, password)) => {
+        Made::New(admin) => {
             let location = format!("/v1/admins/{}", admin.admin.id);
             Ok(HttpResponse::Created()
                 .insert_header((actix_web::http::header::LOCATION, location))
-                .json(CreatedAdmin {
-                    admin: view(admin),
-                    one_time_password: password.expose_secret().to_owned(),
-                }))
+                .json(view(admin)))
         }
         Made::Replayed(stored) => Ok(replay(stored)),
     }
+}
+
+/// Invite an admin again
+///
+/// Emails an admin who has not joined a new invitation: a new single-use
+/// link, valid for the partner's invitation lifetime from now. The earlier
+/// link dies, and its email is withdrawn when not sent yet. Whoever may
+/// create such an admin may invite them again. To revoke an invitation,
+/// remove the admin.
+#[utoipa::path(
+    operation_id = "admin_invitation_send",
+    tag = "admins",
+    security(("oauth2" = [])),
+    params(("admin_id" = uuid::Uuid, Path, description = "The admin's id")),
+    responses(
+        (status = 200, description = "Invited again", body = AdminView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`admin_not_invited`: the admin has joined", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/admins/{admin_id}/invitation")]
+pub async fn admin_invitation_send(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<web::Json<AdminView>, ApiError> {
+    Ok(web::Json(view(
+        admins_ops::invite(&state, &caller, &path).await?,
+    )))
 }
 
 /// Get an admin

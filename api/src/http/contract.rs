@@ -354,6 +354,12 @@ pub const RULES: &[(&str, &str, Rule)] = &[
         values::VAULT_KEY,
     ),
     ("PasswordChange", "new_password", values::NEW_PASSWORD),
+    ("AdminInvitationAcceptance", "token", values::LINK_TOKEN),
+    (
+        "AdminInvitationAcceptance",
+        "password",
+        values::NEW_PASSWORD,
+    ),
     ("VaultItemPut", "ciphertext", values::ITEM),
     ("VaultItemPut", "backup_copy", values::ITEM),
     ("VaultItemPut", "replaces_revision", values::REVISION),

@@ -588,3 +588,68 @@ pub async fn password_change(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// An invited admin's first password, with the invitation link's token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminInvitationAcceptance {
+    /// The token from the emailed invitation link's fragment (`#token=…`).
+    #[schema(value_type = String, format = Password)]
+    pub token: SecretString,
+    /// 12 to 128 characters.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Who accepted an invitation: what they sign in with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminJoined {
+    pub admin_id: uuid::Uuid,
+    pub partner_id: uuid::Uuid,
+    pub email: String,
+}
+
+/// Accept an admin's invitation
+///
+/// The token of the emailed single-use invitation link is the credential:
+/// no bearer token. Stores the invited admin's password; then sign in with
+/// `POST /v1/auth/token` under the partner and email this answers. A token
+/// that is wrong, expired, already used or replaced by a newer invitation
+/// answers the same 401, and is audited.
+#[utoipa::path(
+    operation_id = "admin_invitation_accept",
+    tag = "authentication",
+    request_body = AdminInvitationAcceptance,
+    responses(
+        (status = 200, description = "Accepted; sign in with the new password", body = AdminJoined),
+        (status = 401, description = "The invitation is not valid (wrong, expired, used or sent again since)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value (a password of 12 to 128 characters)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many refused invitations from this address: wait `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/auth/invitation")]
+pub async fn admin_invitation_accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    crate::http::extract::Json(acceptance): crate::http::extract::Json<AdminInvitationAcceptance>,
+) -> Result<web::Json<AdminJoined>, ApiError> {
+    use secrecy::ExposeSecret;
+    crate::http::values::checked(
+        "token",
+        acceptance.token.expose_secret(),
+        crate::http::values::LINK_TOKEN,
+    )?;
+    let admin = crate::app::admins::accept_invitation(
+        &state.app,
+        acceptance.token,
+        acceptance.password,
+        request_id(&req),
+        client_address(&req),
+    )
+    .await?;
+    Ok(web::Json(AdminJoined {
+        admin_id: admin.id.uuid(),
+        partner_id: admin.partner_id.uuid(),
+        email: admin.email,
+    }))
+}

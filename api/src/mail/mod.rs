@@ -27,7 +27,6 @@ use lettre::Address;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use tokio::sync::{Mutex, Notify, watch};
-use url::Url;
 
 use crate::auth::keys::ServerKeys;
 use crate::clock::Clock;
@@ -124,8 +123,8 @@ pub struct Mailer {
     pub metrics: Arc<Metrics>,
     pub transport: Transport,
     pub from: Mailbox,
-    /// Where reset links point.
-    pub webapp: Url,
+    /// Where the links of emails point.
+    pub links: templates::Links,
     /// How long after it was written a message is dead-lettered.
     pub dead_letter_after: chrono::Duration,
 }
@@ -322,7 +321,7 @@ impl Worker {
             .keys
             .open(&outbox::seal_context(&message.id), sealed)
             .map_err(|_| Failure::permanent("the payload does not open with this server key"))?;
-        let rendered = templates::render(&message.template, &message.locale, &payload, &m.webapp)
+        let rendered = templates::render(&message.template, &message.locale, &payload, &m.links)
             .map_err(Failure::permanent);
         let mut payload = payload;
         payload.fill(0);

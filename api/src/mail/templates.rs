@@ -73,6 +73,19 @@ struct InvitationPayload {
     expires_at: NaiveDateTime,
 }
 
+/// The payload of an admin's invitation (sealed in the outbox row: it
+/// carries the link's token).
+#[derive(Deserialize)]
+struct AdminInvitationPayload {
+    name: String,
+    partner: String,
+    partner_id: String,
+    email: String,
+    role: String,
+    secret: String,
+    expires_at: NaiveDateTime,
+}
+
 /// The words of one locale.
 struct Words {
     hello: &'static str,
@@ -98,6 +111,9 @@ struct Words {
     invitation_link: &'static str,
     invitation_expires: &'static str,
     invitation_ignore: &'static str,
+    admin_invitation_subject: &'static str,
+    admin_invitation_body: &'static str,
+    admin_invitation_link: &'static str,
     footer: &'static str,
 }
 
@@ -125,6 +141,9 @@ const EN: Words = Words {
     invitation_link: "Open this link to choose your master password. Only you will know it: nobody, your administrator included, can read your vault.",
     invitation_expires: "The link works once, until {expires}.",
     invitation_ignore: "If you did not expect this invitation, ignore this email; without the link nothing happens.",
+    admin_invitation_subject: "You are invited to a partner portal",
+    admin_invitation_body: "{partner} added you to its partner portal as {role}. You will sign in with {email} and the partner id {partner_id}.",
+    admin_invitation_link: "Open this link to choose your password:",
     footer: "This message was sent automatically; please do not reply to it.",
 };
 
@@ -152,6 +171,9 @@ const FR: Words = Words {
     invitation_link: "Ouvrez ce lien pour choisir votre mot de passe maître. Vous seul le connaîtrez : personne, pas même votre administrateur, ne peut lire votre coffre.",
     invitation_expires: "Le lien ne sert qu'une fois, jusqu'au {expires}.",
     invitation_ignore: "Si vous n'attendiez pas cette invitation, ignorez ce message ; sans le lien, rien ne se passe.",
+    admin_invitation_subject: "Vous êtes invité sur un portail partenaire",
+    admin_invitation_body: "{partner} vous a ajouté à son portail partenaire avec le rôle {role}. Vous vous connecterez avec {email} et l'identifiant de partenaire {partner_id}.",
+    admin_invitation_link: "Ouvrez ce lien pour choisir votre mot de passe :",
     footer: "Ce message a été envoyé automatiquement ; merci de ne pas y répondre.",
 };
 
@@ -179,6 +201,9 @@ const DE: Words = Words {
     invitation_link: "Öffnen Sie diesen Link, um Ihr Master-Passwort zu wählen. Nur Sie kennen es: Niemand, auch Ihr Administrator nicht, kann Ihren Tresor lesen.",
     invitation_expires: "Der Link ist nur einmal gültig, bis {expires}.",
     invitation_ignore: "Falls Sie diese Einladung nicht erwartet haben, ignorieren Sie diese E-Mail; ohne den Link geschieht nichts.",
+    admin_invitation_subject: "Sie sind zu einem Partnerportal eingeladen",
+    admin_invitation_body: "{partner} hat Sie mit der Rolle {role} zu seinem Partnerportal hinzugefügt. Sie melden sich mit {email} und der Partner-ID {partner_id} an.",
+    admin_invitation_link: "Öffnen Sie diesen Link, um Ihr Passwort festzulegen:",
     footer: "Diese Nachricht wurde automatisch gesendet; bitte antworten Sie nicht darauf.",
 };
 
@@ -206,6 +231,9 @@ const ES: Words = Words {
     invitation_link: "Abra este enlace para elegir su contraseña maestra. Solo usted la conocerá: nadie, ni siquiera su administrador, puede leer su bóveda.",
     invitation_expires: "El enlace sirve una sola vez, hasta el {expires}.",
     invitation_ignore: "Si no esperaba esta invitación, ignore este mensaje; sin el enlace no ocurre nada.",
+    admin_invitation_subject: "Está invitado a un portal de socios",
+    admin_invitation_body: "{partner} le añadió a su portal de socios con el rol {role}. Iniciará sesión con {email} y el identificador de socio {partner_id}.",
+    admin_invitation_link: "Abra este enlace para elegir su contraseña:",
     footer: "Este mensaje se envió automáticamente; no responda a este mensaje.",
 };
 
@@ -233,6 +261,9 @@ const IT: Words = Words {
     invitation_link: "Apri questo link per scegliere la tua password principale. La conoscerai solo tu: nessuno, nemmeno il tuo amministratore, può leggere la tua cassaforte.",
     invitation_expires: "Il link vale una sola volta, fino al {expires}.",
     invitation_ignore: "Se non ti aspettavi questo invito, ignora questa email; senza il link non succede nulla.",
+    admin_invitation_subject: "Sei invitato a un portale partner",
+    admin_invitation_body: "{partner} ti ha aggiunto al suo portale partner con il ruolo {role}. Accederai con {email} e l'identificativo partner {partner_id}.",
+    admin_invitation_link: "Apri questo link per scegliere la tua password:",
     footer: "Questo messaggio è stato inviato automaticamente; non rispondere.",
 };
 
@@ -260,6 +291,9 @@ const NL: Words = Words {
     invitation_link: "Open deze link om uw hoofdwachtwoord te kiezen. Alleen u kent het: niemand, ook uw beheerder niet, kan uw kluis lezen.",
     invitation_expires: "De link werkt één keer, tot {expires}.",
     invitation_ignore: "Als u deze uitnodiging niet verwachtte, negeer dan deze e-mail; zonder de link gebeurt er niets.",
+    admin_invitation_subject: "U bent uitgenodigd voor een partnerportaal",
+    admin_invitation_body: "{partner} heeft u aan zijn partnerportaal toegevoegd met de rol {role}. U meldt zich aan met {email} en de partner-id {partner_id}.",
+    admin_invitation_link: "Open deze link om uw wachtwoord te kiezen:",
     footer: "Dit bericht is automatisch verzonden; beantwoord het niet.",
 };
 
@@ -287,6 +321,9 @@ const JA: Words = Words {
     invitation_link: "次のリンクを開いて、マスターパスワードを設定してください。マスターパスワードを知るのはあなただけです。管理者を含め、誰もあなたの保管庫を読むことはできません。",
     invitation_expires: "リンクは1回のみ、{expires} まで使用できます。",
     invitation_ignore: "この招待に心当たりがない場合は、このメールを無視してください。リンクを開かない限り何も起こりません。",
+    admin_invitation_subject: "パートナーポータルに招待されました",
+    admin_invitation_body: "{partner} があなたを {role} としてパートナーポータルに追加しました。{email} とパートナー ID {partner_id} でサインインします。",
+    admin_invitation_link: "次のリンクを開いてパスワードを設定してください:",
     footer: "このメッセージは自動送信されています。返信しないでください。",
 };
 
@@ -312,6 +349,15 @@ pub const WEBAPP_RESET_PAGE: &str = "reset-master-password";
 /// The page of the webapp where an invited user chooses their first master
 /// password; the token travels in the fragment, as a reset's does.
 pub const WEBAPP_INVITATION_PAGE: &str = "accept-invitation";
+
+/// The page of the partner portal where an invited admin chooses their
+/// password; the token travels in the fragment.
+pub const PORTAL_INVITATION_PAGE: &str = "accept-admin-invitation";
+
+/// The link an invited admin opens to choose their password.
+pub fn admin_invitation_link(portal: &Url, token: &str) -> Url {
+    webapp_link(portal, PORTAL_INVITATION_PAGE, token)
+}
 
 /// The link a webapp user opens to finish a reset.
 pub fn reset_link(webapp: &Url, token: &str) -> Url {
@@ -408,14 +454,23 @@ fn assemble(locale: &str, subject: &str, blocks: &[Block]) -> Rendered {
     }
 }
 
-/// Renders `template` in `locale` from its payload; `webapp` is where reset
-/// links point.
+/// Where the links of emails point.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The end users' webapp: resets' and users' invitations' links.
+    pub webapp: Url,
+    /// The partner portal: admins' invitations' links.
+    pub portal: Url,
+}
+
+/// Renders `template` in `locale` from its payload, its links under `links`.
 pub fn render(
     template: &str,
     locale: &str,
     payload: &[u8],
-    webapp: &Url,
+    links: &Links,
 ) -> Result<Rendered, RenderError> {
+    let webapp = &links.webapp;
     let w = words(locale);
     match template {
         "master_password_reset" => {
@@ -519,6 +574,29 @@ pub fn render(
             ];
             Ok(assemble(locale, w.invitation_subject, &blocks))
         }
+        "admin_invitation" => {
+            let p: AdminInvitationPayload = serde_json::from_slice(payload)?;
+            let expires = when(p.expires_at);
+            let body = fill(
+                w.admin_invitation_body,
+                &[
+                    ("partner", &p.partner),
+                    ("role", &p.role),
+                    ("email", &p.email),
+                    ("partner_id", &p.partner_id),
+                ],
+            );
+            let blocks = [
+                Block::Paragraph(fill(w.hello, &[("name", &p.name)])),
+                Block::Paragraph(body),
+                Block::Paragraph(w.admin_invitation_link.into()),
+                Block::Link(admin_invitation_link(&links.portal, &p.secret)),
+                Block::Paragraph(fill(w.invitation_expires, &[("expires", &expires)])),
+                Block::Paragraph(w.invitation_ignore.into()),
+                Block::Paragraph(w.footer.into()),
+            ];
+            Ok(assemble(locale, w.admin_invitation_subject, &blocks))
+        }
         other => Err(RenderError::UnknownTemplate(other.into())),
     }
 }
@@ -538,8 +616,11 @@ mod tests {
         .unwrap()
     }
 
-    fn webapp() -> Url {
-        Url::parse("https://vault.example/app").unwrap()
+    fn webapp() -> Links {
+        Links {
+            webapp: Url::parse("https://vault.example/app").unwrap(),
+            portal: Url::parse("https://portal.msp.example").unwrap(),
+        }
     }
 
     #[test]
@@ -561,6 +642,12 @@ mod tests {
         .unwrap();
         let invitation = serde_json::to_vec(&serde_json::json!({
             "name": "Ann", "company": "Acme Dental", "secret": "Invite-7x",
+            "expires_at": "2026-12-10T08:00:00",
+        }))
+        .unwrap();
+        let admin_invitation = serde_json::to_vec(&serde_json::json!({
+            "name": "Tina", "partner": "Northwind MSP", "partner_id": "p-1",
+            "email": "tina@example.com", "role": "technician", "secret": "Join-7x",
             "expires_at": "2026-12-10T08:00:00",
         }))
         .unwrap();
@@ -603,8 +690,21 @@ mod tests {
             ] {
                 assert!(invitation.text.contains(part), "{locale}: {part}");
             }
+            let admin = render("admin_invitation", locale, &admin_invitation, &webapp()).unwrap();
+            for part in [
+                "2026-12-10 08:00 UTC",
+                "Tina",
+                "Northwind MSP",
+                "technician",
+                "tina@example.com",
+                "p-1",
+                "https://portal.msp.example/accept-admin-invitation#token=Join-7x",
+            ] {
+                assert!(admin.text.contains(part), "{locale}: {part}");
+            }
             assert!(
-                subjects.insert(reset.subject)
+                subjects.insert(admin.subject)
+                    && subjects.insert(reset.subject)
                     && subjects.insert(changed.subject)
                     && subjects.insert(recovery.subject)
                     && subjects.insert(approval.subject)

@@ -12,7 +12,7 @@ use serde_json::json;
 
 #[rstest]
 #[actix_web::test]
-async fn an_admin_is_created_signs_in_once_and_is_managed(
+async fn an_admin_is_invited_joins_through_the_emailed_link_and_is_managed(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let Some(server) = TestServer::spawn(backend).await else {
@@ -30,17 +30,82 @@ async fn an_admin_is_created_signs_in_once_and_is_managed(
     )
     .await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(created["admin"]["email"], "tina@example.com");
-    assert_eq!(created["admin"]["must_change_password"], true);
-    let id = created["admin"]["id"].as_str().unwrap().to_owned();
-    let one_time = created["one_time_password"].as_str().unwrap().to_owned();
-    assert_eq!(one_time.len(), 20);
+    assert_eq!(created["email"], "tina@example.com");
+    assert_eq!(created["status"], "invited");
+    assert!(created["invitation_expires_at"].is_string(), "{created}");
+    assert!(
+        created.get("one_time_password").is_none(),
+        "no password exists to show: {created}"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // The invitation, in French, names the partner and the sign-in.
+    let email = crate::resets::newest_email(&server, "tina@example.com", "admin_invitation").await;
+    assert_eq!(
+        email.subject(),
+        "Vous êtes invité sur un portail partenaire"
+    );
+    assert!(
+        email.text().contains(&server.owner.partner_id),
+        "{}",
+        email.text()
+    );
+    let prefix = format!("{}/accept-admin-invitation#token=", server.base_url);
+    assert!(email.text().contains(&prefix), "{}", email.text());
+    let token = crate::resets::secret_in(&email);
+
+    // Before joining, nothing signs in as Tina: not even an empty password.
+    assert!(sign_in(&server, "tina@example.com", "").await.is_none());
+    // A password too short is refused and the link still works.
+    let (status, problem) = crate::support::accept_admin_invitation(&server, &token, "short").await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("password"))
+    );
+    let (status, refused) =
+        crate::support::accept_admin_invitation(&server, "not-the-token", "tina's long passphrase")
+            .await;
+    assert_eq!(status, 401, "{refused}");
+    let (status, joined) =
+        crate::support::accept_admin_invitation(&server, &token, "tina's long passphrase").await;
+    assert_eq!(status, 200, "{joined}");
+    assert_eq!(
+        (
+            joined["admin_id"].as_str(),
+            joined["partner_id"].as_str(),
+            joined["email"].as_str()
+        ),
+        (
+            Some(id.as_str()),
+            Some(server.owner.partner_id.as_str()),
+            Some("tina@example.com")
+        )
+    );
+    // The link works once.
+    let (status, used) =
+        crate::support::accept_admin_invitation(&server, &token, "another long passphrase").await;
+    assert_eq!(
+        (status, used["detail"].clone()),
+        (401, refused["detail"].clone())
+    );
 
     let (status, again) = send(&server, &owner, "GET", &format!("/v1/admins/{id}"), None).await;
     assert_eq!(status, 200);
-    assert!(
-        again.get("one_time_password").is_none() && !again.to_string().contains(&one_time),
-        "shown once only"
+    assert_eq!(again["status"], "active", "{again}");
+    assert!(again["invitation_expires_at"].is_null(), "{again}");
+    assert_eq!(again["must_change_password"], false);
+    // Inviting someone who joined is a conflict.
+    let (status, problem) = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/v1/admins/{id}/invitation"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("admin_not_invited"))
     );
 
     let (status, problem) = send(
@@ -93,21 +158,7 @@ async fn an_admin_is_created_signs_in_once_and_is_managed(
         (404, Some("companies"))
     );
 
-    // The new admin signs in (restricted), sets a password, and works.
-    let restricted = sign_in(&server, "tina@example.com", &one_time)
-        .await
-        .unwrap();
-    let (status, _) = send(&server, &restricted, "GET", "/v1/admins", None).await;
-    assert_eq!(status, 403);
-    let (status, _) = send(
-        &server,
-        &restricted,
-        "POST",
-        "/v1/auth/password",
-        Some(json!({"current_password": one_time, "new_password": "tina's long passphrase"})),
-    )
-    .await;
-    assert_eq!(status, 204);
+    // The new admin signs in with the password they chose, and works.
     let tina = sign_in(&server, "tina@example.com", "tina's long passphrase")
         .await
         .unwrap();
@@ -155,6 +206,98 @@ async fn an_admin_is_created_signs_in_once_and_is_managed(
     assert_eq!(status, 401);
     let (status, _) = send(&server, &owner, "GET", &format!("/v1/admins/{id}"), None).await;
     assert_eq!(status, 404);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_admin_invitation_is_sent_again_expires_and_is_revoked_with_the_admin(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use crate::invitations::messages;
+    use crate::resets::outbox_status_becomes;
+    use crate::support::{accept_admin_invitation, admin_invitation_token};
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let owner = owner_token(&server).await;
+    // The first invitation cannot be delivered yet.
+    server.mail.refuse(true);
+    let (status, tom) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/admins",
+        Some(json!({"email": "tom@msp.example", "name": "Tom", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{tom}");
+    let tom = tom["id"].as_str().unwrap().to_owned();
+    let first = messages(&server, "tom@msp.example", "admin_invitation").await;
+    assert_eq!(first.len(), 1);
+    outbox_status_becomes(&server, &first[0].0, "retrying").await;
+
+    // A technician may not invite; another partner's or no admin is 404.
+    let (email, password) = server.create_admin(Role::Technician, &[]).await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let resend = format!("/v1/admins/{tom}/invitation");
+    let (status, _) = send(&server, &technician, "POST", &resend, None).await;
+    assert_eq!(status, 403);
+    let hash = custodian_api::auth::password::hash_blocking(&"the stranger's passphrase".into());
+    let (_, stranger) = other_partners_owner(&server, "tom@msp.example", hash).await;
+    let path = format!("/v1/admins/{stranger}/invitation");
+    let (status, _) = send(&server, &owner, "POST", &path, None).await;
+    assert_eq!(status, 404);
+
+    let (status, again) = send(&server, &owner, "POST", &resend, None).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("invited")));
+    // The first email is withdrawn before it was ever sent; only the
+    // second arrives, and only its link works.
+    let rows = messages(&server, "tom@msp.example", "admin_invitation").await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], (first[0].0.clone(), "dead".to_owned()));
+    outbox_status_becomes(&server, &rows[1].0, "retrying").await;
+    server.mail.refuse(false);
+    server.clock.advance(chrono::Duration::seconds(31));
+    server.outbox.wake();
+    let token = admin_invitation_token(&server, "tom@msp.example").await;
+
+    // Past the partner's invitation lifetime (7 days), the link is dead.
+    server.clock.advance(chrono::Duration::days(8));
+    let (status, _) = accept_admin_invitation(&server, &token, "tom's long passphrase").await;
+    assert_eq!(status, 401, "expired");
+    let owner = owner_token(&server).await;
+    let (status, listed) = send(&server, &owner, "GET", &format!("/v1/admins/{tom}"), None).await;
+    assert_eq!((status, listed["status"].as_str()), (200, Some("invited")));
+    let (status, _) = send(&server, &owner, "POST", &resend, None).await;
+    assert_eq!(status, 200);
+    let token = admin_invitation_token(&server, "tom@msp.example").await;
+    let (status, joined) = accept_admin_invitation(&server, &token, "tom's long passphrase").await;
+    assert_eq!(status, 200, "{joined}");
+    assert!(
+        sign_in(&server, "tom@msp.example", "tom's long passphrase")
+            .await
+            .is_some()
+    );
+
+    // Removing an admin who has not joined revokes the invitation: its
+    // unsent email is withdrawn and its link opens nothing.
+    server.mail.refuse(true);
+    let (status, ann) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/admins",
+        Some(json!({"email": "ann@msp.example", "name": "Ann", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{ann}");
+    let rows = messages(&server, "ann@msp.example", "admin_invitation").await;
+    outbox_status_becomes(&server, &rows[0].0, "retrying").await;
+    let path = format!("/v1/admins/{}", ann["id"].as_str().unwrap());
+    let (status, _) = send(&server, &owner, "DELETE", &path, None).await;
+    assert_eq!(status, 204);
+    let rows = messages(&server, "ann@msp.example", "admin_invitation").await;
+    assert_eq!(rows[0].1, "dead");
 }
 
 #[rstest]
@@ -313,6 +456,7 @@ async fn other_partners_owner(
         locale: "en".into(),
         created_at: now,
         updated_at: now,
+        invitation_expires_at: None,
     };
     let ids = (other.id.to_string(), stranger.id.to_string());
     server
@@ -390,7 +534,8 @@ async fn an_email_is_unique_within_a_partner_only(
     let body = json!({"email": "Shared@MSP.example", "name": "Ours", "role": "admin"});
     let (status, created) = send(&server, &owner, "POST", "/v1/admins", Some(body.clone())).await;
     assert_eq!(status, 201, "{created}");
-    let ours = created["one_time_password"].as_str().unwrap();
+    let ours = "our own long passphrase";
+    crate::support::join_as_admin(&server, "shared@msp.example", ours).await;
     let (status, again) = send(&server, &owner, "POST", "/v1/admins", Some(body)).await;
     assert_eq!((status, again["code"].as_str()), (409, Some("email_taken")));
 

@@ -24,7 +24,12 @@ async fn accept(server: &TestServer, token: &str, auth_key: &str) -> (u16, Value
 
 /// The invitation messages to `email`, oldest first: (id, status).
 pub async fn invitations(server: &TestServer, email: &str) -> Vec<(String, String)> {
-    let email = email.to_owned();
+    messages(server, email, "user_invitation").await
+}
+
+/// The messages of `template` to `email`, oldest first: (id, status).
+pub async fn messages(server: &TestServer, email: &str, template: &str) -> Vec<(String, String)> {
+    let (email, template) = (email.to_owned(), template.to_owned());
     server
         .database
         .pool()
@@ -32,7 +37,7 @@ pub async fn invitations(server: &TestServer, email: &str) -> Vec<(String, Strin
             Ok::<_, DbError>(
                 outbox_messages::table
                     .filter(outbox_messages::recipient.eq(email))
-                    .filter(outbox_messages::template.eq("user_invitation"))
+                    .filter(outbox_messages::template.eq(template))
                     .order(outbox_messages::id.asc())
                     .select((outbox_messages::id, outbox_messages::status))
                     .load(conn)?,

@@ -275,7 +275,10 @@ fn worker_on(server: &TestServer, db: &Db, transport: Transport) -> Worker {
         metrics: Default::default(),
         transport,
         from: "Custodian <custodian@localhost>".parse().unwrap(),
-        webapp: url::Url::parse(&server.base_url).unwrap(),
+        links: custodian_api::mail::templates::Links {
+            webapp: url::Url::parse(&server.base_url).unwrap(),
+            portal: url::Url::parse(&server.base_url).unwrap(),
+        },
         dead_letter_after: chrono::Duration::hours(24),
     }))
 }

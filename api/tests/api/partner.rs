@@ -31,6 +31,10 @@ const PUBLIC: &[&str] = &[
     // The same for an invitation's link (allowed in
     // invitations::an_invited_user_chooses_a_master_password_through_the_emailed_link).
     "account_invitation_accept",
+    // The same for an admin's invitation: the link's token is the
+    // credential, and accepting it only sets that admin's password
+    // (admins::an_admin_is_invited_joins_through_the_emailed_link_and_is_managed).
+    "admin_invitation_accept",
 ];
 
 /// Who is allowed, in a case.
@@ -116,6 +120,8 @@ struct Seeded<'a> {
     disabled_user_id: String,
     /// A user to offboard.
     offboarded_user_id: String,
+    /// A technician invited who has not joined.
+    invited_admin_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -185,6 +191,15 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
+            headers: &[],
+        },
+        Case {
+            operation: "admin_invitation_send",
+            method: "POST",
+            path: |s| format!("/v1/admins/{}/invitation", s.invited_admin_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Role(Role::Technician),
             headers: &[],
         },
         Case {
@@ -770,6 +785,14 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         },
         disabled_user_id: seed::user(&server, &partner, &company).await,
         offboarded_user_id: seed::user(&server, &partner, &company).await,
+        invited_admin_id: {
+            let owner = crate::support::owner_token(&server).await;
+            let body = json!({"email": "invited.tech@example.com", "name": "Invited", "role": "technician"});
+            let (status, admin) =
+                crate::support::send(&server, &owner, "POST", "/v1/admins", Some(body)).await;
+            assert_eq!(status, 201, "{admin}");
+            admin["id"].as_str().unwrap().to_owned()
+        },
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;

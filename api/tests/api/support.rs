@@ -52,6 +52,38 @@ pub async fn send(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The token of the newest admin invitation emailed to `email`, as the
+/// admin reads it from the email the SMTP sink received.
+pub async fn admin_invitation_token(server: &TestServer, email: &str) -> String {
+    let received = crate::resets::newest_email(server, email, "admin_invitation").await;
+    crate::resets::secret_in(&received)
+}
+
+/// `POST /v1/auth/invitation`: (status, JSON body or null).
+pub async fn accept_admin_invitation(
+    server: &TestServer,
+    token: &str,
+    password: &str,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/invitation", server.base_url))
+        .json(&serde_json::json!({ "token": token, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// An invited admin joins through their emailed link with `password`:
+/// the answer names the partner and email they sign in with.
+pub async fn join_as_admin(server: &TestServer, email: &str, password: &str) -> Value {
+    let token = admin_invitation_token(server, email).await;
+    let (status, joined) = accept_admin_invitation(server, &token, password).await;
+    assert_eq!(status, 200, "{joined}");
+    joined
+}
+
 /// Signs in as a fresh owner: a token that may do anything in the partner.
 pub async fn owner_token(server: &TestServer) -> String {
     let (email, password) = server

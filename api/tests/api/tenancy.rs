@@ -284,7 +284,7 @@ async fn an_admin_never_demotes_an_owner_on_a_stale_read(
         )
         .await;
         assert_eq!(status, 201, "{target}");
-        let t = target["admin"]["id"].as_str().unwrap().to_owned();
+        let t = target["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/admins/{t}");
         let promote = send(
             &server,
