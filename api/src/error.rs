@@ -233,6 +233,12 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         description: "The user already accepted their invitation (or is no longer invited): there is nothing to send again.",
     },
     ProblemType {
+        code: "owner_not_invited",
+        status: StatusCode::CONFLICT,
+        title: "No owner invited",
+        description: "Every owner of the partner has accepted their invitation: there is nothing to send again.",
+    },
+    ProblemType {
         code: "admin_not_invited",
         status: StatusCode::CONFLICT,
         title: "Admin not invited",

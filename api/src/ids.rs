@@ -24,6 +24,7 @@ pub struct Id<K> {
 pub mod kind {
     pub enum Partner {}
     pub enum Admin {}
+    pub enum Operator {}
     pub enum ApiClient {}
     pub enum Company {}
     pub enum User {}
@@ -37,6 +38,7 @@ pub mod kind {
 
 pub type PartnerId = Id<kind::Partner>;
 pub type AdminId = Id<kind::Admin>;
+pub type OperatorId = Id<kind::Operator>;
 pub type ApiClientId = Id<kind::ApiClient>;
 pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;
@@ -47,6 +49,12 @@ pub type BackupCopyId = Id<kind::BackupCopy>;
 pub type ActorId = Id<kind::Actor>;
 
 impl<K> Id<K> {
+    /// The nil UUID: never an object's id (the server draws v7 ids).
+    pub const NIL: Self = Self {
+        uuid: Uuid::nil(),
+        kind: PhantomData,
+    };
+
     /// A new, time-ordered id.
     pub fn new() -> Self {
         Self::from_uuid(Uuid::now_v7())

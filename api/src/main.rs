@@ -40,18 +40,16 @@ enum Command {
         #[command(subcommand)]
         command: PoliciesCommand,
     },
-    /// Create the first partner and its owner admin, and print the owner's
-    /// one-time password once. (`serve` does this by itself on an empty database.)
+    /// Create the first platform operator (who creates partners through
+    /// the API), and print its password once. (`serve` does this by itself
+    /// when there is none.)
     Bootstrap {
-        /// The partner's (the MSP's) name.
-        #[arg(long, default_value = "My MSP")]
-        partner_name: String,
-        /// The owner's email: their sign-in name.
-        #[arg(long, default_value = "owner@custodian.local")]
-        owner_email: String,
-        /// The owner's name.
-        #[arg(long, default_value = "Owner")]
-        owner_name: String,
+        /// The operator's email: their sign-in name.
+        #[arg(long, default_value = "operator@custodian.local")]
+        email: String,
+        /// The operator's name.
+        #[arg(long, default_value = "Operator")]
+        name: String,
     },
 }
 
@@ -94,18 +92,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { demo } => serve(config, demo),
         Command::Migrate => migrate(&config),
-        Command::Bootstrap {
-            partner_name,
-            owner_email,
-            owner_name,
-        } => run_bootstrap(
-            &config,
-            BootstrapRequest {
-                partner_name,
-                owner_email,
-                owner_name,
-            },
-        ),
+        Command::Bootstrap { email, name } => {
+            run_bootstrap(&config, BootstrapRequest { email, name })
+        }
         Command::Openapi | Command::Policies { .. } => unreachable!("handled above"),
     };
     match result {
@@ -167,6 +156,17 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             print!("{}", bootstrap::announcement(&created));
         }
         if demo {
+            // A partner and its owner to try the runbook as, made directly:
+            // there is no one to email an invitation to yet.
+            let request = bootstrap::PartnerRequest {
+                partner_name: "Demo MSP".into(),
+                ..bootstrap::PartnerRequest::default()
+            };
+            match bootstrap::first_partner(server.db(), &Passwords::new(1), request).await {
+                Ok(created) => print!("{}", bootstrap::partner_announcement(&created)),
+                Err(bootstrap::BootstrapError::AlreadyBootstrapped) => {}
+                Err(error) => return Err(error.into()),
+            }
             let partner = custodian_api::demo::first_partner(server.db()).await?;
             match custodian_api::demo::seed(server.db(), &Passwords::new(1), partner).await? {
                 Some(seeded) => print!("{}", custodian_api::demo::announcement(&seeded)),

@@ -82,10 +82,10 @@ impl Server {
         let passwords = Passwords::new(0);
         let bootstrapped = match bootstrap(&db, &passwords, BootstrapRequest::default()).await {
             Ok(created) => {
-                tracing::info!(partner = %created.partner_id, "bootstrapped the first partner and its owner");
+                tracing::info!(operator = %created.operator_id, "bootstrapped the first platform operator");
                 Some(created)
             }
-            Err(BootstrapError::AlreadyBootstrapped) => None,
+            Err(BootstrapError::OperatorExists) => None,
             Err(error) => return Err(error.into()),
         };
 

@@ -16,7 +16,7 @@ use crate::auth::keys::ServerKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenService;
 use crate::authz::Authz;
-use crate::bootstrap::Bootstrapped;
+use crate::bootstrap::{Bootstrapped, FirstPartner};
 use crate::config::{Config, DatabaseUrl};
 pub use crate::db::Backend;
 use crate::db::DbError;
@@ -201,8 +201,10 @@ impl Drop for TestDatabase {
 pub struct TestServer {
     pub base_url: String,
     pub data_dir: PathBuf,
-    /// The owner the server bootstrapped, and the one-time password.
-    pub owner: Bootstrapped,
+    /// The platform operator the server bootstrapped, and its password.
+    pub operator: Bootstrapped,
+    /// The test's partner and its owner, with the owner's one-time password.
+    pub owner: FirstPartner,
     /// The server's token keys: tests sign forged tokens with them.
     pub tokens: std::sync::Arc<crate::auth::tokens::TokenService>,
     /// The server's derived keys (the audit chain's among them).
@@ -243,9 +245,16 @@ impl TestServer {
         let mut server = Server::build_with_clock(&config, clock.clone())
             .await
             .expect("the server starts");
-        let owner = server
+        let operator = server
             .take_bootstrapped()
             .expect("a fresh database is bootstrapped at start");
+        let owner = crate::bootstrap::first_partner(
+            server.db(),
+            &crate::auth::password::Passwords::new(1),
+            crate::bootstrap::PartnerRequest::default(),
+        )
+        .await
+        .expect("the test's partner");
         let base_url = format!("http://{}", server.local_addr());
         let metrics_url = server.metrics_addr().map(|a| format!("http://{a}"));
         let tokens = server.tokens();
@@ -259,6 +268,7 @@ impl TestServer {
             data_dir: config.data_dir.clone(),
             config,
             metrics_url,
+            operator,
             owner,
             tokens,
             keys,

@@ -375,6 +375,9 @@ impl Token {
         if generation != claims.generation {
             return Err(Error::unauthorized("the token was revoked"));
         }
+        if !crate::db::partners::is_active(conn, partner)? {
+            return Err(Error::unauthorized("the partner is suspended"));
+        }
         match (&actor, claims.scope.as_str(), accept) {
             (Actor::ApiClient(_), _, _) | (Actor::Admin(_), SCOPE_ADMIN, _) => {}
             (Actor::Admin(_), SCOPE_PASSWORD_CHANGE, Accept::PasswordChange) => {}

@@ -89,18 +89,46 @@ pub fn keep(conn: &mut DbConn, keyed: Keyed<'_>, status: u16, body: &[u8]) -> Re
     )
 }
 
+/// Whose key it is: a key is its caller's own, within the caller's partner
+/// (the platform operator's, within [`PLATFORM`]).
+#[derive(Debug, Clone)]
+pub struct Asker {
+    pub partner: PartnerId,
+    /// The admin's, API client's or operator's id.
+    pub principal: String,
+    pub now: NaiveDateTime,
+}
+
+/// The partner id the platform operator's keys are kept under (the nil
+/// UUID: no partner has it).
+pub const PLATFORM: PartnerId = PartnerId::NIL;
+
+impl From<&OpContext> for Asker {
+    fn from(ctx: &OpContext) -> Self {
+        Self {
+            partner: ctx.partner,
+            principal: ctx.actor.id().to_string(),
+            now: ctx.now,
+        }
+    }
+}
+
 /// Before any transaction: the result kept under the caller's key, to
 /// answer again; `None` for a first request (or without a key); 422 when
 /// the key was used for another request.
 pub async fn stored_result(
     app: &App,
-    ctx: &OpContext,
+    asker: impl Into<Asker>,
     key: Option<Idempotency>,
 ) -> Result<Option<idempotency::Stored>, Error> {
     let Some(key) = key else {
         return Ok(None);
     };
-    let (partner, principal, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
+    let Asker {
+        partner,
+        principal,
+        now,
+    } = asker.into();
     let keys = app.keys.clone();
     app.db
         .run(move |conn| {
@@ -135,7 +163,7 @@ pub enum Made<T> {
 /// one key) is 422, as a key reused for another request.
 pub async fn create<T, F, R>(
     app: &App,
-    ctx: &OpContext,
+    asker: impl Into<Asker>,
     key: Option<Idempotency>,
     create: F,
     render: R,
@@ -145,10 +173,11 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
     R: FnOnce(&T) -> Vec<u8> + Send + 'static,
 {
-    if let Some(stored) = stored_result(app, ctx, key.clone()).await? {
+    let asker: Asker = asker.into();
+    if let Some(stored) = stored_result(app, asker.clone(), key.clone()).await? {
         return Ok(Made::Replayed(stored));
     }
-    let (partner, principal, now) = (ctx.partner, ctx.actor.id().to_string(), ctx.now);
+    let (partner, principal, now) = (asker.partner, asker.principal.clone(), asker.now);
     let keys = app.keys.clone();
     let retry = key.clone();
     let made = app
@@ -177,7 +206,7 @@ where
         // both inserted before either committed) answers the first result,
         // now committed; the object's own uniqueness refused it first.
         Err(Error::Storage(error)) if retry.is_some() && error.is_unique_violation() => {
-            match stored_result(app, ctx, retry).await? {
+            match stored_result(app, asker, retry).await? {
                 Some(stored) => Ok(Made::Replayed(stored)),
                 None if is_key_taken(&error) => Err(key_reused()),
                 None => Err(Error::Storage(error)),

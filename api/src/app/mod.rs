@@ -24,6 +24,7 @@ mod invitations;
 pub mod offboarding;
 pub mod paging;
 pub mod partner;
+pub mod platform;
 pub mod resets;
 pub mod sign_in;
 pub mod users;

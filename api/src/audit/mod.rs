@@ -40,6 +40,8 @@ const CHAIN_LOCK_CLASS: i32 = 0x61756474; // "audt"
 pub enum ActorKind {
     Admin,
     ApiClient,
+    /// The platform operator's staff.
+    Operator,
     User,
     System,
     Anonymous,
@@ -50,6 +52,7 @@ impl ActorKind {
         match self {
             Self::Admin => "admin",
             Self::ApiClient => "api_client",
+            Self::Operator => "operator",
             Self::User => "user",
             Self::System => "system",
             Self::Anonymous => "anonymous",

@@ -73,6 +73,8 @@ const KEY_PURPOSE: &str = "sign-in-throttle";
 pub enum Path {
     /// `POST /v1/auth/token`, `grant_type=password`: an admin's email.
     AdminSignIn,
+    /// `POST /v1/operator/token`: an operator's email.
+    OperatorSignIn,
     /// `POST /v1/auth/token`, `grant_type=client_credentials`: a client id.
     ClientSignIn,
     /// `POST /v1/account/token`: a partner and an end user's email.
@@ -93,6 +95,7 @@ impl Path {
     fn tag(self) -> &'static [u8] {
         match self {
             Self::AdminSignIn => b"admin-sign-in",
+            Self::OperatorSignIn => b"operator-sign-in",
             Self::ClientSignIn => b"client-sign-in",
             Self::AccountSignIn => b"account-sign-in",
             Self::ResetLink => b"reset-link",
@@ -109,7 +112,7 @@ impl Path {
     fn remembers_places(self) -> bool {
         matches!(
             self,
-            Self::AdminSignIn | Self::ClientSignIn | Self::AccountSignIn
+            Self::AdminSignIn | Self::OperatorSignIn | Self::ClientSignIn | Self::AccountSignIn
         )
     }
 }

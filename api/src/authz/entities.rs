@@ -357,6 +357,56 @@ impl Action {
     }
 }
 
+/// What the platform operator asks for: its actions (the schema's group
+/// `platform`) apply to a partner as the vendor's account, never to what
+/// is inside one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlatformAction {
+    ListPartners,
+    CreatePartner,
+    ReadPartnerAccount,
+    UpdatePartnerAccount,
+    SuspendPartner,
+    ReactivatePartner,
+}
+
+impl PlatformAction {
+    /// Every platform action's name, as in the schema.
+    pub const NAMES: &'static [&'static str] = &[
+        "listPartners",
+        "createPartner",
+        "readPartnerAccount",
+        "updatePartnerAccount",
+        "suspendPartner",
+        "reactivatePartner",
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListPartners => "listPartners",
+            Self::CreatePartner => "createPartner",
+            Self::ReadPartnerAccount => "readPartnerAccount",
+            Self::UpdatePartnerAccount => "updatePartnerAccount",
+            Self::SuspendPartner => "suspendPartner",
+            Self::ReactivatePartner => "reactivatePartner",
+        }
+    }
+}
+
+/// The operator's entity, and the partner's (`None`: the platform's
+/// partners as a whole, for listing them).
+pub(super) fn platform_request_uids(
+    operator: crate::ids::OperatorId,
+    partner: Option<PartnerId>,
+) -> (Entity, EntityUid) {
+    let me = uid(&TYPES.operator, operator);
+    let resource = match partner {
+        Some(partner) => partner_uid(partner),
+        None => uid(&TYPES.partner, "platform"),
+    };
+    (Entity::new_no_attrs(me, HashSet::new()), resource)
+}
+
 /// The scopes an API client may hold: each names the schema's action group
 /// `scope:NAME` (a test keeps the two lists equal).
 pub const SCOPES: &[&str] = &[
@@ -381,6 +431,7 @@ struct TypeNames {
     user: EntityTypeName,
     admin: EntityTypeName,
     api_client: EntityTypeName,
+    operator: EntityTypeName,
 }
 
 static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
@@ -391,6 +442,7 @@ static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
         user: parse("Custodian::User"),
         admin: parse("Custodian::Admin"),
         api_client: parse("Custodian::ApiClient"),
+        operator: parse("Custodian::Operator"),
     }
 });
 

@@ -22,7 +22,7 @@ use cedar_policy::{
     PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
 };
 
-pub use entities::{Action, Principal, Resource, SCOPES};
+pub use entities::{Action, PlatformAction, Principal, Resource, SCOPES};
 pub use memo::MemoStats;
 
 /// The schema's file name in a policy directory.
@@ -42,6 +42,10 @@ pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
     (
         "api_clients.cedar",
         include_str!("../../../policies/api_clients.cedar"),
+    ),
+    (
+        "operator.cedar",
+        include_str!("../../../policies/operator.cedar"),
     ),
     (
         "resets.cedar",
@@ -262,6 +266,7 @@ impl Authz {
         let declared: HashSet<EntityUid> = schema.actions().cloned().collect();
         let actions = Action::NAMES
             .iter()
+            .chain(PlatformAction::NAMES)
             .map(|name| {
                 let uid = EntityUid::from_str(&format!("Custodian::Action::\"{name}\""))
                     .map_err(|e| policy_error(schema_name, e))?;
@@ -445,6 +450,43 @@ impl Authz {
             .finish(&self.schema, slice.entity.clone())
             .map_err(|e| e.to_string())?;
         Ok((requests, entities))
+    }
+
+    /// Decides what the platform operator asks about a partner (`None`:
+    /// the platform's partners as a whole). Not remembered: the operator's
+    /// calls are few.
+    pub fn decide_platform(
+        &self,
+        operator: crate::ids::OperatorId,
+        action: PlatformAction,
+        partner: Option<crate::ids::PartnerId>,
+    ) -> Decision {
+        let built = || -> Result<(Request, Entities), String> {
+            let action_uid = self
+                .actions
+                .get(action.name())
+                .ok_or_else(|| format!("action {} is not known", action.name()))?;
+            let slice = self
+                .by_action
+                .get(action_uid)
+                .ok_or_else(|| format!("action {} is not in the schema", action.name()))?;
+            let (me, resource) = entities::platform_request_uids(operator, partner);
+            let request = Request::new(
+                me.uid(),
+                action_uid.clone(),
+                resource,
+                Context::empty(),
+                Some(&self.schema),
+            )
+            .map_err(|e| e.to_string())?;
+            let entities = Entities::from_entities([me, slice.entity.clone()], None)
+                .map_err(|e| e.to_string())?;
+            Ok((request, entities))
+        };
+        match built() {
+            Ok((request, entities)) => self.decide_request(&request, &entities),
+            Err(error) => Decision::failed(error),
+        }
     }
 
     /// Decides a prepared request (the fixtures use this), over the policies

@@ -67,6 +67,7 @@ pub fn find_by_email(
     Ok(admins::table
         .filter(admins::partner_id.eq(partner.to_string()))
         .filter(admins::email.eq(email.as_str()))
+        .filter(admins::partner_id.eq_any(super::partners::active_ids()))
         .select(Admin::as_select())
         .first(conn)
         .optional()?)

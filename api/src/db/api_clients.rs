@@ -75,6 +75,7 @@ pub fn insert(
 pub fn find_by_id(conn: &mut DbConn, id: ApiClientId) -> Result<Option<ApiClient>, DbError> {
     Ok(api_clients::table
         .filter(api_clients::id.eq(id.to_string()))
+        .filter(api_clients::partner_id.eq_any(super::partners::active_ids()))
         .select(ApiClient::as_select())
         .first(conn)
         .optional()?)

@@ -18,6 +18,8 @@ pub struct Partner {
     pub updated_at: NaiveDateTime,
     /// How long an invitation's link stays valid.
     pub invitation_ttl_seconds: i64,
+    /// Since when the partner is suspended (every token of its refused).
+    pub suspended_at: Option<NaiveDateTime>,
 }
 
 /// The default lifetime of a temporary secret: 72 hours.
@@ -36,6 +38,7 @@ impl Partner {
             created_at: now,
             updated_at: now,
             invitation_ttl_seconds: DEFAULT_INVITATION_TTL_SECONDS,
+            suspended_at: None,
         }
     }
 }
@@ -81,6 +84,85 @@ pub fn update(
         .execute(conn)?;
     if updated == 0 {
         return Ok(None);
+    }
+    find(conn, id)
+}
+
+/// The ids of the partners that are not suspended, as a subquery: sign-in
+/// lookups filter on it, so a suspended partner's account is found by
+/// none.
+#[allow(clippy::type_complexity)]
+pub fn active_ids() -> diesel::dsl::Select<
+    diesel::dsl::Filter<partners::table, diesel::dsl::IsNull<partners::suspended_at>>,
+    partners::id,
+> {
+    partners::table
+        .filter(partners::suspended_at.is_null())
+        .select(partners::id)
+}
+
+/// Whether `id` is a partner whose tokens and sign-ins work: it exists and
+/// is not suspended. Every authenticated request asks, on the concrete
+/// connection ([`super::DbConn`] explains why).
+pub fn is_active(conn: &mut DbConn, id: PartnerId) -> Result<bool, DbError> {
+    let query = partners::table
+        .find(id.to_string())
+        .filter(partners::suspended_at.is_null())
+        .count();
+    let found: i64 = match conn {
+        DbConn::Sqlite(c) => query.get_result(c)?,
+        DbConn::Postgres(c) => query.get_result(c)?,
+    };
+    Ok(found == 1)
+}
+
+/// A page of partners by id (ids are time-ordered), optionally only the
+/// suspended (`Some(true)`) or the active (`Some(false)`) ones.
+pub fn list(
+    conn: &mut DbConn,
+    after: Option<PartnerId>,
+    suspended: Option<bool>,
+    limit: i64,
+) -> Result<Vec<Partner>, DbError> {
+    let mut query = partners::table.into_boxed();
+    if let Some(after) = after {
+        query = query.filter(partners::id.gt(after.to_string()));
+    }
+    match suspended {
+        Some(true) => query = query.filter(partners::suspended_at.is_not_null()),
+        Some(false) => query = query.filter(partners::suspended_at.is_null()),
+        None => {}
+    }
+    Ok(query
+        .order(partners::id.asc())
+        .limit(limit)
+        .select(Partner::as_select())
+        .load(conn)?)
+}
+
+/// Suspends (`Some(at)`) or reactivates (`None`) a partner; the partner as
+/// it is now, `None` when absent. Suspending a suspended partner keeps
+/// the moment it was first suspended.
+pub fn set_suspended(
+    conn: &mut DbConn,
+    id: PartnerId,
+    at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<Option<Partner>, DbError> {
+    let Some(partner) = find(conn, id)? else {
+        return Ok(None);
+    };
+    let suspended_at = match at {
+        Some(at) => Some(partner.suspended_at.unwrap_or(at)),
+        None => None,
+    };
+    if suspended_at != partner.suspended_at {
+        diesel::update(partners::table.find(id.to_string()))
+            .set((
+                partners::suspended_at.eq(suspended_at),
+                partners::updated_at.eq(now),
+            ))
+            .execute(conn)?;
     }
     find(conn, id)
 }

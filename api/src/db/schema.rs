@@ -7,6 +7,18 @@
 //! `Timestamp`s.
 
 diesel::table! {
+    operators (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        token_generation -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     partners (id) {
         id -> Text,
         name -> Text,
@@ -15,6 +27,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         invitation_ttl_seconds -> BigInt,
+        suspended_at -> Nullable<Timestamp>,
     }
 }
 
@@ -308,6 +321,7 @@ diesel::table! {
 diesel::joinable!(reset_batch_items -> reset_batches (batch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    operators,
     partners,
     companies,
     admins,

@@ -219,6 +219,7 @@ pub fn credentials(
         .filter(users::partner_id.eq(partner.to_string()))
         .filter(users::email.eq(email.as_str()))
         .filter(users::status.ne(UserStatus::Disabled))
+        .filter(users::partner_id.eq_any(super::partners::active_ids()))
         .select((
             users::id,
             users::company_id,
@@ -260,6 +261,7 @@ pub fn generation(
         .filter(users::id.eq(id.to_string()))
         .filter(users::partner_id.eq(partner.to_string()))
         .filter(users::status.ne(UserStatus::Disabled))
+        .filter(users::partner_id.eq_any(super::partners::active_ids()))
         .select((users::company_id, users::token_generation))
         .first(conn)
         .optional()?)

@@ -26,6 +26,8 @@ use crate::error::PROBLEM_JSON;
 pub const ADMIN_SCHEME: &str = "oauth2";
 /// The scheme of end users' account tokens (`POST /v1/account/token`).
 pub const ACCOUNT_SCHEME: &str = "account";
+/// The scheme of the platform operator's tokens (`POST /v1/operator/token`).
+pub const OPERATOR_SCHEME: &str = "operator";
 
 /// The scopes an API client may hold, and what each grants.
 pub const CLIENT_SCOPES: &[(&str, &str)] = &[
@@ -188,6 +190,19 @@ fn security_schemes(doc: &mut OpenApi) {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        OPERATOR_SCHEME,
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::Password(Password::new(
+                "/v1/operator/token",
+                Scopes::from_iter([(
+                    "operator",
+                    "The platform operator's token: partners as accounts, nothing inside one",
+                )]),
+            ))],
+            "The platform operator signs in with the password grant at `/v1/operator/token` (no partner); its token has its own audience and passes no partner endpoint, nor a partner's token these.",
+        )),
+    );
     for shared in SHARED {
         components
             .responses
@@ -215,7 +230,10 @@ fn finish_operation(path: &str, operation: &mut Operation) {
     }
     // The token endpoint answers every error in RFC 6749's form, not as a
     // problem, and declares each itself.
-    let oauth = operation.operation_id.as_deref() == Some("token_create");
+    let oauth = matches!(
+        operation.operation_id.as_deref(),
+        Some("token_create" | "operator_token_create")
+    );
     if operation.request_body.is_some() && !oauth {
         for shared in [&MALFORMED, &TOO_LARGE, &MEDIA_TYPE, &INVALID] {
             declare(operation, shared);

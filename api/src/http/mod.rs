@@ -23,6 +23,7 @@ pub mod middleware;
 pub mod ops;
 pub mod paging;
 pub mod partner;
+pub mod platform;
 pub mod resets;
 pub mod strict;
 pub mod time;
@@ -58,6 +59,7 @@ use extract::BodyLimit;
     components(schemas(Problem, FieldError, crate::error::VaultCounts)),
     tags(
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
+        (name = "platform", description = "The platform operator: partners as the vendor's accounts, created with their first owner, suspended and reactivated."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
         (name = "admins", description = "A partner's portal operators: owners, admins and technicians."),
@@ -83,6 +85,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(tokens::jwks_get)
         .service(tokens::password_change)
         .service(tokens::admin_invitation_accept)
+        .service(tokens::operator_token_create)
+        .service(platform::partners_list)
+        .service(platform::partners_create)
+        .service(platform::partner_account_get)
+        .service(platform::partner_account_update)
+        .service(platform::partner_suspend)
+        .service(platform::partner_reactivate)
+        .service(platform::partner_owners_invite)
         .service(partner::partner_get)
         .service(partner::partner_update)
         .service(admins::admins_list)

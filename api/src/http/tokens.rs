@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use std::net::IpAddr;
 
-use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_PASSWORD_CHANGE};
+use crate::auth::tokens::{SCOPE_ADMIN, SCOPE_OPERATOR, SCOPE_PASSWORD_CHANGE};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::contract::CLIENT_SCOPES;
@@ -236,6 +236,109 @@ pub async fn token_create(
         )),
     };
     answered.unwrap_or_else(unavailable)
+}
+
+/// Get an operator's access token
+///
+/// The platform operator's OAuth 2.0 token endpoint: `grant_type=password`
+/// with the operator's email (`username`) and password, and no partner. Its
+/// token has another audience (`custodian:operator`, scope `operator`): it
+/// opens the partners' management (`/v1/partners`) and nothing inside a
+/// partner. A form, or a JSON object with the same members; every error is
+/// an RFC 6749 error body.
+#[utoipa::path(
+    operation_id = "operator_token_create",
+    tag = "platform",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token", body = TokenResponse),
+        (status = 400, description = "A malformed request (`invalid_request`), a wrong email or password (`invalid_grant`), or an unsupported grant (`unsupported_grant_type`) or scope (`invalid_scope`)",
+            body = OAuthError),
+        (status = 413, description = "The body is larger than the server accepts (`invalid_request`)", body = OAuthError),
+        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds (`rate_limited`)", body = OAuthError),
+        (status = 503, description = "The database is unavailable: retry after `Retry-After` seconds (`temporarily_unavailable`)", body = OAuthError,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+#[post("/v1/operator/token")]
+pub async fn operator_token_create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+    let body = match read_body(&req, payload.into_inner(), limit).await {
+        Ok(body) => body,
+        Err(ApiError::PayloadTooLarge { limit }) => {
+            return oauth_error_with(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                &format!("the body is larger than {limit} bytes"),
+            );
+        }
+        Err(_) => return oauth_error("invalid_request", "the body could not be read to its end"),
+    };
+    let request = match parse(&req, &body) {
+        Ok(request) => request,
+        Err(description) => return oauth_error("invalid_request", &description),
+    };
+    if request.grant_type != "password" {
+        return oauth_error(
+            "unsupported_grant_type",
+            "an operator signs in with grant_type=password",
+        );
+    }
+    if request
+        .scope
+        .as_deref()
+        .is_some_and(|scope| !scope.trim().is_empty() && scope.trim() != SCOPE_OPERATOR)
+    {
+        return oauth_error(
+            "invalid_scope",
+            "an operator's token has the scope operator",
+        );
+    }
+    let (None, None, None, Some(username), Some(password)) = (
+        request.partner_id,
+        request.client_id,
+        request.client_secret,
+        request.username,
+        request.password,
+    ) else {
+        return oauth_error(
+            "invalid_request",
+            "an operator signs in with username and password only (no partner_id, no client)",
+        );
+    };
+    let Ok(email) = Email::parse(&username) else {
+        return oauth_error("invalid_request", "username must be an email address");
+    };
+    let signed_in = crate::app::platform::sign_in(
+        &state.app,
+        email,
+        password,
+        request_id(&req),
+        client_address(&req),
+    )
+    .await;
+    let operator = match signed_in {
+        Ok(Some(operator)) => operator,
+        Ok(None) => return oauth_error("invalid_grant", "the email or the password is wrong"),
+        Err(crate::app::Error::RateLimited { wait }) => return rate_limited(wait),
+        Err(error) => return unavailable(error.into()),
+    };
+    let (access_token, expires_in) = state
+        .tokens
+        .issue_operator(&operator.id.to_string(), operator.token_generation);
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope: SCOPE_OPERATOR.into(),
+        })
 }
 
 /// The scopes a token request asks for: `None` for all the caller holds.

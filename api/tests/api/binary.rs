@@ -100,13 +100,7 @@ fn bootstrap_prints_the_password_once_and_never_logs_it() {
         ("CUSTODIAN_DATA_DIR", dir.path().to_str().unwrap()),
         ("CUSTODIAN_LOG", "trace"),
     ];
-    let args = [
-        "bootstrap",
-        "--partner-name",
-        "Acme IT",
-        "--owner-email",
-        "alice@acme.example",
-    ];
+    let args = ["bootstrap", "--email", "alice@vendor.example"];
     let first = custodian(&args, &env);
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
@@ -115,12 +109,12 @@ fn bootstrap_prints_the_password_once_and_never_logs_it() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        stdout.contains("sign in as: alice@acme.example"),
+        stdout.contains("operator sign-in: alice@vendor.example"),
         "{stdout}"
     );
     let password = stdout
         .lines()
-        .find_map(|line| line.trim().strip_prefix("password:"))
+        .find_map(|line| line.trim().strip_prefix("operator password:"))
         .map(str::trim)
         .expect("a password line")
         .to_owned();
@@ -132,7 +126,7 @@ fn bootstrap_prints_the_password_once_and_never_logs_it() {
 
     let second = custodian(&args, &env);
     assert_eq!(second.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&second.stderr).contains("already has a partner"));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already has an operator"));
     assert!(!String::from_utf8_lossy(&second.stdout).contains("password"));
 }
 

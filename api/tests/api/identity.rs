@@ -1,11 +1,13 @@
-//! Identity: the first partner and owner, on both backends, and the secrets
-//! that come with them.
+//! Identity: the first platform operator, a first partner and its owner, on
+//! both backends, and the secrets that come with them.
 
 use custodian_api::auth::password::{Passwords, verify_blocking};
-use custodian_api::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
+use custodian_api::bootstrap::{
+    BootstrapError, BootstrapRequest, PartnerRequest, bootstrap, first_partner,
+};
 use custodian_api::db::DbError;
 use custodian_api::db::admins::{self, Role};
-use custodian_api::db::{Backend, migrations, partners};
+use custodian_api::db::{Backend, migrations, operators, partners};
 use custodian_api::ids::PartnerId;
 use custodian_api::testing::{TestDatabase, TestServer};
 use rstest::rstest;
@@ -13,7 +15,7 @@ use secrecy::ExposeSecret;
 
 #[rstest]
 #[actix_web::test]
-async fn bootstrap_creates_one_partner_and_its_owner_once(
+async fn a_first_partner_and_its_owner_are_made_once(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let Some(database) = TestDatabase::create(backend) else {
@@ -22,12 +24,14 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
     let db = database.pool();
     db.run(migrations::run_pending).await.unwrap();
     let passwords = Passwords::new(1);
-    let request = BootstrapRequest {
+    let request = PartnerRequest {
         partner_name: " Acme IT ".into(),
         owner_email: " Alice@Acme.Example ".into(),
         owner_name: "Alice".into(),
     };
-    let created = bootstrap(&db, &passwords, request.clone()).await.unwrap();
+    let created = first_partner(&db, &passwords, request.clone())
+        .await
+        .unwrap();
     assert_eq!(created.owner_email, "alice@acme.example");
     let password = created.one_time_password.expose_secret().to_owned();
     assert_eq!(password.len(), 20);
@@ -68,7 +72,7 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
         "Debug hides the hash"
     );
 
-    let again = bootstrap(&db, &passwords, request).await.unwrap_err();
+    let again = first_partner(&db, &passwords, request).await.unwrap_err();
     assert!(
         matches!(again, BootstrapError::AlreadyBootstrapped),
         "{again:?}"
@@ -78,17 +82,17 @@ async fn bootstrap_creates_one_partner_and_its_owner_once(
 
 #[rstest]
 #[actix_web::test]
-async fn bootstrap_refuses_an_invalid_owner(#[values(Backend::Sqlite)] backend: Backend) {
+async fn a_first_partner_refuses_an_invalid_owner(#[values(Backend::Sqlite)] backend: Backend) {
     let Some(database) = TestDatabase::create(backend) else {
         return;
     };
     let db = database.pool();
     db.run(migrations::run_pending).await.unwrap();
-    let request = BootstrapRequest {
+    let request = PartnerRequest {
         owner_email: "not-an-email".into(),
-        ..BootstrapRequest::default()
+        ..PartnerRequest::default()
     };
-    let error = bootstrap(&db, &Passwords::new(1), request)
+    let error = first_partner(&db, &Passwords::new(1), request)
         .await
         .unwrap_err();
     assert!(matches!(error, BootstrapError::Invalid(_)), "{error:?}");
@@ -101,7 +105,7 @@ async fn bootstrap_refuses_an_invalid_owner(#[values(Backend::Sqlite)] backend: 
 
 #[rstest]
 #[actix_web::test]
-async fn concurrent_bootstraps_make_one_partner(
+async fn concurrent_bootstraps_make_one_operator(
     #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
 ) {
     let Some(database) = TestDatabase::create(backend) else {
@@ -112,7 +116,7 @@ async fn concurrent_bootstraps_make_one_partner(
     let passwords = Passwords::new(2);
     let attempts = (0..4).map(|i| {
         let request = BootstrapRequest {
-            owner_email: format!("owner{i}@example.com"),
+            email: format!("operator{i}@example.com"),
             ..BootstrapRequest::default()
         };
         let (db, passwords) = (db.clone(), passwords.clone());
@@ -123,7 +127,57 @@ async fn concurrent_bootstraps_make_one_partner(
         made += usize::from(attempt.await.unwrap());
     }
     assert_eq!(made, 1);
-    assert_eq!(db.run(partners::count).await.unwrap(), 1);
+    assert_eq!(db.run(operators::count).await.unwrap(), 1);
+    assert_eq!(db.run(partners::count).await.unwrap(), 0, "and no partner");
+}
+
+#[rstest]
+#[actix_web::test]
+async fn bootstrap_creates_the_first_operator_once(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(database) = TestDatabase::create(backend) else {
+        return;
+    };
+    let db = database.pool();
+    db.run(migrations::run_pending).await.unwrap();
+    let passwords = Passwords::new(1);
+    let request = BootstrapRequest {
+        email: " Vera@Vendor.Example ".into(),
+        name: "Vera".into(),
+    };
+    let created = bootstrap(&db, &passwords, request.clone()).await.unwrap();
+    assert_eq!(created.email, "vera@vendor.example");
+    let password = created.password.expose_secret().to_owned();
+    assert_eq!(password.len(), 20);
+    let operator = db
+        .run(move |conn| {
+            operators::find_by_email(
+                conn,
+                &custodian_api::domain::Email::parse("VERA@vendor.example").unwrap(),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(operator.id.to_string(), created.operator_id);
+    assert!(!operator.password_hash.contains(&password));
+    assert!(verify_blocking(
+        &password.clone().into(),
+        &operator.password_hash
+    ));
+    assert!(
+        !format!("{operator:?}").contains("argon2"),
+        "Debug hides the hash"
+    );
+    let again = bootstrap(&db, &passwords, request).await.unwrap_err();
+    assert!(matches!(again, BootstrapError::OperatorExists), "{again:?}");
+    let invalid = BootstrapRequest {
+        email: "not-an-email".into(),
+        ..BootstrapRequest::default()
+    };
+    let error = bootstrap(&db, &passwords, invalid).await.unwrap_err();
+    assert!(matches!(error, BootstrapError::Invalid(_)), "{error:?}");
 }
 
 #[rstest]

@@ -19,6 +19,7 @@ mod input;
 mod invitations;
 mod mail;
 mod partner;
+mod platform;
 mod problems;
 mod recovery;
 mod resets;

@@ -35,6 +35,9 @@ const PUBLIC: &[&str] = &[
     // credential, and accepting it only sets that admin's password
     // (admins::an_admin_is_invited_joins_through_the_emailed_link_and_is_managed).
     "admin_invitation_accept",
+    // The platform operator's sign-in: its password is the credential; the
+    // token it answers passes the platform's operations only (below).
+    "operator_token_create",
 ];
 
 /// Who is allowed, in a case.
@@ -48,6 +51,8 @@ enum Allowed {
     ResettingUser,
     /// A user signed in with a recovery key's verifier.
     RecoveringUser,
+    /// The platform operator.
+    Operator,
 }
 
 /// Who is denied, in a case.
@@ -66,6 +71,11 @@ enum Denied {
     /// No HTTP caller can be denied (the operation acts on the caller); the
     /// policy's deny is proven by this request fixture in `policies/DENY`.
     Fixture(&'static str),
+    /// The platform's operations: no partner's token passes them, not even
+    /// an owner's (another audience: 401). Within Cedar, `operator.cedar`
+    /// forbids them to anyone but the operator; the schema lets them apply
+    /// to the operator only, so no request fixture can state the denial.
+    PartnerOwner,
     /// An API client with these scopes, denied user by user: the operation
     /// answers for each user it names (a batch), and lists the seeded user
     /// under `denied`.
@@ -122,6 +132,8 @@ struct Seeded<'a> {
     offboarded_user_id: String,
     /// A technician invited who has not joined.
     invited_admin_id: String,
+    /// Another partner, made by the operator, its owner invited.
+    other_partner_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -191,6 +203,73 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Role(Role::Owner),
             denied: Denied::Role(Role::Admin),
+            headers: &[],
+        },
+        Case {
+            operation: "partners_list",
+            method: "GET",
+            path: |_| "/v1/partners?limit=5".into(),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partners_create",
+            method: "POST",
+            path: |_| "/v1/partners".into(),
+            body: |_, _| {
+                Some(
+                    json!({"name": "Fabrikam IT", "owner": {"email": "owner@fabrikam.example", "name": "Fay"}}),
+                )
+            },
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partner_account_get",
+            method: "GET",
+            path: |s| format!("/v1/partners/{}", s.other_partner_id),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partner_account_update",
+            method: "PATCH",
+            path: |s| format!("/v1/partners/{}", s.other_partner_id),
+            body: |_, _| Some(json!({"name": "Northwind Managed IT"})),
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partner_suspend",
+            method: "POST",
+            path: |s| format!("/v1/partners/{}/suspend", s.other_partner_id),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partner_reactivate",
+            method: "POST",
+            path: |s| format!("/v1/partners/{}/reactivate", s.other_partner_id),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "partner_owners_invite",
+            method: "POST",
+            path: |s| format!("/v1/partners/{}/owner-invitations", s.other_partner_id),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::PartnerOwner,
             headers: &[],
         },
         Case {
@@ -793,6 +872,14 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             assert_eq!(status, 201, "{admin}");
             admin["id"].as_str().unwrap().to_owned()
         },
+        other_partner_id: {
+            let operator = crate::support::operator_token(&server).await;
+            let body = json!({"name": "Northwind IT", "owner": {"email": "owner@northwind.example", "name": "Nora"}});
+            let (status, created) =
+                crate::support::send(&server, &operator, "POST", "/v1/partners", Some(body)).await;
+            assert_eq!(status, 201, "{created}");
+            created["partner"]["id"].as_str().unwrap().to_owned()
+        },
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;
@@ -816,6 +903,22 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Denied::Client(scopes) | Denied::ClientPerUser(scopes) => {
                 let (id, secret) = create_client(&server, scopes, None).await;
                 client_token(&server, &id, &secret).await
+            }
+            Denied::PartnerOwner => {
+                let owner = token_for(&server, Role::Owner).await;
+                let (status, problem) = call(&seeded, case, Some(&owner), "").await;
+                assert_eq!(
+                    (status, problem["code"].as_str()),
+                    (401, Some("unauthorized")),
+                    "{}: a partner's token",
+                    case.operation
+                );
+                // Nor does the operator's token pass a partner's operation.
+                let operator = crate::support::operator_token(&server).await;
+                let (status, _) =
+                    crate::support::send(&server, &operator, "GET", "/v1/partner", None).await;
+                assert_eq!(status, 401, "the operator's token inside a partner");
+                owner
             }
             Denied::PasswordChangeOnly => {
                 let password = server.owner.one_time_password.expose_secret().to_owned();
@@ -841,7 +944,9 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             }
         };
         let (status, problem) = call(&seeded, case, Some(&denied), "").await;
-        if let Denied::ClientPerUser(_) = case.denied {
+        if let Denied::PartnerOwner = case.denied {
+            // Checked above: 401.
+        } else if let Denied::ClientPerUser(_) = case.denied {
             assert_eq!(status, 200, "{}: {problem}", case.operation);
             assert_eq!(
                 problem["denied"],
@@ -866,6 +971,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Allowed::User => (seeded.user_token.clone(), String::new()),
             Allowed::ResettingUser => (seeded.resetting_token.clone(), String::new()),
             Allowed::RecoveringUser => (seeded.recovering_token.clone(), String::new()),
+            Allowed::Operator => (crate::support::operator_token(&server).await, String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         if let Denied::ClientPerUser(_) = case.denied {
@@ -885,6 +991,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 Allowed::User => "user",
                 Allowed::ResettingUser => "resetting user",
                 Allowed::RecoveringUser => "recovering user",
+                Allowed::Operator => "operator",
             }
         );
     }

@@ -129,8 +129,8 @@ fn migrations_go_up_down_and_up_again(
             .map(|c| c.0.as_str())
             .collect::<BTreeSet<_>>()
             .len(),
-        19,
-        "the whole domain schema, and the sign-in throttle's counts"
+        20,
+        "the whole domain schema, the platform's operators and the sign-in throttle's counts"
     );
 
     let reverted = migrations::revert_all(&mut conn).unwrap();
@@ -270,6 +270,7 @@ fn the_diesel_schema_matches_the_migrations(
             "sign_in_throttle",
             declared_columns(schema::sign_in_throttle::table),
         ),
+        ("operators", declared_columns(schema::operators::table)),
     ];
     let tables: BTreeSet<&str> = actual.columns.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(

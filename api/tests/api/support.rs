@@ -84,6 +84,31 @@ pub async fn join_as_admin(server: &TestServer, email: &str, password: &str) -> 
     joined
 }
 
+/// `POST /v1/operator/token` with the operator's email and password: the
+/// endpoint's answer.
+pub async fn operator_sign_in(server: &TestServer, email: &str, password: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/operator/token", server.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The token of the platform operator the server bootstrapped.
+pub async fn operator_token(server: &TestServer) -> String {
+    let password = secrecy::ExposeSecret::expose_secret(&server.operator.password).to_owned();
+    let (status, token) = operator_sign_in(server, &server.operator.email, &password).await;
+    assert_eq!(status, 200, "{token}");
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
 /// Signs in as a fresh owner: a token that may do anything in the partner.
 pub async fn owner_token(server: &TestServer) -> String {
     let (email, password) = server

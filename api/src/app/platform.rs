@@ -1,0 +1,426 @@
+//! The platform operator: the vendor that runs Custodian for many MSPs.
+//! Its staff sign in with their own audience of token, and manage partners
+//! as accounts: create one with its first owner (who is invited by email),
+//! list, rename, suspend and reactivate them. The operator never acts
+//! inside a partner: its token passes no partner endpoint, and the Cedar
+//! policies (`operator.cedar`) permit it the `platform` actions only.
+//!
+//! Its events go to the audit chain of the partner they are about (a
+//! partner's owners see who suspended them), and its sign-ins to the chain
+//! of no partner.
+
+use std::net::IpAddr;
+
+use chrono::NaiveDateTime;
+use secrecy::SecretString;
+
+use super::admins::invite_in;
+use super::idempotent::{self, Asker, Made, PLATFORM};
+use super::resets::Idempotency;
+use super::{App, Error, paging};
+use crate::audit::{ActorKind, NewEvent};
+use crate::auth::draw_secret;
+use crate::auth::throttle::Path;
+use crate::auth::tokens::{OperatorClaims, SCOPE_OPERATOR};
+use crate::authz::PlatformAction;
+use crate::db::admins::{self, Admin, Role};
+use crate::db::operators::{self, Operator};
+use crate::db::partners::{self, Partner, PartnerChanges};
+use crate::db::{DbConn, DbError};
+use crate::domain::Email;
+use crate::ids::{AdminId, OperatorId, PartnerId};
+
+/// A signed-in operator, acting now.
+#[derive(Debug, Clone)]
+pub struct OperatorContext {
+    pub operator: Operator,
+    pub request_id: Option<String>,
+    pub now: NaiveDateTime,
+}
+
+/// An operator's bearer token, verified (signature, expiry, audience) but
+/// not yet matched against the database.
+#[derive(Debug, Clone)]
+pub struct OperatorToken {
+    claims: OperatorClaims,
+    request_id: Option<String>,
+    now: NaiveDateTime,
+}
+
+impl App {
+    /// Verifies an operator's token.
+    pub fn verify_operator_token(
+        &self,
+        token: &str,
+        request_id: Option<String>,
+    ) -> Result<OperatorToken, Error> {
+        let claims = self
+            .tokens
+            .verify_operator(token)
+            .map_err(|e| Error::unauthorized(format!("token refused: {e}")))?;
+        Ok(OperatorToken {
+            claims,
+            request_id,
+            now: self.clock.now(),
+        })
+    }
+}
+
+impl OperatorToken {
+    /// Loads the operator and checks that the token is still current.
+    pub async fn context(self, app: &App) -> Result<OperatorContext, Error> {
+        let Self {
+            claims,
+            request_id,
+            now,
+        } = self;
+        let id = OperatorId::parse(&claims.sub)
+            .ok_or_else(|| Error::unauthorized("token names no operator"))?;
+        let operator = app
+            .db
+            .run(move |conn| operators::find(conn, id))
+            .await?
+            .ok_or_else(|| Error::unauthorized("the operator no longer exists"))?;
+        if operator.token_generation != claims.generation || claims.scope != SCOPE_OPERATOR {
+            return Err(Error::unauthorized("the token was revoked"));
+        }
+        tracing::Span::current().record("principal", tracing::field::display(operator.id));
+        Ok(OperatorContext {
+            operator,
+            request_id,
+            now,
+        })
+    }
+}
+
+impl OperatorContext {
+    /// Asks the authorizer about `partner` (`None`: the partners as a
+    /// whole); a denial is audited (to that partner's chain) and is 403.
+    pub async fn authorize(
+        &self,
+        app: &App,
+        action: PlatformAction,
+        partner: Option<PartnerId>,
+    ) -> Result<(), Error> {
+        let decision = app.authz.decide_platform(self.operator.id, action, partner);
+        if decision.allowed {
+            return Ok(());
+        }
+        if !decision.errors.is_empty() {
+            tracing::warn!(errors = ?decision.errors, action = action.name(), "authorization failed closed");
+        }
+        let mut event = self.event(action.name(), partner, false);
+        event.policy_ids = decision.policy_ids.clone();
+        app.audit(event).await?;
+        Err(Error::Forbidden {
+            action: action.name(),
+            policy_ids: decision.policy_ids,
+        })
+    }
+
+    /// An audit event of this operator's about `partner`.
+    pub fn event(&self, action: &str, partner: Option<PartnerId>, allowed: bool) -> NewEvent {
+        NewEvent {
+            partner,
+            actor_kind: ActorKind::Operator,
+            actor_id: Some(self.operator.id.to_string()),
+            action: action.to_owned(),
+            target_kind: Some("partner".into()),
+            target_id: partner.map(|p| p.to_string()),
+            allowed,
+            policy_ids: Vec::new(),
+            request_id: self.request_id.clone(),
+            details: serde_json::json!({}),
+        }
+    }
+
+    fn asker(&self) -> Asker {
+        Asker {
+            partner: PLATFORM,
+            principal: self.operator.id.to_string(),
+            now: self.now,
+        }
+    }
+}
+
+/// Checks an operator's password. `Ok(None)` for a wrong email or password
+/// (one answer for both, after the same argon2 work); throttled per email
+/// and address, and audited to the chain of no partner.
+pub async fn sign_in(
+    app: &App,
+    email: Email,
+    password: SecretString,
+    request_id: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<Option<Operator>, Error> {
+    let ticket = app
+        .throttled(Path::OperatorSignIn, Some(email.as_str()), address)
+        .await?;
+    let lookup = email.clone();
+    let operator = app
+        .db
+        .run(move |conn| operators::find_by_email(conn, &lookup))
+        .await?;
+    let hash = operator.as_ref().map(|o| o.password_hash.clone());
+    let signed_in = app.passwords.verify(password, hash).await;
+    if signed_in {
+        app.throttle.succeeded(ticket, app.clock.now()).await?;
+    }
+    let id = operator.as_ref().map(|o| o.id.to_string());
+    app.audit(NewEvent {
+        partner: None,
+        actor_kind: if signed_in {
+            ActorKind::Operator
+        } else {
+            ActorKind::Anonymous
+        },
+        actor_id: id.clone().filter(|_| signed_in),
+        action: "signIn".into(),
+        target_kind: Some("operator".into()),
+        target_id: id,
+        allowed: signed_in,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({ "grant_type": "password", "username": email.as_str() }),
+    })
+    .await?;
+    Ok(operator.filter(|_| signed_in))
+}
+
+/// A partner's first owner, to invite.
+pub struct NewOwner {
+    pub email: Email,
+    pub name: String,
+    pub locale: Option<String>,
+}
+
+/// A partner to create.
+pub struct NewPartner {
+    pub name: String,
+    pub owner: NewOwner,
+}
+
+/// A partner created, and its first owner, invited.
+#[derive(Debug, Clone)]
+pub struct CreatedPartner {
+    pub partner: Partner,
+    pub owner: Admin,
+}
+
+/// Creates a partner and its first owner in one transaction; the owner is
+/// emailed an invitation (in their locale, for the new partner's
+/// invitation lifetime) to choose their password. Under the operator's
+/// idempotency `key`, a retry answers the first result and creates
+/// nothing again.
+pub async fn create(
+    app: &App,
+    ctx: &OperatorContext,
+    new: NewPartner,
+    key: Option<Idempotency>,
+    render: impl FnOnce(&CreatedPartner) -> Vec<u8> + Send + 'static,
+) -> Result<Made<CreatedPartner>, Error> {
+    let partner = Partner::new(&new.name, ctx.now);
+    ctx.authorize(app, PlatformAction::CreatePartner, Some(partner.id))
+        .await?;
+    let locale = super::locale(new.owner.locale)?;
+    if let Some(stored) = idempotent::stored_result(app, ctx.asker(), key.clone()).await? {
+        return Ok(Made::Replayed(stored));
+    }
+    // As for any invited admin: no password until they accept.
+    let unusable = app.passwords.hash(draw_secret(32)).await;
+    let now = ctx.now;
+    let owner = Admin {
+        id: AdminId::new(),
+        partner_id: partner.id,
+        email: new.owner.email.into_string(),
+        name: new.owner.name,
+        role: Role::Owner,
+        password_hash: unusable,
+        must_change_password: false,
+        token_generation: 0,
+        locale,
+        created_at: now,
+        updated_at: now,
+        invitation_expires_at: Some(now),
+    };
+    let mut event = ctx.event(PlatformAction::CreatePartner.name(), Some(partner.id), true);
+    event.details = serde_json::json!({
+        "name": partner.name,
+        "owner_id": owner.id,
+        "owner_email": owner.email,
+    });
+    let keys = app.keys.clone();
+    let insert = move |conn: &mut DbConn| {
+        partners::insert(conn, &partner)?;
+        admins::insert(conn, &owner)?;
+        let expires_at = invite_in(conn, &keys, &owner, now)?;
+        crate::audit::append(conn, &keys, event)?;
+        Ok(CreatedPartner {
+            partner,
+            owner: Admin {
+                invitation_expires_at: Some(expires_at),
+                ..owner
+            },
+        })
+    };
+    let made = idempotent::create(app, ctx.asker(), key, insert, render).await?;
+    if matches!(made, Made::New(_)) {
+        app.outbox.wake();
+    }
+    Ok(made)
+}
+
+/// A page of partners, oldest first, optionally only the suspended
+/// (`Some(true)`) or active (`Some(false)`) ones, and the next page's
+/// cursor.
+pub async fn list(
+    app: &App,
+    ctx: &OperatorContext,
+    after: Option<PartnerId>,
+    suspended: Option<bool>,
+    limit: Option<u32>,
+) -> Result<(Vec<Partner>, Option<String>), Error> {
+    ctx.authorize(app, PlatformAction::ListPartners, None)
+        .await?;
+    let limit = paging::limit(limit)?;
+    let mut page = app
+        .db
+        .run(move |conn| partners::list(conn, after, suspended, limit + 1))
+        .await?;
+    let next_cursor = paging::finish(&mut page, limit, |p| p.id.to_string());
+    Ok((page, next_cursor))
+}
+
+/// The partner a path names: 404 when absent (or not an id).
+async fn load(app: &App, raw_id: &str) -> Result<Partner, Error> {
+    let id = PartnerId::parse(raw_id).ok_or(Error::NotFound)?;
+    app.db
+        .run(move |conn| partners::find(conn, id))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// One partner.
+pub async fn get(app: &App, ctx: &OperatorContext, raw_id: &str) -> Result<Partner, Error> {
+    let partner = load(app, raw_id).await?;
+    ctx.authorize(app, PlatformAction::ReadPartnerAccount, Some(partner.id))
+        .await?;
+    Ok(partner)
+}
+
+/// Renames a partner. Audited.
+pub async fn rename(
+    app: &App,
+    ctx: &OperatorContext,
+    raw_id: &str,
+    name: String,
+) -> Result<Partner, Error> {
+    let partner = load(app, raw_id).await?;
+    let id = partner.id;
+    ctx.authorize(app, PlatformAction::UpdatePartnerAccount, Some(id))
+        .await?;
+    let mut event = ctx.event(PlatformAction::UpdatePartnerAccount.name(), Some(id), true);
+    event.details = serde_json::json!({ "name": name });
+    let changes = PartnerChanges {
+        name: Some(name),
+        updated_at: Some(ctx.now),
+        ..PartnerChanges::default()
+    };
+    let keys = app.keys.clone();
+    app.db
+        .write(move |conn| {
+            let Some(partner) = partners::update(conn, id, &changes)? else {
+                return Err(Error::NotFound);
+            };
+            crate::audit::append(conn, &keys, event)?;
+            Ok(partner)
+        })
+        .await
+}
+
+/// Suspends a partner (`suspend`) or reactivates it. Suspended, every
+/// token of its admins, API clients and users is refused at once, and none
+/// of them signs in. Idempotent: suspending a suspended partner changes
+/// nothing and writes no second event.
+pub async fn set_suspended(
+    app: &App,
+    ctx: &OperatorContext,
+    raw_id: &str,
+    suspend: bool,
+) -> Result<Partner, Error> {
+    let partner = load(app, raw_id).await?;
+    let id = partner.id;
+    let action = if suspend {
+        PlatformAction::SuspendPartner
+    } else {
+        PlatformAction::ReactivatePartner
+    };
+    ctx.authorize(app, action, Some(id)).await?;
+    let event = ctx.event(action.name(), Some(id), true);
+    let (keys, now) = (app.keys.clone(), ctx.now);
+    app.db
+        .write(move |conn| {
+            let before = partners::find(conn, id)?.ok_or(Error::NotFound)?;
+            let after = partners::set_suspended(conn, id, suspend.then_some(now), now)?
+                .ok_or(Error::NotFound)?;
+            if after.suspended_at != before.suspended_at {
+                crate::audit::append(conn, &keys, event)?;
+            }
+            Ok(after)
+        })
+        .await
+}
+
+/// Emails the partner's owners who have not joined a new invitation each
+/// (the earlier links die): for a first owner whose invitation expired
+/// before they accepted it. The owners invited; 409 `owner_not_invited`
+/// when every owner has joined.
+pub async fn invite_owners(
+    app: &App,
+    ctx: &OperatorContext,
+    raw_id: &str,
+) -> Result<Vec<Admin>, Error> {
+    let partner = load(app, raw_id).await?;
+    let id = partner.id;
+    ctx.authorize(app, PlatformAction::UpdatePartnerAccount, Some(id))
+        .await?;
+    let mut event = ctx.event("inviteOwners", Some(id), true);
+    let (keys, now) = (app.keys.clone(), ctx.now);
+    let invited = app
+        .db
+        .write(move |conn| {
+            let owners = admins::lock_owners(conn, id)?;
+            let mut invited = Vec::new();
+            for owner in owners {
+                let owner = crate::ids::AdminId::parse(&owner)
+                    .ok_or_else(|| DbError::Corrupt(format!("admin id {owner:?}")))?;
+                let Some(admin) = admins::find(conn, id, owner)? else {
+                    continue;
+                };
+                if !admin.is_invited() {
+                    continue;
+                }
+                let expires_at = invite_in(conn, &keys, &admin, now)?;
+                invited.push(Admin {
+                    invitation_expires_at: Some(expires_at),
+                    ..admin
+                });
+            }
+            if invited.is_empty() {
+                return Err(Error::Conflict {
+                    code: "owner_not_invited",
+                    detail:
+                        "Every owner of this partner has joined: there is no invitation to send"
+                            .into(),
+                });
+            }
+            event.details = serde_json::json!({
+                "owners": invited.iter().map(|a| a.id.to_string()).collect::<Vec<_>>(),
+            });
+            crate::audit::append(conn, &keys, event)?;
+            Ok(invited)
+        })
+        .await?;
+    app.outbox.wake();
+    Ok(invited)
+}

@@ -1,0 +1,386 @@
+//! The platform operator: partners made through the public API, each with a
+//! first owner invited by email; partners kept apart from one another;
+//! suspension refusing every token of a partner at once; the operator's
+//! token and a partner's each passing only their own side.
+
+use custodian_api::db::Backend;
+use custodian_api::testing::TestServer;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::support::{
+    account_sign_in, client_token, join_as_admin, operator_sign_in, operator_token, owner_token,
+    seed, send, sign_in_to,
+};
+
+/// A POST with an `Idempotency-Key`: (status, replayed, body).
+async fn post_keyed(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (u16, bool, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    (
+        status,
+        replayed,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// A partner's owner signs in with the password they chose: a token.
+async fn owner_of(server: &TestServer, partner: &str, email: &str, password: &str) -> String {
+    let token = sign_in_to(server, partner, email, password).await;
+    token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{token}"))
+        .to_owned()
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_operator_makes_partners_whose_owners_join_by_email_and_stay_apart(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let (status, refused) =
+        operator_sign_in(&server, &server.operator.email, "not the password").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let operator = operator_token(&server).await;
+
+    // A partner and its first owner, who is invited (in German), under a
+    // key: the retry makes nothing twice.
+    let body = json!({"name": "Northwind IT", "owner": {"email": "Nora@Northwind.example", "name": "Nora", "locale": "de"}});
+    let (status, replayed, created) = post_keyed(
+        &server,
+        &operator,
+        "/v1/partners",
+        "northwind-1",
+        body.clone(),
+    )
+    .await;
+    assert_eq!((status, replayed), (201, false), "{created}");
+    let (status, replayed, again) =
+        post_keyed(&server, &operator, "/v1/partners", "northwind-1", body).await;
+    assert_eq!((status, replayed, &again), (201, true, &created));
+    assert_eq!(created["partner"]["status"], "active");
+    assert_eq!(created["owner"]["status"], "invited");
+    assert_eq!(created["owner"]["email"], "nora@northwind.example");
+    assert!(
+        created.get("one_time_password").is_none() && created["owner"].get("password").is_none()
+    );
+    let northwind = created["partner"]["id"].as_str().unwrap().to_owned();
+    let mail =
+        crate::resets::newest_email(&server, "nora@northwind.example", "admin_invitation").await;
+    assert_eq!(mail.subject(), "Sie sind zu einem Partnerportal eingeladen");
+    assert!(mail.text().contains(&northwind), "{}", mail.text());
+    let invited =
+        crate::invitations::messages(&server, "nora@northwind.example", "admin_invitation").await;
+    assert_eq!(invited.len(), 1, "one partner, one invitation");
+
+    // Nora joins, signs in to her partner and works there.
+    let joined = join_as_admin(&server, "nora@northwind.example", "nora's long passphrase").await;
+    assert_eq!(joined["partner_id"], json!(northwind));
+    let nora = owner_of(
+        &server,
+        &northwind,
+        "nora@northwind.example",
+        "nora's long passphrase",
+    )
+    .await;
+    let (status, company) = send(
+        &server,
+        &nora,
+        "POST",
+        "/v1/companies",
+        Some(json!({"name": "Contoso Dental"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{company}");
+    let company = company["id"].as_str().unwrap().to_owned();
+    let (status, _) = send(
+        &server,
+        &nora,
+        "POST",
+        "/v1/api-clients",
+        Some(json!({"name": "PSA", "scopes": ["companies:read"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // The two partners know nothing of each other.
+    let ours = owner_token(&server).await;
+    let (status, problem) = send(
+        &server,
+        &ours,
+        "GET",
+        &format!("/v1/companies/{company}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
+    let (_, listed) = send(&server, &ours, "GET", "/v1/companies", None).await;
+    assert!(!listed.to_string().contains(&company), "{listed}");
+    let (_, partner) = send(&server, &nora, "GET", "/v1/partner", None).await;
+    assert_eq!(partner["id"], json!(northwind));
+
+    // The operator's token opens no partner, and no partner's token the
+    // platform.
+    for path in [
+        "/v1/partner",
+        "/v1/companies",
+        "/v1/users?q=a",
+        "/v1/audit-events",
+    ] {
+        let (status, _) = send(&server, &operator, "GET", path, None).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    for token in [&nora, &ours] {
+        let (status, _) = send(&server, token, "GET", "/v1/partners", None).await;
+        assert_eq!(status, 401);
+    }
+
+    // The operator lists partners, and what it did is in the partner's own
+    // audit log, by the operator.
+    let (status, page) = send(&server, &operator, "GET", "/v1/partners?limit=200", None).await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&northwind.as_str()) && ids.contains(&server.owner.partner_id.as_str()),
+        "{page}"
+    );
+    let (_, events) = send(
+        &server,
+        &nora,
+        "GET",
+        "/v1/audit-events?action=createPartner",
+        None,
+    )
+    .await;
+    assert_eq!(events["items"][0]["actor_kind"], "operator", "{events}");
+    assert_eq!(
+        events["items"][0]["actor_id"],
+        json!(server.operator.operator_id)
+    );
+    let (status, renamed) = send(
+        &server,
+        &operator,
+        "PATCH",
+        &format!("/v1/partners/{northwind}"),
+        Some(json!({"name": "Northwind Managed IT"})),
+    )
+    .await;
+    assert_eq!(
+        (status, renamed["name"].as_str()),
+        (200, Some("Northwind Managed IT"))
+    );
+    let (status, _) = send(
+        &server,
+        &operator,
+        "GET",
+        &format!("/v1/partners/{}", uuid::Uuid::now_v7()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let operator = operator_token(&server).await;
+    let body =
+        json!({"name": "Fabrikam IT", "owner": {"email": "fay@fabrikam.example", "name": "Fay"}});
+    let (status, created) = send(&server, &operator, "POST", "/v1/partners", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let fabrikam = created["partner"]["id"].as_str().unwrap().to_owned();
+    join_as_admin(&server, "fay@fabrikam.example", "fay's long passphrase").await;
+    let fay = owner_of(
+        &server,
+        &fabrikam,
+        "fay@fabrikam.example",
+        "fay's long passphrase",
+    )
+    .await;
+    let (status, client) = send(
+        &server,
+        &fay,
+        "POST",
+        "/v1/api-clients",
+        Some(json!({"name": "RMM", "scopes": ["partner:read"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    let (client_id, secret) = (
+        client["client"]["id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let rmm = client_token(&server, &client_id, &secret).await;
+    let company = seed::company(&server, &fabrikam, "Contoso").await;
+    let user = seed::user(&server, &fabrikam, &company).await;
+    let email = seed::activate(&server, &fabrikam, &user, "a-derived-key-0123").await;
+    let (status, account) = account_sign_in(&server, &fabrikam, &email, "a-derived-key-0123").await;
+    assert_eq!(status, 200, "{account}");
+    let account = account["access_token"].as_str().unwrap().to_owned();
+    let ours = owner_token(&server).await;
+
+    let (status, suspended) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{fabrikam}/suspend"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, suspended["status"].as_str()),
+        (200, Some("suspended")),
+        "{suspended}"
+    );
+    let since = suspended["suspended_at"].clone();
+    assert!(since.is_string());
+
+    // Every token of the partner dies at once: an owner's, an API
+    // client's, an end user's; and none of them signs in.
+    for token in [&fay, &rmm] {
+        let (status, _) = send(&server, token, "GET", "/v1/partner", None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401);
+    let refused = sign_in_to(
+        &server,
+        &fabrikam,
+        "fay@fabrikam.example",
+        "fay's long passphrase",
+    )
+    .await;
+    assert_eq!(refused["error"], "invalid_grant", "{refused}");
+    let (status, _) = crate::support::client_grant(&server, &client_id, &secret).await;
+    assert_eq!(status, 401);
+    let (status, _) = account_sign_in(&server, &fabrikam, &email, "a-derived-key-0123").await;
+    assert_eq!(status, 401);
+    // Another partner goes on.
+    let (status, _) = send(&server, &ours, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 200);
+
+    // Suspending again changes nothing; the list filters on it.
+    let (status, again) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{fabrikam}/suspend"),
+        None,
+    )
+    .await;
+    assert_eq!((status, &again["suspended_at"]), (200, &since));
+    let (_, page) = send(
+        &server,
+        &operator,
+        "GET",
+        "/v1/partners?status=suspended",
+        None,
+    )
+    .await;
+    let suspended: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(suspended, vec![&json!(fabrikam)], "{page}");
+
+    let (status, active) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{fabrikam}/reactivate"),
+        None,
+    )
+    .await;
+    assert_eq!((status, active["status"].as_str()), (200, Some("active")));
+    assert!(active["suspended_at"].is_null());
+    let fay = owner_of(
+        &server,
+        &fabrikam,
+        "fay@fabrikam.example",
+        "fay's long passphrase",
+    )
+    .await;
+    let (status, _) = send(&server, &fay, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = account_sign_in(&server, &fabrikam, &email, "a-derived-key-0123").await;
+    assert_eq!(status, 200);
+    // Both changes are in the partner's audit log, once each.
+    let (_, events) = send(&server, &fay, "GET", "/v1/audit-events?limit=200", None).await;
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_kind"] == "operator")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in ["createPartner", "suspendPartner", "reactivatePartner"] {
+        assert_eq!(
+            actions.iter().filter(|a| **a == action).count(),
+            1,
+            "{action}: {actions:?}"
+        );
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn an_expired_first_owner_invitation_is_sent_again_by_the_operator(
+    #[values(Backend::Sqlite)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let operator = operator_token(&server).await;
+    let body = json!({"name": "Litware", "owner": {"email": "lin@litware.example", "name": "Lin"}});
+    let (status, created) = send(&server, &operator, "POST", "/v1/partners", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let litware = created["partner"]["id"].as_str().unwrap().to_owned();
+    let first = crate::support::admin_invitation_token(&server, "lin@litware.example").await;
+    server.clock.advance(chrono::Duration::days(8));
+    let (status, _) =
+        crate::support::accept_admin_invitation(&server, &first, "lin's long passphrase").await;
+    assert_eq!(status, 401, "expired");
+    let operator = operator_token(&server).await;
+    let path = format!("/v1/partners/{litware}/owner-invitations");
+    let (status, invited) = send(&server, &operator, "POST", &path, None).await;
+    assert_eq!(status, 200, "{invited}");
+    assert_eq!(invited["items"][0]["email"], "lin@litware.example");
+    join_as_admin(&server, "lin@litware.example", "lin's long passphrase").await;
+    let (status, problem) = send(&server, &operator, "POST", &path, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("owner_not_invited"))
+    );
+}
