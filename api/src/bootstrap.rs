@@ -95,25 +95,11 @@ pub async fn first_partner(
     };
     let created = partner.clone();
     let owner_id = admin.id.to_string();
-    let inserted = db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                if let DbConn::Postgres(pg) = conn {
-                    // Two first starts at once: one bootstraps, one waits and
-                    // then finds the partner. (SQLite serializes writers.)
-                    use diesel::RunQueryDsl;
-                    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({BOOTSTRAP_LOCK})"))
-                        .execute(pg)?;
-                }
-                if partners::count(conn)? > 0 {
-                    return Ok::<_, DbError>(false);
-                }
-                partners::insert(conn, &partner)?;
-                admins::insert(conn, &admin)?;
-                Ok(true)
-            })
-        })
-        .await?;
+    let inserted = first_only(db, partners::count, move |conn| {
+        partners::insert(conn, &partner)?;
+        admins::insert(conn, &admin)
+    })
+    .await?;
     if !inserted {
         return Err(BootstrapError::AlreadyBootstrapped);
     }
@@ -141,6 +127,32 @@ pub fn partner_announcement(created: &FirstPartner) -> String {
         email = created.owner_email,
         password = created.one_time_password.expose_secret(),
     )
+}
+
+/// Runs `insert` in one transaction unless `count` finds rows already;
+/// whether it ran. Two first starts at once on PostgreSQL serialize on an
+/// advisory lock: one inserts, the other waits and then finds the rows
+/// (SQLite serializes writers by itself).
+async fn first_only(
+    db: &Db,
+    count: fn(&mut DbConn) -> Result<i64, DbError>,
+    insert: impl FnOnce(&mut DbConn) -> Result<(), DbError> + Send + 'static,
+) -> Result<bool, DbError> {
+    db.run(move |conn| {
+        conn.transaction(|conn| {
+            if let DbConn::Postgres(pg) = conn {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({BOOTSTRAP_LOCK})"))
+                    .execute(pg)?;
+            }
+            if count(conn)? > 0 {
+                return Ok(false);
+            }
+            insert(conn)?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 /// The first platform operator, to create.
@@ -194,22 +206,10 @@ pub async fn bootstrap(
         updated_at: now,
     };
     let operator_id = operator.id.to_string();
-    let inserted = db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                if let DbConn::Postgres(pg) = conn {
-                    use diesel::RunQueryDsl;
-                    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({BOOTSTRAP_LOCK})"))
-                        .execute(pg)?;
-                }
-                if operators::count(conn)? > 0 {
-                    return Ok::<_, DbError>(false);
-                }
-                operators::insert(conn, &operator)?;
-                Ok(true)
-            })
-        })
-        .await?;
+    let inserted = first_only(db, operators::count, move |conn| {
+        operators::insert(conn, &operator)
+    })
+    .await?;
     if !inserted {
         return Err(BootstrapError::OperatorExists);
     }

@@ -80,13 +80,21 @@ impl Server {
             &config.data_dir,
         )?);
         let passwords = Passwords::new(0);
-        let bootstrapped = match bootstrap(&db, &passwords, BootstrapRequest::default()).await {
-            Ok(created) => {
-                tracing::info!(operator = %created.operator_id, "bootstrapped the first platform operator");
-                Some(created)
+        // A fresh install gets its first operator by itself; a database
+        // that has partners (one from before operators existed, say) gets
+        // one only from `custodian bootstrap`, on purpose.
+        let fresh = db.run(crate::db::partners::count).await? == 0;
+        let bootstrapped = if fresh {
+            match bootstrap(&db, &passwords, BootstrapRequest::default()).await {
+                Ok(created) => {
+                    tracing::info!(operator = %created.operator_id, "bootstrapped the first platform operator");
+                    Some(created)
+                }
+                Err(BootstrapError::OperatorExists) => None,
+                Err(error) => return Err(error.into()),
             }
-            Err(BootstrapError::OperatorExists) => None,
-            Err(error) => return Err(error.into()),
+        } else {
+            None
         };
 
         let listener = TcpListener::bind(config.listen)

@@ -143,9 +143,8 @@ pub struct NewAdmin {
 
 /// Creates an admin and invites them by email, in one transaction: the
 /// invitation's single-use link lets them choose their password
-/// ([`accept_invitation`]). Until then they have no password to sign in
-/// with: the stored hash is of a secret drawn here and given to nobody, so
-/// a sign-in costs the same argon2 work and fails. Under the caller's
+/// ([`accept_invitation`]); until then no sign-in works ([`invited`]).
+/// Under the caller's
 /// idempotency `key`, a retry answers the first result and invites nobody
 /// again.
 pub async fn create(
@@ -166,22 +165,18 @@ pub async fn create(
     if let Some(stored) = idempotent::stored_result(app, ctx, key.clone()).await? {
         return Ok(Made::Replayed(stored));
     }
-    let unusable = app.passwords.hash(draw_secret(32)).await;
     let now = app.clock.now();
     let admin = Admin {
         id,
-        partner_id: ctx.partner,
-        email: email.clone(),
-        name: new.name,
-        role,
-        password_hash: unusable,
-        must_change_password: false,
-        token_generation: 0,
-        locale,
-        created_at: now,
-        updated_at: now,
-        // Invited from now; the invitation drawn below sets its expiry.
-        invitation_expires_at: Some(now),
+        ..invited(
+            app,
+            ctx.partner,
+            (email.clone(), new.name),
+            role,
+            locale,
+            now,
+        )
+        .await
     };
     let mut event = ctx.event("createAdmin", "admin", id.to_string(), true, Vec::new());
     event.details =
@@ -210,6 +205,35 @@ pub async fn create(
             detail: "An admin of this partner already has this email".into(),
         }),
         other => other,
+    }
+}
+
+/// A new admin of `partner`, invited from `now` (the invitation drawn by
+/// [`invite_in`] sets its expiry), named by (email, name). No password
+/// until they accept: the stored hash is of a secret drawn here and given
+/// to nobody, so a sign-in costs the same argon2 work as any other and
+/// fails.
+pub(super) async fn invited(
+    app: &App,
+    partner: crate::ids::PartnerId,
+    (email, name): (String, String),
+    role: Role,
+    locale: String,
+    now: chrono::NaiveDateTime,
+) -> Admin {
+    Admin {
+        id: AdminId::new(),
+        partner_id: partner,
+        email,
+        name,
+        role,
+        password_hash: app.passwords.hash(draw_secret(32)).await,
+        must_change_password: false,
+        token_generation: 0,
+        locale,
+        created_at: now,
+        updated_at: now,
+        invitation_expires_at: Some(now),
     }
 }
 
@@ -431,10 +455,11 @@ pub async fn update(
         .write(move |conn| {
             // Owners first, then the admin, always in that order; then
             // decide on the row as it is now, not as it was read.
-            let owners = admins::lock_owners(conn, partner)?;
+            let owners = admins::lock_joined_owners(conn, partner)?;
             let Some(locked) = admins::lock(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
+            let last_owner = !locked.is_invited() && owners.len() <= 1;
             let was = locked.role;
             if was != current {
                 deciding.decide(
@@ -447,7 +472,7 @@ pub async fn update(
                 )?;
             }
             let role_changed = role != was;
-            if was == Role::Owner && role != Role::Owner && owners.len() <= 1 {
+            if was == Role::Owner && role != Role::Owner && last_owner {
                 return Err(Error::Conflict {
                     code: "last_owner",
                     detail: "The last owner cannot be demoted; make another owner first".into(),
@@ -492,7 +517,7 @@ pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Erro
     let written = app
         .db
         .write(move |conn| {
-            let owners = admins::lock_owners(conn, partner)?;
+            let owners = admins::lock_joined_owners(conn, partner)?;
             let Some(locked) = admins::lock(conn, partner, id)? else {
                 return Err(Error::NotFound);
             };
@@ -500,7 +525,7 @@ pub async fn delete(app: &App, ctx: &OpContext, raw_id: &str) -> Result<(), Erro
             if role != read_as {
                 deciding.decide(Action::DeleteAdmin, &Resource::Admin { id, partner, role })?;
             }
-            if role == Role::Owner && owners.len() <= 1 {
+            if role == Role::Owner && !locked.is_invited() && owners.len() <= 1 {
                 return Err(Error::Conflict {
                     code: "last_owner",
                     detail: "The last owner cannot be removed; make another owner first".into(),

@@ -14,12 +14,11 @@ use std::net::IpAddr;
 use chrono::NaiveDateTime;
 use secrecy::SecretString;
 
-use super::admins::invite_in;
+use super::admins::{invite_in, invited};
 use super::idempotent::{self, Asker, Made, PLATFORM};
 use super::resets::Idempotency;
 use super::{App, Error, paging};
 use crate::audit::{ActorKind, NewEvent};
-use crate::auth::draw_secret;
 use crate::auth::throttle::Path;
 use crate::auth::tokens::{OperatorClaims, SCOPE_OPERATOR};
 use crate::authz::PlatformAction;
@@ -28,7 +27,7 @@ use crate::db::operators::{self, Operator};
 use crate::db::partners::{self, Partner, PartnerChanges};
 use crate::db::{DbConn, DbError};
 use crate::domain::Email;
-use crate::ids::{AdminId, OperatorId, PartnerId};
+use crate::ids::{OperatorId, PartnerId};
 
 /// A signed-in operator, acting now.
 #[derive(Debug, Clone)]
@@ -226,23 +225,9 @@ pub async fn create(
     if let Some(stored) = idempotent::stored_result(app, ctx.asker(), key.clone()).await? {
         return Ok(Made::Replayed(stored));
     }
-    // As for any invited admin: no password until they accept.
-    let unusable = app.passwords.hash(draw_secret(32)).await;
     let now = ctx.now;
-    let owner = Admin {
-        id: AdminId::new(),
-        partner_id: partner.id,
-        email: new.owner.email.into_string(),
-        name: new.owner.name,
-        role: Role::Owner,
-        password_hash: unusable,
-        must_change_password: false,
-        token_generation: 0,
-        locale,
-        created_at: now,
-        updated_at: now,
-        invitation_expires_at: Some(now),
-    };
+    let person = (new.owner.email.into_string(), new.owner.name);
+    let owner = invited(app, partner.id, person, Role::Owner, locale, now).await;
     let mut event = ctx.event(PlatformAction::CreatePartner.name(), Some(partner.id), true);
     event.details = serde_json::json!({
         "name": partner.name,
@@ -341,7 +326,8 @@ pub async fn rename(
 /// Suspends a partner (`suspend`) or reactivates it. Suspended, every
 /// token of its admins, API clients and users is refused at once, and none
 /// of them signs in. Idempotent: suspending a suspended partner changes
-/// nothing and writes no second event.
+/// nothing and writes no second event. Suspending also revokes every token
+/// issued before, so a reactivation brings none of them back.
 pub async fn set_suspended(
     app: &App,
     ctx: &OperatorContext,
@@ -360,13 +346,10 @@ pub async fn set_suspended(
     let (keys, now) = (app.keys.clone(), ctx.now);
     app.db
         .write(move |conn| {
-            let before = partners::find(conn, id)?.ok_or(Error::NotFound)?;
-            let after = partners::set_suspended(conn, id, suspend.then_some(now), now)?
-                .ok_or(Error::NotFound)?;
-            if after.suspended_at != before.suspended_at {
+            if partners::set_suspended(conn, id, suspend, now)? {
                 crate::audit::append(conn, &keys, event)?;
             }
-            Ok(after)
+            partners::find(conn, id)?.ok_or(Error::NotFound)
         })
         .await
 }

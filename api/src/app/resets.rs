@@ -914,7 +914,8 @@ fn notify_approvers(
     let resource = user_resource(partner, user);
     let mut notified = 0;
     for admin in admins::list(conn, partner, None, 10_000)? {
-        if Some(admin.id) == asker {
+        // An admin still invited cannot sign in to approve.
+        if Some(admin.id) == asker || admin.is_invited() {
             continue;
         }
         let approver = OpContext::acting_for(

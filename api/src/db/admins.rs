@@ -167,24 +167,50 @@ pub fn set_companies(
 /// (SQLite's writers already take turns), so two removals cannot both see a
 /// second owner.
 pub fn lock_owners(conn: &mut DbConn, partner: PartnerId) -> Result<Vec<String>, DbError> {
+    lock_owners_where(conn, partner, false)
+}
+
+/// As [`lock_owners`], the owners who have joined only: an owner still
+/// invited cannot sign in, so they do not keep a partner run.
+pub fn lock_joined_owners(conn: &mut DbConn, partner: PartnerId) -> Result<Vec<String>, DbError> {
+    lock_owners_where(conn, partner, true)
+}
+
+fn lock_owners_where(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    joined: bool,
+) -> Result<Vec<String>, DbError> {
     if let DbConn::Postgres(pg) = conn {
+        // Every owner is locked, whether it counts or not: a concurrent
+        // change to any of them waits.
         #[derive(QueryableByName)]
-        struct Row {
+        struct Owner {
             #[diesel(sql_type = diesel::sql_types::Text)]
             id: String,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            joined: bool,
         }
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT id FROM admins WHERE partner_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
+        let rows: Vec<Owner> = diesel::sql_query(
+            "SELECT id, invitation_expires_at IS NULL AS joined FROM admins \
+             WHERE partner_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
         )
         .bind::<diesel::sql_types::Text, _>(partner.to_string())
         .load(pg)?;
-        return Ok(rows.into_iter().map(|r| r.id).collect());
+        return Ok(rows
+            .into_iter()
+            .filter(|r| r.joined || !joined)
+            .map(|r| r.id)
+            .collect());
     }
-    Ok(admins::table
+    let mut query = admins::table
         .filter(admins::partner_id.eq(partner.to_string()))
         .filter(admins::role.eq(Role::Owner.as_str()))
-        .select(admins::id)
-        .load(conn)?)
+        .into_boxed();
+    if joined {
+        query = query.filter(admins::invitation_expires_at.is_null());
+    }
+    Ok(query.select(admins::id).load(conn)?)
 }
 
 /// An admin of `partner`, its row locked until the transaction ends on
@@ -291,6 +317,7 @@ pub fn set_invitation(
 pub fn invited_by(conn: &mut DbConn, invitation_hash: &[u8]) -> Result<Option<Admin>, DbError> {
     Ok(admins::table
         .filter(admins::invitation_hash.eq(invitation_hash))
+        .filter(admins::partner_id.eq_any(super::partners::active_ids()))
         .select(Admin::as_select())
         .first(conn)
         .optional()?)

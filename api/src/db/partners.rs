@@ -140,29 +140,45 @@ pub fn list(
         .load(conn)?)
 }
 
-/// Suspends (`Some(at)`) or reactivates (`None`) a partner; the partner as
-/// it is now, `None` when absent. Suspending a suspended partner keeps
-/// the moment it was first suspended.
+/// Suspends a partner at `now` when it is active, or reactivates it when
+/// it is suspended (`suspend: false`), in one conditional update: whether
+/// it changed (two racing calls change it once). Suspending also moves the
+/// token generation of every admin, API client and user of the partner on,
+/// so no token issued before works again after a reactivation.
 pub fn set_suspended(
     conn: &mut DbConn,
     id: PartnerId,
-    at: Option<NaiveDateTime>,
+    suspend: bool,
     now: NaiveDateTime,
-) -> Result<Option<Partner>, DbError> {
-    let Some(partner) = find(conn, id)? else {
-        return Ok(None);
-    };
-    let suspended_at = match at {
-        Some(at) => Some(partner.suspended_at.unwrap_or(at)),
-        None => None,
-    };
-    if suspended_at != partner.suspended_at {
-        diesel::update(partners::table.find(id.to_string()))
+) -> Result<bool, DbError> {
+    use super::schema::{admins, api_clients, users};
+    let partner = partners::table.find(id.to_string());
+    let changed = if suspend {
+        diesel::update(partner.filter(partners::suspended_at.is_null()))
+            .set((partners::suspended_at.eq(now), partners::updated_at.eq(now)))
+            .execute(conn)?
+    } else {
+        diesel::update(partner.filter(partners::suspended_at.is_not_null()))
             .set((
-                partners::suspended_at.eq(suspended_at),
+                partners::suspended_at.eq(None::<NaiveDateTime>),
                 partners::updated_at.eq(now),
+            ))
+            .execute(conn)?
+    };
+    if changed == 1 && suspend {
+        let of = id.to_string();
+        diesel::update(admins::table.filter(admins::partner_id.eq(&of)))
+            .set(admins::token_generation.eq(admins::token_generation + 1))
+            .execute(conn)?;
+        diesel::update(api_clients::table.filter(api_clients::partner_id.eq(&of)))
+            .set(api_clients::token_generation.eq(api_clients::token_generation + 1))
+            .execute(conn)?;
+        diesel::update(users::table.filter(users::partner_id.eq(&of)))
+            .set((
+                users::token_generation.eq(users::token_generation + 1),
+                users::version.eq(users::version + 1),
             ))
             .execute(conn)?;
     }
-    find(conn, id)
+    Ok(changed == 1)
 }

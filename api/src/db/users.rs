@@ -387,6 +387,7 @@ pub fn invitation(
     );
     let found: Option<Row> = users::table
         .filter(users::invitation_hash.eq(invitation_hash))
+        .filter(users::partner_id.eq_any(super::partners::active_ids()))
         .select((
             users::id,
             users::partner_id,

@@ -152,6 +152,32 @@ fn unavailable(error: ApiError) -> HttpResponse {
     )
 }
 
+/// Reads and parses a token request's body; a refusal is answered in RFC
+/// 6749's error form.
+async fn read_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<TokenRequest, HttpResponse> {
+    let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
+    let body = match read_body(req, payload.into_inner(), limit).await {
+        Ok(body) => body,
+        Err(ApiError::PayloadTooLarge { limit }) => {
+            return Err(oauth_error_with(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                &format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        Err(_) => {
+            return Err(oauth_error(
+                "invalid_request",
+                "the body could not be read to its end",
+            ));
+        }
+    };
+    parse(req, &body).map_err(|description| oauth_error("invalid_request", &description))
+}
+
 /// Reads the body as a form (RFC 6749) or as JSON.
 fn parse(req: &HttpRequest, body: &[u8]) -> Result<TokenRequest, String> {
     let content_type = req
@@ -204,21 +230,9 @@ pub async fn token_create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
-    let body = match read_body(&req, payload.into_inner(), limit).await {
-        Ok(body) => body,
-        Err(ApiError::PayloadTooLarge { limit }) => {
-            return oauth_error_with(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                &format!("the body is larger than {limit} bytes"),
-            );
-        }
-        Err(_) => return oauth_error("invalid_request", "the body could not be read to its end"),
-    };
-    let request = match parse(&req, &body) {
+    let request = match read_request(&req, payload).await {
         Ok(request) => request,
-        Err(description) => return oauth_error("invalid_request", &description),
+        Err(refused) => return refused,
     };
     let scope = match RequestedScope::parse(request.scope.as_deref()) {
         Ok(scope) => scope,
@@ -266,21 +280,9 @@ pub async fn operator_token_create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let limit = req.app_data::<BodyLimit>().copied().unwrap_or_default().0;
-    let body = match read_body(&req, payload.into_inner(), limit).await {
-        Ok(body) => body,
-        Err(ApiError::PayloadTooLarge { limit }) => {
-            return oauth_error_with(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                &format!("the body is larger than {limit} bytes"),
-            );
-        }
-        Err(_) => return oauth_error("invalid_request", "the body could not be read to its end"),
-    };
-    let request = match parse(&req, &body) {
+    let request = match read_request(&req, payload).await {
         Ok(request) => request,
-        Err(description) => return oauth_error("invalid_request", &description),
+        Err(refused) => return refused,
     };
     if request.grant_type != "password" {
         return oauth_error(

@@ -124,6 +124,8 @@ pub enum RequesterKind {
 pub enum ActorKind {
     Admin,
     ApiClient,
+    /// The platform operator's staff.
+    Operator,
     User,
     System,
     Anonymous,

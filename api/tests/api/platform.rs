@@ -8,35 +8,11 @@ use custodian_api::testing::TestServer;
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use crate::companies::post_with_key;
 use crate::support::{
     account_sign_in, client_token, join_as_admin, operator_sign_in, operator_token, owner_token,
     seed, send, sign_in_to,
 };
-
-/// A POST with an `Idempotency-Key`: (status, replayed, body).
-async fn post_keyed(
-    server: &TestServer,
-    token: &str,
-    path: &str,
-    key: &str,
-    body: Value,
-) -> (u16, bool, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", server.base_url))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let replayed = response.headers().contains_key("idempotent-replayed");
-    (
-        status,
-        replayed,
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
 
 /// A partner's owner signs in with the password they chose: a token.
 async fn owner_of(server: &TestServer, partner: &str, email: &str, password: &str) -> String {
@@ -66,7 +42,7 @@ async fn the_operator_makes_partners_whose_owners_join_by_email_and_stay_apart(
     // A partner and its first owner, who is invited (in German), under a
     // key: the retry makes nothing twice.
     let body = json!({"name": "Northwind IT", "owner": {"email": "Nora@Northwind.example", "name": "Nora", "locale": "de"}});
-    let (status, replayed, created) = post_keyed(
+    let (status, replayed, location, created) = post_with_key(
         &server,
         &operator,
         "/v1/partners",
@@ -75,8 +51,8 @@ async fn the_operator_makes_partners_whose_owners_join_by_email_and_stay_apart(
     )
     .await;
     assert_eq!((status, replayed), (201, false), "{created}");
-    let (status, replayed, again) =
-        post_keyed(&server, &operator, "/v1/partners", "northwind-1", body).await;
+    let (status, replayed, _, again) =
+        post_with_key(&server, &operator, "/v1/partners", "northwind-1", body).await;
     assert_eq!((status, replayed, &again), (201, true, &created));
     assert_eq!(created["partner"]["status"], "active");
     assert_eq!(created["owner"]["status"], "invited");
@@ -85,6 +61,7 @@ async fn the_operator_makes_partners_whose_owners_join_by_email_and_stay_apart(
         created.get("one_time_password").is_none() && created["owner"].get("password").is_none()
     );
     let northwind = created["partner"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, Some(format!("/v1/partners/{northwind}")));
     let mail =
         crate::resets::newest_email(&server, "nora@northwind.example", "admin_invitation").await;
     assert_eq!(mail.subject(), "Sie sind zu einem Partnerportal eingeladen");
@@ -219,7 +196,7 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
     let (status, created) = send(&server, &operator, "POST", "/v1/partners", Some(body)).await;
     assert_eq!(status, 201, "{created}");
     let fabrikam = created["partner"]["id"].as_str().unwrap().to_owned();
-    join_as_admin(&server, "fay@fabrikam.example", "fay's long passphrase").await;
+    let joined = join_as_admin(&server, "fay@fabrikam.example", "fay's long passphrase").await;
     let fay = owner_of(
         &server,
         &fabrikam,
@@ -227,6 +204,19 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
         "fay's long passphrase",
     )
     .await;
+    // Fay invites a second owner, who has not joined: Fay stays the owner
+    // who keeps the partner run, and may not leave.
+    let olga = json!({"email": "olga@fabrikam.example", "name": "Olga", "role": "owner"});
+    let (status, olga) = send(&server, &fay, "POST", "/v1/admins", Some(olga)).await;
+    assert_eq!(status, 201, "{olga}");
+    let fay_id = joined["admin_id"].as_str().unwrap();
+    let path = format!("/v1/admins/{fay_id}");
+    let (status, problem) = send(&server, &fay, "DELETE", &path, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("last_owner"))
+    );
+    let olga_link = crate::support::admin_invitation_token(&server, "olga@fabrikam.example").await;
     let (status, client) = send(
         &server,
         &fay,
@@ -285,6 +275,10 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
     assert_eq!(status, 401);
     let (status, _) = account_sign_in(&server, &fabrikam, &email, "a-derived-key-0123").await;
     assert_eq!(status, 401);
+    // Nor does anyone join it: an invitation's link is dead while it is.
+    let olga = "olga's long passphrase";
+    let (status, _) = crate::support::accept_admin_invitation(&server, &olga_link, olga).await;
+    assert_eq!(status, 401);
     // Another partner goes on.
     let (status, _) = send(&server, &ours, "GET", "/v1/partner", None).await;
     assert_eq!(status, 200);
@@ -325,6 +319,13 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
     .await;
     assert_eq!((status, active["status"].as_str()), (200, Some("active")));
     assert!(active["suspended_at"].is_null());
+    // No token from before the suspension comes back; new ones work.
+    for token in [&fay, &rmm] {
+        let (status, _) = send(&server, token, "GET", "/v1/partner", None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401);
     let fay = owner_of(
         &server,
         &fabrikam,
@@ -332,6 +333,8 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
         "fay's long passphrase",
     )
     .await;
+    let (status, _) = crate::support::accept_admin_invitation(&server, &olga_link, olga).await;
+    assert_eq!(status, 200, "the link works again");
     let (status, _) = send(&server, &fay, "GET", "/v1/partner", None).await;
     assert_eq!(status, 200);
     let (status, _) = account_sign_in(&server, &fabrikam, &email, "a-derived-key-0123").await;

@@ -1,3 +1,8 @@
+-- Refused while the operator's events exist: dropping them would break the
+-- partners' audit chains.
+CREATE TEMP TABLE operator_events_guard (n INTEGER CHECK (n = 0));
+INSERT INTO operator_events_guard SELECT COUNT(*) FROM audit_events WHERE actor_kind = 'operator';
+DROP TABLE operator_events_guard;
 CREATE TABLE audit_events_next (
     id TEXT NOT NULL PRIMARY KEY,
     partner_id TEXT NOT NULL,
@@ -18,7 +23,7 @@ CREATE TABLE audit_events_next (
     UNIQUE (partner_id, seq)
 );
 INSERT INTO audit_events_next (id, partner_id, seq, occurred_at, actor_kind, actor_id, action, target_kind, target_id, decision, policy_ids, request_id, details, prev_hash, hash)
-    SELECT id, partner_id, seq, occurred_at, actor_kind, actor_id, action, target_kind, target_id, decision, policy_ids, request_id, details, prev_hash, hash FROM audit_events WHERE actor_kind <> 'operator';
+    SELECT id, partner_id, seq, occurred_at, actor_kind, actor_id, action, target_kind, target_id, decision, policy_ids, request_id, details, prev_hash, hash FROM audit_events;
 DROP TABLE audit_events;
 ALTER TABLE audit_events_next RENAME TO audit_events;
 CREATE INDEX audit_events_time ON audit_events (partner_id, occurred_at, seq);
