@@ -81,6 +81,17 @@ pub enum AdminStatus {
     Active,
 }
 
+impl AdminStatus {
+    /// Whether `admin` has joined.
+    pub fn of(admin: &crate::db::admins::Admin) -> Self {
+        if admin.is_invited() {
+            Self::Invited
+        } else {
+            Self::Active
+        }
+    }
+}
+
 /// Paging of a list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -147,11 +158,7 @@ fn view(found: AdminWithCompanies) -> AdminView {
         role,
         companies,
     } = found;
-    let status = if admin.is_invited() {
-        AdminStatus::Invited
-    } else {
-        AdminStatus::Active
-    };
+    let status = AdminStatus::of(&admin);
     AdminView {
         status,
         id: admin.id.uuid(),

@@ -54,12 +54,23 @@ pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
 pub type Verified = crate::app::Token;
 
 fn verified(req: &HttpRequest) -> Result<(Verified, web::Data<AppState>), ApiError> {
+    verified_with(req, |state, token, request_id| {
+        state.verify_token(token, request_id)
+    })
+}
+
+/// A request's bearer token, verified by `verify` (with the request's id),
+/// and the server's state to load it with.
+pub(crate) fn verified_with<T>(
+    req: &HttpRequest,
+    verify: impl FnOnce(&AppState, &str, Option<String>) -> Result<T, crate::app::Error>,
+) -> Result<(T, web::Data<AppState>), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
         .clone();
     let token = bearer(req)?;
-    let verified = state.verify_token(&token, crate::http::request_id(req))?;
+    let verified = verify(&state, &token, crate::http::request_id(req))?;
     Ok((verified, state))
 }
 

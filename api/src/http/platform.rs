@@ -30,15 +30,9 @@ impl FromRequest for Operator {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let verified = (|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no AppState")))?
-                .clone();
-            let token = crate::http::caller::bearer(req)?;
-            let verified = state.verify_operator_token(&token, crate::http::request_id(req))?;
-            Ok::<_, ApiError>((verified, state))
-        })();
+        let verified = crate::http::caller::verified_with(req, |state, token, request_id| {
+            state.verify_operator_token(token, request_id)
+        });
         Box::pin(async move {
             let (verified, state) = verified?;
             Ok(Operator(verified.context(&state).await?))
@@ -101,11 +95,7 @@ impl From<crate::db::admins::Admin> for InvitedOwner {
     fn from(a: crate::db::admins::Admin) -> Self {
         Self {
             id: a.id.uuid(),
-            status: if a.is_invited() {
-                AdminStatus::Invited
-            } else {
-                AdminStatus::Active
-            },
+            status: AdminStatus::of(&a),
             invitation_expires_at: a.invitation_expires_at.map(Into::into),
             email: a.email,
             name: a.name,
