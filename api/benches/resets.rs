@@ -68,6 +68,7 @@ async fn seed(server: &TestServer, users_count: usize, items: usize) -> Vec<Stri
                 created_at: now,
                 updated_at: now,
                 external_id: None,
+                retired_at: None,
             };
             companies::insert(conn, &company)?;
             let mut ids = Vec::with_capacity(users_count);

@@ -114,6 +114,7 @@ async fn seed(server: &TestServer) -> Vec<String> {
                     created_at: now,
                     updated_at: now,
                     external_id: None,
+                    retired_at: None,
                 };
                 companies::insert(conn, &company)?;
                 company_ids.push(company.id.to_string());

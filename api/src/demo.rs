@@ -65,6 +65,7 @@ fn add_company(
             created_at: now,
             updated_at: now,
             external_id: None,
+            retired_at: None,
         },
     )?;
     if backup {

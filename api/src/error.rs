@@ -48,12 +48,14 @@ pub struct Problem {
     /// The fields at fault, for 422 answers.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
-    /// What the user's vault holds, for `company_items_not_backed_up`.
+    /// What the user's vault holds, for `company_items_not_backed_up`
+    /// (retiring a company: its users' vaults, in total).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vault: Option<VaultCounts>,
 }
 
-/// A user's vault, counted (a reset's 409 `company_items_not_backed_up`).
+/// A user's vault, counted (a reset's 409 `company_items_not_backed_up`),
+/// or a company's users' vaults in total (a retirement's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct VaultCounts {
     pub personal_items: i64,
@@ -219,6 +221,18 @@ pub const PROBLEM_TYPES: &[ProblemType] = &[
         status: StatusCode::CONFLICT,
         title: "External id taken",
         description: "Another company of the partner, or another user of the company, already has this external_id: find it with `?external_id=` instead of creating it again.",
+    },
+    ProblemType {
+        code: "company_has_users",
+        status: StatusCode::CONFLICT,
+        title: "Company has users",
+        description: "The company still has users: offboard them first, or retire it with `offboard_users=true` to offboard them all in the same transaction.",
+    },
+    ProblemType {
+        code: "company_retired",
+        status: StatusCode::CONFLICT,
+        title: "Company retired",
+        description: "The company is retired: it takes no more users or changes, and is removed once the last backup copy of its items expires.",
     },
     ProblemType {
         code: "user_disabled",

@@ -1,16 +1,17 @@
 //! The retention sweep: backup copies of items that were deleted, purged
 //! or superseded are kept `retention_days` (their `expires_at`) and then
 //! removed; pending resets whose secret expired become `expired`, and so do
-//! requests whose approval expired (each audited); results
-//! kept under idempotency keys (a batch keeps one per user) go once their
-//! day is over. The
-//! server sweeps at start and every hour; time is read through the
+//! requests whose approval expired (each audited); results kept under
+//! idempotency keys (a batch keeps one per user) go once their day is
+//! over; retired companies go once their last backup copy has (each
+//! audited). The server sweeps at start and every hour; time is read through the
 //! [`Clock`], so tests move it instead of waiting.
 
 use std::time::Duration;
 
+use crate::audit;
 use crate::clock::Clock;
-use crate::db::{Db, DbError, idempotency, resets, vault};
+use crate::db::{Db, DbError, companies, idempotency, resets, vault};
 
 /// How often the server sweeps.
 pub const INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -70,6 +71,53 @@ pub async fn forget_idempotency_keys(db: &Db, clock: &Clock) -> Result<usize, Db
     Ok(removed)
 }
 
+/// Removes the retired companies none of whose backup copies is left, each
+/// audited as the system's `removeRetiredCompany`; how many.
+pub async fn remove_retired_companies(
+    db: &Db,
+    clock: &Clock,
+    keys: &std::sync::Arc<crate::auth::keys::ServerKeys>,
+) -> Result<usize, DbError> {
+    let now = clock.now();
+    let keys = keys.clone();
+    let removed = db
+        .write(move |conn| {
+            let gone = companies::remove_retired_without_copies(conn)?;
+            for company in &gone {
+                audit::append(
+                    conn,
+                    &keys,
+                    audit::NewEvent {
+                        partner: Some(company.partner_id),
+                        actor_kind: audit::ActorKind::System,
+                        actor_id: None,
+                        action: "removeRetiredCompany".into(),
+                        target_kind: Some("company".into()),
+                        target_id: Some(company.id.to_string()),
+                        allowed: true,
+                        policy_ids: Vec::new(),
+                        request_id: None,
+                        details: serde_json::json!({
+                            "name": company.name,
+                            "external_id": company.external_id,
+                            "retired_at": company.retired_at,
+                            "removed_at": now,
+                        }),
+                    },
+                )?;
+            }
+            Ok::<_, DbError>(gone.len())
+        })
+        .await?;
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed retired companies whose backup copies expired"
+        );
+    }
+    Ok(removed)
+}
+
 /// Sweeps now and every [`INTERVAL`] while the server runs. A failed sweep
 /// (the database away) is logged and tried again next time.
 pub fn spawn(db: Db, clock: Clock, keys: std::sync::Arc<crate::auth::keys::ServerKeys>) {
@@ -77,6 +125,9 @@ pub fn spawn(db: Db, clock: Clock, keys: std::sync::Arc<crate::auth::keys::Serve
         loop {
             if let Err(error) = sweep(&db, &clock).await {
                 tracing::warn!(%error, "retention sweep failed; next try in an hour");
+            }
+            if let Err(error) = remove_retired_companies(&db, &clock, &keys).await {
+                tracing::warn!(%error, "removing retired companies failed; next try in an hour");
             }
             if let Err(error) = expire_resets(&db, &clock).await {
                 tracing::warn!(%error, "expiring resets failed; next try in an hour");

@@ -168,7 +168,13 @@ enum ResetsCommand {
 #[derive(Subcommand)]
 enum CompaniesCommand {
     /// List the companies the caller may see (one page).
-    List(Page),
+    List {
+        #[command(flatten)]
+        page: Page,
+        /// The retired companies instead of the others.
+        #[arg(long)]
+        retired: bool,
+    },
     /// Show one company.
     Get { company_id: uuid::Uuid },
     /// Create a company (its backup profile starts off).
@@ -186,6 +192,21 @@ enum CompaniesCommand {
         name: Option<String>,
         #[arg(long)]
         external_id: Option<String>,
+    },
+    /// Retire a company: refused while it has users unless --offboard-users
+    /// offboards them all (every one or none). Its backup copies are kept
+    /// for their retention; the company goes with the last.
+    Retire {
+        company_id: uuid::Uuid,
+        /// Offboard the company's users with it.
+        #[arg(long)]
+        offboard_users: bool,
+        /// Accept losing company items that have no backup copy.
+        #[arg(long)]
+        ack_company_data_loss: bool,
+        /// Retire (without it, nothing is done).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -985,8 +1006,11 @@ async fn audit(client: &Client, command: &AuditCommand) -> Result<String, String
 
 async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String, String> {
     match command {
-        CompaniesCommand::List(page) => {
+        CompaniesCommand::List { page, retired } => {
             let mut request = client.companies_list();
+            if *retired {
+                request = request.status(types::CompanyStatus::Retired);
+            }
             if let Some(cursor) = &page.cursor {
                 request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
             }
@@ -1026,6 +1050,24 @@ async fn companies(client: &Client, command: &CompaniesCommand) -> Result<String
                     .send(),
             )
             .await
+        }
+        CompaniesCommand::Retire {
+            company_id,
+            offboard_users,
+            ack_company_data_loss,
+            yes,
+        } => {
+            if !yes {
+                return Err("pass --yes to retire the company".into());
+            }
+            let mut request = client.company_retire().company_id(*company_id);
+            if *offboard_users {
+                request = request.offboard_users(true);
+            }
+            if *ack_company_data_loss {
+                request = request.acknowledge_company_data_loss(true);
+            }
+            answer(request.send()).await
         }
     }
 }

@@ -148,6 +148,7 @@ fn expected_type(action: &str) -> Option<Kind> {
         | "readBackupProfile"
         | "createCompany"
         | "updateCompany"
+        | "retireCompany"
         | "updateBackupProfile"
         | "listUsers"
         | "createUser" => Kind::Company,
@@ -319,6 +320,7 @@ fn resolve(
         "readCompany"
         | "readBackupProfile"
         | "updateCompany"
+        | "retireCompany"
         | "updateBackupProfile"
         | "listUsers"
         | "createUser" => {
@@ -352,6 +354,7 @@ fn resolve(
                 "readBackupProfile" => on_company(Action::ReadBackupProfile),
                 "listUsers" => on_company(Action::ListUsers),
                 "updateCompany" => on_company(Action::UpdateCompany),
+                "retireCompany" => on_company(Action::RetireCompany),
                 _ => on_company(Action::UpdateBackupProfile),
             }
         }

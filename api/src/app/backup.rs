@@ -111,6 +111,9 @@ pub async fn update_profile(
     precondition: Precondition,
 ) -> Result<ProfileState, Error> {
     let company = authorized(app, ctx, raw_id, Action::UpdateBackupProfile).await?;
+    if company.retired_at.is_some() {
+        return Err(super::companies::company_retired());
+    }
     // The change is checked before the precondition (RFC 9110 §13.2.1: a
     // request that would fail without its precondition fails that way).
     if change

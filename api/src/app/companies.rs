@@ -2,14 +2,20 @@
 //! companies only, a company-limited API client on its own; lists hold what
 //! the caller may read, each company also decided by the policies.
 
+use chrono::Duration;
+
+use super::context::Decider;
 use super::idempotent::{self, Made};
-use super::resets::Idempotency;
+use super::offboarding::offboard_locked;
+use super::resets::{Idempotency, Refusal, purge_denied};
+use super::users::user_resource;
 use super::{App, Error, OpContext};
 use crate::audit;
 use crate::authz::{Action, Resource};
 use crate::db::companies::{self, Company};
-use crate::db::{DbConn, DbError};
-use crate::ids::{CompanyId, PartnerId};
+use crate::db::resets::{self, VaultSummary};
+use crate::db::{DbConn, DbError, Storage, StorageFailure, backup_profiles, users, vault};
+use crate::ids::{CompanyId, PartnerId, UserId};
 
 /// The company `raw_id` names, of the caller's partner; otherwise not found.
 pub async fn find(app: &App, ctx: &OpContext, raw_id: &str) -> Result<Company, Error> {
@@ -43,11 +49,13 @@ pub async fn authorized(
 }
 
 /// A page of the companies the caller may see, oldest first, after the
-/// company `after` (only the one with `external_id` when given); and the
-/// cursor of the next page.
+/// company `after`: the retired ones when `retired`, the others otherwise
+/// (only the one with `external_id` when given); and the cursor of the
+/// next page.
 pub async fn list(
     app: &App,
     ctx: &OpContext,
+    retired: bool,
     external_id: Option<String>,
     after: Option<CompanyId>,
     limit: Option<u32>,
@@ -67,6 +75,7 @@ pub async fn list(
             companies::list(
                 conn,
                 partner,
+                retired,
                 visible.as_deref(),
                 external_id,
                 after,
@@ -108,6 +117,7 @@ pub async fn create(
         created_at: ctx.now,
         updated_at: ctx.now,
         external_id,
+        retired_at: None,
     };
     let mut event = ctx.event("createCompany", "company", id.to_string(), true, Vec::new());
     event.details = serde_json::json!({ "name": company.name, "external_id": company.external_id });
@@ -154,6 +164,9 @@ pub async fn update(
     change: CompanyChange,
 ) -> Result<Company, Error> {
     let company = authorized(app, ctx, raw_id, Action::UpdateCompany).await?;
+    if company.retired_at.is_some() {
+        return Err(company_retired());
+    }
     if change.name.is_none() && change.external_id.is_none() {
         return Ok(company);
     }
@@ -185,6 +198,11 @@ pub async fn update(
     let written = app
         .db
         .write(move |conn| {
+            // Under the row's lock: a retirement that came meanwhile wins.
+            let current = companies::lock(conn, partner, id)?.ok_or(Error::NotFound)?;
+            if current.retired_at.is_some() {
+                return Err(company_retired());
+            }
             if !companies::update(conn, partner, id, &changes)? {
                 return Err(Error::NotFound);
             }
@@ -209,4 +227,213 @@ pub struct CompanyChange {
     /// Already checked as a name.
     pub name: Option<String>,
     pub external_id: Option<Option<String>>,
+}
+
+/// 409 `company_retired`: a retired company takes no more users or changes.
+pub(crate) fn company_retired() -> Error {
+    Error::Conflict {
+        code: "company_retired",
+        detail: "The company is retired: it takes no more users or changes, and goes once the \
+                 last backup copy of its items expires"
+            .into(),
+    }
+}
+
+/// What retiring a company did: the company, retired, and what offboarding
+/// its users purged and kept, in total.
+#[derive(Debug, Clone)]
+pub struct Retired {
+    pub company: Company,
+    pub users_offboarded: usize,
+    pub vault: VaultSummary,
+}
+
+/// Why a retirement stopped; its transaction rolled back.
+enum Stop {
+    Refused(Error),
+    /// Offboarding a user was denied; its event is the decider's.
+    Denied(Error),
+    /// Company items of its users are not backed up, in total this much,
+    /// and the request did not acknowledge their loss.
+    NotBackedUp {
+        vault: VaultSummary,
+        policy_ids: Vec<String>,
+    },
+    /// `purgeVault` denied a user's purge for another reason.
+    PurgeDenied {
+        user: UserId,
+        vault: VaultSummary,
+        policy_ids: Vec<String>,
+    },
+}
+
+impl From<DbError> for Stop {
+    fn from(error: DbError) -> Self {
+        Self::Refused(Error::Storage(error))
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(error: Error) -> Self {
+        Self::Refused(error)
+    }
+}
+
+impl StorageFailure for Stop {
+    fn storage(&self) -> Option<Storage> {
+        match self {
+            Self::Refused(error) => error.storage(),
+            _ => None,
+        }
+    }
+}
+
+/// Retires the company `raw_id` names. While it has users this is 409
+/// `company_has_users`, unless `offboard_users`: then each is offboarded as
+/// `DELETE /v1/users/{user_id}` would (each decided by `offboardUser` and
+/// `purgeVault`; company items without a backup lost only when
+/// `acknowledge_company_data_loss`, 409 with the totals otherwise), all in
+/// one transaction with the retirement: every user goes, or none. The
+/// company's backup copies start their retention clock and stay readable
+/// until it ends; the retention sweep then removes the company. Retiring a
+/// retired company changes nothing. Audited with the totals.
+pub async fn retire(
+    app: &App,
+    ctx: &OpContext,
+    raw_id: &str,
+    offboard_users: bool,
+    acknowledge_company_data_loss: bool,
+) -> Result<Retired, Error> {
+    let company = authorized(app, ctx, raw_id, Action::RetireCompany).await?;
+    if company.retired_at.is_some() {
+        return Ok(Retired {
+            company,
+            users_offboarded: 0,
+            vault: VaultSummary::default(),
+        });
+    }
+    let decider = Decider::new(app, ctx);
+    let (app_in, ctx_in, decider_in) = (app.clone(), ctx.clone(), decider.clone());
+    let (partner, id, now) = (ctx.partner, company.id, ctx.now);
+    let written = app
+        .db
+        .write(move |conn| {
+            let (app, ctx, decider) = (app_in, ctx_in, decider_in);
+            let company = companies::lock(conn, partner, id)?.ok_or(Error::NotFound)?;
+            if company.retired_at.is_some() {
+                return Ok(Retired {
+                    company,
+                    users_offboarded: 0,
+                    vault: VaultSummary::default(),
+                });
+            }
+            let members = users::of_company(conn, id)?;
+            if !members.is_empty() && !offboard_users {
+                return Err(Stop::Refused(Error::Conflict {
+                    code: "company_has_users",
+                    detail: format!(
+                        "The company has {} user(s): offboard them first, or retire it with \
+                         `offboard_users=true` to offboard them all",
+                        members.len()
+                    ),
+                }));
+            }
+            let ids: Vec<UserId> = members.iter().map(|u| u.id).collect();
+            resets::lock_users(conn, &ids)?;
+            // Every user's offboarding allowed, and what their vaults hold,
+            // before anything is purged.
+            let mut total = VaultSummary::default();
+            let mut vaults = Vec::with_capacity(members.len());
+            for user in &members {
+                decider
+                    .decide(Action::OffboardUser, &user_resource(partner, user))
+                    .map_err(Stop::Denied)?;
+                let vault = resets::summarize(conn, user.id)?;
+                total.personal_items += vault.personal_items;
+                total.company_items += vault.company_items;
+                total.company_items_backed_up += vault.company_items_backed_up;
+                vaults.push(vault);
+            }
+            let mut purged = VaultSummary::default();
+            for (user, vault) in members.into_iter().zip(vaults) {
+                let user_id = user.id;
+                let offboarded =
+                    offboard_locked(conn, &app, &ctx, user, vault, acknowledge_company_data_loss)
+                        .map_err(|refusal| match refusal {
+                        Refusal::Refused(error) => Stop::Refused(error),
+                        Refusal::PurgeDenied { vault, policy_ids } => {
+                            if policy_ids
+                                .iter()
+                                .any(|p| p == "purge-needs-backups-or-acknowledgement")
+                            {
+                                Stop::NotBackedUp {
+                                    vault: total,
+                                    policy_ids,
+                                }
+                            } else {
+                                Stop::PurgeDenied {
+                                    user: user_id,
+                                    vault,
+                                    policy_ids,
+                                }
+                            }
+                        }
+                    })?;
+                purged.personal_items += offboarded.vault.personal_items;
+                purged.company_items += offboarded.vault.company_items;
+                purged.company_items_backed_up += offboarded.vault.company_items_backed_up;
+            }
+            let retention_days = backup_profiles::find(conn, partner, id)?
+                .map_or(30, |profile| i64::from(profile.retention_days));
+            let copies =
+                vault::start_retention_of_company(conn, id, now + Duration::days(retention_days))?;
+            companies::retire(conn, id, now)?;
+            let mut event = ctx.event(
+                Action::RetireCompany.name(),
+                "company",
+                id.to_string(),
+                true,
+                Vec::new(),
+            );
+            event.details = serde_json::json!({
+                "name": company.name,
+                "external_id": company.external_id,
+                "users_offboarded": ids.len(),
+                "personal_items_purged": purged.personal_items,
+                "company_items_purged": purged.company_items_not_backed_up(),
+                "company_items_preserved": purged.company_items_backed_up,
+                "acknowledged_company_data_loss": acknowledge_company_data_loss,
+                "backup_copies_retained": copies,
+            });
+            audit::append(conn, &app.keys, event)?;
+            let company = companies::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+            Ok(Retired {
+                company,
+                users_offboarded: ids.len(),
+                vault: purged,
+            })
+        })
+        .await;
+    match written {
+        Ok(retired) => Ok(retired),
+        Err(Stop::Refused(error)) => Err(error),
+        Err(Stop::Denied(error)) => {
+            decider.audit_denial(app).await?;
+            Err(error)
+        }
+        Err(Stop::NotBackedUp { vault, policy_ids }) => {
+            let mut event = ctx.event("purgeVault", "company", id.to_string(), false, policy_ids);
+            event.details = serde_json::json!({
+                "company_items": vault.company_items,
+                "company_items_not_backed_up": vault.company_items_not_backed_up(),
+            });
+            app.audit(event).await?;
+            Err(Error::CompanyItemsNotBackedUp { vault })
+        }
+        Err(Stop::PurgeDenied {
+            user,
+            vault,
+            policy_ids,
+        }) => Err(purge_denied(app, ctx, user, vault, policy_ids).await?),
+    }
 }

@@ -15,7 +15,7 @@ use crate::audit;
 use crate::authz::Action;
 use crate::db::resets::{self, VaultSummary};
 use crate::db::users::User;
-use crate::db::{backup_profiles, outbox, users};
+use crate::db::{DbConn, backup_profiles, outbox, users};
 
 /// What offboarding the user would purge and keep, changing nothing.
 #[derive(Debug, Clone)]
@@ -58,10 +58,14 @@ pub async fn offboard(
     acknowledge_company_data_loss: bool,
 ) -> Result<Offboarded, Error> {
     let user = find_user(app, ctx, raw_id).await?;
-    let resource = user_resource(ctx.partner, &user);
-    ctx.authorize(app, Action::OffboardUser, &resource).await?;
+    ctx.authorize(
+        app,
+        Action::OffboardUser,
+        &user_resource(ctx.partner, &user),
+    )
+    .await?;
     let (app_in, ctx_in) = (app.clone(), ctx.clone());
-    let (partner, id, now) = (ctx.partner, user.id, ctx.now);
+    let (partner, id) = (ctx.partner, user.id);
     let result = app
         .db
         .write(move |conn| {
@@ -71,54 +75,7 @@ pub async fn offboard(
             }
             let user = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
             let vault = resets::summarize(conn, id)?;
-            let decision = app.authz.decide(
-                &ctx.principal,
-                &Action::PurgeVault {
-                    company_items_not_backed_up: vault.company_items_not_backed_up(),
-                    acknowledge_company_data_loss,
-                },
-                &resource,
-            );
-            if !decision.allowed {
-                return Err(Refusal::PurgeDenied {
-                    vault,
-                    policy_ids: decision.policy_ids,
-                });
-            }
-            let retention_days = backup_profiles::find(conn, partner, user.company_id)?
-                .map_or(30, |profile| i64::from(profile.retention_days));
-            let purged = resets::purge(conn, id, vault, now, now + Duration::days(retention_days))?;
-            let mut unsent = resets::unsent_messages(conn, id)?;
-            unsent.extend(users::invitation_message(conn, id)?);
-            let mut withdrawn = 0;
-            for message in &unsent {
-                if outbox::withdraw(conn, message, "withdrawn: the user was offboarded", now)? {
-                    withdrawn += 1;
-                }
-            }
-            users::delete(conn, id)?;
-            let mut event = ctx.event(
-                Action::OffboardUser.name(),
-                "user",
-                id.to_string(),
-                true,
-                Vec::new(),
-            );
-            event.details = serde_json::json!({
-                "company_id": user.company_id,
-                "email": user.email,
-                "external_id": user.external_id,
-                "personal_items_purged": purged.personal_items,
-                "company_items_purged": purged.company_items_not_backed_up(),
-                "company_items_preserved": purged.company_items_backed_up,
-                "acknowledged_company_data_loss": acknowledge_company_data_loss,
-                "emails_withdrawn": withdrawn,
-            });
-            audit::append(conn, &app.keys, event)?;
-            Ok::<_, Refusal>(Offboarded {
-                user,
-                vault: purged,
-            })
+            offboard_locked(conn, &app, &ctx, user, vault, acknowledge_company_data_loss)
         })
         .await;
     match result {
@@ -128,4 +85,68 @@ pub async fn offboard(
             Err(purge_denied(app, ctx, id, vault, policy_ids).await?)
         }
     }
+}
+
+/// Offboards `user`, whose row the transaction holds and whose vault holds
+/// `vault`, once `purgeVault` allows it on those counts: purges the vault
+/// (backup copies kept, their retention clock started), withdraws the
+/// unsent emails of the user's pending resets and invitation, removes the
+/// user, and audits it. Offboarding itself was authorized before.
+pub(super) fn offboard_locked(
+    conn: &mut DbConn,
+    app: &App,
+    ctx: &OpContext,
+    user: User,
+    vault: VaultSummary,
+    acknowledge_company_data_loss: bool,
+) -> Result<Offboarded, Refusal> {
+    let (partner, id, now) = (ctx.partner, user.id, ctx.now);
+    let decision = app.authz.decide(
+        &ctx.principal,
+        &Action::PurgeVault {
+            company_items_not_backed_up: vault.company_items_not_backed_up(),
+            acknowledge_company_data_loss,
+        },
+        &user_resource(partner, &user),
+    );
+    if !decision.allowed {
+        return Err(Refusal::PurgeDenied {
+            vault,
+            policy_ids: decision.policy_ids,
+        });
+    }
+    let retention_days = backup_profiles::find(conn, partner, user.company_id)?
+        .map_or(30, |profile| i64::from(profile.retention_days));
+    let purged = resets::purge(conn, id, vault, now, now + Duration::days(retention_days))?;
+    let mut unsent = resets::unsent_messages(conn, id)?;
+    unsent.extend(users::invitation_message(conn, id)?);
+    let mut withdrawn = 0;
+    for message in &unsent {
+        if outbox::withdraw(conn, message, "withdrawn: the user was offboarded", now)? {
+            withdrawn += 1;
+        }
+    }
+    users::delete(conn, id)?;
+    let mut event = ctx.event(
+        Action::OffboardUser.name(),
+        "user",
+        id.to_string(),
+        true,
+        Vec::new(),
+    );
+    event.details = serde_json::json!({
+        "company_id": user.company_id,
+        "email": user.email,
+        "external_id": user.external_id,
+        "personal_items_purged": purged.personal_items,
+        "company_items_purged": purged.company_items_not_backed_up(),
+        "company_items_preserved": purged.company_items_backed_up,
+        "acknowledged_company_data_loss": acknowledge_company_data_loss,
+        "emails_withdrawn": withdrawn,
+    });
+    audit::append(conn, &app.keys, event)?;
+    Ok(Offboarded {
+        user,
+        vault: purged,
+    })
 }

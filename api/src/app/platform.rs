@@ -25,7 +25,7 @@ use crate::authz::PlatformAction;
 use crate::db::admins::{self, Admin, Role};
 use crate::db::operators::{self, Operator};
 use crate::db::partners::{self, Partner, PartnerChanges};
-use crate::db::{DbConn, DbError};
+use crate::db::{DbConn, DbError, batches, outbox};
 use crate::domain::Email;
 use crate::ids::{OperatorId, PartnerId};
 
@@ -327,7 +327,8 @@ pub async fn rename(
 /// token of its admins, API clients and users is refused at once, and none
 /// of them signs in. Idempotent: suspending a suspended partner changes
 /// nothing and writes no second event. Suspending also revokes every token
-/// issued before, so a reactivation brings none of them back.
+/// issued before, so a reactivation brings none of them back, withdraws
+/// the partner's unsent emails and cancels its running batches.
 pub async fn set_suspended(
     app: &App,
     ctx: &OperatorContext,
@@ -342,11 +343,32 @@ pub async fn set_suspended(
         PlatformAction::ReactivatePartner
     };
     ctx.authorize(app, action, Some(id)).await?;
-    let event = ctx.event(action.name(), Some(id), true);
+    let mut event = ctx.event(action.name(), Some(id), true);
     let (keys, now) = (app.keys.clone(), ctx.now);
     app.db
         .write(move |conn| {
             if partners::set_suspended(conn, id, suspend, now)? {
+                if suspend {
+                    // Nothing more leaves for it: its unsent emails are
+                    // withdrawn (their links and secrets would reach people
+                    // who cannot use them), and its running batches stop.
+                    let emails_withdrawn = outbox::withdraw_of_partner(
+                        conn,
+                        id,
+                        "withdrawn: the partner is suspended",
+                        now,
+                    )?;
+                    let mut batches_cancelled = 0;
+                    for batch in batches::running_of_partner(conn, id)? {
+                        if batches::cancel(conn, batch, now)?.is_some() {
+                            batches_cancelled += 1;
+                        }
+                    }
+                    event.details = serde_json::json!({
+                        "emails_withdrawn": emails_withdrawn,
+                        "batches_cancelled": batches_cancelled,
+                    });
+                }
                 crate::audit::append(conn, &keys, event)?;
             }
             partners::find(conn, id)?.ok_or(Error::NotFound)

@@ -164,6 +164,9 @@ pub enum Action {
     ReadBackupProfile,
     CreateCompany,
     UpdateCompany,
+    /// Retiring a company (its users offboarded on the way, each decided
+    /// as `offboardUser` and `purgeVault`).
+    RetireCompany,
     UpdateBackupProfile,
     ReadUser,
     ListUsers,
@@ -231,6 +234,7 @@ impl Action {
         "readBackupProfile",
         "createCompany",
         "updateCompany",
+        "retireCompany",
         "updateBackupProfile",
         "readUser",
         "listUsers",
@@ -274,6 +278,7 @@ impl Action {
             Self::ReadBackupProfile => "readBackupProfile",
             Self::CreateCompany => "createCompany",
             Self::UpdateCompany => "updateCompany",
+            Self::RetireCompany => "retireCompany",
             Self::UpdateBackupProfile => "updateBackupProfile",
             Self::ReadUser => "readUser",
             Self::ListUsers => "listUsers",

@@ -404,6 +404,15 @@ pub fn cancel(
     Ok(Some(withdrawn))
 }
 
+/// The partner's running batches.
+pub fn running_of_partner(conn: &mut DbConn, partner: PartnerId) -> Result<Vec<BatchId>, DbError> {
+    Ok(reset_batches::table
+        .filter(reset_batches::partner_id.eq(partner))
+        .filter(reset_batches::status.eq(BatchStatus::Running))
+        .select(reset_batches::id)
+        .load(conn)?)
+}
+
 /// The batches not yet marked finished: a worker that died between its
 /// users' outcomes and finishing their batch leaves one, which the next
 /// idle worker finishes.

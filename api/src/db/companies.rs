@@ -1,5 +1,6 @@
 //! Companies: a partner's customers. Each has exactly one backup profile,
-//! created with it (off, 90 days' retention, no key).
+//! created with it (off, 90 days' retention, no key). A retired company
+//! stays until the last backup copy of its items expires.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -20,8 +21,12 @@ pub struct Company {
     pub name: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-    /// The PSA's own id for it, unique in the partner.
+    /// The PSA's own id for it, unique among the partner's companies that
+    /// are not retired.
     pub external_id: Option<String>,
+    /// When it was retired: it takes no more users or changes, and goes
+    /// with its last backup copy.
+    pub retired_at: Option<NaiveDateTime>,
 }
 
 /// Which of `ids` are companies of `partner`.
@@ -72,12 +77,13 @@ pub fn find(
         .optional()?)
 }
 
-/// A page of a partner's companies by id (time-ordered), among `visible`
-/// only when given (a technician's or a limited client's), and only the one
-/// with `external_id` when given.
+/// A page of a partner's companies by id (time-ordered), the retired ones
+/// or the others, among `visible` only when given (a technician's or a
+/// limited client's), and only the one with `external_id` when given.
 pub fn list(
     conn: &mut DbConn,
     partner: PartnerId,
+    retired: bool,
     visible: Option<&[CompanyId]>,
     external_id: Option<&str>,
     after: Option<CompanyId>,
@@ -86,6 +92,11 @@ pub fn list(
     let mut query = companies::table
         .filter(companies::partner_id.eq(partner.to_string()))
         .into_boxed();
+    query = if retired {
+        query.filter(companies::retired_at.is_not_null())
+    } else {
+        query.filter(companies::retired_at.is_null())
+    };
     if let Some(external_id) = external_id {
         query = query.filter(companies::external_id.eq(external_id.to_owned()));
     }
@@ -128,4 +139,73 @@ pub struct CompanyChanges {
     pub name: Option<String>,
     pub external_id: Option<Option<String>>,
     pub updated_at: NaiveDateTime,
+}
+
+/// A company of `partner`, its row locked until the transaction ends
+/// (PostgreSQL; SQLite write transactions already take turns): a user
+/// added meanwhile waits on it, through the users' foreign key.
+pub fn lock(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    id: CompanyId,
+) -> Result<Option<Company>, DbError> {
+    let query = companies::table
+        .filter(companies::id.eq(id.to_string()))
+        .filter(companies::partner_id.eq(partner.to_string()));
+    Ok(match conn {
+        DbConn::Postgres(pg) => query
+            .select(Company::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConn::Sqlite(sqlite) => query
+            .select(Company::as_select())
+            .first(sqlite)
+            .optional()?,
+    })
+}
+
+/// Whether the company is retired (an absent one is not).
+pub fn is_retired(conn: &mut DbConn, id: CompanyId) -> Result<bool, DbError> {
+    Ok(companies::table
+        .filter(companies::id.eq(id.to_string()))
+        .filter(companies::retired_at.is_not_null())
+        .select(companies::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Marks a company retired at `at`.
+pub fn retire(conn: &mut DbConn, id: CompanyId, at: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(companies::table.filter(companies::id.eq(id.to_string())))
+        .set((companies::retired_at.eq(at), companies::updated_at.eq(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes the retired companies none of whose backup copies is left (with
+/// their backup profiles and assignments, by the schema's cascades); which
+/// they were.
+pub fn remove_retired_without_copies(conn: &mut DbConn) -> Result<Vec<Company>, DbError> {
+    use super::schema::backup_copies;
+    let gone: Vec<Company> = companies::table
+        .filter(companies::retired_at.is_not_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            backup_copies::table.filter(backup_copies::company_id.eq(companies::id)),
+        )))
+        .select(Company::as_select())
+        .load(conn)?;
+    if !gone.is_empty() {
+        let ids: Vec<String> = gone.iter().map(|c| c.id.to_string()).collect();
+        // Only retired ones, should a copy have come meanwhile: none can,
+        // a retired company has no users.
+        diesel::delete(
+            companies::table
+                .filter(companies::id.eq_any(ids))
+                .filter(companies::retired_at.is_not_null()),
+        )
+        .execute(conn)?;
+    }
+    Ok(gone)
 }

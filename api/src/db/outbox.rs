@@ -121,6 +121,29 @@ pub fn withdraw(
     Ok(withdrawn == 1)
 }
 
+/// Withdraws every message of the partner not yet sent, as [`withdraw`]
+/// does one; how many.
+pub fn withdraw_of_partner(
+    conn: &mut DbConn,
+    partner: PartnerId,
+    why: &str,
+    at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbox_messages::table
+            .filter(outbox_messages::partner_id.eq(partner.to_string()))
+            .filter(outbox_messages::status.ne_all([SENT, DEAD])),
+    )
+    .set((
+        outbox_messages::payload_ciphertext.eq(None::<Vec<u8>>),
+        outbox_messages::status.eq(DEAD),
+        outbox_messages::last_error.eq(why),
+        outbox_messages::dead_at.eq(at),
+        outbox_messages::updated_at.eq(at),
+    ))
+    .execute(conn)?)
+}
+
 /// A message a worker claimed: what it needs to render and send it.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = outbox_messages)]
@@ -183,7 +206,27 @@ pub fn claim(
     }
     due.sort_by_key(|(_, _, at)| *at);
     due.truncate(usize::try_from(limit).unwrap_or(0));
-    let ids: Vec<&String> = due.iter().map(|(id, _, _)| id).collect();
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A suspended partner's messages are withdrawn, not sent: one queued
+    // by work that was under way as the partner was suspended ends here.
+    let due_ids: Vec<&String> = due.iter().map(|(id, _, _)| id).collect();
+    let of_suspended: Vec<String> = m::outbox_messages
+        .filter(m::id.eq_any(&due_ids))
+        .filter(diesel::dsl::not(
+            m::partner_id.eq_any(super::partners::active_ids()),
+        ))
+        .select(m::id)
+        .load(conn)?;
+    for id in &of_suspended {
+        withdraw(conn, id, "withdrawn: the partner is suspended", now)?;
+    }
+    let ids: Vec<&String> = due
+        .iter()
+        .map(|(id, _, _)| id)
+        .filter(|id| !of_suspended.contains(id))
+        .collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }

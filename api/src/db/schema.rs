@@ -39,6 +39,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         external_id -> Nullable<Text>,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 

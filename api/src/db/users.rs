@@ -100,6 +100,17 @@ pub fn find(conn: &mut DbConn, partner: PartnerId, id: UserId) -> Result<Option<
     })
 }
 
+/// Every user of a company, by id.
+pub fn of_company(conn: &mut DbConn, company: CompanyId) -> Result<Vec<User>, DbError> {
+    let query = users::table
+        .filter(users::company_id.eq(company.to_string()))
+        .order(users::id.asc());
+    Ok(match conn {
+        DbConn::Sqlite(c) => query.select(User::as_select()).load(c)?,
+        DbConn::Postgres(c) => query.select(User::as_select()).load(c)?,
+    })
+}
+
 /// Whether the company already has a primary user.
 pub fn has_primary(conn: &mut DbConn, company: CompanyId) -> Result<bool, DbError> {
     let count: i64 = users::table

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::{backup_copies, vault_items};
 use super::{DbConn, DbError};
-use crate::ids::UserId;
+use crate::ids::{CompanyId, UserId};
 
 /// How many of a user's company-profile items lack a backup copy of their
 /// current revision: what a purge would lose for the company.
@@ -237,6 +237,23 @@ pub fn copies_of_company(
         .limit(limit)
         .select(BackupCopy::as_select())
         .load(conn)?)
+}
+
+/// Starts the retention clock, to end at `expires_at`, of the company's
+/// copies that have none running (copies of items still in a vault); how
+/// many.
+pub fn start_retention_of_company(
+    conn: &mut DbConn,
+    company: CompanyId,
+    expires_at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        backup_copies::table
+            .filter(backup_copies::company_id.eq(company.to_string()))
+            .filter(backup_copies::expires_at.is_null()),
+    )
+    .set(backup_copies::expires_at.eq(expires_at))
+    .execute(conn)?)
 }
 
 /// Deletes the copies whose retention ended by `now`; how many.

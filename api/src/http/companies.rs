@@ -3,7 +3,7 @@
 //! are the domain layer's ([`crate::app::companies`], [`crate::app::backup`]).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,14 +24,27 @@ use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, repla
 use crate::http::time::Timestamp;
 use crate::http::values::{ExternalId, Name};
 
+/// Where a company stands: `active`, or `retired` (it takes no more users
+/// or changes, and goes once the last backup copy of its items expires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CompanyStatus {
+    #[default]
+    Active,
+    Retired,
+}
+
 /// A partner's customer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CompanyView {
     pub id: uuid::Uuid,
     pub name: String,
-    /// The PSA's own id for the company, unique in the partner; null when
-    /// none was given.
+    /// The PSA's own id for the company, unique among the partner's
+    /// companies that are not retired; null when none was given.
     pub external_id: Option<String>,
+    pub status: CompanyStatus,
+    /// When it was retired; null while it is active.
+    pub retired_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -41,6 +54,12 @@ fn view(company: Company) -> CompanyView {
         id: company.id.uuid(),
         name: company.name,
         external_id: company.external_id,
+        status: if company.retired_at.is_some() {
+            CompanyStatus::Retired
+        } else {
+            CompanyStatus::Active
+        },
+        retired_at: company.retired_at.map(Into::into),
         created_at: company.created_at.into(),
         updated_at: company.updated_at.into(),
     }
@@ -70,6 +89,8 @@ pub struct NewCompany {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CompanyQuery {
+    /// The active companies (the default), or the retired ones.
+    pub status: Option<CompanyStatus>,
     /// The company with this external id only (none, or one).
     pub external_id: Option<ExternalId>,
     /// `next_cursor` of the page before: the page starts after it.
@@ -96,6 +117,8 @@ pub struct CompanyUpdate {
 /// The companies the caller may see, oldest first: all of the partner's
 /// for owners and admins, a technician's assigned ones, a limited API
 /// client's own; with `external_id`, the one a PSA's sync made before.
+/// Active companies only, unless `status=retired` asks for the retired
+/// ones.
 #[utoipa::path(
     operation_id = "companies_list",
     tag = "companies",
@@ -117,6 +140,7 @@ pub async fn companies_list(
     let (page, next_cursor) = app_companies::list(
         &state,
         &caller,
+        query.status == Some(CompanyStatus::Retired),
         query.external_id.map(ExternalId::into_inner),
         paging::after_id(query.cursor),
         query.limit,
@@ -222,7 +246,7 @@ pub async fn company_get(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`external_id_taken`: another company of the partner has the external id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`external_id_taken`: another company of the partner has the external id; `company_retired`: the company is retired", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -239,6 +263,92 @@ pub async fn company_update(
     };
     let company = app_companies::update(&state, &caller, &path, change).await?;
     Ok(web::Json(view(company)))
+}
+
+/// Retiring a company's parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RetirementQuery {
+    /// Offboard every user of the company with it; without it, a company
+    /// with users is not retired (409 `company_has_users`).
+    pub offboard_users: Option<bool>,
+    /// Required when offboarding would lose company items that are not
+    /// backed up.
+    pub acknowledge_company_data_loss: Option<bool>,
+}
+
+/// What retiring a company did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyRetirement {
+    /// The company, retired.
+    pub company: CompanyView,
+    /// Users offboarded with it.
+    pub users_offboarded: usize,
+    /// Their personal items, all deleted.
+    pub personal_items_purged: i64,
+    /// Their company items without a backup copy, lost.
+    pub company_items_purged: i64,
+    /// Their company items whose backup copies are kept, for the company's
+    /// retention.
+    pub company_items_preserved: i64,
+}
+
+/// Retire a company
+///
+/// The company leaves the MSP. While it has users this is 409
+/// `company_has_users`, unless `offboard_users=true`: then each user is
+/// offboarded as `DELETE /v1/users/{user_id}` would (each decided by
+/// `offboardUser` and `purgeVault`; company items without a backup copy
+/// are lost only with `acknowledge_company_data_loss=true`, 409
+/// `company_items_not_backed_up` with the totals otherwise), all in one
+/// transaction with the retirement: every user goes, or none. The
+/// company's backup copies start their retention clock and stay readable
+/// until it ends; then the company is removed. A retired company is still
+/// found by id, drops out of the default list, takes no more users or
+/// changes (409 `company_retired`), and frees its external id for a new
+/// company. Retiring a retired company changes nothing (200, zero counts).
+/// Audited with the totals.
+#[utoipa::path(
+    operation_id = "company_retire",
+    tag = "companies",
+    security(("oauth2" = [])),
+    params(("company_id" = uuid::Uuid, Path, description = "The company's id"), RetirementQuery),
+    responses(
+        (status = 200, description = "Retired: the company, and what offboarding its users purged and kept", body = CompanyRetirement),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`company_has_users`: the company has users and the request did not ask to offboard them; `company_items_not_backed_up` (with the totals): offboarding would lose company items without a backup and the request did not acknowledge it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/companies/{company_id}")]
+pub async fn company_retire(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Query(query): Query<RetirementQuery>,
+) -> Result<web::Json<CompanyRetirement>, ApiError> {
+    let app_companies::Retired {
+        company,
+        users_offboarded,
+        vault,
+    } = app_companies::retire(
+        &state,
+        &caller,
+        &path,
+        query.offboard_users.unwrap_or(false),
+        query.acknowledge_company_data_loss.unwrap_or(false),
+    )
+    .await?;
+    Ok(web::Json(CompanyRetirement {
+        company: view(company),
+        users_offboarded,
+        personal_items_purged: vault.personal_items,
+        company_items_purged: vault.company_items_not_backed_up(),
+        company_items_preserved: vault.company_items_backed_up,
+    }))
 }
 
 /// A company's backup profile.
@@ -343,6 +453,7 @@ pub async fn backup_profile_get(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`company_retired`: the company is retired", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since the version If-Match names", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),

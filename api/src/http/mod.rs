@@ -109,6 +109,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(companies::companies_create)
         .service(companies::company_get)
         .service(companies::company_update)
+        .service(companies::company_retire)
         .service(companies::backup_profile_get)
         .service(companies::backup_profile_update)
         .service(users::users_search)

@@ -272,7 +272,7 @@ pub async fn company_users_list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such company in the caller's partner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email or the external id is taken in the company, or the company has a primary user",
+        (status = 409, description = "The email or the external id is taken in the company, the company has a primary user, or the company is retired (`company_retired`)",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),

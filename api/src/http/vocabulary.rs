@@ -172,6 +172,7 @@ pub enum CheckedAction {
     ReadBackupProfile,
     CreateCompany,
     UpdateCompany,
+    RetireCompany,
     UpdateBackupProfile,
     ListUsers,
     CreateUser,

@@ -862,3 +862,360 @@ async fn an_admin_and_an_api_client_created_under_a_key_answer_again_and_keep_a_
         crate::invitations::messages(&server, "ann@msp.example", "admin_invitation").await;
     assert_eq!(invited.len(), 1, "{invited:?}");
 }
+
+/// The SDK's problem, from a request that must fail: (status, problem).
+async fn refused<T: std::fmt::Debug>(
+    sent: Result<
+        custodian_sdk::ResponseValue<T>,
+        custodian_sdk::Error<custodian_sdk::types::Problem>,
+    >,
+) -> (u16, custodian_sdk::types::Problem) {
+    match sent {
+        Err(custodian_sdk::Error::ErrorResponse(problem)) => {
+            (problem.status().as_u16(), problem.into_inner())
+        }
+        other => panic!("expected a problem, got {other:?}"),
+    }
+}
+
+#[rstest]
+#[actix_web::test]
+async fn a_company_is_retired_with_its_users_offboarded_and_goes_with_its_last_backup_copy(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let (company, dana, account) = crate::support::signed_in_user(&server).await;
+    let lou = seed::user(&server, &partner, &company).await;
+    seed::item(
+        &server,
+        (partner.as_str(), company.as_str(), dana.as_str()),
+        "personal",
+        false,
+    )
+    .await;
+    let kept = seed::item(
+        &server,
+        (partner.as_str(), company.as_str(), dana.as_str()),
+        "company",
+        true,
+    )
+    .await
+    .unwrap();
+    seed::item(
+        &server,
+        (partner.as_str(), company.as_str(), dana.as_str()),
+        "company",
+        false,
+    )
+    .await;
+    seed::item(
+        &server,
+        (partner.as_str(), company.as_str(), lou.as_str()),
+        "company",
+        true,
+    )
+    .await
+    .unwrap();
+    let owner = owner_token(&server).await;
+    let (status, _) = send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("/v1/companies/{company}"),
+        Some(json!({"external_id": "psa-company-9"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (admin, _) = crate::batches::sdk_admin(&server, Role::Admin, &[]).await;
+    let id: uuid::Uuid = company.parse().unwrap();
+    let retire = || admin.company_retire().company_id(id);
+
+    // A company with users is not retired unless they go with it.
+    let (status, problem) = refused(retire().send().await).await;
+    assert_eq!((status, problem.code.as_str()), (409, "company_has_users"));
+    // Nor while company items would be lost unacknowledged: the totals say
+    // what, and nothing changes.
+    let (status, problem) = refused(retire().offboard_users(true).send().await).await;
+    assert_eq!(
+        (status, problem.code.as_str()),
+        (409, "company_items_not_backed_up")
+    );
+    let vault = problem.vault.expect("the totals");
+    assert_eq!(
+        (
+            vault.personal_items,
+            vault.company_items,
+            vault.company_items_not_backed_up
+        ),
+        (1, 3, 1)
+    );
+    for user in [&dana, &lou] {
+        let (status, _) = send(&server, &owner, "GET", &format!("/v1/users/{user}"), None).await;
+        assert_eq!(status, 200, "nothing changed");
+    }
+
+    let retired = retire()
+        .offboard_users(true)
+        .acknowledge_company_data_loss(true)
+        .send()
+        .await
+        .expect("retired")
+        .into_inner();
+    assert_eq!(
+        serde_json::to_value(&retired).unwrap()["users_offboarded"],
+        2
+    );
+    assert_eq!(
+        (
+            retired.personal_items_purged,
+            retired.company_items_purged,
+            retired.company_items_preserved
+        ),
+        (1, 1, 2)
+    );
+    assert_eq!(
+        retired.company.status,
+        custodian_sdk::types::CompanyStatus::Retired
+    );
+    assert!(retired.company.retired_at.is_some());
+    for user in [&dana, &lou] {
+        let (status, _) = send(&server, &owner, "GET", &format!("/v1/users/{user}"), None).await;
+        assert_eq!(status, 404, "offboarded with the company");
+    }
+    let (status, _) = send(&server, &account, "GET", "/v1/account/vault/items", None).await;
+    assert_eq!(status, 401, "their tokens are refused");
+    // The backed-up items live on as copies, readable until retention ends.
+    let (status, copies) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{company}/backups"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{copies}");
+    let copies = copies["items"].as_array().unwrap().clone();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert!(copies.iter().all(|c| c["expires_at"].is_string()));
+    assert!(copies.iter().any(|c| c["id"] == json!(kept)));
+
+    // Still found by id; out of the default list, in the retired one; its
+    // external id free for a new company.
+    let found = admin.company_get().company_id(id).send().await.unwrap();
+    assert_eq!(found.status, custodian_sdk::types::CompanyStatus::Retired);
+    let active = admin.companies_list().send().await.unwrap().into_inner();
+    assert!(active.items.iter().all(|c| c.id != id), "{active:?}");
+    let by_key = admin
+        .companies_list()
+        .external_id("psa-company-9")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(by_key.items.is_empty(), "a sync does not find it");
+    let listed = admin
+        .companies_list()
+        .status(custodian_sdk::types::CompanyStatus::Retired)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![id]
+    );
+    let (status, successor) = send(
+        &server,
+        &owner,
+        "POST",
+        "/v1/companies",
+        Some(json!({"name": "Acme Dental", "external_id": "psa-company-9"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{successor}");
+
+    // It takes no more users or changes.
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/v1/companies/{company}"),
+            json!({"name": "Acme"}),
+        ),
+        (
+            "POST",
+            format!("/v1/companies/{company}/users"),
+            json!({"email": "new@acme-dental.example", "name": "New", "client_kind": "desktop"}),
+        ),
+    ] {
+        let (status, problem) = send(&server, &owner, method, &path, Some(body)).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (409, Some("company_retired")),
+            "{method} {path}"
+        );
+    }
+    let (status, _, problem) = put_profile(
+        &server,
+        &owner,
+        &company,
+        Some("*"),
+        json!({"backup_all_company_items": false, "retention_days": 30}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("company_retired"))
+    );
+
+    // Retiring it again changes nothing.
+    let again = retire().send().await.expect("retired already").into_inner();
+    assert_eq!((again.company_items_preserved, again.company.id), (0, id));
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=retireCompany",
+        None,
+    )
+    .await;
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{events}");
+    assert_eq!(
+        (
+            &items[0]["target_id"],
+            &items[0]["details"]["users_offboarded"],
+            &items[0]["details"]["company_items_preserved"],
+            &items[0]["details"]["acknowledged_company_data_loss"],
+        ),
+        (&json!(company), &json!(2), &json!(2), &json!(true)),
+        "{events}"
+    );
+
+    // The sweep removes it once its last copy is gone, and not before.
+    let pool = server.database.pool();
+    let sweep =
+        || custodian_api::retention::remove_retired_companies(&pool, &server.clock, &server.keys);
+    assert_eq!(sweep().await.unwrap(), 0, "its copies are still kept");
+    server.clock.advance(chrono::Duration::days(91));
+    assert_eq!(
+        custodian_api::retention::sweep(&pool, &server.clock)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(sweep().await.unwrap(), 1);
+    let owner = owner_token(&server).await;
+    let (status, _) = send(
+        &server,
+        &owner,
+        "GET",
+        &format!("/v1/companies/{company}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "removed");
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=removeRetiredCompany",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            &events["items"][0]["target_id"],
+            &events["items"][0]["actor_kind"]
+        ),
+        (&json!(company), &json!("system")),
+        "{events}"
+    );
+}
+
+#[rstest]
+#[actix_web::test]
+async fn retiring_a_company_is_for_admins_and_every_users_offboarding_is_decided(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let partner = server.owner.partner_id.clone();
+    let company = seed::company(&server, &partner, "Acme Dental").await;
+    let other = seed::company(&server, &partner, "Acme Law").await;
+    let user = seed::user(&server, &partner, &company).await;
+    seed::item(&server, (&partner, &company, &user), "company", true).await;
+    let retire = format!("/v1/companies/{company}?offboard_users=true");
+
+    // A technician may not retire even an assigned company; outside their
+    // companies it is absent.
+    let (email, password) = server
+        .create_admin(Role::Technician, std::slice::from_ref(&company))
+        .await;
+    let technician = sign_in(&server, &email, &password).await.unwrap();
+    let (status, problem) = send(&server, &technician, "DELETE", &retire, None).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("forbidden")));
+    let (status, _) = send(
+        &server,
+        &technician,
+        "DELETE",
+        &format!("/v1/companies/{other}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // An API client needs companies:write to retire, and the right to
+    // purge (resets:write) to take users with it.
+    let (id, secret) = create_client(&server, &["companies:read"], None).await;
+    let reader = client_token(&server, &id, &secret).await;
+    let (status, _) = send(&server, &reader, "DELETE", &retire, None).await;
+    assert_eq!(status, 403);
+    let (id, secret) = create_client(&server, &["companies:write", "users:write"], None).await;
+    let writer = client_token(&server, &id, &secret).await;
+    let (status, problem) = send(&server, &writer, "DELETE", &retire, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("forbidden")),
+        "{problem}"
+    );
+    let owner = owner_token(&server).await;
+    let (status, _) = send(&server, &owner, "GET", &format!("/v1/users/{user}"), None).await;
+    assert_eq!(status, 200, "a refusal changes nothing");
+    let (_, events) = send(
+        &server,
+        &owner,
+        "GET",
+        "/v1/audit-events?action=purgeVault",
+        None,
+    )
+    .await;
+    assert_eq!(events["items"][0]["decision"], "deny", "{events}");
+    // An empty company the client may retire.
+    let (status, body) = send(
+        &server,
+        &writer,
+        "DELETE",
+        &format!("/v1/companies/{other}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["company"]["status"].as_str()),
+        (200, Some("retired")),
+        "{body}"
+    );
+
+    // Another partner's company is absent, retired or not.
+    let (status, _) = send(
+        &server,
+        &owner,
+        "DELETE",
+        &format!("/v1/companies/{}", uuid::Uuid::now_v7()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -105,6 +105,8 @@ struct Seeded<'a> {
     client_id: String,
     /// A company of the partner.
     company_id: String,
+    /// Another company of the partner, without users, to retire.
+    spare_company_id: String,
     /// A user of that company.
     user_id: String,
     /// Another user's account token.
@@ -369,6 +371,15 @@ fn cases() -> Vec<Case> {
             body: |_, _| Some(json!({"name": "Acme Dental Group"})),
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::AssignedTechnician,
+            headers: &[],
+        },
+        Case {
+            operation: "company_retire",
+            method: "DELETE",
+            path: |s| format!("/v1/companies/{}", s.spare_company_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::Client(&["companies:read"]),
             headers: &[],
         },
         Case {
@@ -810,6 +821,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
         server: &server,
         client_id: create_client(&server, &["partner:read"], None).await.0,
         company_id: company.clone(),
+        spare_company_id: seed::company(&server, &partner, "Acme Law").await,
         user_id: user.clone(),
         user_token: signed_in_user(&server).await.2,
         copy_id: seed::item(&server, (&partner, &company, &user), "company", true)

@@ -359,6 +359,168 @@ async fn a_suspended_partner_is_refused_at_once_until_it_is_reactivated(
 
 #[rstest]
 #[actix_web::test]
+async fn suspending_a_partner_withdraws_its_unsent_emails_and_cancels_its_batches(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    use custodian_api::db::DbError;
+    use custodian_api::db::schema::outbox_messages;
+    use diesel::prelude::*;
+    // No batch worker here: a batch stays running until it is cancelled.
+    let Some(server) = TestServer::spawn_with(backend, |config| config.batch_concurrency = 0).await
+    else {
+        return;
+    };
+    let operator = operator_token(&server).await;
+    let body =
+        json!({"name": "Tailspin IT", "owner": {"email": "tia@tailspin.example", "name": "Tia"}});
+    let (status, created) = send(&server, &operator, "POST", "/v1/partners", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let tailspin = created["partner"]["id"].as_str().unwrap().to_owned();
+    join_as_admin(&server, "tia@tailspin.example", "tia's long passphrase").await;
+    let tia = owner_of(
+        &server,
+        &tailspin,
+        "tia@tailspin.example",
+        "tia's long passphrase",
+    )
+    .await;
+    let (status, company) = send(
+        &server,
+        &tia,
+        "POST",
+        "/v1/companies",
+        Some(json!({"name": "Contoso"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{company}");
+    let company = company["id"].as_str().unwrap().to_owned();
+    // The mail server turns the invitation away: it waits to be tried again.
+    server.mail.refuse(true);
+    let uma = "uma@contoso.example";
+    let (status, invited) = send(
+        &server,
+        &tia,
+        "POST",
+        &format!("/v1/companies/{company}/users"),
+        Some(json!({"email": uma, "name": "Uma", "client_kind": "desktop"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{invited}");
+    let uma_id = invited["id"].as_str().unwrap().to_owned();
+    let (status, batch) = send(
+        &server,
+        &tia,
+        "POST",
+        "/v1/master-password-reset-batches",
+        Some(json!({"user_ids": [uma_id], "confirmation": "Yes"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{batch}");
+    let batch = batch["id"].as_str().unwrap().to_owned();
+
+    let (status, _) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{tailspin}/suspend"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let partner = tailspin.clone();
+    let unsent: Vec<(String, Option<String>, Option<Vec<u8>>)> = server
+        .database
+        .pool()
+        .run(move |conn| {
+            Ok::<_, DbError>(
+                outbox_messages::table
+                    .filter(outbox_messages::partner_id.eq(partner))
+                    .filter(outbox_messages::status.ne("sent"))
+                    .select((
+                        outbox_messages::status,
+                        outbox_messages::last_error,
+                        outbox_messages::payload_ciphertext,
+                    ))
+                    .load(conn)?,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        unsent,
+        vec![(
+            "dead".to_owned(),
+            Some("withdrawn: the partner is suspended".to_owned()),
+            None
+        )],
+        "the invitation is withdrawn, its link erased"
+    );
+
+    let (status, _) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{tailspin}/reactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.mail.refuse(false);
+    let tia = owner_of(
+        &server,
+        &tailspin,
+        "tia@tailspin.example",
+        "tia's long passphrase",
+    )
+    .await;
+    let (status, progress) = send(
+        &server,
+        &tia,
+        "GET",
+        &format!("/v1/master-password-reset-batches/{batch}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, progress["status"].as_str()),
+        (200, Some("cancelled")),
+        "{progress}"
+    );
+    let (_, events) = send(
+        &server,
+        &tia,
+        "GET",
+        "/v1/audit-events?action=suspendPartner",
+        None,
+    )
+    .await;
+    assert_eq!(
+        events["items"][0]["details"],
+        json!({"emails_withdrawn": 1, "batches_cancelled": 1}),
+        "{events}"
+    );
+    // The withdrawn invitation is never sent; inviting again sends one.
+    let (status, _) = send(
+        &server,
+        &tia,
+        "POST",
+        &format!("/v1/users/{uma_id}/invitation"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    crate::resets::newest_email(&server, uma, "user_invitation").await;
+    let received = server
+        .mail
+        .received()
+        .iter()
+        .filter(|m| m.rcpt_to.iter().any(|to| to.contains(uma)))
+        .count();
+    assert_eq!(received, 1);
+}
+
+#[rstest]
+#[actix_web::test]
 async fn an_expired_first_owner_invitation_is_sent_again_by_the_operator(
     #[values(Backend::Sqlite)] backend: Backend,
 ) {

@@ -192,6 +192,7 @@ pub mod seed {
             created_at: now,
             updated_at: now,
             external_id: None,
+            retired_at: None,
         };
         let id = company.id.to_string();
         server

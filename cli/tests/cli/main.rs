@@ -338,6 +338,47 @@ async fn companies_users_and_the_backup_profile_from_a_shell() {
     assert_eq!(stale.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&stale.stderr);
     assert!(stderr.contains("HTTP 412 precondition_failed"), "{stderr}");
+
+    // Retiring: refused while the company has a user, unless it offboards them.
+    json(
+        &custodianctl_as(
+            &[
+                "users",
+                "add",
+                "--company",
+                id,
+                "--email",
+                "eve@acme-dental.example",
+                "--name",
+                "Eve Jones",
+                "--client-kind",
+                "desktop",
+            ],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    let unconfirmed = custodianctl_as(&["companies", "retire", id], url, &admin).await;
+    assert_eq!(unconfirmed.status.code(), Some(1), "nothing without --yes");
+    let refused = custodianctl_as(&["companies", "retire", id, "--yes"], url, &admin).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("HTTP 409 company_has_users"), "{stderr}");
+    let retired = json(
+        &custodianctl_as(
+            &["companies", "retire", id, "--offboard-users", "--yes"],
+            url,
+            &admin,
+        )
+        .await,
+    );
+    assert_eq!(retired["users_offboarded"], 1, "{retired}");
+    assert_eq!(retired["company"]["status"], "retired", "{retired}");
+    let active = json(&custodianctl_as(&["companies", "list"], url, &admin).await);
+    assert_eq!(active["items"], serde_json::json!([]), "{active}");
+    let listed = json(&custodianctl_as(&["companies", "list", "--retired"], url, &admin).await);
+    assert_eq!(listed["items"][0]["id"], id, "{listed}");
 }
 
 #[actix_web::test]
