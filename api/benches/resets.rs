@@ -17,7 +17,10 @@
 //!   with one outbox worker, then with two, each claiming one message at a
 //!   time and then the default 16 (alternating, twice for one worker), then
 //!   measures the ceiling again: emails per second, and as a ratio of the
-//!   ceiling;
+//!   ceiling; then invites 1,000 users through `POST
+//!   /v1/companies/{id}/users` from 8 clients (users invited per second)
+//!   and delivers their invitations with one worker (invitations per
+//!   second, and as a ratio of the ceiling);
 //! - on a server of its own with the default workers, resets 100 users with
 //!   100 items each one at a time over HTTP (the single reset's mean
 //!   latency), then 1,000 such users in one batch: the time until every
@@ -484,7 +487,7 @@ async fn run(backend: Backend) {
         for user in &seed(&server, 10, SMALL_ITEMS).await {
             reset(&http, &server.base_url, &token, user).await;
         }
-        return emails(&server).await;
+        return emails(&server, &token).await;
     }
 
     // Latency of one reset of a 1,000-item vault.
@@ -569,13 +572,14 @@ async fn run(backend: Backend) {
         probes.len()
     );
     breakdown(&server, spare).await;
-    emails(&server).await;
+    emails(&server, &token).await;
     drop(server);
     batch(backend).await;
 }
 
-/// The sink's ceiling, then the outbox's rate with one worker and two.
-async fn emails(server: &TestServer) {
+/// The sink's ceiling, then the outbox's rate with one worker and two,
+/// then invitations: made through the API, delivered by one worker.
+async fn emails(server: &TestServer, token: &str) {
     // The resets' own emails go first, then the measured batches.
     let db = server.database.pool();
     drain(&mailer(server, &db), 2).await;
@@ -603,6 +607,75 @@ async fn emails(server: &TestServer) {
         .await
         .unwrap();
     println!("  the sink's ceiling again, after: {after:.0}/s");
+    let (invited, delivered) = invitations(server, &db, token).await;
+    println!(
+        "  users invited through the API, {CLIENTS} clients: {invited:.0}/s; their invitations delivered to the SMTP sink, 1 worker: {delivered:.0}/s, {:.2} of the ceiling after",
+        delivered / after
+    );
+}
+
+/// Invites `EMAILS` users of a new company through `POST
+/// /v1/companies/{id}/users` from `CLIENTS` clients (each creation queues
+/// its invitation in the outbox), then delivers the invitations with one
+/// worker claiming the default number at a time: (users invited per
+/// second, invitations delivered per second).
+async fn invitations(server: &TestServer, db: &Db, token: &str) -> (f64, f64) {
+    let http = reqwest::Client::new();
+    let company: Value = http
+        .post(format!("{}/v1/companies", server.base_url))
+        .bearer_auth(token)
+        .json(&json!({"name": "Invited Ltd"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let users = format!(
+        "{}/v1/companies/{}/users",
+        server.base_url,
+        company["id"].as_str().unwrap()
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (users, token, next) = (users.clone(), token.to_owned(), next.clone());
+            actix_web::rt::spawn(async move {
+                let http = reqwest::Client::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= EMAILS {
+                        break;
+                    }
+                    let status = http
+                        .post(&users)
+                        .bearer_auth(&token)
+                        .json(&json!({
+                            "email": format!("invitee{i}@bench.example"),
+                            "name": format!("Invitee {i}"),
+                            "client_kind": "desktop",
+                        }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    assert_eq!(status.as_u16(), 201);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let invited = EMAILS as f64 / started.elapsed().as_secs_f64();
+    let mailer = mailer(server, db);
+    let before = server.mail.received().len();
+    let started = Instant::now();
+    drain(&mailer, 1).await;
+    let delivered = EMAILS as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(server.mail.received().len() - before, EMAILS);
+    (invited, delivered)
 }
 
 fn main() {

@@ -9,7 +9,11 @@
 //! only, never from arguments, which other users of the machine can see.
 //! `custodianctl login` prints a token to reuse as `CUSTODIAN_TOKEN`.
 //!
-//! Commands: `health`, `ready`, `login`, `admins`, `api-clients`, `audit`,
+//! The platform operator's `partners` commands sign in with
+//! `CUSTODIAN_TOKEN` (an operator's) or `CUSTODIAN_EMAIL` and
+//! `CUSTODIAN_PASSWORD` at the operator's own token endpoint.
+//!
+//! Commands: `health`, `ready`, `login`, `partners`, `admins`, `api-clients`, `audit`,
 //! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
 //! `resets list|show`.
 //!
@@ -49,7 +53,16 @@ enum Command {
     /// Is the server ready to serve: database reachable, schema current? (GET /readyz)
     Ready,
     /// Sign in and print the token answer (`access_token`, `expires_in`, `scope`).
-    Login,
+    Login {
+        /// Sign in as the platform operator (`CUSTODIAN_EMAIL` and
+        /// `CUSTODIAN_PASSWORD`, no partner).
+        #[arg(long)]
+        operator: bool,
+    },
+    /// Partners, for the platform operator: signs in with `CUSTODIAN_TOKEN`
+    /// (an operator's) or `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
+    #[command(subcommand)]
+    Partners(PartnersCommand),
     /// The partner's admins.
     #[command(subcommand)]
     Admins(AdminsCommand),
@@ -316,6 +329,57 @@ enum BackupProfileCommand {
 }
 
 #[derive(Subcommand)]
+enum PartnersCommand {
+    /// List partners (one page).
+    List {
+        #[command(flatten)]
+        page: Page,
+        /// Only the suspended ones.
+        #[arg(long, conflicts_with = "active")]
+        suspended: bool,
+        /// Only the active ones.
+        #[arg(long)]
+        active: bool,
+    },
+    /// Show one partner.
+    Get { partner_id: uuid::Uuid },
+    /// Create a partner and its first owner, who is emailed an invitation.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_name: String,
+        /// The invitation's language: en, fr, de, es, it, nl or ja.
+        #[arg(long)]
+        owner_locale: Option<String>,
+        /// Makes a retried command answer the first result instead of
+        /// creating a second partner.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Rename a partner.
+    Rename {
+        partner_id: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+    },
+    /// Suspend a partner: every token of it is refused at once, its unsent
+    /// emails are withdrawn and its running batches cancelled.
+    Suspend {
+        partner_id: uuid::Uuid,
+        /// Suspend (without it, nothing is done).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Reactivate a suspended partner.
+    Reactivate { partner_id: uuid::Uuid },
+    /// Email the partner's owners who have not joined a new invitation.
+    InviteOwners { partner_id: uuid::Uuid },
+}
+
+#[derive(Subcommand)]
 enum AdminsCommand {
     /// List admins (one page).
     List(Page),
@@ -461,6 +525,35 @@ fn credentials() -> Result<Option<Credentials>, String> {
 const NO_CREDENTIALS: &str = "not signed in: set CUSTODIAN_TOKEN, or CUSTODIAN_CLIENT_ID and \
     CUSTODIAN_CLIENT_SECRET, or CUSTODIAN_PARTNER, CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD";
 
+/// The platform operator's credentials the environment names.
+fn operator_credentials() -> Result<Credentials, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("CUSTODIAN_EMAIL"), var("CUSTODIAN_PASSWORD")) {
+        (Some(email), Some(password)) => Ok(Credentials::operator(email, password)),
+        _ => Err(
+            "not signed in as the operator: set CUSTODIAN_TOKEN (an operator's), or \
+                  CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD"
+                .into(),
+        ),
+    }
+}
+
+/// A client that sends the platform operator's token: the one given, or
+/// one signed in for.
+async fn signed_in_as_operator(cli: &Cli) -> Result<Client, String> {
+    let builder = ClientBuilder::new(&cli.url);
+    if let Some(token) = &cli.token {
+        return builder
+            .bearer_token(token)
+            .build()
+            .map_err(|e| e.to_string());
+    }
+    Session::new(builder, operator_credentials()?)
+        .client()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// A client that sends a token: the one given, or one signed in for.
 async fn signed_in(cli: &Cli) -> Result<Client, String> {
     let builder = ClientBuilder::new(&cli.url);
@@ -493,12 +586,17 @@ async fn run_command(cli: &Cli) -> Result<String, String> {
     match &cli.command {
         Command::Health => answer(anonymous()?.health_get().send()).await,
         Command::Ready => answer(anonymous()?.readiness_get().send()).await,
-        Command::Login => {
-            let credentials = credentials()?.ok_or(NO_CREDENTIALS)?;
+        Command::Login { operator } => {
+            let credentials = if *operator {
+                operator_credentials()?
+            } else {
+                credentials()?.ok_or(NO_CREDENTIALS)?
+            };
             let session = Session::new(ClientBuilder::new(&cli.url), credentials);
             let token = session.token().await.map_err(|e| e.to_string())?;
             Ok(pretty(&token))
         }
+        Command::Partners(command) => partners(&signed_in_as_operator(cli).await?, command).await,
         Command::Admins(command) => admins(&signed_in(cli).await?, command).await,
         Command::ApiClients(command) => api_clients(&signed_in(cli).await?, command).await,
         Command::Audit(command) => audit(&signed_in(cli).await?, command).await,
@@ -860,6 +958,82 @@ async fn resets(client: &Client, command: &ResetsCommand) -> Result<String, Stri
                 comment: comment.clone(),
             };
             answer(client.reset_reject().reset_id(*reset_id).body(body).send()).await
+        }
+    }
+}
+
+async fn partners(client: &Client, command: &PartnersCommand) -> Result<String, String> {
+    match command {
+        PartnersCommand::List {
+            page,
+            suspended,
+            active,
+        } => {
+            let mut request = client.partners_list();
+            if *suspended {
+                request = request.status(types::PartnerStatus::Suspended);
+            }
+            if *active {
+                request = request.status(types::PartnerStatus::Active);
+            }
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            answer(request.send()).await
+        }
+        PartnersCommand::Get { partner_id } => {
+            answer(client.partner_account_get().partner_id(*partner_id).send()).await
+        }
+        PartnersCommand::Create {
+            name,
+            owner_email,
+            owner_name,
+            owner_locale,
+            idempotency_key,
+        } => {
+            let mut request = client.partners_create().body(types::NewPartner {
+                name: name.clone(),
+                owner: types::NewPartnerOwner {
+                    email: owner_email.clone(),
+                    name: owner_name.clone(),
+                    locale: owner_locale.as_deref().map(parse_locale).transpose()?,
+                },
+            });
+            if let Some(key) = idempotency_key {
+                request = request.idempotency_key(key.clone());
+            }
+            answer(request.send()).await
+        }
+        PartnersCommand::Rename { partner_id, name } => {
+            answer(
+                client
+                    .partner_account_update()
+                    .partner_id(*partner_id)
+                    .body(types::PartnerAccountUpdate { name: name.clone() })
+                    .send(),
+            )
+            .await
+        }
+        PartnersCommand::Suspend { partner_id, yes } => {
+            if !yes {
+                return Err("pass --yes to suspend the partner".into());
+            }
+            answer(client.partner_suspend().partner_id(*partner_id).send()).await
+        }
+        PartnersCommand::Reactivate { partner_id } => {
+            answer(client.partner_reactivate().partner_id(*partner_id).send()).await
+        }
+        PartnersCommand::InviteOwners { partner_id } => {
+            answer(
+                client
+                    .partner_owners_invite()
+                    .partner_id(*partner_id)
+                    .send(),
+            )
+            .await
         }
     }
 }

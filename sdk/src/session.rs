@@ -1,7 +1,8 @@
 //! Signing in and staying signed in: a [`Session`] holds credentials (an
-//! admin's email and password, or an API client's id and secret), fetches an
-//! access token from `POST /v1/auth/token`, and fetches a new one before the
-//! current one expires. Custodian issues no refresh tokens (RFC 6749 allows
+//! admin's email and password, or an API client's id and secret, or the
+//! platform operator's email and password), fetches an access token from
+//! `POST /v1/auth/token` (the operator's from `POST /v1/operator/token`),
+//! and fetches a new one before the current one expires. Custodian issues no refresh tokens (RFC 6749 allows
 //! either grant to omit them); re-running the grant is the refresh.
 //!
 //! ```no_run
@@ -42,6 +43,12 @@ pub enum Credentials {
         client_id: String,
         client_secret: SecretString,
     },
+    /// The platform operator's staff: `grant_type=password` at
+    /// `POST /v1/operator/token` (an operator is in no partner).
+    Operator {
+        username: String,
+        password: SecretString,
+    },
 }
 
 impl Credentials {
@@ -61,6 +68,14 @@ impl Credentials {
         Self::ClientCredentials {
             client_id: client_id.into(),
             client_secret: SecretString::from(secret.into()),
+        }
+    }
+
+    /// The platform operator's staff member with this email and password.
+    pub fn operator(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self::Operator {
+            username: username.into(),
+            password: SecretString::from(password.into()),
         }
     }
 
@@ -97,6 +112,11 @@ impl Credentials {
                 request.client_id = Some(id);
                 request.client_secret = Some(client_secret.expose_secret().to_owned());
             }
+            Self::Operator { username, password } => {
+                request.grant_type = types::GrantType::Password;
+                request.username = Some(username.clone());
+                request.password = Some(password.expose_secret().to_owned());
+            }
         }
         Ok(request)
     }
@@ -117,6 +137,10 @@ impl std::fmt::Debug for Credentials {
             Self::ClientCredentials { client_id, .. } => f
                 .debug_struct("ClientCredentials")
                 .field("client_id", client_id)
+                .finish_non_exhaustive(),
+            Self::Operator { username, .. } => f
+                .debug_struct("Operator")
+                .field("username", username)
                 .finish_non_exhaustive(),
         }
     }
@@ -227,13 +251,15 @@ impl Session {
         }
         let started = Instant::now();
         let anonymous = self.builder.clone().build()?;
-        let token = anonymous
-            .token_create()
-            .body(self.credentials.request(self.scope.as_deref())?)
-            .send()
-            .await
-            .map_err(SessionError::of)?
-            .into_inner();
+        let request = self.credentials.request(self.scope.as_deref())?;
+        let token = match self.credentials {
+            Credentials::Operator { .. } => {
+                anonymous.operator_token_create().body(request).send().await
+            }
+            _ => anonymous.token_create().body(request).send().await,
+        }
+        .map_err(SessionError::of)?
+        .into_inner();
         let lifetime = Duration::from_secs(token.expires_in.max(0).unsigned_abs());
         let client = self
             .builder

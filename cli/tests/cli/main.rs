@@ -102,6 +102,110 @@ fn json(output: &Output) -> serde_json::Value {
 }
 
 #[actix_web::test]
+async fn the_operator_manages_partners_from_a_shell() {
+    let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
+    let url = server.base_url.as_str();
+    let password = secrecy::ExposeSecret::expose_secret(&server.operator.password).to_owned();
+    let operator = [
+        ("CUSTODIAN_EMAIL", server.operator.email.as_str()),
+        ("CUSTODIAN_PASSWORD", password.as_str()),
+    ];
+    let created = json(
+        &custodianctl_as(
+            &[
+                "partners",
+                "create",
+                "--name",
+                "Northwind IT",
+                "--owner-email",
+                "nora@northwind.example",
+                "--owner-name",
+                "Nora",
+                "--idempotency-key",
+                "northwind-1",
+            ],
+            url,
+            &operator,
+        )
+        .await,
+    );
+    let id = created["partner"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["owner"]["email"], "nora@northwind.example",
+        "{created}"
+    );
+    // Retried under its key: the same partner, no second one.
+    let again = json(
+        &custodianctl_as(
+            &[
+                "partners",
+                "create",
+                "--name",
+                "Northwind IT",
+                "--owner-email",
+                "nora@northwind.example",
+                "--owner-name",
+                "Nora",
+                "--idempotency-key",
+                "northwind-1",
+            ],
+            url,
+            &operator,
+        )
+        .await,
+    );
+    assert_eq!(again["partner"]["id"], created["partner"]["id"]);
+    let renamed = json(
+        &custodianctl_as(
+            &["partners", "rename", &id, "--name", "Northwind Managed IT"],
+            url,
+            &operator,
+        )
+        .await,
+    );
+    assert_eq!(renamed["name"], "Northwind Managed IT");
+    let unconfirmed = custodianctl_as(&["partners", "suspend", &id], url, &operator).await;
+    assert_eq!(unconfirmed.status.code(), Some(1), "nothing without --yes");
+    let suspended =
+        json(&custodianctl_as(&["partners", "suspend", &id, "--yes"], url, &operator).await);
+    assert_eq!(suspended["status"], "suspended", "{suspended}");
+    let listed = json(&custodianctl_as(&["partners", "list", "--suspended"], url, &operator).await);
+    assert_eq!(listed["items"][0]["id"], id.as_str(), "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let active = json(&custodianctl_as(&["partners", "reactivate", &id], url, &operator).await);
+    assert_eq!(active["status"], "active");
+    let invited = json(&custodianctl_as(&["partners", "invite-owners", &id], url, &operator).await);
+    assert_eq!(
+        invited["items"][0]["email"], "nora@northwind.example",
+        "{invited}"
+    );
+    let shown = json(&custodianctl_as(&["partners", "get", &id], url, &operator).await);
+    assert_eq!(shown["name"], "Northwind Managed IT");
+
+    // The operator's token, printed by login --operator, works as CUSTODIAN_TOKEN.
+    let token = json(&custodianctl_as(&["login", "--operator"], url, &operator).await);
+    let token = token["access_token"].as_str().unwrap();
+    let listed =
+        json(&custodianctl_as(&["partners", "list"], url, &[("CUSTODIAN_TOKEN", token)]).await);
+    assert!(listed["items"].as_array().unwrap().len() >= 2, "{listed}");
+    // A wrong password is one line and exit 1.
+    let refused = custodianctl_as(
+        &["partners", "list"],
+        url,
+        &[
+            ("CUSTODIAN_EMAIL", server.operator.email.as_str()),
+            ("CUSTODIAN_PASSWORD", "not the password"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    // No operator credentials at all: said so.
+    let none = custodianctl_as(&["partners", "list"], url, &[]).await;
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(stderr.contains("not signed in as the operator"), "{stderr}");
+}
+
+#[actix_web::test]
 async fn an_admin_manages_clients_and_a_client_signs_in() {
     use custodian_api::db::admins::Role;
     let server = TestServer::spawn(Backend::Sqlite).await.unwrap();
