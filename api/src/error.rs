@@ -455,9 +455,9 @@ impl ApiError {
             }
             Self::Conflict { detail, .. } => format!("{detail}.").into(),
             Self::CompanyItemsNotBackedUp { counts } => format!(
-                "{} of the user's {} company items have no backup copy of their current \
-                 revision and would be lost; back them up first, or send \
-                 acknowledge_company_data_loss: true.",
+                "{} of {} company items have no backup copy of their current revision and \
+                 would be lost; back them up first, or acknowledge the loss with \
+                 acknowledge_company_data_loss set to true.",
                 counts.company_items_not_backed_up, counts.company_items
             )
             .into(),

@@ -25,6 +25,7 @@ pub mod kind {
     pub enum Partner {}
     pub enum Admin {}
     pub enum Operator {}
+    pub enum OperatorClient {}
     pub enum ApiClient {}
     pub enum Company {}
     pub enum User {}
@@ -39,6 +40,7 @@ pub mod kind {
 pub type PartnerId = Id<kind::Partner>;
 pub type AdminId = Id<kind::Admin>;
 pub type OperatorId = Id<kind::Operator>;
+pub type OperatorClientId = Id<kind::OperatorClient>;
 pub type ApiClientId = Id<kind::ApiClient>;
 pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;

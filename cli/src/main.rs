@@ -10,8 +10,9 @@
 //! `custodianctl login` prints a token to reuse as `CUSTODIAN_TOKEN`.
 //!
 //! The platform operator's `partners` commands sign in with
-//! `CUSTODIAN_TOKEN` (an operator's) or `CUSTODIAN_EMAIL` and
-//! `CUSTODIAN_PASSWORD` at the operator's own token endpoint.
+//! `CUSTODIAN_TOKEN` (an operator's), or at the operator's own token
+//! endpoint with `CUSTODIAN_CLIENT_ID` and `CUSTODIAN_CLIENT_SECRET` (one of
+//! its API clients) or `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
 //!
 //! Commands: `health`, `ready`, `login`, `partners`, `admins`, `api-clients`, `audit`,
 //! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
@@ -54,13 +55,15 @@ enum Command {
     Ready,
     /// Sign in and print the token answer (`access_token`, `expires_in`, `scope`).
     Login {
-        /// Sign in as the platform operator (`CUSTODIAN_EMAIL` and
-        /// `CUSTODIAN_PASSWORD`, no partner).
+        /// Sign in as the platform operator (an API client's id and secret,
+        /// or `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`, no partner).
         #[arg(long)]
         operator: bool,
     },
     /// Partners, for the platform operator: signs in with `CUSTODIAN_TOKEN`
-    /// (an operator's) or `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
+    /// (an operator's), `CUSTODIAN_CLIENT_ID` and `CUSTODIAN_CLIENT_SECRET`
+    /// (one of its API clients), or `CUSTODIAN_EMAIL` and
+    /// `CUSTODIAN_PASSWORD`.
     #[command(subcommand)]
     Partners(PartnersCommand),
     /// The partner's admins.
@@ -194,7 +197,7 @@ enum CompaniesCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// The PSA's own id for it, unique in the partner.
+        /// The PSA's own id for it, unique among the partner's active companies.
         #[arg(long)]
         external_id: Option<String>,
     },
@@ -525,14 +528,22 @@ fn credentials() -> Result<Option<Credentials>, String> {
 const NO_CREDENTIALS: &str = "not signed in: set CUSTODIAN_TOKEN, or CUSTODIAN_CLIENT_ID and \
     CUSTODIAN_CLIENT_SECRET, or CUSTODIAN_PARTNER, CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD";
 
-/// The platform operator's credentials the environment names.
+/// The platform operator's credentials the environment names: one of its
+/// API clients', or a staff member's.
 fn operator_credentials() -> Result<Credentials, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match (var("CUSTODIAN_EMAIL"), var("CUSTODIAN_PASSWORD")) {
-        (Some(email), Some(password)) => Ok(Credentials::operator(email, password)),
+    match (
+        var("CUSTODIAN_CLIENT_ID"),
+        var("CUSTODIAN_CLIENT_SECRET"),
+        var("CUSTODIAN_EMAIL"),
+        var("CUSTODIAN_PASSWORD"),
+    ) {
+        (Some(id), Some(secret), _, _) => Ok(Credentials::operator_client(id, secret)),
+        (None, None, Some(email), Some(password)) => Ok(Credentials::operator(email, password)),
         _ => Err(
             "not signed in as the operator: set CUSTODIAN_TOKEN (an operator's), or \
-                  CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD"
+                  CUSTODIAN_CLIENT_ID and CUSTODIAN_CLIENT_SECRET (an operator's API client), \
+                  or CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD"
                 .into(),
         ),
     }

@@ -49,6 +49,13 @@ pub enum Credentials {
         username: String,
         password: SecretString,
     },
+    /// One of the platform operator's API clients (the vendor's
+    /// automation): `grant_type=client_credentials` at
+    /// `POST /v1/operator/token`.
+    OperatorClient {
+        client_id: String,
+        client_secret: SecretString,
+    },
 }
 
 impl Credentials {
@@ -79,6 +86,14 @@ impl Credentials {
         }
     }
 
+    /// One of the platform operator's API clients.
+    pub fn operator_client(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self::OperatorClient {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(secret.into()),
+        }
+    }
+
     fn request(&self, scope: Option<&str>) -> Result<types::TokenRequest, SessionError> {
         let mut request = types::TokenRequest {
             grant_type: types::GrantType::Password,
@@ -101,6 +116,10 @@ impl Credentials {
                 request.password = Some(password.expose_secret().to_owned());
             }
             Self::ClientCredentials {
+                client_id,
+                client_secret,
+            }
+            | Self::OperatorClient {
                 client_id,
                 client_secret,
             } => {
@@ -141,6 +160,10 @@ impl std::fmt::Debug for Credentials {
             Self::Operator { username, .. } => f
                 .debug_struct("Operator")
                 .field("username", username)
+                .finish_non_exhaustive(),
+            Self::OperatorClient { client_id, .. } => f
+                .debug_struct("OperatorClient")
+                .field("client_id", client_id)
                 .finish_non_exhaustive(),
         }
     }
@@ -253,7 +276,7 @@ impl Session {
         let anonymous = self.builder.clone().build()?;
         let request = self.credentials.request(self.scope.as_deref())?;
         let token = match self.credentials {
-            Credentials::Operator { .. } => {
+            Credentials::Operator { .. } | Credentials::OperatorClient { .. } => {
                 anonymous.operator_token_create().body(request).send().await
             }
             _ => anonymous.token_create().body(request).send().await,

@@ -165,6 +165,10 @@ pub async fn update_profile(
     let applied = settings.clone();
     app.db
         .write(move |conn| {
+            // A retirement that committed since the check above wins.
+            if crate::db::companies::is_retired_shared(conn, id)? {
+                return Err(super::companies::company_retired());
+            }
             // Compare-and-set: a change made since this one read the
             // profile refuses this one, never a lost update.
             match backup_profiles::update_if_version(conn, partner, id, version, &applied, now)? {

@@ -384,9 +384,15 @@ pub async fn retire(
                 purged.company_items_backed_up += offboarded.vault.company_items_backed_up;
             }
             let retention_days = backup_profiles::find(conn, partner, id)?
-                .map_or(30, |profile| i64::from(profile.retention_days));
-            let copies =
-                vault::start_retention_of_company(conn, id, now + Duration::days(retention_days))?;
+                .map_or(companies::DEFAULT_RETENTION_DAYS, |profile| {
+                    profile.retention_days
+                });
+            vault::start_retention_of_company(
+                conn,
+                id,
+                now + Duration::days(i64::from(retention_days)),
+            )?;
+            let copies = vault::count_copies_of_company(conn, id)?;
             companies::retire(conn, id, now)?;
             let mut event = ctx.event(
                 Action::RetireCompany.name(),

@@ -21,20 +21,47 @@ use super::{App, Error, paging};
 use crate::audit::{ActorKind, NewEvent};
 use crate::auth::throttle::Path;
 use crate::auth::tokens::{OperatorClaims, SCOPE_OPERATOR};
-use crate::authz::PlatformAction;
+use crate::auth::{OPERATOR_CLIENT_SECRET, new_operator_client_secret};
+use crate::authz::{OperatorPrincipal, PlatformAction};
 use crate::db::admins::{self, Admin, Role};
+use crate::db::operator_clients::{self, OperatorClient};
 use crate::db::operators::{self, Operator};
 use crate::db::partners::{self, Partner, PartnerChanges};
 use crate::db::{DbConn, DbError, batches, outbox};
 use crate::domain::Email;
-use crate::ids::{OperatorId, PartnerId};
+use crate::ids::{OperatorClientId, OperatorId, PartnerId};
 
 /// A signed-in operator, acting now.
 #[derive(Debug, Clone)]
 pub struct OperatorContext {
-    pub operator: Operator,
+    pub actor: OperatorActor,
     pub request_id: Option<String>,
     pub now: NaiveDateTime,
+}
+
+/// Who acts for the operator: one of its staff, or one of its API clients.
+#[derive(Debug, Clone)]
+pub enum OperatorActor {
+    Staff(Operator),
+    Client(OperatorClient),
+}
+
+impl OperatorActor {
+    /// Who the policies decide about.
+    pub fn principal(&self) -> OperatorPrincipal {
+        match self {
+            Self::Staff(operator) => OperatorPrincipal::Staff(operator.id),
+            Self::Client(client) => OperatorPrincipal::Client(client.id),
+        }
+    }
+
+    /// The id the audit log names it by.
+    pub fn id(&self) -> String {
+        match self {
+            Self::Staff(operator) => operator.id.to_string(),
+            Self::Client(client) => client.id.to_string(),
+        }
+    }
 }
 
 /// An operator's bearer token, verified (signature, expiry, audience) but
@@ -73,19 +100,34 @@ impl OperatorToken {
             request_id,
             now,
         } = self;
-        let id = OperatorId::parse(&claims.sub)
-            .ok_or_else(|| Error::unauthorized("token names no operator"))?;
-        let operator = app
-            .db
-            .run(move |conn| operators::find(conn, id))
-            .await?
-            .ok_or_else(|| Error::unauthorized("the operator no longer exists"))?;
-        if operator.token_generation != claims.generation || claims.scope != SCOPE_OPERATOR {
+        if claims.scope != SCOPE_OPERATOR {
             return Err(Error::unauthorized("the token was revoked"));
         }
-        tracing::Span::current().record("principal", tracing::field::display(operator.id));
+        let actor = if claims.client {
+            let id = OperatorClientId::parse(&claims.sub)
+                .ok_or_else(|| Error::unauthorized("token names no operator client"))?;
+            let client = app
+                .db
+                .run(move |conn| operator_clients::find(conn, id))
+                .await?
+                .ok_or_else(|| Error::unauthorized("the operator's client was removed"))?;
+            OperatorActor::Client(client)
+        } else {
+            let id = OperatorId::parse(&claims.sub)
+                .ok_or_else(|| Error::unauthorized("token names no operator"))?;
+            let operator = app
+                .db
+                .run(move |conn| operators::find(conn, id))
+                .await?
+                .ok_or_else(|| Error::unauthorized("the operator no longer exists"))?;
+            if operator.token_generation != claims.generation {
+                return Err(Error::unauthorized("the token was revoked"));
+            }
+            OperatorActor::Staff(operator)
+        };
+        tracing::Span::current().record("principal", tracing::field::display(actor.id()));
         Ok(OperatorContext {
-            operator,
+            actor,
             request_id,
             now,
         })
@@ -101,7 +143,9 @@ impl OperatorContext {
         action: PlatformAction,
         partner: Option<PartnerId>,
     ) -> Result<(), Error> {
-        let decision = app.authz.decide_platform(self.operator.id, action, partner);
+        let decision = app
+            .authz
+            .decide_platform(self.actor.principal(), action, partner);
         if decision.allowed {
             return Ok(());
         }
@@ -122,7 +166,7 @@ impl OperatorContext {
         NewEvent {
             partner,
             actor_kind: ActorKind::Operator,
-            actor_id: Some(self.operator.id.to_string()),
+            actor_id: Some(self.actor.id()),
             action: action.to_owned(),
             target_kind: Some("partner".into()),
             target_id: partner.map(|p| p.to_string()),
@@ -136,7 +180,7 @@ impl OperatorContext {
     fn asker(&self) -> Asker {
         Asker {
             partner: PLATFORM,
-            principal: self.operator.id.to_string(),
+            principal: self.actor.id(),
             now: self.now,
         }
     }
@@ -428,4 +472,156 @@ pub async fn invite_owners(
         .await?;
     app.outbox.wake();
     Ok(invited)
+}
+
+/// Signs one of the operator's API clients in with its secret: the client,
+/// or `None` when the id or the secret is wrong. Throttled and audited as
+/// an API client's sign-in is (to the chain of no partner).
+pub async fn client_sign_in(
+    app: &App,
+    id: OperatorClientId,
+    secret: SecretString,
+    request_id: Option<String>,
+    address: Option<IpAddr>,
+) -> Result<Option<OperatorClient>, Error> {
+    use secrecy::ExposeSecret;
+    let account = id.to_string();
+    let ticket = app
+        .throttled(Path::ClientSignIn, Some(&account), address)
+        .await?;
+    let client = app
+        .db
+        .run(move |conn| operator_clients::find(conn, id))
+        .await?;
+    let secret = secret.expose_secret().as_bytes();
+    let signed_in = match &client {
+        Some(client) => {
+            app.keys
+                .verify_keyed_hash(OPERATOR_CLIENT_SECRET, secret, &client.secret_hash)
+        }
+        None => {
+            // The same HMAC work for an unknown client as for a known one.
+            let _ = app.keys.keyed_hash(OPERATOR_CLIENT_SECRET, secret);
+            false
+        }
+    };
+    if signed_in {
+        app.throttle.succeeded(ticket, app.clock.now()).await?;
+    }
+    app.audit(NewEvent {
+        partner: None,
+        actor_kind: if signed_in {
+            ActorKind::Operator
+        } else {
+            ActorKind::Anonymous
+        },
+        actor_id: Some(account.clone()).filter(|_| signed_in),
+        action: "signIn".into(),
+        target_kind: Some("operator_client".into()),
+        target_id: Some(account),
+        allowed: signed_in,
+        policy_ids: Vec::new(),
+        request_id,
+        details: serde_json::json!({ "grant_type": "client_credentials" }),
+    })
+    .await?;
+    Ok(client.filter(|_| signed_in))
+}
+
+/// A page of the operator's API clients, oldest first.
+pub async fn clients(
+    app: &App,
+    ctx: &OperatorContext,
+    after: Option<OperatorClientId>,
+    limit: Option<u32>,
+) -> Result<(Vec<OperatorClient>, Option<String>), Error> {
+    ctx.authorize(app, PlatformAction::ListOperatorClients, None)
+        .await?;
+    let limit = paging::limit(limit)?;
+    let mut page = app
+        .db
+        .run(move |conn| operator_clients::list(conn, after, limit + 1))
+        .await?;
+    let next_cursor = paging::finish(&mut page, limit, |c| c.id.to_string());
+    Ok((page, next_cursor))
+}
+
+/// One of the operator's API clients, and its secret, which exists nowhere
+/// else and is never given again.
+pub type CreatedClient = (OperatorClient, SecretString);
+
+/// Makes an API client for the vendor's automation (the name already
+/// checked): it manages partners as the operator's staff do, never
+/// credentials.
+pub async fn create_client(
+    app: &App,
+    ctx: &OperatorContext,
+    name: String,
+    key: Option<Idempotency>,
+    render: impl FnOnce(&CreatedClient) -> Vec<u8> + Send + 'static,
+) -> Result<Made<CreatedClient>, Error> {
+    use secrecy::ExposeSecret;
+    ctx.authorize(app, PlatformAction::CreateOperatorClient, None)
+        .await?;
+    let secret = new_operator_client_secret();
+    let client = OperatorClient {
+        id: OperatorClientId::new(),
+        name,
+        secret_hash: app
+            .keys
+            .keyed_hash(OPERATOR_CLIENT_SECRET, secret.expose_secret().as_bytes()),
+        created_by_operator_id: match &ctx.actor {
+            OperatorActor::Staff(operator) => Some(operator.id),
+            OperatorActor::Client(_) => None,
+        },
+        created_at: ctx.now,
+    };
+    let mut event = client_event(ctx, PlatformAction::CreateOperatorClient, &client);
+    event.details = serde_json::json!({ "name": client.name });
+    let keys = app.keys.clone();
+    let insert = move |conn: &mut DbConn| {
+        operator_clients::insert(conn, &client)?;
+        crate::audit::append(conn, &keys, event)?;
+        Ok((client, secret))
+    };
+    idempotent::create(app, ctx.asker(), key, insert, render).await
+}
+
+/// Removes the operator's API client `raw_id` names; its tokens are
+/// refused at once. 404 when there is none.
+pub async fn delete_client(app: &App, ctx: &OperatorContext, raw_id: &str) -> Result<(), Error> {
+    let id = OperatorClientId::parse(raw_id).ok_or(Error::NotFound)?;
+    let client = app
+        .db
+        .run(move |conn| operator_clients::find(conn, id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    ctx.authorize(app, PlatformAction::DeleteOperatorClient, None)
+        .await?;
+    let mut event = client_event(ctx, PlatformAction::DeleteOperatorClient, &client);
+    event.details = serde_json::json!({ "name": client.name });
+    let keys = app.keys.clone();
+    app.db
+        .write(move |conn| {
+            if !operator_clients::delete(conn, id)? {
+                return Err(Error::NotFound);
+            }
+            crate::audit::append(conn, &keys, event)?;
+            Ok(())
+        })
+        .await
+}
+
+/// The audit event of a change to one of the operator's API clients (in
+/// the chain of no partner).
+fn client_event(
+    ctx: &OperatorContext,
+    action: PlatformAction,
+    client: &OperatorClient,
+) -> NewEvent {
+    NewEvent {
+        target_kind: Some("operator_client".into()),
+        target_id: Some(client.id.to_string()),
+        ..ctx.event(action.name(), None, true)
+    }
 }

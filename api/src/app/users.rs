@@ -200,16 +200,14 @@ pub async fn create(
     let now = ctx.now;
     let company_name = company.name;
     let insert = move |conn: &mut DbConn| {
+        // Waits on a retirement under way, and reads what it committed.
+        if companies::is_retired_shared(conn, company_id)? {
+            return Err(super::companies::company_retired());
+        }
         if is_primary && users::has_primary(conn, company_id)? {
             return Err(primary_exists());
         }
         users::insert(conn, &row)?;
-        // After the insert: on PostgreSQL its foreign key waits on a
-        // retirement that holds the company's row, and this reads what
-        // that retirement committed.
-        if companies::is_retired(conn, company_id)? {
-            return Err(super::companies::company_retired());
-        }
         let expires_at = issue_invitation(conn, &keys, (&row).into(), &company_name, now)?;
         event.details["invitation_expires_at"] = serde_json::json!(expires_at);
         audit::append(conn, &keys, event)?;

@@ -39,6 +39,17 @@ pub fn new_api_client_secret() -> SecretString {
     SecretString::from(format!("cst_{}", body.expose_secret()))
 }
 
+/// The keyed-hash purpose of the platform operator's API client secrets.
+pub const OPERATOR_CLIENT_SECRET: &str = "operator-client";
+
+/// A new secret of one of the operator's API clients: as an API client's,
+/// after a `cso_` prefix.
+pub fn new_operator_client_secret() -> SecretString {
+    use secrecy::ExposeSecret;
+    let body = draw_secret(32);
+    SecretString::from(format!("cso_{}", body.expose_secret()))
+}
+
 /// The keyed-hash purpose of a reset's secret (temporary password or link
 /// token).
 pub const RESET_SECRET: &str = "reset-secret";

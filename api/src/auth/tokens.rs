@@ -103,10 +103,14 @@ pub struct AccountClaims {
 pub struct OperatorClaims {
     pub iss: String,
     pub aud: String,
-    /// The operator's id.
+    /// The operator's id, or its API client's.
     pub sub: String,
-    /// The operator's token generation when issued.
+    /// The operator's token generation when issued (0 for a client).
     pub generation: i64,
+    /// Whether `sub` is one of the operator's API clients (absent: a
+    /// person).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client: bool,
     pub scope: String,
     pub iat: i64,
     pub nbf: i64,
@@ -399,14 +403,16 @@ impl TokenService {
         (self.sign(&claims), ACCESS_TOKEN_SECONDS)
     }
 
-    /// Signs a platform operator's token.
-    pub fn issue_operator(&self, operator: &str, generation: i64) -> (String, i64) {
+    /// Signs a platform operator's token: a person's (`client` false) or
+    /// one of its API clients'.
+    pub fn issue_operator(&self, operator: &str, generation: i64, client: bool) -> (String, i64) {
         let now = self.now();
         let claims = OperatorClaims {
             iss: self.issuer.clone(),
             aud: OPERATOR_AUDIENCE.into(),
             sub: operator.into(),
             generation,
+            client,
             scope: SCOPE_OPERATOR.into(),
             iat: now,
             nbf: now,

@@ -373,6 +373,11 @@ pub enum PlatformAction {
     UpdatePartnerAccount,
     SuspendPartner,
     ReactivatePartner,
+    /// The operator's own API clients (the schema's group
+    /// `operatorCredentials`): its staff manage them, a client never does.
+    ListOperatorClients,
+    CreateOperatorClient,
+    DeleteOperatorClient,
 }
 
 impl PlatformAction {
@@ -384,6 +389,9 @@ impl PlatformAction {
         "updatePartnerAccount",
         "suspendPartner",
         "reactivatePartner",
+        "listOperatorClients",
+        "createOperatorClient",
+        "deleteOperatorClient",
     ];
 
     pub fn name(self) -> &'static str {
@@ -394,17 +402,31 @@ impl PlatformAction {
             Self::UpdatePartnerAccount => "updatePartnerAccount",
             Self::SuspendPartner => "suspendPartner",
             Self::ReactivatePartner => "reactivatePartner",
+            Self::ListOperatorClients => "listOperatorClients",
+            Self::CreateOperatorClient => "createOperatorClient",
+            Self::DeleteOperatorClient => "deleteOperatorClient",
         }
     }
 }
 
+/// Who acts for the platform operator: one of its staff, or one of its
+/// API clients (the vendor's automation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorPrincipal {
+    Staff(crate::ids::OperatorId),
+    Client(crate::ids::OperatorClientId),
+}
+
 /// The operator's entity, and the partner's (`None`: the platform's
-/// partners as a whole, for listing them).
+/// partners as a whole, for listing them, and the platform itself).
 pub(super) fn platform_request_uids(
-    operator: crate::ids::OperatorId,
+    operator: OperatorPrincipal,
     partner: Option<PartnerId>,
 ) -> (Entity, EntityUid) {
-    let me = uid(&TYPES.operator, operator);
+    let me = match operator {
+        OperatorPrincipal::Staff(id) => uid(&TYPES.operator, id),
+        OperatorPrincipal::Client(id) => uid(&TYPES.operator_client, id),
+    };
     let resource = match partner {
         Some(partner) => partner_uid(partner),
         None => uid(&TYPES.partner, "platform"),
@@ -437,6 +459,7 @@ struct TypeNames {
     admin: EntityTypeName,
     api_client: EntityTypeName,
     operator: EntityTypeName,
+    operator_client: EntityTypeName,
 }
 
 static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
@@ -448,6 +471,7 @@ static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
         admin: parse("Custodian::Admin"),
         api_client: parse("Custodian::ApiClient"),
         operator: parse("Custodian::Operator"),
+        operator_client: parse("Custodian::OperatorClient"),
     }
 });
 

@@ -22,7 +22,7 @@ use cedar_policy::{
     PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
 };
 
-pub use entities::{Action, PlatformAction, Principal, Resource, SCOPES};
+pub use entities::{Action, OperatorPrincipal, PlatformAction, Principal, Resource, SCOPES};
 pub use memo::MemoStats;
 
 /// The schema's file name in a policy directory.
@@ -457,7 +457,7 @@ impl Authz {
     /// calls are few.
     pub fn decide_platform(
         &self,
-        operator: crate::ids::OperatorId,
+        operator: entities::OperatorPrincipal,
         action: PlatformAction,
         partner: Option<crate::ids::PartnerId>,
     ) -> Decision {

@@ -142,8 +142,9 @@ pub struct CompanyChanges {
 }
 
 /// A company of `partner`, its row locked until the transaction ends
-/// (PostgreSQL; SQLite write transactions already take turns): a user
-/// added meanwhile waits on it, through the users' foreign key.
+/// (PostgreSQL, `FOR NO KEY UPDATE`; SQLite write transactions already take
+/// turns): [`is_retired_shared`] waits on it, and the foreign-key checks of
+/// rows that point at the company (a vault write's backup copy) do not.
 pub fn lock(
     conn: &mut DbConn,
     partner: PartnerId,
@@ -155,7 +156,7 @@ pub fn lock(
     Ok(match conn {
         DbConn::Postgres(pg) => query
             .select(Company::as_select())
-            .for_update()
+            .for_no_key_update()
             .first(pg)
             .optional()?,
         DbConn::Sqlite(sqlite) => query
@@ -165,15 +166,20 @@ pub fn lock(
     })
 }
 
-/// Whether the company is retired (an absent one is not).
-pub fn is_retired(conn: &mut DbConn, id: CompanyId) -> Result<bool, DbError> {
-    Ok(companies::table
+/// Whether the company is retired (an absent one is not), its row held
+/// shared until the transaction ends (PostgreSQL, `FOR SHARE`): a
+/// retirement under way ([`lock`]) is waited for, and what it committed is
+/// read.
+pub fn is_retired_shared(conn: &mut DbConn, id: CompanyId) -> Result<bool, DbError> {
+    let query = companies::table
         .filter(companies::id.eq(id.to_string()))
         .filter(companies::retired_at.is_not_null())
-        .select(companies::id)
-        .first::<String>(conn)
-        .optional()?
-        .is_some())
+        .select(companies::id);
+    Ok(match conn {
+        DbConn::Postgres(pg) => query.for_share().first::<String>(pg).optional()?,
+        DbConn::Sqlite(sqlite) => query.first::<String>(sqlite).optional()?,
+    }
+    .is_some())
 }
 
 /// Marks a company retired at `at`.
@@ -186,26 +192,27 @@ pub fn retire(conn: &mut DbConn, id: CompanyId, at: NaiveDateTime) -> Result<(),
 
 /// Removes the retired companies none of whose backup copies is left (with
 /// their backup profiles and assignments, by the schema's cascades); which
-/// they were.
+/// ones this call removed (of two sweeps at once, each company is one's).
 pub fn remove_retired_without_copies(conn: &mut DbConn) -> Result<Vec<Company>, DbError> {
     use super::schema::backup_copies;
-    let gone: Vec<Company> = companies::table
+    let candidates: Vec<Company> = companies::table
         .filter(companies::retired_at.is_not_null())
         .filter(diesel::dsl::not(diesel::dsl::exists(
             backup_copies::table.filter(backup_copies::company_id.eq(companies::id)),
         )))
         .select(Company::as_select())
         .load(conn)?;
-    if !gone.is_empty() {
-        let ids: Vec<String> = gone.iter().map(|c| c.id.to_string()).collect();
-        // Only retired ones, should a copy have come meanwhile: none can,
-        // a retired company has no users.
-        diesel::delete(
+    let mut gone = Vec::with_capacity(candidates.len());
+    for company in candidates {
+        let removed = diesel::delete(
             companies::table
-                .filter(companies::id.eq_any(ids))
+                .filter(companies::id.eq(company.id.to_string()))
                 .filter(companies::retired_at.is_not_null()),
         )
         .execute(conn)?;
+        if removed == 1 {
+            gone.push(company);
+        }
     }
     Ok(gone)
 }

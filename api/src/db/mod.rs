@@ -17,6 +17,7 @@ pub mod batches;
 pub mod companies;
 pub mod idempotency;
 pub mod migrations;
+pub mod operator_clients;
 pub mod operators;
 pub mod outbox;
 pub mod partners;

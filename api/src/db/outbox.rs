@@ -187,6 +187,25 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Claim>, DbError> {
+    // A claim that found only a suspended partner's messages (withdrawn
+    // now) looks again, so other partners' due messages do not wait.
+    loop {
+        let (claimed, withdrawn) = claim_once(conn, worker, now, lease_until, limit)?;
+        if !claimed.is_empty() || withdrawn == 0 {
+            return Ok(claimed);
+        }
+    }
+}
+
+/// One try of [`claim`]: what it claimed, and how many messages of
+/// suspended partners it withdrew instead.
+fn claim_once(
+    conn: &mut DbConn,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<(Vec<Claim>, usize), DbError> {
     use outbox_messages::dsl as m;
     let mut due: Vec<(String, EmailStatus, NaiveDateTime)> = Vec::new();
     for status in [QUEUED, RETRYING, SENDING] {
@@ -207,16 +226,18 @@ pub fn claim(
     due.sort_by_key(|(_, _, at)| *at);
     due.truncate(usize::try_from(limit).unwrap_or(0));
     if due.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     // A suspended partner's messages are withdrawn, not sent: one queued
     // by work that was under way as the partner was suspended ends here.
+    // (The suspended partners are few; the subquery reads only them.)
     let due_ids: Vec<&String> = due.iter().map(|(id, _, _)| id).collect();
+    let suspended = super::schema::partners::table
+        .filter(super::schema::partners::suspended_at.is_not_null())
+        .select(super::schema::partners::id);
     let of_suspended: Vec<String> = m::outbox_messages
         .filter(m::id.eq_any(&due_ids))
-        .filter(diesel::dsl::not(
-            m::partner_id.eq_any(super::partners::active_ids()),
-        ))
+        .filter(m::partner_id.eq_any(suspended))
         .select(m::id)
         .load(conn)?;
     for id in &of_suspended {
@@ -228,7 +249,7 @@ pub fn claim(
         .filter(|id| !of_suspended.contains(id))
         .collect();
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), of_suspended.len()));
     }
     diesel::update(m::outbox_messages.filter(m::id.eq_any(&ids)))
         .set((
@@ -244,7 +265,7 @@ pub fn claim(
         .order(m::next_attempt_at.asc())
         .select(Claimed::as_select())
         .load(conn)?;
-    Ok(claimed
+    let claims = claimed
         .into_iter()
         .map(|message| Claim {
             reclaimed: due
@@ -252,7 +273,8 @@ pub fn claim(
                 .any(|(id, status, _)| *id == message.id && *status == SENDING),
             message,
         })
-        .collect())
+        .collect();
+    Ok((claims, of_suspended.len()))
 }
 
 /// Whether `worker` still holds its claim on the message (it was not

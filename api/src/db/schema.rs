@@ -19,6 +19,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    operator_clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Binary,
+        created_by_operator_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     partners (id) {
         id -> Text,
         name -> Text,
@@ -323,6 +333,7 @@ diesel::joinable!(reset_batch_items -> reset_batches (batch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
+    operator_clients,
     partners,
     companies,
     admins,

@@ -256,6 +256,14 @@ pub fn start_retention_of_company(
     .execute(conn)?)
 }
 
+/// How many backup copies the company has.
+pub fn count_copies_of_company(conn: &mut DbConn, company: CompanyId) -> Result<i64, DbError> {
+    Ok(backup_copies::table
+        .filter(backup_copies::company_id.eq(company.to_string()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Deletes the copies whose retention ended by `now`; how many.
 pub fn sweep_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, DbError> {
     Ok(

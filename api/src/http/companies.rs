@@ -79,8 +79,9 @@ pub struct CompanyPage {
 pub struct NewCompany {
     /// Two companies may share a name.
     pub name: Name,
-    /// Unique in the partner (409 `external_id_taken`): a PSA's sync sends
-    /// its own id, and finds the company again with `?external_id=`.
+    /// Unique among the partner's companies that are not retired (409
+    /// `external_id_taken`): a PSA's sync sends its own id, and finds the
+    /// company again with `?external_id=`.
     pub external_id: Option<ExternalId>,
 }
 
@@ -90,6 +91,7 @@ pub struct NewCompany {
 #[into_params(parameter_in = Query)]
 pub struct CompanyQuery {
     /// The active companies (the default), or the retired ones.
+    #[param(default = "active")]
     pub status: Option<CompanyStatus>,
     /// The company with this external id only (none, or one).
     pub external_id: Option<ExternalId>,
@@ -105,8 +107,9 @@ pub struct CompanyQuery {
 #[serde(deny_unknown_fields)]
 pub struct CompanyUpdate {
     pub name: Option<Name>,
-    /// The PSA's own id for the company, unique in the partner (409
-    /// `external_id_taken`); null removes it.
+    /// The PSA's own id for the company, unique among the partner's
+    /// companies that are not retired (409 `external_id_taken`); null
+    /// removes it.
     #[serde(default, deserialize_with = "crate::http::values::present")]
     #[schema(value_type = Option<ExternalId>)]
     pub external_id: Option<Option<ExternalId>>,
@@ -128,7 +131,7 @@ pub struct CompanyUpdate {
         (status = 200, description = "A page of companies", body = CompanyPage),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid external id, cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid status, external id, cursor or limit", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/v1/companies")]

@@ -4,7 +4,7 @@
 //! nowhere else.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, patch, post, web};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::idempotent::Made;
 use crate::app::platform::{self, CreatedPartner, OperatorContext};
 use crate::app::resets::Idempotency;
+use crate::db::operator_clients::OperatorClient;
 use crate::db::partners::Partner;
 use crate::error::{ApiError, Problem};
 use crate::http::AppState;
@@ -20,7 +21,7 @@ use crate::http::extract::{Json, Query};
 use crate::http::resets::{creation_fingerprint, idempotency_key, rendered, replay};
 use crate::http::time::Timestamp;
 use crate::http::values::{EmailAddress, Name};
-use crate::ids::PartnerId;
+use crate::ids::{OperatorClientId, PartnerId};
 
 /// The signed-in platform operator.
 pub struct Operator(pub OperatorContext);
@@ -412,4 +413,190 @@ pub async fn partner_owners_invite(
     Ok(web::Json(OwnersInvited {
         items: invited.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// One of the operator's API clients: the vendor's automation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorClientView {
+    /// The OAuth 2.0 `client_id`.
+    pub id: uuid::Uuid,
+    #[schema(example = "Billing sync")]
+    pub name: String,
+    /// The operator's staff member who made it.
+    pub created_by: Option<uuid::Uuid>,
+    pub created_at: Timestamp,
+}
+
+impl From<OperatorClient> for OperatorClientView {
+    fn from(client: OperatorClient) -> Self {
+        Self {
+            id: client.id.uuid(),
+            name: client.name,
+            created_by: client.created_by_operator_id.map(|id| id.uuid()),
+            created_at: client.created_at.into(),
+        }
+    }
+}
+
+/// A page of the operator's API clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorClientPage {
+    pub items: Vec<OperatorClientView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An API client of the operator's to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperatorClient {
+    /// E.g. the automation's name.
+    pub name: Name,
+}
+
+/// One of the operator's API clients, made, and its secret.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOperatorClient {
+    pub client: OperatorClientView,
+    /// The OAuth 2.0 `client_secret`. Store it now: it is kept as a keyed
+    /// hash, and sealed with this answer for a retry under the same
+    /// `Idempotency-Key` (24 h); shown nowhere else.
+    pub client_secret: String,
+}
+
+/// Everything but the secret.
+impl std::fmt::Debug for CreatedOperatorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedOperatorClient")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page of the operator's API clients: where it starts and how long.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OperatorClientsQuery {
+    /// `next_cursor` of the page before: the page starts after it.
+    pub cursor: Option<uuid::Uuid>,
+    /// 1 to 200; 50 when left out.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// List the operator's API clients
+///
+/// The vendor's automation credentials, oldest first; never their secrets.
+/// For the operator's staff only.
+#[utoipa::path(
+    operation_id = "operator_clients_list",
+    tag = "platform",
+    security(("operator" = [])),
+    params(OperatorClientsQuery),
+    responses(
+        (status = 200, description = "A page of the operator's API clients", body = OperatorClientPage),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy (an API client of the operator's never manages credentials)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/operator/api-clients")]
+pub async fn operator_clients_list(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+    Query(query): Query<OperatorClientsQuery>,
+) -> Result<web::Json<OperatorClientPage>, ApiError> {
+    let after = query
+        .cursor
+        .map(|cursor| OperatorClientId::parse(&cursor.to_string()).ok_or(()))
+        .transpose()
+        .map_err(|()| crate::app::Error::invalid("cursor", "not a next_cursor this list gave"))?;
+    let (clients, next_cursor) = platform::clients(&state, &operator, after, query.limit).await?;
+    Ok(web::Json(OperatorClientPage {
+        items: clients.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+/// Make an API client of the operator's
+///
+/// For the vendor's automation: the client signs in with
+/// `grant_type=client_credentials` at `POST /v1/operator/token` and manages
+/// partners as the operator's staff do; it never manages credentials.
+/// Answers the client and its secret, shown only here. Retry safely with an
+/// `Idempotency-Key` header: the same key and body answer the first result
+/// again, the secret included (`Idempotent-Replayed: true`; kept sealed for
+/// 24 h); the same key with another body is 422.
+#[utoipa::path(
+    operation_id = "operator_clients_create",
+    tag = "platform",
+    security(("operator" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: makes a retry answer the first result instead of making another client (kept 24 h)"),
+    ),
+    request_body = NewOperatorClient,
+    responses(
+        (status = 201, description = "Made", body = CreatedOperatorClient,
+            headers(
+                ("Location" = String, description = "The client's URL, to remove it (on the first answer)"),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a retry under the same Idempotency-Key with the first result"),
+            )),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy (an API client of the operator's never manages credentials)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid value, or an Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/operator/api-clients")]
+pub async fn operator_clients_create(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Json(new): Json<NewOperatorClient>,
+) -> Result<HttpResponse, ApiError> {
+    use secrecy::ExposeSecret;
+    let name = new.name.into_inner();
+    let key = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        fingerprint: creation_fingerprint("POST /v1/operator/api-clients", &name),
+    });
+    let created = |(client, secret): &platform::CreatedClient| CreatedOperatorClient {
+        client: client.clone().into(),
+        client_secret: secret.expose_secret().to_owned(),
+    };
+    let render = move |made: &platform::CreatedClient| rendered(&created(made));
+    match platform::create_client(&state, &operator, name, key, render).await? {
+        Made::New(made) => {
+            let location = format!("/v1/operator/api-clients/{}", made.0.id);
+            Ok(HttpResponse::Created()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .json(created(&made)))
+        }
+        Made::Replayed(stored) => Ok(replay(stored)),
+    }
+}
+
+/// Remove an API client of the operator's
+///
+/// Its tokens stop working at once, and its secret signs in no more.
+#[utoipa::path(
+    operation_id = "operator_client_delete",
+    tag = "platform",
+    security(("operator" = [])),
+    params(("client_id" = uuid::Uuid, Path, description = "The client's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy (an API client of the operator's never manages credentials)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/v1/operator/api-clients/{client_id}")]
+pub async fn operator_client_delete(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    platform::delete_client(&state, &operator, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

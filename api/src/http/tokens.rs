@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::http::contract::CLIENT_SCOPES;
 use crate::http::extract::{BodyLimit, decode_json, decode_query, read_body};
 use crate::http::{AppState, client_address, request_id};
-use crate::ids::{ApiClientId, PartnerId};
+use crate::ids::{ApiClientId, OperatorClientId, PartnerId};
 
 /// A grant type this endpoint takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -255,7 +255,9 @@ pub async fn token_create(
 /// Get an operator's access token
 ///
 /// The platform operator's OAuth 2.0 token endpoint: `grant_type=password`
-/// with the operator's email (`username`) and password, and no partner. Its
+/// with the operator's email (`username`) and password, and no partner; or,
+/// for the operator's API clients (the vendor's automation),
+/// `grant_type=client_credentials` with their id and secret. Its
 /// token has another audience (`custodian:operator`, scope `operator`): it
 /// opens the partners' management (`/v1/partners`) and nothing inside a
 /// partner. A form, or a JSON object with the same members; every error is
@@ -268,6 +270,7 @@ pub async fn token_create(
         (status = 200, description = "The token", body = TokenResponse),
         (status = 400, description = "A malformed request (`invalid_request`), a wrong email or password (`invalid_grant`), or an unsupported grant (`unsupported_grant_type`) or scope (`invalid_scope`)",
             body = OAuthError),
+        (status = 401, description = "An operator's client: its authentication failed (`invalid_client`)", body = OAuthError),
         (status = 413, description = "The body is larger than the server accepts (`invalid_request`)", body = OAuthError),
         (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds (`rate_limited`)", body = OAuthError),
         (status = 503, description = "The database is unavailable: retry after `Retry-After` seconds (`temporarily_unavailable`)", body = OAuthError,
@@ -284,10 +287,14 @@ pub async fn operator_token_create(
         Ok(request) => request,
         Err(refused) => return refused,
     };
-    if request.grant_type != "password" {
+    if !matches!(
+        request.grant_type.as_str(),
+        "password" | "client_credentials"
+    ) {
         return oauth_error(
             "unsupported_grant_type",
-            "an operator signs in with grant_type=password",
+            "an operator signs in with grant_type=password, its API clients with \
+             client_credentials",
         );
     }
     if request
@@ -299,6 +306,11 @@ pub async fn operator_token_create(
             "invalid_scope",
             "an operator's token has the scope operator",
         );
+    }
+    if request.grant_type == "client_credentials" {
+        return operator_client_grant(&req, request, &state)
+            .await
+            .unwrap_or_else(unavailable);
     }
     let (None, None, None, Some(username), Some(password)) = (
         request.partner_id,
@@ -329,9 +341,10 @@ pub async fn operator_token_create(
         Err(crate::app::Error::RateLimited { wait }) => return rate_limited(wait),
         Err(error) => return unavailable(error.into()),
     };
-    let (access_token, expires_in) = state
-        .tokens
-        .issue_operator(&operator.id.to_string(), operator.token_generation);
+    let (access_token, expires_in) =
+        state
+            .tokens
+            .issue_operator(&operator.id.to_string(), operator.token_generation, false);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -341,6 +354,61 @@ pub async fn operator_token_create(
             expires_in,
             scope: SCOPE_OPERATOR.into(),
         })
+}
+
+/// The operator's `client_credentials` grant: one of its API clients, by
+/// its id and secret (in the body or HTTP Basic), with no partner and no
+/// username; throttled and audited as a partner's client's sign-in is.
+async fn operator_client_grant(
+    req: &HttpRequest,
+    request: TokenRequest,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    if request.partner_id.is_some() || request.username.is_some() || request.password.is_some() {
+        return Ok(oauth_error(
+            "invalid_request",
+            "an operator's client signs in with its client_id and client_secret only",
+        ));
+    }
+    let credentials = match client_credentials(req, request) {
+        Ok(credentials) => credentials,
+        Err(unusable) => return Ok(unusable.response()),
+    };
+    let Some(id) = OperatorClientId::parse(credentials.id.trim()) else {
+        return Ok(client_refused(
+            credentials.basic,
+            "the client id or the secret is wrong",
+        ));
+    };
+    let signed_in = crate::app::platform::client_sign_in(
+        &state.app,
+        id,
+        credentials.secret,
+        request_id(req),
+        client_address(req),
+    )
+    .await;
+    let client = match signed_in {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return Ok(client_refused(
+                credentials.basic,
+                "the client id or the secret is wrong",
+            ));
+        }
+        Err(crate::app::Error::RateLimited { wait }) => return Ok(rate_limited(wait)),
+        Err(error) => return Err(error.into()),
+    };
+    let (access_token, expires_in) = state.tokens.issue_operator(&client.id.to_string(), 0, true);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope: SCOPE_OPERATOR.into(),
+        }))
 }
 
 /// The scopes a token request asks for: `None` for all the caller holds.

@@ -1072,7 +1072,15 @@ async fn a_company_is_retired_with_its_users_offboarded_and_goes_with_its_last_b
 
     // Retiring it again changes nothing.
     let again = retire().send().await.expect("retired already").into_inner();
-    assert_eq!((again.company_items_preserved, again.company.id), (0, id));
+    assert_eq!(
+        (
+            serde_json::to_value(&again).unwrap()["users_offboarded"].clone(),
+            again.company_items_preserved,
+            again.company.id,
+            again.company.retired_at.map(|at| at.0),
+        ),
+        (json!(0), 0, id, retired.company.retired_at.map(|at| at.0))
+    );
     let (_, events) = send(
         &server,
         &owner,
@@ -1089,8 +1097,15 @@ async fn a_company_is_retired_with_its_users_offboarded_and_goes_with_its_last_b
             &items[0]["details"]["users_offboarded"],
             &items[0]["details"]["company_items_preserved"],
             &items[0]["details"]["acknowledged_company_data_loss"],
+            &items[0]["details"]["backup_copies_retained"],
         ),
-        (&json!(company), &json!(2), &json!(2), &json!(true)),
+        (
+            &json!(company),
+            &json!(2),
+            &json!(2),
+            &json!(true),
+            &json!(2)
+        ),
         "{events}"
     );
 
@@ -1167,12 +1182,27 @@ async fn retiring_a_company_is_for_admins_and_every_users_offboarding_is_decided
     )
     .await;
     assert_eq!(status, 404);
-    // An API client needs companies:write to retire, and the right to
-    // purge (resets:write) to take users with it.
+    // An API client needs companies:write to retire, users:write to
+    // offboard the users with it, and the right to purge (resets:write).
     let (id, secret) = create_client(&server, &["companies:read"], None).await;
     let reader = client_token(&server, &id, &secret).await;
     let (status, _) = send(&server, &reader, "DELETE", &retire, None).await;
     assert_eq!(status, 403);
+    let (id, secret) = create_client(&server, &["companies:write"], None).await;
+    let retirer = client_token(&server, &id, &secret).await;
+    let (status, problem) = send(&server, &retirer, "DELETE", &retire, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("forbidden")),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("offboardUser"),
+        "{problem}"
+    );
     let (id, secret) = create_client(&server, &["companies:write", "users:write"], None).await;
     let writer = client_token(&server, &id, &secret).await;
     let (status, problem) = send(&server, &writer, "DELETE", &retire, None).await;
@@ -1208,14 +1238,51 @@ async fn retiring_a_company_is_for_admins_and_every_users_offboarding_is_decided
         "{body}"
     );
 
-    // Another partner's company is absent, retired or not.
-    let (status, _) = send(
+    let (_, events) = send(
         &server,
         &owner,
-        "DELETE",
-        &format!("/v1/companies/{}", uuid::Uuid::now_v7()),
+        "GET",
+        "/v1/audit-events?action=offboardUser",
         None,
     )
     .await;
-    assert_eq!(status, 404);
+    let denials: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["decision"] == "deny")
+        .collect();
+    assert_eq!(denials.len(), 1, "the denied offboarding, once: {events}");
+
+    // Another partner's company is absent, and stays as it was; so is a
+    // company that does not exist.
+    let theirs_partner = seed::partner(&server, "Other MSP").await;
+    let theirs = seed::company(&server, &theirs_partner, "Theirs").await;
+    for target in [theirs.clone(), uuid::Uuid::now_v7().to_string()] {
+        let (status, problem) = send(
+            &server,
+            &owner,
+            "DELETE",
+            &format!("/v1/companies/{target}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (404, Some("not_found")),
+            "{problem}"
+        );
+    }
+    let (partner_id, company_id) = (
+        custodian_api::ids::PartnerId::parse(&theirs_partner).unwrap(),
+        custodian_api::ids::CompanyId::parse(&theirs).unwrap(),
+    );
+    let still = server
+        .database
+        .pool()
+        .run(move |conn| custodian_api::db::companies::find(conn, partner_id, company_id))
+        .await
+        .unwrap()
+        .expect("their company");
+    assert!(still.retired_at.is_none());
 }

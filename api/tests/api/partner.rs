@@ -80,6 +80,28 @@ enum Denied {
     /// answers for each user it names (a batch), and lists the seeded user
     /// under `denied`.
     ClientPerUser(&'static [&'static str]),
+    /// One of the operator's API clients: it never manages the operator's
+    /// credentials (`operator-clients-never-manage-credentials`).
+    OperatorClient,
+}
+
+/// A new API client of the operator's: (id, secret).
+async fn operator_client(server: &TestServer) -> (String, String) {
+    let operator = crate::support::operator_token(server).await;
+    let body = json!({"name": "Automation"});
+    let (status, made) = crate::support::send(
+        server,
+        &operator,
+        "POST",
+        "/v1/operator/api-clients",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    (
+        made["client"]["id"].as_str().unwrap().to_owned(),
+        made["client_secret"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// One authorization case per operation: a request the allowed role may
@@ -136,6 +158,8 @@ struct Seeded<'a> {
     invited_admin_id: String,
     /// Another partner, made by the operator, its owner invited.
     other_partner_id: String,
+    /// An API client of the operator's, to remove.
+    operator_client_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -272,6 +296,33 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Operator,
             denied: Denied::PartnerOwner,
+            headers: &[],
+        },
+        Case {
+            operation: "operator_clients_list",
+            method: "GET",
+            path: |_| "/v1/operator/api-clients".into(),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::OperatorClient,
+            headers: &[],
+        },
+        Case {
+            operation: "operator_clients_create",
+            method: "POST",
+            path: |_| "/v1/operator/api-clients".into(),
+            body: |_, _| Some(json!({"name": "Billing sync"})),
+            allowed: Allowed::Operator,
+            denied: Denied::OperatorClient,
+            headers: &[],
+        },
+        Case {
+            operation: "operator_client_delete",
+            method: "DELETE",
+            path: |s| format!("/v1/operator/api-clients/{}", s.operator_client_id),
+            body: |_, _| None,
+            allowed: Allowed::Operator,
+            denied: Denied::OperatorClient,
             headers: &[],
         },
         Case {
@@ -892,6 +943,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             assert_eq!(status, 201, "{created}");
             created["partner"]["id"].as_str().unwrap().to_owned()
         },
+        operator_client_id: operator_client(&server).await.0,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;
@@ -915,6 +967,13 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Denied::Client(scopes) | Denied::ClientPerUser(scopes) => {
                 let (id, secret) = create_client(&server, scopes, None).await;
                 client_token(&server, &id, &secret).await
+            }
+            Denied::OperatorClient => {
+                let (id, secret) = operator_client(&server).await;
+                let (status, token) =
+                    crate::platform::operator_client_grant(&server, &id, &secret).await;
+                assert_eq!(status, 200, "{token}");
+                token["access_token"].as_str().unwrap().to_owned()
             }
             Denied::PartnerOwner => {
                 let owner = token_for(&server, Role::Owner).await;

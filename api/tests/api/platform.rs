@@ -455,6 +455,40 @@ async fn suspending_a_partner_withdraws_its_unsent_emails_and_cancels_its_batche
         )],
         "the invitation is withdrawn, its link erased"
     );
+    // An email queued after the suspension (by work that was under way)
+    // is withdrawn when a worker claims it, and never sent.
+    let (keys, partner) = (
+        server.keys.clone(),
+        custodian_api::ids::PartnerId::parse(&tailspin).unwrap(),
+    );
+    let now = server.clock.now();
+    let late = server
+        .database
+        .pool()
+        .write(move |conn| {
+            custodian_api::db::outbox::queue(
+                conn,
+                &keys,
+                partner,
+                custodian_api::db::outbox::Email {
+                    template: "master_password_changed",
+                    locale: "en",
+                    recipient: "late@contoso.example",
+                    payload: &json!({"name": "Late", "changed_at": now}),
+                    now,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    server.mail.refuse(false);
+    server.outbox.wake();
+    crate::resets::outbox_status_becomes(&server, &late, "dead").await;
+    assert!(server.mail.received().iter().all(|m| {
+        m.rcpt_to
+            .iter()
+            .all(|to| !to.contains("late@contoso.example"))
+    }));
 
     let (status, _) = send(
         &server,
@@ -465,7 +499,6 @@ async fn suspending_a_partner_withdraws_its_unsent_emails_and_cancels_its_batche
     )
     .await;
     assert_eq!(status, 200);
-    server.mail.refuse(false);
     let tia = owner_of(
         &server,
         &tailspin,
@@ -517,6 +550,147 @@ async fn suspending_a_partner_withdraws_its_unsent_emails_and_cancels_its_batche
         .filter(|m| m.rcpt_to.iter().any(|to| to.contains(uma)))
         .count();
     assert_eq!(received, 1);
+}
+
+/// `POST /v1/operator/token` with an operator's client's id and secret.
+pub async fn operator_client_grant(server: &TestServer, id: &str, secret: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/operator/token", server.base_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[rstest]
+#[actix_web::test]
+async fn the_vendors_automation_manages_partners_through_an_operator_client_and_never_credentials(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let operator = operator_token(&server).await;
+    let (status, made) = send(
+        &server,
+        &operator,
+        "POST",
+        "/v1/operator/api-clients",
+        Some(json!({"name": "Billing sync"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["client"]["id"].as_str().unwrap().to_owned();
+    let secret = made["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("cso_"), "{made}");
+    assert_eq!(
+        made["client"]["created_by"],
+        json!(server.operator.operator_id)
+    );
+
+    // The client signs in with its id and secret, and manages partners.
+    let (status, token) = operator_client_grant(&server, &id, &secret).await;
+    assert_eq!(
+        (status, token["scope"].as_str()),
+        (200, Some("operator")),
+        "{token}"
+    );
+    let automation = token["access_token"].as_str().unwrap().to_owned();
+    let body =
+        json!({"name": "Contoso IT", "owner": {"email": "cy@contoso-it.example", "name": "Cy"}});
+    let (status, created) = send(&server, &automation, "POST", "/v1/partners", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let contoso = created["partner"]["id"].as_str().unwrap().to_owned();
+    let (status, suspended) = send(
+        &server,
+        &automation,
+        "POST",
+        &format!("/v1/partners/{contoso}/suspend"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, suspended["status"].as_str()),
+        (200, Some("suspended"))
+    );
+    let (status, _) = send(&server, &automation, "GET", "/v1/partners", None).await;
+    assert_eq!(status, 200);
+    // Nothing inside a partner: its token is not a partner's.
+    let (status, _) = send(&server, &automation, "GET", "/v1/partner", None).await;
+    assert_eq!(status, 401);
+    // And never credentials: a leaked secret mints no other.
+    for (method, path, body) in [
+        ("GET", "/v1/operator/api-clients".to_owned(), None),
+        (
+            "POST",
+            "/v1/operator/api-clients".to_owned(),
+            Some(json!({"name": "Another"})),
+        ),
+        ("DELETE", format!("/v1/operator/api-clients/{id}"), None),
+    ] {
+        let (status, problem) = send(&server, &automation, method, &path, body).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {path}"
+        );
+    }
+    // A partner's owner reaches none of it.
+    let owner = crate::support::owner_token(&server).await;
+    let (status, _) = send(&server, &owner, "GET", "/v1/operator/api-clients", None).await;
+    assert_eq!(status, 401);
+    // A wrong secret is refused as a client's is.
+    let (status, refused) = operator_client_grant(&server, &id, "cso_not-the-secret").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{refused}"
+    );
+
+    // The operator's staff see it, never its secret, and remove it: its
+    // token and its secret stop at once.
+    let (status, page) = send(&server, &operator, "GET", "/v1/operator/api-clients", None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["id"], json!(id), "{page}");
+    assert!(!page.to_string().contains(&secret));
+    let (status, _) = send(
+        &server,
+        &operator,
+        "DELETE",
+        &format!("/v1/operator/api-clients/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(&server, &automation, "GET", "/v1/partners", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = operator_client_grant(&server, &id, &secret).await;
+    assert_eq!(status, 401);
+    let (status, _) = send(
+        &server,
+        &operator,
+        "DELETE",
+        &format!("/v1/operator/api-clients/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The operator's staff reactivate what the automation suspended.
+    let (status, _) = send(
+        &server,
+        &operator,
+        "POST",
+        &format!("/v1/partners/{contoso}/reactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
 }
 
 #[rstest]

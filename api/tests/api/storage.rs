@@ -129,8 +129,9 @@ fn migrations_go_up_down_and_up_again(
             .map(|c| c.0.as_str())
             .collect::<BTreeSet<_>>()
             .len(),
-        20,
-        "the whole domain schema, the platform's operators and the sign-in throttle's counts"
+        21,
+        "the whole domain schema, the platform's operators and clients, and the sign-in \
+         throttle's counts"
     );
 
     let reverted = migrations::revert_all(&mut conn).unwrap();
@@ -271,6 +272,10 @@ fn the_diesel_schema_matches_the_migrations(
             declared_columns(schema::sign_in_throttle::table),
         ),
         ("operators", declared_columns(schema::operators::table)),
+        (
+            "operator_clients",
+            declared_columns(schema::operator_clients::table),
+        ),
     ];
     let tables: BTreeSet<&str> = actual.columns.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(

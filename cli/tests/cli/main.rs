@@ -188,6 +188,29 @@ async fn the_operator_manages_partners_from_a_shell() {
     let listed =
         json(&custodianctl_as(&["partners", "list"], url, &[("CUSTODIAN_TOKEN", token)]).await);
     assert!(listed["items"].as_array().unwrap().len() >= 2, "{listed}");
+    // The vendor's automation: one of the operator's API clients.
+    let made: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/v1/operator/api-clients"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Billing sync"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let automation = [
+        (
+            "CUSTODIAN_CLIENT_ID",
+            made["client"]["id"].as_str().unwrap(),
+        ),
+        (
+            "CUSTODIAN_CLIENT_SECRET",
+            made["client_secret"].as_str().unwrap(),
+        ),
+    ];
+    let shown = json(&custodianctl_as(&["partners", "get", &id], url, &automation).await);
+    assert_eq!(shown["name"], "Northwind Managed IT", "{shown}");
     // A wrong password is one line and exit 1.
     let refused = custodianctl_as(
         &["partners", "list"],
@@ -199,6 +222,9 @@ async fn the_operator_manages_partners_from_a_shell() {
     )
     .await;
     assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid_grant"), "{stderr}");
     // No operator credentials at all: said so.
     let none = custodianctl_as(&["partners", "list"], url, &[]).await;
     let stderr = String::from_utf8_lossy(&none.stderr);
