@@ -11,8 +11,9 @@
 //!
 //! The platform operator's `partners` commands sign in with
 //! `CUSTODIAN_TOKEN` (an operator's), or at the operator's own token
-//! endpoint with `CUSTODIAN_CLIENT_ID` and `CUSTODIAN_CLIENT_SECRET` (one of
-//! its API clients) or `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
+//! endpoint with `CUSTODIAN_OPERATOR_CLIENT_ID` and
+//! `CUSTODIAN_OPERATOR_CLIENT_SECRET` (one of its API clients) or
+//! `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
 //!
 //! Commands: `health`, `ready`, `login`, `partners`, `admins`, `api-clients`, `audit`,
 //! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
@@ -61,9 +62,9 @@ enum Command {
         operator: bool,
     },
     /// Partners, for the platform operator: signs in with `CUSTODIAN_TOKEN`
-    /// (an operator's), `CUSTODIAN_CLIENT_ID` and `CUSTODIAN_CLIENT_SECRET`
-    /// (one of its API clients), or `CUSTODIAN_EMAIL` and
-    /// `CUSTODIAN_PASSWORD`.
+    /// (an operator's), `CUSTODIAN_OPERATOR_CLIENT_ID` and
+    /// `CUSTODIAN_OPERATOR_CLIENT_SECRET` (one of its API clients), or
+    /// `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
     #[command(subcommand)]
     Partners(PartnersCommand),
     /// The partner's admins.
@@ -533,17 +534,21 @@ const NO_CREDENTIALS: &str = "not signed in: set CUSTODIAN_TOKEN, or CUSTODIAN_C
 fn operator_credentials() -> Result<Credentials, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     match (
-        var("CUSTODIAN_CLIENT_ID"),
-        var("CUSTODIAN_CLIENT_SECRET"),
+        var("CUSTODIAN_OPERATOR_CLIENT_ID"),
+        var("CUSTODIAN_OPERATOR_CLIENT_SECRET"),
         var("CUSTODIAN_EMAIL"),
         var("CUSTODIAN_PASSWORD"),
     ) {
         (Some(id), Some(secret), _, _) => Ok(Credentials::operator_client(id, secret)),
-        (None, None, Some(email), Some(password)) => Ok(Credentials::operator(email, password)),
+        (Some(_), None, _, _) => Err(
+            "CUSTODIAN_OPERATOR_CLIENT_ID is set without CUSTODIAN_OPERATOR_CLIENT_SECRET".into(),
+        ),
+        (None, _, Some(email), Some(password)) => Ok(Credentials::operator(email, password)),
+        (None, _, Some(_), None) => Err("CUSTODIAN_EMAIL is set without CUSTODIAN_PASSWORD".into()),
         _ => Err(
             "not signed in as the operator: set CUSTODIAN_TOKEN (an operator's), or \
-                  CUSTODIAN_CLIENT_ID and CUSTODIAN_CLIENT_SECRET (an operator's API client), \
-                  or CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD"
+                  CUSTODIAN_OPERATOR_CLIENT_ID and CUSTODIAN_OPERATOR_CLIENT_SECRET (an \
+                  operator's API client), or CUSTODIAN_EMAIL and CUSTODIAN_PASSWORD"
                 .into(),
         ),
     }

@@ -1,7 +1,8 @@
 //! Signing in and staying signed in: a [`Session`] holds credentials (an
 //! admin's email and password, or an API client's id and secret, or the
-//! platform operator's email and password), fetches an access token from
-//! `POST /v1/auth/token` (the operator's from `POST /v1/operator/token`),
+//! platform operator's email and password or one of its API clients' id and
+//! secret), fetches an access token from `POST /v1/auth/token` (the
+//! operator's from `POST /v1/operator/token`),
 //! and fetches a new one before the current one expires. Custodian issues no refresh tokens (RFC 6749 allows
 //! either grant to omit them); re-running the grant is the refresh.
 //!

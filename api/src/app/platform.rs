@@ -487,7 +487,7 @@ pub async fn client_sign_in(
     use secrecy::ExposeSecret;
     let account = id.to_string();
     let ticket = app
-        .throttled(Path::ClientSignIn, Some(&account), address)
+        .throttled(Path::OperatorClientSignIn, Some(&account), address)
         .await?;
     let client = app
         .db
@@ -590,14 +590,16 @@ pub async fn create_client(
 /// Removes the operator's API client `raw_id` names; its tokens are
 /// refused at once. 404 when there is none.
 pub async fn delete_client(app: &App, ctx: &OperatorContext, raw_id: &str) -> Result<(), Error> {
+    // Authorized first: whether a client exists is for those who manage
+    // them.
+    ctx.authorize(app, PlatformAction::DeleteOperatorClient, None)
+        .await?;
     let id = OperatorClientId::parse(raw_id).ok_or(Error::NotFound)?;
     let client = app
         .db
         .run(move |conn| operator_clients::find(conn, id))
         .await?
         .ok_or(Error::NotFound)?;
-    ctx.authorize(app, PlatformAction::DeleteOperatorClient, None)
-        .await?;
     let mut event = client_event(ctx, PlatformAction::DeleteOperatorClient, &client);
     event.details = serde_json::json!({ "name": client.name });
     let keys = app.keys.clone();

@@ -77,6 +77,9 @@ pub enum Path {
     OperatorSignIn,
     /// `POST /v1/auth/token`, `grant_type=client_credentials`: a client id.
     ClientSignIn,
+    /// `POST /v1/operator/token`, `grant_type=client_credentials`: an
+    /// operator's client id.
+    OperatorClientSignIn,
     /// `POST /v1/account/token`: a partner and an end user's email.
     AccountSignIn,
     /// `POST /v1/account/reset-link`: no account, the address alone.
@@ -97,6 +100,7 @@ impl Path {
             Self::AdminSignIn => b"admin-sign-in",
             Self::OperatorSignIn => b"operator-sign-in",
             Self::ClientSignIn => b"client-sign-in",
+            Self::OperatorClientSignIn => b"operator-client-sign-in",
             Self::AccountSignIn => b"account-sign-in",
             Self::ResetLink => b"reset-link",
             Self::Invitation => b"invitation",
@@ -112,7 +116,11 @@ impl Path {
     fn remembers_places(self) -> bool {
         matches!(
             self,
-            Self::AdminSignIn | Self::OperatorSignIn | Self::ClientSignIn | Self::AccountSignIn
+            Self::AdminSignIn
+                | Self::OperatorSignIn
+                | Self::ClientSignIn
+                | Self::OperatorClientSignIn
+                | Self::AccountSignIn
         )
     }
 }

@@ -171,15 +171,16 @@ pub fn lock(
 /// retirement under way ([`lock`]) is waited for, and what it committed is
 /// read.
 pub fn is_retired_shared(conn: &mut DbConn, id: CompanyId) -> Result<bool, DbError> {
+    // By id alone: a filter on `retired_at` would be applied to the version
+    // before a retirement under way, and skip the lock instead of waiting.
     let query = companies::table
         .filter(companies::id.eq(id.to_string()))
-        .filter(companies::retired_at.is_not_null())
-        .select(companies::id);
-    Ok(match conn {
-        DbConn::Postgres(pg) => query.for_share().first::<String>(pg).optional()?,
-        DbConn::Sqlite(sqlite) => query.first::<String>(sqlite).optional()?,
-    }
-    .is_some())
+        .select(companies::retired_at);
+    let retired_at: Option<Option<NaiveDateTime>> = match conn {
+        DbConn::Postgres(pg) => query.for_share().first(pg).optional()?,
+        DbConn::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    };
+    Ok(retired_at.flatten().is_some())
 }
 
 /// Marks a company retired at `at`.

@@ -193,14 +193,23 @@ fn security_schemes(doc: &mut OpenApi) {
     components.add_security_scheme(
         OPERATOR_SCHEME,
         SecurityScheme::OAuth2(OAuth2::with_description(
-            [Flow::Password(Password::new(
-                "/v1/operator/token",
-                Scopes::from_iter([(
-                    "operator",
-                    "The platform operator's token: partners as accounts, nothing inside one",
-                )]),
-            ))],
-            "The platform operator signs in with the password grant at `/v1/operator/token` (no partner); its token has its own audience and passes no partner endpoint, nor a partner's token these.",
+            [
+                Flow::Password(Password::new(
+                    "/v1/operator/token",
+                    Scopes::from_iter([(
+                        "operator",
+                        "The platform operator's token: partners as accounts, nothing inside one",
+                    )]),
+                )),
+                Flow::ClientCredentials(ClientCredentials::new(
+                    "/v1/operator/token",
+                    Scopes::from_iter([(
+                        "operator",
+                        "The token of one of the operator's API clients: partners as accounts, never credentials",
+                    )]),
+                )),
+            ],
+            "The platform operator's staff sign in with the password grant at `/v1/operator/token` (no partner), its API clients (the vendor's automation) with the client credentials grant there; the token has its own audience and passes no partner endpoint, nor a partner's token these.",
         )),
     );
     for shared in SHARED {

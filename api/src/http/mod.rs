@@ -59,7 +59,7 @@ use extract::BodyLimit;
     components(schemas(Problem, FieldError, crate::error::VaultCounts)),
     tags(
         (name = "operations", description = "Liveness, readiness, metrics and the contract itself."),
-        (name = "platform", description = "The platform operator: partners as the vendor's accounts, created with their first owner, suspended and reactivated."),
+        (name = "platform", description = "The platform operator: partners as the vendor's accounts, created with their first owner, suspended and reactivated; the operator's API clients for the vendor's automation."),
         (name = "authentication", description = "OAuth 2.0 access tokens and the keys that verify them."),
         (name = "partner", description = "The caller's partner (MSP) and its settings."),
         (name = "admins", description = "A partner's portal operators: owners, admins and technicians."),

@@ -36,8 +36,9 @@ pub enum GrantType {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// `password` for admins; `client_credentials` for API clients. Any
-    /// other is refused with `unsupported_grant_type`.
+    /// `password` for admins (and, at `/v1/operator/token`, the operator's
+    /// staff); `client_credentials` for API clients (and the operator's).
+    /// Any other is refused with `unsupported_grant_type`.
     #[schema(value_type = GrantType, example = "password")]
     pub grant_type: String,
     /// The admin's partner (`password` grant): an email is unique within a
@@ -50,7 +51,9 @@ pub struct TokenRequest {
     /// The admin's password (`password` grant).
     #[schema(value_type = Option<String>, format = Password, max_length = 1024)]
     pub password: Option<SecretString>,
-    /// The API client's id (`client_credentials` grant, or HTTP Basic).
+    /// The API client's id (`client_credentials` grant, or HTTP Basic): a
+    /// partner's client at `/v1/auth/token`, the operator's at
+    /// `/v1/operator/token`.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub client_id: Option<String>,
     /// The API client's secret (`client_credentials` grant, or HTTP Basic).

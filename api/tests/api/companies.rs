@@ -1286,3 +1286,51 @@ async fn retiring_a_company_is_for_admins_and_every_users_offboarding_is_decided
         .expect("their company");
     assert!(still.retired_at.is_none());
 }
+
+/// On PostgreSQL a retirement holds the company's row until it commits; a
+/// user's creation (or a profile change) reading the company meanwhile
+/// waits for it and then sees it retired, never the state before.
+#[test]
+fn a_creation_racing_a_retirement_waits_for_it_and_sees_it() {
+    use custodian_api::db::{companies, migrations, partners};
+    use custodian_api::testing::TestDatabase;
+    use diesel::Connection;
+    let Some(database) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let mut retiring = database.connect();
+    migrations::run_pending(&mut retiring).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let partner = partners::Partner::new("Acme MSP", now);
+    partners::insert(&mut retiring, &partner).unwrap();
+    let company = companies::Company {
+        id: custodian_api::ids::CompanyId::new(),
+        partner_id: partner.id,
+        name: "Acme Dental".into(),
+        created_at: now,
+        updated_at: now,
+        external_id: None,
+        retired_at: None,
+    };
+    companies::insert(&mut retiring, &company).unwrap();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let mut creating = database.connect();
+    let id = company.id;
+    let creation = std::thread::spawn(move || {
+        locked_rx.recv().unwrap();
+        creating
+            .transaction(|conn| companies::is_retired_shared(conn, id))
+            .unwrap()
+    });
+    retiring
+        .transaction(|conn| {
+            companies::lock(conn, partner.id, id)?.expect("the company");
+            companies::retire(conn, id, now)?;
+            locked_tx.send(()).unwrap();
+            // The creation is now waiting on the row, or about to.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok::<_, custodian_api::db::DbError>(())
+        })
+        .unwrap();
+    assert!(creation.join().unwrap(), "the creation saw the retirement");
+}

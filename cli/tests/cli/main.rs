@@ -66,6 +66,8 @@ async fn custodianctl_fed(
         "CUSTODIAN_PARTNER",
         "CUSTODIAN_EMAIL",
         "CUSTODIAN_PASSWORD",
+        "CUSTODIAN_OPERATOR_CLIENT_ID",
+        "CUSTODIAN_OPERATOR_CLIENT_SECRET",
     ] {
         command.env_remove(name);
     }
@@ -201,11 +203,11 @@ async fn the_operator_manages_partners_from_a_shell() {
         .unwrap();
     let automation = [
         (
-            "CUSTODIAN_CLIENT_ID",
+            "CUSTODIAN_OPERATOR_CLIENT_ID",
             made["client"]["id"].as_str().unwrap(),
         ),
         (
-            "CUSTODIAN_CLIENT_SECRET",
+            "CUSTODIAN_OPERATOR_CLIENT_SECRET",
             made["client_secret"].as_str().unwrap(),
         ),
     ];
