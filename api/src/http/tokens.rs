@@ -110,6 +110,19 @@ pub struct OAuthError {
     pub error_description: String,
 }
 
+/// An issued token's answer: never cached (RFC 6749 §5.1).
+fn issued(access_token: String, expires_in: i64, scope: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            scope,
+        })
+}
+
 fn oauth_error(error: &str, description: &str) -> HttpResponse {
     let status = if error == "invalid_client" {
         StatusCode::UNAUTHORIZED
@@ -348,15 +361,7 @@ pub async fn operator_token_create(
         state
             .tokens
             .issue_operator(&operator.id.to_string(), operator.token_generation, false);
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            scope: SCOPE_OPERATOR.into(),
-        })
+    issued(access_token, expires_in, SCOPE_OPERATOR.into())
 }
 
 /// The operator's `client_credentials` grant: one of its API clients, by
@@ -403,15 +408,7 @@ async fn operator_client_grant(
         Err(error) => return Err(error.into()),
     };
     let (access_token, expires_in) = state.tokens.issue_operator(&client.id.to_string(), 0, true);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            scope: SCOPE_OPERATOR.into(),
-        }))
+    Ok(issued(access_token, expires_in, SCOPE_OPERATOR.into()))
 }
 
 /// The scopes a token request asks for: `None` for all the caller holds.
@@ -535,15 +532,7 @@ async fn password_grant(
         admin.token_generation,
         scope,
     );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            scope: scope.into(),
-        }))
+    Ok(issued(access_token, expires_in, scope.into()))
 }
 
 /// The client's credentials: from HTTP Basic (RFC 6749 §2.3.1: each part
@@ -689,15 +678,7 @@ async fn client_credentials_grant(
         client.token_generation,
         &scopes,
     );
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            scope: scopes,
-        }))
+    Ok(issued(access_token, expires_in, scopes))
 }
 
 /// Token signing keys
