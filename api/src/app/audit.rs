@@ -7,6 +7,7 @@ use super::{App, Error, OpContext, paging};
 use crate::audit::{self, AuditEvent, Filter, Verification};
 use crate::authz::{Action, Resource};
 use crate::db::DbError;
+use crate::ids::PartnerId;
 
 /// An audit event with its recorded policies and details read.
 #[derive(Debug)]
@@ -37,18 +38,29 @@ impl TryFrom<AuditEvent> for Event {
 pub async fn list(
     app: &App,
     ctx: &OpContext,
-    mut filter: Filter,
+    filter: Filter,
     limit: Option<u32>,
 ) -> Result<(Vec<Event>, Option<String>), Error> {
     ctx.authorize(app, Action::ReadAudit, &Resource::Partner(ctx.partner))
         .await?;
+    list_chain(app, ctx.partner, filter, limit).await
+}
+
+/// A page of the events of `partner`'s chain (the nil id: the chain of no
+/// partner, the platform operator's own) by `filter`, oldest first; the
+/// caller was authorized to read it.
+pub(super) async fn list_chain(
+    app: &App,
+    partner: PartnerId,
+    mut filter: Filter,
+    limit: Option<u32>,
+) -> Result<(Vec<Event>, Option<String>), Error> {
     let limit = paging::limit(limit)?;
     if filter.after_seq.is_some_and(|seq| seq < 0) {
         return Err(Error::invalid("cursor", "must be 0 or more"));
     }
     // One more than asked, to know whether a next page exists.
     filter.limit = limit + 1;
-    let partner = ctx.partner;
     let mut events = app
         .db
         .run(move |conn| audit::list(conn, partner, &filter))
@@ -66,7 +78,12 @@ pub async fn list(
 pub async fn verify(app: &App, ctx: &OpContext) -> Result<Verification, Error> {
     ctx.authorize(app, Action::ReadAudit, &Resource::Partner(ctx.partner))
         .await?;
-    let partner = ctx.partner;
+    verify_chain(app, ctx.partner).await
+}
+
+/// Walks `partner`'s chain (as [`list_chain`] names it); the caller was
+/// authorized to read it.
+pub(super) async fn verify_chain(app: &App, partner: PartnerId) -> Result<Verification, Error> {
     let keys = app.keys.clone();
     Ok(app
         .db

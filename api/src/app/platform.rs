@@ -627,3 +627,28 @@ fn client_event(
         ..ctx.event(action.name(), None, true)
     }
 }
+
+/// A page of the platform's own audit chain (the chain of no partner: the
+/// operator's clients made and removed, its staff's and clients' sign-ins),
+/// oldest first, by `filter`.
+pub async fn audit_events(
+    app: &App,
+    ctx: &OperatorContext,
+    filter: crate::audit::Filter,
+    limit: Option<u32>,
+) -> Result<(Vec<super::audit::Event>, Option<String>), Error> {
+    ctx.authorize(app, PlatformAction::ReadPlatformAudit, None)
+        .await?;
+    super::audit::list_chain(app, PartnerId::NIL, filter, limit).await
+}
+
+/// Walks the platform's own audit chain and names the first event that was
+/// altered, or that follows a removed one.
+pub async fn verify_audit(
+    app: &App,
+    ctx: &OperatorContext,
+) -> Result<crate::audit::Verification, Error> {
+    ctx.authorize(app, PlatformAction::ReadPlatformAudit, None)
+        .await?;
+    super::audit::verify_chain(app, PartnerId::NIL).await
+}

@@ -373,6 +373,9 @@ pub enum PlatformAction {
     UpdatePartnerAccount,
     SuspendPartner,
     ReactivatePartner,
+    /// The platform's own audit chain (the operator's clients and
+    /// sign-ins), read and verified.
+    ReadPlatformAudit,
     /// The operator's own API clients (the schema's group
     /// `operatorCredentials`): its staff manage them, a client never does.
     ListOperatorClients,
@@ -389,6 +392,7 @@ impl PlatformAction {
         "updatePartnerAccount",
         "suspendPartner",
         "reactivatePartner",
+        "readPlatformAudit",
         "listOperatorClients",
         "createOperatorClient",
         "deleteOperatorClient",
@@ -402,6 +406,7 @@ impl PlatformAction {
             Self::UpdatePartnerAccount => "updatePartnerAccount",
             Self::SuspendPartner => "suspendPartner",
             Self::ReactivatePartner => "reactivatePartner",
+            Self::ReadPlatformAudit => "readPlatformAudit",
             Self::ListOperatorClients => "listOperatorClients",
             Self::CreateOperatorClient => "createOperatorClient",
             Self::DeleteOperatorClient => "deleteOperatorClient",

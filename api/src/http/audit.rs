@@ -37,6 +37,20 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+impl From<AuditQuery> for Filter {
+    fn from(query: AuditQuery) -> Self {
+        Self {
+            actor_id: query.actor_id,
+            action: query.action,
+            target_id: query.target_id,
+            from: query.from.map(|t| t.naive_utc()),
+            to: query.to.map(|t| t.naive_utc()),
+            after_seq: query.cursor,
+            limit: 0,
+        }
+    }
+}
+
 /// One audit event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {
@@ -116,16 +130,8 @@ pub async fn audit_events_list(
     state: web::Data<AppState>,
     Query(query): Query<AuditQuery>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
-    let filter = Filter {
-        actor_id: query.actor_id,
-        action: query.action,
-        target_id: query.target_id,
-        from: query.from.map(|t| t.naive_utc()),
-        to: query.to.map(|t| t.naive_utc()),
-        after_seq: query.cursor,
-        limit: 0,
-    };
-    let (events, next_cursor) = audit_ops::list(&state, &caller, filter, query.limit).await?;
+    let limit = query.limit;
+    let (events, next_cursor) = audit_ops::list(&state, &caller, query.into(), limit).await?;
     Ok(web::Json(AuditEventPage {
         items: events.into_iter().map(AuditEventView::from).collect(),
         next_cursor,

@@ -600,3 +600,57 @@ pub async fn operator_client_delete(
     platform::delete_client(&state, &operator, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// List the platform's audit events
+///
+/// The platform's own audit chain, oldest first, filtered and paged: the
+/// operator's API clients made and removed, and the sign-ins of its staff
+/// and clients (an event about a partner is in that partner's chain).
+#[utoipa::path(
+    operation_id = "platform_audit_events_list",
+    tag = "platform",
+    security(("operator" = [])),
+    params(crate::http::audit::AuditQuery),
+    responses(
+        (status = 200, description = "A page of events", body = crate::http::audit::AuditEventPage),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid filter or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/operator/audit-events")]
+pub async fn platform_audit_events_list(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+    Query(query): Query<crate::http::audit::AuditQuery>,
+) -> Result<web::Json<crate::http::audit::AuditEventPage>, ApiError> {
+    let limit = query.limit;
+    let (events, next_cursor) =
+        platform::audit_events(&state, &operator, query.into(), limit).await?;
+    Ok(web::Json(crate::http::audit::AuditEventPage {
+        items: events.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+/// Verify the platform's audit chain
+///
+/// Walks the platform's own hash chain and names the first event that was
+/// altered, or that follows a removed one.
+#[utoipa::path(
+    operation_id = "platform_audit_events_verify",
+    tag = "platform",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "The verdict", body = crate::audit::Verification),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/v1/operator/audit-events/verify")]
+pub async fn platform_audit_events_verify(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+) -> Result<web::Json<crate::audit::Verification>, ApiError> {
+    Ok(web::Json(platform::verify_audit(&state, &operator).await?))
+}

@@ -681,6 +681,59 @@ async fn the_vendors_automation_manages_partners_through_an_operator_client_and_
     )
     .await;
     assert_eq!(status, 404);
+
+    // The platform's own chain holds the client's life and its sign-ins,
+    // intact; a partner's owner reads none of it.
+    let (status, events) = send(
+        &server,
+        &operator,
+        "GET",
+        &format!("/v1/operator/audit-events?target_id={id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{events}");
+    let seen: Vec<(&str, &str)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("createOperatorClient", "allow"),
+            ("signIn", "allow"),
+            ("signIn", "deny"),
+            ("deleteOperatorClient", "allow"),
+            ("signIn", "deny"),
+        ],
+        "{events}"
+    );
+    assert_eq!(
+        events["items"][0]["actor_id"],
+        json!(server.operator.operator_id)
+    );
+    let (status, verdict) = send(
+        &server,
+        &operator,
+        "GET",
+        "/v1/operator/audit-events/verify",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &verdict["valid"]),
+        (200, &json!(true)),
+        "{verdict}"
+    );
+    let (status, _) = send(&server, &owner, "GET", "/v1/operator/audit-events", None).await;
+    assert_eq!(status, 401);
     // The operator's staff reactivate what the automation suspended.
     let (status, _) = send(
         &server,
