@@ -349,9 +349,7 @@ pub async fn retire(
                     .decide(Action::OffboardUser, &user_resource(partner, user))
                     .map_err(Stop::Denied)?;
                 let vault = resets::summarize(conn, user.id)?;
-                total.personal_items += vault.personal_items;
-                total.company_items += vault.company_items;
-                total.company_items_backed_up += vault.company_items_backed_up;
+                total += vault;
                 vaults.push(vault);
             }
             let mut purged = VaultSummary::default();
@@ -379,9 +377,7 @@ pub async fn retire(
                             }
                         }
                     })?;
-                purged.personal_items += offboarded.vault.personal_items;
-                purged.company_items += offboarded.vault.company_items;
-                purged.company_items_backed_up += offboarded.vault.company_items_backed_up;
+                purged += offboarded.vault;
             }
             let retention_days = backup_profiles::find(conn, partner, id)?
                 .map_or(companies::DEFAULT_RETENTION_DAYS, |profile| {

@@ -109,6 +109,24 @@ impl ServerKeys {
         self.mac(purpose, secret).verify_slice(stored).is_ok()
     }
 
+    /// [`Self::verify_keyed_hash`] against the hash of an account that may
+    /// not exist: for none, the same HMAC work, and `false`, so an unknown
+    /// id takes as long as a wrong secret.
+    pub fn verify_keyed_hash_of(
+        &self,
+        purpose: &str,
+        secret: &[u8],
+        stored: Option<&[u8]>,
+    ) -> bool {
+        match stored {
+            Some(stored) => self.verify_keyed_hash(purpose, secret, stored),
+            None => {
+                let _ = self.keyed_hash(purpose, secret);
+                false
+            }
+        }
+    }
+
     /// Encrypts `plaintext` bound to `context` (e.g. the row it belongs to,
     /// so a sealed value cannot be moved to another row): nonce ‖ ciphertext.
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {

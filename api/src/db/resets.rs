@@ -122,6 +122,15 @@ impl VaultSummary {
     }
 }
 
+/// Totals over several vaults.
+impl std::ops::AddAssign for VaultSummary {
+    fn add_assign(&mut self, other: Self) {
+        self.personal_items += other.personal_items;
+        self.company_items += other.company_items;
+        self.company_items_backed_up += other.company_items_backed_up;
+    }
+}
+
 /// Counts a user's items by profile, and the company items backed up.
 pub fn summarize(conn: &mut DbConn, user_id: UserId) -> Result<VaultSummary, DbError> {
     let user = user_id.to_string();

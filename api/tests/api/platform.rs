@@ -554,18 +554,7 @@ async fn suspending_a_partner_withdraws_its_unsent_emails_and_cancels_its_batche
 
 /// `POST /v1/operator/token` with an operator's client's id and secret.
 pub async fn operator_client_grant(server: &TestServer, id: &str, secret: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/operator/token", server.base_url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    crate::support::client_grant_at(server, "/v1/operator/token", id, secret).await
 }
 
 #[rstest]

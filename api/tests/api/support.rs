@@ -139,8 +139,19 @@ pub async fn create_client(
 /// The token endpoint's answer to a `client_credentials` grant in the
 /// body: (status, JSON body).
 pub async fn client_grant(server: &TestServer, id: &str, secret: &str) -> (u16, Value) {
+    client_grant_at(server, "/v1/auth/token", id, secret).await
+}
+
+/// The `client_credentials` grant at the token endpoint `path` (a
+/// partner's client's, or the operator's): the endpoint's answer.
+pub async fn client_grant_at(
+    server: &TestServer,
+    path: &str,
+    id: &str,
+    secret: &str,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/auth/token", server.base_url))
+        .post(format!("{}{path}", server.base_url))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", id),

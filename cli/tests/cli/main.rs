@@ -112,50 +112,26 @@ async fn the_operator_manages_partners_from_a_shell() {
         ("CUSTODIAN_EMAIL", server.operator.email.as_str()),
         ("CUSTODIAN_PASSWORD", password.as_str()),
     ];
-    let created = json(
-        &custodianctl_as(
-            &[
-                "partners",
-                "create",
-                "--name",
-                "Northwind IT",
-                "--owner-email",
-                "nora@northwind.example",
-                "--owner-name",
-                "Nora",
-                "--idempotency-key",
-                "northwind-1",
-            ],
-            url,
-            &operator,
-        )
-        .await,
-    );
+    let create = [
+        "partners",
+        "create",
+        "--name",
+        "Northwind IT",
+        "--owner-email",
+        "nora@northwind.example",
+        "--owner-name",
+        "Nora",
+        "--idempotency-key",
+        "northwind-1",
+    ];
+    let created = json(&custodianctl_as(&create, url, &operator).await);
     let id = created["partner"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         created["owner"]["email"], "nora@northwind.example",
         "{created}"
     );
     // Retried under its key: the same partner, no second one.
-    let again = json(
-        &custodianctl_as(
-            &[
-                "partners",
-                "create",
-                "--name",
-                "Northwind IT",
-                "--owner-email",
-                "nora@northwind.example",
-                "--owner-name",
-                "Nora",
-                "--idempotency-key",
-                "northwind-1",
-            ],
-            url,
-            &operator,
-        )
-        .await,
-    );
+    let again = json(&custodianctl_as(&create, url, &operator).await);
     assert_eq!(again["partner"]["id"], created["partner"]["id"]);
     let renamed = json(
         &custodianctl_as(
