@@ -12,6 +12,9 @@
 //! - runs the fragment search's statement alone, from 16 loops through a
 //!   pool like the server's, without HTTP: the database's share, a floor
 //!   under the search's figure;
+//! - finds users as a directory does, `GET /scim/v2/Users?filter=userName eq
+//!   "…"`, each loop with its company's SCIM token (a keyed hash looked up,
+//!   Cedar, one row through the company's unique email index), p50 and p99;
 //! - reads users with an authorized `GET /v1/users/{user_id}` (token check,
 //!   database, Cedar), as a ratio of a bare actix-web JSON endpoint served on
 //!   the same machine in the same run.
@@ -340,7 +343,7 @@ fn explain(server: &TestServer, q: &str) {
 
 /// Whether a phase runs: every one, or those named by the arguments
 /// (`cargo bench --bench users -- postgres/get`, any part of `BACKEND/PHASE`
-/// with phases `email`, `fragment`, `alone`, `plans`, `get`).
+/// with phases `email`, `fragment`, `alone`, `plans`, `scim`, `get`).
 fn wanted(backend: Backend, phase: &str) -> bool {
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -428,7 +431,7 @@ async fn alone(server: &TestServer, pool_size: u32) {
 }
 
 async fn run(backend: Backend) {
-    if !["email", "fragment", "alone", "plans", "get"]
+    if !["email", "fragment", "alone", "plans", "scim", "get"]
         .iter()
         .any(|phase| wanted(backend, phase))
     {
@@ -489,6 +492,9 @@ async fn run(backend: Backend) {
     if wanted(backend, "plans") {
         plans(&server).await;
     }
+    if wanted(backend, "scim") {
+        scim(&server, &token).await;
+    }
     if !wanted(backend, "get") {
         return;
     }
@@ -534,6 +540,78 @@ async fn run(backend: Backend) {
     );
     handle.stop(false).await;
     println!("  ratio: {:.2} of the bare endpoint", api / baseline);
+}
+
+/// `userName eq` lookups by `CLIENTS` directories: loop `c` holds the SCIM
+/// token of the company of users `c`, `c + COMPANIES`, … and finds one of
+/// them by email each time.
+async fn scim(server: &TestServer, token: &str) {
+    let http = reqwest::Client::new();
+    let mut company_of_loop = Vec::with_capacity(CLIENTS);
+    // User i is in "Company {i % COMPANIES}".
+    let names: Vec<String> = (0..CLIENTS).map(|c| format!("Company {c}")).collect();
+    let ids: Vec<(String, String)> = server
+        .database
+        .pool()
+        .run(move |conn: &mut DbConn| {
+            use custodian_api::db::schema::companies as table;
+            Ok::<_, DbError>(
+                table::table
+                    .filter(table::name.eq_any(names))
+                    .select((table::name, table::id))
+                    .load(conn)?,
+            )
+        })
+        .await
+        .unwrap();
+    for client in 0..CLIENTS {
+        let company = &ids
+            .iter()
+            .find(|(name, _)| *name == format!("Company {client}"))
+            .expect("the company")
+            .1;
+        let made: Value = http
+            .post(format!(
+                "{}/v1/companies/{company}/scim-tokens",
+                server.base_url
+            ))
+            .bearer_auth(token)
+            .json(&json!({"name": "Directory", "client_kind": "desktop"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        company_of_loop.push(made["token"].as_str().unwrap().to_owned());
+    }
+    let tokens = Arc::new(company_of_loop);
+    let clients: Arc<Vec<reqwest::Client>> =
+        Arc::new((0..CLIENTS).map(|_| reqwest::Client::new()).collect());
+    let base_url = Arc::new(server.base_url.clone());
+    let measured = drive(move |client, n| {
+        let user = client + COMPANIES * Dice((n * 104_729 + 1) as u64).next(USERS / COMPANIES);
+        let filter: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("filter", &format!("userName eq \"{}\"", person(user).1))
+            .finish();
+        let request = clients[client]
+            .get(format!("{base_url}/scim/v2/Users?{filter}"))
+            .bearer_auth(&tokens[client]);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert!(
+                status.is_success() && body["totalResults"] == 1,
+                "{status} {body}"
+            );
+        }
+    })
+    .await;
+    report(
+        "SCIM lookup, userName eq (1 match, the company's SCIM token)",
+        measured,
+    );
 }
 
 fn main() {

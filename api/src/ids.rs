@@ -27,6 +27,7 @@ pub mod kind {
     pub enum Operator {}
     pub enum OperatorClient {}
     pub enum ApiClient {}
+    pub enum ScimToken {}
     pub enum Company {}
     pub enum User {}
     pub enum Reset {}
@@ -42,6 +43,7 @@ pub type AdminId = Id<kind::Admin>;
 pub type OperatorId = Id<kind::Operator>;
 pub type OperatorClientId = Id<kind::OperatorClient>;
 pub type ApiClientId = Id<kind::ApiClient>;
+pub type ScimTokenId = Id<kind::ScimToken>;
 pub type CompanyId = Id<kind::Company>;
 pub type UserId = Id<kind::User>;
 pub type ResetId = Id<kind::Reset>;

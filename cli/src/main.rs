@@ -16,7 +16,7 @@
 //! `CUSTODIAN_EMAIL` and `CUSTODIAN_PASSWORD`.
 //!
 //! Commands: `health`, `ready`, `login`, `partners`, `admins`, `api-clients`, `audit`,
-//! `companies`, `users find|get|add`, `backup-profile get|set`, `reset`,
+//! `companies`, `scim-tokens`, `users find|get|add`, `backup-profile get|set`, `reset`,
 //! `resets list|show`.
 //!
 //! Exit status: 0 when the command did what it asked; 1 when it failed (the
@@ -73,6 +73,9 @@ enum Command {
     /// The partner's API clients.
     #[command(subcommand, name = "api-clients")]
     ApiClients(ApiClientsCommand),
+    /// A company's SCIM tokens, for its directory's provisioning.
+    #[command(subcommand, name = "scim-tokens")]
+    ScimTokens(ScimTokensCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -433,6 +436,31 @@ enum ApiClientsCommand {
 }
 
 #[derive(Subcommand)]
+enum ScimTokensCommand {
+    /// List a company's SCIM tokens (one page).
+    List {
+        company_id: uuid::Uuid,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Make a SCIM token for a company's directory; prints it and its
+    /// token, shown only this once.
+    Create {
+        company_id: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        /// The client the directory's users run: desktop or webapp.
+        #[arg(long, default_value = "desktop")]
+        client_kind: String,
+    },
+    /// Remove a SCIM token; the directory's requests are refused at once.
+    Delete {
+        company_id: uuid::Uuid,
+        token_id: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// List events (one page), oldest first.
     List {
@@ -615,6 +643,7 @@ async fn run_command(cli: &Cli) -> Result<String, String> {
         Command::Partners(command) => partners(&signed_in_as_operator(cli).await?, command).await,
         Command::Admins(command) => admins(&signed_in(cli).await?, command).await,
         Command::ApiClients(command) => api_clients(&signed_in(cli).await?, command).await,
+        Command::ScimTokens(command) => scim_tokens(&signed_in(cli).await?, command).await,
         Command::Audit(command) => audit(&signed_in(cli).await?, command).await,
         Command::Companies(command) => companies(&signed_in(cli).await?, command).await,
         Command::Users(command) => users(&signed_in(cli).await?, command).await,
@@ -1152,6 +1181,54 @@ async fn api_clients(client: &Client, command: &ApiClientsCommand) -> Result<Str
                 .await
                 .map_err(|e| describe(&e))?;
             Ok(pretty(&serde_json::json!({ "deleted": client_id })))
+        }
+    }
+}
+
+async fn scim_tokens(client: &Client, command: &ScimTokensCommand) -> Result<String, String> {
+    match command {
+        ScimTokensCommand::List { company_id, page } => {
+            let mut request = client.scim_tokens_list().company_id(*company_id);
+            if let Some(cursor) = &page.cursor {
+                request = request.cursor(parse_cursor::<uuid::Uuid>(cursor)?);
+            }
+            if let Some(limit) = page.limit {
+                request = request.limit(limit);
+            }
+            answer(request.send()).await
+        }
+        ScimTokensCommand::Create {
+            company_id,
+            name,
+            client_kind,
+        } => {
+            let client_kind: types::ClientKind = client_kind
+                .parse()
+                .map_err(|_| format!("--client-kind {client_kind:?}: desktop or webapp"))?;
+            answer(
+                client
+                    .scim_tokens_create()
+                    .company_id(*company_id)
+                    .body(types::NewScimToken {
+                        name: name.clone(),
+                        client_kind,
+                    })
+                    .send(),
+            )
+            .await
+        }
+        ScimTokensCommand::Delete {
+            company_id,
+            token_id,
+        } => {
+            client
+                .scim_token_delete()
+                .company_id(*company_id)
+                .token_id(*token_id)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            Ok(pretty(&serde_json::json!({ "deleted": token_id })))
         }
     }
 }

@@ -21,7 +21,8 @@
 //!   the client's request types stay plain `String`s and integers rather
 //!   than a validated newtype each;
 //! - `application/problem+json` bodies are offered as `application/json`, so
-//!   the client decodes problems into a typed `Problem`;
+//!   the client decodes problems into a typed `Problem`, and so are SCIM's
+//!   `application/scim+json` ones;
 //! - a component that is only a string (`Name`, `EmailAddress`: a pattern
 //!   and lengths the server checks) is written in place of its references,
 //!   so fields stay `String`s;
@@ -139,11 +140,14 @@ fn walk(value: &mut Value, at: &str, is_property_map: bool) -> Result<(), String
     }
 }
 
-/// `content` maps: `application/problem+json` is JSON to a 3.0 client.
+/// `content` maps: `application/problem+json` and `application/scim+json`
+/// are JSON to a 3.0 client.
 fn convert_media_types(map: &mut Map<String, Value>) {
     if let Some(Value::Object(content)) = map.get_mut("content") {
-        if let Some(problem) = content.remove("application/problem+json") {
-            content.entry("application/json").or_insert(problem);
+        for json in ["application/problem+json", "application/scim+json"] {
+            if let Some(body) = content.remove(json) {
+                content.entry("application/json").or_insert(body);
+            }
         }
         if content.len() > 1 && content.contains_key("application/json") {
             content.retain(|media_type, _| media_type == "application/json");

@@ -134,7 +134,7 @@ pub async fn create(
         token_generation: 0,
         created_by_admin_id: match &ctx.actor {
             Actor::Admin(admin) => Some(admin.id),
-            Actor::ApiClient(_) => None,
+            Actor::ApiClient(_) | Actor::ScimToken(_) => None,
         },
         created_at: ctx.now,
         last_used_at: None,

@@ -33,6 +33,8 @@ pub struct OpContext {
 pub enum Actor {
     Admin(Admin),
     ApiClient(ApiClient),
+    /// A company's SCIM token: its directory.
+    ScimToken(crate::db::scim_tokens::ScimToken),
 }
 
 impl Actor {
@@ -40,6 +42,7 @@ impl Actor {
         match self {
             Self::Admin(_) => ActorKind::Admin,
             Self::ApiClient(_) => ActorKind::ApiClient,
+            Self::ScimToken(_) => ActorKind::ScimToken,
         }
     }
 
@@ -47,6 +50,7 @@ impl Actor {
         ActorId::from_uuid(match self {
             Self::Admin(admin) => admin.id.uuid(),
             Self::ApiClient(client) => client.id.uuid(),
+            Self::ScimToken(token) => token.id.uuid(),
         })
     }
 }
@@ -184,11 +188,12 @@ impl OpContext {
         }))
     }
 
-    /// The caller's locale: an admin's own; English for an API client.
+    /// The caller's locale: an admin's own; English for an API client or
+    /// a directory.
     pub fn locale(&self) -> &str {
         match &self.actor {
             Actor::Admin(admin) => &admin.locale,
-            Actor::ApiClient(_) => "en",
+            Actor::ApiClient(_) | Actor::ScimToken(_) => "en",
         }
     }
 
@@ -213,6 +218,36 @@ impl OpContext {
             request_id: self.request_id.clone(),
             details: serde_json::json!({}),
         }
+    }
+}
+
+/// What an operation on one object is called with: a verified token whose
+/// subject is loaded in the same trip to the database as the object
+/// ([`Token`]), or a context loaded already (a SCIM request's, a worker's).
+pub trait Credential: Send + 'static {
+    /// The partner every object the operation loads is looked up in.
+    fn partner(&self) -> PartnerId;
+    /// The operation's context, loaded on `conn` when it is not yet.
+    fn into_context(self, conn: &mut DbConn) -> Result<OpContext, Error>;
+}
+
+impl Credential for Token {
+    fn partner(&self) -> PartnerId {
+        self.partner
+    }
+
+    fn into_context(self, conn: &mut DbConn) -> Result<OpContext, Error> {
+        self.load(conn, Accept::Full)
+    }
+}
+
+impl Credential for OpContext {
+    fn partner(&self) -> PartnerId {
+        self.partner
+    }
+
+    fn into_context(self, _: &mut DbConn) -> Result<OpContext, Error> {
+        Ok(self)
     }
 }
 

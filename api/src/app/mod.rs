@@ -26,6 +26,7 @@ pub mod paging;
 pub mod partner;
 pub mod platform;
 pub mod resets;
+pub mod scim;
 pub mod sign_in;
 pub mod users;
 pub mod vault;
@@ -33,7 +34,7 @@ pub mod vault;
 use std::sync::Arc;
 
 pub use account::AccountContext;
-pub use context::{Accept, Actor, Decider, Denied, OpContext, Token};
+pub use context::{Accept, Actor, Credential, Decider, Denied, OpContext, Token};
 pub use error::Error;
 
 use crate::auth::keys::ServerKeys;

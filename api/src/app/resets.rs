@@ -892,6 +892,7 @@ fn person_of(actor: &Actor) -> Option<AdminId> {
     match actor {
         Actor::Admin(admin) => Some(admin.id),
         Actor::ApiClient(client) => client.created_by_admin_id,
+        Actor::ScimToken(token) => token.created_by_admin_id,
     }
 }
 
@@ -910,6 +911,7 @@ fn notify_approvers(
     let requester = match &ctx.actor {
         Actor::Admin(admin) => format!("{} <{}>", admin.name, admin.email),
         Actor::ApiClient(client) => format!("{} (API client)", client.name),
+        Actor::ScimToken(token) => format!("{} (SCIM)", token.name),
     };
     let resource = user_resource(partner, user);
     let mut notified = 0;

@@ -143,6 +143,9 @@ pub struct NewUserCommand {
     /// The PSA's or the directory's own id for the user, unique in the
     /// company.
     pub external_id: Option<String>,
+    /// Disabled from the start (a directory's inactive user): invited as
+    /// any other, and their link works once they are enabled.
+    pub disabled: bool,
 }
 
 /// Adds a user to the company `raw_company` names, `invited`, and queues
@@ -194,11 +197,13 @@ pub async fn create(
         "client_kind": row.client_kind,
         "is_primary": is_primary,
         "external_id": row.external_id,
+        "disabled": new.disabled,
     });
     let keys = app.keys.clone();
     let partner = ctx.partner;
     let now = ctx.now;
     let company_name = company.name;
+    let disabled = new.disabled;
     let insert = move |conn: &mut DbConn| {
         // Waits on a retirement under way, and reads what it committed.
         if companies::is_retired_shared(conn, company_id)? {
@@ -210,6 +215,9 @@ pub async fn create(
         users::insert(conn, &row)?;
         let expires_at = issue_invitation(conn, &keys, (&row).into(), &company_name, now)?;
         event.details["invitation_expires_at"] = serde_json::json!(expires_at);
+        if disabled {
+            users::set_status(conn, id, UserStatus::Disabled, now)?;
+        }
         audit::append(conn, &keys, event)?;
         users::find(conn, partner, id)?
             .ok_or_else(|| DbError::Corrupt(format!("user {id} vanished after insert")).into())
@@ -320,8 +328,12 @@ fn not_invited() -> Error {
 /// Sends an invited user's invitation again, with a new link; the earlier
 /// link dies (its email withdrawn when not sent yet). 409
 /// `user_not_invited` once the user has accepted. Audited.
-pub async fn invite(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
-    let (ctx, user) = load(app, token, raw_id).await?;
+pub async fn invite(
+    app: &App,
+    caller: impl super::Credential,
+    raw_id: &str,
+) -> Result<User, Error> {
+    let (ctx, user) = load(app, caller, raw_id).await?;
     ctx.authorize(app, Action::InviteUser, &user_resource(ctx.partner, &user))
         .await?;
     if user.status != UserStatus::Invited {
@@ -377,77 +389,23 @@ pub struct UserUpdate {
 /// an external id stays unique in the company. Audited with what changed.
 pub async fn update(
     app: &App,
-    token: super::Token,
+    caller: impl super::Credential,
     raw_id: &str,
     update: UserUpdate,
     precondition: super::backup::Precondition,
 ) -> Result<User, Error> {
-    let (ctx, user) = load(app, token, raw_id).await?;
+    let (ctx, user) = load(app, caller, raw_id).await?;
     ctx.authorize(app, Action::UpdateUser, &user_resource(ctx.partner, &user))
         .await?;
     if !precondition.allows(user.version)? {
         return Err(Error::PreconditionFailed);
     }
-    let changes = users::UserChanges {
-        name: update.name,
-        locale: update.locale,
-        client_kind: update.client_kind,
-        is_primary: update.is_primary,
-        external_id: update.external_id,
-    };
-    let mut event = ctx.event(
-        Action::UpdateUser.name(),
-        "user",
-        user.id.to_string(),
-        true,
-        Vec::new(),
-    );
-    // What was sent, and only that: an external id sent as null (removed)
-    // is there as null.
-    let mut sent = serde_json::Map::new();
-    let mut put = |field: &str, value: Option<serde_json::Value>| {
-        if let Some(value) = value {
-            sent.insert(field.to_owned(), value);
-        }
-    };
-    put("name", changes.name.clone().map(Into::into));
-    put("locale", changes.locale.clone().map(Into::into));
-    put(
-        "client_kind",
-        changes.client_kind.map(|k| k.to_string().into()),
-    );
-    put("is_primary", changes.is_primary.map(Into::into));
-    put(
-        "external_id",
-        changes.external_id.clone().map(|id| id.into()),
-    );
-    event.details = serde_json::Value::Object(sent);
+    let change = Change::new(&ctx, user.id, update);
     let keys = app.keys.clone();
     let (partner, id, now) = (ctx.partner, user.id, ctx.now);
     let written = app
         .db
-        .write(move |conn| {
-            let Some(current) = users::find(conn, partner, id)? else {
-                return Err(Error::NotFound);
-            };
-            if !precondition.allows(current.version)? {
-                return Err(Error::PreconditionFailed);
-            }
-            if changes.is_primary == Some(true)
-                && !current.is_primary
-                && users::has_primary(conn, current.company_id)?
-            {
-                return Err(primary_exists());
-            }
-            if !users::update(conn, id, current.version, &changes, now)? {
-                return Err(Error::PreconditionFailed);
-            }
-            // (A racing change that made another user primary meanwhile is
-            // refused by the index, mapped below.)
-            audit::append(conn, &keys, event)?;
-            users::find(conn, partner, id)?
-                .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
-        })
+        .write(move |conn| change.apply(conn, &keys, partner, id, &precondition, now))
         .await;
     match written {
         Err(Error::Storage(error)) if error.is_unique_violation() => Err(taken(&error)),
@@ -455,9 +413,88 @@ pub async fn update(
     }
 }
 
+/// A change of a user, with its audit event: what was sent, and only that.
+pub(super) struct Change {
+    changes: users::UserChanges,
+    event: audit::NewEvent,
+}
+
+impl Change {
+    pub(super) fn new(ctx: &OpContext, id: UserId, update: UserUpdate) -> Self {
+        let changes = users::UserChanges {
+            name: update.name,
+            locale: update.locale,
+            client_kind: update.client_kind,
+            is_primary: update.is_primary,
+            external_id: update.external_id,
+        };
+        let mut event = ctx.event(
+            Action::UpdateUser.name(),
+            "user",
+            id.to_string(),
+            true,
+            Vec::new(),
+        );
+        // An external id sent as null (removed) is there as null.
+        let mut sent = serde_json::Map::new();
+        let mut put = |field: &str, value: Option<serde_json::Value>| {
+            if let Some(value) = value {
+                sent.insert(field.to_owned(), value);
+            }
+        };
+        put("name", changes.name.clone().map(Into::into));
+        put("locale", changes.locale.clone().map(Into::into));
+        put(
+            "client_kind",
+            changes.client_kind.map(|k| k.to_string().into()),
+        );
+        put("is_primary", changes.is_primary.map(Into::into));
+        put(
+            "external_id",
+            changes.external_id.clone().map(|id| id.into()),
+        );
+        event.details = serde_json::Value::Object(sent);
+        Self { changes, event }
+    }
+
+    /// Writes the change in the caller's transaction, if the user is still
+    /// at a version `precondition` allows; the user as changed. (A racing
+    /// change that made another user primary meanwhile is refused by the
+    /// index: a unique violation, which [`taken`] names.)
+    pub(super) fn apply(
+        self,
+        conn: &mut DbConn,
+        keys: &crate::auth::keys::ServerKeys,
+        partner: PartnerId,
+        id: UserId,
+        precondition: &super::backup::Precondition,
+        now: NaiveDateTime,
+    ) -> Result<User, Error> {
+        let Self { changes, event } = self;
+        let Some(current) = users::find(conn, partner, id)? else {
+            return Err(Error::NotFound);
+        };
+        if !precondition.allows(current.version)? {
+            return Err(Error::PreconditionFailed);
+        }
+        if changes.is_primary == Some(true)
+            && !current.is_primary
+            && users::has_primary(conn, current.company_id)?
+        {
+            return Err(primary_exists());
+        }
+        if !users::update(conn, id, current.version, &changes, now)? {
+            return Err(Error::PreconditionFailed);
+        }
+        audit::append(conn, keys, event)?;
+        users::find(conn, partner, id)?
+            .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
+    }
+}
+
 /// What a unique violation of the users table means: the constraint's name
 /// (PostgreSQL) or its columns (SQLite) say which.
-fn taken(error: &DbError) -> Error {
+pub(super) fn taken(error: &DbError) -> Error {
     let message = error.to_string();
     if message.contains("external_id") {
         super::companies::external_id_taken("user", "company")
@@ -482,75 +519,100 @@ fn primary_exists() -> Error {
 /// sign in, and nothing else they hold works (a reset's secret or link, an
 /// invitation, a recovery key) until they are enabled. Disabling a
 /// disabled user changes nothing. Audited.
-pub async fn disable(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
-    set_enabled(app, token, raw_id, false).await
+pub async fn disable(
+    app: &App,
+    caller: impl super::Credential,
+    raw_id: &str,
+) -> Result<User, Error> {
+    set_enabled(app, caller, raw_id, false).await
 }
 
 /// Enables a disabled user: they are `active` again when they have a
 /// master password, `reset_pending` when they were reset and have not set
 /// a new one yet, and `invited` otherwise. Enabling a user who is not disabled changes
 /// nothing. Audited.
-pub async fn enable(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
-    set_enabled(app, token, raw_id, true).await
+pub async fn enable(
+    app: &App,
+    caller: impl super::Credential,
+    raw_id: &str,
+) -> Result<User, Error> {
+    set_enabled(app, caller, raw_id, true).await
 }
 
 async fn set_enabled(
     app: &App,
-    token: super::Token,
+    caller: impl super::Credential,
     raw_id: &str,
     enabled: bool,
 ) -> Result<User, Error> {
-    let (ctx, user) = load(app, token, raw_id).await?;
-    let action = if enabled {
-        Action::EnableUser
-    } else {
-        Action::DisableUser
-    };
+    let (ctx, user) = load(app, caller, raw_id).await?;
+    let action = enabled_action(enabled);
     ctx.authorize(app, action.clone(), &user_resource(ctx.partner, &user))
         .await?;
     let keys = app.keys.clone();
     let event = ctx.event(action.name(), "user", user.id.to_string(), true, Vec::new());
     let (partner, id, now) = (ctx.partner, user.id, ctx.now);
     app.db
-        .write(move |conn| {
-            let Some(status) = resets::lock_user(conn, partner, id)? else {
-                return Err(Error::NotFound);
-            };
-            let next = match (enabled, status) {
-                (false, UserStatus::Disabled) | (true, UserStatus::Active) => None,
-                (true, UserStatus::Invited | UserStatus::ResetPending) => None,
-                (false, _) => Some(UserStatus::Disabled),
-                (true, UserStatus::Disabled) => {
-                    let user = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
-                    Some(if users::has_key(conn, id)? {
-                        UserStatus::Active
-                    } else if user.last_reset_at.is_some() {
-                        // Reset, and no new master password yet (the reset
-                        // may have expired meanwhile: an admin re-issues it).
-                        UserStatus::ResetPending
-                    } else {
-                        UserStatus::Invited
-                    })
-                }
-            };
-            if let Some(next) = next {
-                users::set_status(conn, id, next, now)?;
-                let mut event = event;
-                event.details =
-                    serde_json::json!({ "from": status.to_string(), "to": next.to_string() });
-                audit::append(conn, &keys, event)?;
-            }
-            users::find(conn, partner, id)?
-                .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
-        })
+        .write(move |conn| set_enabled_locked(conn, &keys, event, partner, id, enabled, now))
         .await
+}
+
+/// The action that enables (`true`) or disables a user.
+pub(super) fn enabled_action(enabled: bool) -> Action {
+    if enabled {
+        Action::EnableUser
+    } else {
+        Action::DisableUser
+    }
+}
+
+/// Enables or disables the user in the caller's transaction, holding their
+/// row; audited with `event` when the status changes. The user as they are
+/// then.
+pub(super) fn set_enabled_locked(
+    conn: &mut DbConn,
+    keys: &crate::auth::keys::ServerKeys,
+    event: audit::NewEvent,
+    partner: PartnerId,
+    id: UserId,
+    enabled: bool,
+    now: NaiveDateTime,
+) -> Result<User, Error> {
+    let Some(status) = resets::lock_user(conn, partner, id)? else {
+        return Err(Error::NotFound);
+    };
+    let next = match (enabled, status) {
+        (false, UserStatus::Disabled) | (true, UserStatus::Active) => None,
+        (true, UserStatus::Invited | UserStatus::ResetPending) => None,
+        (false, _) => Some(UserStatus::Disabled),
+        (true, UserStatus::Disabled) => {
+            let user = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
+            Some(if users::has_key(conn, id)? {
+                UserStatus::Active
+            } else if user.last_reset_at.is_some() {
+                // Reset, and no new master password yet (the reset may
+                // have expired meanwhile: an admin re-issues it).
+                UserStatus::ResetPending
+            } else {
+                UserStatus::Invited
+            })
+        }
+    };
+    if let Some(next) = next {
+        users::set_status(conn, id, next, now)?;
+        let mut event = event;
+        event.details = serde_json::json!({ "from": status.to_string(), "to": next.to_string() });
+        audit::append(conn, keys, event)?;
+    }
+    users::find(conn, partner, id)?
+        .ok_or_else(|| Error::from(DbError::Corrupt(format!("user {id} vanished"))))
 }
 
 /// One user the caller may see. The caller's context and the user are
 /// loaded in one trip to the database (a caller who cannot be loaded is
 /// refused before a malformed id is answered 404).
-pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, Error> {
-    let (ctx, user) = load(app, token, raw_id).await?;
+pub async fn get(app: &App, caller: impl super::Credential, raw_id: &str) -> Result<User, Error> {
+    let (ctx, user) = load(app, caller, raw_id).await?;
     ctx.authorize(app, Action::ReadUser, &user_resource(ctx.partner, &user))
         .await?;
     Ok(user)
@@ -559,14 +621,22 @@ pub async fn get(app: &App, token: super::Token, raw_id: &str) -> Result<User, E
 /// The caller's context and the user `raw_id` names, in one trip to the
 /// database, not yet authorized; 404 for a user not in the caller's
 /// partner.
-async fn load(app: &App, token: super::Token, raw_id: &str) -> Result<(OpContext, User), Error> {
+pub(super) async fn load(
+    app: &App,
+    caller: impl super::Credential,
+    raw_id: &str,
+) -> Result<(OpContext, User), Error> {
     let id = UserId::parse(raw_id);
-    let partner = token.partner();
-    let (ctx, user) = token
-        .run(app, move |conn, _| {
-            id.map(|id| users::find(conn, partner, id))
-                .transpose()
-                .map(Option::flatten)
+    let partner = caller.partner();
+    let (ctx, user) = app
+        .db
+        .run(move |conn| {
+            let ctx = caller.into_context(conn)?;
+            let user = id
+                .map(|id| users::find(conn, partner, id))
+                .transpose()?
+                .flatten();
+            Ok::<_, Error>((ctx, user))
         })
         .await?;
     Ok((ctx, user.ok_or(Error::NotFound)?))

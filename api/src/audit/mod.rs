@@ -42,6 +42,8 @@ pub enum ActorKind {
     ApiClient,
     /// The platform operator's staff.
     Operator,
+    /// A company's SCIM token: its directory provisioning users.
+    ScimToken,
     User,
     System,
     Anonymous,
@@ -53,6 +55,7 @@ impl ActorKind {
             Self::Admin => "admin",
             Self::ApiClient => "api_client",
             Self::Operator => "operator",
+            Self::ScimToken => "scim_token",
             Self::User => "user",
             Self::System => "system",
             Self::Anonymous => "anonymous",

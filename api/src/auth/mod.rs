@@ -39,6 +39,17 @@ pub fn new_api_client_secret() -> SecretString {
     SecretString::from(format!("cst_{}", body.expose_secret()))
 }
 
+/// The keyed-hash purpose of SCIM provisioning tokens.
+pub const SCIM_TOKEN: &str = "scim-token";
+
+/// A new SCIM provisioning token: as an API client's secret, after a
+/// `csc_` prefix.
+pub fn new_scim_token() -> SecretString {
+    use secrecy::ExposeSecret;
+    let body = draw_secret(32);
+    SecretString::from(format!("csc_{}", body.expose_secret()))
+}
+
 /// The keyed-hash purpose of the platform operator's API client secrets.
 pub const OPERATOR_CLIENT_SECRET: &str = "operator-client";
 

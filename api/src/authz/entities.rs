@@ -15,7 +15,7 @@ use cedar_policy::{
 use cedar_policy::entities_errors::EntitiesError;
 
 use crate::db::admins::Role;
-use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId, UserId};
+use crate::ids::{AdminId, ApiClientId, CompanyId, PartnerId, ScimTokenId, UserId};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,6 +33,12 @@ pub enum Principal {
         scopes: Vec<String>,
         /// `None`: all of the partner's companies.
         companies: Option<Vec<CompanyId>>,
+    },
+    /// A company's SCIM provisioning token: its directory.
+    ScimToken {
+        id: ScimTokenId,
+        company: CompanyId,
+        partner: PartnerId,
     },
     /// An end user signed in to their own account.
     User {
@@ -91,6 +97,14 @@ impl Principal {
                 company: *company,
                 partner: *partner,
             },
+            // Nothing acts on a SCIM token as on itself; as a resource it
+            // is its company's (its list, its removal).
+            Self::ScimToken {
+                company, partner, ..
+            } => Resource::Company {
+                id: *company,
+                partner: *partner,
+            },
         }
     }
 
@@ -106,7 +120,9 @@ impl Principal {
             } => Some(companies),
             Self::Admin { .. } => None,
             Self::ApiClient { companies, .. } => companies.as_deref(),
-            Self::User { company, .. } => Some(std::slice::from_ref(company)),
+            Self::User { company, .. } | Self::ScimToken { company, .. } => {
+                Some(std::slice::from_ref(company))
+            }
         }
     }
 
@@ -159,6 +175,10 @@ pub enum Action {
     ListApiClients,
     CreateApiClient,
     DeleteApiClient,
+    /// A company's SCIM tokens, listed, made and removed.
+    ListScimTokens,
+    CreateScimToken,
+    DeleteScimToken,
     ListCompanies,
     ReadCompany,
     ReadBackupProfile,
@@ -229,6 +249,9 @@ impl Action {
         "listApiClients",
         "createApiClient",
         "deleteApiClient",
+        "listScimTokens",
+        "createScimToken",
+        "deleteScimToken",
         "listCompanies",
         "readCompany",
         "readBackupProfile",
@@ -273,6 +296,9 @@ impl Action {
             Self::ListApiClients => "listApiClients",
             Self::CreateApiClient => "createApiClient",
             Self::DeleteApiClient => "deleteApiClient",
+            Self::ListScimTokens => "listScimTokens",
+            Self::CreateScimToken => "createScimToken",
+            Self::DeleteScimToken => "deleteScimToken",
             Self::ListCompanies => "listCompanies",
             Self::ReadCompany => "readCompany",
             Self::ReadBackupProfile => "readBackupProfile",
@@ -463,6 +489,7 @@ struct TypeNames {
     user: EntityTypeName,
     admin: EntityTypeName,
     api_client: EntityTypeName,
+    scim_token: EntityTypeName,
     operator: EntityTypeName,
     operator_client: EntityTypeName,
 }
@@ -475,6 +502,7 @@ static TYPES: std::sync::LazyLock<TypeNames> = std::sync::LazyLock::new(|| {
         user: parse("Custodian::User"),
         admin: parse("Custodian::Admin"),
         api_client: parse("Custodian::ApiClient"),
+        scim_token: parse("Custodian::ScimToken"),
         operator: parse("Custodian::Operator"),
         operator_client: parse("Custodian::OperatorClient"),
     }
@@ -566,6 +594,29 @@ impl Builder {
         {
             return self.user(*id, *company, *partner);
         }
+        if let Principal::ScimToken {
+            id,
+            company,
+            partner,
+        } = principal
+        {
+            let me = uid(&TYPES.scim_token, id);
+            let parent = self.company(*company, *partner);
+            let attrs = HashMap::from([
+                (
+                    "partner".to_owned(),
+                    RestrictedExpression::new_entity_uid(partner_uid(*partner)),
+                ),
+                (
+                    "company".to_owned(),
+                    RestrictedExpression::new_entity_uid(parent.clone()),
+                ),
+            ]);
+            let entity = Entity::new(me.clone(), attrs, HashSet::from([parent]))
+                .map_err(|e| EntityError(e.to_string()))?;
+            self.push(entity);
+            return Ok(me);
+        }
         let (me, partner, attrs) = match principal {
             Principal::Admin {
                 id,
@@ -583,7 +634,7 @@ impl Builder {
                     ("companies".to_owned(), companies_set(&slice(companies))),
                 ]),
             ),
-            Principal::User { .. } => unreachable!("built above"),
+            Principal::User { .. } | Principal::ScimToken { .. } => unreachable!("built above"),
             Principal::ApiClient {
                 id,
                 partner,

@@ -146,7 +146,7 @@ fn weight(principal: &Principal) -> usize {
         Principal::ApiClient {
             companies, scopes, ..
         } => companies.as_ref().map_or(0, Vec::len) + scopes.len(),
-        Principal::User { .. } => 0,
+        Principal::User { .. } | Principal::ScimToken { .. } => 0,
     }
 }
 

@@ -51,6 +51,7 @@ pub const EMBEDDED_POLICIES: &[(&str, &str)] = &[
         "resets.cedar",
         include_str!("../../../policies/resets.cedar"),
     ),
+    ("scim.cedar", include_str!("../../../policies/scim.cedar")),
     (
         "tenancy.cedar",
         include_str!("../../../policies/tenancy.cedar"),

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod partners;
 pub mod resets;
 pub mod schema;
+pub mod scim_tokens;
 pub mod signing_keys;
 pub mod throttle;
 pub mod types;

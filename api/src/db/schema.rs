@@ -81,6 +81,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        partner_id -> Text,
+        company_id -> Text,
+        name -> Text,
+        token_hash -> Binary,
+        client_kind -> Text,
+        created_by_admin_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     api_clients (id) {
         id -> Text,
         partner_id -> Text,
@@ -340,6 +354,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_companies,
     api_clients,
     api_client_companies,
+    scim_tokens,
     backup_profiles,
     users,
     vault_items,

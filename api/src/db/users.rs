@@ -211,6 +211,50 @@ pub fn list(
         .load(conn)?)
 }
 
+/// What a directory (SCIM) looks up in its company: users by exact email
+/// or external id, or all of them, by id, from `offset`.
+#[derive(Debug, Clone)]
+pub struct DirectoryQuery {
+    pub company: CompanyId,
+    /// Lowercase, as emails are stored.
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// How many users `query` matches, and a page of them. An email or an
+/// external id is unique in a company, so a filtered lookup reads one row
+/// through its index.
+pub fn directory_page(
+    conn: &mut DbConn,
+    query: &DirectoryQuery,
+) -> Result<(i64, Vec<User>), DbError> {
+    let filtered = || {
+        let mut filtered = users::table
+            .filter(users::company_id.eq(query.company.to_string()))
+            .into_boxed();
+        if let Some(email) = &query.email {
+            filtered = filtered.filter(users::email.eq(email.clone()));
+        }
+        if let Some(external_id) = &query.external_id {
+            filtered = filtered.filter(users::external_id.eq(external_id.clone()));
+        }
+        filtered
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    if query.limit == 0 || query.offset >= total {
+        return Ok((total, Vec::new()));
+    }
+    let page = filtered()
+        .order(users::id.asc())
+        .offset(query.offset)
+        .limit(query.limit)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok((total, page))
+}
+
 /// What signing a user in needs: (id, company, argon2id hash of the
 /// authentication key if one is set, token generation).
 pub type Credentials = (String, String, Option<String>, i64);

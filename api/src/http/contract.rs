@@ -26,6 +26,8 @@ use crate::error::PROBLEM_JSON;
 pub const ADMIN_SCHEME: &str = "oauth2";
 /// The scheme of end users' account tokens (`POST /v1/account/token`).
 pub const ACCOUNT_SCHEME: &str = "account";
+/// The scheme of a company's SCIM tokens (`/scim/v2`).
+pub const SCIM_SCHEME: &str = "scim";
 /// The scheme of the platform operator's tokens (`POST /v1/operator/token`).
 pub const OPERATOR_SCHEME: &str = "operator";
 
@@ -212,6 +214,17 @@ fn security_schemes(doc: &mut OpenApi) {
             "The platform operator's staff sign in with the password grant at `/v1/operator/token` (no partner), its API clients (the vendor's automation) with the client credentials grant there; the token has its own audience and passes no partner endpoint, nor a partner's token these.",
         )),
     );
+    components.add_security_scheme(
+        SCIM_SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A company's SCIM token (`csc_…`), made by an owner or admin at `POST /v1/companies/{company_id}/scim-tokens`: its directory provisions the company's users with it",
+                ))
+                .build(),
+        ),
+    );
     for shared in SHARED {
         components
             .responses
@@ -236,6 +249,11 @@ fn finish_operation(path: &str, operation: &mut Operation) {
     if !secured {
         // Public: say so, rather than leave it to a default.
         operation.security = Some(Vec::new());
+    }
+    // SCIM's operations answer SCIM's errors, and declare each themselves.
+    if crate::http::scim::is_scim_path(path) {
+        finish_headers(operation);
+        return;
     }
     // The token endpoint answers every error in RFC 6749's form, not as a
     // problem, and declares each itself.
@@ -275,6 +293,11 @@ fn finish_operation(path: &str, operation: &mut Operation) {
     if !static_answer && !oauth {
         declare(operation, &UNAVAILABLE);
     }
+    finish_headers(operation);
+}
+
+/// Every answer carries the request's id; 429 and 503 say when to retry.
+fn finish_headers(operation: &mut Operation) {
     for (status, response) in &mut operation.responses.responses {
         if let RefOr::T(response) = response {
             response

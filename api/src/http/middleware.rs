@@ -81,7 +81,16 @@ pub async fn request_context(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let mut response = if is_error && (has_problem || !handler_json) {
+    let scim_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(crate::http::scim::SCIM_JSON));
+    let scim = crate::http::scim::is_scim_path(response.request().path());
+    let mut response = if is_error && scim && !scim_json {
+        // SCIM's clients read SCIM's errors: the problem, in that form.
+        as_scim_error(response)
+    } else if is_error && !scim && (has_problem || !handler_json) {
         with_problem_members(response, &id)
     } else {
         response
@@ -134,6 +143,25 @@ fn client_request_id(req: &ServiceRequest) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     sane.then(|| value.to_owned())
+}
+
+/// Rebuilds an error response as a SCIM error (RFC 7644 §3.12), keeping its
+/// headers (`Allow`, `Retry-After`, …).
+fn as_scim_error(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    let (request, old) = response.into_parts();
+    let problem: Problem = old
+        .extensions()
+        .get::<Problem>()
+        .cloned()
+        .unwrap_or_else(|| problem_for_status(status));
+    let mut new = crate::http::scim::ScimError::from_problem(&problem).response();
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(request, new)
 }
 
 /// Rebuilds an error response as problem+json carrying the request's id and

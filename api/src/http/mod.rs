@@ -25,6 +25,7 @@ pub mod paging;
 pub mod partner;
 pub mod platform;
 pub mod resets;
+pub mod scim;
 pub mod strict;
 pub mod time;
 pub mod tokens;
@@ -70,6 +71,7 @@ use extract::BodyLimit;
         (name = "account", description = "The end user's own account and vault: ciphertext only."),
         (name = "audit", description = "The tamper-evident log of security-relevant actions."),
         (name = "authorization", description = "What the caller may do, asked ahead, so a portal can grey out the rest."),
+        (name = "scim", description = "SCIM 2.0 provisioning per company: a company's directory (Entra ID, Okta, JumpCloud) creates, changes, disables and removes its users with a SCIM token an admin makes; never a reset. Errors here are SCIM's (`application/scim+json`)."),
     ),
 )]
 pub struct ApiDoc;
@@ -150,7 +152,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(account::vault_item_put)
         .service(account::vault_item_delete)
         .service(audit::audit_events_verify)
-        .service(audit::audit_events_list);
+        .service(audit::audit_events_list)
+        .service(scim::scim_tokens_list)
+        .service(scim::scim_tokens_create)
+        .service(scim::scim_token_delete)
+        .service(scim::scim_service_provider_config)
+        .service(scim::scim_users_list)
+        .service(scim::scim_users_create)
+        .service(scim::scim_user_get)
+        .service(scim::scim_user_replace)
+        .service(scim::scim_user_patch)
+        .service(scim::scim_user_delete);
 }
 
 /// The OpenAPI document (3.1) of this build, as `custodian openapi` prints it

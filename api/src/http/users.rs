@@ -292,6 +292,7 @@ pub async fn company_users_create(
         locale: check_locale(new.locale)?,
         is_primary: new.is_primary.unwrap_or(false),
         external_id: new.external_id.map(ExternalId::into_inner),
+        disabled: false,
     };
     let key = idempotency_key(&req)?.map(|key| Idempotency {
         key,

@@ -23,6 +23,7 @@ mod platform;
 mod problems;
 mod recovery;
 mod resets;
+mod scim;
 mod storage;
 mod support;
 mod tenancy;

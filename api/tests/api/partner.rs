@@ -38,6 +38,8 @@ const PUBLIC: &[&str] = &[
     // The platform operator's sign-in: its password is the credential; the
     // token it answers passes the platform's operations only (below).
     "operator_token_create",
+    // What SCIM supports here: the same for everyone, about no one.
+    "scim_service_provider_config",
 ];
 
 /// Who is allowed, in a case.
@@ -53,6 +55,8 @@ enum Allowed {
     RecoveringUser,
     /// The platform operator.
     Operator,
+    /// The seeded company's SCIM token.
+    Scim,
 }
 
 /// Who is denied, in a case.
@@ -160,6 +164,11 @@ struct Seeded<'a> {
     other_partner_id: String,
     /// An API client of the operator's, to remove.
     operator_client_id: String,
+    /// The seeded company's SCIM token, and another to remove.
+    scim_token: String,
+    spare_scim_token_id: String,
+    /// A user of the seeded company for SCIM to read, change and remove.
+    scim_user_id: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -395,6 +404,101 @@ fn cases() -> Vec<Case> {
             body: |_, _| None,
             allowed: Allowed::Role(Role::Admin),
             denied: Denied::Role(Role::Technician),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_tokens_list",
+            method: "GET",
+            path: |s| format!("/v1/companies/{}/scim-tokens", s.company_id),
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::AssignedTechnician,
+            headers: &[],
+        },
+        Case {
+            operation: "scim_tokens_create",
+            method: "POST",
+            path: |s| format!("/v1/companies/{}/scim-tokens", s.company_id),
+            body: |_, _| Some(json!({"name": "Entra ID", "client_kind": "desktop"})),
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::AssignedTechnician,
+            headers: &[],
+        },
+        Case {
+            operation: "scim_token_delete",
+            method: "DELETE",
+            path: |s| {
+                format!(
+                    "/v1/companies/{}/scim-tokens/{}",
+                    s.company_id, s.spare_scim_token_id
+                )
+            },
+            body: |_, _| None,
+            allowed: Allowed::Role(Role::Admin),
+            denied: Denied::AssignedTechnician,
+            headers: &[],
+        },
+        Case {
+            operation: "scim_users_list",
+            method: "GET",
+            path: |_| "/scim/v2/Users?filter=userName%20eq%20%22nobody%40example.com%22".into(),
+            body: |_, _| None,
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_lists_another_companys_users.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_users_create",
+            method: "POST",
+            path: |_| "/scim/v2/Users".into(),
+            body: |_, _| Some(json!({"userName": "provisioned@example.com", "active": true})),
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_creates_a_user_in_another_company.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_user_get",
+            method: "GET",
+            path: |s| format!("/scim/v2/Users/{}", s.scim_user_id),
+            body: |_, _| None,
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_reads_a_user_of_another_company.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_user_replace",
+            method: "PUT",
+            path: |s| format!("/scim/v2/Users/{}", s.scim_user_id),
+            body: |s, _| {
+                Some(
+                    json!({"userName": format!("{}@example.com", s.scim_user_id), "displayName": "Renamed"}),
+                )
+            },
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_changes_a_user_of_another_company.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_user_patch",
+            method: "PATCH",
+            path: |s| format!("/scim/v2/Users/{}", s.scim_user_id),
+            body: |_, _| {
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+                )
+            },
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_disables_a_user_of_another_company.json"),
+            headers: &[],
+        },
+        Case {
+            operation: "scim_user_delete",
+            method: "DELETE",
+            path: |s| format!("/scim/v2/Users/{}", s.scim_user_id),
+            body: |_, _| None,
+            allowed: Allowed::Scim,
+            denied: Denied::Fixture("DENY/scim_offboards_a_user_of_another_company.json"),
             headers: &[],
         },
         Case {
@@ -962,15 +1066,28 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             created["partner"]["id"].as_str().unwrap().to_owned()
         },
         operator_client_id: operator_client(&server).await.0,
+        scim_token: crate::scim::scim_token(&server, &company).await.1,
+        spare_scim_token_id: crate::scim::scim_token(&server, &company).await.0,
+        scim_user_id: seed::user(&server, &partner, &company).await,
     };
     for case in &cases {
         let (status, problem) = call(&seeded, case, None, "").await;
-        assert_eq!(
-            (status, problem["code"].as_str()),
-            (401, Some("unauthorized")),
-            "{} without a token",
-            case.operation
-        );
+        if (case.path)(&seeded).starts_with("/scim/") {
+            // SCIM's own form.
+            assert_eq!(
+                (status, problem["status"].as_str()),
+                (401, Some("401")),
+                "{} without a token: {problem}",
+                case.operation
+            );
+        } else {
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (401, Some("unauthorized")),
+                "{} without a token",
+                case.operation
+            );
+        }
 
         let denied = match case.denied {
             Denied::Role(role) => token_for(&server, role).await,
@@ -1061,6 +1178,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Allowed::ResettingUser => (seeded.resetting_token.clone(), String::new()),
             Allowed::RecoveringUser => (seeded.recovering_token.clone(), String::new()),
             Allowed::Operator => (crate::support::operator_token(&server).await, String::new()),
+            Allowed::Scim => (seeded.scim_token.clone(), String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;
         if let Denied::ClientPerUser(_) = case.denied {
@@ -1081,6 +1199,7 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
                 Allowed::ResettingUser => "resetting user",
                 Allowed::RecoveringUser => "recovering user",
                 Allowed::Operator => "operator",
+                Allowed::Scim => "SCIM token",
             }
         );
     }

@@ -129,9 +129,9 @@ fn migrations_go_up_down_and_up_again(
             .map(|c| c.0.as_str())
             .collect::<BTreeSet<_>>()
             .len(),
-        21,
-        "the whole domain schema, the platform's operators and clients, and the sign-in \
-         throttle's counts"
+        22,
+        "the whole domain schema, the platform's operators and clients, companies' SCIM \
+         tokens, and the sign-in throttle's counts"
     );
 
     let reverted = migrations::revert_all(&mut conn).unwrap();
@@ -276,6 +276,7 @@ fn the_diesel_schema_matches_the_migrations(
             "operator_clients",
             declared_columns(schema::operator_clients::table),
         ),
+        ("scim_tokens", declared_columns(schema::scim_tokens::table)),
     ];
     let tables: BTreeSet<&str> = actual.columns.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(
