@@ -522,6 +522,69 @@ pub async fn client_sign_in(
     Ok(client.filter(|_| signed_in))
 }
 
+/// Replaces the signed-in operator's own password (one of the staff: a
+/// client has none, and the policies never let it manage credentials),
+/// after checking the current one, throttled per operator and address.
+/// Every token issued before is refused afterwards. Audited to the chain of
+/// no partner.
+pub async fn change_password(
+    app: &App,
+    ctx: &OperatorContext,
+    current: SecretString,
+    new: SecretString,
+    address: Option<IpAddr>,
+) -> Result<(), Error> {
+    use secrecy::ExposeSecret;
+    ctx.authorize(app, PlatformAction::ChangeOperatorPassword, None)
+        .await?;
+    let OperatorActor::Staff(operator) = &ctx.actor else {
+        return Err(Error::Storage(DbError::Corrupt(
+            "the policies allowed a password change to a caller without one".into(),
+        )));
+    };
+    super::sign_in::check_password_length("new_password", &new)?;
+    if new.expose_secret() == current.expose_secret() {
+        return Err(Error::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let id = operator.id;
+    let account = format!("operator:{id}");
+    let ticket = app
+        .throttled(Path::PasswordChange, Some(&account), address)
+        .await?;
+    if !app
+        .passwords
+        .verify(current, Some(operator.password_hash.clone()))
+        .await
+    {
+        return Err(Error::invalid(
+            "current_password",
+            "is not the password of this account",
+        ));
+    }
+    app.throttle.succeeded(ticket, app.clock.now()).await?;
+    let hash = app.passwords.hash(new).await;
+    let mut event = ctx.event("changePassword", None, true);
+    event.target_kind = Some("operator".into());
+    event.target_id = Some(id.to_string());
+    let keys = app.keys.clone();
+    let now = app.clock.now();
+    let changed = app
+        .db
+        .write(move |conn| {
+            let changed = operators::set_password(conn, id, &hash, now)?;
+            crate::audit::append(conn, &keys, event)?;
+            Ok::<_, DbError>(changed)
+        })
+        .await?;
+    if !changed {
+        return Err(Error::unauthorized("the operator no longer exists"));
+    }
+    Ok(())
+}
+
 /// A page of the operator's API clients, oldest first.
 pub async fn clients(
     app: &App,

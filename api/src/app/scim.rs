@@ -173,23 +173,28 @@ pub async fn authenticate(
     let hash = app.keys.keyed_hash(SCIM_TOKEN, secret.as_bytes());
     let token = app
         .db
-        .run(move |conn| {
-            let token = scim_tokens::find_by_hash(conn, &hash)?;
-            if let Some(token) = &token {
-                // At most once a minute: reads stay reads.
-                let stale = now - chrono::Duration::minutes(1);
-                if token.last_used_at.is_none_or(|at| at < stale) {
-                    scim_tokens::touch(conn, token.id, now)?;
-                }
-            }
-            Ok::<_, DbError>(token)
-        })
+        .run(move |conn| scim_tokens::find_by_hash(conn, &hash))
         .await?
         .ok_or_else(|| {
             Error::unauthorized(
                 "no such SCIM token (or its partner is suspended, or its company retired)",
             )
         })?;
+    // At most once a minute, so a directory's reads stay reads; through the
+    // writers' turn, and never failing the request it records.
+    if token
+        .last_used_at
+        .is_none_or(|at| at < now - chrono::Duration::minutes(1))
+    {
+        let id = token.id;
+        if let Err(error) = app
+            .db
+            .write(move |conn| scim_tokens::touch(conn, id, now))
+            .await
+        {
+            tracing::warn!(%error, "could not record the SCIM token's use");
+        }
+    }
     tracing::Span::current().record("principal", tracing::field::display(token.id));
     Ok(OpContext {
         principal: Principal::ScimToken {
@@ -317,6 +322,10 @@ pub async fn change_user(
     if !precondition.allows(user.version)? {
         return Err(Error::PreconditionFailed);
     }
+    if !changes && active.is_none() {
+        // Nothing to write: the user as they are.
+        return Ok(user);
+    }
     let change = changes.then(|| Change::new(&ctx, user.id, update));
     let status_event = enabled
         .map(|action| ctx.event(action.name(), "user", user.id.to_string(), true, Vec::new()));
@@ -325,6 +334,10 @@ pub async fn change_user(
     let written = app
         .db
         .write(move |conn| {
+            // Held from here, so the version checked is the one changed.
+            if crate::db::resets::lock_user(conn, partner, id)?.is_none() {
+                return Err(Error::NotFound);
+            }
             let mut current = users::find(conn, partner, id)?.ok_or(Error::NotFound)?;
             if let Some(change) = change {
                 current = change.apply(conn, &keys, partner, id, &precondition, now)?;

@@ -407,6 +407,8 @@ pub enum PlatformAction {
     ListOperatorClients,
     CreateOperatorClient,
     DeleteOperatorClient,
+    /// One of the staff replacing their own password (a client has none).
+    ChangeOperatorPassword,
 }
 
 impl PlatformAction {
@@ -422,6 +424,7 @@ impl PlatformAction {
         "listOperatorClients",
         "createOperatorClient",
         "deleteOperatorClient",
+        "changeOperatorPassword",
     ];
 
     pub fn name(self) -> &'static str {
@@ -436,6 +439,7 @@ impl PlatformAction {
             Self::ListOperatorClients => "listOperatorClients",
             Self::CreateOperatorClient => "createOperatorClient",
             Self::DeleteOperatorClient => "deleteOperatorClient",
+            Self::ChangeOperatorPassword => "changeOperatorPassword",
         }
     }
 }

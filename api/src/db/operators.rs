@@ -58,6 +58,24 @@ pub fn find_by_email(
         .optional()?)
 }
 
+/// Replaces an operator's password hash and refuses every token issued
+/// before (the generation moves on); whether the operator exists.
+pub fn set_password(
+    conn: &mut DbConn,
+    id: OperatorId,
+    hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(operators::table.find(id.to_string()))
+        .set((
+            operators::password_hash.eq(hash),
+            operators::token_generation.eq(operators::token_generation + 1),
+            operators::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
 pub fn count(conn: &mut DbConn) -> Result<i64, DbError> {
     Ok(operators::table.count().get_result(conn)?)
 }

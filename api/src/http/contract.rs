@@ -543,6 +543,9 @@ fn references(value: &serde_json::Value, into: &mut Vec<String>) {
 const OMITTED_WHEN_EMPTY: &[(&str, &[&str])] = &[
     ("Problem", &["instance", "request_id", "errors", "vault"]),
     ("AccountTokenResponse", &["wrapped_vault_key"]),
+    // SCIM leaves out an attribute without a value (RFC 7643 §2.5).
+    ("ScimError", &["scimType"]),
+    ("ScimUser", &["externalId"]),
 ];
 
 /// A response's object carries every member, `null` when it has no value:

@@ -98,6 +98,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(platform::operator_clients_list)
         .service(platform::operator_clients_create)
         .service(platform::operator_client_delete)
+        .service(platform::operator_password_change)
         .service(platform::platform_audit_events_verify)
         .service(platform::platform_audit_events_list)
         .service(partner::partner_get)

@@ -601,6 +601,43 @@ pub async fn operator_client_delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Set the operator's own password
+///
+/// One of the operator's staff replaces the password they sign in with (the
+/// one `custodian serve` printed at the first start, at first). Every token
+/// issued before is refused afterwards: sign in again. An API client of the
+/// operator's has no password (403).
+#[utoipa::path(
+    operation_id = "operator_password_change",
+    tag = "platform",
+    security(("operator" = [])),
+    request_body = crate::http::tokens::PasswordChange,
+    responses(
+        (status = 204, description = "Changed; sign in again"),
+        (status = 401, description = "No valid operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by policy (an API client of the operator's has no password)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong, or the new one is unacceptable", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/v1/operator/password")]
+pub async fn operator_password_change(
+    Operator(operator): Operator,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Json(change): Json<crate::http::tokens::PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    platform::change_password(
+        &state,
+        &operator,
+        change.current_password,
+        change.new_password,
+        crate::http::client_address(&req),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// List the platform's audit events
 ///
 /// The platform's own audit chain, oldest first, filtered and paged: the

@@ -353,7 +353,7 @@ pub struct ScimUserRequest {
     #[schema(value_type = Option<Name>)]
     pub display_name: Option<String>,
     /// `false` disables the user (created disabled, or disabled now).
-    pub active: Option<bool>,
+    pub active: Option<ScimBoolean>,
     /// A language tag; its primary subtag picks the emails' language (en,
     /// fr, de, es, it, nl, ja; en otherwise).
     pub preferred_language: Option<String>,
@@ -372,14 +372,49 @@ pub struct ScimNameRequest {
     pub family_name: Option<String>,
 }
 
-/// What a `PATCH` operation does (in any case).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ScimPatchOp {
-    Add,
-    Replace,
-    Remove,
+/// A boolean, or its name as a string in any case (`"False"`): Entra ID
+/// has sent both.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+pub struct ScimBoolean(Value);
+
+impl utoipa::PartialSchema for ScimBoolean {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$")),
+            )
+            .description(Some("true or false, or \"True\" or \"False\" in any case"))
+            .into()
+    }
 }
+
+impl ToSchema for ScimBoolean {}
+
+/// What a `PATCH` operation does: `add`, `replace` or `remove`, in any
+/// case.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+pub struct ScimPatchOp(String);
+
+impl utoipa::PartialSchema for ScimPatchOp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(
+                "^([Aa][Dd][Dd]|[Rr][Ee][Pp][Ll][Aa][Cc][Ee]|[Rr][Ee][Mm][Oo][Vv][Ee])$",
+            ))
+            .description(Some("add, replace or remove, in any case"))
+            .into()
+    }
+}
+
+impl ToSchema for ScimPatchOp {}
 
 /// One operation of a `PATCH`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -389,10 +424,12 @@ pub struct ScimPatchOperation {
     pub op: ScimPatchOp,
     /// The attribute: `active`, `displayName`, `name.formatted`,
     /// `name.givenName`, `name.familyName`, `externalId`,
-    /// `preferredLanguage`, `userName`; without it, `value` is an object of
+    /// `preferredLanguage`, `userName` (bare, or after the core User
+    /// schema's URN and a colon); without it, `value` is an object of
     /// attributes.
     pub path: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    /// What the path's attribute takes (a boolean for `active`, a string
+    /// for the others), or an object of attributes without a path.
     pub value: Option<Value>,
 }
 
@@ -427,6 +464,18 @@ impl Attributes {
     /// given and family names. A change (`partial`) that names only one of
     /// those two gives none: Custodian keeps the whole name, not its halves.
     fn name(&self, partial: bool) -> Result<Option<String>, ScimError> {
+        // Every part sent is a name, whichever gives the name.
+        for part in [
+            &self.display_name,
+            &self.formatted,
+            &self.given,
+            &self.family,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text::name(part).map_err(|e| ScimError::bad("invalidValue", format!("A name {e}")))?;
+        }
         let halves = self.given.is_some() && self.family.is_some();
         let raw = self
             .display_name
@@ -475,19 +524,25 @@ impl Attributes {
                 )),
             }
         };
+        // A path may name the core schema first (RFC 7644 §3.10).
+        let path = path
+            .strip_prefix("urn:ietf:params:scim:schemas:core:2.0:user:")
+            .unwrap_or(path);
         match path {
             "username" => self.user_name = string("userName")?,
             "displayname" => self.display_name = string("displayName")?,
             "name.formatted" => self.formatted = string("name.formatted")?,
             "name.givenname" => self.given = string("name.givenName")?,
             "name.familyname" => self.family = string("name.familyName")?,
-            "name" => {
-                if let Value::Object(name) = value {
+            "name" => match value {
+                Value::Object(name) => {
                     for (key, value) in name {
                         self.set(&format!("name.{}", key.to_ascii_lowercase()), value)?;
                     }
                 }
-            }
+                Value::Null => {}
+                _ => return Err(ScimError::bad("invalidValue", "name must be an object")),
+            },
             "externalid" => self.external_id = Some(string("externalId")?),
             "preferredlanguage" => self.language = string("preferredLanguage")?,
             "active" => {
@@ -761,15 +816,16 @@ fn optional_precondition(req: &HttpRequest) -> Precondition {
     }
 }
 
-/// The change and the `active` flag `attributes` ask of a user whose email
-/// is `email`: `userName` may only repeat it.
+/// The change and the `active` flag `attributes` ask of `user`, leaving out
+/// what would not change (a directory sends the whole user again and
+/// again): `userName` may only repeat the user's email.
 fn change_of(
     attributes: &Attributes,
-    email: &str,
+    user: &User,
     replace: bool,
 ) -> Result<(crate::app::users::UserUpdate, Option<bool>), ScimError> {
     if let Some(user_name) = &attributes.user_name {
-        let same = Email::parse(user_name).is_ok_and(|sent| sent.as_str() == email);
+        let same = Email::parse(user_name).is_ok_and(|sent| sent.as_str() == user.email);
         if !same {
             return Err(ScimError::bad(
                 "mutability",
@@ -783,12 +839,19 @@ fn change_of(
         external_id = Some(None);
     }
     let update = crate::app::users::UserUpdate {
-        name: attributes.name(!replace)?,
-        locale: attributes.language.as_deref().and_then(locale_of),
-        external_id,
+        name: attributes.name(!replace)?.filter(|name| *name != user.name),
+        locale: attributes
+            .language
+            .as_deref()
+            .and_then(locale_of)
+            .filter(|locale| *locale != user.locale),
+        external_id: external_id.filter(|id| *id != user.external_id),
         ..Default::default()
     };
-    Ok((update, attributes.active))
+    let active = attributes
+        .active
+        .filter(|active| *active != (user.status != UserStatus::Disabled));
+    Ok((update, active))
 }
 
 async fn change(
@@ -800,7 +863,7 @@ async fn change(
     replace: bool,
 ) -> Result<HttpResponse, Failure> {
     let user = crate::app::users::get(state, caller.clone(), raw_id).await?;
-    let (update, active) = change_of(&attributes, &user.email, replace).map_err(Failure::Scim)?;
+    let (update, active) = change_of(&attributes, &user, replace).map_err(Failure::Scim)?;
     let user = app_scim::change_user(
         state,
         &caller,
@@ -903,8 +966,14 @@ fn patched(body: &Value) -> Result<Attributes, ScimError> {
                     ));
                 }
             },
-            ("remove", Some(path)) => match path.trim() {
+            ("remove", Some(path)) => match path
+                .trim()
+                .strip_prefix("urn:ietf:params:scim:schemas:core:2.0:user:")
+                .unwrap_or(path.trim())
+            {
                 "externalid" => attributes.external_id = Some(None),
+                // The emails' language falls back to the default.
+                "preferredlanguage" => attributes.language = Some("en".into()),
                 "username" | "active" | "displayname" | "name" | "name.formatted" => {
                     return Err(ScimError::bad(
                         "mutability",
@@ -1352,8 +1421,42 @@ mod tests {
             user_name: Some("Dana@Example.com".into()),
             ..Default::default()
         };
-        assert!(change_of(&attributes, "dana@example.com", false).is_ok());
-        let error = change_of(&attributes, "other@example.com", false).unwrap_err();
+        let now = crate::clock::system_now();
+        let mut dana = User {
+            id: crate::ids::UserId::new(),
+            partner_id: crate::ids::PartnerId::new(),
+            company_id: crate::ids::CompanyId::new(),
+            email: "dana@example.com".into(),
+            name: "Dana Quinn".into(),
+            client_kind: crate::db::types::ClientKind::Desktop,
+            locale: "en".into(),
+            is_primary: false,
+            status: UserStatus::Active,
+            last_reset_at: None,
+            created_at: now,
+            updated_at: now,
+            external_id: Some("e-1".into()),
+            invitation_expires_at: None,
+            version: 1,
+            has_recovery_key: false,
+        };
+        assert!(change_of(&attributes, &dana, false).is_ok());
+        // What a directory sends again changes nothing.
+        let same = Attributes {
+            user_name: Some("dana@example.com".into()),
+            display_name: Some("Dana Quinn".into()),
+            external_id: Some(Some("e-1".into())),
+            language: Some("en-GB".into()),
+            active: Some(true),
+            ..Default::default()
+        };
+        let (update, active) = change_of(&same, &dana, true).unwrap();
+        assert_eq!(
+            (update.name, update.locale, update.external_id, active),
+            (None, None, None, None)
+        );
+        dana.email = "other@example.com".into();
+        let error = change_of(&attributes, &dana, false).unwrap_err();
         assert_eq!(error.scim_type.as_deref(), Some("mutability"));
         assert_eq!(locale_of("fr-CA").as_deref(), Some("fr"));
         assert_eq!(locale_of("pt-BR"), None);

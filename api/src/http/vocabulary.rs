@@ -126,6 +126,8 @@ pub enum ActorKind {
     ApiClient,
     /// The platform operator's staff.
     Operator,
+    /// A company's SCIM token: its directory.
+    ScimToken,
     User,
     System,
     Anonymous,
@@ -186,4 +188,51 @@ pub enum CheckedAction {
     ResetMasterPassword,
     PurgeVault,
     ApproveReset,
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    /// Every kind of actor the audit log stores is one the contract lists.
+    #[test]
+    fn the_contract_names_every_actor_kind() {
+        use crate::audit::ActorKind as Stored;
+        let all = [
+            Stored::Admin,
+            Stored::ApiClient,
+            Stored::Operator,
+            Stored::ScimToken,
+            Stored::User,
+            Stored::System,
+            Stored::Anonymous,
+        ];
+        // Exhaustive: a new kind does not compile here until listed above.
+        for kind in all {
+            match kind {
+                Stored::Admin
+                | Stored::ApiClient
+                | Stored::Operator
+                | Stored::ScimToken
+                | Stored::User
+                | Stored::System
+                | Stored::Anonymous => {}
+            }
+        }
+        let schema = serde_json::to_value(super::ActorKind::schema()).unwrap();
+        let listed: Vec<&str> = schema["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        for kind in all {
+            assert!(
+                listed.contains(&kind.as_str()),
+                "{} is not in the contract",
+                kind.as_str()
+            );
+        }
+        assert_eq!(listed.len(), all.len());
+    }
 }

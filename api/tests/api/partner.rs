@@ -864,6 +864,21 @@ fn cases() -> Vec<Case> {
             denied: Denied::Client(&["resets:read", "users:read"]),
             headers: &[],
         },
+        // Last: it changes the operator's password, which the cases before
+        // sign in with.
+        Case {
+            operation: "operator_password_change",
+            method: "POST",
+            path: |_| "/v1/operator/password".into(),
+            body: |_, password| {
+                Some(
+                    json!({"current_password": password, "new_password": "a new operator passphrase"}),
+                )
+            },
+            allowed: Allowed::Operator,
+            denied: Denied::OperatorClient,
+            headers: &[],
+        },
     ]
 }
 
@@ -1177,7 +1192,10 @@ async fn every_operation_authorizes_with_an_allow_and_a_deny(
             Allowed::User => (seeded.user_token.clone(), String::new()),
             Allowed::ResettingUser => (seeded.resetting_token.clone(), String::new()),
             Allowed::RecoveringUser => (seeded.recovering_token.clone(), String::new()),
-            Allowed::Operator => (crate::support::operator_token(&server).await, String::new()),
+            Allowed::Operator => (
+                crate::support::operator_token(&server).await,
+                server.operator.password.expose_secret().to_owned(),
+            ),
             Allowed::Scim => (seeded.scim_token.clone(), String::new()),
         };
         let (status, body) = call(&seeded, case, Some(&allowed), &password).await;

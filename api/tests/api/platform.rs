@@ -765,3 +765,110 @@ async fn an_expired_first_owner_invitation_is_sent_again_by_the_operator(
         (409, Some("owner_not_invited"))
     );
 }
+
+#[rstest]
+#[actix_web::test]
+async fn the_operator_replaces_the_printed_password_and_older_tokens_stop_working(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+) {
+    let Some(server) = TestServer::spawn(backend).await else {
+        return;
+    };
+    let printed = secrecy::ExposeSecret::expose_secret(&server.operator.password).to_owned();
+    let operator = operator_token(&server).await;
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+
+    let (status, refused) = send(
+        &server,
+        &operator,
+        "POST",
+        "/v1/operator/password",
+        Some(change("not the password", "a long new passphrase")),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["errors"][0]["field"].as_str()),
+        (422, Some("current_password")),
+        "{refused}"
+    );
+    let (status, refused) = send(
+        &server,
+        &operator,
+        "POST",
+        "/v1/operator/password",
+        Some(change(&printed, "short")),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["errors"][0]["field"].as_str()),
+        (422, Some("new_password"))
+    );
+    let (status, body) = send(
+        &server,
+        &operator,
+        "POST",
+        "/v1/operator/password",
+        Some(change(&printed, "a long new passphrase")),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+
+    // The token it was changed with is refused, the printed password too;
+    // the new one signs in.
+    let (status, _) = send(&server, &operator, "GET", "/v1/partners", None).await;
+    assert_eq!(status, 401);
+    let (status, refused) = operator_sign_in(&server, &server.operator.email, &printed).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, token) =
+        operator_sign_in(&server, &server.operator.email, "a long new passphrase").await;
+    assert_eq!(status, 200, "{token}");
+    let operator = token["access_token"].as_str().unwrap().to_owned();
+
+    // Audited in the platform's own chain, without either password.
+    let (status, events) = send(
+        &server,
+        &operator,
+        "GET",
+        "/v1/operator/audit-events?action=changePassword",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{events}");
+    assert_eq!(
+        events["items"][0]["target_id"],
+        json!(server.operator.operator_id),
+        "{events}"
+    );
+    assert!(!events.to_string().contains("passphrase") && !events.to_string().contains(&printed));
+
+    // An API client of the operator's has no password to change.
+    let (status, made) = send(
+        &server,
+        &operator,
+        "POST",
+        "/v1/operator/api-clients",
+        Some(json!({"name": "Billing sync"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let (status, token) = operator_client_grant(
+        &server,
+        made["client"]["id"].as_str().unwrap(),
+        made["client_secret"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    let (status, refused) = send(
+        &server,
+        token["access_token"].as_str().unwrap(),
+        "POST",
+        "/v1/operator/password",
+        Some(change("anything at all", "a long new passphrase 2")),
+    )
+    .await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("forbidden")));
+}
